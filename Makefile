@@ -1,0 +1,100 @@
+# runs — checkpoint-centric run manager for small GPT training runs.
+#
+#   make          build the library, the `runs` CLI and the tools (CUDA objects too
+#                 wherever nvcc is found)
+#   make test     install what is missing, build, run every test (CPU only)
+#   make demo     install what is missing, build, run the demo
+#   make bench    benchmarks (not tests): ratios against baselines measured in the same run
+#
+# Sources are picked up by directory, so adding a file needs no edit here:
+#   library   common/ store/ manifests/ cuda/ cuda/cpu/ tools/ runner/ (but runner/main.c
+#             runner/cli_*.c and runner/cmd_*.c, which make up the CLI)
+#   binaries  runner/ -> build/runs; tools/cli/NAME.c -> tools/NAME
+#   tests     tests/unit/test_*.c -> build/tests/test_* (cmocka); tests/cli/t*.sh
+#   benches   bench/bench_*.c -> build/bench/bench_*
+
+CC      ?= cc
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA_HOME ?= /usr/local/cuda
+PKGS    := libgit2 libcjson libcrypto
+OPT     ?= -O3 -march=native
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -DRUNS_VERSION=\"$(VERSION)\" -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fopenmp -I. \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -fopenmp
+B       := build
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+LIB_C   := $(wildcard common/*.c store/*.c manifests/*.c cuda/*.c cuda/cpu/*.c tools/*.c runner/*.c)
+LIB_C   := $(filter-out runner/main.c runner/cli_%.c runner/cmd_%.c,$(LIB_C))
+CLI_C   := $(wildcard runner/main.c runner/cli_*.c runner/cmd_*.c)
+TOOLS   := $(patsubst tools/cli/%.c,tools/%,$(wildcard tools/cli/*.c))
+TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
+
+ifneq ($(strip $(NVCC)),)
+  CU_SRC   := $(wildcard cuda/*.cu)
+  LIB_C    := $(filter-out cuda/cuda_absent.c,$(LIB_C))
+  CU_OBJ   := $(patsubst %.cu,$(B)/%.o,$(CU_SRC))
+  NVFLAGS  ?= -O3 -std=c++17 -I. -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
+              -Xcompiler -fPIC --expt-relaxed-constexpr
+  CFLAGS   += -DRUNS_HAVE_CUDA=1
+  LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+endif
+
+LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_C)) $(CU_OBJ)
+CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_C))
+LIB     := $(B)/libruns.a
+
+.PHONY: all deps test demo bench clean corpus
+all: $(B)/runs $(TOOLS) $(TESTS) $(BENCHES)
+
+deps:
+	@scripts/install-deps.sh
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/runs: $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+tools/%: tools/cli/%.c $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+$(B)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run-tests.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+corpus: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/build-corpus.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf $(B) $(TOOLS)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,40 @@
+/* runner/cli.h — what every `runs` command sees.
+ *
+ * The CLI is a thin table over the library (runner/main.c): each command is
+ * one file runner/cmd_NAME.c with  int cmd_NAME(runs_cli *cli, int argc, char **argv),
+ * argv[0] being the command name. A command parses its options (getopt_long),
+ * calls library functions, prints, and returns the exit status:
+ * 0 ok, 1 error, 2 gate halt, 129 usage.
+ */
+#ifndef RUNS_RUNNER_CLI_H
+#define RUNS_RUNNER_CLI_H
+
+#include <stdio.h>
+
+#define RUNS_EXIT_OK 0
+#define RUNS_EXIT_ERROR 1
+#define RUNS_EXIT_HALT 2
+#define RUNS_EXIT_USAGE 129
+
+typedef struct {
+    /* The store directory: --store, else $RUNS_STORE, else the nearest .runs in
+     * the working directory or its parents, else "./.runs" (which may not exist). */
+    char store_path[4096];
+    int store_found;          /* store_path holds an initialised store */
+    int progress;             /* stderr is a TTY: commands may draw progress */
+} runs_cli;
+
+typedef int (*runs_cmd_fn)(runs_cli *cli, int argc, char **argv);
+
+/* Prints "runs CMD: <message>" (message from common/error.h) on stderr and
+ * returns the exit status matching the error code (1, 2 or 129). */
+int runs_cli_fail(const char *cmd);
+
+/* Prints "runs CMD: <fmt...>" and "usage: <usage>" hint on one line; returns 129. */
+int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* True when argv holds -h or --help; commands call this first and print their help. */
+int runs_cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,148 @@
+/* runner/main.c — the `runs` command table and global options.
+ *
+ * usage: runs [--store DIR] COMMAND [ARGS...]
+ * Each command lives in runner/cmd_NAME.c; this file only finds the store and
+ * dispatches. "needs" says what must exist before the command runs, so each
+ * command does not repeat the check.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner/cli.h"
+
+enum needs { NEEDS_NOTHING, NEEDS_STORE };
+
+#define COMMANDS(X)                                                                        \
+    X(init, NEEDS_NOTHING, "create an empty store (.runs/)")                              \
+    X(start, NEEDS_STORE, "start a run from a config and train")                         \
+    X(resume, NEEDS_STORE, "continue a run from its last node (or a given one)")         \
+    X(fork, NEEDS_STORE, "branch a new run from a node with a config patch (polish pivot)") \
+    X(restart, NEEDS_STORE, "warm restart from a node: LR spiked to a new peak, cosine after") \
+    X(checkpoint, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary") \
+    X(status, NEEDS_STORE, "show a running trainer's step, loss, LR, tokens/s and ETA")  \
+    X(log, NEEDS_STORE, "show the lineage of a run")                                      \
+    X(show, NEEDS_STORE, "show one node's manifest")                                      \
+    X(diff, NEEDS_STORE, "compare two nodes: config, step, tensors, bandit state")       \
+    X(tag, NEEDS_STORE, "name a node")                                                    \
+    X(restore, NEEDS_STORE, "materialise a checkpoint into a directory, verified")       \
+    X(verify, NEEDS_STORE, "re-hash stored objects and check the lineage")               \
+    X(gc, NEEDS_STORE, "remove unreachable objects and thin old checkpoints")            \
+    X(lr, NEEDS_NOTHING, "print the learning-rate schedule of a config")                 \
+    X(gate, NEEDS_NOTHING, "replay a samples log through the coherence gate")            \
+    X(tokenizer, NEEDS_NOTHING, "train a BPE tokenizer or encode text into token shards") \
+    X(filter, NEEDS_NOTHING, "drop leaked prompts, oversize and foreign-script lines")    \
+    X(plot, NEEDS_STORE, "draw loss, LR and grad-norm charts of a lineage (SVG)")        \
+    X(report, NEEDS_STORE, "write a self-contained HTML report of a lineage")            \
+    X(sharpness, NEEDS_STORE, "estimate the Hessian trace at a node (Hutchinson)")       \
+    X(export, NEEDS_STORE, "write a node's weights as safetensors or an llm.c model file") \
+    X(import, NEEDS_STORE, "record an llm.c model file as a start node")
+
+#define DECLARE(name, needs, summary) int cmd_##name(runs_cli *cli, int argc, char **argv);
+COMMANDS(DECLARE)
+
+static const struct command {
+    const char *name;
+    runs_cmd_fn fn;
+    enum needs needs;
+    const char *summary;
+} commands[] = {
+#define ENTRY(name, needs, summary) {#name, cmd_##name, needs, summary},
+    COMMANDS(ENTRY)
+};
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "usage: runs [--store DIR] COMMAND [ARGS...]\n\n"
+               "A checkpoint-centric run manager for small GPT training runs.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nThe store is --store DIR, else $RUNS_STORE, else the nearest .runs/ above the\n"
+               "working directory. `runs COMMAND --help` describes each command.\n");
+}
+
+static int is_store(const char *dir)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/lineage.git", dir);
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Fills cli->store_path from --store, $RUNS_STORE or the nearest .runs upward. */
+static void find_store(runs_cli *cli, const char *opt)
+{
+    const char *env = getenv("RUNS_STORE");
+    if (opt || (env && *env)) {
+        snprintf(cli->store_path, sizeof cli->store_path, "%s", opt ? opt : env);
+        cli->store_found = is_store(cli->store_path);
+        return;
+    }
+    char dir[PATH_MAX];
+    if (!getcwd(dir, sizeof dir)) {
+        snprintf(cli->store_path, sizeof cli->store_path, ".runs");
+        return;
+    }
+    for (;;) {
+        char cand[PATH_MAX + 8];
+        snprintf(cand, sizeof cand, "%s/.runs", dir);
+        if (is_store(cand)) {
+            snprintf(cli->store_path, sizeof cli->store_path, "%s", cand);
+            cli->store_found = 1;
+            return;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            break;
+        *slash = '\0';
+    }
+    snprintf(cli->store_path, sizeof cli->store_path, ".runs");
+}
+
+int main(int argc, char **argv)
+{
+    runs_cli cli = {0};
+    const char *store_opt = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            print_help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
+            store_opt = argv[++i];
+        } else if (!strncmp(argv[i], "--store=", 8)) {
+            store_opt = argv[i] + 8;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("runs %s\n", RUNS_VERSION);
+            return 0;
+        } else {
+            fprintf(stderr, "runs: unknown option '%s' (see runs --help)\n", argv[i]);
+            return RUNS_EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        print_help(stderr);
+        return RUNS_EXIT_USAGE;
+    }
+    const struct command *cmd = NULL;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(commands[k].name, argv[i]))
+            cmd = &commands[k];
+    if (!cmd) {
+        fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n", argv[i]);
+        return RUNS_EXIT_USAGE;
+    }
+    find_store(&cli, store_opt);
+    cli.progress = isatty(2) && !getenv("RUNS_NO_PROGRESS");
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (cmd->needs == NEEDS_STORE && !cli.store_found && !runs_cli_wants_help(sub_argc, sub_argv)) {
+        fprintf(stderr, "runs %s: no store at %s; run `runs init` there first or pass --store DIR\n",
+                cmd->name, cli.store_path);
+        return RUNS_EXIT_ERROR;
+    }
+    return cmd->fn(&cli, sub_argc, sub_argv);
+}
