@@ -1,0 +1,231 @@
+/* manifests/manifest.c — manifest validation. Messages use "manifest.<path>"
+ * so a user reading `runs verify` output can find the field. */
+#include "manifests/manifest.h"
+#include "manifests/canon.h"
+#include "manifests/suggest.h"
+#include "common/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SAFE 9007199254740992.0 /* 2^53: beyond this doubles skip integers */
+
+static const char *const top_keys[] = {
+    "schema", "kind", "run", "step", "tokens", "parent", "config", "tensors",
+    "optimizer", "rng", "data", "bandit", "loss_log", "archived", "metrics",
+    "backend", "code_version", "created", "note", "changes", "sharpness"};
+static const char *const kinds[] = {"start", "checkpoint", "fork", "restart", "stage", "halt", "import"};
+static const char *const tensor_keys[] = {"name", "group", "dtype", "shape", "bytes", "sha256"};
+static const char *const groups[] = {"weights", "adam_m", "adam_v"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+int runs_is_hex(const char *s, size_t n)
+{
+    if (!s || strlen(s) != n) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return 0;
+    return 1;
+}
+
+int runs_is_run_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= 64 || s[0] == '.' || strstr(s, "..")) return 0;
+    if (n >= 5 && strcmp(s + n - 5, ".lock") == 0) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int bad(const char *path, const char *expected, const cJSON *got)
+{
+    char g[96];
+    return runs_error_set(RUNS_EINVALID, "manifest.%s: expected %s, got %s", path, expected,
+                          runs_json_describe(g, sizeof g, got));
+}
+
+static int is_count(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble == floor(v->valuedouble) &&
+           v->valuedouble >= 0 && v->valuedouble <= MAX_SAFE;
+}
+
+static int in_set(const char *s, const char *const *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, set[i]) == 0) return 1;
+    return 0;
+}
+
+static int set_expect(char *buf, size_t n, const char *const *set, size_t count)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < count && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s\"%s\"", i == 0 ? "one of " : ", ", set[i]);
+    return 0;
+}
+
+static int check_tensor(const cJSON *t, int i)
+{
+    char path[96], sub[128], g[96];
+    snprintf(path, sizeof path, "tensors[%d]", i);
+    if (!cJSON_IsObject(t)) return bad(path, "an object {name, group, dtype, shape, bytes, sha256}", t);
+    for (const cJSON *k = t->child; k; k = k->next) {
+        if (!in_set(k->string, tensor_keys, COUNT(tensor_keys))) {
+            char hint[200];
+            return runs_error_set(RUNS_EINVALID, "manifest.%s.%s: unknown key%s", path, k->string,
+                                  runs_suggest_hint(hint, sizeof hint, k->string, tensor_keys, COUNT(tensor_keys)));
+        }
+    }
+    for (size_t j = 0; j < COUNT(tensor_keys); j++)
+        if (!cJSON_GetObjectItemCaseSensitive(t, tensor_keys[j]))
+            return runs_error_set(RUNS_EINVALID, "manifest.%s.%s: missing (every tensor needs name, group, dtype, "
+                                  "shape, bytes, sha256)", path, tensor_keys[j]);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+    if (!cJSON_IsString(name) || !name->valuestring[0]) {
+        snprintf(sub, sizeof sub, "%s.name", path);
+        return bad(sub, "a non-empty string", name);
+    }
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(t, "group");
+    if (!cJSON_IsString(group) || !in_set(group->valuestring, groups, COUNT(groups))) {
+        char e[96];
+        set_expect(e, sizeof e, groups, COUNT(groups));
+        snprintf(sub, sizeof sub, "%s.group", path);
+        return bad(sub, e, group);
+    }
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(t, "dtype");
+    if (!cJSON_IsString(dtype) || strcmp(dtype->valuestring, "f32") != 0) {
+        snprintf(sub, sizeof sub, "%s.dtype", path);
+        return bad(sub, "\"f32\"", dtype);
+    }
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+    if (!cJSON_IsArray(shape)) {
+        snprintf(sub, sizeof sub, "%s.shape", path);
+        return bad(sub, "an array of non-negative integers", shape);
+    }
+    double elems = 1;
+    int d = 0;
+    for (const cJSON *x = shape->child; x; x = x->next, d++) {
+        if (!is_count(x)) {
+            snprintf(sub, sizeof sub, "%s.shape[%d]", path, d);
+            return bad(sub, "a non-negative integer", x);
+        }
+        elems *= x->valuedouble;
+    }
+    const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(t, "bytes");
+    if (!is_count(bytes)) {
+        snprintf(sub, sizeof sub, "%s.bytes", path);
+        return bad(sub, "a non-negative integer", bytes);
+    }
+    if (bytes->valuedouble != 4 * elems) {
+        char *sh = runs_json_canonical(shape);
+        int rc = runs_error_set(RUNS_EINVALID,
+                                "manifest.%s.bytes: expected %.0f (4 bytes x shape %s), got %s", path, 4 * elems,
+                                sh ? sh : "?", runs_json_describe(g, sizeof g, bytes));
+        free(sh);
+        return rc;
+    }
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(t, "sha256");
+    if (!cJSON_IsString(sha) || !runs_is_hex(sha->valuestring, 64)) {
+        snprintf(sub, sizeof sub, "%s.sha256", path);
+        return bad(sub, "64 lowercase hex digits", sha);
+    }
+    return 0;
+}
+
+int runs_manifest_validate(const cJSON *m)
+{
+    char e[160];
+    if (!cJSON_IsObject(m)) {
+        char g[96];
+        return runs_error_set(RUNS_EINVALID, "manifest: expected an object, got %s", runs_json_describe(g, sizeof g, m));
+    }
+    for (const cJSON *k = m->child; k; k = k->next) {
+        if (!in_set(k->string, top_keys, COUNT(top_keys))) {
+            char hint[400];
+            return runs_error_set(RUNS_EINVALID, "manifest.%s: unknown key%s", k->string,
+                                  runs_suggest_hint(hint, sizeof hint, k->string, top_keys, COUNT(top_keys)));
+        }
+    }
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(m, "schema");
+    if (!cJSON_IsString(schema) || strcmp(schema->valuestring, RUNS_MANIFEST_SCHEMA) != 0)
+        return bad("schema", "\"" RUNS_MANIFEST_SCHEMA "\"", schema);
+
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
+    if (!cJSON_IsString(kind) || !in_set(kind->valuestring, kinds, COUNT(kinds))) {
+        set_expect(e, sizeof e, kinds, COUNT(kinds));
+        return bad("kind", e, kind);
+    }
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(m, "run");
+    if (!cJSON_IsString(run) || !runs_is_run_name(run->valuestring))
+        return bad("run", "a run name of letters, digits, '.', '_' or '-' (under 64 bytes, not starting with '.')",
+                   run);
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
+    if (!is_count(step)) return bad("step", "a non-negative integer", step);
+    const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(m, "tokens");
+    if (!is_count(tokens)) return bad("tokens", "a non-negative integer", tokens);
+
+    int rootish = strcmp(kind->valuestring, "start") == 0 || strcmp(kind->valuestring, "import") == 0;
+    const cJSON *parent = cJSON_GetObjectItemCaseSensitive(m, "parent");
+    if (rootish) {
+        if (parent && !cJSON_IsNull(parent) && !(cJSON_IsString(parent) && runs_is_hex(parent->valuestring, 40)))
+            return bad("parent", "null or a 40-hex commit id", parent);
+    } else if (!cJSON_IsString(parent) || !runs_is_hex(parent->valuestring, 40)) {
+        snprintf(e, sizeof e, "a 40-hex commit id (a \"%s\" node has a parent)", kind->valuestring);
+        return bad("parent", e, parent);
+    }
+
+    const cJSON *config = cJSON_GetObjectItemCaseSensitive(m, "config");
+    if (!cJSON_IsObject(config)) return bad("config", "an object (the full effective config)", config);
+
+    const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(m, "tensors");
+    if (!cJSON_IsArray(tensors)) return bad("tensors", "an array", tensors);
+    int i = 0;
+    for (const cJSON *t = tensors->child; t; t = t->next, i++) {
+        int rc = check_tensor(t, i);
+        if (rc) return rc;
+        /* (name, group) must be unique: restore writes one file per pair */
+        int j = 0;
+        for (const cJSON *u = tensors->child; u != t; u = u->next, j++) {
+            if (strcmp(cJSON_GetObjectItemCaseSensitive(u, "name")->valuestring,
+                       cJSON_GetObjectItemCaseSensitive(t, "name")->valuestring) == 0 &&
+                strcmp(cJSON_GetObjectItemCaseSensitive(u, "group")->valuestring,
+                       cJSON_GetObjectItemCaseSensitive(t, "group")->valuestring) == 0)
+                return runs_error_set(RUNS_EINVALID, "manifest.tensors[%d]: duplicate of tensors[%d] (%s in %s)", i,
+                                      j, cJSON_GetObjectItemCaseSensitive(t, "name")->valuestring,
+                                      cJSON_GetObjectItemCaseSensitive(t, "group")->valuestring);
+        }
+    }
+
+    static const char *const objects[] = {"optimizer", "rng", "data", "bandit", "metrics", "changes", "sharpness"};
+    for (size_t o = 0; o < COUNT(objects); o++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, objects[o]);
+        if (v && !cJSON_IsObject(v)) return bad(objects[o], "an object", v);
+    }
+    static const char *const strings[] = {"backend", "code_version", "created", "note"};
+    for (size_t s = 0; s < COUNT(strings); s++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, strings[s]);
+        if (v && !cJSON_IsString(v)) return bad(strings[s], "a string", v);
+    }
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
+    if (loss && !cJSON_IsNull(loss) && !(cJSON_IsString(loss) && runs_is_hex(loss->valuestring, 64)))
+        return bad("loss_log", "null or a 64-hex object id", loss);
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(m, "archived");
+    if (arch) {
+        if (!cJSON_IsObject(arch)) return bad("archived", "an object of name -> 64-hex object id", arch);
+        for (const cJSON *a = arch->child; a; a = a->next) {
+            if (!cJSON_IsString(a) || !runs_is_hex(a->valuestring, 64)) {
+                char p[160];
+                snprintf(p, sizeof p, "archived.%s", a->string);
+                return bad(p, "a 64-hex object id", a);
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* manifests/manifest.h — the per-node manifest, schema "runs.manifest/1".
+ *
+ * Required: schema, kind, run, step, tokens, config (object), tensors (array of
+ * {name, group, dtype, shape, bytes, sha256}); parent (40-hex commit id) is
+ * required except for kind "start"/"import", where it may be null or absent.
+ * Optional: optimizer, rng, data, bandit, metrics, changes, sharpness (objects),
+ * loss_log (64-hex or null), archived (object NAME -> 64-hex), backend,
+ * code_version, created, note (strings). Any other top-level key is refused.
+ * Stored canonically (manifests/canon.h) so equal content hashes equally.
+ */
+#ifndef RUNS_MANIFESTS_MANIFEST_H
+#define RUNS_MANIFESTS_MANIFEST_H
+
+#include <cJSON.h>
+
+#define RUNS_MANIFEST_SCHEMA "runs.manifest/1"
+
+/* 0 if m is a valid manifest; otherwise RUNS_EINVALID with a message naming the
+ * field and what was expected, e.g.
+ * "manifest.step: expected a non-negative integer, got \"x\"". Reads only. */
+int runs_manifest_validate(const cJSON *m);
+
+/* Checks used by the store and tools as well. 1 if s is n lowercase hex digits. */
+int runs_is_hex(const char *s, size_t n);
+
+/* 1 if s is a usable run name: [A-Za-z0-9._-]+, < 64 bytes, usable as a git ref
+ * component (no leading '.', no "..", no ".lock" suffix). */
+int runs_is_run_name(const char *s);
+
+#endif
