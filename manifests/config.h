@@ -102,6 +102,13 @@ typedef struct {
     runs_checkpoint_config checkpoint;
 } runs_config;
 
+/* Fills *out with the defaults (the values runs_config_default_json shows). */
+void runs_config_default(runs_config *out);
+
+/* cfg as JSON, every key present, sources by name (the "effective config" that
+ * manifests record). Caller frees with cJSON_Delete; NULL on out of memory. */
+cJSON *runs_config_to_json(const runs_config *cfg);
+
 /* The full default configuration as JSON (every key present). Caller frees with cJSON_Delete. */
 cJSON *runs_config_default_json(void);
 
