@@ -85,7 +85,7 @@ int runs_bpe_n_merges(const runs_bpe *b);
 int runs_bpe_encode(const runs_bpe *b, const void *text, size_t len, int flags, runs_tokens *out);
 
 /* The bytes of one token (a special token's are its literal string). Returns a
- * pointer owned by b and sets *len; ids out of range give "" and length 0. */
+ * pointer owned by b (not NUL-terminated) and sets *len; ids out of range give "" and length 0. */
 const char *runs_bpe_token_bytes(const runs_bpe *b, int id, size_t *len);
 
 /* Decodes ids into a fresh NUL-terminated buffer (*out, caller frees; *out_len
