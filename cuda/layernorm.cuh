@@ -42,7 +42,7 @@ __global__ void residual_layernorm_forward_kernel(float *res_out, float *out, fl
         float d = x[i] - m;
         sq += d * d;
     }
-    float s = rsqrtf(warp_sum(sq) / (float)C + LN_EPS);
+    float s = 1.0f / sqrtf(warp_sum(sq) / (float)C + LN_EPS); /* IEEE, like the CPU */
     float *o = out + (size_t)row * C;
     for (int i = lane; i < C; i += 32) o[i] = (x[i] - m) * s * w[i] + lb[i];
     if (lane == 0) {
