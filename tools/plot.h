@@ -1,0 +1,69 @@
+/* tools/plot.h — a run's lineage as charts: loss (raw + EMA), LR, grad norm.
+ *
+ * The series of a run is its lineage walked root → tip, each node's loss_log segment
+ * (JSON Lines {"step","loss","lr","grad_norm","source"}) appended in turn; should a
+ * segment start at a step already seen (a resume past an older checkpoint), the later
+ * segment wins from that step on, so steps stay strictly increasing.
+ * Events: fork, restart, stage and halt nodes along the lineage (labelled vertical
+ * lines). Siblings: every other run whose lineage meets this one; it is drawn from its
+ * branch point on, in its own colour, with its own fork/restart node marked.
+ * EMA: bias-corrected exponential moving average, ema_t = β·ema_{t−1} + (1−β)·loss_t
+ * with β = RUNS_PLOT_EMA_BETA, over the concatenated history.
+ */
+#ifndef RUNS_TOOLS_PLOT_H
+#define RUNS_TOOLS_PLOT_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+#include "tools/svg.h"
+
+#define RUNS_PLOT_EMA_BETA 0.95
+
+typedef struct {
+    char run[64];
+    char tip[41];
+    long branch_step;    /* siblings: the step they leave the main lineage; main: 0 */
+    size_t n, cap;
+    long *step;
+    double *loss, *ema, *lr, *grad_norm;
+} runs_plot_series;
+
+typedef struct {
+    char id[41];
+    char kind[16];
+    char run[64];
+    long step;
+    int sibling;         /* -1: on the main lineage, else index into siblings */
+} runs_plot_event;
+
+typedef struct {
+    runs_plot_series main;
+    runs_plot_series *siblings;
+    size_t n_siblings;
+    runs_plot_event *events;
+    size_t n_events;
+} runs_plot_data;
+
+enum { RUNS_PLOT_LOSS = 1, RUNS_PLOT_LR = 2, RUNS_PLOT_GRAD_NORM = 4, RUNS_PLOT_ALL = 7 };
+
+/* Collects the series of run (its tip's lineage), its events and its siblings.
+ * *out is freed with runs_plot_data_free. RUNS_ENOTFOUND for an unknown run. */
+int runs_plot_collect(runs_plot_data **out, runs_store *s, const char *run);
+void runs_plot_data_free(runs_plot_data *d);
+
+/* Appends a loss_log segment (JSON Lines text of len bytes) to a series; origin names
+ * it in errors. Lines without a numeric "step" are refused (RUNS_ECORRUPT); missing
+ * loss/lr/grad_norm become NaN (a gap in the line). Recomputes nothing: call
+ * runs_plot_series_finish when all segments are in. */
+int runs_plot_series_append(runs_plot_series *sr, const char *text, size_t len, const char *origin);
+/* Fills the EMA column. */
+void runs_plot_series_finish(runs_plot_series *sr);
+void runs_plot_series_free(runs_plot_series *sr);
+
+/* Appends the charts named by what (RUNS_PLOT_* bits) to b: standalone != 0 gives
+ * one complete SVG document with the charts stacked; 0 gives one <svg> element per
+ * chart (for inlining in HTML). 0 or RUNS_ENOMEM. */
+int runs_plot_render(runs_buf *b, const runs_plot_data *d, unsigned what, int standalone);
+
+#endif
