@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "manifests/canon.h"
@@ -86,7 +87,7 @@ int runs_note_merge(runs_store *s, const char *id, const cJSON *patch)
         return note_git_error(RUNS_ERROR, "note: making a signature");
     /* Compare-and-swap loop: read the notes commit, build a new one on top, move the
      * ref only if it still names what we read. */
-    for (int attempt = 0; attempt < 50; attempt++) {
+    for (int attempt = 0; attempt < 400; attempt++) {
         git_oid head, new_commit, blob;
         git_commit *parent = NULL;
         git_note *note = NULL;
@@ -166,7 +167,10 @@ int runs_note_merge(runs_store *s, const char *id, const cJSON *patch)
             git_signature_free(sig);
             return rc;
         }
+        /* Back off with jitter so writers holding the ref lock in turn get through. */
+        unsigned cap_us = 1000u << (attempt < 6 ? attempt : 6);
+        usleep(500 + (unsigned)((unsigned)getpid() * 2654435761u + (unsigned)attempt * 40503u) % cap_us);
     }
     git_signature_free(sig);
-    return runs_error_set(RUNS_ELOCKED, "note: " RUNS_NOTES_REF " kept changing under 50 attempts; retry");
+    return runs_error_set(RUNS_ELOCKED, "note: " RUNS_NOTES_REF " kept changing under 400 attempts; retry");
 }
