@@ -213,7 +213,8 @@ static int cuda_create(gpt_model *m)
                       cudaGetErrorString(cudaGetLastError()));
         goto done;
     }
-    if (im->dev_bytes > free_b) {
+    /* headroom for cuBLAS's workspace and the launches' own needs */
+    if (im->dev_bytes + ((size_t)512 << 20) > free_b) {
         gpt_set_error("cuda backend: batch %d x seq %d needs %.2f GiB of device memory, %.2f GiB "
                       "free of %.2f; lower the batch size",
                       im->maxB, im->maxT, im->dev_bytes / 1073741824.0, free_b / 1073741824.0,
