@@ -1,0 +1,462 @@
+/* store/gc.c — garbage collection and retention; semantics in store/gc.h.
+ *
+ * Order (invariants 2, 4, 5, 7 in store/store.c): take locks/gc.lock exclusively (no
+ * writer can be between writing objects and moving a ref), read every node's
+ * manifest, decide, write the new `thinned` list atomically, and only then delete.
+ * A crash at any point leaves either the old list with all objects it needs, or the
+ * new list with some of the objects it gave up still present (garbage for next time).
+ */
+#define _GNU_SOURCE
+#include "store/gc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "store/internal.h"
+#include "store/lineage.h"
+#include "store/object.h"
+
+static int cmp_thinned(const void *a, const void *b)
+{
+    return strcmp(((const struct runs_thinned *)a)->id, ((const struct runs_thinned *)b)->id);
+}
+
+int runs__thinned_load(runs_store *s)
+{
+    char p[PATH_MAX], line[256];
+    if (s->thinned_loaded)
+        return 0;
+    snprintf(p, sizeof p, "%s/thinned", s->dir);
+    FILE *f = fopen(p, "r");
+    if (!f) {
+        if (errno == ENOENT) {
+            s->thinned_loaded = 1;
+            return 0;
+        }
+        return runs_error_sys(RUNS_EIO, "open", p);
+    }
+    size_t cap = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        struct runs_thinned e;
+        memset(&e, 0, sizeof e);
+        if (sscanf(line, "%40s %63s %lld", e.id, e.run, &e.step) != 3 || strlen(e.id) != 40) {
+            rc = runs_error_set(RUNS_ECORRUPT, "%s: malformed line '%.60s'", p, line);
+            goto done;
+        }
+        if (s->n_thinned == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct runs_thinned *nv = realloc(s->thinned, cap * sizeof *nv);
+            if (!nv) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory reading %s", p);
+                goto done;
+            }
+            s->thinned = nv;
+        }
+        s->thinned[s->n_thinned++] = e;
+    }
+    qsort(s->thinned, s->n_thinned, sizeof *s->thinned, cmp_thinned);
+    s->thinned_loaded = 1;
+done:
+    fclose(f);
+    if (rc) {
+        free(s->thinned);
+        s->thinned = NULL;
+        s->n_thinned = 0;
+    }
+    return rc;
+}
+
+const struct runs_thinned *runs__thinned_find(runs_store *s, const char *id)
+{
+    struct runs_thinned key;
+    if (runs__thinned_load(s) != 0 || !id || strlen(id) != 40)
+        return NULL;
+    memcpy(key.id, id, 41);
+    return bsearch(&key, s->thinned, s->n_thinned, sizeof *s->thinned, cmp_thinned);
+}
+
+const struct runs_thinned *runs__thinned_find_step(runs_store *s, const char *run, long long step)
+{
+    if (runs__thinned_load(s) != 0)
+        return NULL;
+    for (size_t i = 0; i < s->n_thinned; i++)
+        if (s->thinned[i].step == step && !strcmp(s->thinned[i].run, run))
+            return &s->thinned[i];
+    return NULL;
+}
+
+int runs_node_thinned(runs_store *s, const char *id)
+{
+    return runs__thinned_find(s, id) != NULL;
+}
+
+int runs__thinned_write(runs_store *s, const struct runs_thinned *v, size_t n)
+{
+    char p[PATH_MAX], tmpdir[PATH_MAX];
+    size_t cap = n * 128 + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return runs_error_set(RUNS_ENOMEM, "out of memory writing the thinned list");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s %s %lld\n", v[i].id, v[i].run, v[i].step);
+    snprintf(p, sizeof p, "%s/thinned", s->dir);
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", s->dir);
+    int rc = runs__write_atomic(p, buf, len, tmpdir, 0644);
+    free(buf);
+    if (rc == 0)
+        s->thinned_loaded = 0, free(s->thinned), s->thinned = NULL, s->n_thinned = 0;
+    return rc;
+}
+
+/* ---- a sorted set of strings (object names, node ids) ---- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strset;
+
+static int set_add(strset *set, const char *x)
+{
+    if (set->n == set->cap) {
+        size_t nc = set->cap ? set->cap * 2 : 256;
+        char **nv = realloc(set->v, nc * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory in gc");
+        set->v = nv;
+        set->cap = nc;
+    }
+    if (!(set->v[set->n] = strdup(x)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory in gc");
+    set->n++;
+    return 0;
+}
+
+static int cmp_pstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void set_sort(strset *set)
+{
+    qsort(set->v, set->n, sizeof *set->v, cmp_pstr);
+}
+
+static int set_has(const strset *set, const char *x)
+{
+    return set->n && bsearch(&x, set->v, set->n, sizeof *set->v, cmp_pstr) != NULL;
+}
+
+static void set_free(strset *set)
+{
+    runs_strings_free(set->v, set->n);
+    memset(set, 0, sizeof *set);
+}
+
+/* ---- the node table ---- */
+
+typedef struct {
+    char id[41];
+    char parent[41];
+    char run[64];
+    char kind[16];
+    long long step;
+    cJSON *m;
+    int children, foreign_child, pinned, thinned, thin_now;
+} gnode;
+
+static int cmp_gnode_id(const void *a, const void *b)
+{
+    return strcmp(((const gnode *)a)->id, ((const gnode *)b)->id);
+}
+
+static gnode *find_node(gnode *v, size_t n, const char *id)
+{
+    gnode key;
+    snprintf(key.id, sizeof key.id, "%s", id);
+    return bsearch(&key, v, n, sizeof *v, cmp_gnode_id);
+}
+
+/* checkpoint nodes of one run, newest step first */
+static int cmp_gnode_step_desc(const void *a, const void *b)
+{
+    const gnode *x = *(gnode *const *)a, *y = *(gnode *const *)b;
+    int r = strcmp(x->run, y->run);
+    if (r)
+        return r;
+    return x->step < y->step ? 1 : x->step > y->step ? -1 : strcmp(x->id, y->id);
+}
+
+static int scan_remove(runs_gc_report *r, const char *path, const struct stat *st, int dry)
+{
+    r->bytes_freed += (uint64_t)st->st_size;
+    if (!dry && unlink(path) != 0 && errno != ENOENT)
+        return runs_error_sys(RUNS_EIO, "unlink", path);
+    return 0;
+}
+
+/* Removes every plain file in dir whose name starts with prefix (NULL = all). */
+static int sweep_dir(runs_gc_report *r, const char *dir, const char *prefix, int dry)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : runs_error_sys(RUNS_EIO, "opendir", dir);
+    while ((e = readdir(d)) != NULL) {
+        char p[PATH_MAX];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (prefix && strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if ((rc = scan_remove(r, p, &st, dry)) != 0)
+            break;
+        r->tmp_removed++;
+    }
+    closedir(d);
+    return rc;
+}
+
+int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
+{
+    runs_gc_report r;
+    memset(&r, 0, sizeof r);
+    gnode *nodes = NULL, **ck = NULL;
+    char (*ids)[41] = NULL;
+    size_t n = 0, nck = 0;
+    strset live = {0}, referenced = {0};
+    char **tips = NULL, **tags = NULL;
+    size_t ntips = 0, ntags = 0;
+    struct runs_thinned *newlist = NULL;
+    int rc = 0, lockfd = -1, dry = opt && opt->dry_run;
+    long keep_last = opt ? opt->keep_last : 0, keep_every = opt ? opt->keep_every : 0;
+    char p[PATH_MAX];
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (keep_last < 0 || keep_every < 0)
+        return runs_error_set(RUNS_EINVALID, "gc: --keep-last and --keep-every must be >= 0");
+
+    /* invariant 7: the store to ourselves (a dry run only reads) */
+    if (!dry) {
+        if (s->writer_fd >= 0) {
+            close(s->writer_fd);
+            s->writer_fd = -1;
+        }
+        snprintf(p, sizeof p, "%s/locks/gc.lock", s->dir);
+        if ((lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+            return runs_error_sys(RUNS_EIO, "open", p);
+        if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+            rc = runs_error_set(RUNS_ELOCKED,
+                                "the store is in use by a writer (a running trainer?); run gc when it has finished");
+            goto done;
+        }
+    }
+    if ((rc = runs__thinned_load(s)) != 0)
+        goto done;
+    if ((rc = runs_node_all(&ids, &n, s)) != 0)
+        goto done;
+    if (n && !(nodes = calloc(n, sizeof *nodes))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory in gc");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gnode *g = &nodes[i];
+        memcpy(g->id, ids[i], 41);
+        if ((rc = runs_node_manifest(&g->m, s, g->id)) != 0) {
+            rc = runs_error_set(RUNS_ECORRUPT, "gc stopped: %s (run `runs verify`)", runs_error_message());
+            goto done;
+        }
+        if ((rc = runs_node_parent(g->parent, s, g->id)) != 0)
+            goto done;
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(g->m, "run");
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(g->m, "kind");
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(g->m, "step");
+        snprintf(g->run, sizeof g->run, "%s", cJSON_IsString(run) ? run->valuestring : "");
+        snprintf(g->kind, sizeof g->kind, "%s", cJSON_IsString(kind) ? kind->valuestring : "");
+        g->step = cJSON_IsNumber(step) ? (long long)step->valuedouble : -1;
+        g->thinned = runs__thinned_find(s, g->id) != NULL;
+    }
+    qsort(nodes, n, sizeof *nodes, cmp_gnode_id);
+    r.nodes = n;
+
+    /* pins: children, tips, user tags, starts */
+    for (size_t i = 0; i < n; i++) {
+        gnode *par = nodes[i].parent[0] ? find_node(nodes, n, nodes[i].parent) : NULL;
+        if (par) {
+            par->children++;
+            if (strcmp(par->run, nodes[i].run) != 0)
+                par->foreign_child = 1;
+        }
+    }
+    if ((rc = runs_run_list(&tips, &ntips, s)) != 0)
+        goto done;
+    for (size_t i = 0; i < ntips; i++) {
+        char id[41];
+        gnode *g;
+        if (runs_run_tip(id, s, tips[i]) == 0 && (g = find_node(nodes, n, id)))
+            g->pinned = 1;
+    }
+    if ((rc = runs_tag_list(&tags, &ntags, s, NULL)) != 0)
+        goto done;
+    for (size_t i = 0; i < ntags; i++) {
+        char id[41];
+        gnode *g;
+        if (runs_node_resolve(id, s, tags[i]) == 0 && (g = find_node(nodes, n, id)))
+            g->pinned = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gnode *g = &nodes[i];
+        if (!strcmp(g->kind, "start") || g->children > 1 || g->foreign_child)
+            g->pinned = 1;
+        r.nodes_pinned += (uint64_t)g->pinned;
+        r.nodes_thinned_before += (uint64_t)g->thinned;
+    }
+
+    /* retention */
+    if (keep_last > 0 || keep_every > 0) {
+        if (n && !(ck = calloc(n, sizeof *ck))) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory in gc");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(nodes[i].kind, "checkpoint"))
+                ck[nck++] = &nodes[i];
+        qsort(ck, nck, sizeof *ck, cmp_gnode_step_desc);
+        long rank = 0;
+        for (size_t i = 0; i < nck; i++) {
+            gnode *g = ck[i];
+            rank = (i > 0 && !strcmp(ck[i - 1]->run, g->run)) ? rank + 1 : 0;
+            int keep = g->pinned || (keep_last > 0 && rank < keep_last) ||
+                       (keep_every > 0 && g->step >= 0 && g->step % keep_every == 0);
+            if (!keep && !g->thinned)
+                g->thin_now = 1;
+        }
+    }
+
+    /* what stays: tensors of unthinned nodes, loss logs and archives of all nodes */
+    for (size_t i = 0; i < n; i++) {
+        gnode *g = &nodes[i];
+        const char **tv = NULL, **av = NULL;
+        size_t nt = 0, na = 0;
+        if ((rc = runs__manifest_objects(g->m, &tv, &nt, &av, &na)) != 0)
+            goto done;
+        for (size_t k = 0; k < nt && rc == 0; k++) {
+            rc = set_add(&referenced, tv[k]);
+            if (rc == 0 && !g->thinned && !g->thin_now)
+                rc = set_add(&live, tv[k]);
+        }
+        for (size_t k = 0; k < na && rc == 0; k++) {
+            rc = set_add(&referenced, av[k]);
+            if (rc == 0)
+                rc = set_add(&live, av[k]);
+        }
+        free(tv);
+        free(av);
+        if (rc)
+            goto done;
+        r.nodes_thinned += (uint64_t)g->thin_now;
+    }
+    set_sort(&live);
+    set_sort(&referenced);
+
+    /* invariant 5: the new thinned list is durable before anything is deleted */
+    if (r.nodes_thinned > 0 && !dry) {
+        size_t m = 0;
+        if (!(newlist = calloc(s->n_thinned + r.nodes_thinned, sizeof *newlist))) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory in gc");
+            goto done;
+        }
+        for (size_t i = 0; i < s->n_thinned; i++)
+            newlist[m++] = s->thinned[i];
+        for (size_t i = 0; i < n; i++) {
+            if (!nodes[i].thin_now)
+                continue;
+            memcpy(newlist[m].id, nodes[i].id, 41);
+            snprintf(newlist[m].run, sizeof newlist[m].run, "%s", nodes[i].run);
+            newlist[m].step = nodes[i].step;
+            m++;
+        }
+        qsort(newlist, m, sizeof *newlist, cmp_thinned);
+        if ((rc = runs__thinned_write(s, newlist, m)) != 0)
+            goto done;
+    }
+
+    /* sweep objects/: temp leftovers and everything not live */
+    for (int d = 0; d < 256; d++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/objects/%02x", s->dir, d);
+        DIR *dh = opendir(dir);
+        if (!dh)
+            continue;
+        struct dirent *e;
+        int touched = 0;
+        while ((e = readdir(dh)) != NULL) {
+            char path[PATH_MAX + 256], hex[300];
+            struct stat st;
+            if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, "..")))
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+                continue;
+            if (!strncmp(e->d_name, ".tmp-", 5)) {
+                if ((rc = scan_remove(&r, path, &st, dry)) != 0)
+                    break;
+                r.tmp_removed++;
+                touched = 1;
+                continue;
+            }
+            snprintf(hex, sizeof hex, "%02x%s", d, e->d_name);
+            if (!runs_oid_valid(hex))
+                continue; /* not ours: leave it */
+            r.objects_total++;
+            if (set_has(&live, hex))
+                continue;
+            if ((rc = scan_remove(&r, path, &st, dry)) != 0)
+                break;
+            r.objects_removed++;
+            if (!set_has(&referenced, hex))
+                r.orphans++;
+            touched = 1;
+        }
+        closedir(dh);
+        if (rc)
+            goto done;
+        if (touched && !dry && (rc = runs__fsync_dir(dir)) != 0)
+            goto done;
+    }
+    snprintf(p, sizeof p, "%s/tmp", s->dir);
+    if ((rc = sweep_dir(&r, p, NULL, dry)) != 0)
+        goto done;
+    snprintf(p, sizeof p, "%s/locks", s->dir);
+    if ((rc = sweep_dir(&r, p, ".tmp-", dry)) != 0)
+        goto done;
+    if (out)
+        *out = r;
+done:
+    if (lockfd >= 0)
+        close(lockfd);
+    for (size_t i = 0; i < n && nodes; i++)
+        cJSON_Delete(nodes[i].m);
+    free(nodes);
+    free(ck);
+    free(ids);
+    free(newlist);
+    set_free(&live);
+    set_free(&referenced);
+    runs_strings_free(tips, ntips);
+    runs_strings_free(tags, ntags);
+    return rc;
+}

@@ -1,0 +1,958 @@
+/* store/lineage.c — lineage nodes as git commits (manifest.json in each tree), refs
+ * written as whole files under locks/refs.lock. See store/store.c for the crash
+ * invariants (2, 3, 6) this file keeps: objects first, commit next, refs last. */
+#define _GNU_SOURCE
+#include "store/lineage.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "manifests/canon.h"
+#include "manifests/manifest.h"
+#include "store/gc.h"
+#include "store/internal.h"
+#include "store/object.h"
+
+static int is_hex_n(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s[n] == '\0';
+}
+
+static int push_str(const char ***v, size_t *n, size_t *cap, const char *x)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        const char **nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory listing manifest objects");
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = x;
+    return 0;
+}
+
+int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux,
+                           size_t *na)
+{
+    size_t ct = 0, ca = 0;
+    int rc = 0;
+    *tensors = NULL;
+    *aux = NULL;
+    *nt = *na = 0;
+    const cJSON *t, *e;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
+    {
+        e = cJSON_GetObjectItemCaseSensitive(t, "sha256");
+        if (cJSON_IsString(e) && (rc = push_str(tensors, nt, &ct, e->valuestring)) != 0)
+            goto done;
+    }
+    e = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
+    if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
+        goto done;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(m, "archived"))
+    {
+        if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
+            goto done;
+    }
+done:
+    if (rc) {
+        free(*tensors);
+        free(*aux);
+        *tensors = *aux = NULL;
+        *nt = *na = 0;
+    }
+    return rc;
+}
+
+static int parse_id(git_oid *oid, const char *id)
+{
+    if (!id || !is_hex_n(id, 40) || git_oid_fromstr(oid, id) != 0)
+        return runs_error_set(RUNS_EINVALID, "'%.60s' is not a node id (40 hex digits)", id ? id : "(null)");
+    return 0;
+}
+
+static int lookup_commit(git_commit **c, runs_store *s, const char *id)
+{
+    git_oid oid;
+    int rc = parse_id(&oid, id);
+    if (rc)
+        return rc;
+    if (git_commit_lookup(c, s->repo, &oid) != 0)
+        return runs_error_set(RUNS_ENOTFOUND, "no node %.12s in %s/lineage.git", id, s->dir);
+    return 0;
+}
+
+/* ---- refs: whole files, temp in locks/, rename, fsync (invariant 3) ---- */
+
+static int ref_path(char *buf, size_t n, runs_store *s, const char *ref)
+{
+    if ((size_t)snprintf(buf, n, "%s/lineage.git/%s", s->dir, ref) >= n)
+        return runs_error_set(RUNS_EINVALID, "ref name too long: %s", ref);
+    return 0;
+}
+
+static int write_ref_file(runs_store *s, const char *ref, const char *content)
+{
+    char p[PATH_MAX], locks[PATH_MAX];
+    int rc = ref_path(p, sizeof p, s, ref);
+    if (rc)
+        return rc;
+    /* parent directories (refs/tags/<run>/) may be new: create and make them durable */
+    for (char *q = p + strlen(s->dir) + strlen("/lineage.git/"); (q = strchr(q, '/')) != NULL; q++) {
+        *q = '\0';
+        struct stat st;
+        if (stat(p, &st) != 0) {
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                rc = runs_error_sys(RUNS_EIO, "mkdir", p);
+                *q = '/';
+                return rc;
+            }
+            if ((rc = runs__fsync_parent(p)) != 0) {
+                *q = '/';
+                return rc;
+            }
+        } else if (!S_ISDIR(st.st_mode)) {
+            rc = runs_error_set(RUNS_EEXISTS, "cannot create ref %s: %s is a ref, not a directory", ref, p);
+            *q = '/';
+            return rc;
+        }
+        *q = '/';
+    }
+    snprintf(locks, sizeof locks, "%s/locks", s->dir);
+    return runs__write_atomic(p, content, strlen(content), locks, 0644);
+}
+
+static int write_ref(runs_store *s, const char *ref, const git_oid *oid)
+{
+    char line[GIT_OID_HEXSZ + 2];
+    git_oid_tostr(line, GIT_OID_HEXSZ + 1, oid);
+    strcat(line, "\n");
+    return write_ref_file(s, ref, line);
+}
+
+/* 0 and *oid when ref exists, RUNS_ENOTFOUND when not. */
+static int read_ref(git_oid *oid, runs_store *s, const char *ref)
+{
+    int g = git_reference_name_to_id(oid, s->repo, ref);
+    if (g == 0)
+        return 0;
+    if (g == GIT_ENOTFOUND || g == GIT_EINVALIDSPEC)
+        return RUNS_ENOTFOUND;
+    return runs__git_error(RUNS_EIO, ref);
+}
+
+/* ---- HEAD ---- */
+
+int runs_head_get(char *run, size_t len, runs_store *s)
+{
+    git_reference *head = NULL;
+    int rc = 0;
+    if (len)
+        run[0] = '\0';
+    if (git_reference_lookup(&head, s->repo, "HEAD") != 0)
+        return runs__git_error(RUNS_ECORRUPT, "reading HEAD of lineage.git");
+    const char *t = git_reference_symbolic_target(head);
+    if (!t || strncmp(t, "refs/heads/", 11) != 0) {
+        rc = runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git does not name a run", s->dir);
+        goto done;
+    }
+    snprintf(run, len, "%s", t + 11);
+    git_oid oid;
+    if (read_ref(&oid, s, t) != 0)
+        rc = runs_error_set(RUNS_ENOTFOUND, "no current run: HEAD names '%s', which has no nodes yet", t + 11);
+done:
+    git_reference_free(head);
+    return rc;
+}
+
+static int set_head_locked(runs_store *s, const char *run)
+{
+    char line[128];
+    snprintf(line, sizeof line, "ref: refs/heads/%s\n", run);
+    return write_ref_file(s, "HEAD", line);
+}
+
+int runs_head_set(runs_store *s, const char *run)
+{
+    runs_lock l;
+    int rc = runs_name_check(run, "run");
+    if (rc)
+        return rc;
+    if ((rc = runs__writer_begin(s)) != 0)
+        return rc;
+    if ((rc = runs__lock_acquire(&l, s, "refs", 30)) != 0)
+        return rc;
+    rc = set_head_locked(s, run);
+    runs__lock_release(&l);
+    return rc;
+}
+
+/* ---- commit ---- */
+
+static int get_step(long long *step, const cJSON *m)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "step");
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != (double)(long long)v->valuedouble)
+        return runs_error_set(RUNS_EINVALID, "manifest.step: expected a non-negative integer");
+    *step = (long long)v->valuedouble;
+    return 0;
+}
+
+static cJSON *tensor_entry(const runs_tensor *t, const char *sha)
+{
+    cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray();
+    if (!e || !shape) {
+        cJSON_Delete(e);
+        cJSON_Delete(shape);
+        return NULL;
+    }
+    cJSON_AddStringToObject(e, "name", t->name);
+    cJSON_AddStringToObject(e, "group", t->group);
+    cJSON_AddStringToObject(e, "dtype", "f32");
+    for (int d = 0; d < t->ndim; d++)
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+    cJSON_AddItemToObject(e, "shape", shape);
+    cJSON_AddNumberToObject(e, "bytes", (double)t->bytes);
+    cJSON_AddStringToObject(e, "sha256", sha);
+    return e;
+}
+
+static int check_tensor(const runs_tensor *t, size_t i)
+{
+    if (!t->name || !*t->name || !t->group || !*t->group)
+        return runs_error_set(RUNS_EINVALID, "tensor %zu has no name or group", i);
+    if (t->ndim < 1 || t->ndim > 2)
+        return runs_error_set(RUNS_EINVALID, "tensor %s: ndim %d, expected 1 or 2", t->name, t->ndim);
+    uint64_t elems = 1;
+    for (int d = 0; d < t->ndim; d++) {
+        if (t->shape[d] <= 0)
+            return runs_error_set(RUNS_EINVALID, "tensor %s: shape[%d] = %lld, expected > 0", t->name, d,
+                                  (long long)t->shape[d]);
+        elems *= (uint64_t)t->shape[d];
+    }
+    if (elems * 4 != t->bytes)
+        return runs_error_set(RUNS_EINVALID, "tensor %s: %zu bytes, but its f32 shape needs %llu", t->name,
+                              t->bytes, (unsigned long long)(elems * 4));
+    if (!t->data && t->bytes)
+        return runs_error_set(RUNS_EINVALID, "tensor %s has no data", t->name);
+    return 0;
+}
+
+/* Objects named by the manifest must be in the store before the commit (invariant 2). */
+static int check_referenced(runs_store *s, const cJSON *m, int tensors_too)
+{
+    const char **tv = NULL, **av = NULL;
+    size_t nt = 0, na = 0;
+    int rc = runs__manifest_objects(m, &tv, &nt, &av, &na);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < na && rc == 0; i++)
+        if (!runs_object_exists(s, av[i]))
+            rc = runs_error_set(RUNS_ENOTFOUND, "manifest names object %.64s, which is not in the store; put it first",
+                                av[i]);
+    if (tensors_too) {
+        const cJSON *t;
+        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
+        {
+            if (rc)
+                break;
+            const cJSON *sha = cJSON_GetObjectItemCaseSensitive(t, "sha256");
+            const cJSON *by = cJSON_GetObjectItemCaseSensitive(t, "bytes");
+            uint64_t size = 0;
+            if (!cJSON_IsString(sha) || !cJSON_IsNumber(by))
+                rc = runs_error_set(RUNS_EINVALID, "manifest.tensors: an entry lacks sha256 or bytes");
+            else if (runs_object_size(&size, s, sha->valuestring) != 0)
+                rc = runs_error_set(RUNS_ENOTFOUND,
+                                    "manifest.tensors names object %.64s, which is not in the store (thinned by gc?)",
+                                    sha->valuestring);
+            else if ((double)size != by->valuedouble)
+                rc = runs_error_set(RUNS_ECORRUPT, "object %s holds %llu bytes, its manifest entry says %.0f",
+                                    sha->valuestring, (unsigned long long)size, by->valuedouble);
+        }
+    }
+    free(tv);
+    free(av);
+    return rc;
+}
+
+int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs_tensor *tensors, size_t n)
+{
+    int rc = 0;
+    runs_put *items = NULL;
+    cJSON *arr = NULL;
+    char *text = NULL;
+    git_treebuilder *tb = NULL;
+    git_tree *tree = NULL;
+    git_commit *parent = NULL;
+    git_signature *sig = NULL;
+    runs_lock lock = {.fd = -1};
+    git_oid blob_oid, tree_oid, commit_oid;
+    char ref[256], msg[256];
+    long long step = 0;
+    out_id[0] = '\0';
+
+    if (!cJSON_IsObject(manifest))
+        return runs_error_set(RUNS_EINVALID, "manifest: expected a JSON object");
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(manifest, "run");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(manifest, "kind");
+    const cJSON *par = cJSON_GetObjectItemCaseSensitive(manifest, "parent");
+    if (!cJSON_IsString(run))
+        return runs_error_set(RUNS_EINVALID, "manifest.run: expected a run name");
+    if ((rc = runs_name_check(run->valuestring, "run")) != 0)
+        return rc;
+    if (!cJSON_IsString(kind))
+        return runs_error_set(RUNS_EINVALID, "manifest.kind: expected a string");
+    if ((rc = get_step(&step, manifest)) != 0)
+        return rc;
+    if (par && !cJSON_IsNull(par)) {
+        if (!cJSON_IsString(par))
+            return runs_error_set(RUNS_EINVALID, "manifest.parent: expected a node id or null");
+        if ((rc = lookup_commit(&parent, s, par->valuestring)) != 0)
+            return rc;
+    }
+    if ((rc = runs__writer_begin(s)) != 0)
+        goto done;
+
+    /* (1) objects */
+    if (n > 0) {
+        if (!(items = calloc(n, sizeof *items))) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory committing %zu tensors", n);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if ((rc = check_tensor(&tensors[i], i)) != 0)
+                goto done;
+            items[i].data = tensors[i].data;
+            items[i].len = tensors[i].bytes;
+        }
+        if ((rc = runs_object_put_many(s, items, n, NULL)) != 0)
+            goto done;
+        if (!(arr = cJSON_CreateArray())) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory building the tensors list");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            cJSON *e = tensor_entry(&tensors[i], items[i].oid.hex);
+            if (!e) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory building the tensors list");
+                goto done;
+            }
+            cJSON_AddItemToArray(arr, e);
+        }
+        if (cJSON_GetObjectItemCaseSensitive(manifest, "tensors"))
+            cJSON_ReplaceItemInObjectCaseSensitive(manifest, "tensors", arr);
+        else
+            cJSON_AddItemToObject(manifest, "tensors", arr);
+        arr = NULL;
+        if ((rc = check_referenced(s, manifest, 0)) != 0)
+            goto done;
+    } else {
+        if (!cJSON_GetObjectItemCaseSensitive(manifest, "tensors"))
+            cJSON_AddItemToObject(manifest, "tensors", cJSON_CreateArray());
+        /* a fork reusing its parent's tensors: they must all be here already */
+        if ((rc = check_referenced(s, manifest, 1)) != 0)
+            goto done;
+    }
+
+    /* (2) manifest */
+    if ((rc = runs_manifest_validate(manifest)) != 0)
+        goto done;
+    char *canon = runs_json_canonical(manifest);
+    if (!canon) {
+        rc = runs_error_code() ? runs_error_code() : RUNS_ENOMEM;
+        goto done;
+    }
+    size_t tl = strlen(canon);
+    text = realloc(canon, tl + 2);
+    if (!text) {
+        free(canon);
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory serialising the manifest");
+        goto done;
+    }
+    text[tl] = '\n';
+    text[tl + 1] = '\0';
+
+    /* (3) commit: blob, tree, commit; libgit2 fsyncs them (GIT_OPT_ENABLE_FSYNC_GITDIR) */
+    if (git_blob_create_from_buffer(&blob_oid, s->repo, text, tl + 1) != 0 ||
+        git_treebuilder_new(&tb, s->repo, NULL) != 0 ||
+        git_treebuilder_insert(NULL, tb, "manifest.json", &blob_oid, GIT_FILEMODE_BLOB) != 0 ||
+        git_treebuilder_write(&tree_oid, tb) != 0 || git_tree_lookup(&tree, s->repo, &tree_oid) != 0) {
+        rc = runs__git_error(RUNS_EIO, "writing the manifest to lineage.git");
+        goto done;
+    }
+    if (git_signature_now(&sig, "runs", "runs@localhost") != 0) {
+        rc = runs__git_error(RUNS_ERROR, "making a commit signature");
+        goto done;
+    }
+    snprintf(msg, sizeof msg, "%s %s step_%lld\n", kind->valuestring, run->valuestring, step);
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(&commit_oid, s->repo, NULL, sig, sig, "UTF-8", msg, tree, parent ? 1 : 0,
+                          parents) != 0) {
+        rc = runs__git_error(RUNS_EIO, "writing the node commit to lineage.git");
+        goto done;
+    }
+
+    /* (4)+(5) refs, last, under the refs lock */
+    if ((rc = runs__lock_acquire(&lock, s, "refs", 30)) != 0)
+        goto done;
+    {
+        char p[PATH_MAX];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/lineage.git/refs/tags/%s", s->dir, run->valuestring);
+        if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            rc = runs_error_set(RUNS_EEXISTS, "a tag named '%s' exists; a run cannot share its name",
+                                run->valuestring);
+            goto done;
+        }
+    }
+    char head_run[128];
+    int head_unborn = runs_head_get(head_run, sizeof head_run, s) != 0;
+    snprintf(ref, sizeof ref, "refs/heads/%s", run->valuestring);
+    if ((rc = write_ref(s, ref, &commit_oid)) != 0)
+        goto done;
+    snprintf(ref, sizeof ref, "refs/tags/%s/step_%lld", run->valuestring, step);
+    if ((rc = write_ref(s, ref, &commit_oid)) != 0)
+        goto done;
+    if (head_unborn && (rc = set_head_locked(s, run->valuestring)) != 0)
+        goto done;
+    runs_error_clear();
+    git_oid_tostr(out_id, 41, &commit_oid);
+done:
+    runs__lock_release(&lock);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    git_treebuilder_free(tb);
+    git_commit_free(parent);
+    cJSON_Delete(arr);
+    free(text);
+    free(items);
+    return rc;
+}
+
+/* ---- reading nodes ---- */
+
+int runs_node_manifest_text(char **out, size_t *len, runs_store *s, const char *id)
+{
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    git_blob *blob = NULL;
+    int rc = lookup_commit(&c, s, id);
+    *out = NULL;
+    if (len)
+        *len = 0;
+    if (rc)
+        return rc;
+    const git_tree_entry *e;
+    if (git_commit_tree(&tree, c) != 0 || !(e = git_tree_entry_byname(tree, "manifest.json")) ||
+        git_blob_lookup(&blob, s->repo, git_tree_entry_id(e)) != 0) {
+        rc = runs_error_set(RUNS_ECORRUPT, "node %.12s has no readable manifest.json in lineage.git", id);
+        goto done;
+    }
+    size_t n = (size_t)git_blob_rawsize(blob);
+    char *t = malloc(n + 1);
+    if (!t) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory reading manifest of %.12s", id);
+        goto done;
+    }
+    memcpy(t, git_blob_rawcontent(blob), n);
+    t[n] = '\0';
+    *out = t;
+    if (len)
+        *len = n;
+done:
+    git_blob_free(blob);
+    git_tree_free(tree);
+    git_commit_free(c);
+    return rc;
+}
+
+int runs_node_manifest(cJSON **out, runs_store *s, const char *id)
+{
+    char *text = NULL, origin[64];
+    *out = NULL;
+    int rc = runs_node_manifest_text(&text, NULL, s, id);
+    if (rc)
+        return rc;
+    snprintf(origin, sizeof origin, "manifest of node %.12s", id);
+    rc = runs_json_parse(out, text, origin);
+    if (rc)
+        rc = runs_error_set(RUNS_ECORRUPT, "%s", runs_error_message());
+    free(text);
+    return rc;
+}
+
+int runs_node_parent(char parent[41], runs_store *s, const char *id)
+{
+    git_commit *c = NULL;
+    int rc = lookup_commit(&c, s, id);
+    parent[0] = '\0';
+    if (rc)
+        return rc;
+    if (git_commit_parentcount(c) > 0)
+        git_oid_tostr(parent, 41, git_commit_parent_id(c, 0));
+    git_commit_free(c);
+    return 0;
+}
+
+int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id)
+{
+    char (*v)[41] = NULL;
+    size_t cnt = 0, cap = 0;
+    char cur[41];
+    int rc = 0;
+    *ids = NULL;
+    *n = 0;
+    snprintf(cur, sizeof cur, "%s", id ? id : "");
+    while (cur[0]) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory walking the lineage");
+                goto done;
+            }
+            v = nv;
+        }
+        memcpy(v[cnt++], cur, 41);
+        char p[41];
+        if ((rc = runs_node_parent(p, s, cur)) != 0)
+            goto done;
+        memcpy(cur, p, 41);
+    }
+    *ids = v;
+    *n = cnt;
+    v = NULL;
+done:
+    free(v);
+    return rc;
+}
+
+int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
+{
+    git_revwalk *w = NULL;
+    git_reference_iterator *it = NULL;
+    git_reference *r = NULL;
+    char (*v)[41] = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = 0;
+    *ids = NULL;
+    *n = 0;
+    if (git_revwalk_new(&w, s->repo) != 0) {
+        rc = runs__git_error(RUNS_ERROR, "walking lineage.git");
+        goto done;
+    }
+    git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+    /* heads and tags only: refs/notes/ holds notes commits, not nodes */
+    const char *globs[] = {"refs/heads/*", "refs/tags/*"};
+    for (int g = 0; g < 2; g++) {
+        if (git_reference_iterator_glob_new(&it, s->repo, globs[g]) != 0) {
+            rc = runs__git_error(RUNS_ERROR, "listing refs");
+            goto done;
+        }
+        while (git_reference_next(&r, it) == 0) {
+            git_object *o = NULL;
+            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0) {
+                git_revwalk_push(w, git_object_id(o));
+                git_object_free(o);
+            }
+            git_reference_free(r);
+            r = NULL;
+        }
+        git_reference_iterator_free(it);
+        it = NULL;
+    }
+    git_oid oid;
+    while (git_revwalk_next(&oid, w) == 0) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 256;
+            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
+                goto done;
+            }
+            v = nv;
+        }
+        git_oid_tostr(v[cnt++], 41, &oid);
+    }
+    *ids = v;
+    *n = cnt;
+    v = NULL;
+done:
+    free(v);
+    git_reference_iterator_free(it);
+    git_revwalk_free(w);
+    return rc;
+}
+
+/* ---- runs and tags ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void runs_strings_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Names of refs matching glob, minus prefix; only names without '/' when flat. */
+static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, const char *prefix,
+                     const git_oid *target)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *r = NULL;
+    char **v = NULL;
+    size_t cnt = 0, cap = 0, pl = strlen(prefix);
+    int rc = 0;
+    *names = NULL;
+    *n = 0;
+    if (git_reference_iterator_glob_new(&it, s->repo, glob) != 0)
+        return runs__git_error(RUNS_ERROR, "listing refs");
+    while (git_reference_next(&r, it) == 0) {
+        const char *name = git_reference_name(r);
+        git_object *o = NULL;
+        int keep = !strncmp(name, prefix, pl) && !strchr(name + pl, '/');
+        if (keep && target) {
+            keep = git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0 && git_oid_equal(git_object_id(o), target);
+            git_object_free(o);
+        }
+        if (keep) {
+            if (cnt == cap) {
+                cap = cap ? cap * 2 : 16;
+                char **nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    rc = runs_error_set(RUNS_ENOMEM, "out of memory listing refs");
+                    goto done;
+                }
+                v = nv;
+            }
+            if (!(v[cnt] = strdup(name + pl))) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory listing refs");
+                goto done;
+            }
+            cnt++;
+        }
+        git_reference_free(r);
+        r = NULL;
+    }
+    qsort(v, cnt, sizeof *v, cmp_str);
+    *names = v;
+    *n = cnt;
+    v = NULL;
+done:
+    git_reference_free(r);
+    git_reference_iterator_free(it);
+    if (v)
+        runs_strings_free(v, cnt);
+    return rc;
+}
+
+int runs_run_list(char ***names, size_t *n, runs_store *s)
+{
+    return list_refs(names, n, s, "refs/heads/*", "refs/heads/", NULL);
+}
+
+int runs_tag_list(char ***names, size_t *n, runs_store *s, const char *id)
+{
+    git_oid oid;
+    if (id) {
+        int rc = parse_id(&oid, id);
+        if (rc)
+            return rc;
+    }
+    return list_refs(names, n, s, "refs/tags/*", "refs/tags/", id ? &oid : NULL);
+}
+
+int runs_run_tip(char out_id[41], runs_store *s, const char *run)
+{
+    char ref[256];
+    git_oid oid;
+    out_id[0] = '\0';
+    int rc = runs_name_check(run, "run");
+    if (rc)
+        return rc;
+    snprintf(ref, sizeof ref, "refs/heads/%s", run);
+    rc = read_ref(&oid, s, ref);
+    if (rc == RUNS_ENOTFOUND)
+        return runs_error_set(RUNS_ENOTFOUND, "no run named '%s'; `runs log --all` lists the runs", run);
+    if (rc)
+        return rc;
+    git_oid_tostr(out_id, 41, &oid);
+    return 0;
+}
+
+int runs_tag_create(runs_store *s, const char *name, const char *id)
+{
+    git_commit *c = NULL;
+    runs_lock l = {.fd = -1};
+    char p[PATH_MAX], ref[256];
+    struct stat st;
+    int rc = runs_name_check(name, "tag");
+    if (rc)
+        return rc;
+    if ((rc = lookup_commit(&c, s, id)) != 0)
+        return rc;
+    if ((rc = runs__writer_begin(s)) != 0)
+        goto done;
+    if ((rc = runs__lock_acquire(&l, s, "refs", 30)) != 0)
+        goto done;
+    snprintf(p, sizeof p, "%s/lineage.git/refs/tags/%s", s->dir, name);
+    git_oid o;
+    snprintf(ref, sizeof ref, "refs/tags/%s", name);
+    if (stat(p, &st) == 0 || read_ref(&o, s, ref) == 0) {
+        rc = runs_error_set(RUNS_EEXISTS, "tag '%s' already exists; choose another name", name);
+        goto done;
+    }
+    snprintf(ref, sizeof ref, "refs/heads/%s", name);
+    if (read_ref(&o, s, ref) == 0) {
+        rc = runs_error_set(RUNS_EEXISTS, "'%s' is a run; a tag cannot share its name", name);
+        goto done;
+    }
+    snprintf(ref, sizeof ref, "refs/tags/%s", name);
+    rc = write_ref(s, ref, git_commit_id(c));
+done:
+    runs__lock_release(&l);
+    git_commit_free(c);
+    return rc;
+}
+
+/* ---- resolving names ---- */
+
+static int is_step_name(const char *s)
+{
+    if (strncmp(s, "step_", 5) != 0 || !s[5])
+        return 0;
+    for (const char *p = s + 5; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+static int resolve_step(char out_id[41], runs_store *s, const char *run, const char *step)
+{
+    char ref[256];
+    git_oid oid;
+    char tip[41];
+    int rc = runs_run_tip(tip, s, run);
+    if (rc)
+        return rc;
+    snprintf(ref, sizeof ref, "refs/tags/%s/%s", run, step);
+    rc = read_ref(&oid, s, ref);
+    if (rc == RUNS_ENOTFOUND)
+        return runs_error_set(RUNS_ENOTFOUND, "run '%s' has no node at %s; `runs log %s` lists its nodes", run,
+                              step, run);
+    if (rc)
+        return rc;
+    git_oid_tostr(out_id, 41, &oid);
+    return 0;
+}
+
+int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
+{
+    char run[128], ref[256];
+    git_oid oid;
+    int rc;
+    out_id[0] = '\0';
+    if (!spec || !*spec)
+        return runs_error_set(RUNS_EINVALID, "empty node name; use step_N, RUN@step_N, a tag, a run or an id");
+    const char *at = strchr(spec, '@');
+    if (at) {
+        size_t rl = (size_t)(at - spec);
+        if (rl == 0 || rl >= sizeof run || !is_step_name(at + 1))
+            return runs_error_set(RUNS_EINVALID, "'%s' is not RUN@step_N", spec);
+        memcpy(run, spec, rl);
+        run[rl] = '\0';
+        if ((rc = runs_name_check(run, "run")) != 0)
+            return rc;
+        return resolve_step(out_id, s, run, at + 1);
+    }
+    if (!strcmp(spec, "HEAD")) {
+        if ((rc = runs_head_get(run, sizeof run, s)) != 0)
+            return rc;
+        return runs_run_tip(out_id, s, run);
+    }
+    if (is_step_name(spec)) {
+        if ((rc = runs_head_get(run, sizeof run, s)) != 0)
+            return runs_error_set(RUNS_ENOTFOUND, "%s: no current run to look in; name it as RUN@%s", spec, spec);
+        return resolve_step(out_id, s, run, spec);
+    }
+    int named = runs_name_check(spec, "node") == 0;
+    if (named) {
+        snprintf(ref, sizeof ref, "refs/tags/%s", spec);
+        if (read_ref(&oid, s, ref) == 0) {
+            git_oid_tostr(out_id, 41, &oid);
+            return 0;
+        }
+        snprintf(ref, sizeof ref, "refs/heads/%s", spec);
+        if (read_ref(&oid, s, ref) == 0) {
+            git_oid_tostr(out_id, 41, &oid);
+            return 0;
+        }
+    }
+    size_t len = strlen(spec);
+    int hex = len >= 4 && len <= 40;
+    for (size_t i = 0; hex && i < len; i++)
+        hex = (spec[i] >= '0' && spec[i] <= '9') || (spec[i] >= 'a' && spec[i] <= 'f');
+    if (hex) {
+        char (*ids)[41] = NULL;
+        size_t n = 0, found = 0, first = 0;
+        if ((rc = runs_node_all(&ids, &n, s)) != 0)
+            return rc;
+        for (size_t i = 0; i < n; i++)
+            if (!strncmp(ids[i], spec, len)) {
+                if (!found++)
+                    first = i;
+            }
+        if (found == 1)
+            memcpy(out_id, ids[first], 41);
+        free(ids);
+        if (found == 1)
+            return 0;
+        if (found > 1)
+            return runs_error_set(RUNS_EINVALID, "node id prefix '%s' is ambiguous (%zu nodes); give more digits",
+                                  spec, found);
+    }
+    return runs_error_set(RUNS_ENOTFOUND,
+                          "no node named '%s' (not RUN@step_N, step_N, a tag, a run or an id prefix); see `runs log --all`",
+                          spec);
+}
+
+/* ---- loading tensors ---- */
+
+size_t runs_manifest_group_bytes(const cJSON *m, const char *group)
+{
+    size_t total = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
+    {
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "bytes");
+        if (cJSON_IsString(g) && !strcmp(g->valuestring, group) && cJSON_IsNumber(b))
+            total += (size_t)b->valuedouble;
+    }
+    return total;
+}
+
+struct load_item {
+    const char *hex;
+    char *dst;
+    size_t len;
+};
+
+struct load_job {
+    runs_store *s;
+    struct load_item *items;
+    size_t n, next;
+    pthread_mutex_t mu;
+    int rc;
+    char msg[1024];
+};
+
+static void *load_worker(void *arg)
+{
+    struct load_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        size_t k = j->rc == 0 && j->next < j->n ? j->next++ : (size_t)-1;
+        pthread_mutex_unlock(&j->mu);
+        if (k == (size_t)-1)
+            break;
+        int rc = runs_object_read_into(j->s, j->items[k].hex, j->items[k].dst, j->items[k].len);
+        if (rc) {
+            pthread_mutex_lock(&j->mu);
+            if (!j->rc) {
+                j->rc = rc;
+                snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
+            }
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+    return NULL;
+}
+
+int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group, void *dst, size_t bytes)
+{
+    struct load_job j;
+    memset(&j, 0, sizeof j);
+    size_t total = runs_manifest_group_bytes(manifest, group), cap = 0, off = 0;
+    int rc = 0;
+    if (total != bytes)
+        return runs_error_set(RUNS_EINVALID, "group '%s' holds %zu bytes in the manifest, %zu were expected", group,
+                              total, bytes);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(manifest, "tensors"))
+    {
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "bytes");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(t, "sha256");
+        if (!cJSON_IsString(g) || strcmp(g->valuestring, group) != 0)
+            continue;
+        if (!cJSON_IsNumber(b) || !cJSON_IsString(h)) {
+            rc = runs_error_set(RUNS_ECORRUPT, "manifest tensor entry lacks bytes or sha256");
+            goto done;
+        }
+        if (j.n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct load_item *nv = realloc(j.items, cap * sizeof *nv);
+            if (!nv) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory loading group %s", group);
+                goto done;
+            }
+            j.items = nv;
+        }
+        j.items[j.n].hex = h->valuestring;
+        j.items[j.n].dst = (char *)dst + off;
+        j.items[j.n].len = (size_t)b->valuedouble;
+        off += (size_t)b->valuedouble;
+        j.n++;
+    }
+    /* a thinned node's objects are gone on purpose: say so instead of "missing" */
+    for (size_t i = 0; i < j.n; i++) {
+        if (!runs_object_exists(s, j.items[i].hex)) {
+            const cJSON *run = cJSON_GetObjectItemCaseSensitive(manifest, "run");
+            const cJSON *step = cJSON_GetObjectItemCaseSensitive(manifest, "step");
+            if (cJSON_IsString(run) && cJSON_IsNumber(step) &&
+                runs__thinned_find_step(s, run->valuestring, (long long)step->valuedouble))
+                rc = runs_error_set(RUNS_ENOTFOUND,
+                                    "the tensors of %s@step_%.0f were thinned by `runs gc` (retention); restore a kept node",
+                                    run->valuestring, step->valuedouble);
+            else
+                rc = runs_error_set(RUNS_ENOTFOUND, "object %s of group %s is missing from the store", j.items[i].hex,
+                                    group);
+            goto done;
+        }
+    }
+    pthread_t th[64];
+    int nt = runs__threads(j.n), started = 0;
+    pthread_mutex_init(&j.mu, NULL);
+    for (int k = 1; k < nt; k++)
+        if (pthread_create(&th[k], NULL, load_worker, &j) == 0)
+            started = k;
+        else
+            break;
+    load_worker(&j);
+    for (int k = 1; k <= started; k++)
+        pthread_join(th[k], NULL);
+    pthread_mutex_destroy(&j.mu);
+    if (j.rc)
+        rc = runs_error_set(j.rc, "%s", j.msg);
+done:
+    free(j.items);
+    return rc;
+}

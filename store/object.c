@@ -1,0 +1,492 @@
+/* store/object.c — SHA-256 named objects: put (single and many, threaded), verified
+ * reads. See the invariants at the top of store/store.c (1, 4). */
+#define _GNU_SOURCE
+#include "store/object.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "store/internal.h"
+
+#define CHUNK (2u << 20) /* read+hash granularity: stays in cache between the two */
+
+static void to_hex(runs_oid *out, const unsigned char d[32])
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out->hex[2 * i] = hx[d[i] >> 4];
+        out->hex[2 * i + 1] = hx[d[i] & 15];
+    }
+    out->hex[64] = '\0';
+}
+
+int runs_sha256_hex(runs_oid *out, const void *data, size_t len)
+{
+    unsigned char d[32];
+    unsigned int dl = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, data, len) &&
+             EVP_DigestFinal_ex(c, d, &dl);
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        return runs_error_set(RUNS_ERROR, "SHA-256 failed (OpenSSL EVP)");
+    to_hex(out, d);
+    return 0;
+}
+
+static int check_name(const char *hex)
+{
+    if (!runs_oid_valid(hex))
+        return runs_error_set(RUNS_EINVALID, "'%.80s' is not an object name (64 lowercase hex digits)",
+                              hex ? hex : "(null)");
+    return 0;
+}
+
+int runs_object_exists(runs_store *s, const char *hex)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    if (!runs_oid_valid(hex))
+        return 0;
+    runs__object_path(p, sizeof p, s, hex);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int runs_object_size(uint64_t *size, runs_store *s, const char *hex)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    int rc = check_name(hex);
+    if (rc)
+        return rc;
+    runs__object_path(p, sizeof p, s, hex);
+    if (stat(p, &st) != 0)
+        return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "object %s is missing from %s/objects",
+                                                hex, s->dir)
+                               : runs_error_sys(RUNS_EIO, "stat", p);
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Opens object hex for reading; *size from fstat. */
+static int open_object(int *fd, uint64_t *size, runs_store *s, const char *hex)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    int rc = check_name(hex);
+    if (rc)
+        return rc;
+    runs__object_path(p, sizeof p, s, hex);
+    *fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
+        return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "object %s is missing from %s/objects",
+                                                hex, s->dir)
+                               : runs_error_sys(RUNS_EIO, "open", p);
+    if (fstat(*fd, &st) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "stat", p);
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    *size = (uint64_t)st.st_size;
+    posix_fadvise(*fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    return 0;
+}
+
+static int read_full(int fd, void *dst, size_t len, uint64_t off, const char *hex)
+{
+    char *p = dst;
+    while (len > 0) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return runs_error_set(RUNS_EIO, "reading object %s: %s", hex, strerror(errno));
+        }
+        if (r == 0)
+            return runs_error_set(RUNS_ECORRUPT, "object %s is shorter than its size; it is corrupt", hex);
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int corrupt(const char *hex, const runs_oid *got)
+{
+    return runs_error_set(RUNS_ECORRUPT,
+                          "object %s is corrupt: its bytes hash to %.12s…; restore the file from a good copy of the store",
+                          hex, got->hex);
+}
+
+/* Reads fd (size bytes) in chunks into dst (when non-NULL; else into a scratch
+ * buffer) and checks the SHA-256 against hex. sink (optional) receives each chunk. */
+static int read_verify(int fd, uint64_t size, const char *hex, void *dst,
+                       int (*sink)(void *ctx, const void *p, size_t n), void *ctx)
+{
+    int rc = 0;
+    unsigned char d[32];
+    unsigned int dl = 0;
+    char *scratch = NULL;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        rc = runs_error_set(RUNS_ERROR, "SHA-256 init failed (OpenSSL EVP)");
+        goto done;
+    }
+    if (!dst && !(scratch = malloc(CHUNK))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory reading object %s", hex);
+        goto done;
+    }
+    for (uint64_t off = 0; off < size;) {
+        size_t n = size - off > CHUNK ? CHUNK : (size_t)(size - off);
+        char *buf = dst ? (char *)dst + off : scratch;
+        if ((rc = read_full(fd, buf, n, off, hex)) != 0)
+            goto done;
+        EVP_DigestUpdate(c, buf, n);
+        if (sink && (rc = sink(ctx, buf, n)) != 0)
+            goto done;
+        off += n;
+    }
+    /* a file that grew under us is not what was named */
+    char extra;
+    if (pread(fd, &extra, 1, (off_t)size) > 0) {
+        rc = runs_error_set(RUNS_ECORRUPT, "object %s changed while being read; it is corrupt", hex);
+        goto done;
+    }
+    EVP_DigestFinal_ex(c, d, &dl);
+    runs_oid got;
+    to_hex(&got, d);
+    if (strcmp(got.hex, hex) != 0)
+        rc = corrupt(hex, &got);
+done:
+    EVP_MD_CTX_free(c);
+    free(scratch);
+    return rc;
+}
+
+int runs_object_read_into(runs_store *s, const char *hex, void *dst, size_t len)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    int rc = open_object(&fd, &size, s, hex);
+    if (rc)
+        return rc;
+    if (size != len) {
+        rc = runs_error_set(RUNS_EINVALID, "object %s holds %llu bytes, %zu were expected", hex,
+                            (unsigned long long)size, len);
+        goto done;
+    }
+    rc = read_verify(fd, size, hex, dst, NULL, NULL);
+done:
+    close(fd);
+    return rc;
+}
+
+/* Large buffers get 2 MiB alignment and huge pages: first touch of fresh 4 KiB pages
+ * is the slowest part of reading a checkpoint into new memory. */
+static void *alloc_big(size_t len)
+{
+    void *p = NULL;
+    if (len >= (8u << 20)) {
+        if (posix_memalign(&p, 2u << 20, len) != 0)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        madvise(p, len, MADV_HUGEPAGE);
+#endif
+        return p;
+    }
+    return malloc(len ? len : 1);
+}
+
+int runs_object_get(void **out, size_t *len, runs_store *s, const char *hex)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    void *buf = NULL;
+    *out = NULL;
+    *len = 0;
+    int rc = open_object(&fd, &size, s, hex);
+    if (rc)
+        return rc;
+    if (!(buf = alloc_big((size_t)size))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory reading object %s (%llu bytes)", hex,
+                            (unsigned long long)size);
+        goto done;
+    }
+    if ((rc = read_verify(fd, size, hex, buf, NULL, NULL)) != 0)
+        goto done;
+    *out = buf;
+    *len = (size_t)size;
+    buf = NULL;
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int runs_object_verify(runs_store *s, const char *hex)
+{
+    int fd = -1;
+    uint64_t size = 0;
+    int rc = open_object(&fd, &size, s, hex);
+    if (rc)
+        return rc;
+    rc = read_verify(fd, size, hex, NULL, NULL, NULL);
+    close(fd);
+    return rc;
+}
+
+struct file_sink {
+    int fd;
+    const char *path;
+};
+
+static int write_sink(void *ctx, const void *p, size_t n)
+{
+    struct file_sink *f = ctx;
+    return runs__write_all(f->fd, p, n, f->path);
+}
+
+int runs_object_copy_to_file(runs_store *s, const char *hex, const char *path)
+{
+    int fd = -1, out = -1;
+    uint64_t size = 0;
+    char tmp[PATH_MAX];
+    tmp[0] = '\0';
+    int rc = open_object(&fd, &size, s, hex);
+    if (rc)
+        return rc;
+    const char *slash = strrchr(path, '/');
+    snprintf(tmp, sizeof tmp, "%.*s/.tmp-XXXXXX", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        rc = runs_error_sys(RUNS_EIO, "create temporary file", tmp);
+        tmp[0] = '\0';
+        goto done;
+    }
+    struct file_sink sink = {out, path};
+    if ((rc = read_verify(fd, size, hex, NULL, write_sink, &sink)) != 0)
+        goto done;
+    if (fchmod(out, 0644) != 0 || fsync(out) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "fsync", path);
+        goto done;
+    }
+    if (close(out) != 0) {
+        out = -1;
+        rc = runs_error_sys(RUNS_EIO, "close", path);
+        goto done;
+    }
+    out = -1;
+    if (rename(tmp, path) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "rename", path);
+        goto done;
+    }
+    tmp[0] = '\0';
+    rc = runs__fsync_parent(path);
+done:
+    if (out >= 0)
+        close(out);
+    if (tmp[0])
+        unlink(tmp);
+    close(fd);
+    return rc;
+}
+
+/* Writes one object whose name is already known. dedup: 1 when it was there.
+ * fsync_dir: fsync objects/ab/ now (single puts); put_many does it once per
+ * directory at the end. */
+static int put_known(int *written, runs_store *s, const runs_oid *oid, const void *data, size_t len,
+                     int fsync_dir)
+{
+    char p[PATH_MAX], tmp[PATH_MAX];
+    int rc = 0, fd = -1;
+    struct stat st;
+    *written = 0;
+    tmp[0] = '\0';
+    runs__object_path(p, sizeof p, s, oid->hex);
+    if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len) {
+        /* dedup, checked: the stored bytes must equal ours (cheaper than re-hashing) */
+        int efd = open(p, O_RDONLY | O_CLOEXEC);
+        if (efd >= 0) {
+            char *buf = malloc(CHUNK);
+            int same = buf != NULL;
+            for (size_t off = 0; same && off < len;) {
+                size_t n = len - off > CHUNK ? CHUNK : len - off;
+                ssize_t r = pread(efd, buf, n, (off_t)off);
+                if (r <= 0 || memcmp(buf, (const char *)data + off, (size_t)r) != 0)
+                    same = 0;
+                else
+                    off += (size_t)r;
+            }
+            free(buf);
+            close(efd);
+            if (same)
+                return 0;
+        }
+        /* a damaged copy under the right name: replace it with the good bytes */
+    }
+    snprintf(tmp, sizeof tmp, "%s/objects/%.2s/.tmp-XXXXXX", s->dir, oid->hex);
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        rc = runs_error_sys(RUNS_EIO, "create temporary object", tmp);
+        tmp[0] = '\0';
+        goto done;
+    }
+    if ((rc = runs__write_all(fd, data, len, tmp)) != 0)
+        goto done;
+    if (fchmod(fd, 0444) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "chmod", tmp);
+        goto done;
+    }
+    if (fsync(fd) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
+        goto done;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = runs_error_sys(RUNS_EIO, "close", tmp);
+        goto done;
+    }
+    fd = -1;
+    /* a concurrent writer of the same object renames identical bytes: harmless */
+    if (rename(tmp, p) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "rename", p);
+        goto done;
+    }
+    tmp[0] = '\0';
+    *written = 1;
+    if (fsync_dir) {
+        char d[PATH_MAX];
+        snprintf(d, sizeof d, "%s/objects/%.2s", s->dir, oid->hex);
+        rc = runs__fsync_dir(d);
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    if (tmp[0])
+        unlink(tmp);
+    return rc;
+}
+
+int runs_object_put(runs_oid *out, runs_store *s, const void *data, size_t len)
+{
+    int written = 0;
+    int rc = runs__writer_begin(s);
+    if (rc)
+        return rc;
+    if ((rc = runs_sha256_hex(out, data, len)) != 0)
+        return rc;
+    return put_known(&written, s, out, data, len, 1);
+}
+
+struct put_job {
+    runs_store *s;
+    runs_put *items;
+    size_t *order;
+    size_t n, next;
+    unsigned char dirs[256];
+    runs_progress *progress;
+    pthread_mutex_t mu;
+    int rc;
+    char msg[1024];
+};
+
+static void *put_worker(void *arg)
+{
+    struct put_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        size_t k = j->rc == 0 && j->next < j->n ? j->order[j->next++] : (size_t)-1;
+        pthread_mutex_unlock(&j->mu);
+        if (k == (size_t)-1)
+            break;
+        runs_put *it = &j->items[k];
+        int rc = runs_sha256_hex(&it->oid, it->data, it->len);
+        if (rc == 0)
+            rc = put_known(&it->written, j->s, &it->oid, it->data, it->len, 0);
+        pthread_mutex_lock(&j->mu);
+        if (rc != 0 && j->rc == 0) {
+            j->rc = rc;
+            snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
+        }
+        if (rc == 0) {
+            unsigned d = 0;
+            sscanf(it->oid.hex, "%2x", &d);
+            j->dirs[d & 255] = 1;
+            if (j->progress)
+                runs_progress_add(j->progress, it->len);
+        }
+        pthread_mutex_unlock(&j->mu);
+    }
+    return NULL;
+}
+
+static struct put_job *sort_job;
+static int by_len_desc(const void *a, const void *b)
+{
+    size_t la = sort_job->items[*(const size_t *)a].len, lb = sort_job->items[*(const size_t *)b].len;
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress *progress)
+{
+    int rc = runs__writer_begin(s);
+    if (rc || n == 0)
+        return rc;
+    struct put_job j;
+    memset(&j, 0, sizeof j);
+    pthread_t th[64];
+    int nt = runs__threads(n), started = 0;
+    j.s = s;
+    j.items = items;
+    j.n = n;
+    j.progress = progress;
+    if (!(j.order = malloc(n * sizeof *j.order)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory storing %zu objects", n);
+    for (size_t i = 0; i < n; i++) {
+        j.order[i] = i;
+        items[i].written = 0;
+    }
+    /* largest first, so the last thread to finish is not stuck with a big one */
+    static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&sort_mu);
+    sort_job = &j;
+    qsort(j.order, n, sizeof *j.order, by_len_desc);
+    pthread_mutex_unlock(&sort_mu);
+    pthread_mutex_init(&j.mu, NULL);
+    for (int t = 1; t < nt; t++)
+        if (pthread_create(&th[t], NULL, put_worker, &j) == 0)
+            started = t;
+        else
+            break;
+    put_worker(&j);
+    for (int t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.mu);
+    if (j.rc != 0) {
+        rc = runs_error_set(j.rc, "%s", j.msg);
+        for (size_t i = 0; i < n; i++)
+            items[i].written = 0;
+        goto done;
+    }
+    /* invariant 2: every renamed object's directory entry is durable before we return */
+    for (int d = 0; d < 256; d++) {
+        if (!j.dirs[d])
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/objects/%02x", s->dir, d);
+        if ((rc = runs__fsync_dir(p)) != 0)
+            goto done;
+    }
+done:
+    free(j.order);
+    return rc;
+}

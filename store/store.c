@@ -1,0 +1,440 @@
+/* store/store.c — opening and creating stores, locks, durable-write helpers.
+ *
+ * CRASH INVARIANTS. A process may die (SIGKILL, power loss after fsync'd writes)
+ * at any instruction. What the code guarantees afterwards, whatever the moment:
+ *
+ *  1. A file objects/ab/cdef… holds exactly the bytes whose SHA-256 is abcdef…, and is
+ *     complete: it gets that name only by rename() after its bytes were fsync'd, and
+ *     an existing name is never overwritten (dedup re-hashes it instead).
+ *  2. No ref (refs/heads/<run>, refs/tags/<name>) names a commit whose manifest references a
+ *     missing object, unless the node is listed in `thinned`. Order: objects are
+ *     fsync'd (file and directory) before the manifest commit is written; the commit
+ *     and its tree are fsync'd before any ref is moved; gc deletes objects only after
+ *     `thinned` lists every node losing them.
+ *  3. No ref names a missing or partial commit: refs are written as whole files
+ *     (temp in locks/, fsync, rename, fsync the directory).
+ *  4. Files in tmp/, objects/xx/.tmp-XXXXXX, locks/.tmp-* and unreferenced objects are
+ *     garbage: a crash may leave them, nothing reads them, `runs gc` removes them.
+ *     Lineage commits not reachable from a ref may also remain; nothing lists them.
+ *  5. `thinned` is replaced atomically (temp, fsync, rename): it is either the old or
+ *     the new list, and the new list is durable before the first deletion.
+ *  6. Ref updates are serialised by locks/refs.lock, created with O_EXCL (link()) and
+ *     flock()ed by its owner for its whole life; a lock file nobody flock()s is stale
+ *     (its owner died) and the next writer removes it. So a killed writer never wedges
+ *     the store, and two writers never both move a ref from the same old value.
+ *  7. gc runs only while no writer holds locks/gc.lock shared (writers take it on
+ *     their first write and keep it until runs_store_free), so it never deletes the
+ *     fresh objects of a commit in progress.
+ *  8. What a crash can lose: the commit in progress (its objects may remain as
+ *     orphans, invariant 4) and, before refs are fsync'd, the last ref move. It cannot
+ *     lose or damage a node some ref already named when the crash began, nor produce
+ *     a node whose restore returns different bytes than were committed.
+ */
+#define _GNU_SOURCE
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "store/internal.h"
+
+int runs__git_error(int code, const char *what)
+{
+    const git_error *e = git_error_last();
+    return runs_error_set(code, "%s: %s", what, e && e->message ? e->message : "libgit2 failed");
+}
+
+int runs__write_all(int fd, const void *buf, size_t len, const char *path)
+{
+    const char *p = buf;
+    while (len > 0) {
+        size_t chunk = len > (1u << 30) ? (1u << 30) : len;
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return runs_error_sys(RUNS_EIO, "write", path);
+        }
+        if (w == 0) {
+            errno = ENOSPC;
+            return runs_error_sys(RUNS_EIO, "write", path);
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int runs__fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return runs_error_sys(RUNS_EIO, "open directory", dir);
+    int rc = 0;
+    if (fsync(fd) != 0 && errno != EINVAL)
+        rc = runs_error_sys(RUNS_EIO, "fsync directory", dir);
+    close(fd);
+    return rc;
+}
+
+int runs__fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return runs__fsync_dir(".");
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return runs__fsync_dir(dir);
+}
+
+int runs__write_atomic(const char *path, const void *data, size_t len, const char *tmpdir,
+                       mode_t mode)
+{
+    char tmp[PATH_MAX];
+    int rc = 0, fd = -1;
+    if (tmpdir) {
+        snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", tmpdir);
+    } else {
+        const char *slash = strrchr(path, '/');
+        int dl = slash ? (int)(slash - path) : 1;
+        snprintf(tmp, sizeof tmp, "%.*s/.tmp-XXXXXX", dl, slash ? path : ".");
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        rc = runs_error_sys(RUNS_EIO, "create temporary file", tmp);
+        goto done;
+    }
+    if ((rc = runs__write_all(fd, data, len, tmp)) != 0)
+        goto done;
+    if (fchmod(fd, mode) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "chmod", tmp);
+        goto done;
+    }
+    if (fsync(fd) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
+        goto done;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = runs_error_sys(RUNS_EIO, "close", tmp);
+        goto done;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "rename", path);
+        goto done;
+    }
+    tmp[0] = '\0';
+    rc = runs__fsync_parent(path);
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && tmp[0])
+        unlink(tmp);
+    return rc;
+}
+
+void runs__object_path(char *buf, size_t n, const runs_store *s, const char *hex)
+{
+    snprintf(buf, n, "%s/objects/%.2s/%s", s->dir, hex, hex + 2);
+}
+
+int runs__threads(size_t items)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("RUNS_THREADS");
+    if (env && atoi(env) > 0)
+        n = atoi(env);
+    if (n < 1)
+        n = 1;
+    if (n > 64)
+        n = 64;
+    if ((size_t)n > items)
+        n = (long)(items ? items : 1);
+    return (int)n;
+}
+
+int runs_oid_valid(const char *hex)
+{
+    if (!hex)
+        return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return 0;
+    return hex[64] == '\0';
+}
+
+int runs_name_check(const char *name, const char *what)
+{
+    if (!name || !*name)
+        return runs_error_set(RUNS_EINVALID, "%s name is empty; use letters, digits, '.', '_', '-'",
+                              what);
+    size_t len = strlen(name);
+    if (len > 63)
+        return runs_error_set(RUNS_EINVALID, "%s name '%.20s…' is %zu characters; at most 63",
+                              what, name, len);
+    if (name[0] == '.')
+        return runs_error_set(RUNS_EINVALID, "%s name '%s' starts with '.'; start with a letter or digit",
+                              what, name);
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return runs_error_set(RUNS_EINVALID,
+                                  "%s name '%s' has '%c'; use only letters, digits, '.', '_', '-'",
+                                  what, name, c);
+    }
+    if (strstr(name, "..") || (len >= 5 && !strcmp(name + len - 5, ".lock")) ||
+        !strcmp(name, "HEAD"))
+        return runs_error_set(RUNS_EINVALID,
+                              "%s name '%s' is reserved by git (no '..', no '.lock' ending, not HEAD)",
+                              what, name);
+    if (!strncmp(name, "step_", 5)) {
+        const char *p = name + 5;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (*p == '\0' && p > name + 5)
+            return runs_error_set(RUNS_EINVALID, "%s name '%s' looks like a node name (step_N); choose another",
+                                  what, name);
+    }
+    return 0;
+}
+
+static int mkdir_p1(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return runs_error_sys(RUNS_EIO, "mkdir", path);
+    return 0;
+}
+
+static int git_initialised;
+
+static void git_init_once(void)
+{
+    if (!git_initialised) {
+        git_libgit2_init();
+        /* commits and refs written by libgit2 are fsync'd (invariants 2, 3) */
+        git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+        /* we verify our own objects; libgit2's re-hash of tiny manifests is cheap */
+        git_initialised = 1;
+    }
+}
+
+int runs_store_init(const char *dir)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    int rc = 0;
+    git_repository *repo = NULL;
+    git_init_once();
+    snprintf(p, sizeof p, "%s/lineage.git", dir);
+    if (stat(p, &st) == 0)
+        return runs_error_set(RUNS_EEXISTS, "a store already exists at %s", dir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return runs_error_sys(RUNS_EIO, "mkdir", dir);
+    const char *subs[] = {"objects", "tmp", "locks"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
+        if ((rc = mkdir_p1(p)) != 0)
+            goto done;
+    }
+    /* all 256 fan-out directories up front: a put never has to create (and fsync) one */
+    for (int i = 0; i < 256; i++) {
+        snprintf(p, sizeof p, "%s/objects/%02x", dir, i);
+        if ((rc = mkdir_p1(p)) != 0)
+            goto done;
+        if ((rc = runs__fsync_dir(p)) != 0)
+            goto done;
+    }
+    snprintf(p, sizeof p, "%s/objects", dir);
+    if ((rc = runs__fsync_dir(p)) != 0)
+        goto done;
+    /* lineage.git last: its presence is what marks a store (runner/main.c) */
+    git_repository_init_options o;
+    git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+    o.initial_head = "main";
+    o.description = "runs lineage: one commit per node, manifest.json in each";
+    snprintf(p, sizeof p, "%s/lineage.git", dir);
+    if (git_repository_init_ext(&repo, p, &o) != 0) {
+        rc = runs__git_error(RUNS_EIO, "creating lineage.git");
+        goto done;
+    }
+    if ((rc = runs__fsync_dir(dir)) != 0)
+        goto done;
+done:
+    git_repository_free(repo);
+    return rc;
+}
+
+int runs_store_open(runs_store **out, const char *dir)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    int rc = 0;
+    runs_store *s = NULL;
+    *out = NULL;
+    git_init_once();
+    snprintf(p, sizeof p, "%s/lineage.git", dir);
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rc = runs_error_set(RUNS_ENOTFOUND, "no store at %s; run `runs init` there first", dir);
+        goto done;
+    }
+    snprintf(p, sizeof p, "%s/objects", dir);
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        rc = runs_error_set(RUNS_ECORRUPT, "store at %s has no objects/ directory", dir);
+        goto done;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s || !(s->dir = strdup(dir))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory opening store %s", dir);
+        goto done;
+    }
+    s->writer_fd = -1;
+    snprintf(p, sizeof p, "%s/lineage.git", dir);
+    if (git_repository_open_bare(&s->repo, p) != 0) {
+        rc = runs__git_error(RUNS_ECORRUPT, "opening lineage.git");
+        goto done;
+    }
+    *out = s;
+    s = NULL;
+done:
+    runs_store_free(s);
+    return rc;
+}
+
+void runs_store_free(runs_store *s)
+{
+    if (!s)
+        return;
+    if (s->repo)
+        git_repository_free(s->repo);
+    if (s->writer_fd >= 0)
+        close(s->writer_fd);
+    free(s->thinned);
+    free(s->dir);
+    free(s);
+}
+
+const char *runs_store_dir(const runs_store *s)
+{
+    return s->dir;
+}
+
+int runs__writer_begin(runs_store *s)
+{
+    if (s->writer_fd >= 0)
+        return 0;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/locks/gc.lock", s->dir);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return runs_error_sys(RUNS_EIO, "open", p);
+    for (int tries = 0;; tries++) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK || tries > 300) {
+            close(fd);
+            return runs_error_set(RUNS_ELOCKED,
+                                  "the store %s is being garbage-collected (locks/gc.lock); retry when `runs gc` ends",
+                                  s->dir);
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    s->writer_fd = fd;
+    return 0;
+}
+
+/* Invariant 6: create a flock()ed temp file, then link() it to the lock name, so the
+ * name only ever refers to a file its living owner holds flock()ed. */
+int runs__lock_acquire(runs_lock *l, runs_store *s, const char *name, double wait_s)
+{
+    char tmp[PATH_MAX];
+    int rc = 0;
+    l->fd = -1;
+    snprintf(l->path, sizeof l->path, "%s/locks/%s.lock", s->dir, name);
+    snprintf(tmp, sizeof tmp, "%s/locks/.tmp-lock-XXXXXX", s->dir);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return runs_error_sys(RUNS_EIO, "create lock file", tmp);
+    if (flock(fd, LOCK_EX) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "flock", tmp);
+        goto done;
+    }
+    char pid[32];
+    int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if ((rc = runs__write_all(fd, pid, (size_t)pl, tmp)) != 0)
+        goto done;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (link(tmp, l->path) == 0)
+            break;
+        if (errno != EEXIST) {
+            rc = runs_error_sys(RUNS_EIO, "create lock", l->path);
+            goto done;
+        }
+        /* someone's lock: stale when nobody holds its flock */
+        int ofd = open(l->path, O_RDONLY | O_CLOEXEC);
+        if (ofd >= 0) {
+            if (flock(ofd, LOCK_EX | LOCK_NB) == 0) {
+                struct stat a, b;
+                char buf[32] = {0};
+                ssize_t r = pread(ofd, buf, sizeof buf - 1, 0);
+                /* an empty file may be a lock being born: not stale */
+                if (r > 0 && fstat(ofd, &a) == 0 && stat(l->path, &b) == 0 &&
+                    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+                    unlink(l->path);
+            }
+            close(ofd);
+            if (link(tmp, l->path) == 0)
+                break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 > wait_s) {
+            char buf[32] = {0};
+            int rfd = open(l->path, O_RDONLY | O_CLOEXEC);
+            if (rfd >= 0) {
+                if (read(rfd, buf, sizeof buf - 1) < 0)
+                    buf[0] = '\0';
+                close(rfd);
+            }
+            buf[strcspn(buf, "\n")] = '\0';
+            rc = runs_error_set(RUNS_ELOCKED, "%s is held by process %s; wait for it to finish",
+                                l->path, *buf ? buf : "?");
+            goto done;
+        }
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    l->fd = fd;
+    fd = -1;
+done:
+    unlink(tmp);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+void runs__lock_release(runs_lock *l)
+{
+    if (l->fd < 0)
+        return;
+    unlink(l->path);
+    close(l->fd);
+    l->fd = -1;
+}
