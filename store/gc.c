@@ -319,7 +319,7 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
     }
     for (size_t i = 0; i < n; i++) {
         gnode *g = &nodes[i];
-        if (!strcmp(g->kind, "start") || g->children > 1 || g->foreign_child)
+        if (!strcmp(g->kind, "start") || !strcmp(g->kind, "import") || g->children > 1 || g->foreign_child)
             g->pinned = 1;
         r.nodes_pinned += (uint64_t)g->pinned;
         r.nodes_thinned_before += (uint64_t)g->thinned;

@@ -1,0 +1,244 @@
+/* tests/unit/test_store_object.c — objects: round trips, dedup, verification on
+ * every read path, put_many, modes, init/open errors, name checks, locks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+
+#include "tests/unit/store_test_util.h"
+
+static void test_init_twice_and_open_missing(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    assert_int_equal(runs_store_init(x.dir), RUNS_EEXISTS);
+    runs_store *s = NULL;
+    assert_int_equal(runs_store_open(&s, "/nonexistent/runs-store"), RUNS_ENOTFOUND);
+    assert_null(s);
+    assert_non_null(strstr(runs_error_message(), "runs init"));
+    scratch_close(&x);
+}
+
+static void test_put_get_roundtrip(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    const char *msg = "hello, objects";
+    runs_oid o;
+    assert_int_equal(runs_object_put(&o, x.s, msg, strlen(msg)), 0);
+    /* SHA-256("hello, objects") computed independently */
+    runs_oid want;
+    assert_int_equal(runs_sha256_hex(&want, msg, strlen(msg)), 0);
+    assert_string_equal(o.hex, want.hex);
+    assert_true(runs_object_exists(x.s, o.hex));
+    void *data = NULL;
+    size_t len = 0;
+    assert_int_equal(runs_object_get(&data, &len, x.s, o.hex), 0);
+    assert_int_equal(len, strlen(msg));
+    assert_memory_equal(data, msg, len);
+    free(data);
+    /* known vector: sha256("") */
+    runs_oid e;
+    assert_int_equal(runs_object_put(&e, x.s, "", 0), 0);
+    assert_string_equal(e.hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_int_equal(runs_object_get(&data, &len, x.s, e.hex), 0);
+    assert_int_equal(len, 0);
+    free(data);
+    /* read-only once written */
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/objects/%.2s/%s", x.dir, o.hex, o.hex + 2);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0444);
+    scratch_close(&x);
+}
+
+static void test_dedup(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    float a[256];
+    fill(a, 256, 7);
+    runs_put items[3] = {{a, sizeof a, {{0}}, 0}, {a, sizeof a, {{0}}, 0}, {a, 128, {{0}}, 0}};
+    runs_oid o;
+    assert_int_equal(runs_object_put(&o, x.s, a, sizeof a), 0);
+    assert_int_equal(runs_object_put_many(x.s, items, 3, NULL), 0);
+    assert_string_equal(items[0].oid.hex, o.hex);
+    assert_string_equal(items[1].oid.hex, o.hex);
+    assert_int_equal(items[0].written, 0);
+    assert_int_equal(items[1].written, 0);
+    assert_int_equal(items[2].written, 1);
+    /* a damaged copy under the right name is not taken as dedup: put repairs it */
+    flip_byte(x.s, o.hex, 10);
+    assert_int_equal(runs_object_verify(x.s, o.hex), RUNS_ECORRUPT);
+    assert_int_equal(runs_object_put(&o, x.s, a, sizeof a), 0);
+    assert_int_equal(runs_object_verify(x.s, o.hex), 0);
+    scratch_close(&x);
+}
+
+static void test_flipped_byte_caught_everywhere(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    size_t n = (3u << 20) / 4 + 17; /* spans several read chunks */
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    fill(a, n, 3);
+    runs_oid o;
+    assert_int_equal(runs_object_put(&o, x.s, a, n * 4), 0);
+    assert_int_equal(runs_object_verify(x.s, o.hex), 0);
+    flip_byte(x.s, o.hex, (long)(n * 4 - 3));
+    assert_int_equal(runs_object_verify(x.s, o.hex), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), o.hex));
+    void *d = NULL;
+    size_t len = 0;
+    assert_int_equal(runs_object_get(&d, &len, x.s, o.hex), RUNS_ECORRUPT);
+    assert_null(d);
+    assert_int_equal(runs_object_read_into(x.s, o.hex, b, n * 4), RUNS_ECORRUPT);
+    char out[600];
+    snprintf(out, sizeof out, "%s/copy.bin", x.dir);
+    assert_int_equal(runs_object_copy_to_file(x.s, o.hex, out), RUNS_ECORRUPT);
+    assert_int_equal(access(out, F_OK), -1); /* nothing left at path */
+    free(a);
+    free(b);
+    scratch_close(&x);
+}
+
+static void test_read_into_and_copy(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    float a[1000], b[1000];
+    fill(a, 1000, 9);
+    runs_oid o;
+    assert_int_equal(runs_object_put(&o, x.s, a, sizeof a), 0);
+    assert_int_equal(runs_object_read_into(x.s, o.hex, b, sizeof b), 0);
+    assert_memory_equal(a, b, sizeof a);
+    assert_int_equal(runs_object_read_into(x.s, o.hex, b, sizeof b - 4), RUNS_EINVALID);
+    char out[600];
+    snprintf(out, sizeof out, "%s/copy.bin", x.dir);
+    assert_int_equal(runs_object_copy_to_file(x.s, o.hex, out), 0);
+    FILE *f = fopen(out, "rb");
+    assert_non_null(f);
+    memset(b, 0, sizeof b);
+    assert_int_equal(fread(b, 1, sizeof b, f), sizeof b);
+    fclose(f);
+    assert_memory_equal(a, b, sizeof a);
+    /* bad and missing names */
+    assert_int_equal(runs_object_verify(x.s, "abc"), RUNS_EINVALID);
+    char missing[65];
+    memset(missing, 'a', 64);
+    missing[64] = '\0';
+    assert_int_equal(runs_object_verify(x.s, missing), RUNS_ENOTFOUND);
+    assert_false(runs_object_exists(x.s, missing));
+    scratch_close(&x);
+}
+
+static void test_put_many_matches_single(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    enum { N = 37 };
+    runs_put items[N];
+    float *bufs[N];
+    for (int i = 0; i < N; i++) {
+        size_t n = 1 + (size_t)i * 997;
+        bufs[i] = malloc(n * 4);
+        fill(bufs[i], n, (uint32_t)i + 100);
+        items[i] = (runs_put){bufs[i], n * 4, {{0}}, 0};
+    }
+    runs_progress pr;
+    runs_progress_start(&pr, "test", 0, 1);
+    assert_int_equal(runs_object_put_many(x.s, items, N, &pr), 0);
+    runs_progress_end(&pr);
+    uint64_t total = 0;
+    for (int i = 0; i < N; i++) {
+        runs_oid o;
+        assert_int_equal(runs_sha256_hex(&o, bufs[i], items[i].len), 0);
+        assert_string_equal(o.hex, items[i].oid.hex);
+        assert_int_equal(items[i].written, 1);
+        assert_int_equal(runs_object_verify(x.s, o.hex), 0);
+        total += items[i].len;
+        free(bufs[i]);
+    }
+    assert_int_equal(pr.done, total);
+    scratch_close(&x);
+}
+
+static void test_names(void **state)
+{
+    assert_int_equal(runs_name_check("main", "run"), 0);
+    assert_int_equal(runs_name_check("polish-v2.1_a", "run"), 0);
+    assert_int_equal(runs_name_check("", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check(".hidden", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("a/b", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("a b", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("a@b", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("x..y", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("x.lock", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("step_12", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("step_x", "run"), 0);
+    char longname[70];
+    memset(longname, 'a', 64);
+    longname[64] = '\0';
+    assert_int_equal(runs_name_check(longname, "run"), RUNS_EINVALID);
+    longname[63] = '\0';
+    assert_int_equal(runs_name_check(longname, "run"), 0);
+}
+
+static void test_gc_lock_excludes_writers(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    runs_oid o;
+    /* x.s becomes a writer; a second handle's gc must refuse */
+    assert_int_equal(runs_object_put(&o, x.s, "abc", 3), 0);
+    runs_store *s2 = NULL;
+    assert_int_equal(runs_store_open(&s2, x.dir), 0);
+    runs_gc_options opt = {0};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, s2, &opt), RUNS_ELOCKED);
+    opt.dry_run = 1; /* a dry run only reads */
+    assert_int_equal(runs_gc(&r, s2, &opt), 0);
+    runs_store_free(x.s);
+    x.s = NULL;
+    opt.dry_run = 0;
+    assert_int_equal(runs_gc(&r, s2, &opt), 0);
+    assert_int_equal(r.orphans, 1);
+    /* and while gc holds it nobody writes: simulated with our own exclusive flock */
+    runs_store_free(s2);
+    assert_int_equal(runs_store_open(&x.s, x.dir), 0);
+    scratch_close(&x);
+}
+
+static void test_stale_ref_lock_is_broken(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    /* a writer killed while holding the refs lock leaves the file behind, unflock()ed */
+    char p[512];
+    snprintf(p, sizeof p, "%s/locks/refs.lock", x.dir);
+    FILE *f = fopen(p, "w");
+    fputs("999999\n", f);
+    fclose(f);
+    char id[41];
+    assert_int_equal(commit_node(id, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(access(p, F_OK), -1);
+    scratch_close(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_twice_and_open_missing),
+        cmocka_unit_test(test_put_get_roundtrip),
+        cmocka_unit_test(test_dedup),
+        cmocka_unit_test(test_flipped_byte_caught_everywhere),
+        cmocka_unit_test(test_read_into_and_copy),
+        cmocka_unit_test(test_put_many_matches_single),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_gc_lock_excludes_writers),
+        cmocka_unit_test(test_stale_ref_lock_is_broken),
+    };
+    return cmocka_run_group_tests_name("store_object", tests, NULL, NULL);
+}
