@@ -1,9 +1,253 @@
-/* runner/cmd_lr.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_lr.c — `runs lr`: print (and draw) a config's learning-rate schedule.
+ *
+ * Contract (DESIGN.md): one line per step, "STEP LR", LR in %.17g. Only the
+ * config's train, optimizer and schedule sections are needed, so a half-written
+ * config can be checked before its data exists.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/error.h"
+#include "manifests/config.h"
 #include "runner/cli.h"
+#include "runner/schedule.h"
+#include "tools/svg.h"
+
+#define USAGE "runs lr --config F [--steps LIST] [--svg OUT.svg]"
+#define MAX_STEPS 10000000L /* a typo like 0:1e9 should not print forever */
+
+static void help(void)
+{
+    printf("usage: " USAGE "\n\n"
+           "Print the learning rate the config's schedule gives at each step, one line\n"
+           "\"STEP LR\" per step (LR in %%.17g). Only the train, optimizer and schedule\n"
+           "sections of the config are read.\n\n"
+           "  --config F      the run config (JSON)\n"
+           "  --steps LIST    comma-separated steps or ranges A:B[:STEP] (B included),\n"
+           "                  e.g. 0,1000,2000 or 0:200000:10000; default 0..T in 10 parts\n"
+           "  --svg OUT.svg   also draw the curve over [0, total_steps] as an SVG chart\n");
+}
+
+/* Parses a non-negative decimal integer that fills s entirely. */
+static int parse_step(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-' || *s == '+')
+        return -1;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Appends the steps of one item "N" or "A:B[:STEP]" to *v. Returns 0, -1 on bad
+ * syntax (message in err), or RUNS_ENOMEM. */
+static int add_item(char *item, long **v, size_t *n, size_t *cap, char *err, size_t errlen)
+{
+    long a, b, step = 1;
+    char *f[3] = {item, NULL, NULL};
+    int nf = 1;
+    for (char *p = item; *p; p++)
+        if (*p == ':') {
+            if (nf == 3) {
+                snprintf(err, errlen, "--steps: '%s' has more than two ':'", item);
+                return -1;
+            }
+            *p = '\0';
+            f[nf++] = p + 1;
+        }
+    if (parse_step(f[0], &a) || (nf > 1 && parse_step(f[1], &b)) || (nf > 2 && parse_step(f[2], &step))) {
+        snprintf(err, errlen, "--steps: expected STEP or A:B[:STEP] with non-negative integers");
+        return -1;
+    }
+    if (nf == 1)
+        b = a;
+    if (step <= 0 || b < a) {
+        snprintf(err, errlen, "--steps: range %ld:%ld:%ld must have A <= B and STEP > 0", a, b, step);
+        return -1;
+    }
+    if ((b - a) / step + 1 + (long)*n > MAX_STEPS) {
+        snprintf(err, errlen, "--steps: more than %ld steps requested", MAX_STEPS);
+        return -1;
+    }
+    for (long t = a; t <= b; t += step) {
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            long *nv = realloc(*v, nc * sizeof **v);
+            if (!nv)
+                return runs_error_set(RUNS_ENOMEM, "out of memory listing steps");
+            *v = nv;
+            *cap = nc;
+        }
+        (*v)[(*n)++] = t;
+        if (t > b - step)
+            break; /* no overflow past LONG_MAX */
+    }
+    return 0;
+}
+
+static int write_svg(const runs_config *cfg, const char *path)
+{
+    int rc = 0;
+    long T = cfg->train.total_steps > 0 ? cfg->train.total_steps : 1;
+    size_t n = T < 2000 ? (size_t)T + 1 : 2001;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    runs_svg_chart *c = NULL;
+    runs_buf b = {0};
+    FILE *f = NULL;
+    char title[128];
+    if (!x || !y) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory drawing the schedule");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long t = (long)((double)T * (double)i / (double)(n - 1) + 0.5);
+        x[i] = (double)t;
+        y[i] = runs_schedule_lr(cfg, t);
+    }
+    snprintf(title, sizeof title, "learning rate: %s, peak %g, %ld steps", cfg->schedule.type,
+             cfg->optimizer.lr, cfg->train.total_steps);
+    c = runs_svg_new(title, "step", "lr", 0, 0);
+    if (!c) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory drawing the schedule");
+        goto done;
+    }
+    if ((rc = runs_svg_add_series(c, NULL, NULL, x, y, n, 0, 2.0)))
+        goto done;
+    const runs_schedule_config *s = &cfg->schedule;
+    if (s->warmup_steps > 0 && (rc = runs_svg_add_marker(c, (double)s->warmup_steps, "warmup end", NULL)))
+        goto done;
+    if (s->restart_step > 0 && (rc = runs_svg_add_marker(c, (double)s->restart_step, "warm restart", NULL)))
+        goto done;
+    if (s->stage_start > 0 && s->stage_start < cfg->train.total_steps &&
+        (rc = runs_svg_add_marker(c, (double)s->stage_start, "mid-training stage", NULL)))
+        goto done;
+    if ((rc = runs_svg_render(&b, c, 0, 0, 1)))
+        goto done;
+    if (!(f = fopen(path, "w"))) {
+        rc = runs_error_sys(RUNS_EIO, "open for writing", path);
+        goto done;
+    }
+    if (fwrite(b.s, 1, b.len, f) != b.len || fputc('\n', f) == EOF) {
+        rc = runs_error_sys(RUNS_EIO, "write", path);
+        goto done;
+    }
+    if (fclose(f)) {
+        f = NULL;
+        rc = runs_error_sys(RUNS_EIO, "close", path);
+        goto done;
+    }
+    f = NULL;
+done:
+    if (f)
+        fclose(f);
+    runs_buf_free(&b);
+    runs_svg_free(c);
+    free(x);
+    free(y);
+    return rc;
+}
 
 int cmd_lr(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("lr");
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"steps", required_argument, NULL, 's'},
+        {"svg", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *steps = NULL, *svg = NULL;
+    long *v = NULL;
+    size_t n = 0, cap = 0;
+    char *list = NULL;
+    char err[256];
+    int status = RUNS_EXIT_OK, o;
+    runs_config cfg;
+
+    if (runs_cli_wants_help(argc, argv)) {
+        help();
+        return RUNS_EXIT_OK;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":c:s:g:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': config = optarg; break;
+        case 's': steps = optarg; break;
+        case 'g': svg = optarg; break;
+        case ':': return runs_cli_usage("lr", USAGE, "%s needs a value", argv[optind - 1]);
+        default: return runs_cli_usage("lr", USAGE, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return runs_cli_usage("lr", USAGE, "unexpected argument '%s'", argv[optind]);
+    if (!config)
+        return runs_cli_usage("lr", USAGE, "--config is required");
+
+    /* Parse --steps before reading the config, so usage errors win over config errors. */
+    if (steps) {
+        if (!(list = strdup(steps))) {
+            runs_error_set(RUNS_ENOMEM, "out of memory");
+            status = runs_cli_fail("lr");
+            goto done;
+        }
+        char *save = NULL;
+        int any = 0;
+        for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            int rc = add_item(item, &v, &n, &cap, err, sizeof err);
+            if (rc == -1) {
+                status = runs_cli_usage("lr", USAGE, "%s", err);
+                goto done;
+            }
+            if (rc) {
+                status = runs_cli_fail("lr");
+                goto done;
+            }
+            any = 1;
+        }
+        if (!any) {
+            status = runs_cli_usage("lr", USAGE, "--steps: empty list");
+            goto done;
+        }
+    }
+    if (runs_config_load_schedule_only(&cfg, config)) {
+        status = runs_cli_fail("lr");
+        goto done;
+    }
+    if (!steps && !svg) {
+        long T = cfg.train.total_steps;
+        for (int i = 0; i <= 10; i++) {
+            long t = (long)((double)T * i / 10.0 + 0.5);
+            if (n && v[n - 1] == t)
+                continue;
+            if (n == cap) {
+                long *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+                if (!nv) {
+                    runs_error_set(RUNS_ENOMEM, "out of memory");
+                    status = runs_cli_fail("lr");
+                    goto done;
+                }
+                v = nv;
+            }
+            v[n++] = t;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        printf("%ld %.17g\n", v[i], runs_schedule_lr(&cfg, v[i]));
+    if (svg && write_svg(&cfg, svg))
+        status = runs_cli_fail("lr");
+    if (fflush(stdout)) {
+        runs_error_sys(RUNS_EIO, "write", "stdout");
+        status = runs_cli_fail("lr");
+    }
+done:
+    free(list);
+    free(v);
+    return status;
 }

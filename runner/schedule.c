@@ -27,9 +27,16 @@ static double progress(long t, long from, long to)
     return clamp01((double)(t - from) / (double)(to - from));
 }
 
+/* hi·w + lo·(1−w) rather than lo + (hi−lo)·w, so that both end points come out
+ * exactly (the peak prints as the configured 0.0003, not 0.00029999999999999992). */
+static double mix(double hi, double lo, double w)
+{
+    return hi * w + lo * (1.0 - w);
+}
+
 static double cosine(double hi, double lo, double p)
 {
-    return lo + (hi - lo) * 0.5 * (1.0 + cos(M_PI * p));
+    return mix(hi, lo, 0.5 * (1.0 + cos(M_PI * p)));
 }
 
 /* The main schedule (no warmup multiplier) at t over horizon h. t may equal h
@@ -48,12 +55,12 @@ static double main_base(const runs_config *cfg, long h, long t)
     if (!strcmp(type, "cosine"))
         return cosine(P, a * P, progress(t, W, h));
     if (!strcmp(type, "linear"))
-        return a * P + (P - a * P) * (1.0 - progress(t, W, h));
+        return mix(P, a * P, 1.0 - progress(t, W, h));
     if (!strcmp(type, "wsd")) {
         long D = (long)floor(s->stable_ratio * (double)h);
         if (t < D)
             return P;
-        return P - (P - a * P) * progress(t, D, h);
+        return mix(P, a * P, 1.0 - progress(t, D, h));
     }
     if (!strcmp(type, "exp")) {
         double dt = t > W ? (double)(t - W) : 0.0;
