@@ -890,6 +890,7 @@ int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group
 {
     struct load_job j;
     memset(&j, 0, sizeof j);
+    j.s = s;
     size_t total = runs_manifest_group_bytes(manifest, group), cap = 0, off = 0;
     int rc = 0;
     if (total != bytes)

@@ -1,0 +1,257 @@
+/* tests/unit/test_store_lineage.c — nodes: commit, resolve, lineage, refs, tags,
+ * HEAD, group loading, fork reuse of objects. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "tests/unit/store_test_util.h"
+
+static void test_commit_and_read_back(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char id[41];
+    runs_tensor t[6];
+    float buf[3 * 96];
+    make_tensors(t, buf, 1);
+    cJSON *m = make_manifest("start", "main", 0, NULL);
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), 0);
+    assert_int_equal(strlen(id), 40);
+    /* tensors added to the caller's manifest, in order */
+    cJSON *ts = cJSON_GetObjectItem(m, "tensors");
+    assert_int_equal(cJSON_GetArraySize(ts), 6);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ts, 2), "group")->valuestring, "adam_m");
+    cJSON *back = NULL;
+    assert_int_equal(runs_node_manifest(&back, x.s, id), 0);
+    assert_string_equal(cJSON_GetObjectItem(back, "run")->valuestring, "main");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(back, "tensors")), 6);
+    /* canonical: the stored text is sorted and compact */
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(runs_node_manifest_text(&text, &len, x.s, id), 0);
+    assert_true(strncmp(text, "{\"backend\":", 11) == 0);
+    assert_int_equal(text[len - 1], '\n');
+    free(text);
+    /* load groups back exactly */
+    float w[96], mm[96];
+    assert_int_equal(runs_manifest_group_bytes(back, "weights"), sizeof w);
+    assert_int_equal(runs_node_load_group(x.s, back, "weights", w, sizeof w), 0);
+    assert_memory_equal(w, buf, sizeof w);
+    assert_int_equal(runs_node_load_group(x.s, back, "adam_m", mm, sizeof mm), 0);
+    assert_memory_equal(mm, buf + 96, sizeof mm);
+    assert_int_equal(runs_node_load_group(x.s, back, "weights", w, sizeof w - 4), RUNS_EINVALID);
+    /* HEAD followed the first run */
+    char run[64];
+    assert_int_equal(runs_head_get(run, sizeof run, x.s), 0);
+    assert_string_equal(run, "main");
+    cJSON_Delete(m);
+    cJSON_Delete(back);
+    scratch_close(&x);
+}
+
+static void test_resolve_forms(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], f[41], got[41];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x.s, "checkpoint", "main", 100, a, 2), 0);
+    assert_int_equal(commit_node(c, x.s, "checkpoint", "main", 200, b, 3), 0);
+    assert_int_equal(commit_node(f, x.s, "fork", "polish", 100, b, 2), 0);
+    assert_int_equal(runs_node_resolve(got, x.s, "step_100"), 0);
+    assert_string_equal(got, b);
+    assert_int_equal(runs_node_resolve(got, x.s, "main@step_200"), 0);
+    assert_string_equal(got, c);
+    assert_int_equal(runs_node_resolve(got, x.s, "polish@step_100"), 0);
+    assert_string_equal(got, f);
+    assert_int_equal(runs_node_resolve(got, x.s, "main"), 0);
+    assert_string_equal(got, c);
+    assert_int_equal(runs_node_resolve(got, x.s, "HEAD"), 0);
+    assert_string_equal(got, c);
+    char prefix[13];
+    snprintf(prefix, sizeof prefix, "%.12s", f);
+    assert_int_equal(runs_node_resolve(got, x.s, prefix), 0);
+    assert_string_equal(got, f);
+    assert_int_equal(runs_node_resolve(got, x.s, f), 0);
+    assert_string_equal(got, f);
+    /* not found, with a message */
+    assert_int_equal(runs_node_resolve(got, x.s, "step_999"), RUNS_ENOTFOUND);
+    assert_non_null(strstr(runs_error_message(), "step_999"));
+    assert_int_equal(runs_node_resolve(got, x.s, "nosuch@step_1"), RUNS_ENOTFOUND);
+    assert_int_equal(runs_node_resolve(got, x.s, "nosuchtag"), RUNS_ENOTFOUND);
+    assert_int_equal(runs_node_resolve(got, x.s, "abc"), RUNS_ENOTFOUND); /* < 4 hex */
+    assert_int_equal(runs_node_resolve(got, x.s, ""), RUNS_EINVALID);
+    /* HEAD moves */
+    assert_int_equal(runs_head_set(x.s, "polish"), 0);
+    assert_int_equal(runs_node_resolve(got, x.s, "step_100"), 0);
+    assert_string_equal(got, f);
+    assert_int_equal(runs_head_set(x.s, "bad/name"), RUNS_EINVALID);
+    scratch_close(&x);
+}
+
+static void test_lineage_and_runs(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char ids[5][41];
+    assert_int_equal(commit_node(ids[0], x.s, "start", "main", 0, NULL, 1), 0);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(commit_node(ids[i], x.s, "checkpoint", "main", i * 10, ids[i - 1], (uint32_t)i + 1), 0);
+    assert_int_equal(commit_node(ids[4], x.s, "fork", "polish", 20, ids[2], 3), 0);
+    char (*lin)[41] = NULL;
+    size_t n = 0;
+    assert_int_equal(runs_lineage(&lin, &n, x.s, ids[4]), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(lin[0], ids[4]);
+    assert_string_equal(lin[1], ids[2]);
+    assert_string_equal(lin[3], ids[0]);
+    free(lin);
+    char **runs = NULL;
+    size_t nr = 0;
+    assert_int_equal(runs_run_list(&runs, &nr, x.s), 0);
+    assert_int_equal(nr, 2);
+    assert_string_equal(runs[0], "main");
+    assert_string_equal(runs[1], "polish");
+    runs_strings_free(runs, nr);
+    char tip[41];
+    assert_int_equal(runs_run_tip(tip, x.s, "polish"), 0);
+    assert_string_equal(tip, ids[4]);
+    assert_int_equal(runs_run_tip(tip, x.s, "nope"), RUNS_ENOTFOUND);
+    char (*all)[41] = NULL;
+    assert_int_equal(runs_node_all(&all, &n, x.s), 0);
+    assert_int_equal(n, 5);
+    /* topological: every node comes before its parent */
+    for (size_t i = 0; i < n; i++) {
+        char par[41];
+        assert_int_equal(runs_node_parent(par, x.s, all[i]), 0);
+        for (size_t j = 0; j < i && par[0]; j++)
+            assert_string_not_equal(all[j], par);
+    }
+    free(all);
+    scratch_close(&x);
+}
+
+static void test_commit_rejects_bad_input(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char id[41], root[41];
+    runs_tensor t[6];
+    float buf[3 * 96];
+    make_tensors(t, buf, 1);
+    cJSON *m = make_manifest("start", "bad name", 0, NULL);
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), RUNS_EINVALID);
+    cJSON_Delete(m);
+    m = make_manifest("checkpoint", "main", 5, "0123456789012345678901234567890123456789");
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), RUNS_ENOTFOUND);
+    cJSON_Delete(m);
+    m = make_manifest("wat", "main", 0, NULL);
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), RUNS_EINVALID);
+    assert_non_null(strstr(runs_error_message(), "kind"));
+    cJSON_Delete(m);
+    t[1].bytes = 12; /* shape says 128 */
+    m = make_manifest("start", "main", 0, NULL);
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), RUNS_EINVALID);
+    cJSON_Delete(m);
+    /* an archived object that is not in the store */
+    make_tensors(t, buf, 1);
+    m = make_manifest("start", "main", 0, NULL);
+    cJSON *arch = cJSON_AddObjectToObject(m, "archived");
+    cJSON_AddStringToObject(arch, "samples", "abababababababababababababababababababababababababababababababab");
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), RUNS_ENOTFOUND);
+    cJSON_Delete(m);
+    /* no run was created by any of that */
+    char **runs = NULL;
+    size_t nr = 0;
+    assert_int_equal(runs_run_list(&runs, &nr, x.s), 0);
+    assert_int_equal(nr, 0);
+    runs_strings_free(runs, nr);
+    assert_int_equal(commit_node(root, x.s, "start", "main", 0, NULL, 1), 0);
+    scratch_close(&x);
+}
+
+static void test_fork_reuses_objects(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], f[41];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    cJSON *pm = NULL;
+    assert_int_equal(runs_node_manifest(&pm, x.s, a), 0);
+    cJSON *m = make_manifest("fork", "polish", 0, a);
+    cJSON_AddItemToObject(m, "tensors", cJSON_Duplicate(cJSON_GetObjectItem(pm, "tensors"), 1));
+    assert_int_equal(runs_node_commit(f, x.s, m, NULL, 0), 0);
+    cJSON *fm = NULL;
+    assert_int_equal(runs_node_manifest(&fm, x.s, f), 0);
+    float w[96];
+    assert_int_equal(runs_node_load_group(x.s, fm, "weights", w, sizeof w), 0);
+    /* a tensors list naming a missing object is refused */
+    cJSON *bad = make_manifest("fork", "other", 0, a);
+    cJSON *ts = cJSON_Duplicate(cJSON_GetObjectItem(pm, "tensors"), 1);
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(ts, 0), "sha256",
+                              cJSON_CreateString("cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"));
+    cJSON_AddItemToObject(bad, "tensors", ts);
+    assert_int_equal(runs_node_commit(f, x.s, bad, NULL, 0), RUNS_ENOTFOUND);
+    cJSON_Delete(bad);
+    cJSON_Delete(m);
+    cJSON_Delete(pm);
+    cJSON_Delete(fm);
+    scratch_close(&x);
+}
+
+static void test_tags(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], got[41];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x.s, "checkpoint", "main", 10, a, 2), 0);
+    assert_int_equal(runs_tag_create(x.s, "best", a), 0);
+    assert_int_equal(runs_node_resolve(got, x.s, "best"), 0);
+    assert_string_equal(got, a);
+    assert_int_equal(runs_tag_create(x.s, "best", b), RUNS_EEXISTS);
+    assert_int_equal(runs_tag_create(x.s, "main", b), RUNS_EEXISTS);
+    assert_int_equal(runs_tag_create(x.s, "step_3", b), RUNS_EINVALID);
+    assert_int_equal(runs_tag_create(x.s, "a/b", b), RUNS_EINVALID);
+    assert_int_equal(runs_tag_create(x.s, "ok", "0123456789012345678901234567890123456789"), RUNS_ENOTFOUND);
+    char **tags = NULL;
+    size_t n = 0;
+    assert_int_equal(runs_tag_list(&tags, &n, x.s, a), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(tags[0], "best");
+    runs_strings_free(tags, n);
+    assert_int_equal(runs_tag_list(&tags, &n, x.s, b), 0);
+    assert_int_equal(n, 0);
+    runs_strings_free(tags, n);
+    /* a run cannot take a tag's name */
+    assert_int_equal(commit_node(got, x.s, "start", "best", 0, NULL, 1), RUNS_EEXISTS);
+    scratch_close(&x);
+}
+
+static void test_same_step_moves_tag(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], h[41], got[41];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x.s, "checkpoint", "main", 50, a, 2), 0);
+    assert_int_equal(commit_node(h, x.s, "halt", "main", 50, b, 2), 0);
+    assert_int_equal(runs_node_resolve(got, x.s, "step_50"), 0);
+    assert_string_equal(got, h);
+    scratch_close(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commit_and_read_back),
+        cmocka_unit_test(test_resolve_forms),
+        cmocka_unit_test(test_lineage_and_runs),
+        cmocka_unit_test(test_commit_rejects_bad_input),
+        cmocka_unit_test(test_fork_reuses_objects),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_same_step_moves_tag),
+    };
+    return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);
+}
