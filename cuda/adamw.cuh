@@ -11,7 +11,7 @@
 
 #include "cuda/common.cuh"
 
-__global__ void adamw_kernel(float *p, const float *g, float *m, float *v, size_t n, float lr,
+static __global__ void adamw_kernel(float *p, const float *g, float *m, float *v, size_t n, float lr,
                              float beta1, float beta2, float bc1, float bc2, float eps, float wd)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;

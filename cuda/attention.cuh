@@ -14,7 +14,7 @@
 #include "cuda/matmul.cuh"
 
 /* qkvr[w][b,h,t,d] = qkv[b,t, w·C + h·hd + d] (+ bias[w·C + h·hd + d]). */
-__global__ void permute_qkv_kernel(float *qkvr, const float *qkv, const float *bias, int B, int T,
+static __global__ void permute_qkv_kernel(float *qkvr, const float *qkv, const float *bias, int B, int T,
                                    int NH, int hd)
 {
     size_t n = (size_t)B * NH * T * hd;
@@ -37,7 +37,7 @@ __global__ void permute_qkv_kernel(float *qkvr, const float *qkv, const float *b
 }
 
 /* dqkv[b,t, w·C + h·hd + d] = dqkvr[w][b,h,t,d] — the inverse of the above. */
-__global__ void unpermute_qkv_kernel(float *dqkv, const float *dqkvr, int B, int T, int NH, int hd)
+static __global__ void unpermute_qkv_kernel(float *dqkv, const float *dqkvr, int B, int T, int NH, int hd)
 {
     size_t n = (size_t)B * NH * T * hd;
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -54,7 +54,7 @@ __global__ void unpermute_qkv_kernel(float *dqkv, const float *dqkvr, int B, int
 }
 
 /* to_heads: y[b,h,t,d] <-> x[b,t,h·hd+d]; dir 0: heads -> rows, 1: rows -> heads. */
-__global__ void heads_permute_kernel(float *dst, const float *src, int B, int T, int NH, int hd,
+static __global__ void heads_permute_kernel(float *dst, const float *src, int B, int T, int NH, int hd,
                                      int to_heads)
 {
     size_t n = (size_t)B * NH * T * hd;
@@ -74,7 +74,7 @@ __global__ void heads_permute_kernel(float *dst, const float *src, int B, int T,
 }
 
 /* One warp per (b,h,t) row: att[t, j] = softmax_j<=t(scale·preatt[t, j]), 0 for j > t. */
-__global__ void causal_softmax_forward_kernel(float *att, const float *preatt, int rows, int T,
+static __global__ void causal_softmax_forward_kernel(float *att, const float *preatt, int rows, int T,
                                               float scale)
 {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
@@ -94,7 +94,7 @@ __global__ void causal_softmax_forward_kernel(float *att, const float *preatt, i
 
 /* In place over datt: dpreatt[t, j] = scale·att[t,j]·(datt[t,j] − Σ_k att[t,k]·datt[t,k]),
  * 0 above the diagonal (the dQ/dK GEMMs read the full square). */
-__global__ void causal_softmax_backward_kernel(float *datt, const float *att, int rows, int T,
+static __global__ void causal_softmax_backward_kernel(float *datt, const float *att, int rows, int T,
                                                float scale)
 {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);

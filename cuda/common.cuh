@@ -81,7 +81,7 @@ __device__ __forceinline__ double block_sum_d(double v)
 #define COLSUM_ROWS 256
 static inline int colsum_chunks(int rows) { return (rows + COLSUM_ROWS - 1) / COLSUM_ROWS; }
 
-__global__ void colsum_final_kernel(float *dst, const float *partial, int n_chunks, int cols)
+static __global__ void colsum_final_kernel(float *dst, const float *partial, int n_chunks, int cols)
 {
     int c = blockIdx.x * blockDim.x + threadIdx.x;
     if (c >= cols) return;

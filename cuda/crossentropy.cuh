@@ -11,7 +11,7 @@
 
 #define CE_THREADS 512
 
-__device__ float ce_block_reduce(float v, int is_max)
+static __device__ float ce_block_reduce(float v, int is_max)
 {
     __shared__ float part[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -25,7 +25,7 @@ __device__ float ce_block_reduce(float v, int is_max)
 
 /* logits: [N, ldl] with V valid columns. losses[row] = −log softmax[target].
  * dscale != 0: logits[row] becomes dscale·(softmax − onehot(target)). */
-__global__ void crossentropy_forward_backward_kernel(float *losses, float *logits,
+static __global__ void crossentropy_forward_backward_kernel(float *losses, float *logits,
                                                      const int32_t *targets, int ldl, int V,
                                                      float dscale)
 {

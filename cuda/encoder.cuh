@@ -9,7 +9,7 @@
 #include "cuda/common.cuh"
 
 /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:]; one thread per (row, 4 columns group). */
-__global__ void encoder_forward_kernel(float *out, const int32_t *tok, const float *wte,
+static __global__ void encoder_forward_kernel(float *out, const int32_t *tok, const float *wte,
                                        const float *wpe, int BT, int T, int C)
 {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -19,7 +19,7 @@ __global__ void encoder_forward_kernel(float *out, const int32_t *tok, const flo
 }
 
 /* dwpe[t,c] += sum over b (in order) of dout[b,t,c]. */
-__global__ void encoder_backward_wpe_kernel(float *dwpe, const float *dout, int B, int T, int C)
+static __global__ void encoder_backward_wpe_kernel(float *dwpe, const float *dout, int B, int T, int C)
 {
     size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (idx >= (size_t)T * C) return;
@@ -30,7 +30,7 @@ __global__ void encoder_backward_wpe_kernel(float *dwpe, const float *dout, int 
 
 /* Block (u, column chunk): dwte[utok[u], c] += sum of dout[pos, c] over the
  * positions pos = upos[uoff[u] .. uoff[u+1]) (ascending). */
-__global__ void encoder_backward_wte_kernel(float *dwte, const float *dout, const int32_t *utok,
+static __global__ void encoder_backward_wte_kernel(float *dwte, const float *dout, const int32_t *utok,
                                             const int32_t *uoff, const int32_t *upos, int C)
 {
     int u = blockIdx.x;

@@ -10,7 +10,7 @@
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
-__global__ void gelu_bias_forward_kernel(float *pre, float *out, const float *mm,
+static __global__ void gelu_bias_forward_kernel(float *pre, float *out, const float *mm,
                                          const float *bias, size_t n, int OC)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -21,7 +21,7 @@ __global__ void gelu_bias_forward_kernel(float *pre, float *out, const float *mm
     out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + cube)));
 }
 
-__global__ void gelu_backward_kernel(float *d, const float *pre, size_t n)
+static __global__ void gelu_backward_kernel(float *d, const float *pre, size_t n)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;

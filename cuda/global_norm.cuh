@@ -14,7 +14,7 @@
 #define NORM_BLOCKS 512
 #define NORM_THREADS 256
 
-__global__ void k_grad_norm_partial(double *partial, const float *g, size_t n)
+static __global__ void k_grad_norm_partial(double *partial, const float *g, size_t n)
 {
     double acc = 0.0;
     size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -27,7 +27,7 @@ __global__ void k_grad_norm_partial(double *partial, const float *g, size_t n)
 }
 
 /* One block. out[0] = norm, out[1] = scale (grad_clip/norm when clipping, else 1). */
-__global__ void k_grad_norm_final(float *out, const double *partial, int n_partial, float grad_clip)
+static __global__ void k_grad_norm_final(float *out, const double *partial, int n_partial, float grad_clip)
 {
     double acc = 0.0;
     for (int i = threadIdx.x; i < n_partial; i += blockDim.x) acc += partial[i];
@@ -41,7 +41,7 @@ __global__ void k_grad_norm_final(float *out, const double *partial, int n_parti
     }
 }
 
-__global__ void k_grad_scale(float *g, const float *norm_scale, size_t n)
+static __global__ void k_grad_scale(float *g, const float *norm_scale, size_t n)
 {
     float s = norm_scale[1];
     if (s == 1.0f) return;

@@ -15,7 +15,7 @@
 
 /* res = a (+ b) (+ bias[col]); written to res_out unless res_out is NULL (then
  * res is a itself). Then out = (res - mean) * rstd * w + lb; mean/rstd saved. */
-__global__ void residual_layernorm_forward_kernel(float *res_out, float *out, float *mean,
+static __global__ void residual_layernorm_forward_kernel(float *res_out, float *out, float *mean,
                                                   float *rstd, const float *a, const float *b,
                                                   const float *bias, const float *w,
                                                   const float *lb, int N, int C)
@@ -52,7 +52,7 @@ __global__ void residual_layernorm_forward_kernel(float *res_out, float *out, fl
 }
 
 /* dinp[row] += dLN/dx for one row per warp. */
-__global__ void layernorm_backward_input_kernel(float *dinp, const float *dout, const float *inp,
+static __global__ void layernorm_backward_input_kernel(float *dinp, const float *dout, const float *inp,
                                                 const float *mean, const float *rstd,
                                                 const float *w, int N, int C)
 {
@@ -78,7 +78,7 @@ __global__ void layernorm_backward_input_kernel(float *dinp, const float *dout, 
 
 /* Partial column sums for dw (sum dout*norm) and db (sum dout): block (32, 8)
  * covers 32 columns x COLSUM_ROWS rows; partial layout [2][n_chunks][C]. */
-__global__ void layernorm_backward_params_partial_kernel(float *partial, const float *dout,
+static __global__ void layernorm_backward_params_partial_kernel(float *partial, const float *dout,
                                                          const float *inp, const float *mean,
                                                          const float *rstd, int N, int C)
 {

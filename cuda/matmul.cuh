@@ -53,7 +53,7 @@ static int matmul_forward(const gemm_ctx *g, float *out, int ldo, const float *i
 }
 
 /* Partial column sums of dout [N,OC] (row stride ldd), layout [n_chunks][OC]. */
-__global__ void bias_backward_partial_kernel(float *partial, const float *dout, int ldd, int N,
+static __global__ void bias_backward_partial_kernel(float *partial, const float *dout, int ldd, int N,
                                              int OC)
 {
     __shared__ float s[8][33];
