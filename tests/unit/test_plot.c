@@ -14,7 +14,9 @@
 #include "store/lineage.h"
 #include "store/object.h"
 #include "store/store.h"
+#include "store/notes.h"
 #include "tools/plot.h"
+#include "tools/report.h"
 
 static char root[64], dir[128];
 
@@ -31,16 +33,16 @@ static void make_log(runs_store *s, char hex[65], long from, long to, double off
     runs_buf_free(&b);
 }
 
-static void node(runs_store *s, char id[41], const char *kind, const char *run, long step, const char *parent,
-                 long log_from, double off)
+static void node_x(runs_store *s, char id[41], const char *kind, const char *run, long step, const char *parent,
+                   long log_from, double off, const char *extra)
 {
     char log[65];
     make_log(s, log, log_from, step, off);
     char text[1024];
     snprintf(text, sizeof text,
              "{\"schema\":\"runs.manifest/1\",\"kind\":\"%s\",\"run\":\"%s\",\"step\":%ld,\"tokens\":0,"
-             "\"parent\":%s%s%s,\"config\":{},\"tensors\":[],\"loss_log\":\"%s\"}",
-             kind, run, step, parent ? "\"" : "", parent ? parent : "null", parent ? "\"" : "", log);
+             "\"parent\":%s%s%s,\"config\":{},\"tensors\":[],\"loss_log\":\"%s\"%s}",
+             kind, run, step, parent ? "\"" : "", parent ? parent : "null", parent ? "\"" : "", log, extra);
     cJSON *m = NULL;
     assert_int_equal(runs_json_parse(&m, text, "test"), 0);
     int rc = runs_node_commit(id, s, m, NULL, 0);
@@ -48,6 +50,14 @@ static void node(runs_store *s, char id[41], const char *kind, const char *run, 
     assert_int_equal(rc, 0);
     cJSON_Delete(m);
 }
+
+static void node(runs_store *s, char id[41], const char *kind, const char *run, long step, const char *parent,
+                 long log_from, double off)
+{
+    node_x(s, id, kind, run, step, parent, log_from, off, "");
+}
+
+static char a10_id[41];
 
 static int setup(void **state)
 {
@@ -61,7 +71,15 @@ static int setup(void **state)
     node(s, a0, "start", "a", 0, NULL, 0, 0);
     node(s, a10, "checkpoint", "a", 10, a0, 0, 0);
     node(s, a20, "halt", "a", 20, a10, 10, 0);
-    node(s, b10, "fork", "b", 10, a10, 10, 0);   /* empty segment: a fork records no steps */
+    memcpy(a10_id, a10, 41);
+    node_x(s, b10, "fork", "b", 10, a10, 10, 0,
+           ",\"changes\":{\"config\":[{\"path\":\"optimizer.lr\",\"a\":0.001,\"b\":0.0005},"
+           "{\"path\":\"data.sources.chat.cap\",\"a\":null,\"b\":0.4}]},"
+           "\"metrics\":{\"loss\":9.1,\"coherence\":71.5}");
+    cJSON *note = NULL;
+    assert_int_equal(runs_json_parse(&note, "{\"sharpness\":{\"trace\":123.25,\"stderr\":4.5,\"samples\":50}}", "t"), 0);
+    assert_int_equal(runs_note_merge(s, a10, note), 0);
+    cJSON_Delete(note);   /* empty segment: a fork records no steps */
     node(s, b25, "checkpoint", "b", 25, b10, 10, 1);
     node(s, c0, "start", "c", 0, NULL, 0, 5);
     node(s, c5, "checkpoint", "c", 5, c0, 0, 5);
@@ -153,11 +171,68 @@ static void test_append_overlap_and_errors(void **state)
     runs_plot_series_free(&sr);
 }
 
+static void test_report(void **state)
+{
+    runs_store *s = NULL;
+    assert_int_equal(runs_store_open(&s, dir), 0);
+    runs_buf b = {0};
+    assert_int_equal(runs_report_html(&b, s, "a"), 0);
+    assert_non_null(strstr(b.s, "<!DOCTYPE html>"));
+    char pre[13];
+    snprintf(pre, sizeof pre, "%.12s", a10_id);
+    assert_non_null(strstr(b.s, pre));
+    assert_non_null(strstr(b.s, "optimizer.lr"));
+    assert_non_null(strstr(b.s, "data.sources.chat.cap"));
+    assert_non_null(strstr(b.s, "123.2 ± 4.5"));
+    assert_non_null(strstr(b.s, "71.5"));
+    assert_non_null(strstr(b.s, "<svg"));
+    assert_null(strstr(b.s, "<script"));
+    assert_null(strstr(b.s, "http://"));   /* nothing external (inline SVG needs no xmlns) */
+    assert_null(strstr(b.s, "https://"));
+    /* the halt of a is a gate event */
+    assert_non_null(strstr(b.s, "<table class=\"gate\">"));
+
+    /* Rendered by a real browser when one is installed (the CLI tests install it). */
+    if (system("command -v chromium >/dev/null 2>&1") == 0) {
+        char path[160], cmd[700];
+        snprintf(path, sizeof path, "%s/r.html", root);
+        FILE *f = fopen(path, "w");
+        fwrite(b.s, 1, b.len, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd,
+                 "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
+                 "--disable-component-update --disable-sync --no-first-run --user-data-dir=%s/prof "
+                 "--dump-dom file://%s 2>/dev/null > %s/dom.html", root, path, root);
+        if (system(cmd) == 0) {
+            snprintf(path, sizeof path, "%s/dom.html", root);
+            size_t len = 0;
+            f = fopen(path, "r");
+            char *dom = calloc(1, 1 << 22);
+            len = fread(dom, 1, (1 << 22) - 1, f);
+            fclose(f);
+            printf("# chromium rendered %zu bytes of DOM\n", len);
+            assert_non_null(strstr(dom, pre));
+            assert_non_null(strstr(dom, "optimizer.lr"));
+            assert_non_null(strstr(dom, "<svg"));
+            free(dom);
+        } else {
+            printf("# SKIP chromium could not render the page\n");
+        }
+    } else {
+        printf("# SKIP no chromium: browser rendering not checked\n");
+    }
+    runs_buf_free(&b);
+    assert_int_equal(runs_report_html(&b, s, "nope"), RUNS_ENOTFOUND);
+    runs_buf_free(&b);
+    runs_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collect_main_and_sibling),
         cmocka_unit_test(test_append_overlap_and_errors),
+        cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
