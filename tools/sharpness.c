@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "manifests/config.h"
+#include "store/lineage.h"
+#include "store/notes.h"
 
 int runs_sharpness_hvp(float *hv, size_t n, const float *theta, const float *v, double eps,
                        runs_grad_fn grad, void *ctx, float *scratch)
@@ -158,4 +161,87 @@ cJSON *runs_sharpness_to_json(const runs_sharpness_result *r)
         cJSON_AddStringToObject(j, "seed", s);
     }
     return j;
+}
+
+int runs_sharpness_node(runs_sharpness_result *out, runs_store *s, const char *id, gpt_backend backend,
+                        const int32_t *inputs, const int32_t *targets, int n_batches, int B, int T,
+                        const runs_sharpness_opts *opts)
+{
+    int rc = 0;
+    cJSON *m = NULL;
+    gpt_model *model = NULL;
+    float *theta = NULL;
+    runs_sharpness_gpt g = {0};
+    runs_config cfg;
+    if ((rc = runs_node_manifest(&m, s, id)))
+        goto done;
+    if ((rc = runs_config_from_json(&cfg, cJSON_GetObjectItemCaseSensitive(m, "config"), "node config")))
+        goto done;
+    gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size,
+                     cfg.model.block_size};
+    if (gpt_create(&model, &gc, B, T, backend)) {
+        rc = runs_error_set(RUNS_ERROR, "sharpness: building the model: %s", gpt_last_error());
+        goto done;
+    }
+    size_t n = gpt_num_params(model), bytes = runs_manifest_group_bytes(m, "weights");
+    if (bytes != n * sizeof(float)) {
+        rc = runs_error_set(RUNS_ECORRUPT, "sharpness: node %.12s has %zu weight bytes, its config needs %zu",
+                            id, bytes, n * sizeof(float));
+        goto done;
+    }
+    theta = malloc(bytes);
+    if (!theta) {
+        rc = runs_error_set(RUNS_ENOMEM, "sharpness: out of memory for %zu weight bytes", bytes);
+        goto done;
+    }
+    if ((rc = runs_node_load_group(s, m, "weights", theta, bytes)))
+        goto done;
+    g.model = model;
+    g.n_batches = n_batches;
+    g.B = B;
+    g.T = T;
+    g.inputs = inputs;
+    g.targets = targets;
+    rc = runs_sharpness_hutchinson(out, NULL, n, theta, runs_sharpness_gpt_grad, &g, opts);
+done:
+    runs_sharpness_gpt_free(&g);
+    free(theta);
+    gpt_free(model);
+    cJSON_Delete(m);
+    return rc;
+}
+
+int runs_sharpness_record(runs_store *s, const char *id, const runs_sharpness_result *r, const char *source,
+                          int heldout, int n_batches, int B, int T, gpt_backend backend)
+{
+    cJSON *patch = cJSON_CreateObject(), *j = runs_sharpness_to_json(r);
+    int rc = 0;
+    if (!patch || !j) {
+        rc = runs_error_set(RUNS_ENOMEM, "sharpness: out of memory");
+        goto done;
+    }
+    cJSON_AddStringToObject(j, "source", source ? source : "");
+    cJSON_AddBoolToObject(j, "heldout", heldout);
+    cJSON_AddNumberToObject(j, "batches", n_batches);
+    cJSON_AddNumberToObject(j, "batch_size", B);
+    cJSON_AddNumberToObject(j, "seq_len", T);
+    cJSON_AddStringToObject(j, "backend", gpt_backend_name(backend));
+    /* Merge-patch semantics would merge old and new fields; replace the whole entry. */
+    cJSON *del = cJSON_CreateObject();
+    if (!del) {
+        rc = runs_error_set(RUNS_ENOMEM, "sharpness: out of memory");
+        goto done;
+    }
+    cJSON_AddItemToObject(del, "sharpness", cJSON_CreateNull());
+    rc = runs_note_merge(s, id, del);
+    cJSON_Delete(del);
+    if (rc)
+        goto done;
+    cJSON_AddItemToObject(patch, "sharpness", j);
+    j = NULL;
+    rc = runs_note_merge(s, id, patch);
+done:
+    cJSON_Delete(j);
+    cJSON_Delete(patch);
+    return rc;
 }

@@ -20,6 +20,7 @@
 #include <cJSON.h>
 
 #include "cuda/gpt.h"
+#include "store/store.h"
 
 /* Gradient of the loss at theta (n floats) into grad (n floats); *loss (may be NULL)
  * gets the loss. Returns 0 or a negative RUNS_E* code with the error set. */
@@ -73,6 +74,22 @@ typedef struct {
  * returns the gradient of the mean loss over the batches. */
 int runs_sharpness_gpt_grad(void *ctx, const float *theta, float *grad, double *loss);
 void runs_sharpness_gpt_free(runs_sharpness_gpt *g);  /* frees tmp only */
+
+/* ---- a stored lineage node ---- */
+
+/* Measures node id of store s: builds a model of the node's config.model on backend
+ * (batches B × T), loads its weights (verified), and runs the estimator on the
+ * n_batches held-out batches inputs/targets (n_batches × B × T each, chosen by the
+ * caller: the CLI takes them from the config's data.heldout source). */
+int runs_sharpness_node(runs_sharpness_result *out, runs_store *s, const char *id, gpt_backend backend,
+                        const int32_t *inputs, const int32_t *targets, int n_batches, int B, int T,
+                        const runs_sharpness_opts *opts);
+
+/* Records r in node id's note (store/notes.h) as {"sharpness": {result fields,
+ * "source", "heldout" (bool: the run never trained on those tokens), "batches", "batch_size",
+ * "seq_len", "backend"}}, replacing an earlier one. */
+int runs_sharpness_record(runs_store *s, const char *id, const runs_sharpness_result *r, const char *source,
+                          int heldout, int n_batches, int B, int T, gpt_backend backend);
 
 /* The result as JSON: {"trace","stderr","sd","loss","samples","eps","seed"} (NaN → null).
  * Caller cJSON_Delete()s; NULL on out-of-memory. */
