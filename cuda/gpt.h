@@ -2,7 +2,7 @@
  *
  * The run loop (runner/) drives a gpt_model through this header only. Two
  * backends implement it: the CPU reference (cuda/cpu/, C + OpenMP) and CUDA
- * (cuda/*.cu, kernels + cuBLAS). cuda/ includes nothing else of the project:
+ * (the .cu files in cuda/: kernels + cuBLAS). cuda/ includes nothing else of the project:
  * it never touches the store; it hands host snapshots up and takes them back.
  *
  * Model (GPT-2 style; both backends compute exactly this):
