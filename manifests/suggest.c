@@ -1,4 +1,5 @@
 /* manifests/suggest.c — nearest-name suggestions by edit distance. */
+#define _GNU_SOURCE /* strcasestr */
 #include "manifests/suggest.h"
 
 #include <ctype.h>
@@ -39,12 +40,15 @@ const char *runs_nearest_name(const char *s, const char *const *names, size_t n)
     if (!best) return NULL;
     size_t len = strlen(best);
     int limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-    /* a prefix or an extension ("sources" for "source", "lr" for "lr_peak") also counts */
-    size_t sl = strlen(s);
     if (best_d <= limit) return best;
+    /* a part of a longer key ("warmup_sources" for "curriculum_warmup_sources") or a
+     * truncated one ("warmup" for "warmup_steps") is a likely slip too */
+    size_t sl = strlen(s);
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(names[i]);
-        if (sl >= 3 && l >= 3 && (strncasecmp(s, names[i], l < sl ? l : sl) == 0)) return names[i];
+        if ((sl >= 4 && strcasestr(names[i], s)) || (l >= 4 && strcasestr(s, names[i])) ||
+            (sl >= 3 && l >= 3 && strncasecmp(s, names[i], l < sl ? l : sl) == 0))
+            return names[i];
     }
     return NULL;
 }
