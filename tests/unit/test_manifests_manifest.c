@@ -127,7 +127,7 @@ static void test_top_level_errors(void **state)
 /* Replaces tensors[0] with the given object text. */
 static void expect_tensor_error(const char *tensor, const char *want)
 {
-    char patch[1024];
+    char patch[2100];
     snprintf(patch, sizeof patch, "{\"tensors\":[%s]}", tensor);
     expect_error(patch, want);
 }
