@@ -1,9 +1,90 @@
-/* runner/cmd_gc.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_gc.c — `runs gc [--dry-run] [--keep-last N] [--keep-every K]`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "common/error.h"
 #include "runner/cli.h"
+#include "runner/cli_store.h"
+#include "store/gc.h"
+
+#define USAGE "runs gc [--dry-run] [--keep-last N] [--keep-every K]"
+
+static int parse_count(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 int cmd_gc(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("gc");
+    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+                                         {"keep-last", required_argument, NULL, 'l'},
+                                         {"keep-every", required_argument, NULL, 'e'},
+                                         {0, 0, 0, 0}};
+    runs_gc_options opt = {0};
+    int c;
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: " USAGE "\n\n"
+               "Remove what no node needs and, with a retention rule, thin old checkpoints.\n\n"
+               "Always: objects no node references (orphans a crash or an interrupted commit\n"
+               "can leave) and temporary leftovers (tmp/, objects/xx/.tmp-*) are removed.\n\n"
+               "Retention (--keep-last N and/or --keep-every K) thins the checkpoint nodes of\n"
+               "each run. A checkpoint keeps its tensors when it is among the last N\n"
+               "checkpoints of its run, or its step is a multiple of K, or it is pinned;\n"
+               "otherwise it is thinned: its id goes into the store's `thinned` list (written\n"
+               "before anything is deleted) and its tensor objects that no kept node uses are\n"
+               "deleted. The lineage stays complete: git history, `runs log`, the manifest,\n"
+               "loss logs and archived files are kept; `runs restore` of a thinned node says\n"
+               "it was thinned and `runs verify` does not count it as corruption.\n"
+               "Pinned (never thinned): nodes named by a tag, run tips, start nodes, and fork\n"
+               "points (a node with a child in another run, or more than one child). Nodes of\n"
+               "kinds other than checkpoint (fork, restart, stage, halt) are never thinned.\n\n"
+               "  --dry-run        report what would be removed and freed; change nothing\n"
+               "  --keep-last N    keep the last N checkpoints of each run\n"
+               "  --keep-every K   keep checkpoints whose step is a multiple of K\n\n"
+               "gc needs the store to itself: it refuses while a trainer or commit is writing.\n");
+        return RUNS_EXIT_OK;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'n')
+            opt.dry_run = 1;
+        else if (c == 'l' && parse_count(optarg, &opt.keep_last) == 0)
+            ;
+        else if (c == 'e' && parse_count(optarg, &opt.keep_every) == 0)
+            ;
+        else if (c == 'l' || c == 'e')
+            return runs_cli_usage("gc", USAGE, "%s: expected a non-negative integer, got '%s'",
+                                  c == 'l' ? "--keep-last" : "--keep-every", optarg);
+        else
+            return runs_cli_usage("gc", USAGE, "unknown option or missing value '%s'", argv[optind - 1]);
+    }
+    if (optind < argc)
+        return runs_cli_usage("gc", USAGE, "unexpected argument '%s'", argv[optind]);
+    runs_store *s = NULL;
+    runs_gc_report r;
+    int rc = runs_cli_open_store(cli, &s);
+    if (rc == 0)
+        rc = runs_gc(&r, s, &opt);
+    if (rc == 0) {
+        const char *verb = opt.dry_run ? "would remove" : "removed";
+        printf("%llu nodes (%llu pinned, %llu thinned before); %s %llu of %llu objects (%llu orphans) and %llu temp files\n",
+               (unsigned long long)r.nodes, (unsigned long long)r.nodes_pinned,
+               (unsigned long long)r.nodes_thinned_before, verb, (unsigned long long)r.objects_removed,
+               (unsigned long long)r.objects_total, (unsigned long long)r.orphans, (unsigned long long)r.tmp_removed);
+        if (opt.keep_last || opt.keep_every)
+            printf("%s %llu checkpoint nodes\n", opt.dry_run ? "would thin" : "thinned", (unsigned long long)r.nodes_thinned);
+        printf("%s %llu bytes (%.1f MB)\n", opt.dry_run ? "would free" : "freed", (unsigned long long)r.bytes_freed,
+               r.bytes_freed / 1e6);
+    }
+    runs_store_free(s);
+    return rc ? runs_cli_fail("gc") : RUNS_EXIT_OK;
 }

@@ -1,9 +1,218 @@
-/* runner/cmd_log.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_log.c — `runs log [RUN] [--graph] [--json] [--all]`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/error.h"
 #include "runner/cli.h"
+#include "runner/cli_store.h"
+#include "store/gc.h"
+#include "store/lineage.h"
+
+#define USAGE "runs log [RUN] [--graph] [--json] [--all]"
+
+typedef struct {
+    char id[41];
+    char parent[41];
+    cJSON *m;
+} lnode;
+
+static const char *mstr(const cJSON *m, const char *k)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, k));
+    return v ? v : "?";
+}
+
+static cJSON *json_entry(const lnode *n)
+{
+    cJSON *e = cJSON_CreateObject();
+    const cJSON *m = n->m;
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "loss");
+    cJSON_AddStringToObject(e, "id", n->id);
+    cJSON_AddStringToObject(e, "run", mstr(m, "run"));
+    cJSON_AddStringToObject(e, "kind", mstr(m, "kind"));
+    cJSON_AddItemToObject(e, "step", cJSON_IsNumber(step) ? cJSON_CreateNumber(step->valuedouble) : cJSON_CreateNull());
+    cJSON_AddItemToObject(e, "parent", n->parent[0] ? cJSON_CreateString(n->parent) : cJSON_CreateNull());
+    cJSON_AddItemToObject(e, "loss", cJSON_IsNumber(loss) ? cJSON_CreateNumber(loss->valuedouble) : cJSON_CreateNull());
+    return e;
+}
+
+static void print_line(const char *prefix, const lnode *n, runs_store *s)
+{
+    const cJSON *m = n->m;
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
+    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "loss");
+    char stepbuf[32], lossbuf[32];
+    snprintf(stepbuf, sizeof stepbuf, "step_%.0f", cJSON_IsNumber(step) ? step->valuedouble : -1.0);
+    if (cJSON_IsNumber(loss))
+        snprintf(lossbuf, sizeof lossbuf, "loss %.4f", loss->valuedouble);
+    else
+        snprintf(lossbuf, sizeof lossbuf, "loss -");
+    printf("%s%.10s  %-10s  %-16s %-12s %s", prefix, n->id, mstr(m, "kind"), mstr(m, "run"), stepbuf, lossbuf);
+    char **tags = NULL;
+    size_t nt = 0;
+    if (runs_tag_list(&tags, &nt, s, n->id) == 0)
+        for (size_t i = 0; i < nt; i++)
+            printf("%s%s%s", i ? ", " : "  (tag: ", tags[i], i + 1 == nt ? ")" : "");
+    runs_strings_free(tags, nt);
+    if (runs_node_thinned(s, n->id))
+        printf("  [thinned]");
+    putchar('\n');
+}
+
+/* ASCII lanes, git style: nodes come children first; each lane waits for one node.
+ * A node takes the leftmost lane waiting for it; other lanes waiting for it close
+ * into it ("|/") after its line. */
+static int print_graph(lnode *v, size_t n, runs_store *s)
+{
+    char (*lanes)[41] = calloc(n + 1, sizeof *lanes);
+    char *line = malloc(2 * n + 8);
+    size_t nl = 0;
+    if (!lanes || !line) {
+        free(lanes);
+        free(line);
+        return runs_error_set(RUNS_ENOMEM, "out of memory drawing the graph");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t me = nl;
+        for (size_t k = 0; k < nl; k++)
+            if (!strcmp(lanes[k], v[i].id)) {
+                me = k;
+                break;
+            }
+        if (me == nl)
+            memcpy(lanes[nl++], v[i].id, 41);
+        size_t p = 0;
+        for (size_t k = 0; k < nl; k++) {
+            line[p++] = k == me ? '*' : '|';
+            line[p++] = ' ';
+        }
+        line[p] = '\0';
+        print_line(line, &v[i], s);
+        /* close the other lanes that waited for this node, rightmost first */
+        for (size_t k = nl; k-- > me + 1;) {
+            if (strcmp(lanes[k], v[i].id) != 0)
+                continue;
+            p = 0;
+            for (size_t q = 0; q < nl; q++) {
+                if (q < k) {
+                    line[p++] = '|';
+                    line[p++] = q + 1 == k ? '/' : ' ';
+                } else if (q > k) {
+                    line[p++] = '/';
+                    line[p++] = ' ';
+                }
+            }
+            line[p] = '\0';
+            printf("%s\n", line);
+            memmove(lanes[k], lanes[k + 1], (nl - k - 1) * sizeof *lanes);
+            nl--;
+        }
+        if (v[i].parent[0]) {
+            memcpy(lanes[me], v[i].parent, 41);
+        } else {
+            memmove(lanes[me], lanes[me + 1], (nl - me - 1) * sizeof *lanes);
+            nl--;
+        }
+    }
+    free(lanes);
+    free(line);
+    return 0;
+}
 
 int cmd_log(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("log");
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"graph", no_argument, NULL, 'g'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         {0, 0, 0, 0}};
+    int json = 0, graph = 0, all = 0, c;
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: " USAGE "\n\n"
+               "List lineage nodes, newest first: short id, kind, run, step, loss\n"
+               "(metrics.loss), tags, and [thinned] where `runs gc` removed the tensors.\n"
+               "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
+               "across the runs it was forked from. --all lists every node of every run.\n"
+               "--graph draws the fork structure in ASCII (all runs unless RUN is given).\n"
+               "--json prints an array of {\"id\",\"run\",\"kind\",\"step\",\"parent\",\"loss\"}.\n");
+        return RUNS_EXIT_OK;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'g')
+            graph = 1;
+        else if (c == 'a')
+            all = 1;
+        else
+            return runs_cli_usage("log", USAGE, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (argc - optind > 1)
+        return runs_cli_usage("log", USAGE, "expected at most one RUN");
+    const char *want = optind < argc ? argv[optind] : NULL;
+    if (want && all)
+        return runs_cli_usage("log", USAGE, "give RUN or --all, not both");
+    if (graph && !want)
+        all = 1;
+    runs_store *s = NULL;
+    char (*ids)[41] = NULL;
+    size_t n = 0;
+    lnode *v = NULL;
+    int rc = runs_cli_open_store(cli, &s);
+    if (rc)
+        goto done;
+    if (all) {
+        rc = runs_node_all(&ids, &n, s);
+    } else {
+        char run[128], tip[41];
+        if (want)
+            snprintf(run, sizeof run, "%s", want);
+        else if ((rc = runs_head_get(run, sizeof run, s)) != 0) {
+            /* an empty store has no current run: nothing to list */
+            char (*any)[41] = NULL;
+            size_t na = 0;
+            if (runs_node_all(&any, &na, s) == 0 && na == 0)
+                rc = 0;
+            free(any);
+            if (rc == 0 && json)
+                printf("[]\n");
+            goto done;
+        }
+        if ((rc = runs_run_tip(tip, s, run)) == 0)
+            rc = runs_lineage(&ids, &n, s, tip);
+    }
+    if (rc)
+        goto done;
+    if (n && !(v = calloc(n, sizeof *v))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory listing %zu nodes", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(v[i].id, ids[i], 41);
+        if ((rc = runs_node_parent(v[i].parent, s, ids[i])) != 0 || (rc = runs_node_manifest(&v[i].m, s, ids[i])) != 0)
+            goto done;
+    }
+    if (json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, json_entry(&v[i]));
+        rc = runs_cli_print_json(arr);
+        cJSON_Delete(arr);
+    } else if (graph) {
+        rc = print_graph(v, n, s);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            print_line("", &v[i], s);
+    }
+done:
+    for (size_t i = 0; v && i < n; i++)
+        cJSON_Delete(v[i].m);
+    free(v);
+    free(ids);
+    runs_store_free(s);
+    return rc ? runs_cli_fail("log") : RUNS_EXIT_OK;
 }

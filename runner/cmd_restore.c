@@ -1,9 +1,130 @@
-/* runner/cmd_restore.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_restore.c — `runs restore NODE --out DIR`: materialise a checkpoint. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "common/error.h"
+#include "common/progress.h"
 #include "runner/cli.h"
+#include "runner/cli_store.h"
+#include "store/gc.h"
+#include "store/lineage.h"
+#include "store/object.h"
+
+#define USAGE "runs restore NODE --out DIR"
+
+static int mkdir1(const char *p)
+{
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        return runs_error_sys(RUNS_EIO, "mkdir", p);
+    struct stat st;
+    if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+        return runs_error_set(RUNS_EIO, "%s exists and is not a directory", p);
+    return 0;
+}
+
+/* A tensor or group name from a manifest becomes a file name: no paths. */
+static int safe_name(const char *n)
+{
+    return n && *n && n[0] != '.' && !strchr(n, '/') && strlen(n) < 200;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return runs_error_sys(RUNS_EIO, "open", path);
+    int ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    return ok ? 0 : runs_error_sys(RUNS_EIO, "write", path);
+}
 
 int cmd_restore(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("restore");
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'}, {0, 0, 0, 0}};
+    const char *out = NULL;
+    int c;
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: " USAGE "\n\n"
+               "Write a node's tensors as DIR/<group>/<name>.f32 (raw little-endian float32,\n"
+               "groups weights, adam_m, adam_v) plus DIR/manifest.json. Every byte is\n"
+               "re-hashed on the way and each file appears only once verified (written\n"
+               "beside, then renamed). NODE is a node name as in `runs show`. A node whose\n"
+               "tensors `runs gc` thinned cannot be restored; its manifest still can\n"
+               "(`runs show NODE --json`).\n");
+        return RUNS_EXIT_OK;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'o')
+            out = optarg;
+        else
+            return runs_cli_usage("restore", USAGE, "unknown option or missing value '%s'", argv[optind - 1]);
+    }
+    if (argc - optind != 1)
+        return runs_cli_usage("restore", USAGE, "expected one NODE");
+    if (!out || !*out)
+        return runs_cli_usage("restore", USAGE, "--out DIR is required");
+    runs_store *s = NULL;
+    cJSON *m = NULL;
+    char *text = NULL, id[41], p[PATH_MAX];
+    runs_progress pr;
+    int rc = runs_cli_open_store(cli, &s);
+    if (rc || (rc = runs_node_resolve(id, s, argv[optind])) != 0)
+        goto done;
+    if (runs_node_thinned(s, id)) {
+        rc = runs_error_set(RUNS_ENOTFOUND,
+                            "node %.12s (%s) was thinned by `runs gc`: its tensors were removed; restore a kept node",
+                            id, argv[optind]);
+        goto done;
+    }
+    if ((rc = runs_node_manifest_text(&text, NULL, s, id)) != 0 || (rc = runs_node_manifest(&m, s, id)) != 0)
+        goto done;
+    const cJSON *t;
+    uint64_t total = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
+    {
+        const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "group"));
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        if (!safe_name(g) || !safe_name(n)) {
+            rc = runs_error_set(RUNS_ECORRUPT, "node %.12s names a tensor '%s/%s' that is not a plain file name", id,
+                                g ? g : "?", n ? n : "?");
+            goto done;
+        }
+        total += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "bytes"));
+    }
+    if ((rc = mkdir1(out)) != 0)
+        goto done;
+    runs_progress_start(&pr, "restore", total, 1);
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
+    {
+        const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "group"));
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
+        const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "sha256"));
+        snprintf(p, sizeof p, "%s/%s", out, g);
+        if ((rc = mkdir1(p)) != 0)
+            break;
+        snprintf(p, sizeof p, "%s/%s/%s.f32", out, g, n);
+        if ((rc = runs_object_copy_to_file(s, h ? h : "", p)) != 0)
+            break;
+        runs_progress_add(&pr, (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "bytes")));
+    }
+    runs_progress_end(&pr);
+    if (rc)
+        goto done;
+    snprintf(p, sizeof p, "%s/manifest.json", out);
+    if ((rc = write_text(p, text)) != 0)
+        goto done;
+    printf("restored %.12s (%s) into %s: %d tensors, %.1f MB, verified\n", id, argv[optind], out,
+           cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "tensors")), total / 1e6);
+done:
+    cJSON_Delete(m);
+    free(text);
+    runs_store_free(s);
+    return rc ? runs_cli_fail("restore") : RUNS_EXIT_OK;
 }

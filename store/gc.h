@@ -46,3 +46,30 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt);
 int runs_node_thinned(runs_store *s, const char *id);
 
 #endif
+
+#ifndef RUNS_STORE_VERIFY_DECL
+#define RUNS_STORE_VERIFY_DECL
+#include "common/progress.h"
+
+typedef struct {
+    uint64_t nodes;          /* lineage nodes checked */
+    uint64_t nodes_thinned;  /* of which thinned (their tensors are not expected) */
+    uint64_t objects;        /* distinct objects re-hashed */
+    uint64_t bytes;          /* bytes re-hashed */
+    uint64_t unreferenced;   /* with all: objects no node references (re-hashed too) */
+    uint64_t problems;       /* corrupt or missing objects, bad manifests */
+} runs_verify_report;
+
+/* Called once per problem: subject is the object name or node id, message one line
+ * naming it (and, for objects, the nodes that use it). */
+typedef void (*runs_verify_cb)(void *ctx, const char *subject, const char *message);
+
+/* Checks every node reachable from a ref: its manifest parses and validates, its
+ * parent matches the commit's, and every object it references (tensors unless the
+ * node is thinned, loss_log, archived) is present and re-hashes to its name. With
+ * all, every other object file is re-hashed as well. Returns 0 when the check ran
+ * (problems are counted in out->problems and reported through cb), or an error
+ * when it could not run. progress (NULL ok) counts bytes. */
+int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_progress *progress, runs_verify_cb cb,
+                      void *ctx);
+#endif
