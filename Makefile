@@ -37,6 +37,7 @@ ifneq ($(strip $(NVCC)),)
   LIB_C    := $(filter-out cuda/cuda_absent.c,$(LIB_C))
   CU_OBJ   := $(patsubst %.cu,$(B)/%.o,$(CU_SRC))
   NVFLAGS  ?= -O3 -std=c++17 -I. -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
+              -gencode arch=compute_90,code=compute_90 \
               -Xcompiler -fPIC --expt-relaxed-constexpr
   CFLAGS   += -DRUNS_HAVE_CUDA=1
   LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
@@ -58,7 +59,7 @@ $(B)/%.o: %.c
 
 $(B)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
