@@ -14,7 +14,7 @@
 
 static const char *const top_keys[] = {
     "schema", "kind", "run", "step", "tokens", "parent", "config", "tensors",
-    "optimizer", "rng", "data", "bandit", "loss_log", "archived", "metrics",
+    "optimizer", "rng", "data", "bandit", "loss_log", "samples_log", "archived", "metrics",
     "backend", "code_version", "created", "note", "changes", "sharpness"};
 static const char *const kinds[] = {"start", "checkpoint", "fork", "restart", "stage", "halt", "import"};
 static const char *const tensor_keys[] = {"name", "group", "dtype", "shape", "bytes", "sha256"};
@@ -213,9 +213,12 @@ int runs_manifest_validate(const cJSON *m)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, strings[s]);
         if (v && !cJSON_IsString(v)) return bad(strings[s], "a string", v);
     }
-    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
-    if (loss && !cJSON_IsNull(loss) && !(cJSON_IsString(loss) && runs_is_hex(loss->valuestring, 64)))
-        return bad("loss_log", "null or a 64-hex object id", loss);
+    static const char *const logs[] = {"loss_log", "samples_log"};
+    for (size_t l = 0; l < COUNT(logs); l++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, logs[l]);
+        if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && runs_is_hex(v->valuestring, 64)))
+            return bad(logs[l], "null or a 64-hex object id", v);
+    }
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(m, "archived");
     if (arch) {
         if (!cJSON_IsObject(arch)) return bad("archived", "an object of name -> 64-hex object id", arch);

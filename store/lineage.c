@@ -57,9 +57,12 @@ int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, co
         if (cJSON_IsString(e) && (rc = push_str(tensors, nt, &ct, e->valuestring)) != 0)
             goto done;
     }
-    e = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
-    if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
-        goto done;
+    static const char *const logs[] = {"loss_log", "samples_log"};
+    for (size_t l = 0; l < sizeof logs / sizeof logs[0]; l++) {
+        e = cJSON_GetObjectItemCaseSensitive(m, logs[l]);
+        if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
+            goto done;
+    }
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(m, "archived"))
     {
         if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
