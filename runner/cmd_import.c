@@ -103,6 +103,13 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
         cJSON_DeleteItemFromObjectCaseSensitive(train, "seq_len");
         cJSON_AddNumberToObject(train, "seq_len", gc.block_size);
     }
+    /* Likewise sampling.top_k for a vocabulary smaller than the default k. */
+    cJSON *samp = cJSON_GetObjectItemCaseSensitive(config, "sampling");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(samp, "top_k");
+    if (samp && cJSON_IsNumber(tk) && tk->valuedouble > gc.vocab_size) {
+        cJSON_DeleteItemFromObjectCaseSensitive(samp, "top_k");
+        cJSON_AddNumberToObject(samp, "top_k", gc.vocab_size);
+    }
     if ((rc = runs_config_from_json(&cfg, config, file))) goto done;
 
     if ((rc = runs_export_tensor_table(&table, &nt, &gc))) goto done;
