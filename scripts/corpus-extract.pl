@@ -34,7 +34,7 @@ sub clean {
     $s =~ s/[\x00-\x08\x0b-\x1f\x7f]//g;
     $s =~ s/[ \t]+\n/\n/g;             # trailing blanks
     $s =~ s/\n{3,}/\n\n/g;
-    $s =~ s/^\s+\n//;                  # leading blank lines
+    $s =~ s/^\s*\n//;                  # leading blank lines (keeps the first line's indent)
     $s =~ s/\s+$//;
     return $s;
 }
