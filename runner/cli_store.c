@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
+#include "manifests/canon.h"
 
 int runs_cli_open_store(runs_cli *cli, runs_store **out)
 {
@@ -17,6 +18,23 @@ int runs_cli_open_store(runs_cli *cli, runs_store **out)
 
 int runs_cli_print_json(const cJSON *v)
 {
+    /* arrays of records: one canonical record per line, easy to read and to grep */
+    if (cJSON_IsArray(v)) {
+        const cJSON *e;
+        int first = 1;
+        fputs("[", stdout);
+        cJSON_ArrayForEach(e, v)
+        {
+            char *t = runs_json_canonical(e);
+            if (!t)
+                return runs_error_code() ? runs_error_code() : RUNS_ENOMEM;
+            printf("%s\n  %s", first ? "" : ",", t);
+            free(t);
+            first = 0;
+        }
+        fputs(first ? "]\n" : "\n]\n", stdout);
+        return 0;
+    }
     char *t = cJSON_Print(v);
     if (!t)
         return runs_error_set(RUNS_ENOMEM, "out of memory printing JSON");

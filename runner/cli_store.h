@@ -12,7 +12,8 @@
  * frees *out with runs_store_free. */
 int runs_cli_open_store(runs_cli *cli, runs_store **out);
 
-/* Prints v to stdout as indented JSON followed by a newline; 0 or RUNS_ENOMEM. */
+/* Prints v to stdout: an array as one canonical element per line, anything else
+ * indented; 0 or RUNS_ENOMEM. */
 int runs_cli_print_json(const cJSON *v);
 
 /* A short node label "RUN@step_N" into buf (from the manifest; "?" parts if absent). */

@@ -1,0 +1,225 @@
+/* tools/cli/runs-synth-commit.c — commits synthetic checkpoint nodes (deterministic
+ * tensors) into a store, and checks restored directories against the same data.
+ * Used by the store demo, the CLI tests and the crash test.
+ *
+ *   runs-synth-commit --store DIR --run RUN [--count N] [--from NODE] [--tensors K]
+ *                     [--elems E] [--every S] [--lr X] [--kind KIND]
+ *       commits N nodes to RUN, each the child of RUN's tip (or of --from NODE, or a
+ *       new start node at step 0), step advancing by S; prints "ID RUN@step_N" per node.
+ *   runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]
+ *       exit 0 when DIR (from `runs restore`) holds exactly the data of RUN@step_N.
+ *
+ * Tensor "wte" of the weights is frozen (the same bytes at every step), so nodes share
+ * it and the store dedups it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "store/lineage.h"
+#include "store/object.h"
+#include "store/store.h"
+
+static const char *groups[] = {"weights", "adam_m", "adam_v"};
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void gen(float *p, size_t n, const char *run, long step, int g, int k)
+{
+    uint64_t x = fnv(run) ^ ((uint64_t)step * 1000003ull) ^ ((uint64_t)(g * 131 + k) << 32);
+    if (g == 0 && k == 0)
+        x = 0x9e3779b97f4a7c15ull; /* frozen embedding: same at every node */
+    x |= 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (float)((int64_t)(x >> 11) % 100000) / 100000.0f;
+    }
+}
+
+static void tensor_name(char *buf, size_t n, int k)
+{
+    if (k == 0)
+        snprintf(buf, n, "wte");
+    else
+        snprintf(buf, n, "h.%d.mlp.c_fc.w", k - 1);
+}
+
+static int check(const char *dir, const char *run, long step, int ntens, long elems)
+{
+    float *want = malloc((size_t)elems * 4), *got = malloc((size_t)elems * 4 + 4);
+    int bad = 0;
+    for (int g = 0; g < 3 && !bad; g++)
+        for (int k = 0; k < ntens && !bad; k++) {
+            char name[64], path[4200];
+            tensor_name(name, sizeof name, k);
+            snprintf(path, sizeof path, "%s/%s/%s.f32", dir, groups[g], name);
+            gen(want, (size_t)elems, run, step, g, k);
+            FILE *f = fopen(path, "rb");
+            size_t r = f ? fread(got, 1, (size_t)elems * 4 + 4, f) : 0;
+            if (f)
+                fclose(f);
+            if (r != (size_t)elems * 4 || memcmp(want, got, r) != 0) {
+                fprintf(stderr, "runs-synth-commit: %s differs from %s@step_%ld\n", path, run, step);
+                bad = 1;
+            }
+        }
+    free(want);
+    free(got);
+    return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"store", required_argument, NULL, 's'}, {"run", required_argument, NULL, 'r'},
+        {"count", required_argument, NULL, 'n'}, {"from", required_argument, NULL, 'f'},
+        {"tensors", required_argument, NULL, 't'}, {"elems", required_argument, NULL, 'e'},
+        {"every", required_argument, NULL, 'v'}, {"lr", required_argument, NULL, 'l'},
+        {"kind", required_argument, NULL, 'k'}, {"check", required_argument, NULL, 'c'},
+        {"step", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    const char *store = getenv("RUNS_STORE"), *run = NULL, *from = NULL, *checkdir = NULL, *kind = NULL;
+    long count = 1, elems = 4096, every = 10, step = -1;
+    int ntens = 4, c;
+    double lr = 4e-4;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': store = optarg; break;
+        case 'r': run = optarg; break;
+        case 'n': count = atol(optarg); break;
+        case 'f': from = optarg; break;
+        case 't': ntens = atoi(optarg); break;
+        case 'e': elems = atol(optarg); break;
+        case 'v': every = atol(optarg); break;
+        case 'l': lr = atof(optarg); break;
+        case 'k': kind = optarg; break;
+        case 'c': checkdir = optarg; break;
+        case 'p': step = atol(optarg); break;
+        case 'h':
+            printf("usage: runs-synth-commit --store DIR --run RUN [--count N] [--from NODE] [--tensors K]\n"
+                   "                         [--elems E] [--every S] [--lr X] [--kind KIND]\n"
+                   "       runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]\n");
+            return 0;
+        default:
+            fprintf(stderr, "runs-synth-commit: bad option (see --help)\n");
+            return 129;
+        }
+    }
+    if (!run || ntens < 1 || ntens > 1000 || elems < 8 || elems % 8) {
+        fprintf(stderr, "runs-synth-commit: need --run; --tensors 1..1000; --elems a multiple of 8\n");
+        return 129;
+    }
+    if (checkdir)
+        return check(checkdir, run, step, ntens, elems);
+    if (!store) {
+        fprintf(stderr, "runs-synth-commit: need --store DIR or $RUNS_STORE\n");
+        return 129;
+    }
+    runs_store *s = NULL;
+    float *buf = malloc((size_t)3 * ntens * elems * 4);
+    runs_tensor *t = calloc((size_t)3 * ntens, sizeof *t);
+    char (*names)[64] = calloc((size_t)ntens, sizeof *names);
+    int rc = runs_store_open(&s, store);
+    if (rc)
+        goto done;
+    char parent[41] = "";
+    long cur = 0;
+    const char *first_kind = "start";
+    if (runs_run_tip(parent, s, run) == 0) {
+        first_kind = "checkpoint";
+    } else if (from) {
+        if ((rc = runs_node_resolve(parent, s, from)) != 0)
+            goto done;
+        first_kind = "fork";
+    } else {
+        parent[0] = '\0';
+    }
+    if (parent[0]) {
+        cJSON *pm = NULL;
+        if ((rc = runs_node_manifest(&pm, s, parent)) != 0)
+            goto done;
+        cur = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(pm, "step"));
+        cJSON_Delete(pm);
+        if (!strcmp(first_kind, "checkpoint"))
+            cur += every;
+    }
+    for (int k = 0; k < ntens; k++)
+        tensor_name(names[k], sizeof names[k], k);
+    for (long i = 0; i < count; i++) {
+        for (int g = 0; g < 3; g++)
+            for (int k = 0; k < ntens; k++) {
+                runs_tensor *x = &t[g * ntens + k];
+                float *p = buf + ((size_t)g * ntens + k) * elems;
+                gen(p, (size_t)elems, run, cur, g, k);
+                x->name = names[k];
+                x->group = groups[g];
+                x->ndim = 2;
+                x->shape[0] = elems / 8;
+                x->shape[1] = 8;
+                x->data = p;
+                x->bytes = (size_t)elems * 4;
+            }
+        /* a loss-log segment object, as the trainer records per node */
+        char log[256];
+        int ll = snprintf(log, sizeof log, "{\"step\":%ld,\"loss\":%.4f,\"lr\":%g,\"grad_norm\":1.0,\"source\":\"synth\"}\n",
+                          cur, 6.0 / (1.0 + cur * 0.01), lr);
+        runs_oid lo;
+        if ((rc = runs_object_put(&lo, s, log, (size_t)ll)) != 0)
+            goto done;
+        cJSON *m = cJSON_CreateObject();
+        const char *k = kind ? kind : (i == 0 ? first_kind : "checkpoint");
+        cJSON_AddStringToObject(m, "schema", "runs.manifest/1");
+        cJSON_AddStringToObject(m, "kind", k);
+        cJSON_AddStringToObject(m, "run", run);
+        cJSON_AddNumberToObject(m, "step", (double)cur);
+        cJSON_AddNumberToObject(m, "tokens", (double)cur * 2048);
+        if (parent[0])
+            cJSON_AddStringToObject(m, "parent", parent);
+        else
+            cJSON_AddNullToObject(m, "parent");
+        cJSON *cfg = cJSON_AddObjectToObject(m, "config");
+        cJSON *opt = cJSON_AddObjectToObject(cfg, "optimizer");
+        cJSON_AddNumberToObject(opt, "lr", lr);
+        cJSON *tr = cJSON_AddObjectToObject(cfg, "train");
+        cJSON_AddNumberToObject(tr, "total_steps", 100000);
+        cJSON_AddStringToObject(tr, "backend", "cpu");
+        cJSON *o = cJSON_AddObjectToObject(m, "optimizer");
+        cJSON_AddNumberToObject(o, "adam_step", (double)cur);
+        cJSON *b = cJSON_AddObjectToObject(m, "bandit");
+        cJSON_AddNumberToObject(b, "pulls", (double)(cur / 10));
+        cJSON *met = cJSON_AddObjectToObject(m, "metrics");
+        cJSON_AddNumberToObject(met, "loss", 6.0 / (1.0 + cur * 0.01));
+        cJSON_AddStringToObject(m, "loss_log", lo.hex);
+        cJSON_AddStringToObject(m, "backend", "synthetic");
+        cJSON_AddStringToObject(m, "created", "2026-01-01T00:00:00Z");
+        char id[41];
+        rc = runs_node_commit(id, s, m, t, (size_t)3 * ntens);
+        cJSON_Delete(m);
+        if (rc)
+            goto done;
+        printf("%s %s@step_%ld\n", id, run, cur);
+        fflush(stdout);
+        memcpy(parent, id, 41);
+        cur += every;
+    }
+done:
+    if (rc)
+        fprintf(stderr, "runs-synth-commit: %s\n", runs_error_message());
+    runs_store_free(s);
+    free(buf);
+    free(t);
+    free(names);
+    return rc ? 1 : 0;
+}
