@@ -14,7 +14,8 @@
 #   demo-sources.json      {"data": {"tokenizer", "sources": {NAME: {path, cap, floor}}}}
 # Reproducible: inputs are listed in sorted order (LC_ALL=C), each source is capped in
 # bytes, and nothing records a time or a path outside OUTDIR. Idempotent: does nothing
-# when every output exists and is newer than this script (--force rebuilds).
+# when every output exists and is newer than this script and its extractor (--force
+# rebuilds).
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -40,7 +41,7 @@ for s in $SOURCES; do outputs="$outputs $OUT/$s.tok"; done
 if [ "$force" = 0 ]; then
     fresh=1
     for f in $outputs; do
-        if [ ! -e "$f" ] || [ ! "$f" -nt "$0" ]; then fresh=0; break; fi
+        if [ ! -e "$f" ] || [ ! "$f" -nt "$0" ] || [ ! "$f" -nt "$EXTRACT" ]; then fresh=0; break; fi
     done
     if [ "$fresh" = 1 ]; then
         echo "build-corpus: $OUT is up to date (use --force to rebuild)"
