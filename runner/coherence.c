@@ -1,0 +1,253 @@
+/* runner/coherence.c — the coherence score and gate (formula in coherence.h). */
+#include "runner/coherence.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WINDOW 50
+
+static int is_space(unsigned char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+static int is_punct(unsigned char ch)
+{
+    return ch > ' ' && ch < 0x7f && !(ch >= '0' && ch <= '9') && !((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+}
+
+static double clamp01(double x)
+{
+    return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Counting hash map of non-zero 64-bit keys (hashes of words and n-grams). */
+typedef struct {
+    uint64_t *key;
+    uint32_t *count;
+    size_t cap, distinct;
+} counter;
+
+static int counter_init(counter *c, size_t n)
+{
+    c->cap = 16;
+    while (c->cap < 2 * n + 16)
+        c->cap *= 2;
+    c->key = calloc(c->cap, sizeof *c->key);
+    c->count = calloc(c->cap, sizeof *c->count);
+    c->distinct = 0;
+    return c->key && c->count ? 0 : -1;
+}
+
+static void counter_free(counter *c)
+{
+    free(c->key);
+    free(c->count);
+}
+
+/* Adds delta (+1 or −1) to key's count; returns the new count. */
+static uint32_t counter_add(counter *c, uint64_t key, int delta)
+{
+    if (!key)
+        key = 1;
+    size_t h = (size_t)mix64(key) & (c->cap - 1);
+    while (c->key[h] && c->key[h] != key)
+        h = (h + 1) & (c->cap - 1);
+    c->key[h] = key;
+    uint32_t before = c->count[h];
+    c->count[h] = (uint32_t)((int64_t)before + delta);
+    if (before == 0 && c->count[h] > 0)
+        c->distinct++;
+    else if (before > 0 && c->count[h] == 0)
+        c->distinct--;
+    return c->count[h];
+}
+
+typedef struct {
+    const char *s;
+    size_t len;
+} span;
+
+/* The normalised form of a whitespace-delimited token: punctuation trimmed at
+ * both ends unless that leaves nothing. */
+static span normalise(const char *s, size_t len)
+{
+    size_t a = 0, b = len;
+    while (a < b && is_punct((unsigned char)s[a]))
+        a++;
+    while (b > a && is_punct((unsigned char)s[b - 1]))
+        b--;
+    if (a == b)
+        return (span){s, len};
+    return (span){s + a, b - a};
+}
+
+static uint64_t hash_word(span w)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < w.len; i++) {
+        unsigned char ch = (unsigned char)w.s[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch |= 0x20;
+        h = (h ^ ch) * 0x100000001b3ULL;
+    }
+    return mix64(h);
+}
+
+/* Character statistics over the whole text: entropy (whitespace runs = one
+ * space, ends trimmed) and the share of letters/digits among non-space bytes. */
+static void char_stats(const char *text, double *entropy, double *alnum, size_t *nonspace_out)
+{
+    size_t hist[256] = {0}, total = 0, nonspace = 0, letters = 0;
+    int pending_space = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (is_space(*p)) {
+            pending_space = total > 0;
+            continue;
+        }
+        if (pending_space) {
+            hist[' ']++;
+            total++;
+            pending_space = 0;
+        }
+        hist[*p]++;
+        total++;
+        nonspace++;
+        if (*p >= 0x80 || (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z'))
+            letters++;
+    }
+    double h = 0;
+    for (int i = 0; i < 256; i++)
+        if (hist[i]) {
+            double p = (double)hist[i] / (double)total;
+            h -= p * log2(p);
+        }
+    *entropy = h;
+    *alnum = nonspace ? (double)letters / (double)nonspace : 0.0;
+    *nonspace_out = nonspace;
+}
+
+double runs_coherence_score(const char *text, runs_coherence_detail *detail)
+{
+    runs_coherence_detail d;
+    memset(&d, 0, sizeof d);
+    uint64_t *words = NULL;
+    counter uni = {0}, bi = {0}, tri = {0}, win = {0};
+    size_t nonspace = 0;
+    if (!text)
+        text = "";
+
+    char_stats(text, &d.char_entropy, &d.alnum_ratio, &nonspace);
+    d.char_score = clamp01((d.char_entropy - 1.5) / (3.8 - 1.5));
+    d.alnum_score = clamp01(d.alnum_ratio / 0.6);
+    d.bigram_div = d.trigram_div = d.word_div = d.dominance = 1.0;
+    if (!nonspace)
+        goto score; /* empty: alnum_score is 0, so the score is 0 */
+
+    size_t len = strlen(text), n = 0;
+    words = malloc((len / 2 + 2) * sizeof *words);
+    if (!words || counter_init(&uni, len / 2 + 2) || counter_init(&bi, len / 2 + 2) ||
+        counter_init(&tri, len / 2 + 2) || counter_init(&win, len / 2 + 2))
+        goto score; /* out of memory: characters only */
+
+    uint32_t top = 0;
+    span top_word = {"", 0};
+    for (size_t i = 0; i < len;) {
+        while (i < len && is_space((unsigned char)text[i]))
+            i++;
+        size_t start = i;
+        while (i < len && !is_space((unsigned char)text[i]))
+            i++;
+        if (i == start)
+            break;
+        span w = normalise(text + start, i - start);
+        uint64_t h = hash_word(w);
+        words[n++] = h;
+        uint32_t c = counter_add(&uni, h, 1);
+        if (c > top) {
+            top = c;
+            top_word = w;
+        }
+        if (n >= 2)
+            counter_add(&bi, mix64(words[n - 2] * 31 + h), 1);
+        if (n >= 3)
+            counter_add(&tri, mix64(mix64(words[n - 3] * 31 + words[n - 2]) * 37 + h), 1);
+    }
+    d.words = n;
+    if (n >= 2)
+        d.bigram_div = (double)bi.distinct / (double)(n - 1);
+    if (n >= 3)
+        d.trigram_div = (double)tri.distinct / (double)(n - 2);
+    if (n <= WINDOW) {
+        d.word_div = (double)uni.distinct / (double)n;
+    } else {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            counter_add(&win, words[i], 1);
+            if (i >= WINDOW)
+                counter_add(&win, words[i - WINDOW], -1);
+            if (i + 1 >= WINDOW)
+                sum += (double)win.distinct / WINDOW;
+        }
+        d.word_div = sum / (double)(n - WINDOW + 1);
+    }
+    d.top_share = (double)top / (double)n;
+    if (n >= 2)
+        d.dominance = clamp01((0.25 - (double)(top - 1) / (double)(n - 1 + 5)) / 0.13);
+    size_t tl = top_word.len < sizeof d.top_word - 1 ? top_word.len : sizeof d.top_word - 1;
+    for (size_t i = 0; i < tl; i++) {
+        char ch = top_word.s[i];
+        d.top_word[i] = ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch;
+    }
+
+score:
+    d.score = 100.0 * (0.3 * d.bigram_div + 0.3 * d.trigram_div + 0.2 * d.word_div + 0.2 * d.char_score) *
+              d.dominance * d.alnum_score;
+    free(words);
+    counter_free(&uni);
+    counter_free(&bi);
+    counter_free(&tri);
+    counter_free(&win);
+    if (detail)
+        *detail = d;
+    return d.score;
+}
+
+void runs_gate_init(runs_gate *g, double threshold, int patience)
+{
+    memset(g, 0, sizeof *g);
+    g->threshold = threshold;
+    g->patience = patience;
+    g->run_start = -1;
+    g->fired_step = -1;
+}
+
+int runs_gate_feed(runs_gate *g, long step, double score)
+{
+    g->n_seen++;
+    if (g->fired)
+        return 1;
+    if (g->patience <= 0)
+        return 0;
+    if (!(score >= g->threshold)) { /* NaN is low */
+        if (g->run++ == 0)
+            g->run_start = step;
+        if (g->run >= g->patience) {
+            g->fired = 1;
+            g->fired_step = step;
+        }
+    } else {
+        g->run = 0;
+        g->run_start = -1;
+    }
+    return g->fired;
+}

@@ -1,0 +1,75 @@
+/* runner/coherence.h — the sample coherence score and the gate that halts on it.
+ *
+ * Seed 002, failure 4: v1 produced "region region region", "''''' '''''",
+ * "games, games, games" and "Budy Budy Budy" for 85K steps and nobody looked.
+ * v2 scored every sample and halted after 5 consecutive scores below 30.
+ *
+ * Score (0..100) of a text:
+ *   words: split on whitespace, ASCII-lowercased, leading/trailing ASCII
+ *          punctuation stripped ("games," → "games"); a token that is all
+ *          punctuation stays as it is ("'''''"). n = number of words.
+ *   b = distinct word bigrams / (n − 1)        (1 when n < 2)
+ *   t = distinct word trigrams / (n − 2)       (1 when n < 3)
+ *   w = distinct words / n, averaged over sliding windows of 50 words when
+ *       n > 50 (moving-average type/token ratio, so long texts are not punished
+ *       for being long)
+ *   c = clamp((H − 1.5)/(3.8 − 1.5), 0, 1), H = entropy in bits of the text's
+ *       bytes (whitespace runs count as one space); English prose sits at 4–4.3
+ *       bits, "Budy Budy Budy" at 2.3, "''''' '''''" near 1
+ *   d = top-word dominance: s = (count of the most frequent word − 1)/(n + 4)
+ *       (one occurrence discounted and five words of prior added, so a short
+ *       sentence with a few "the" is not called dominated), then
+ *       d = clamp((0.25 − s)/0.13, 0, 1): no penalty up to s = 12%, nothing left
+ *       from 25%. The seed's v2 collapse ("a" = 26% of ~50 words, s ≈ 0.22) keeps
+ *       d ≈ 0.2, so even otherwise varied text lands below 30; a 16-word sentence
+ *       with five "the" (s = 0.2) keeps d ≈ 0.4 and scores in the 30s.
+ *   a = clamp(L / 0.6, 0, 1), L = share of non-space bytes that are letters or
+ *       digits (any byte ≥ 0x80 counts as a letter, so other scripts are fine)
+ *   score = 100 · (0.3·b + 0.3·t + 0.2·w + 0.2·c) · d · a
+ * The diversity terms measure loops; d and a multiply because a text made of
+ * one word or of punctuation is collapse however varied its n-grams look.
+ * An empty (or all-whitespace) text scores 0.
+ *
+ * Gate: feed every sample's score in the order written (steps ascending, the
+ * prompts of one step in config order); it fires when `patience` consecutive
+ * scores are below `threshold` (a NaN score counts as below). Patience 0 turns
+ * the gate off. Once fired it stays fired.
+ */
+#ifndef RUNS_RUNNER_COHERENCE_H
+#define RUNS_RUNNER_COHERENCE_H
+
+#include <stddef.h>
+
+typedef struct {
+    size_t words;
+    double bigram_div, trigram_div, word_div;   /* b, t, w */
+    double char_entropy, char_score;            /* H (bits), c */
+    char top_word[32];                          /* the most frequent word (truncated) */
+    double top_share;                           /* its count / n */
+    double dominance;                           /* d */
+    double alnum_ratio, alnum_score;            /* L, a */
+    double score;
+} runs_coherence_detail;
+
+/* The coherence score of a NUL-terminated text, 0..100. detail (may be NULL)
+ * receives the components. Never fails: out of memory scores the text on its
+ * character statistics alone (detail->words is then 0). */
+double runs_coherence_score(const char *text, runs_coherence_detail *detail);
+
+typedef struct {
+    double threshold;
+    int patience;
+    int run;              /* consecutive low scores so far */
+    long run_start;       /* step of the first of them (-1: none) */
+    int fired;
+    long fired_step;      /* step of the score that fired it (-1: not fired) */
+    long n_seen;
+} runs_gate;
+
+/* A gate with the given threshold and patience (0 = off). */
+void runs_gate_init(runs_gate *g, double threshold, int patience);
+
+/* Feeds one sample's score. Returns 1 if the gate has fired (now or before), else 0. */
+int runs_gate_feed(runs_gate *g, long step, double score);
+
+#endif
