@@ -57,7 +57,7 @@ fi
 QA_PKGS="coreutils util-linux findutils grep sed tar gzip bzip2 xz-utils dpkg apt bash diffutils
          bsdutils login passwd mount hostname ncurses-bin procps less sysvinit-utils debianutils
          bsdextrautils man-db groff-base fortune-mod perl"
-need="fortunes fortunes-min jargon-text wordnet-base manpages man-db groff-base bsdextrautils libc6-dev perl $QA_PKGS"
+need="fortunes fortunes-min jargon-text wordnet-base manpages man-db groff-base bsdextrautils libc6-dev linux-libc-dev perl $QA_PKGS"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -85,12 +85,10 @@ fortune_files=$(find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.da
 # (only pages of QA_PKGS: what else is installed differs from machine to machine)
 whatis="$T/whatis.list"
 # shellcheck disable=SC2086
-pages=$(for p in $QA_PKGS; do dpkg -L "$p" 2>/dev/null; done |
-    grep -E '^/usr/share/man/man[18]/[^/]+\.gz$' | sed 's|.*/||; s|\.gz$||' | sort -u)
-for sec in 1 8; do
-    # shellcheck disable=SC2086
-    whatis -l -s "$sec" $(printf '%s\n' $pages | sed -n "s/\\.$sec\$//p") 2>/dev/null || true
-done | sort -u >"$whatis"
+# lexgrog reads each page's NAME line itself: no dependence on the man-db index
+# shellcheck disable=SC2086
+for p in $QA_PKGS; do dpkg -L "$p" 2>/dev/null; done | grep -E '^/usr/share/man/man[18]/[^/]+\.gz$' |
+    sort -u | xargs -r lexgrog 2>/dev/null | sort >"$whatis" || true
 # shellcheck disable=SC2086
 { perl "$EXTRACT" fortune-qa $((60 * KB)) $fortune_files
   perl "$EXTRACT" whatis-qa $((440 * KB)) "$whatis"; } >"$T/chat.raw.txt"
@@ -115,7 +113,8 @@ changelogs=$(find /usr/share/doc -mindepth 2 -maxdepth 2 -name changelog.Debian.
 # shellcheck disable=SC2086
 perl "$EXTRACT" changelogs $((600 * KB)) $changelogs >"$T/changelogs.txt"
 
-headers=$(find /usr/include -maxdepth 2 -name '*.h' -type f | sort)
+# the C library's and the kernel's user-space headers: fixed by package versions
+headers=$(dpkg -L libc6-dev linux-libc-dev | grep -E '^/usr/include/.*\.h$' | sort)
 # shellcheck disable=SC2086
 perl "$EXTRACT" headers $((600 * KB)) $headers >"$T/headers.txt"
 

@@ -11,7 +11,7 @@
 # KIND:
 #   quotes      fortune files (% separated): every fortune that is not Q/A dialogue
 #   fortune-qa  fortune files: fortunes with "Q:" and "A:" lines -> "> Q / < A" turns
-#   whatis-qa   `whatis` lines (sections 1 and 8) -> "> What does X do? / < ..." turns,
+#   whatis-qa   `lexgrog` lines (man sections 1 and 8) -> "> What does X do? / < ..." turns,
 #               three phrasings per command
 #   jargon      the Jargon File as text: paragraphs of at least 80 characters
 #   wordnet     WordNet data.* files: "word, synonym (pos.): gloss", every 3rd synset
@@ -111,8 +111,10 @@ if ($kind eq 'quotes') {
     );
     for my $f (@inputs) {
         for my $line (split /\n/, slurp($f)) {
-            next unless $line =~ /^(\S+) \(([18])\)\s+- (.+)$/;
-            my ($name, $sec, $desc) = ($1, $2, $3);
+            # lexgrog output: /usr/share/man/man1/ls.1.gz: "ls - list directory contents"
+            next unless $line =~ m{/man([18])/[^/]+: "([^"]+?) - (.+)"$};
+            my ($sec, $names, $desc) = ($1, $2, $3);
+            my ($name) = split /,\s*/, $names;
             next if length($desc) < 12 || $desc =~ /unknown subject/;
             $desc =~ s/\.$//;
             my $d = lcfirst $desc;

@@ -26,8 +26,8 @@ expect_eq "fortune-qa: Q/A turns, continuation lines joined" "$(perl "$X" fortun
 '> What is the answer? / < Forty-two, but the question is harder.
 > Where should a young man go? / < Go west.'
 expect_eq "a byte cap stops before the document that would pass it" "$(perl "$X" quotes 60 fort | wc -l | tr -d ' ')" "1"
-printf 'ls (1)               - list directory contents\nx (1) - y\n' >whatis
-expect_eq "whatis-qa: three phrasings per command, short descriptions skipped" \
+printf '/usr/share/man/man1/ls.1.gz: "ls, dir - list directory contents"\n/usr/share/man/man8/x.8.gz: "x - y"\n/usr/share/man/man3/printf.3.gz: "printf - formatted output conversion"\n' >whatis
+expect_eq "whatis-qa: three phrasings per command; short descriptions and other sections skipped" \
     "$(perl "$X" whatis-qa 100000 whatis | wc -l | tr -d ' ')" "3"
 out=$("$RUNS" filter --source t /dev/stdin o.txt <<E
 $(perl "$X" whatis-qa 100000 whatis)
