@@ -489,8 +489,13 @@ int runs_node_manifest(cJSON **out, runs_store *s, const char *id)
         return rc;
     snprintf(origin, sizeof origin, "manifest of node %.12s", id);
     rc = runs_json_parse(out, text, origin);
+    if (rc == 0 && runs_manifest_validate(*out) != 0) {
+        rc = RUNS_ECORRUPT;
+        cJSON_Delete(*out);
+        *out = NULL;
+    }
     if (rc)
-        rc = runs_error_set(RUNS_ECORRUPT, "%s", runs_error_message());
+        rc = runs_error_set(RUNS_ECORRUPT, "node %.12s has a bad manifest: %s", id, runs_error_message());
     free(text);
     return rc;
 }

@@ -49,7 +49,8 @@ int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs
  * RUNS_ENOTFOUND (or RUNS_EINVALID for an ambiguous prefix) with a message. */
 int runs_node_resolve(char out_id[41], runs_store *s, const char *spec);
 
-/* The parsed manifest.json of node id; the caller cJSON_Delete()s *out. */
+/* The parsed manifest.json of node id, validated (RUNS_ECORRUPT when it does not
+ * parse or validate); the caller cJSON_Delete()s *out. */
 int runs_node_manifest(cJSON **out, runs_store *s, const char *id);
 
 /* The manifest.json bytes of node id exactly as stored (malloc'd, NUL-terminated;

@@ -108,7 +108,7 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
         snprintf(nodes[i].label, sizeof nodes[i].label, "%.12s", ids[i]);
         if (runs_node_manifest(&m, s, ids[i]) != 0) {
             r.problems++;
-            snprintf(msg, sizeof msg, "node %.12s: %s", ids[i], runs_error_message());
+            snprintf(msg, sizeof msg, "%s", runs_error_message());
             if (cb)
                 cb(ctx, ids[i], msg);
             continue;
