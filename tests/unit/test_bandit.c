@@ -350,6 +350,16 @@ static void curriculum_warmup(void **state)
     assert_true(after[1] > 0 && after[3] > 0);
     /* the phase restarted the share count at step 500 */
     assert_int_equal(runs_bandit_phase_steps(b), 2500);
+    runs_bandit_free(b);
+
+    /* DESIGN.md's example: the only warmup source has cap 0.4, which cannot hold
+     * while it is the only source allowed; it is still drawn, never another */
+    c.data.n_warmup_sources = 1;
+    assert_int_equal(runs_bandit_create(&b, &c, NULL), 0);
+    memset(&m, 0, sizeof m);
+    drive(b, &m, cv, 0, 500, NULL, seq);
+    for (int t = 0; t < 500; t++)
+        assert_int_equal(seq[t], 0);
     /* a warmup list naming nothing drawable is refused */
     runs_bandit_free(b);
     strcpy(c.data.exclude[c.data.n_exclude++], "chat");
