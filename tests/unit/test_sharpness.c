@@ -150,6 +150,116 @@ static void test_bad_options(void **state)
     cJSON_Delete(j);
 }
 
+/* Softmax regression (a non-quadratic loss with a closed-form Hessian trace):
+ * L(W) = mean_n CE(softmax(W x_n), y_n), W [Kc, D]. H = mean_n (diag(p) − ppᵀ) ⊗ x xᵀ,
+ * so tr(H) = mean_n Σ_k p_k (1 − p_k) · ‖x_n‖². Gradients in fp32 like the trainer's. */
+typedef struct {
+    int N, D, Kc;
+    const float *X;
+    const int *y;
+} softreg;
+
+static void softmax_probs(const softreg *r, const float *W, int n, double *p)
+{
+    double mx = -1e300, z = 0;
+    for (int k = 0; k < r->Kc; k++) {
+        double a = 0;
+        for (int d = 0; d < r->D; d++) a += (double)W[k * r->D + d] * r->X[n * r->D + d];
+        p[k] = a;
+        if (a > mx) mx = a;
+    }
+    for (int k = 0; k < r->Kc; k++) { p[k] = exp(p[k] - mx); z += p[k]; }
+    for (int k = 0; k < r->Kc; k++) p[k] /= z;
+}
+
+static int softreg_grad(void *ctx, const float *W, float *g, double *loss)
+{
+    const softreg *r = ctx;
+    float *acc = calloc((size_t)r->Kc * r->D, sizeof *acc);
+    double p[64], L = 0;
+    for (int n = 0; n < r->N; n++) {
+        softmax_probs(r, W, n, p);
+        L -= log(p[r->y[n]]);
+        for (int k = 0; k < r->Kc; k++) {
+            float e = (float)(p[k] - (k == r->y[n])) / (float)r->N;
+            for (int d = 0; d < r->D; d++) acc[k * r->D + d] += e * r->X[n * r->D + d];
+        }
+    }
+    memcpy(g, acc, (size_t)r->Kc * r->D * sizeof *g);
+    free(acc);
+    if (loss) *loss = L / r->N;
+    return 0;
+}
+
+static void test_softmax_regression_exact_trace(void **state)
+{
+    enum { N = 32, D = 20, KC = 8 };
+    static float X[N * D], W[KC * D];
+    static int y[N];
+    for (int i = 0; i < N * D; i++) X[i] = (float)(2 * urand() - 1);
+    for (int i = 0; i < KC * D; i++) W[i] = (float)(0.5 * (2 * urand() - 1));
+    for (int n = 0; n < N; n++) y[n] = (int)(urand() * KC) % KC;
+    softreg r = {N, D, KC, X, y};
+    double exact = 0, p[KC];
+    for (int n = 0; n < N; n++) {
+        softmax_probs(&r, W, n, p);
+        double x2 = 0;
+        for (int d = 0; d < D; d++) x2 += (double)X[n * D + d] * X[n * D + d];
+        for (int k = 0; k < KC; k++) exact += p[k] * (1 - p[k]) * x2 / N;
+    }
+    /* Exact vᵀHv for the estimator's own v (same Rademacher stream): per v and n,
+     * u = V x_n, vᵀH_n v = Σ_k p_k u_k² − (Σ_k p_k u_k)². This separates the
+     * finite-difference error (per sample) from the sampling error (the mean). */
+    int K = 2000;
+    double *per = malloc(K * sizeof *per), *qx = malloc(K * sizeof *qx);
+    uint64_t rng = 77;
+    float v[KC * D];
+    for (int k = 0; k < K; k++) {
+        uint64_t bits = 0;
+        for (int i = 0; i < KC * D; i++) {
+            if ((i & 63) == 0) bits = gpt_rng_next(&rng);
+            v[i] = (bits >> (i & 63)) & 1 ? 1.0f : -1.0f;
+        }
+        double q = 0;
+        for (int n = 0; n < N; n++) {
+            softmax_probs(&r, W, n, p);
+            double su2 = 0, su = 0;
+            for (int c = 0; c < KC; c++) {
+                double u = 0;
+                for (int d = 0; d < D; d++) u += (double)v[c * D + d] * X[n * D + d];
+                su2 += p[c] * u * u;
+                su += p[c] * u;
+            }
+            q += (su2 - su * su) / N;
+        }
+        qx[k] = q;
+    }
+    double eps[4] = {1e-4, 1e-3, 1e-2, 1e-1};
+    for (int e = 0; e < 4; e++) {
+        runs_sharpness_opts o = {.samples = K, .eps = eps[e], .seed = 77};
+        runs_sharpness_result res;
+        assert_int_equal(runs_sharpness_hutchinson(&res, per, KC * D, W, softreg_grad, &r, &o), 0);
+        double worst = 0, mean_exact_q = 0;
+        for (int k = 0; k < K; k++) {
+            double err = fabs(per[k] - qx[k]) / exact;
+            if (err > worst) worst = err;
+            mean_exact_q += qx[k] / K;
+        }
+        printf("# softmax regression (%d params): exact tr(H) %.6f; eps %.0e: estimate %.6f ± %.6f (K=%d), "
+               "error %+.2e (%.2f stderr); per-sample HVP error max %.1e of tr(H); estimate vs exact-HVP mean %+.1e\n",
+               KC * D, exact, eps[e], res.trace, res.stderr_, K, res.trace - exact, (res.trace - exact) / res.stderr_,
+               worst, res.trace - mean_exact_q);
+        if (eps[e] <= 1e-2) {
+            assert_true(fabs(res.trace - exact) < 4 * res.stderr_);  /* sampling error only */
+            assert_true(worst < 1e-2);                                  /* FD + fp32 rounding */
+        } else {
+            assert_true(worst < 5e-2);  /* ε = 0.1: O(ε²) truncation shows, still bounded */
+        }
+    }
+    free(per);
+    free(qx);
+}
+
 #ifndef TEST_SHARPNESS_NO_GPT
 /* A tiny GPT: 1 layer, C=4, 2 heads, V=8, block 4: 300 parameters. */
 static void test_gpt_exact_trace(void **state)
@@ -253,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_diagonal_quadratic), cmocka_unit_test(test_dense_quadratic),
         cmocka_unit_test(test_quartic_fd_error), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_softmax_regression_exact_trace),
 #ifndef TEST_SHARPNESS_NO_GPT
         cmocka_unit_test(test_gpt_exact_trace),
 #endif
