@@ -8,6 +8,10 @@
  *       new start node at step 0), step advancing by S; prints "ID RUN@step_N" per node.
  *   runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]
  *       exit 0 when DIR (from `runs restore`) holds exactly the data of RUN@step_N.
+ *   runs-synth-commit --check-store --store DIR [--tensors-of RUN=K ...]
+ *       loads every ref-reachable node's three groups (verified, as a resume does) and
+ *       compares them with the data it was made from; prints "N nodes ok" or the bad
+ *       ones. --elems/--tensors give the default shape, RUN=K:E per-run exceptions.
  *
  * Tensor "wte" of the weights is frozen (the same bytes at every step), so nodes share
  * it and the store dedups it.
@@ -56,6 +60,63 @@ static void tensor_name(char *buf, size_t n, int k)
         snprintf(buf, n, "h.%d.mlp.c_fc.w", k - 1);
 }
 
+/* Every node of the store, loaded through runs_node_load_group, against gen(). */
+static int check_store(runs_store *s, int ntens_default, long elems_default, const char *special)
+{
+    char (*ids)[41] = NULL;
+    size_t n = 0, bad = 0;
+    int rc = runs_node_all(&ids, &n, s);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *m = NULL;
+        if ((rc = runs_node_manifest(&m, s, ids[i])) != 0) {
+            fprintf(stderr, "%s: %s\n", ids[i], runs_error_message());
+            bad++;
+            continue;
+        }
+        const char *run = cJSON_GetStringValue(cJSON_GetObjectItem(m, "run"));
+        long step = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "step"));
+        int ntens = ntens_default;
+        long elems = elems_default;
+        /* special: "RUN=K:E" */
+        if (special) {
+            char r[64];
+            int k;
+            long e;
+            if (sscanf(special, "%63[^=]=%d:%ld", r, &k, &e) == 3 && !strcmp(r, run)) {
+                ntens = k;
+                elems = e;
+            }
+        }
+        size_t gb = (size_t)ntens * (size_t)elems * 4;
+        float *got = malloc(gb), *want = malloc((size_t)elems * 4);
+        for (int g = 0; g < 3; g++) {
+            if (runs_node_load_group(s, m, groups[g], got, gb) != 0) {
+                fprintf(stderr, "%.12s %s@step_%ld %s: %s\n", ids[i], run, step, groups[g], runs_error_message());
+                bad++;
+                break;
+            }
+            int same = 1;
+            for (int k = 0; k < ntens && same; k++) {
+                gen(want, (size_t)elems, run, step, g, k);
+                same = !memcmp(want, got + (size_t)k * elems, (size_t)elems * 4);
+            }
+            if (!same) {
+                fprintf(stderr, "%.12s %s@step_%ld %s: bytes differ\n", ids[i], run, step, groups[g]);
+                bad++;
+                break;
+            }
+        }
+        free(got);
+        free(want);
+        cJSON_Delete(m);
+    }
+    free(ids);
+    printf("%zu nodes, %zu bad\n", n, bad);
+    return bad ? RUNS_ECORRUPT : 0;
+}
+
 static int check(const char *dir, const char *run, long step, int ntens, long elems)
 {
     float *want = malloc((size_t)elems * 4), *got = malloc((size_t)elems * 4 + 4);
@@ -89,10 +150,12 @@ int main(int argc, char **argv)
         {"every", required_argument, NULL, 'v'}, {"lr", required_argument, NULL, 'l'},
         {"kind", required_argument, NULL, 'k'}, {"check", required_argument, NULL, 'c'},
         {"step", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+        {"check-store", no_argument, NULL, 'S'}, {"special", required_argument, NULL, 'X'},
         {0, 0, 0, 0}};
     const char *store = getenv("RUNS_STORE"), *run = NULL, *from = NULL, *checkdir = NULL, *kind = NULL;
     long count = 1, elems = 4096, every = 10, step = -1;
-    int ntens = 4, c;
+    int ntens = 4, c, check_all = 0;
+    const char *special = NULL;
     double lr = 4e-4;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -107,15 +170,28 @@ int main(int argc, char **argv)
         case 'k': kind = optarg; break;
         case 'c': checkdir = optarg; break;
         case 'p': step = atol(optarg); break;
+        case 'S': check_all = 1; break;
+        case 'X': special = optarg; break;
         case 'h':
             printf("usage: runs-synth-commit --store DIR --run RUN [--count N] [--from NODE] [--tensors K]\n"
                    "                         [--elems E] [--every S] [--lr X] [--kind KIND]\n"
-                   "       runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]\n");
+                   "       runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]\n"
+                   "       runs-synth-commit --check-store --store DIR [--tensors K] [--elems E] [--special RUN=K:E]\n");
             return 0;
         default:
             fprintf(stderr, "runs-synth-commit: bad option (see --help)\n");
             return 129;
         }
+    }
+    if (check_all) {
+        runs_store *cs = NULL;
+        int crc = runs_store_open(&cs, store ? store : ".runs");
+        if (crc == 0)
+            crc = check_store(cs, ntens, elems, special);
+        if (crc && crc != RUNS_ECORRUPT)
+            fprintf(stderr, "runs-synth-commit: %s\n", runs_error_message());
+        runs_store_free(cs);
+        return crc ? 1 : 0;
     }
     if (!run || ntens < 1 || ntens > 1000 || elems < 8 || elems % 8) {
         fprintf(stderr, "runs-synth-commit: need --run; --tensors 1..1000; --elems a multiple of 8\n");
