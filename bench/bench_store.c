@@ -150,22 +150,29 @@ int main(void)
     printf("checkpoint: %zu params x 3 groups = %.3f GB in %zu tensors, store %s, %ld cpus\n", params, total / 1e9,
            3 * nt, dir, sysconf(_SC_NPROCESSORS_ONLN));
 
-    /* baseline save: plain write + fsync of the same bytes into one file */
+    /* baseline save: plain write + fsync of the same bytes into one file; best of
+     * two, so the baseline is not flattered by a cold first pass */
     char plain[4200];
     snprintf(plain, sizeof plain, "%s/plain.bin", dir);
-    double t0 = now();
-    int fd = open(plain, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    for (size_t o = 0; o < total;) {
-        ssize_t w = write(fd, (char *)src + o, total - o > (1u << 30) ? (1u << 30) : total - o);
-        if (w <= 0) {
-            perror("write");
-            return 1;
+    double base_save = 1e9, t0;
+    int fd;
+    for (int rep = 0; rep < 2; rep++) {
+        unlink(plain);
+        t0 = now();
+        fd = open(plain, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        for (size_t o = 0; o < total;) {
+            ssize_t w = write(fd, (char *)src + o, total - o > (1u << 30) ? (1u << 30) : total - o);
+            if (w <= 0) {
+                perror("write");
+                return 1;
+            }
+            o += (size_t)w;
         }
-        o += (size_t)w;
+        fsync(fd);
+        close(fd);
+        if (now() - t0 < base_save)
+            base_save = now() - t0;
     }
-    fsync(fd);
-    close(fd);
-    double base_save = now() - t0;
 
     /* baseline restore: plain read + SHA-256 of that file, single-threaded */
     t0 = now();
@@ -190,27 +197,44 @@ int main(void)
     double base_restore = now() - t0;
     unlink(plain);
 
-    /* save through the store */
+    /* save through the store: best of two fresh stores, like the baseline */
     runs_store *s = NULL;
-    if (runs_store_init(dir) || runs_store_open(&s, dir)) {
-        fprintf(stderr, "bench_store: %s\n", runs_error_message());
-        return 1;
-    }
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "schema", "runs.manifest/1");
-    cJSON_AddStringToObject(m, "kind", "start");
-    cJSON_AddStringToObject(m, "run", "bench");
-    cJSON_AddNumberToObject(m, "step", 0);
-    cJSON_AddNumberToObject(m, "tokens", 0);
-    cJSON_AddNullToObject(m, "parent");
-    cJSON_AddObjectToObject(m, "config");
     char id[41], fid[41];
-    t0 = now();
-    if (runs_node_commit(id, s, m, t, 3 * nt)) {
-        fprintf(stderr, "bench_store: %s\n", runs_error_message());
-        return 1;
+    double save = 1e9, save_first = 0;
+    cJSON *m = NULL;
+    for (int rep = 0; rep < 2; rep++) {
+        if (rep) {
+            runs_store_free(s);
+            s = NULL;
+            char cmd[20000];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s/objects' '%s/lineage.git' '%s/tmp' '%s/locks'", dir, dir, dir, dir);
+            if (system(cmd) != 0)
+                return 1;
+        }
+        if (runs_store_init(dir) || runs_store_open(&s, dir)) {
+            fprintf(stderr, "bench_store: %s\n", runs_error_message());
+            return 1;
+        }
+        cJSON_Delete(m);
+        m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "schema", "runs.manifest/1");
+        cJSON_AddStringToObject(m, "kind", "start");
+        cJSON_AddStringToObject(m, "run", "bench");
+        cJSON_AddNumberToObject(m, "step", 0);
+        cJSON_AddNumberToObject(m, "tokens", 0);
+        cJSON_AddNullToObject(m, "parent");
+        cJSON_AddObjectToObject(m, "config");
+        t0 = now();
+        if (runs_node_commit(id, s, m, t, 3 * nt)) {
+            fprintf(stderr, "bench_store: %s\n", runs_error_message());
+            return 1;
+        }
+        double el = now() - t0;
+        if (rep == 0)
+            save_first = el;
+        if (el < save)
+            save = el;
     }
-    double save = now() - t0;
 
     /* restore: the three groups into reused buffers, verified */
     cJSON *back = NULL;
@@ -246,8 +270,8 @@ int main(void)
     uint64_t after = dir_bytes(objects);
 
     double gb = total / 1e9;
-    printf("save     %.3f s  %.2f GB/s   baseline write+fsync %.2f GB/s   ratio %.2f  (target >= 0.8)\n", save,
-           gb / save, gb / base_save, base_save / save);
+    printf("save     %.3f s  %.2f GB/s   baseline write+fsync %.2f GB/s   ratio %.2f  (target >= 0.8; first pass %.2f GB/s)\n",
+           save, gb / save, gb / base_save, base_save / save, gb / save_first);
     printf("restore  %.3f s  %.2f GB/s   baseline read+SHA-256 %.2f GB/s   ratio %.2f  (target >= 0.8)\n", restore,
            gb / restore, gb / base_restore, base_restore / restore);
     printf("fork     %.2f ms  object bytes written %llu  (target < 20 ms, 0 bytes)\n", fork * 1e3,

@@ -440,6 +440,9 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
     snprintf(p, sizeof p, "%s/tmp", s->dir);
     if ((rc = sweep_dir(&r, p, NULL, dry)) != 0)
         goto done;
+    snprintf(p, sizeof p, "%s/objects", s->dir);
+    if ((rc = sweep_dir(&r, p, ".tmp-", dry)) != 0)
+        goto done;
     snprintf(p, sizeof p, "%s/locks", s->dir);
     if ((rc = sweep_dir(&r, p, ".tmp-", dry)) != 0)
         goto done;

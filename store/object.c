@@ -19,6 +19,7 @@
 #include "store/internal.h"
 
 #define CHUNK (2u << 20) /* read+hash granularity: stays in cache between the two */
+#define DEFER_MAX 512    /* put_many: objects written before the first fsync */
 
 static void to_hex(runs_oid *out, const unsigned char d[32])
 {
@@ -301,21 +302,27 @@ done:
     return rc;
 }
 
-/* Writes one object whose name is already known. dedup: 1 when it was there.
- * fsync_dir: fsync objects/ab/ now (single puts); put_many does it once per
- * directory at the end. */
-static int put_known(int *written, runs_store *s, const runs_oid *oid, const void *data, size_t len,
-                     int fsync_dir)
+/* An object written to its temp file but not yet durable nor named. */
+typedef struct {
+    int fd;
+    char tmp[4200];
+    char path[4200];
+} pending;
+
+/* Starts writing one object whose name is already known: dedup check, temp file in
+ * objects/ab/, write, and writeback started (sync_file_range) so the device works
+ * while the caller hashes the next object. p->fd < 0 when the object was already
+ * there (dedup, checked). Finish with put_finish. */
+static int put_begin(pending *p, runs_store *s, const runs_oid *oid, const void *data, size_t len)
 {
-    char p[PATH_MAX], tmp[PATH_MAX];
-    int rc = 0, fd = -1;
     struct stat st;
-    *written = 0;
-    tmp[0] = '\0';
-    runs__object_path(p, sizeof p, s, oid->hex);
-    if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len) {
+    int rc = 0;
+    p->fd = -1;
+    p->tmp[0] = '\0';
+    runs__object_path(p->path, sizeof p->path, s, oid->hex);
+    if (stat(p->path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len) {
         /* dedup, checked: the stored bytes must equal ours (cheaper than re-hashing) */
-        int efd = open(p, O_RDONLY | O_CLOEXEC);
+        int efd = open(p->path, O_RDONLY | O_CLOEXEC);
         if (efd >= 0) {
             char *buf = malloc(CHUNK);
             int same = buf != NULL;
@@ -334,45 +341,129 @@ static int put_known(int *written, runs_store *s, const runs_oid *oid, const voi
         }
         /* a damaged copy under the right name: replace it with the good bytes */
     }
-    snprintf(tmp, sizeof tmp, "%s/objects/%.2s/.tmp-XXXXXX", s->dir, oid->hex);
-    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        rc = runs_error_sys(RUNS_EIO, "create temporary object", tmp);
-        tmp[0] = '\0';
+    snprintf(p->tmp, sizeof p->tmp, "%s/objects/%.2s/.tmp-XXXXXX", s->dir, oid->hex);
+    if ((p->fd = mkostemp(p->tmp, O_CLOEXEC)) < 0) {
+        rc = runs_error_sys(RUNS_EIO, "create temporary object", p->tmp);
+        p->tmp[0] = '\0';
+        return rc;
+    }
+    if ((rc = runs__write_all(p->fd, data, len, p->tmp)) != 0)
+        goto fail;
+    if (fchmod(p->fd, 0444) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "chmod", p->tmp);
+        goto fail;
+    }
+    sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    return 0;
+fail:
+    close(p->fd);
+    p->fd = -1;
+    unlink(p->tmp);
+    p->tmp[0] = '\0';
+    return rc;
+}
+
+/* Makes a begun object durable and gives it its name (invariant 1: fsync, then
+ * rename). *written = 1 when bytes were written. A concurrent writer of the same
+ * object renames identical bytes: harmless. */
+static int put_finish(int *written, pending *p)
+{
+    int rc = 0;
+    *written = 0;
+    if (p->fd < 0)
+        return 0;
+    if (fsync(p->fd) != 0)
+        rc = runs_error_sys(RUNS_EIO, "fsync", p->tmp);
+    if (close(p->fd) != 0 && rc == 0)
+        rc = runs_error_sys(RUNS_EIO, "close", p->tmp);
+    p->fd = -1;
+    if (rc == 0 && rename(p->tmp, p->path) != 0)
+        rc = runs_error_sys(RUNS_EIO, "rename", p->path);
+    if (rc)
+        unlink(p->tmp);
+    else
+        *written = 1;
+    p->tmp[0] = '\0';
+    return rc;
+}
+
+/* put_begin for bytes whose name is not known yet: hashes and writes in one pass,
+ * chunk by chunk (the chunk is still in cache when write() copies it), into a temp
+ * file in objects/ (same file system as objects/ab/, so the rename stays atomic).
+ * Dedup is found after the fact: the temp file is dropped before any fsync. */
+static int put_begin_stream(pending *p, runs_oid *oid, runs_store *s, const void *data, size_t len)
+{
+    int rc = 0;
+    unsigned char d[32];
+    unsigned int dl = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    p->fd = -1;
+    p->tmp[0] = '\0';
+    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(c);
+        return runs_error_set(RUNS_ERROR, "SHA-256 init failed (OpenSSL EVP)");
+    }
+    snprintf(p->tmp, sizeof p->tmp, "%s/objects/.tmp-XXXXXX", s->dir);
+    if ((p->fd = mkostemp(p->tmp, O_CLOEXEC)) < 0) {
+        rc = runs_error_sys(RUNS_EIO, "create temporary object", p->tmp);
+        p->tmp[0] = '\0';
         goto done;
     }
-    if ((rc = runs__write_all(fd, data, len, tmp)) != 0)
-        goto done;
-    if (fchmod(fd, 0444) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "chmod", tmp);
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off > CHUNK ? CHUNK : len - off;
+        EVP_DigestUpdate(c, (const char *)data + off, n);
+        if ((rc = runs__write_all(p->fd, (const char *)data + off, n, p->tmp)) != 0)
+            goto done;
+        off += n;
+    }
+    EVP_DigestFinal_ex(c, d, &dl);
+    to_hex(oid, d);
+    runs__object_path(p->path, sizeof p->path, s, oid->hex);
+    struct stat st;
+    if (stat(p->path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len) {
+        /* probably dedup: check it the careful way, then drop our copy unsynced */
+        pending q;
+        close(p->fd);
+        p->fd = -1;
+        unlink(p->tmp);
+        p->tmp[0] = '\0';
+        rc = put_begin(&q, s, oid, data, len);
+        if (rc == 0)
+            *p = q;
         goto done;
     }
-    if (fsync(fd) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
+    if (fchmod(p->fd, 0444) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "chmod", p->tmp);
         goto done;
     }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = runs_error_sys(RUNS_EIO, "close", tmp);
-        goto done;
+    sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+done:
+    EVP_MD_CTX_free(c);
+    if (rc && p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
     }
-    fd = -1;
-    /* a concurrent writer of the same object renames identical bytes: harmless */
-    if (rename(tmp, p) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "rename", p);
-        goto done;
+    if (rc && p->tmp[0]) {
+        unlink(p->tmp);
+        p->tmp[0] = '\0';
     }
-    tmp[0] = '\0';
-    *written = 1;
-    if (fsync_dir) {
+    return rc;
+}
+
+/* put_begin + put_finish; fsync_dir: also fsync objects/ab/ (single puts). */
+static int put_known(int *written, runs_store *s, const runs_oid *oid, const void *data, size_t len,
+                     int fsync_dir)
+{
+    pending p;
+    int rc = put_begin(&p, s, oid, data, len);
+    *written = 0;
+    if (rc == 0)
+        rc = put_finish(written, &p);
+    if (rc == 0 && *written && fsync_dir) {
         char d[PATH_MAX];
         snprintf(d, sizeof d, "%s/objects/%.2s", s->dir, oid->hex);
         rc = runs__fsync_dir(d);
     }
-done:
-    if (fd >= 0)
-        close(fd);
-    if (tmp[0])
-        unlink(tmp);
     return rc;
 }
 
@@ -388,6 +479,7 @@ int runs_object_put(runs_oid *out, runs_store *s, const void *data, size_t len)
 }
 
 struct put_job {
+    pending *defer; /* when set: workers only begin; the caller finishes all at once */
     runs_store *s;
     runs_put *items;
     size_t *order;
@@ -399,32 +491,67 @@ struct put_job {
     char msg[1024];
 };
 
+/* Each worker keeps one object in flight: while the device writes object k back,
+ * the worker hashes and writes object k+1, then makes k durable and names it. */
 static void *put_worker(void *arg)
 {
     struct put_job *j = arg;
+    pending prev;
+    size_t prev_k = (size_t)-1;
+    prev.fd = -1;
     for (;;) {
         pthread_mutex_lock(&j->mu);
         size_t k = j->rc == 0 && j->next < j->n ? j->order[j->next++] : (size_t)-1;
         pthread_mutex_unlock(&j->mu);
-        if (k == (size_t)-1)
-            break;
-        runs_put *it = &j->items[k];
-        int rc = runs_sha256_hex(&it->oid, it->data, it->len);
-        if (rc == 0)
-            rc = put_known(&it->written, j->s, &it->oid, it->data, it->len, 0);
+        int rc = 0;
+        pending cur;
+        cur.fd = -1;
+        if (k != (size_t)-1) {
+            runs_put *it = &j->items[k];
+            rc = put_begin_stream(&cur, &it->oid, j->s, it->data, it->len);
+            if (j->defer) {
+                j->defer[k] = cur;
+                pthread_mutex_lock(&j->mu);
+                if (rc != 0 && j->rc == 0) {
+                    j->rc = rc;
+                    snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
+                }
+                pthread_mutex_unlock(&j->mu);
+                if (rc)
+                    break;
+                continue;
+            }
+        }
+        size_t done_k = prev_k;
+        int written = 0;
+        if (prev_k != (size_t)-1) {
+            int frc = put_finish(&written, &prev);
+            if (rc == 0)
+                rc = frc;
+            j->items[prev_k].written = written;
+        }
+        prev = cur;
+        prev_k = k;
         pthread_mutex_lock(&j->mu);
         if (rc != 0 && j->rc == 0) {
             j->rc = rc;
             snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
         }
-        if (rc == 0) {
+        if (rc == 0 && done_k != (size_t)-1) {
             unsigned d = 0;
-            sscanf(it->oid.hex, "%2x", &d);
+            sscanf(j->items[done_k].oid.hex, "%2x", &d);
             j->dirs[d & 255] = 1;
             if (j->progress)
-                runs_progress_add(j->progress, it->len);
+                runs_progress_add(j->progress, j->items[done_k].len);
         }
         pthread_mutex_unlock(&j->mu);
+        if (rc != 0 && prev_k != (size_t)-1 && prev.fd >= 0) {
+            close(prev.fd);
+            unlink(prev.tmp);
+            prev.fd = -1;
+        }
+        if (k == (size_t)-1 || rc != 0)
+            break;
     }
     return NULL;
 }
@@ -462,6 +589,13 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     qsort(j.order, n, sizeof *j.order, by_len_desc);
     pthread_mutex_unlock(&sort_mu);
     pthread_mutex_init(&j.mu, NULL);
+    /* Up to DEFER_MAX objects: write them all, then fsync them all. The first fsync
+     * commits the file system journal for every file written so far, so the rest
+     * mostly just wait for their data: one journal commit instead of one per object.
+     * Beyond that, each worker keeps one object in flight (bounded open files). */
+    if (n <= DEFER_MAX && (j.defer = malloc(n * sizeof *j.defer)) != NULL)
+        for (size_t i = 0; i < n; i++)
+            j.defer[i].fd = -1;
     for (int t = 1; t < nt; t++)
         if (pthread_create(&th[t], NULL, put_worker, &j) == 0)
             started = t;
@@ -471,6 +605,30 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     for (int t = 1; t <= started; t++)
         pthread_join(th[t], NULL);
     pthread_mutex_destroy(&j.mu);
+    if (j.defer) {
+        for (size_t i = 0; i < n; i++) {
+            int written = 0;
+            if (j.rc != 0) {
+                if (j.defer[i].fd >= 0) {
+                    close(j.defer[i].fd);
+                    unlink(j.defer[i].tmp);
+                }
+                continue;
+            }
+            if (put_finish(&written, &j.defer[i]) != 0 && j.rc == 0) {
+                j.rc = runs_error_code();
+                snprintf(j.msg, sizeof j.msg, "%s", runs_error_message());
+                continue;
+            }
+            items[i].written = written;
+            unsigned d = 0;
+            sscanf(items[i].oid.hex, "%2x", &d);
+            j.dirs[d & 255] = 1;
+            if (progress)
+                runs_progress_add(progress, items[i].len);
+        }
+        free(j.defer);
+    }
     if (j.rc != 0) {
         rc = runs_error_set(j.rc, "%s", j.msg);
         for (size_t i = 0; i < n; i++)
