@@ -4,8 +4,9 @@
  * at any instruction. What the code guarantees afterwards, whatever the moment:
  *
  *  1. A file objects/ab/cdef… holds exactly the bytes whose SHA-256 is abcdef…, and is
- *     complete: it gets that name only by rename() after its bytes were fsync'd, and
- *     an existing name is never overwritten (dedup re-hashes it instead).
+ *     complete: it gets that name only by rename() after its bytes were fsync'd. An
+ *     existing name is replaced only by the same bytes (dedup compares the stored
+ *     bytes with ours and rewrites a copy damaged after the fact).
  *  2. No ref (refs/heads/<run>, refs/tags/<name>) names a commit whose manifest references a
  *     missing object, unless the node is listed in `thinned`. Order: objects are
  *     fsync'd (file and directory) before the manifest commit is written; the commit
@@ -13,7 +14,7 @@
  *     `thinned` lists every node losing them.
  *  3. No ref names a missing or partial commit: refs are written as whole files
  *     (temp in locks/, fsync, rename, fsync the directory).
- *  4. Files in tmp/, objects/xx/.tmp-XXXXXX, locks/.tmp-* and unreferenced objects are
+ *  4. Files in tmp/, objects/.tmp-*, objects/xx/.tmp-*, locks/.tmp-* and unreferenced objects are
  *     garbage: a crash may leave them, nothing reads them, `runs gc` removes them.
  *     Lineage commits not reachable from a ref may also remain; nothing lists them.
  *  5. `thinned` is replaced atomically (temp, fsync, rename): it is either the old or
