@@ -3,7 +3,6 @@
 #include <stdio.h>
 
 #include "common/error.h"
-#include "common/progress.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "store/gc.h"
@@ -40,13 +39,9 @@ int cmd_verify(runs_cli *cli, int argc, char **argv)
         return runs_cli_usage("verify", USAGE, "unexpected argument '%s'", argv[optind]);
     runs_store *s = NULL;
     runs_verify_report r;
-    runs_progress pr;
     int rc = runs_cli_open_store(cli, &s);
-    if (rc == 0) {
-        runs_progress_start(&pr, "verify", 0, 1);
+    if (rc == 0)
         rc = runs_store_verify(&r, s, all, NULL, report, NULL);
-        runs_progress_end(&pr);
-    }
     runs_store_free(s);
     if (rc)
         return runs_cli_fail("verify");
