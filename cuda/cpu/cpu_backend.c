@@ -1,0 +1,317 @@
+/* cuda/cpu/cpu_backend.c — gpt_cpu_ops: the CPU reference backend.
+ *
+ * Owns four group buffers (param, grad, m, v) of n_params floats, the
+ * activations for max_batch × max_seq, and the backward scratch. The forward
+ * and backward follow gpt.h; each kernel is thread-count independent (see
+ * cpu_kernels.c), so a step gives the same bits for any OMP_NUM_THREADS. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cpu/cpu_kernels.h"
+#include "cuda/gpt_backend.h"
+
+/* Per-layer parameter pointers into a group buffer. */
+typedef struct {
+    float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+} layer_params;
+
+typedef struct {
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *attproj, *res2, *ln2, *ln2_mean, *ln2_rstd,
+        *fch, *fch_gelu, *fcproj, *res3;
+} layer_acts;
+
+typedef struct {
+    float *group[4];   /* GPT_PARAM, GPT_GRAD, GPT_ADAM_M, GPT_ADAM_V */
+    float *acts;       /* one allocation for everything below */
+    float *encoded;    /* [N,C] */
+    layer_acts *layer; /* n_layer */
+    float *lnf, *lnf_mean, *lnf_rstd, *logits; /* logits [N,V], dlogits in place */
+    float *dres, *dbuf, *dqkv, *dfch, *datt;   /* backward scratch */
+    float *wt;         /* transposed-weight scratch, max(V·C, 4C·C) */
+    float *losses;     /* [N] per-row losses */
+} cpu_impl;
+
+static void *aligned_floats(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
+
+static void params_of(const gpt_model *m, float *g, int l, layer_params *lp)
+{
+    const gpt_tensor_info *t = &m->info[2 + 12 * l];
+    lp->ln1w = g + t[0].offset;
+    lp->ln1b = g + t[1].offset;
+    lp->qkvw = g + t[2].offset;
+    lp->qkvb = g + t[3].offset;
+    lp->attprojw = g + t[4].offset;
+    lp->attprojb = g + t[5].offset;
+    lp->ln2w = g + t[6].offset;
+    lp->ln2b = g + t[7].offset;
+    lp->fcw = g + t[8].offset;
+    lp->fcb = g + t[9].offset;
+    lp->fcprojw = g + t[10].offset;
+    lp->fcprojb = g + t[11].offset;
+}
+
+static void cpu_destroy(gpt_model *m)
+{
+    cpu_impl *im = m->impl;
+    if (!im) return;
+    for (int i = 0; i < 4; i++) free(im->group[i]);
+    free(im->acts);
+    free(im->layer);
+    free(im->wt);
+    free(im);
+    m->impl = NULL;
+}
+
+static int cpu_create(gpt_model *m)
+{
+    const gpt_config *c = &m->cfg;
+    size_t N = (size_t)m->max_batch * m->max_seq, C = c->n_embd, V = c->vocab_size, L = c->n_layer;
+    size_t H = c->n_head, T = m->max_seq, B = m->max_batch;
+    cpu_impl *im = calloc(1, sizeof *im);
+    if (!im) return gpt_set_error("cpu backend: out of memory");
+    m->impl = im;
+    for (int i = 0; i < 4; i++) {
+        im->group[i] = aligned_floats(m->n_params);
+        if (!im->group[i]) goto oom;
+    }
+    size_t att = B * H * T * T;
+    size_t per_layer = N * C /*ln1*/ + 2 * N + N * 3 * C + N * C /*atty*/ + att + N * C /*attproj*/ +
+                       N * C /*res2*/ + N * C /*ln2*/ + 2 * N + N * 4 * C * 2 + N * C /*fcproj*/ + N * C /*res3*/;
+    size_t total = N * C + L * per_layer + N * C + 2 * N + N * V + N * C /*dres*/ + N * C /*dbuf*/ +
+                   N * 3 * C + N * 4 * C + att + N /*losses*/;
+    im->acts = aligned_floats(total);
+    im->layer = calloc(L, sizeof *im->layer);
+    size_t wt = V * C > 4 * C * C ? V * C : 4 * C * C;
+    im->wt = aligned_floats(wt);
+    if (!im->acts || !im->layer || !im->wt) goto oom;
+    float *p = im->acts;
+#define TAKE(dst, n) (dst = p, p += (n))
+    TAKE(im->encoded, N * C);
+    for (size_t l = 0; l < L; l++) {
+        layer_acts *a = &im->layer[l];
+        TAKE(a->ln1, N * C);
+        TAKE(a->ln1_mean, N);
+        TAKE(a->ln1_rstd, N);
+        TAKE(a->qkv, N * 3 * C);
+        TAKE(a->atty, N * C);
+        TAKE(a->att, att);
+        TAKE(a->attproj, N * C);
+        TAKE(a->res2, N * C);
+        TAKE(a->ln2, N * C);
+        TAKE(a->ln2_mean, N);
+        TAKE(a->ln2_rstd, N);
+        TAKE(a->fch, N * 4 * C);
+        TAKE(a->fch_gelu, N * 4 * C);
+        TAKE(a->fcproj, N * C);
+        TAKE(a->res3, N * C);
+    }
+    TAKE(im->lnf, N * C);
+    TAKE(im->lnf_mean, N);
+    TAKE(im->lnf_rstd, N);
+    TAKE(im->logits, N * V);
+    TAKE(im->dres, N * C);
+    TAKE(im->dbuf, N * C);
+    TAKE(im->dqkv, N * 3 * C);
+    TAKE(im->dfch, N * 4 * C);
+    TAKE(im->datt, att);
+    TAKE(im->losses, N);
+#undef TAKE
+    return 0;
+oom:
+    cpu_destroy(m);
+    return gpt_set_error("cpu backend: out of memory allocating %zu parameters and activations for "
+                         "batch %d x seq %d; lower the batch size or the sequence length",
+                         m->n_params, m->max_batch, m->max_seq);
+}
+
+/* Runs the layers and ln_f on B×T tokens (activations left in im). */
+static void forward_body(gpt_model *m, const int32_t *inputs, int B, int T)
+{
+    cpu_impl *im = m->impl;
+    const gpt_config *c = &m->cfg;
+    int C = c->n_embd, NH = c->n_head, N = B * T;
+    float *P = im->group[GPT_PARAM];
+    float *wte = P + m->info[0].offset, *wpe = P + m->info[1].offset;
+    const gpt_tensor_info *tf = &m->info[2 + 12 * c->n_layer];
+    cpu_embedding_fwd(im->encoded, inputs, wte, wpe, B, T, C);
+    float *res = im->encoded;
+    for (int l = 0; l < c->n_layer; l++) {
+        layer_params lp;
+        layer_acts *a = &im->layer[l];
+        params_of(m, P, l, &lp);
+        cpu_layernorm_fwd(a->ln1, a->ln1_mean, a->ln1_rstd, res, lp.ln1w, lp.ln1b, N, C);
+        cpu_matmul_fwd(a->qkv, a->ln1, lp.qkvw, lp.qkvb, N, C, 3 * C, im->wt);
+        cpu_attention_fwd(a->atty, a->att, a->qkv, B, T, C, NH);
+        cpu_matmul_fwd(a->attproj, a->atty, lp.attprojw, lp.attprojb, N, C, C, im->wt);
+        cpu_add(a->res2, res, a->attproj, (size_t)N * C);
+        cpu_layernorm_fwd(a->ln2, a->ln2_mean, a->ln2_rstd, a->res2, lp.ln2w, lp.ln2b, N, C);
+        cpu_matmul_fwd(a->fch, a->ln2, lp.fcw, lp.fcb, N, C, 4 * C, im->wt);
+        cpu_gelu_fwd(a->fch_gelu, a->fch, (size_t)N * 4 * C);
+        cpu_matmul_fwd(a->fcproj, a->fch_gelu, lp.fcprojw, lp.fcprojb, N, 4 * C, C, im->wt);
+        cpu_add(a->res3, a->res2, a->fcproj, (size_t)N * C);
+        res = a->res3;
+    }
+    cpu_layernorm_fwd(im->lnf, im->lnf_mean, im->lnf_rstd, res, P + tf[0].offset, P + tf[1].offset, N, C);
+}
+
+static void backward(gpt_model *m, const int32_t *inputs, int B, int T)
+{
+    cpu_impl *im = m->impl;
+    const gpt_config *c = &m->cfg;
+    int C = c->n_embd, NH = c->n_head, V = c->vocab_size, N = B * T, L = c->n_layer;
+    float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD];
+    const gpt_tensor_info *tf = &m->info[2 + 12 * L];
+    float *wte = P + m->info[0].offset, *dwte = G + m->info[0].offset, *dwpe = G + m->info[1].offset;
+
+    /* Output layer (tied): dlnf = dlogits·wte, dwte = dlogitsᵀ·lnf (overwrites). */
+    cpu_matmul_bwd(im->dbuf, dwte, NULL, im->logits, im->lnf, wte, N, C, V, 0);
+    memset(im->dres, 0, (size_t)N * C * sizeof(float));
+    float *res_last = L > 0 ? im->layer[L - 1].res3 : im->encoded;
+    cpu_layernorm_bwd(im->dres, G + tf[0].offset, G + tf[1].offset, im->dbuf, res_last, P + tf[0].offset,
+                      im->lnf_mean, im->lnf_rstd, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        layer_params lp, lg;
+        layer_acts *a = &im->layer[l];
+        params_of(m, P, l, &lp);
+        params_of(m, G, l, &lg);
+        float *res_in = l > 0 ? im->layer[l - 1].res3 : im->encoded;
+        /* MLP: dres is the gradient of res3 (and, through the skip, of res2). */
+        cpu_matmul_bwd(im->dfch, lg.fcprojw, lg.fcprojb, im->dres, a->fch_gelu, lp.fcprojw, N, 4 * C, C, 0);
+        cpu_gelu_bwd(im->dfch, a->fch, im->dfch, (size_t)N * 4 * C);
+        cpu_matmul_bwd(im->dbuf, lg.fcw, lg.fcb, im->dfch, a->ln2, lp.fcw, N, C, 4 * C, 0);
+        cpu_layernorm_bwd(im->dres, lg.ln2w, lg.ln2b, im->dbuf, a->res2, lp.ln2w, a->ln2_mean, a->ln2_rstd, N, C);
+        /* Attention: dres is now the gradient of res2 (and of res_in). */
+        cpu_matmul_bwd(im->dbuf, lg.attprojw, lg.attprojb, im->dres, a->atty, lp.attprojw, N, C, C, 0);
+        cpu_attention_bwd(im->dqkv, im->datt, im->dbuf, a->qkv, a->att, B, T, C, NH);
+        cpu_matmul_bwd(im->dbuf, lg.qkvw, lg.qkvb, im->dqkv, a->ln1, lp.qkvw, N, C, 3 * C, 0);
+        cpu_layernorm_bwd(im->dres, lg.ln1w, lg.ln1b, im->dbuf, res_in, lp.ln1w, a->ln1_mean, a->ln1_rstd, N, C);
+    }
+    /* Positions the batch did not reach get zero gradient. */
+    memset(dwpe + (size_t)T * C, 0, (size_t)(c->block_size - T) * C * sizeof(float));
+    cpu_embedding_bwd(dwte, dwpe, im->dres, inputs, B, T, C);
+}
+
+static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
+                       int do_backward, float *loss)
+{
+    cpu_impl *im = m->impl;
+    const gpt_config *c = &m->cfg;
+    int N = B * T, C = c->n_embd, V = c->vocab_size;
+    float *P = im->group[GPT_PARAM];
+    forward_body(m, inputs, B, T);
+    cpu_matmul_fwd(im->logits, im->lnf, P + m->info[0].offset, NULL, N, C, V, im->wt);
+    float l = cpu_crossentropy(im->logits, im->losses, targets, N, V, do_backward);
+    *loss = l;
+    if (do_backward) backward(m, inputs, B, T);
+    return 0;
+}
+
+static int cpu_logits_last(gpt_model *m, const int32_t *tokens, int T, float *logits)
+{
+    cpu_impl *im = m->impl;
+    const gpt_config *c = &m->cfg;
+    int C = c->n_embd, V = c->vocab_size;
+    if (T < 1 || T > m->max_seq)
+        return gpt_set_error("gpt_generate: context of %d tokens outside [1, %d]", T, m->max_seq);
+    forward_body(m, tokens, 1, T);
+    /* Only the last row is needed: logits = wte · lnf[T−1]. */
+    cpu_matvec(logits, im->group[GPT_PARAM] + m->info[0].offset, im->lnf + (size_t)(T - 1) * C, V, C);
+    return 0;
+}
+
+/* Global norm: fixed chunks summed in double, chunk sums added in order. */
+#define NORM_CHUNK 65536
+
+static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
+{
+    cpu_impl *im = m->impl;
+    float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD], *M = im->group[GPT_ADAM_M],
+          *Vv = im->group[GPT_ADAM_V];
+    size_t n = m->n_params;
+    long nch = (long)((n + NORM_CHUNK - 1) / NORM_CHUNK);
+    double *part = malloc((size_t)nch * sizeof *part);
+    if (!part) return gpt_set_error("gpt_update: out of memory");
+#pragma omp parallel for schedule(static)
+    for (long ch = 0; ch < nch; ch++) {
+        size_t i0 = (size_t)ch * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
+        double acc[8] = {0};
+        size_t i = i0;
+        for (; i + 8 <= i1; i += 8)
+            for (int l = 0; l < 8; l++) acc[l] += (double)G[i + l] * G[i + l];
+        for (int l = 0; i + l < i1; l++) acc[l] += (double)G[i + l] * G[i + l];
+        part[ch] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    }
+    double sq = 0.0;
+    for (long ch = 0; ch < nch; ch++) sq += part[ch];
+    free(part);
+    double norm = sqrt(sq);
+    *grad_norm = (float)norm;
+    float gscale = 1.0f;
+    if (hp->grad_clip > 0.0f && norm > hp->grad_clip) gscale = (float)(hp->grad_clip / norm);
+
+    uint64_t t = m->adam_step;
+    float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
+    float bc1 = (float)(1.0 - pow((double)b1, (double)t));
+    float bc2 = (float)(1.0 - pow((double)b2, (double)t));
+    for (int ti = 0; ti < m->n_tensors; ti++) {
+        const gpt_tensor_info *inf = &m->info[ti];
+        float wd = inf->decay ? hp->weight_decay : 0.0f;
+        float *p = P + inf->offset, *g = G + inf->offset, *mm = M + inf->offset, *vv = Vv + inf->offset;
+        long tch = (long)((inf->numel + 4095) / 4096);
+#pragma omp parallel for schedule(static)
+        for (long ch = 0; ch < tch; ch++) {
+            size_t i0 = (size_t)ch * 4096, i1 = i0 + 4096 < inf->numel ? i0 + 4096 : inf->numel;
+            for (size_t i = i0; i < i1; i++) {
+                float gi = g[i];
+                if (gscale != 1.0f) g[i] = gi = gi * gscale;
+                float mi = b1 * mm[i] + (1.0f - b1) * gi;
+                float vi = b2 * vv[i] + (1.0f - b2) * gi * gi;
+                mm[i] = mi;
+                vv[i] = vi;
+                float mhat = mi / bc1, vhat = vi / bc2;
+                p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
+            }
+        }
+    }
+    return 0;
+}
+
+static int cpu_read(const gpt_model *m, gpt_slot slot, float *dst)
+{
+    cpu_impl *im = m->impl;
+    memcpy(dst, im->group[slot], m->n_params * sizeof(float));
+    return 0;
+}
+
+static int cpu_write(gpt_model *m, gpt_slot slot, const float *src)
+{
+    cpu_impl *im = m->impl;
+    memcpy(im->group[slot], src, m->n_params * sizeof(float));
+    return 0;
+}
+
+static void *cpu_host_alloc(size_t bytes)
+{
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
+}
+
+static void cpu_host_free(void *p) { free(p); }
+
+const struct gpt_ops gpt_cpu_ops = {
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .forward = cpu_forward,
+    .update = cpu_update,
+    .read = cpu_read,
+    .write = cpu_write,
+    .logits_last = cpu_logits_last,
+    .host_alloc = cpu_host_alloc,
+    .host_free = cpu_host_free,
+};

@@ -1,0 +1,545 @@
+/* cuda/cpu/cpu_kernels.c — the CPU backend's compute kernels (C11 + OpenMP).
+ *
+ * Determinism rule: every parallel loop splits work into pieces whose bounds do
+ * not depend on the thread count (rows, GEMM tiles, fixed-size chunks), and
+ * every reduction runs in one fixed order inside one piece. So 1 thread and N
+ * threads produce the same bits. Hot reductions use 16 fixed lanes (lane l sums
+ * the elements i ≡ l mod 16, then a fixed tree), which the compiler vectorises
+ * without reassociating anything. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "cuda/cpu/cpu_kernels.h"
+
+#define CHUNK 4096 /* elementwise loops: fixed pieces */
+
+/* ---------- small fixed-order helpers ---------- */
+
+static inline float lane_reduce(float acc[16])
+{
+    for (int s = 8; s > 0; s >>= 1)
+        for (int l = 0; l < s; l++) acc[l] += acc[l + s];
+    return acc[0];
+}
+
+static inline float sum16(const float *x, int n)
+{
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) acc[l] += x[i + l];
+    for (int l = 0; i + l < n; l++) acc[l] += x[i + l];
+    return lane_reduce(acc);
+}
+
+static inline float dot16(const float *a, const float *b, int n)
+{
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
+    for (int l = 0; i + l < n; l++) acc[l] += a[i + l] * b[i + l];
+    return lane_reduce(acc);
+}
+
+static inline float max16(const float *x, int n)
+{
+    float acc[16];
+    for (int l = 0; l < 16; l++) acc[l] = -INFINITY;
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+    for (int l = 0; i + l < n; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+    for (int s = 8; s > 0; s >>= 1)
+        for (int l = 0; l < s; l++) acc[l] = acc[l + s] > acc[l] ? acc[l + s] : acc[l];
+    return acc[0];
+}
+
+/* exp for x <= 88 (clamped below at −87, where it underflows to ~1e-38):
+ * Cody–Waite reduction and a degree-6 polynomial, about 2 ulp. Plain arithmetic
+ * so loops calling it vectorise (libm's expf would not), and the same bits in
+ * vector and scalar code. */
+static inline float exp_fast(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.428606765330187e-06f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float tanh_fast(float u)
+{
+    return 1.0f - 2.0f / (exp_fast(2.0f * u) + 1.0f);
+}
+
+/* ---------- GEMM ---------- */
+
+/* Register tile MR×NR (6 rows × 4 vectors of 16), cache blocks MC×NC×KC.
+ * A task is one MC×NC block of C; inside it, KC slices of K run in order, so
+ * each element's sum is p = 0..K−1 whatever the blocking or thread count. The
+ * B micro-panel (KC×NR, 32 KB) stays in L1 while the MR-row panels of A stream. */
+#define MR 6
+#define NR 64
+#define MC 96
+#define NC 256
+#define KC 128
+
+#ifdef __AVX512F__
+static inline __mmask16 lane_mask(int rem)
+{
+    return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1u);
+}
+
+/* init: 0 load C, 1 zero, 2 bias row. Rows >= mr read row 0 of A (valid memory)
+ * and are not stored. */
+static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb,
+                        int nr, float *Cm, long ldc, int init, const float *bias)
+{
+    __mmask16 mk0 = lane_mask(nr), mk1 = lane_mask(nr - 16), mk2 = lane_mask(nr - 32),
+              mk3 = lane_mask(nr - 48);
+    const float *a0 = A, *a1 = A + (mr > 1 ? a_rs : 0), *a2 = A + (mr > 2 ? 2 * a_rs : 0),
+                *a3 = A + (mr > 3 ? 3 * a_rs : 0), *a4 = A + (mr > 4 ? 4 * a_rs : 0),
+                *a5 = A + (mr > 5 ? 5 * a_rs : 0);
+    __m512 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41,
+        c42, c43, c50, c51, c52, c53;
+    if (init == 0) {
+#define LD(r, v, mk) (r < mr ? _mm512_maskz_loadu_ps(mk, Cm + (long)r * ldc + 16 * v) : _mm512_setzero_ps())
+        c00 = LD(0, 0, mk0); c01 = LD(0, 1, mk1); c02 = LD(0, 2, mk2); c03 = LD(0, 3, mk3);
+        c10 = LD(1, 0, mk0); c11 = LD(1, 1, mk1); c12 = LD(1, 2, mk2); c13 = LD(1, 3, mk3);
+        c20 = LD(2, 0, mk0); c21 = LD(2, 1, mk1); c22 = LD(2, 2, mk2); c23 = LD(2, 3, mk3);
+        c30 = LD(3, 0, mk0); c31 = LD(3, 1, mk1); c32 = LD(3, 2, mk2); c33 = LD(3, 3, mk3);
+        c40 = LD(4, 0, mk0); c41 = LD(4, 1, mk1); c42 = LD(4, 2, mk2); c43 = LD(4, 3, mk3);
+        c50 = LD(5, 0, mk0); c51 = LD(5, 1, mk1); c52 = LD(5, 2, mk2); c53 = LD(5, 3, mk3);
+#undef LD
+    } else {
+        __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
+        if (init == 2) {
+            z0 = _mm512_maskz_loadu_ps(mk0, bias);
+            z1 = _mm512_maskz_loadu_ps(mk1, bias + 16);
+            z2 = _mm512_maskz_loadu_ps(mk2, bias + 32);
+            z3 = _mm512_maskz_loadu_ps(mk3, bias + 48);
+        }
+        c00 = c10 = c20 = c30 = c40 = c50 = z0;
+        c01 = c11 = c21 = c31 = c41 = c51 = z1;
+        c02 = c12 = c22 = c32 = c42 = c52 = z2;
+        c03 = c13 = c23 = c33 = c43 = c53 = z3;
+    }
+    for (int p = 0; p < kc; p++) {
+        const float *b = B + (long)p * ldb;
+        __m512 b0 = _mm512_maskz_loadu_ps(mk0, b), b1 = _mm512_maskz_loadu_ps(mk1, b + 16),
+               b2 = _mm512_maskz_loadu_ps(mk2, b + 32), b3 = _mm512_maskz_loadu_ps(mk3, b + 48);
+        long o = (long)p * a_cs;
+        __m512 a;
+        a = _mm512_set1_ps(a0[o]);
+        c00 = _mm512_fmadd_ps(a, b0, c00); c01 = _mm512_fmadd_ps(a, b1, c01);
+        c02 = _mm512_fmadd_ps(a, b2, c02); c03 = _mm512_fmadd_ps(a, b3, c03);
+        a = _mm512_set1_ps(a1[o]);
+        c10 = _mm512_fmadd_ps(a, b0, c10); c11 = _mm512_fmadd_ps(a, b1, c11);
+        c12 = _mm512_fmadd_ps(a, b2, c12); c13 = _mm512_fmadd_ps(a, b3, c13);
+        a = _mm512_set1_ps(a2[o]);
+        c20 = _mm512_fmadd_ps(a, b0, c20); c21 = _mm512_fmadd_ps(a, b1, c21);
+        c22 = _mm512_fmadd_ps(a, b2, c22); c23 = _mm512_fmadd_ps(a, b3, c23);
+        a = _mm512_set1_ps(a3[o]);
+        c30 = _mm512_fmadd_ps(a, b0, c30); c31 = _mm512_fmadd_ps(a, b1, c31);
+        c32 = _mm512_fmadd_ps(a, b2, c32); c33 = _mm512_fmadd_ps(a, b3, c33);
+        a = _mm512_set1_ps(a4[o]);
+        c40 = _mm512_fmadd_ps(a, b0, c40); c41 = _mm512_fmadd_ps(a, b1, c41);
+        c42 = _mm512_fmadd_ps(a, b2, c42); c43 = _mm512_fmadd_ps(a, b3, c43);
+        a = _mm512_set1_ps(a5[o]);
+        c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51);
+        c52 = _mm512_fmadd_ps(a, b2, c52); c53 = _mm512_fmadd_ps(a, b3, c53);
+    }
+#define ST(r, v, mk, c) \
+    if (r < mr) _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk, c)
+    ST(0, 0, mk0, c00); ST(0, 1, mk1, c01); ST(0, 2, mk2, c02); ST(0, 3, mk3, c03);
+    ST(1, 0, mk0, c10); ST(1, 1, mk1, c11); ST(1, 2, mk2, c12); ST(1, 3, mk3, c13);
+    ST(2, 0, mk0, c20); ST(2, 1, mk1, c21); ST(2, 2, mk2, c22); ST(2, 3, mk3, c23);
+    ST(3, 0, mk0, c30); ST(3, 1, mk1, c31); ST(3, 2, mk2, c32); ST(3, 3, mk3, c33);
+    ST(4, 0, mk0, c40); ST(4, 1, mk1, c41); ST(4, 2, mk2, c42); ST(4, 3, mk3, c43);
+    ST(5, 0, mk0, c50); ST(5, 1, mk1, c51); ST(5, 2, mk2, c52); ST(5, 3, mk3, c53);
+#undef ST
+}
+#else
+/* Portable micro-kernel: same tile and the same per-element order (fmaf, p in
+ * order), so it gives the AVX-512 kernel's bits where fmaf is exact-fused. */
+static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb,
+                        int nr, float *Cm, long ldc, int init, const float *bias)
+{
+    float acc[MR][NR];
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++)
+            acc[r][j] = (j >= nr || r >= mr) ? 0.0f
+                        : init == 0        ? Cm[(long)r * ldc + j]
+                        : init == 2        ? bias[j]
+                                           : 0.0f;
+    for (int p = 0; p < kc; p++) {
+        const float *b = B + (long)p * ldb;
+        float bb[NR];
+        for (int j = 0; j < NR; j++) bb[j] = j < nr ? b[j] : 0.0f;
+        for (int r = 0; r < mr; r++) {
+            float a = A[(long)r * a_rs + (long)p * a_cs];
+            for (int j = 0; j < NR; j++) acc[r][j] = fmaf(a, bb[j], acc[r][j]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j++) Cm[(long)r * ldc + j] = acc[r][j];
+}
+#endif
+
+void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
+              int M, int N, int K, int accumulate, const float *bias)
+{
+    int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
+    long ntask = (long)mb * nb;
+    if (K <= 0) {
+        if (!accumulate)
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) Cm[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
+        return;
+    }
+    /* Tasks walk N-blocks fastest so neighbouring threads share A rows. */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long task = 0; task < ntask; task++) {
+        int i0 = (int)(task / nb) * MC, j0 = (int)(task % nb) * NC;
+        int mc = M - i0 < MC ? M - i0 : MC, nc = N - j0 < NC ? N - j0 : NC;
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int kc = K - k0 < KC ? K - k0 : KC;
+            int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
+            for (int j = j0; j < j0 + nc; j += NR) {
+                int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+                for (int i = i0; i < i0 + mc; i += MR) {
+                    int mr = i0 + mc - i < MR ? i0 + mc - i : MR;
+                    kernel_6x64(kc, A + (long)i * a_rs + (long)k0 * a_cs, a_rs, a_cs, mr,
+                                B + (long)k0 * ldb + j, ldb, nr, Cm + (long)i * ldc + j, ldc, init,
+                                bias ? bias + j : NULL);
+                }
+            }
+        }
+    }
+}
+
+void cpu_transpose(float *dst, const float *src, int rows, int cols)
+{
+    const int TB = 32;
+    int rb = (rows + TB - 1) / TB, cb = (cols + TB - 1) / TB;
+#pragma omp parallel for schedule(static)
+    for (long blk = 0; blk < (long)rb * cb; blk++) {
+        int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
+        int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
+        for (int c = c0; c < c1; c++)
+            for (int r = r0; r < r1; r++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+    }
+}
+
+void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                    int OC, float *wt_scratch)
+{
+    cpu_transpose(wt_scratch, w, OC, IC); /* [IC, OC] */
+    cpu_gemm(out, OC, inp, IC, 1, wt_scratch, OC, N, OC, IC, 0, bias);
+}
+
+void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                    const float *w, int N, int IC, int OC, int accumulate_dw)
+{
+    if (dinp) cpu_gemm(dinp, IC, dout, OC, 1, w, IC, N, IC, OC, 0, NULL);
+    /* dw[o,i] = Σ_n dout[n,o] inp[n,i]: A = doutᵀ (row stride 1, column stride OC). */
+    cpu_gemm(dw, IC, dout, 1, OC, inp, IC, OC, IC, N, accumulate_dw, NULL);
+    if (dbias) {
+        int nch = (OC + 63) / 64;
+#pragma omp parallel for schedule(static)
+        for (int ch = 0; ch < nch; ch++) {
+            int o0 = ch * 64, o1 = o0 + 64 < OC ? o0 + 64 : OC;
+            float acc[64] = {0};
+            for (int n = 0; n < N; n++) {
+                const float *d = dout + (long)n * OC;
+                for (int o = o0; o < o1; o++) acc[o - o0] += d[o];
+            }
+            for (int o = o0; o < o1; o++) dbias[o] = acc[o - o0];
+        }
+    }
+}
+
+/* ---------- LayerNorm ---------- */
+
+void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                       const float *b, int N, int C)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (long)n * C;
+        float *y = out + (long)n * C;
+        float mu = sum16(x, C) / (float)C;
+        float acc[16] = {0};
+        int i = 0;
+        for (; i + 16 <= C; i += 16)
+            for (int l = 0; l < 16; l++) {
+                float d = x[i + l] - mu;
+                acc[l] += d * d;
+            }
+        for (int l = 0; i + l < C; l++) {
+            float d = x[i + l] - mu;
+            acc[l] += d * d;
+        }
+        float var = lane_reduce(acc) / (float)C;
+        float rs = 1.0f / sqrtf(var + 1e-5f);
+        for (int c = 0; c < C; c++) y[c] = (x[c] - mu) * rs * w[c] + b[c];
+        mean[n] = mu;
+        rstd[n] = rs;
+    }
+}
+
+void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                       const float *w, const float *mean, const float *rstd, int N, int C)
+{
+#pragma omp parallel
+    {
+        float *dxhat = malloc((size_t)C * 2 * sizeof(float));
+        float *xh = dxhat + C;
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (long)n * C, *d = dout + (long)n * C;
+            float *dx = dinp + (long)n * C;
+            float mu = mean[n], rs = rstd[n];
+            for (int c = 0; c < C; c++) {
+                xh[c] = (x[c] - mu) * rs;
+                dxhat[c] = d[c] * w[c];
+            }
+            float m1 = sum16(dxhat, C) / (float)C;
+            float m2 = dot16(dxhat, xh, C) / (float)C;
+            for (int c = 0; c < C; c++) dx[c] += rs * (dxhat[c] - m1 - xh[c] * m2);
+        }
+        free(dxhat);
+        /* Parameter gradients: each channel block sums rows 0..N−1 in order. */
+        int nch = (C + 63) / 64;
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < nch; ch++) {
+            int c0 = ch * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
+            float aw[64] = {0}, ab[64] = {0};
+            for (int n = 0; n < N; n++) {
+                const float *x = inp + (long)n * C, *d = dout + (long)n * C;
+                float mu = mean[n], rs = rstd[n];
+                for (int c = c0; c < c1; c++) {
+                    aw[c - c0] += d[c] * ((x[c] - mu) * rs);
+                    ab[c - c0] += d[c];
+                }
+            }
+            for (int c = c0; c < c1; c++) {
+                dw[c] = aw[c - c0];
+                db[c] = ab[c - c0];
+            }
+        }
+    }
+}
+
+/* ---------- attention ---------- */
+
+void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+{
+    int hd = C / NH;
+    long C3 = 3L * C;
+    float scale = 1.0f / sqrtf((float)hd);
+    long ntask = (long)B * NH * T;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (long task = 0; task < ntask; task++) {
+        int t = (int)(task % T), h = (int)((task / T) % NH), b = (int)(task / ((long)T * NH));
+        const float *q = qkv + ((long)b * T + t) * C3 + h * hd;
+        float *a = att + (((long)b * NH + h) * T + t) * T;
+        for (int j = 0; j <= t; j++) a[j] = dot16(q, qkv + ((long)b * T + j) * C3 + C + h * hd, hd) * scale;
+        float mx = max16(a, t + 1);
+        for (int j = 0; j <= t; j++) a[j] = exp_fast(a[j] - mx);
+        float inv = 1.0f / sum16(a, t + 1);
+        for (int j = 0; j <= t; j++) a[j] *= inv;
+        float *o = out + ((long)b * T + t) * C + h * hd;
+        for (int d = 0; d < hd; d++) o[d] = 0.0f;
+        for (int j = 0; j <= t; j++) {
+            const float *v = qkv + ((long)b * T + j) * C3 + 2 * C + h * hd;
+            float p = a[j];
+            for (int d = 0; d < hd; d++) o[d] += p * v[d];
+        }
+    }
+}
+
+void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                       const float *att, int B, int T, int C, int NH)
+{
+    int hd = C / NH;
+    long C3 = 3L * C;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long bh = 0; bh < (long)B * NH; bh++) {
+        int h = (int)(bh % NH), b = (int)(bh / NH);
+        const float *P = att + bh * T * T;
+        float *dS = scratch + bh * T * T;
+        const float *base = qkv + (long)b * T * C3;
+        float *dbase = dqkv + (long)b * T * C3;
+        for (int t = 0; t < T; t++) {
+            const float *go = dout + ((long)b * T + t) * C + h * hd;
+            const float *pr = P + (long)t * T;
+            float *ds = dS + (long)t * T;
+            for (int j = 0; j <= t; j++) ds[j] = dot16(go, base + (long)j * C3 + 2 * C + h * hd, hd);
+            float s = dot16(pr, ds, t + 1);
+            for (int j = 0; j <= t; j++) ds[j] = pr[j] * (ds[j] - s) * scale;
+            float *dq = dbase + (long)t * C3 + h * hd;
+            for (int d = 0; d < hd; d++) dq[d] = 0.0f;
+            for (int j = 0; j <= t; j++) {
+                const float *k = base + (long)j * C3 + C + h * hd;
+                float g = ds[j];
+                for (int d = 0; d < hd; d++) dq[d] += g * k[d];
+            }
+        }
+        for (int j = 0; j < T; j++) {
+            float *dk = dbase + (long)j * C3 + C + h * hd, *dv = dbase + (long)j * C3 + 2 * C + h * hd;
+            for (int d = 0; d < hd; d++) dk[d] = dv[d] = 0.0f;
+            for (int t = j; t < T; t++) {
+                const float *q = base + (long)t * C3 + h * hd;
+                const float *go = dout + ((long)b * T + t) * C + h * hd;
+                float g = dS[(long)t * T + j], p = P[(long)t * T + j];
+                for (int d = 0; d < hd; d++) {
+                    dk[d] += g * q[d];
+                    dv[d] += p * go[d];
+                }
+            }
+        }
+    }
+}
+
+/* ---------- GELU ---------- */
+
+#define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
+
+void cpu_gelu_fwd(float *out, const float *inp, size_t n)
+{
+    long nch = (long)((n + CHUNK - 1) / CHUNK);
+#pragma omp parallel for schedule(static)
+    for (long ch = 0; ch < nch; ch++) {
+        size_t i0 = (size_t)ch * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+        for (size_t i = i0; i < i1; i++) {
+            float x = inp[i];
+            float u = GELU_S * (x + 0.044715f * x * x * x);
+            out[i] = 0.5f * x * (1.0f + tanh_fast(u));
+        }
+    }
+}
+
+void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    long nch = (long)((n + CHUNK - 1) / CHUNK);
+#pragma omp parallel for schedule(static)
+    for (long ch = 0; ch < nch; ch++) {
+        size_t i0 = (size_t)ch * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+        for (size_t i = i0; i < i1; i++) {
+            float x = inp[i];
+            float u = GELU_S * (x + 0.044715f * x * x * x);
+            float th = tanh_fast(u);
+            float du = GELU_S * (1.0f + 3.0f * 0.044715f * x * x);
+            float g = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
+            dinp[i] = g * dout[i];
+        }
+    }
+}
+
+/* ---------- softmax cross-entropy ---------- */
+
+float cpu_crossentropy(float *logits, float *losses, const int32_t *targets, int N, int V, int backward)
+{
+    float invN = 1.0f / (float)N;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *x = logits + (long)n * V;
+        int tg = targets[n];
+        float mx = max16(x, V);
+        float xt = x[tg];
+        float acc[16] = {0};
+        int i = 0;
+        for (; i + 16 <= V; i += 16)
+            for (int l = 0; l < 16; l++) {
+                float e = exp_fast(x[i + l] - mx);
+                x[i + l] = e;
+                acc[l] += e;
+            }
+        for (int l = 0; i + l < V; l++) {
+            float e = exp_fast(x[i + l] - mx);
+            x[i + l] = e;
+            acc[l] += e;
+        }
+        float sum = lane_reduce(acc);
+        losses[n] = logf(sum) + mx - xt;
+        if (backward) {
+            float s = invN / sum;
+            for (int j = 0; j < V; j++) x[j] *= s;
+            x[tg] -= invN;
+        }
+    }
+    double total = 0.0;
+    for (int n = 0; n < N; n++) total += losses[n];
+    return (float)(total / N);
+}
+
+/* ---------- embeddings, residual ---------- */
+
+void cpu_embedding_fwd(float *out, const int32_t *tok, const float *wte, const float *wpe, int B, int T, int C)
+{
+#pragma omp parallel for schedule(static)
+    for (long r = 0; r < (long)B * T; r++) {
+        const float *e = wte + (long)tok[r] * C, *p = wpe + (r % T) * C;
+        float *o = out + r * C;
+        for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
+    }
+}
+
+void cpu_embedding_bwd(float *dwte, float *dwpe, const float *dout, const int32_t *tok, int B, int T, int C)
+{
+    int nch = (C + 63) / 64;
+    /* Channel blocks own their columns of dwte, rows scattered in row order. */
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < nch; ch++) {
+        int c0 = ch * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
+        for (long r = 0; r < (long)B * T; r++) {
+            float *w = dwte + (long)tok[r] * C;
+            const float *d = dout + r * C;
+            for (int c = c0; c < c1; c++) w[c] += d[c];
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *w = dwpe + (long)t * C;
+        for (int c = 0; c < C; c++) w[c] = 0.0f;
+        for (int b = 0; b < B; b++) {
+            const float *d = dout + ((long)b * T + t) * C;
+            for (int c = 0; c < C; c++) w[c] += d[c];
+        }
+    }
+}
+
+void cpu_add(float *out, const float *a, const float *b, size_t n)
+{
+    long nch = (long)((n + CHUNK - 1) / CHUNK);
+#pragma omp parallel for schedule(static)
+    for (long ch = 0; ch < nch; ch++) {
+        size_t i0 = (size_t)ch * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+        for (size_t i = i0; i < i1; i++) out[i] = a[i] + b[i];
+    }
+}
+
+void cpu_matvec(float *out, const float *W, const float *x, int rows, int cols)
+{
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) out[r] = dot16(W + (long)r * cols, x, cols);
+}
