@@ -203,36 +203,54 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
 }
 #endif
 
+/* One MC×NC block of C (task number task of an nb-wide grid). */
+static void gemm_task(long task, int nb, float *Cm, long ldc, const float *A, long a_rs, long a_cs,
+                      const float *B, long ldb, int M, int N, int K, int accumulate, const float *bias)
+{
+    int i0 = (int)(task / nb) * MC, j0 = (int)(task % nb) * NC;
+    int mc = M - i0 < MC ? M - i0 : MC, nc = N - j0 < NC ? N - j0 : NC;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
+        for (int j = j0; j < j0 + nc; j += NR) {
+            int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+            for (int i = i0; i < i0 + mc; i += MR) {
+                int mr = i0 + mc - i < MR ? i0 + mc - i : MR;
+                kernel_6x64(kc, A + (long)i * a_rs + (long)k0 * a_cs, a_rs, a_cs, mr,
+                            B + (long)k0 * ldb + j, ldb, nr, Cm + (long)i * ldc + j, ldc, init,
+                            bias ? bias + j : NULL);
+            }
+        }
+    }
+}
+
+static int gemm_empty(float *Cm, long ldc, int M, int N, int K, int accumulate, const float *bias)
+{
+    if (K > 0) return 0;
+    if (!accumulate)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) Cm[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
+    return 1;
+}
+
 void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
               int M, int N, int K, int accumulate, const float *bias)
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
-    long ntask = (long)mb * nb;
-    if (K <= 0) {
-        if (!accumulate)
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++) Cm[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
-        return;
-    }
+    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
     /* Tasks walk N-blocks fastest so neighbouring threads share A rows. */
 #pragma omp parallel for schedule(dynamic, 1)
-    for (long task = 0; task < ntask; task++) {
-        int i0 = (int)(task / nb) * MC, j0 = (int)(task % nb) * NC;
-        int mc = M - i0 < MC ? M - i0 : MC, nc = N - j0 < NC ? N - j0 : NC;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            int kc = K - k0 < KC ? K - k0 : KC;
-            int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
-            for (int j = j0; j < j0 + nc; j += NR) {
-                int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
-                for (int i = i0; i < i0 + mc; i += MR) {
-                    int mr = i0 + mc - i < MR ? i0 + mc - i : MR;
-                    kernel_6x64(kc, A + (long)i * a_rs + (long)k0 * a_cs, a_rs, a_cs, mr,
-                                B + (long)k0 * ldb + j, ldb, nr, Cm + (long)i * ldc + j, ldc, init,
-                                bias ? bias + j : NULL);
-                }
-            }
-        }
-    }
+    for (long task = 0; task < (long)mb * nb; task++)
+        gemm_task(task, nb, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
+}
+
+void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
+                     int M, int N, int K, int accumulate, const float *bias)
+{
+    int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
+    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
+    for (long task = 0; task < (long)mb * nb; task++)
+        gemm_task(task, nb, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
 }
 
 void cpu_transpose(float *dst, const float *src, int rows, int cols)
@@ -350,29 +368,53 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, con
 
 /* ---------- attention ---------- */
 
+/* Attention runs per (batch, head) on one thread, as GEMMs over row blocks of
+ * AB rows: a block of query rows t ∈ [i0, i0+AB) needs key columns j < i0+AB
+ * only, so the causal half is mostly skipped. Entries j > t of P and dS are
+ * kept at exactly 0, so the extra columns a block does touch add +0.
+ * K and V are transposed per head into a small [hd, T] scratch where a GEMM
+ * needs them as the right-hand row-major operand. */
+#define AB 48
+
+static void transpose_head(float *dst, const float *src, long ld, int T, int hd)
+{
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < hd; d++) dst[(long)d * T + t] = src[(long)t * ld + d];
+}
+
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
     int hd = C / NH;
     long C3 = 3L * C;
     float scale = 1.0f / sqrtf((float)hd);
-    long ntask = (long)B * NH * T;
-#pragma omp parallel for schedule(dynamic, 16)
-    for (long task = 0; task < ntask; task++) {
-        int t = (int)(task % T), h = (int)((task / T) % NH), b = (int)(task / ((long)T * NH));
-        const float *q = qkv + ((long)b * T + t) * C3 + h * hd;
-        float *a = att + (((long)b * NH + h) * T + t) * T;
-        for (int j = 0; j <= t; j++) a[j] = dot16(q, qkv + ((long)b * T + j) * C3 + C + h * hd, hd) * scale;
-        float mx = max16(a, t + 1);
-        for (int j = 0; j <= t; j++) a[j] = exp_fast(a[j] - mx);
-        float inv = 1.0f / sum16(a, t + 1);
-        for (int j = 0; j <= t; j++) a[j] *= inv;
-        float *o = out + ((long)b * T + t) * C + h * hd;
-        for (int d = 0; d < hd; d++) o[d] = 0.0f;
-        for (int j = 0; j <= t; j++) {
-            const float *v = qkv + ((long)b * T + j) * C3 + 2 * C + h * hd;
-            float p = a[j];
-            for (int d = 0; d < hd; d++) o[d] += p * v[d];
+#pragma omp parallel
+    {
+        float *kt = malloc((size_t)hd * T * sizeof *kt);
+#pragma omp for schedule(dynamic, 1)
+        for (long bh = 0; bh < (long)B * NH; bh++) {
+            int h = (int)(bh % NH), b = (int)(bh / NH);
+            const float *q = qkv + (long)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+            float *S = att + bh * T * T, *o = out + (long)b * T * C + h * hd;
+            transpose_head(kt, k, C3, T, hd);
+            for (int i0 = 0; i0 < T; i0 += AB) {
+                int rows = T - i0 < AB ? T - i0 : AB, cols = i0 + rows;
+                cpu_gemm_serial(S + (long)i0 * T, T, q + (long)i0 * C3, C3, 1, kt, T, rows, cols, hd, 0, NULL);
+            }
+            for (int t = 0; t < T; t++) {
+                float *a = S + (long)t * T;
+                for (int j = 0; j <= t; j++) a[j] *= scale;
+                float mx = max16(a, t + 1);
+                for (int j = 0; j <= t; j++) a[j] = exp_fast(a[j] - mx);
+                float inv = 1.0f / sum16(a, t + 1);
+                for (int j = 0; j <= t; j++) a[j] *= inv;
+                for (int j = t + 1; j < T; j++) a[j] = 0.0f;
+            }
+            for (int i0 = 0; i0 < T; i0 += AB) {
+                int rows = T - i0 < AB ? T - i0 : AB, kk = i0 + rows;
+                cpu_gemm_serial(o + (long)i0 * C, C, S + (long)i0 * T, T, 1, v, C3, rows, hd, kk, 0, NULL);
+            }
         }
+        free(kt);
     }
 }
 
@@ -382,41 +424,42 @@ void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
     int hd = C / NH;
     long C3 = 3L * C;
     float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long bh = 0; bh < (long)B * NH; bh++) {
-        int h = (int)(bh % NH), b = (int)(bh / NH);
-        const float *P = att + bh * T * T;
-        float *dS = scratch + bh * T * T;
-        const float *base = qkv + (long)b * T * C3;
-        float *dbase = dqkv + (long)b * T * C3;
-        for (int t = 0; t < T; t++) {
-            const float *go = dout + ((long)b * T + t) * C + h * hd;
-            const float *pr = P + (long)t * T;
-            float *ds = dS + (long)t * T;
-            for (int j = 0; j <= t; j++) ds[j] = dot16(go, base + (long)j * C3 + 2 * C + h * hd, hd);
-            float s = dot16(pr, ds, t + 1);
-            for (int j = 0; j <= t; j++) ds[j] = pr[j] * (ds[j] - s) * scale;
-            float *dq = dbase + (long)t * C3 + h * hd;
-            for (int d = 0; d < hd; d++) dq[d] = 0.0f;
-            for (int j = 0; j <= t; j++) {
-                const float *k = base + (long)j * C3 + C + h * hd;
-                float g = ds[j];
-                for (int d = 0; d < hd; d++) dq[d] += g * k[d];
+#pragma omp parallel
+    {
+        float *vt = malloc((size_t)hd * T * sizeof *vt);
+#pragma omp for schedule(dynamic, 1)
+        for (long bh = 0; bh < (long)B * NH; bh++) {
+            int h = (int)(bh % NH), b = (int)(bh / NH);
+            const float *P = att + bh * T * T;
+            float *dS = scratch + bh * T * T;
+            const float *q = qkv + (long)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+            const float *go = dout + (long)b * T * C + h * hd;
+            float *dq = dqkv + (long)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+            transpose_head(vt, v, C3, T, hd);
+            /* dP = dO·Vᵀ on the causal blocks, then dS = P ⊙ (dP − Σ P·dP)·scale. */
+            for (int i0 = 0; i0 < T; i0 += AB) {
+                int rows = T - i0 < AB ? T - i0 : AB, cols = i0 + rows;
+                cpu_gemm_serial(dS + (long)i0 * T, T, go + (long)i0 * C, C, 1, vt, T, rows, cols, hd, 0, NULL);
+            }
+            for (int t = 0; t < T; t++) {
+                const float *pr = P + (long)t * T;
+                float *ds = dS + (long)t * T;
+                float s = dot16(pr, ds, t + 1);
+                for (int j = 0; j <= t; j++) ds[j] = pr[j] * (ds[j] - s) * scale;
+                for (int j = t + 1; j < T; j++) ds[j] = 0.0f;
+            }
+            for (int i0 = 0; i0 < T; i0 += AB) {
+                int rows = T - i0 < AB ? T - i0 : AB;
+                /* dQ rows i0.. = dS[i0.., 0..i0+rows) · K */
+                cpu_gemm_serial(dq + (long)i0 * C3, C3, dS + (long)i0 * T, T, 1, k, C3, rows, hd, i0 + rows, 0, NULL);
+                /* dK rows j0 = i0.. = Σ_{t >= i0} dS[t, j]·Q[t]; dV likewise with P and dO. */
+                cpu_gemm_serial(dk + (long)i0 * C3, C3, dS + (long)i0 * T + i0, 1, T, q + (long)i0 * C3, C3, rows,
+                                hd, T - i0, 0, NULL);
+                cpu_gemm_serial(dv + (long)i0 * C3, C3, P + (long)i0 * T + i0, 1, T, go + (long)i0 * C, C, rows, hd,
+                                T - i0, 0, NULL);
             }
         }
-        for (int j = 0; j < T; j++) {
-            float *dk = dbase + (long)j * C3 + C + h * hd, *dv = dbase + (long)j * C3 + 2 * C + h * hd;
-            for (int d = 0; d < hd; d++) dk[d] = dv[d] = 0.0f;
-            for (int t = j; t < T; t++) {
-                const float *q = base + (long)t * C3 + h * hd;
-                const float *go = dout + ((long)b * T + t) * C + h * hd;
-                float g = dS[(long)t * T + j], p = P[(long)t * T + j];
-                for (int d = 0; d < hd; d++) {
-                    dk[d] += g * q[d];
-                    dv[d] += p * go[d];
-                }
-            }
-        }
+        free(vt);
     }
 }
 

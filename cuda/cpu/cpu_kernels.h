@@ -17,6 +17,10 @@
 void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
               int M, int N, int K, int accumulate, const float *bias);
 
+/* cpu_gemm on the calling thread only (for use inside parallel regions). */
+void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
+                     int M, int N, int K, int accumulate, const float *bias);
+
 /* out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ + bias (bias may be NULL). wt_scratch holds
  * IC·OC floats: w is transposed there first so the kernel reads rows of B. */
 void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
@@ -36,7 +40,7 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, con
                        const float *w, const float *mean, const float *rstd, int N, int C);
 
 /* Causal self-attention. qkv [B,T,3C] ([q|k|v]); out [B,T,C]; att [B,NH,T,T]
- * receives the softmax probabilities (row t holds columns 0..t). */
+ * receives the softmax probabilities (row t: columns 0..t, zeros after). */
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 /* dqkv [B,T,3C] (=); scratch [B,NH,T,T]. */
 void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,

@@ -223,10 +223,8 @@ static double at_loss(double *x, void *vc)
     free(out);
     return L;
 }
-static void test_attention(void **state)
+static void check_attention(int B, int T, int C, int NH)
 {
-    (void)state;
-    int B = 2, T = 5, C = 12, NH = 3;
     size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
     float *qkv = frandv(nq), *R = frandv(no), *out = malloc(no * 4), *att = malloc(na * 4);
     float *dqkv = malloc(nq * 4), *scr = malloc(na * 4);
@@ -239,6 +237,13 @@ static void test_attention(void **state)
     fd_grad(g, c.qkv, nq, at_loss, &c);
     close_enough(dqkv, g, nq, 2e-4, 2e-3, "attention dqkv");
     free(qkv); free(R); free(out); free(att); free(dqkv); free(scr); free(c.qkv); free(ref); free(g);
+}
+
+static void test_attention(void **state)
+{
+    (void)state;
+    check_attention(2, 5, 12, 3); /* one row block */
+    check_attention(1, 100, 8, 2); /* T spans three causal row blocks of 48 */
 }
 
 /* ---- gelu ---- */
