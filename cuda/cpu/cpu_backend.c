@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include "cuda/cpu/cpu_kernels.h"
 #include "cuda/gpt_backend.h"
 
@@ -226,6 +230,50 @@ static int cpu_logits_last(gpt_model *m, const int32_t *tokens, int T, float *lo
     return 0;
 }
 
+typedef struct {
+    float b1, b2, eps, lr, gscale, ibc1, ibc2;
+} adam_consts;
+
+/* AdamW on n elements. m̂/(√v̂+eps) is computed as (m·ibc1)/(√(v·ibc2)+eps) with
+ * the bias corrections' reciprocals (1 ulp from dividing; one divide and one
+ * square root per element so the loop stays vectorised). Clipped gradients
+ * are written back, so the GRAD group holds what the update used. */
+__attribute__((noinline)) static void adam_chunk(float *restrict p, float *restrict g, float *restrict mm, float *restrict vv, size_t n,
+                       float wd, const adam_consts *k)
+{
+    float b1 = k->b1, b2 = k->b2, c1 = 1.0f - k->b1, c2 = 1.0f - k->b2, eps = k->eps, lr = k->lr,
+          s = k->gscale, ibc1 = k->ibc1, ibc2 = k->ibc2;
+    if (s != 1.0f)
+        for (size_t i = 0; i < n; i++) g[i] *= s;
+    size_t i = 0;
+#ifdef __AVX512F__
+    /* Explicit vectors: sqrtf's errno branch keeps the compiler's loop scalar.
+     * Chunks start at fixed offsets, so which elements take this path does not
+     * depend on the thread count. */
+    __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), vc1 = _mm512_set1_ps(c1),
+           vc2 = _mm512_set1_ps(c2), veps = _mm512_set1_ps(eps), vlr = _mm512_set1_ps(lr),
+           vi1 = _mm512_set1_ps(ibc1), vi2 = _mm512_set1_ps(ibc2), vwd = _mm512_set1_ps(wd);
+    for (; i + 16 <= n; i += 16) {
+        __m512 gi = _mm512_loadu_ps(g + i), pi = _mm512_loadu_ps(p + i);
+        __m512 mi = _mm512_fmadd_ps(vb1, _mm512_loadu_ps(mm + i), _mm512_mul_ps(vc1, gi));
+        __m512 vi = _mm512_fmadd_ps(vb2, _mm512_loadu_ps(vv + i), _mm512_mul_ps(_mm512_mul_ps(vc2, gi), gi));
+        _mm512_storeu_ps(mm + i, mi);
+        _mm512_storeu_ps(vv + i, vi);
+        __m512 den = _mm512_add_ps(_mm512_sqrt_ps(_mm512_mul_ps(vi, vi2)), veps);
+        __m512 upd = _mm512_fmadd_ps(vwd, pi, _mm512_div_ps(_mm512_mul_ps(mi, vi1), den));
+        _mm512_storeu_ps(p + i, _mm512_fnmadd_ps(vlr, upd, pi));
+    }
+#endif
+    for (; i < n; i++) {
+        float gi = g[i];
+        float mi = b1 * mm[i] + c1 * gi;
+        float vi = b2 * vv[i] + c2 * gi * gi;
+        mm[i] = mi;
+        vv[i] = vi;
+        p[i] -= lr * ((mi * ibc1) / (sqrtf(vi * ibc2) + eps) + wd * p[i]);
+    }
+}
+
 /* Global norm: fixed chunks summed in double, chunk sums added in order. */
 #define NORM_CHUNK 65536
 
@@ -257,27 +305,21 @@ static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_n
     if (hp->grad_clip > 0.0f && norm > hp->grad_clip) gscale = (float)(hp->grad_clip / norm);
 
     uint64_t t = m->adam_step;
-    float b1 = hp->beta1, b2 = hp->beta2, eps = hp->eps;
-    float bc1 = (float)(1.0 - pow((double)b1, (double)t));
-    float bc2 = (float)(1.0 - pow((double)b2, (double)t));
+    adam_consts k = {.b1 = hp->beta1, .b2 = hp->beta2, .eps = hp->eps, .lr = lr, .gscale = gscale,
+                     .ibc1 = (float)(1.0 / (1.0 - pow((double)hp->beta1, (double)t))),
+                     .ibc2 = (float)(1.0 / (1.0 - pow((double)hp->beta2, (double)t)))};
+    /* Tensors are independent, so threads move on without a barrier (nowait);
+     * each element's arithmetic is the same whichever thread runs it. */
+#pragma omp parallel
     for (int ti = 0; ti < m->n_tensors; ti++) {
         const gpt_tensor_info *inf = &m->info[ti];
         float wd = inf->decay ? hp->weight_decay : 0.0f;
-        float *p = P + inf->offset, *g = G + inf->offset, *mm = M + inf->offset, *vv = Vv + inf->offset;
+        size_t o = inf->offset;
         long tch = (long)((inf->numel + 4095) / 4096);
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static) nowait
         for (long ch = 0; ch < tch; ch++) {
             size_t i0 = (size_t)ch * 4096, i1 = i0 + 4096 < inf->numel ? i0 + 4096 : inf->numel;
-            for (size_t i = i0; i < i1; i++) {
-                float gi = g[i];
-                if (gscale != 1.0f) g[i] = gi = gi * gscale;
-                float mi = b1 * mm[i] + (1.0f - b1) * gi;
-                float vi = b2 * vv[i] + (1.0f - b2) * gi * gi;
-                mm[i] = mi;
-                vv[i] = vi;
-                float mhat = mi / bc1, vhat = vi / bc2;
-                p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
-            }
+            adam_chunk(P + o + i0, G + o + i0, M + o + i0, Vv + o + i0, i1 - i0, wd, &k);
         }
     }
     return 0;
