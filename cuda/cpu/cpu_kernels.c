@@ -266,9 +266,34 @@ void cpu_transpose(float *dst, const float *src, int rows, int cols)
     }
 }
 
+/* dst[c, r] = src[r, c] + (rbias ? rbias[r] : 0), in 32×32 blocks. */
+static void transpose_add(float *dst, const float *src, int rows, int cols, const float *rbias)
+{
+    const int TB = 32;
+    int rb = (rows + TB - 1) / TB, cb = (cols + TB - 1) / TB;
+#pragma omp parallel for schedule(static)
+    for (long blk = 0; blk < (long)rb * cb; blk++) {
+        int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
+        int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
+        for (int c = c0; c < c1; c++)
+            for (int r = r0; r < r1; r++) dst[(long)c * rows + r] = src[(long)r * cols + c] + (rbias ? rbias[r] : 0.0f);
+    }
+}
+
+/* The kernel wants B row-major, so one operand is transposed first: the
+ * weights (IC·OC floats) or, when the batch is small, the activations in and
+ * out (N·(IC+OC) floats), whichever moves less memory. The choice depends on
+ * the shapes only, never on the thread count. */
 void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
                     int OC, float *wt_scratch)
 {
+    if ((double)N * (IC + OC) < (double)IC * OC) {
+        float *inT = wt_scratch, *outT = wt_scratch + (size_t)IC * N; /* [IC,N], [OC,N] */
+        transpose_add(inT, inp, N, IC, NULL);
+        cpu_gemm(outT, N, w, IC, 1, inT, N, OC, N, IC, 0, NULL);
+        transpose_add(out, outT, OC, N, bias);
+        return;
+    }
     cpu_transpose(wt_scratch, w, OC, IC); /* [IC, OC] */
     cpu_gemm(out, OC, inp, IC, 1, wt_scratch, OC, N, OC, IC, 0, bias);
 }

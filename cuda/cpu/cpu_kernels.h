@@ -22,7 +22,8 @@ void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, 
                      int M, int N, int K, int accumulate, const float *bias);
 
 /* out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ + bias (bias may be NULL). wt_scratch holds
- * IC·OC floats: w is transposed there first so the kernel reads rows of B. */
+ * IC·OC floats: w (or, for small N, inp and out) is transposed there first so
+ * the kernel reads rows of B. */
 void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
                     int OC, float *wt_scratch);
 /* dst[cols,rows] = src[rows,cols]ᵀ. */

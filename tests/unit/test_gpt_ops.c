@@ -115,6 +115,7 @@ static void test_matmul(void **state)
     check_matmul(7, 5, 3);     /* everything smaller than one register tile */
     check_matmul(13, 19, 70);  /* partial tiles in M and N */
     check_matmul(100, 130, 9); /* K spans two KC blocks, M spans two MC blocks */
+    check_matmul(3, 40, 50);   /* small batch: activations transposed instead of weights */
 }
 
 static void test_gemm_strides(void **state)
