@@ -120,7 +120,10 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
     __m512 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41,
         c42, c43, c50, c51, c52, c53;
     if (init == 0) {
-#define LD(r, v, mk) (r < mr ? _mm512_maskz_loadu_ps(mk, Cm + (long)r * ldc + 16 * v) : _mm512_setzero_ps())
+#define LD(r, v, mk)                                                                         \
+    (r >= mr ? _mm512_setzero_ps()                                                           \
+     : nr == NR ? _mm512_loadu_ps(Cm + (long)r * ldc + 16 * v)                               \
+                : _mm512_maskz_loadu_ps(mk, Cm + (long)r * ldc + 16 * v))
         c00 = LD(0, 0, mk0); c01 = LD(0, 1, mk1); c02 = LD(0, 2, mk2); c03 = LD(0, 3, mk3);
         c10 = LD(1, 0, mk0); c11 = LD(1, 1, mk1); c12 = LD(1, 2, mk2); c13 = LD(1, 3, mk3);
         c20 = LD(2, 0, mk0); c21 = LD(2, 1, mk1); c22 = LD(2, 2, mk2); c23 = LD(2, 3, mk3);
@@ -166,8 +169,12 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
         c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51);
         c52 = _mm512_fmadd_ps(a, b2, c52); c53 = _mm512_fmadd_ps(a, b3, c53);
     }
-#define ST(r, v, mk, c) \
-    if (r < mr) _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk, c)
+    /* Full-width tiles use plain stores: masked stores are slower on some cores. */
+#define ST(r, v, mk, c)                                                                      \
+    if (r < mr) {                                                                            \
+        if (nr == NR) _mm512_storeu_ps(Cm + (long)r * ldc + 16 * v, c);                      \
+        else _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk, c);                      \
+    }
     ST(0, 0, mk0, c00); ST(0, 1, mk1, c01); ST(0, 2, mk2, c02); ST(0, 3, mk3, c03);
     ST(1, 0, mk0, c10); ST(1, 1, mk1, c11); ST(1, 2, mk2, c12); ST(1, 3, mk3, c13);
     ST(2, 0, mk0, c20); ST(2, 1, mk1, c21); ST(2, 2, mk2, c22); ST(2, 3, mk3, c23);
@@ -203,22 +210,46 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
 }
 #endif
 
-/* One MC×NC block of C (task number task of an nb-wide grid). */
+/* One MC×NC block of C (task number task of an nb-wide grid). When A is not
+ * row-contiguous (a transposed operand, as in the weight gradient), each
+ * MC×KC block of A is first packed into MR-row panels ([p][MR] order) so the
+ * micro-kernel streams it; packing changes where values are read from, not
+ * the order of any sum. */
 static void gemm_task(long task, int nb, float *Cm, long ldc, const float *A, long a_rs, long a_cs,
                       const float *B, long ldb, int M, int N, int K, int accumulate, const float *bias)
 {
     int i0 = (int)(task / nb) * MC, j0 = (int)(task % nb) * NC;
     int mc = M - i0 < MC ? M - i0 : MC, nc = N - j0 < NC ? N - j0 : NC;
+    int pack = a_cs != 1;
+    float packA[pack ? MC * KC : 1] __attribute__((aligned(64)));
+    float packB[KC * NC] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
+        if (pack)
+            for (int ip = 0; ip < mc; ip += MR) {
+                float *dst = packA + (long)ip * kc;
+                int mr = mc - ip < MR ? mc - ip : MR;
+                for (int p = 0; p < kc; p++) {
+                    const float *src = A + (long)(i0 + ip) * a_rs + (long)(k0 + p) * a_cs;
+                    for (int r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? src[(long)r * a_rs] : 0.0f;
+                }
+            }
+        /* B block → NR-column panels, each kc×NR contiguous (no cache-set
+         * aliasing from large row strides). Padding columns are never stored. */
         for (int j = j0; j < j0 + nc; j += NR) {
             int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+            float *dst = packB + (long)(j - j0) * kc;
+            for (int p = 0; p < kc; p++) memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
+        }
+        for (int j = j0; j < j0 + nc; j += NR) {
+            int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+            const float *bp = packB + (long)(j - j0) * kc;
             for (int i = i0; i < i0 + mc; i += MR) {
                 int mr = i0 + mc - i < MR ? i0 + mc - i : MR;
-                kernel_6x64(kc, A + (long)i * a_rs + (long)k0 * a_cs, a_rs, a_cs, mr,
-                            B + (long)k0 * ldb + j, ldb, nr, Cm + (long)i * ldc + j, ldc, init,
-                            bias ? bias + j : NULL);
+                const float *a = pack ? packA + (long)(i - i0) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
+                kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr,
+                            Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
             }
         }
     }
