@@ -1,9 +1,69 @@
-/* runner/cmd_fork.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_fork.c — runs fork NODE --config PATCH.json [--name RUN] ... (the polish pivot) */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "common/error.h"
-#include "runner/cli.h"
+#include "manifests/canon.h"
+#include "runner/cli_store.h"
+#include "runner/cli_train.h"
+#include "store/lineage.h"
+
+static const char usage[] = "runs fork NODE --config PATCH.json [--name RUN] [--dir D] [--keep-bandit] "
+                            "[--no-train] [--backend B] [--steps N] [--quiet]";
 
 int cmd_fork(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("fork");
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: %s\n\n"
+               "Branches a new run from NODE with PATCH.json applied to the node's config as a\n"
+               "JSON Merge Patch (RFC 7396): the seed's polish pivot. A patch that changes the\n"
+               "model's shape is refused. Weights, Adam m and v, step, data cursors and the\n"
+               "schedule carry on; the parent run's .samples.json and .state.json are archived\n"
+               "into the fork node; the new run's .loss.json is the lineage's history up to NODE\n"
+               "and continues without a gap; the bandit starts fresh under the new caps and\n"
+               "floors unless --keep-bandit (then arms now excluded or capped at 0 are dropped).\n"
+               "Training goes on at once unless --no-train.\n\n"
+               "  --name RUN   new run name (default: PARENTRUN-PATCHNAME)\n",
+               usage);
+        return 0;
+    }
+    runs_session_opts o = {0};
+    const char *config = NULL, *pos[1];
+    int npos, st = runs_cli_train_opts(&o, &config, NULL, pos, &npos, 1, "fork", usage, argc, argv);
+    if (st)
+        return st;
+    if (npos != 1)
+        return runs_cli_usage("fork", usage, "which node? give NODE (e.g. step_1000)");
+    if (!config)
+        return runs_cli_usage("fork", usage, "--config PATCH.json is required");
+    runs_store *s = NULL;
+    cJSON *patch = NULL, *m = NULL;
+    char id[41], name[64];
+    int rc = runs_json_parse_file(&patch, config);
+    if (!rc && !cJSON_IsObject(patch))
+        rc = runs_error_set(RUNS_EINVALID, "%s: a config patch must be a JSON object", config);
+    if (rc || (rc = runs_cli_open_store(cli, &s)) || (rc = runs_node_resolve(id, s, pos[0])))
+        goto done;
+    if (!o.run) {
+        if ((rc = runs_node_manifest(&m, s, id)))
+            goto done;
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s", config);
+        char *stem = basename(tmp), *dot = strrchr(stem, '.');
+        if (dot && dot != stem)
+            *dot = '\0';
+        snprintf(name, sizeof name, "%.30s-%.30s",
+                 cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring, stem);
+        o.run = name;
+    }
+    rc = runs_session_branch(s, id, patch, 0, &o);
+done:
+    cJSON_Delete(patch);
+    cJSON_Delete(m);
+    {
+        int ex = runs_cli_train_exit("fork", rc);
+        runs_store_free(s);
+        return ex;
+    }
 }

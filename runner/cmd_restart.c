@@ -1,9 +1,57 @@
-/* runner/cmd_restart.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_restart.c — runs restart NODE --peak-lr X [--name RUN] ... (warm restart) */
+#include <stdio.h>
+#include <string.h>
+
 #include "common/error.h"
-#include "runner/cli.h"
+#include "runner/cli_store.h"
+#include "runner/cli_train.h"
+#include "store/lineage.h"
+
+static const char usage[] = "runs restart NODE --peak-lr X [--name RUN] [--dir D] [--no-train] "
+                            "[--backend B] [--steps N] [--quiet]";
 
 int cmd_restart(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("restart");
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: %s\n\n"
+               "Warm restart (SGDR) from NODE as a new run: weights and the optimizer state\n"
+               "(m, v, step) are loaded, the learning rate jumps to X and follows a cosine from\n"
+               "X down to min_lr_factor*X over the remaining steps (schedule.restart_step and\n"
+               "restart_lr in the new run's config). Recorded as a `restart` node.\n\n"
+               "  --name RUN   new run name (default: RUN-restartSTEP)\n",
+               usage);
+        return 0;
+    }
+    runs_session_opts o = {0};
+    double peak = 0;
+    const char *pos[1];
+    int npos, st = runs_cli_train_opts(&o, NULL, &peak, pos, &npos, 1, "restart", usage, argc, argv);
+    if (st)
+        return st;
+    if (npos != 1)
+        return runs_cli_usage("restart", usage, "which node? give NODE (e.g. step_1000)");
+    if (!(peak > 0))
+        return runs_cli_usage("restart", usage, "--peak-lr X is required");
+    runs_store *s = NULL;
+    cJSON *m = NULL;
+    char id[41], name[64];
+    int rc;
+    if ((rc = runs_cli_open_store(cli, &s)) || (rc = runs_node_resolve(id, s, pos[0])))
+        goto done;
+    if (!o.run) {
+        if ((rc = runs_node_manifest(&m, s, id)))
+            goto done;
+        snprintf(name, sizeof name, "%.40s-restart%ld",
+                 cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring,
+                 (long)cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble);
+        o.run = name;
+    }
+    rc = runs_session_branch(s, id, NULL, peak, &o);
+done:
+    cJSON_Delete(m);
+    {
+        int ex = runs_cli_train_exit("restart", rc);
+        runs_store_free(s);
+        return ex;
+    }
 }

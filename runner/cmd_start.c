@@ -1,9 +1,61 @@
-/* runner/cmd_start.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_start.c — runs start --config F [--name RUN] [--dir D] ... */
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "common/error.h"
-#include "runner/cli.h"
+#include "manifests/config.h"
+#include "runner/cli_store.h"
+#include "runner/cli_train.h"
+
+static const char usage[] = "runs start --config F [--name RUN] [--dir D] [--backend cpu|cuda|auto] "
+                            "[--steps N] [--no-train] [--quiet]";
 
 int cmd_start(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("start");
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: %s\n\n"
+               "Records a start node (step 0, the initial weights) for the config, then trains:\n"
+               "one line per step in DIR/.loss.json, a sample audit every sampling.every steps\n"
+               "in DIR/.samples.json (the coherence gate halts the run with exit 2), and a\n"
+               "checkpoint node every checkpoint.every steps. SIGUSR1 (or `runs checkpoint`)\n"
+               "checkpoints at the next checkpoint.boundary; SIGINT/SIGTERM checkpoint and stop.\n\n"
+               "  --name RUN      run name (default: the config file's name without .json)\n"
+               "  --dir D         run directory (default: runs/RUN beside the store)\n"
+               "  --backend B     cpu, cuda or auto (default: train.backend)\n"
+               "  --steps N       stop (with a checkpoint) after step N\n"
+               "  --no-train      record the start node only\n"
+               "  --quiet         no progress lines\n",
+               usage);
+        return 0;
+    }
+    runs_session_opts o = {0};
+    const char *config = NULL, *pos[1];
+    int npos, st = runs_cli_train_opts(&o, &config, NULL, pos, &npos, 0, "start", usage, argc, argv);
+    if (st)
+        return st;
+    if (!config)
+        return runs_cli_usage("start", usage, "--config is required");
+    char name[64];
+    if (!o.run) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s", config);
+        snprintf(name, sizeof name, "%s", basename(tmp));
+        char *dot = strrchr(name, '.');
+        if (dot && dot != name)
+            *dot = '\0';
+        o.run = name;
+    }
+    runs_config cfg;
+    cJSON *json = NULL;
+    runs_store *s = NULL;
+    int rc = runs_config_load(&cfg, &json, config);
+    if (!rc)
+        rc = runs_cli_open_store(cli, &s);
+    if (!rc)
+        rc = runs_session_start(s, json, &o);
+    cJSON_Delete(json);
+    int ex = runs_cli_train_exit("start", rc);
+    runs_store_free(s);
+    return ex;
 }

@@ -1,9 +1,81 @@
-/* runner/cmd_status.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_status.c — runs status [RUN] [--json]: a running trainer's progress. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/error.h"
-#include "runner/cli.h"
+#include "manifests/canon.h"
+#include "runner/cli_store.h"
+#include "runner/rundir.h"
+#include "store/lineage.h"
+
+static double num(const cJSON *j, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
 
 int cmd_status(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("status");
+    static const char usage[] = "runs status [RUN] [--json]";
+    if (runs_cli_wants_help(argc, argv)) {
+        printf("usage: %s\n\nShows step, loss, LR, tokens/s and ETA of RUN's trainer (default: the\n"
+               "current run), read from the run directory's .status.json, and whether a trainer\n"
+               "is running now.\n",
+               usage);
+        return 0;
+    }
+    int json = 0;
+    const char *want = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (argv[i][0] == '-' || want)
+            return runs_cli_usage("status", usage, "unexpected argument '%s'", argv[i]);
+        else
+            want = argv[i];
+    }
+    runs_store *s = NULL;
+    char run[64], dir[PATH_MAX], path[PATH_MAX + 16];
+    char *text = NULL;
+    cJSON *st = NULL;
+    int rc = runs_cli_open_store(cli, &s);
+    if (rc)
+        goto done;
+    if (want)
+        snprintf(run, sizeof run, "%s", want);
+    else if ((rc = runs_head_get(run, sizeof run, s)))
+        goto done;
+    if ((rc = runs_rundir_get(dir, sizeof dir, s, run)))
+        goto done;
+    snprintf(path, sizeof path, "%s/.status.json", dir);
+    if ((rc = runs_read_file(&text, NULL, path))) {
+        rc = runs_error_set(rc, "run '%s' has not trained yet (no %s)", run, path);
+        goto done;
+    }
+    if ((rc = runs_json_parse(&st, text, path)))
+        goto done;
+    int pid = runs_trainer_pid(s, run);
+    cJSON_ReplaceItemInObjectCaseSensitive(st, "running", cJSON_CreateBool(pid > 0));
+    if (json) {
+        char *out = runs_json_canonical(st);
+        printf("%s\n", out ? out : "{}");
+        free(out);
+    } else {
+        double eta = num(st, "eta_s");
+        printf("%s: %s, step %.0f/%.0f, loss %.4f (ema %.4f), lr %.3e, |g| %.3f, %.0f tok/s",
+               run, pid > 0 ? "running" : "not running", num(st, "step"), num(st, "total_steps"),
+               num(st, "loss"), num(st, "loss_ema"), num(st, "lr"), num(st, "grad_norm"),
+               num(st, "tokens_per_s"));
+        if (pid > 0 && eta >= 0)
+            printf(", ETA %.0fm%02.0fs", eta / 60 - 0.5 < 0 ? 0 : (double)((long)eta / 60),
+                   (double)((long)eta % 60));
+        printf("\n");
+    }
+done:
+    free(text);
+    cJSON_Delete(st);
+    runs_store_free(s);
+    return rc ? runs_cli_fail("status") : 0;
 }

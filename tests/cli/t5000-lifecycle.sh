@@ -1,0 +1,120 @@
+#!/bin/sh
+# Run lifecycle end to end on a tiny model: start, checkpoints, bit-exact resume
+# (also after SIGKILL), fork (polish pivot) with an unbroken .loss.json, the zombie
+# arm across a fork, shape-changing patches refused, warm restart, the coherence
+# gate's halt, one trainer per run, status and SIGUSR1 checkpoints.
+. "$(dirname "$0")/lib.sh"
+
+# --- a tiny corpus: three sources, one tokenizer --------------------------------
+awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
+             for (i = 0; i < 400; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
+awk 'BEGIN { srand(2); split("what is why how does it work because you can see that", w, " ");
+             for (i = 0; i < 400; i++) { q = ""; a = ""; for (j = 0; j < 6; j++) { q = q w[int(rand() * 12) + 1] " "; a = a w[int(rand() * 12) + 1] " " }
+             print "> " q "? / < " a "." } }' >chat.txt
+awk 'BEGIN { for (i = 0; i < 400; i++) print "- item " i % 7 " list list list" }' >lists.txt
+"$RUNS" tokenizer train --vocab-size 320 --out tok.bin prose.txt chat.txt lists.txt >/dev/null 2>&1
+for s in prose chat lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+expect "tiny corpus encodes" test -s prose.tok -a -s chat.tok -a -s lists.tok
+
+cat >tiny.json <<JSON
+{"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "vocab_size": 320, "block_size": 32},
+ "train": {"total_steps": 60, "batch_size": 4, "seq_len": 16, "seed": 7},
+ "optimizer": {"lr": 3e-3},
+ "schedule": {"type": "cosine", "warmup_steps": 10},
+ "data": {"tokenizer": "$T/tok.bin",
+          "sources": {"prose": {"path": "$T/prose.tok"}, "chat": {"path": "$T/chat.tok"},
+                      "lists": {"path": "$T/lists.tok", "cap": 0.5}}},
+ "bandit": {"pull_min": 2, "pull_max": 5},
+ "sampling": {"every": 20, "tokens": 12, "prompts": ["the cat", "what is"]},
+ "gate": {"threshold": 0, "patience": 3},
+ "checkpoint": {"every": 20, "boundary": 10, "keep_last": 0, "keep_every": 0}}
+JSON
+
+logj() { "$RUNS" log "$@" --json | tr -d ' \t\n'; }      # compact JSON, whatever the printer's layout
+showj() { "$RUNS" show "$@" --json | tr -d ' \t\n'; }
+loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }      # the loss column of a .loss.json
+steps_of() { sed 's/.*"step":\([0-9]*\),.*/\1/' "$1"; }   # the step column
+contiguous() { # 0..N-1 with neither gap nor repeat
+    steps_of "$1" | awk '$1 != NR - 1 { bad = 1 } END { exit bad }'
+}
+
+expect "init" "$RUNS" init
+# --- start, straight through ---------------------------------------------------
+expect "start trains to the end" "$RUNS" start --config tiny.json --name straight --quiet
+expect_eq "60 loss lines" "$(grep -c '' runs/straight/.loss.json)" 60
+expect "steps contiguous" contiguous runs/straight/.loss.json
+expect_eq "nodes: start + 3 checkpoints" "$(logj straight | grep -o '"kind":"[a-z]*"' | sort | uniq -c | tr -s ' ' | tr '\n' ';')" \
+    ' 3 "kind":"checkpoint"; 1 "kind":"start";'
+expect_match "samples written with scores" "$(head -1 runs/straight/.samples.json)" '"score":'
+expect_match "status after the run" "$("$RUNS" status straight)" 'not running, step 60/60'
+
+# --- stop at 30, resume: bit-exact ---------------------------------------------
+expect "start stops at --steps 30" "$RUNS" start --config tiny.json --name split --steps 30 --quiet
+expect "resume to the end" "$RUNS" resume --name split --quiet
+expect_eq "resumed losses equal straight losses bit for bit" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/straight/.loss.json | md5sum)"
+
+# --- SIGKILL mid-training, resume ------------------------------------------------
+sed 's/"total_steps": 60/"total_steps": 60/; s/"every": 20, "boundary"/"every": 10, "boundary"/' tiny.json >kill.json
+"$RUNS" start --config kill.json --name killed --quiet >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! logj killed 2>/dev/null | grep -q '"step":20'; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+expect "resume after SIGKILL" "$RUNS" resume --name killed --quiet
+expect_eq "after SIGKILL + resume: the same losses" "$(loss_of runs/killed/.loss.json | md5sum)" "$(loss_of runs/straight/.loss.json | md5sum)"
+expect "no step twice after the crash" contiguous runs/killed/.loss.json
+expect "store verifies" "$RUNS" verify
+
+# --- one trainer per run -----------------------------------------------------------
+sed 's/"total_steps": 60/"total_steps": 100000/' tiny.json >long.json
+"$RUNS" start --config long.json --name busy --quiet >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 400 ] && [ ! -s runs/busy/.status.json ]; do sleep 0.05; i=$((i + 1)); done
+expect_exit 1 "a second trainer on the same run is refused" "$RUNS" resume --name busy --quiet
+expect_match "status of a running trainer" "$("$RUNS" status busy)" 'busy: running, step [0-9]+/100000'
+expect "runs checkpoint signals the trainer" "$RUNS" checkpoint busy
+i=0
+while [ $i -lt 400 ] && ! logj busy | grep -q '"kind":"checkpoint"'; do sleep 0.05; i=$((i + 1)); done
+expect_match "SIGUSR1 checkpoint lands on a boundary" "$(logj busy)" '"kind":"checkpoint",[^}]*"step":[0-9]*0}'
+kill -TERM $pid; wait $pid; rc=$?
+expect_eq "SIGTERM checkpoints and exits cleanly" "$rc" 0
+last=$(tail -1 runs/busy/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')
+expect_match "a node at the SIGTERM step" "$(showj busy)" "\"step\":$((last + 1))[,}]"
+
+# --- fork: the polish pivot -----------------------------------------------------
+cat >polish.json <<'JSON'
+{"data": {"sources": {"lists": {"cap": 0.0}}, "exclude": ["lists"]},
+ "train": {"total_steps": 80}}
+JSON
+expect "fork straight@step_40 --keep-bandit" "$RUNS" fork straight@step_40 --config polish.json --name polish --keep-bandit --quiet
+expect_eq "fork's loss log: 80 lines" "$(grep -c '' runs/polish/.loss.json)" 80
+expect "fork's loss log: no gap, no repeated step" contiguous runs/polish/.loss.json
+expect_eq "history up to the fork node is the parent's" "$(head -40 runs/polish/.loss.json | md5sum)" "$(head -40 runs/straight/.loss.json | md5sum)"
+expect_eq "zombie arm: 'lists' never pulled after the fork" "$(tail -n +41 runs/polish/.loss.json | grep -c '"source":"lists"')" 0
+"$RUNS" fork straight@step_40 --config polish.json --name polish2 --keep-bandit --no-train >out.txt 2>err.txt
+expect_match "dropping the stale arm is warned about" "$(cat err.txt)" 'lists'
+fork=$(showj polish2@step_40)
+expect_match "fork node kind" "$fork" '"kind":"fork"'
+expect_match "fork archives samples and state" "$fork" '"archived":\{"samples":"[0-9a-f]{64}","state":"[0-9a-f]{64}"\}'
+expect_match "fork records the config change" "$fork" '"path":"data.sources.lists.cap"'
+expect_match "diff shows the cap change" "$("$RUNS" diff straight@step_40 polish2@step_40)" 'data.sources.lists.cap'
+echo '{"model": {"n_layer": 3}}' >shape.json
+expect_exit 1 "a patch that changes the model's shape is refused" "$RUNS" fork straight@step_40 --config shape.json --name bad --quiet
+expect_match "... and says why" "$(cat "$T/.err")" 'model.n_layer'
+
+# --- warm restart -------------------------------------------------------------------
+expect "restart straight@step_20 --peak-lr 0.01" "$RUNS" restart straight@step_20 --peak-lr 0.01 --name warm --quiet
+expect_match "restart node recorded" "$(showj warm@step_20)" '"kind":"restart"'
+expect_match "LR spiked to the new peak at the restart step" "$(sed -n 21p runs/warm/.loss.json)" '"lr":0.01[,0]'
+expect "restart's loss log contiguous" contiguous runs/warm/.loss.json
+
+# --- the coherence gate ---------------------------------------------------------------
+sed 's/"threshold": 0, "patience": 3/"threshold": 100, "patience": 2/; s/"every": 20, "tokens"/"every": 10, "tokens"/' tiny.json >gate.json
+"$RUNS" start --config gate.json --name gated --quiet >/dev/null 2>err.txt; rc=$?
+expect_eq "the gate halts with exit 2" "$rc" 2
+expect_match "... saying why in one line" "$(cat err.txt)" 'coherence gate halted gated at step 10'
+expect_match "a halt node at step 10" "$(logj gated)" '"kind":"halt",[^}]*"step":10}'
+expect_match "backtest finds the same step" "$("$RUNS" gate --backtest runs/gated/.samples.json --threshold 100 --patience 2)" 'would have fired at step 10 '
+expect "store verifies at the end" "$RUNS" verify
+done_testing
