@@ -31,7 +31,7 @@ typedef struct {
     float *encoded;    /* [N,C] */
     layer_acts *layer; /* n_layer */
     float *lnf, *lnf_mean, *lnf_rstd, *logits; /* logits [N,V], dlogits in place */
-    float *dres, *dbuf, *dqkv, *dfch, *datt;   /* backward scratch */
+    float *dres, *dbuf, *dqkv, *dfch, *dfchg, *datt; /* backward scratch */
     float *wt;         /* transposed-weight scratch, max(V·C, 4C·C) */
     float *losses;     /* [N] per-row losses */
 } cpu_impl;
@@ -89,7 +89,7 @@ static int cpu_create(gpt_model *m)
     size_t per_layer = N * C /*ln1*/ + 2 * N + N * 3 * C + N * C /*atty*/ + att + N * C /*attproj*/ +
                        N * C /*res2*/ + N * C /*ln2*/ + 2 * N + N * 4 * C * 2 + N * C /*fcproj*/ + N * C /*res3*/;
     size_t total = N * C + L * per_layer + N * C + 2 * N + N * V + N * C /*dres*/ + N * C /*dbuf*/ +
-                   N * 3 * C + N * 4 * C + att + N /*losses*/;
+                   N * 3 * C + 2 * N * 4 * C + att + N /*losses*/;
     im->acts = aligned_floats(total);
     im->layer = calloc(L, sizeof *im->layer);
     size_t wt = V * C > 4 * C * C ? V * C : 4 * C * C;
@@ -124,6 +124,7 @@ static int cpu_create(gpt_model *m)
     TAKE(im->dbuf, N * C);
     TAKE(im->dqkv, N * 3 * C);
     TAKE(im->dfch, N * 4 * C);
+    TAKE(im->dfchg, N * 4 * C);
     TAKE(im->datt, att);
     TAKE(im->losses, N);
 #undef TAKE
@@ -187,8 +188,9 @@ static void backward(gpt_model *m, const int32_t *inputs, int B, int T)
         params_of(m, G, l, &lg);
         float *res_in = l > 0 ? im->layer[l - 1].res3 : im->encoded;
         /* MLP: dres is the gradient of res3 (and, through the skip, of res2). */
-        cpu_matmul_bwd(im->dfch, lg.fcprojw, lg.fcprojb, im->dres, a->fch_gelu, lp.fcprojw, N, 4 * C, C, 0);
-        cpu_gelu_bwd(im->dfch, a->fch, im->dfch, (size_t)N * 4 * C);
+        /* Separate in/out buffers: an in-place GELU backward would defeat vectorisation. */
+        cpu_matmul_bwd(im->dfchg, lg.fcprojw, lg.fcprojb, im->dres, a->fch_gelu, lp.fcprojw, N, 4 * C, C, 0);
+        cpu_gelu_bwd(im->dfch, a->fch, im->dfchg, (size_t)N * 4 * C);
         cpu_matmul_bwd(im->dbuf, lg.fcw, lg.fcb, im->dfch, a->ln2, lp.fcw, N, C, 4 * C, 0);
         cpu_layernorm_bwd(im->dres, lg.ln2w, lg.ln2b, im->dbuf, a->res2, lp.ln2w, a->ln2_mean, a->ln2_rstd, N, C);
         /* Attention: dres is now the gradient of res2 (and of res_in). */

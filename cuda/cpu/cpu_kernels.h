@@ -47,7 +47,7 @@ void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
 void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
                        const float *att, int B, int T, int C, int NH);
 
-/* GELU, tanh approximation. dinp (=) may alias dout. */
+/* GELU, tanh approximation. dinp (=) may alias dout (slower: the loop stays scalar). */
 void cpu_gelu_fwd(float *out, const float *inp, size_t n);
 void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
 
