@@ -116,7 +116,8 @@ void gpt_host_free(const gpt_model *m, void *p);
 
 /* Generates n_new tokens after prompt[0..n_prompt) (n_prompt >= 1), sampling
  * with temperature (<= 0 means greedy) and top_k (<= 0 means whole vocab) from
- * *rng_state, which advances. The context slides when it exceeds block_size.
+ * *rng_state, which advances. The context slides when it exceeds max_seq
+ * (activations exist for max_seq <= block_size positions; logits_last takes T <= max_seq).
  * out receives the n_new tokens. */
 int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, float temperature,
                  int top_k, uint64_t *rng_state, int32_t *out);
