@@ -1,9 +1,249 @@
-/* runner/cmd_sharpness.c — not built yet: replaced by the work that owns this command. */
+/* runner/cmd_sharpness.c — `runs sharpness NODE --samples K`: Hutchinson's estimate of
+ * tr(H) of the loss at a node, on held-out batches, stored in the node's git note.
+ *
+ * Data: the config's data.heldout source (the last tokens of its shard, which the run
+ * never trained on; see runner/data.h). When the config names none, the first source
+ * (sorted by name) is used the same way; the run did train on those tokens, so the
+ * output says "not held out" and the record carries "heldout": false. --source NAME
+ * picks another source. Only that one source is opened.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/error.h"
+#include "common/progress.h"
+#include "manifests/config.h"
 #include "runner/cli.h"
+#include "runner/cli_store.h"
+#include "runner/data.h"
+#include "store/lineage.h"
+#include "store/notes.h"
+#include "tools/sharpness.h"
+
+#define USAGE "runs sharpness NODE [--samples K] [--eps E] [--batches N] [--json]"
+
+static void help(void)
+{
+    printf("usage: " USAGE "\n\n"
+           "Estimate the sharpness of the loss at NODE: the trace of its Hessian, by\n"
+           "Hutchinson's estimator, tr(H) = mean over K Rademacher vectors v of vᵀHv, each\n"
+           "Hessian-vector product a central difference of gradients,\n"
+           "Hv = (∇L(θ+εv) − ∇L(θ−εv)) / 2ε. The loss is the mean over N fixed held-out\n"
+           "batches of the config's data.heldout source (else the first source, flagged as\n"
+           "not held out). Prints the mean and its standard error and records them in the\n"
+           "node's note (git notes --ref runs), shown by `runs report`.\n"
+           "Cost: 2·K·N forward+backward passes.\n\n"
+           "  NODE            a node name (step_N, RUN@step_N, tag, run, id prefix)\n"
+           "  --samples K     Rademacher vectors (default %d, as in the WSO paper)\n"
+           "  --eps E         finite-difference step (default %g)\n"
+           "  --batches N     held-out batches (default 4)\n"
+           "  --batch-size B  rows per batch (default: the config's train.batch_size)\n"
+           "  --seq-len T     tokens per row (default: the config's train.seq_len)\n"
+           "  --source NAME   measure on this source's held-out tail instead\n"
+           "  --seed S        Rademacher seed (default 1)\n"
+           "  --backend B     cpu, cuda or auto (default: the config's train.backend)\n"
+           "  --no-record     do not write the result into the node's note\n"
+           "  --json          print the result as JSON\n",
+           RUNS_SHARPNESS_DEFAULT_SAMPLES, RUNS_SHARPNESS_DEFAULT_EPS);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+typedef struct {
+    runs_progress p;
+} prog;
+
+static void on_sample(void *arg, int done, int total) { runs_progress_add(&((prog *)arg)->p, 1); }
 
 int cmd_sharpness(runs_cli *cli, int argc, char **argv)
 {
-    runs_error_set(RUNS_ERROR, "this command is not built yet");
-    return runs_cli_fail("sharpness");
+    if (runs_cli_wants_help(argc, argv)) {
+        help();
+        return RUNS_EXIT_OK;
+    }
+    long samples = RUNS_SHARPNESS_DEFAULT_SAMPLES, batches = 4, B = 0, T = 0, seed = 1;
+    double eps = RUNS_SHARPNESS_DEFAULT_EPS;
+    const char *source = NULL, *backend_s = NULL;
+    int json = 0, record = 1;
+    enum { O_BS = 256, O_SL, O_SRC, O_SEED, O_BACKEND, O_NOREC, O_JSON };
+    static const struct option opts[] = {
+        {"samples", required_argument, NULL, 'k'}, {"eps", required_argument, NULL, 'e'},
+        {"batches", required_argument, NULL, 'n'}, {"batch-size", required_argument, NULL, O_BS},
+        {"seq-len", required_argument, NULL, O_SL}, {"source", required_argument, NULL, O_SRC},
+        {"seed", required_argument, NULL, O_SEED}, {"backend", required_argument, NULL, O_BACKEND},
+        {"no-record", no_argument, NULL, O_NOREC}, {"json", no_argument, NULL, O_JSON},
+        {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":k:e:n:", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'k':
+            if (parse_long(optarg, 1, 1000000, &samples))
+                return runs_cli_usage("sharpness", USAGE, "--samples: expected an integer >= 1, got \"%s\"", optarg);
+            break;
+        case 'e':
+            errno = 0;
+            eps = strtod(optarg, &end);
+            if (errno || !*optarg || *end || !(eps > 0) || !isfinite(eps))
+                return runs_cli_usage("sharpness", USAGE, "--eps: expected a number > 0, got \"%s\"", optarg);
+            break;
+        case 'n':
+            if (parse_long(optarg, 1, 100000, &batches))
+                return runs_cli_usage("sharpness", USAGE, "--batches: expected an integer >= 1, got \"%s\"", optarg);
+            break;
+        case O_BS:
+            if (parse_long(optarg, 1, 1 << 20, &B))
+                return runs_cli_usage("sharpness", USAGE, "--batch-size: expected an integer >= 1, got \"%s\"", optarg);
+            break;
+        case O_SL:
+            if (parse_long(optarg, 1, 1 << 20, &T))
+                return runs_cli_usage("sharpness", USAGE, "--seq-len: expected an integer >= 1, got \"%s\"", optarg);
+            break;
+        case O_SEED:
+            if (parse_long(optarg, 0, (1L << 53), &seed))
+                return runs_cli_usage("sharpness", USAGE, "--seed: expected an integer >= 0, got \"%s\"", optarg);
+            break;
+        case O_SRC: source = optarg; break;
+        case O_BACKEND:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
+                return runs_cli_usage("sharpness", USAGE, "--backend: expected cpu, cuda or auto, got \"%s\"", optarg);
+            backend_s = optarg;
+            break;
+        case O_NOREC: record = 0; break;
+        case O_JSON: json = 1; break;
+        case ':': return runs_cli_usage("sharpness", USAGE, "%s needs a value", argv[optind - 1]);
+        default: return runs_cli_usage("sharpness", USAGE, "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return runs_cli_usage("sharpness", USAGE, "expected one NODE, got %d arguments", argc - optind);
+
+    runs_store *s = NULL;
+    cJSON *m = NULL, *out = NULL;
+    runs_data *d = NULL;
+    int32_t *in = NULL, *tg = NULL;
+    char id[41];
+    runs_config cfg;
+    int rc = runs_cli_open_store(cli, &s);
+    if (rc) goto done;
+    if ((rc = runs_node_resolve(id, s, argv[optind]))) goto done;
+    if ((rc = runs_node_manifest(&m, s, id))) goto done;
+    if ((rc = runs_config_from_json(&cfg, cJSON_GetObjectItemCaseSensitive(m, "config"), "node config")))
+        goto done;
+    if (!B) B = cfg.train.batch_size;
+    if (!T) T = cfg.train.seq_len;
+    if (T > cfg.model.block_size) {
+        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %ld exceeds the model's block_size %d", T, cfg.model.block_size);
+        goto done;
+    }
+    /* Which source, and is it really held out? */
+    int heldout = 1, si;
+    if (source) {
+        heldout = !strcmp(source, cfg.data.heldout);
+    } else if (cfg.data.heldout[0]) {
+        source = cfg.data.heldout;
+    } else {
+        if (cfg.data.n_sources == 0) {
+            rc = runs_error_set(RUNS_EINVALID, "node %.12s's config has no data sources to measure on", id);
+            goto done;
+        }
+        source = cfg.data.sources[0].name;
+        heldout = 0;
+    }
+    if ((si = runs_config_source_index(&cfg, source)) < 0) {
+        rc = runs_error_set(RUNS_ENOTFOUND, "no source \"%s\" in node %.12s's config (data.sources)", source, id);
+        goto done;
+    }
+    /* Open only that source, with its tail held out for these batch sizes. */
+    runs_source_config only = cfg.data.sources[si];
+    only.cap = 1.0;
+    only.floor = 0.0;
+    cfg.data.sources[0] = only;
+    cfg.data.n_sources = 1;
+    cfg.data.n_exclude = 0;
+    cfg.data.n_warmup_sources = 0;
+    cfg.data.curriculum_warmup_steps = 0;
+    snprintf(cfg.data.heldout, sizeof cfg.data.heldout, "%s", only.name);
+    cfg.train.batch_size = (int)B;
+    cfg.train.seq_len = (int)T;
+    if ((rc = runs_data_open(&d, &cfg))) goto done;
+    size_t bt = (size_t)B * (size_t)T;
+    in = malloc(batches * bt * sizeof *in);
+    tg = malloc(batches * bt * sizeof *tg);
+    if (!in || !tg) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory for %ld batches of %ld×%ld", batches, B, T);
+        goto done;
+    }
+    for (long k = 0; k < batches; k++)
+        if ((rc = runs_data_heldout_batch(d, (int)k, (int)B, (int)T, in + k * bt, tg + k * bt))) goto done;
+
+    const char *bs = backend_s ? backend_s : cfg.train.backend;
+    gpt_backend backend = GPT_BACKEND_CPU;
+    if (!strcmp(bs, "cuda")) {
+        if (!gpt_cuda_available()) {
+            rc = runs_error_set(RUNS_ERROR, "backend cuda asked for, but no CUDA device answers (use --backend cpu)");
+            goto done;
+        }
+        backend = GPT_BACKEND_CUDA;
+    } else if (!strcmp(bs, "auto") && gpt_cuda_available()) {
+        backend = GPT_BACKEND_CUDA;
+    }
+    prog pr;
+    runs_progress_start(&pr.p, "sharpness", (uint64_t)samples, 0);
+    runs_sharpness_opts o = {.samples = (int)samples, .eps = eps, .seed = (uint64_t)seed,
+                             .progress = on_sample, .progress_arg = &pr};
+    runs_sharpness_result r;
+    rc = runs_sharpness_node(&r, s, id, backend, in, tg, (int)batches, (int)B, (int)T, &o);
+    runs_progress_end(&pr.p);
+    if (rc) goto done;
+    if (record &&
+        (rc = runs_sharpness_record(s, id, &r, source, heldout, (int)batches, (int)B, (int)T, backend)))
+        goto done;
+    if (json) {
+        out = runs_sharpness_to_json(&r);
+        if (!out) { rc = runs_error_set(RUNS_ENOMEM, "out of memory"); goto done; }
+        cJSON_AddStringToObject(out, "id", id);
+        cJSON_AddNumberToObject(out, "step", cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble);
+        cJSON_AddStringToObject(out, "source", source);
+        cJSON_AddBoolToObject(out, "heldout", heldout);
+        cJSON_AddNumberToObject(out, "batches", (double)batches);
+        cJSON_AddNumberToObject(out, "batch_size", (double)B);
+        cJSON_AddNumberToObject(out, "seq_len", (double)T);
+        cJSON_AddStringToObject(out, "backend", gpt_backend_name(backend));
+        cJSON_AddBoolToObject(out, "recorded", record);
+        rc = runs_cli_print_json(out);
+    } else {
+        char label[160];
+        printf("%s (%.12s): tr(H) = %.6g ± %.2g (standard error; K=%d, eps=%g)\n",
+               runs_cli_node_label(label, sizeof label, m), id, r.trace, isfinite(r.stderr_) ? r.stderr_ : 0.0,
+               r.samples, r.eps);
+        printf("loss %.6f on %ld batches of %ld×%ld from %s%s (%s)\n", r.loss, batches, B, T, source,
+               heldout ? " (held out)" : " (NOT held out: the run trained on these tokens; set data.heldout)",
+               gpt_backend_name(backend));
+        if (record)
+            printf("recorded in the node's note (git notes --ref runs show %s)\n", id);
+    }
+done:
+    cJSON_Delete(out);
+    cJSON_Delete(m);
+    free(in);
+    free(tg);
+    runs_data_free(d);
+    runs_store_free(s);
+    return rc ? runs_cli_fail("sharpness") : RUNS_EXIT_OK;
 }

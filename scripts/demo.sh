@@ -1,44 +1,53 @@
 #!/bin/sh
-# scripts/demo.sh — the store on a synthetic checkpoint (until the trainer demo
-# replaces it): init, commit nodes, fork, log, diff, tag, restore, verify, gc.
-# Runs in a scratch directory; leaves nothing behind.
-set -e
+# scripts/demo.sh — `make demo`: the seed's story in ten minutes on two CPU cores.
+#
+# 1. builds the demo corpus from text Debian ships (seven sources, BPE tokenizer);
+# 2. trains a small GPT (4 layers, 128 wide) with warmup + cosine, checkpointing
+#    every 100 steps into a content-addressed store, auditing samples as it goes;
+# 3. forks a polish pivot from a mid-run node (new caps and floors, same weights,
+#    unbroken loss history), and a warm restart (LR spiked, cosine after);
+# 4. shows the lineage, a diff, the schedule, a plot and a report.
+# Everything lands in demo/ (removed and rebuilt each time).
+set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNS=$ROOT/build/runs
-SYNTH=$ROOT/tools/runs-synth-commit
-D=$(mktemp -d "${TMPDIR:-/tmp}/runs-demo.XXXXXX")
-trap 'rm -rf "$D"' EXIT
-cd "$D"
-export RUNS_STORE="$D/.runs"
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-run() { say "$*"; "$@"; }
+cd "$ROOT"
+RUNS="$ROOT/build/runs"
+STEPS=${DEMO_STEPS:-600}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ runs %s\n' "$*"; "$RUNS" "$@"; }
 
-run "$RUNS" init
-say "runs-synth-commit --run main --count 5   # 5 synthetic checkpoints (4 tensors x weights/adam_m/adam_v)"
-"$SYNTH" --run main --count 5 --elems 65536
-say "runs-synth-commit --run polish --from main@step_20 --count 3 --lr 1e-4   # a polish pivot"
-"$SYNTH" --run polish --from main@step_20 --count 3 --lr 1e-4 --elems 65536
-run "$RUNS" log
-run "$RUNS" log --graph
-run "$RUNS" show polish@step_20
-run "$RUNS" diff main@step_20 polish@step_30
-run "$RUNS" tag main@step_20 pivot
-run "$RUNS" restore pivot --out restored
-run ls restored restored/weights
-say "runs-synth-commit --check restored --run main --step 20   # byte-exact?"
-"$SYNTH" --check restored --run main --step 20 --elems 65536 && echo "restored bytes are exact"
-run "$RUNS" verify
-say "flip one byte of a stored object, then verify again"
-obj=$(grep -o '"sha256":"[0-9a-f]*"' restored/manifest.json | sed -n '2s/.*:"\(.*\)"/\1/p')
-f=.runs/objects/$(echo "$obj" | cut -c1-2)/$(echo "$obj" | cut -c3-)
-chmod u+w "$f"; cp "$f" good.bin
-printf 'X' | dd of="$f" bs=1 seek=7 conv=notrunc 2>/dev/null
-"$RUNS" verify || echo "(exit $?: corruption found and named)"
-cp good.bin "$f"; chmod 0444 "$f"
-run "$RUNS" verify
-run "$RUNS" gc --dry-run --keep-last 2
-run "$RUNS" gc --keep-last 2
-run "$RUNS" log main
-run "$RUNS" verify
-say "git --git-dir .runs/lineage.git log --oneline --graph --all"
-git --git-dir .runs/lineage.git log --oneline --graph --all
+say "1. the demo corpus (data/, built once)"
+scripts/build-corpus.sh
+sed -n '1,10p' data/corpus-report.txt
+
+rm -rf demo && mkdir -p demo
+export RUNS_STORE="$ROOT/demo/.runs"
+say "2. a store, and the schedule the config asks for"
+run init
+run lr --config configs/demo.json --steps 0,30,59,60,300,599
+say "3. train from scratch: warmup + cosine, checkpoints every 100 steps, sample audits"
+run start --config configs/demo.json --name base --dir demo/base --steps "$STEPS"
+
+half=$((STEPS / 2))
+say "4. polish pivot: fork base@step_$half with new caps and floors (configs/polish.json)"
+cat configs/polish.json
+run fork "base@step_$half" --config configs/polish.json --name polish --dir demo/polish --steps "$STEPS"
+say "   the polish run's loss history continues the base run's without a gap"
+printf 'demo/polish/.loss.json: %s lines, steps %s..%s\n' "$(grep -c '' demo/polish/.loss.json)" \
+    "$(head -1 demo/polish/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')" \
+    "$(tail -1 demo/polish/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')"
+
+third=$((STEPS / 3))
+say "5. warm restart from base@step_$third: LR back up to 2e-3, cosine to the end"
+run restart "base@step_$third" --peak-lr 2e-3 --name warm --dir demo/warm --steps "$((third + STEPS / 6))"
+
+say "6. the lineage"
+run log --graph --all
+say "7. what the pivot changed"
+run diff "base@step_$half" "polish@step_$half"
+say "8. verify every object, then charts and a report"
+run verify
+if run plot base --out demo/base.svg && run report base --out demo/report.html; then
+    echo "open demo/report.html in a browser (charts, nodes, the fork's config diff, samples)"
+fi
+say "done: the store is demo/.runs (git --git-dir demo/.runs/lineage.git log --graph --all works too)"
