@@ -76,6 +76,7 @@ typedef struct {
     int rc;
     char err[1024];
     char id[41];
+    volatile int finished;  /* set last by the committer thread, so the loop can join early */
 } commit_job;
 
 typedef struct {
@@ -337,6 +338,7 @@ static void *commit_thread(void *arg)
 done:
     if (job->rc)
         snprintf(job->err, sizeof job->err, "%s", runs_error_message());
+    __atomic_store_n(&job->finished, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -797,6 +799,10 @@ static int train(session *sess)
             fflush(stdout);
         }
         write_status(sess, 0);
+        /* announce a finished background commit as soon as it lands */
+        if (sess->committing && __atomic_load_n(&sess->job->finished, __ATOMIC_ACQUIRE) &&
+            (rc = wait_commit(sess, 1)))
+            return rc;
         if (c->sampling.every > 0 && sess->step % c->sampling.every == 0) {
             if ((rc = sample_audit(sess)))
                 return rc;
@@ -1078,9 +1084,11 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     if (!o->quiet) {
         printf("%s %s from %.12s at step %ld", kind, o->run, node_id, sess.step);
         for (size_t i = 0; i < nd && i < 8; i++) {
-            char av[48], bv[48];
-            printf("%s %s: %s -> %s", i ? "," : ";", d[i].path, runs_json_describe(av, sizeof av, d[i].a),
-                   runs_json_describe(bv, sizeof bv, d[i].b));
+            char *av = d[i].a ? runs_json_canonical(d[i].a) : NULL;
+            char *bv = d[i].b ? runs_json_canonical(d[i].b) : NULL;
+            printf("%s %s: %.40s -> %.40s", i ? "," : ";", d[i].path, av ? av : "(none)", bv ? bv : "(none)");
+            free(av);
+            free(bv);
         }
         printf("%s\n", nd > 8 ? ", ..." : "");
     }

@@ -3,7 +3,7 @@
 #
 # 1. builds the demo corpus from text Debian ships (seven sources, BPE tokenizer);
 # 2. trains a small GPT (4 layers, 128 wide) with warmup + cosine, checkpointing
-#    every 100 steps into a content-addressed store, auditing samples as it goes;
+#    every 250 steps into a content-addressed store, auditing samples as it goes;
 # 3. forks a polish pivot from a mid-run node (new caps and floors, same weights,
 #    unbroken loss history), and a warm restart (LR spiked, cosine after);
 # 4. shows the lineage, a diff, the schedule, a plot and a report.
@@ -12,7 +12,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 RUNS="$ROOT/build/runs"
-STEPS=${DEMO_STEPS:-600}
+STEPS=${DEMO_STEPS:-2000}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ runs %s\n' "$*"; "$RUNS" "$@"; }
 
@@ -24,8 +24,8 @@ rm -rf demo && mkdir -p demo
 export RUNS_STORE="$ROOT/demo/.runs"
 say "2. a store, and the schedule the config asks for"
 run init
-run lr --config configs/demo.json --steps 0,30,59,60,300,599
-say "3. train from scratch: warmup + cosine, checkpoints every 100 steps, sample audits"
+run lr --config configs/demo.json --steps 0,50,99,100,1000,1999
+say "3. train from scratch: warmup + cosine, checkpoints every 250 steps, sample audits"
 run start --config configs/demo.json --name base --dir demo/base --steps "$STEPS"
 
 half=$((STEPS / 2))
@@ -37,9 +37,9 @@ printf 'demo/polish/.loss.json: %s lines, steps %s..%s\n' "$(grep -c '' demo/pol
     "$(head -1 demo/polish/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')" \
     "$(tail -1 demo/polish/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')"
 
-third=$((STEPS / 3))
-say "5. warm restart from base@step_$third: LR back up to 2e-3, cosine to the end"
-run restart "base@step_$third" --peak-lr 2e-3 --name warm --dir demo/warm --steps "$((third + STEPS / 6))"
+quarter=$((STEPS / 4))
+say "5. warm restart from base@step_$quarter: LR back up to 2e-3, cosine to the end (trained to step $half here)"
+run restart "base@step_$quarter" --peak-lr 2e-3 --name warm --dir demo/warm --steps "$half"
 
 say "6. the lineage"
 run log --graph --all
@@ -47,6 +47,7 @@ say "7. what the pivot changed"
 run diff "base@step_$half" "polish@step_$half"
 say "8. verify every object, then charts and a report"
 run verify
+run restore "polish@step_$STEPS" --out demo/restored >/dev/null && echo "restored polish@step_$STEPS into demo/restored/ (verified): $(ls demo/restored | tr '\n' ' ')"
 if run plot base --out demo/base.svg && run report base --out demo/report.html; then
     echo "open demo/report.html in a browser (charts, nodes, the fork's config diff, samples)"
 fi
