@@ -12,6 +12,7 @@
 #include "cuda/gpt_backend.h"
 
 #define GPT_MAX_VOCAB 65536
+#define GPT_RNG_GAMMA 0x9E3779B97F4A7C15ULL /* splitmix64 increment, as in rng.c */
 
 const char *gpt_backend_name(gpt_backend b)
 {
@@ -179,7 +180,17 @@ int gpt_init_weights(gpt_model *m, uint64_t seed)
         if (t->ndim == 2) {
             int is_proj = len >= 8 && strcmp(t->name + len - 8, "c_proj.w") == 0;
             float sd = is_proj ? proj_std : 0.02f;
-            for (size_t j = 0; j < t->numel; j++) dst[j] = sd * gpt_rng_normal(&rng);
+            /* splitmix64 is a counter: the state after k draws is seed + k·γ, so
+             * element j (draws 2j, 2j+1 of this tensor) can be computed on any
+             * thread and the result equals the sequential fill bit for bit. */
+            uint64_t base = rng;
+            long n = (long)t->numel;
+#pragma omp parallel for schedule(static)
+            for (long j = 0; j < n; j++) {
+                uint64_t s = base + 2u * (uint64_t)j * GPT_RNG_GAMMA;
+                dst[j] = sd * gpt_rng_normal(&s);
+            }
+            rng = base + 2u * (uint64_t)n * GPT_RNG_GAMMA;
         } else {
             /* The only 1-D weights (".w") are LayerNorm gains; biases end in ".b". */
             float v = t->name[len - 1] == 'w' ? 1.0f : 0.0f;

@@ -95,6 +95,18 @@ static void test_tensor_table(void **state)
     assert_int_equal(gpt_read(m, GPT_PARAM, p), 0);
     const gpt_tensor_info *lnw = gpt_tensor(m, 2), *lnb = gpt_tensor(m, 3);
     for (size_t i = 0; i < lnw->numel; i++) assert_true(p[lnw->offset + i] == 1.0f && p[lnb->offset + i] == 0.0f);
+    /* The (parallel) init equals one sequential pass of the RNG over the
+     * tensors in table order: N(0, 0.02), c_proj weights N(0, 0.02/sqrt(2L)). */
+    uint64_t r = 1;
+    for (int ti = 0; ti < gpt_num_tensors(m); ti++) {
+        const gpt_tensor_info *t = gpt_tensor(m, ti);
+        if (t->ndim != 2) continue;
+        float sd = strstr(t->name, "c_proj.w") ? 0.02f / sqrtf(2.0f * L) : 0.02f;
+        for (size_t i = 0; i < t->numel; i++) {
+            float want = sd * gpt_rng_normal(&r);
+            if (p[t->offset + i] != want) fail_msg("%s[%zu] = %g, sequential init gives %g", t->name, i, p[t->offset + i], want);
+        }
+    }
     gpt_host_free(m, p);
     gpt_free(m);
 }
