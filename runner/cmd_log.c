@@ -1,5 +1,9 @@
-/* runner/cmd_log.c — `runs log [RUN] [--graph] [--json] [--all]`. */
+/* runner/cmd_log.c — `runs log [RUN] [--graph] [--json] [--all]`.
+ *
+ * Besides the manifest (immutable), each node may carry a note (store/notes.h) with
+ * facts measured later; its "sharpness" (from `runs sharpness`) is shown here. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +13,7 @@
 #include "runner/cli_store.h"
 #include "store/gc.h"
 #include "store/lineage.h"
+#include "store/notes.h"
 
 #define USAGE "runs log [RUN] [--graph] [--json] [--all]"
 
@@ -16,12 +21,21 @@ typedef struct {
     char id[41];
     char parent[41];
     cJSON *m;
+    cJSON *note; /* the node's note, or NULL when it has none */
 } lnode;
 
 static const char *mstr(const cJSON *m, const char *k)
 {
     const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, k));
     return v ? v : "?";
+}
+
+/* The note's "sharpness" object when it holds a finite trace, else NULL (borrowed). */
+static const cJSON *sharpness_of(const lnode *n)
+{
+    const cJSON *sh = n->note ? cJSON_GetObjectItemCaseSensitive(n->note, "sharpness") : NULL;
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(sh, "trace");
+    return cJSON_IsObject(sh) && cJSON_IsNumber(tr) && isfinite(tr->valuedouble) ? sh : NULL;
 }
 
 static cJSON *json_entry(const lnode *n)
@@ -36,6 +50,8 @@ static cJSON *json_entry(const lnode *n)
     cJSON_AddItemToObject(e, "step", cJSON_IsNumber(step) ? cJSON_CreateNumber(step->valuedouble) : cJSON_CreateNull());
     cJSON_AddItemToObject(e, "parent", n->parent[0] ? cJSON_CreateString(n->parent) : cJSON_CreateNull());
     cJSON_AddItemToObject(e, "loss", cJSON_IsNumber(loss) ? cJSON_CreateNumber(loss->valuedouble) : cJSON_CreateNull());
+    const cJSON *sh = sharpness_of(n);
+    cJSON_AddItemToObject(e, "sharpness", sh ? cJSON_Duplicate(sh, 1) : cJSON_CreateNull());
     return e;
 }
 
@@ -51,6 +67,13 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s)
     else
         snprintf(lossbuf, sizeof lossbuf, "loss -");
     printf("%s%.10s  %-10s  %-16s %-12s %s", prefix, n->id, mstr(m, "kind"), mstr(m, "run"), stepbuf, lossbuf);
+    const cJSON *sh = sharpness_of(n);
+    if (sh) {
+        const cJSON *se = cJSON_GetObjectItemCaseSensitive(sh, "stderr");
+        printf("  sharp %.4g", cJSON_GetObjectItemCaseSensitive(sh, "trace")->valuedouble);
+        if (cJSON_IsNumber(se) && isfinite(se->valuedouble))
+            printf("±%.2g", se->valuedouble);
+    }
     char **tags = NULL;
     size_t nt = 0;
     if (runs_tag_list(&tags, &nt, s, n->id) == 0)
@@ -132,11 +155,14 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "List lineage nodes, newest first: short id, kind, run, step, loss\n"
-               "(metrics.loss), tags, and [thinned] where `runs gc` removed the tensors.\n"
+               "(metrics.loss), sharpness (`sharp TRACE±STDERR`, where `runs sharpness` measured\n"
+               "it), tags, and [thinned] where `runs gc` removed the tensors.\n"
                "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
                "across the runs it was forked from. --all lists every node of every run.\n"
                "--graph draws the fork structure in ASCII (all runs unless RUN is given).\n"
-               "--json prints an array of {\"id\",\"run\",\"kind\",\"step\",\"parent\",\"loss\"}.\n");
+               "--json prints an array of {\"id\",\"run\",\"kind\",\"step\",\"parent\",\"loss\",\n"
+               "\"sharpness\"}, sharpness being the note's record ({\"trace\",\"stderr\",\"samples\",\n"
+               "\"eps\",...}) or null.\n");
         return RUNS_EXIT_OK;
     }
     optind = 0;
@@ -195,6 +221,9 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         memcpy(v[i].id, ids[i], 41);
         if ((rc = runs_node_parent(v[i].parent, s, ids[i])) != 0 || (rc = runs_node_manifest(&v[i].m, s, ids[i])) != 0)
             goto done;
+        /* A note that does not parse must not hide the lineage: show the node without it. */
+        if (runs_note_get(&v[i].note, s, ids[i]) != 0)
+            v[i].note = NULL;
     }
     if (json) {
         cJSON *arr = cJSON_CreateArray();
@@ -209,8 +238,10 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
             print_line("", &v[i], s);
     }
 done:
-    for (size_t i = 0; v && i < n; i++)
+    for (size_t i = 0; v && i < n; i++) {
         cJSON_Delete(v[i].m);
+        cJSON_Delete(v[i].note);
+    }
     free(v);
     free(ids);
     runs_store_free(s);
