@@ -84,7 +84,8 @@ test: deps
 	@tests/run-tests.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@echo 'building (make -s all) ...'
+	@$(MAKE) --no-print-directory -s all
 	@scripts/demo.sh
 
 corpus: deps
