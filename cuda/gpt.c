@@ -101,6 +101,21 @@ static void build_table(gpt_tensor_info *t, int *n_out, size_t *n_params, const 
     *n_params = off;
 }
 
+int gpt_tensor_table(gpt_tensor_info **out, int *count, const gpt_config *cfg)
+{
+    *out = NULL;
+    *count = 0;
+    if (!cfg || cfg->n_layer <= 0 || cfg->n_embd <= 0 || cfg->vocab_size <= 0 || cfg->block_size <= 0)
+        return gpt_set_error("tensor table: the model's sizes must be positive");
+    gpt_tensor_info *t = calloc((size_t)(4 + 12 * cfg->n_layer), sizeof *t);
+    if (!t)
+        return gpt_set_error("tensor table: out of memory");
+    size_t n_params;
+    build_table(t, count, &n_params, cfg);
+    *out = t;
+    return 0;
+}
+
 int gpt_create(gpt_model **out, const gpt_config *cfg, int max_batch, int max_seq, gpt_backend backend)
 {
     gpt_model *m = NULL;

@@ -78,6 +78,10 @@ typedef struct gpt_model gpt_model;
 int gpt_create(gpt_model **out, const gpt_config *cfg, int max_batch, int max_seq, gpt_backend backend);
 void gpt_free(gpt_model *m);
 
+/* The tensor table (order, shapes, offsets) of a model of shape cfg, without
+ * creating one: export and import use it. *out is malloc'd; the caller frees it. */
+int gpt_tensor_table(gpt_tensor_info **out, int *count, const gpt_config *cfg);
+
 /* 1 when a CUDA device answers (and the CUDA backend was built), else 0. */
 int gpt_cuda_available(void);
 const char *gpt_backend_name(gpt_backend b);

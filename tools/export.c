@@ -18,52 +18,8 @@ size_t runs_export_num_params(const gpt_config *c)
 
 int runs_export_tensor_table(gpt_tensor_info **out, int *count, const gpt_config *cfg)
 {
-    int n = 2 + 12 * cfg->n_layer + 2;
-    gpt_tensor_info *t = calloc((size_t)n, sizeof *t);
-    if (!t)
-        return runs_error_set(RUNS_ENOMEM, "out of memory for a tensor table");
-    size_t off = 0;
-    int k = 0, C = cfg->n_embd;
-#define ADD(nm, r, cols)                                                              \
-    do {                                                                             \
-        gpt_tensor_info *e = &t[k++];                                                \
-        snprintf(e->name, sizeof e->name, "%s", nm);                                 \
-        e->ndim = (cols) > 0 ? 2 : 1;                                                \
-        e->shape[0] = (r);                                                           \
-        e->shape[1] = (cols) > 0 ? (cols) : 1;                                       \
-        e->numel = (size_t)e->shape[0] * (size_t)e->shape[1];                        \
-        e->offset = off;                                                             \
-        e->decay = e->ndim == 2;                                                     \
-        off += e->numel;                                                             \
-    } while (0)
-    ADD("wte", cfg->vocab_size, C);
-    ADD("wpe", cfg->block_size, C);
-    for (int l = 0; l < cfg->n_layer; l++) {
-        char nm[48];
-#define LAYER(suffix, r, cols)                                   \
-    do {                                                         \
-        snprintf(nm, sizeof nm, "h.%d.%s", l, suffix);           \
-        ADD(nm, r, cols);                                        \
-    } while (0)
-        LAYER("ln_1.w", C, 0);
-        LAYER("ln_1.b", C, 0);
-        LAYER("attn.c_attn.w", 3 * C, C);
-        LAYER("attn.c_attn.b", 3 * C, 0);
-        LAYER("attn.c_proj.w", C, C);
-        LAYER("attn.c_proj.b", C, 0);
-        LAYER("ln_2.w", C, 0);
-        LAYER("ln_2.b", C, 0);
-        LAYER("mlp.c_fc.w", 4 * C, C);
-        LAYER("mlp.c_fc.b", 4 * C, 0);
-        LAYER("mlp.c_proj.w", C, 4 * C);
-        LAYER("mlp.c_proj.b", C, 0);
-#undef LAYER
-    }
-    ADD("ln_f.w", C, 0);
-    ADD("ln_f.b", C, 0);
-#undef ADD
-    *out = t;
-    *count = k;
+    if (gpt_tensor_table(out, count, cfg))
+        return runs_error_set(RUNS_EINVALID, "%s", gpt_last_error());
     return 0;
 }
 
