@@ -903,7 +903,8 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
     }
     if ((rc = runs_config_from_json(&sess.cfg, sess.config, "config")))
         goto done;
-    if ((rc = open_run(&sess, o->run, o->dir, 0)) || (rc = setup(&sess)) || (rc = new_bandit(&sess)))
+    /* everything that can refuse the config comes before the run directory exists */
+    if ((rc = setup(&sess)) || (rc = new_bandit(&sess)) || (rc = open_run(&sess, o->run, o->dir, 0)))
         goto done;
     if (gpt_init_weights(sess.model, sess.cfg.train.seed)) {
         rc = gpt_fail("init");
@@ -1043,8 +1044,8 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
                             sess.cfg.train.total_steps, node_step);
         goto done;
     }
-    if ((rc = open_run(&sess, o->run, o->dir, 0)) || (rc = setup(&sess)) ||
-        (rc = load_state(&sess, m, o->keep_bandit)))
+    if ((rc = setup(&sess)) || (rc = load_state(&sess, m, o->keep_bandit)) ||
+        (rc = open_run(&sess, o->run, o->dir, 0)))
         goto done;
     memcpy(sess.parent, node_id, 41);
     extra = cJSON_CreateObject();

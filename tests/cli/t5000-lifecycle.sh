@@ -116,5 +116,16 @@ expect_eq "the gate halts with exit 2" "$rc" 2
 expect_match "... saying why in one line" "$(cat err.txt)" 'coherence gate halted gated at step 10'
 expect_match "a halt node at step 10" "$(logj gated)" '"kind":"halt",[^}]*"step":10}'
 expect_match "backtest finds the same step" "$("$RUNS" gate --backtest runs/gated/.samples.json --threshold 100 --patience 2)" 'would have fired at step 10 '
+# --- bad input: one line, non-zero exit, nothing half-made ------------------------
+expect_exit 1 "missing config file" "$RUNS" start --config nope.json --name x1
+echo '{"train": {"totl_steps": 3}}' >typo.json
+expect_exit 1 "unknown config key" "$RUNS" start --config typo.json --name x2
+expect_match "... with a suggestion" "$(cat "$T/.err")" 'did you mean "total_steps"'
+sed 's|"path": "[^"]*/chat.tok"|"path": "/nonexistent/chat.tok"|' tiny.json >nodata.json
+expect_exit 1 "a missing token shard" "$RUNS" start --config nodata.json --name x3
+expect_eq "... leaves no run directory behind" "$(ls -d runs/x1 runs/x2 runs/x3 2>/dev/null)" ""
+expect_exit 1 "unknown node" "$RUNS" fork straight@step_999 --config polish.json --name x4
+expect_exit 129 "fork without --config" "$RUNS" fork straight@step_40
+expect_exit 1 "restart into an existing run" "$RUNS" restart straight@step_20 --peak-lr 0.01 --name warm
 expect "store verifies at the end" "$RUNS" verify
 done_testing
