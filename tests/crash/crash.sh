@@ -49,7 +49,7 @@ expect "verify --all after the crashes" "$RUNS" verify --all
 o=$("$SYNTH" --check-store --store "$S" --tensors 3 --elems 2048 --special w2=2:1024 2>&1)
 expect_match "every committed node loads byte-exact" "$o" "^$nodes nodes, 0 bad$"
 # and a sample through `runs restore` (each call pays the CLI's start-up)
-"$RUNS" log --all --json | sed -n 's/.*"id":"\([0-9a-f]*\)".*"run":"\([^"]*\)","step":\([0-9]*\)}.*/\1 \2 \3/p' >"$T/nodes"
+"$RUNS" log --all --json | sed -n 's/.*"id":"\([0-9a-f]*\)".*"run":"\([^"]*\)",.*"step":\([0-9]*\)}.*/\1 \2 \3/p' >"$T/nodes"
 bad=0 tried=0
 while read -r id run step; do
     [ $((RANDOM % 8)) -eq 0 ] || continue
