@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "runner/cli.h"
+#include "manifests/canon.h"
 #include "runner/cli_store.h"
 #include "store/gc.h"
 #include "store/lineage.h"
@@ -36,6 +37,33 @@ static const cJSON *sharpness_of(const lnode *n)
     const cJSON *sh = n->note ? cJSON_GetObjectItemCaseSensitive(n->note, "sharpness") : NULL;
     const cJSON *tr = cJSON_GetObjectItemCaseSensitive(sh, "trace");
     return cJSON_IsObject(sh) && cJSON_IsNumber(tr) && isfinite(tr->valuedouble) ? sh : NULL;
+}
+
+/* What a fork or restart changed (its manifest's changes.config), on the node's line:
+ * the first three paths with their old and new values, then how many more. */
+static void print_changes(const cJSON *m)
+{
+    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(m, "changes");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(changes, "config");
+    int total = cJSON_GetArraySize(cfg), shown = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cfg)
+    {
+        if (shown == 3)
+            break;
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
+        const cJSON *av = cJSON_GetObjectItemCaseSensitive(e, "a");
+        const cJSON *bv = cJSON_GetObjectItemCaseSensitive(e, "b");
+        char *a = av ? runs_json_canonical(av) : NULL;
+        char *b = bv ? runs_json_canonical(bv) : NULL;
+        printf("%s%s %.24s->%.24s", shown ? ", " : "  changed: ", cJSON_IsString(path) ? path->valuestring : "?",
+               a ? a : "null", b ? b : "null");
+        free(a);
+        free(b);
+        shown++;
+    }
+    if (total > shown)
+        printf(" (+%d more; runs show)", total - shown);
 }
 
 static cJSON *json_entry(const lnode *n)
@@ -82,6 +110,7 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s)
     runs_strings_free(tags, nt);
     if (runs_node_thinned(s, n->id))
         printf("  [thinned]");
+    print_changes(m);
     putchar('\n');
 }
 

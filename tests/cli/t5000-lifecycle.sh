@@ -98,6 +98,7 @@ fork=$(showj polish2@step_40)
 expect_match "fork node kind" "$fork" '"kind":"fork"'
 expect_match "fork archives samples and state" "$fork" '"archived":\{"samples":"[0-9a-f]{64}","state":"[0-9a-f]{64}"\}'
 expect_match "fork records the config change" "$fork" '"path":"data.sources.lists.cap"'
+expect_match "log shows what the fork changed" "$("$RUNS" log polish2)" 'fork .*changed: .*data.sources.lists.cap 0.5->0'
 expect_match "diff shows the cap change" "$("$RUNS" diff straight@step_40 polish2@step_40)" 'data.sources.lists.cap'
 echo '{"model": {"n_layer": 3}}' >shape.json
 expect_exit 1 "a patch that changes the model's shape is refused" "$RUNS" fork straight@step_40 --config shape.json --name bad --quiet
