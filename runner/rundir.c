@@ -15,60 +15,6 @@
 
 #include "common/error.h"
 
-int runs_write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char tmp[PATH_MAX];
-    int fd = -1, rc = RUNS_OK;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        rc = runs_error_sys(RUNS_EIO, "open", tmp);
-        goto done;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = runs_error_sys(RUNS_EIO, "write", tmp);
-            goto done;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
-        goto done;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "rename", path);
-        goto done;
-    }
-    /* the rename itself must survive a crash */
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-done:
-    if (fd >= 0)
-        close(fd);
-    if (rc != RUNS_OK)
-        unlink(tmp);
-    return rc;
-}
-
 int runs_read_file(char **out, size_t *len, const char *path)
 {
     *out = NULL;
@@ -125,7 +71,7 @@ int runs_rundir_set(runs_store *s, const char *run, const char *dir)
     rundir_path(p, sizeof p, s, run);
     size_t n = strlen(abs);
     abs[n] = '\n';
-    return runs_write_file_atomic(p, abs, n + 1);
+    return runs_file_write_atomic(p, abs, n + 1);
 }
 
 int runs_rundir_get(char *buf, size_t len, runs_store *s, const char *run)
@@ -205,7 +151,7 @@ int runs_jsonl_truncate_steps(const char *path, long limit, int keep_equal)
     size_t len = 0;
     int rc = runs_read_file(&text, &len, path);
     if (rc == RUNS_ENOTFOUND)
-        return runs_write_file_atomic(path, "", 0);
+        return runs_file_write_atomic(path, "", 0);
     if (rc != RUNS_OK)
         return rc;
     char *outbuf = malloc(len + 1);
@@ -233,7 +179,7 @@ int runs_jsonl_truncate_steps(const char *path, long limit, int keep_equal)
         cJSON_Delete(j);
         line = nl + 1;
     }
-    rc = runs_write_file_atomic(path, outbuf, out);
+    rc = runs_file_write_atomic(path, outbuf, out);
     free(outbuf);
     free(text);
     return rc;

@@ -37,9 +37,6 @@ int runs_trainer_pid(runs_store *s, const char *run);
  * A missing file is created empty. A torn last line (a crash mid-write) is dropped. */
 int runs_jsonl_truncate_steps(const char *path, long limit, int keep_equal);
 
-/* Writes bytes to path atomically (temp file in the same directory, fsync, rename). */
-int runs_write_file_atomic(const char *path, const void *data, size_t len);
-
 /* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees). */
 int runs_read_file(char **out, size_t *len, const char *path);
 

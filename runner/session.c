@@ -298,7 +298,7 @@ static int write_state_file(session *sess)
         return runs_error_set(RUNS_ENOMEM, "out of memory writing %s", p);
     size_t n = strlen(text);
     text[n] = '\n'; /* cJSON_Print leaves room for the NUL we overwrite and restore */
-    int rc = runs_write_file_atomic(p, text, n + 1);
+    int rc = runs_file_write_atomic(p, text, n + 1);
     text[n] = '\0';
     free(text);
     return rc;
@@ -619,13 +619,13 @@ static int rebuild_logs(session *sess, const char *node_id, int fresh_samples)
     if (rc)
         return rc;
     dir_file(p, sizeof p, sess, ".loss.json");
-    rc = runs_write_file_atomic(p, hist, hl);
+    rc = runs_file_write_atomic(p, hist, hl);
     free(hist);
     if (rc)
         return rc;
     dir_file(p, sizeof p, sess, ".samples.json");
     if (fresh_samples)
-        return runs_write_file_atomic(p, "", 0);
+        return runs_file_write_atomic(p, "", 0);
     return runs_jsonl_truncate_steps(p, sess->step, 1);
 }
 
@@ -730,7 +730,7 @@ static void write_status(session *sess, int final)
         char p[PATH_MAX];
         dir_file(p, sizeof p, sess, ".status.json");
         /* best effort: status is advisory and must never stop training */
-        if (runs_write_file_atomic(p, s, strlen(s)))
+        if (runs_file_write_atomic(p, s, strlen(s)))
             runs_error_clear();
         free(s);
     }
@@ -912,10 +912,10 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
     }
     char p[PATH_MAX];
     dir_file(p, sizeof p, &sess, ".loss.json");
-    if ((rc = runs_write_file_atomic(p, "", 0)))
+    if ((rc = runs_file_write_atomic(p, "", 0)))
         goto done;
     dir_file(p, sizeof p, &sess, ".samples.json");
-    if ((rc = runs_write_file_atomic(p, "", 0)) || (rc = open_logs(&sess)))
+    if ((rc = runs_file_write_atomic(p, "", 0)) || (rc = open_logs(&sess)))
         goto done;
     if ((rc = commit_node(&sess, "start", NULL, 1)) || (rc = runs_head_set(s, o->run)))
         goto done;

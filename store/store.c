@@ -148,6 +148,11 @@ done:
     return rc;
 }
 
+int runs_file_write_atomic(const char *path, const void *data, size_t len)
+{
+    return runs__write_atomic(path, data, len, NULL, 0644);
+}
+
 void runs__object_path(char *buf, size_t n, const runs_store *s, const char *hex)
 {
     snprintf(buf, n, "%s/objects/%.2s/%s", s->dir, hex, hex + 2);

@@ -34,6 +34,10 @@ void runs_store_free(runs_store *s);
 /* The directory the store was opened from (owned by s). */
 const char *runs_store_dir(const runs_store *s);
 
+/* Writes data to path atomically (temp file in the same directory, fsync, rename,
+ * fsync of the directory), mode 0644: readers see the old file or the new one. */
+int runs_file_write_atomic(const char *path, const void *data, size_t len);
+
 /* True (1) when hex is a well-formed object name (64 lowercase hex digits). */
 int runs_oid_valid(const char *hex);
 
