@@ -69,8 +69,7 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
                num(st, "loss"), num(st, "loss_ema"), num(st, "lr"), num(st, "grad_norm"),
                num(st, "tokens_per_s"));
         if (pid > 0 && eta >= 0)
-            printf(", ETA %.0fm%02.0fs", eta / 60 - 0.5 < 0 ? 0 : (double)((long)eta / 60),
-                   (double)((long)eta % 60));
+            printf(", ETA %ldm%02lds", (long)eta / 60, (long)eta % 60);
         printf("\n");
     }
 done:
