@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "runner/cli.h"
+#include "common/progress.h"
 #include "runner/cli_store.h"
 #include "store/gc.h"
 
@@ -39,9 +40,10 @@ int cmd_verify(runs_cli *cli, int argc, char **argv)
         return runs_cli_usage("verify", USAGE, "unexpected argument '%s'", argv[optind]);
     runs_store *s = NULL;
     runs_verify_report r;
+    runs_progress prog; /* drawn only on a TTY */
     int rc = runs_cli_open_store(cli, &s);
     if (rc == 0)
-        rc = runs_store_verify(&r, s, all, NULL, report, NULL);
+        rc = runs_store_verify(&r, s, all, cli->progress ? &prog : NULL, report, NULL);
     runs_store_free(s);
     if (rc)
         return runs_cli_fail("verify");

@@ -189,6 +189,15 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
         objs[no - 1].count++;
     }
     struct vjob j = {.s = s, .objs = objs, .n = no, .progress = progress};
+    if (progress) {
+        /* the total in bytes, so a TTY shows how far the re-hashing is */
+        uint64_t total = 0, sz;
+        for (size_t i = 0; i < no; i++)
+            if (runs_object_size(&sz, s, objs[i].hex) == 0)
+                total += sz;
+        runs_error_clear();
+        runs_progress_start(progress, "verify", total, 1);
+    }
     pthread_mutex_init(&j.mu, NULL);
     pthread_t th[64];
     int nt = runs__threads(no), started = 0;
@@ -201,6 +210,8 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
     for (int k = 1; k <= started; k++)
         pthread_join(th[k], NULL);
     pthread_mutex_destroy(&j.mu);
+    if (progress)
+        runs_progress_end(progress);
     r.objects = no;
     for (size_t i = 0; i < no; i++) {
         r.bytes += objs[i].size;
