@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [extra-package ...]
 # Runs apt-get only when a package is missing; as root directly, otherwise via sudo.
 set -eu
-pkgs="build-essential pkg-config git libgit2-dev libcjson-dev libssl-dev libcmocka-dev $*"
+# python3: some CLI tests parse JSON and write model files with it
+pkgs="build-essential pkg-config git libgit2-dev libcjson-dev libssl-dev libcmocka-dev python3 $*"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
