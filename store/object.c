@@ -510,11 +510,6 @@ static void *put_worker(void *arg)
             runs_put *it = &j->items[k];
             rc = put_begin_stream(&cur, &it->oid, j->s, it->data, it->len);
             if (j->defer) {
-                /* start writeback now, so the device works while the other objects
-                 * are still being hashed; the fsync at the end then mostly waits
-                 * for I/O already under way. Advisory: fsync still decides. */
-                if (rc == 0 && cur.fd >= 0)
-                    sync_file_range(cur.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
                 j->defer[k] = cur;
                 pthread_mutex_lock(&j->mu);
                 if (rc != 0 && j->rc == 0) {
