@@ -19,7 +19,6 @@
 #include "store/internal.h"
 
 #define CHUNK (2u << 20) /* read+hash granularity: stays in cache between the two */
-#define DEFER_MAX 512    /* put_many: objects written before the first fsync */
 
 static void to_hex(runs_oid *out, const unsigned char d[32])
 {
@@ -363,18 +362,16 @@ fail:
     return rc;
 }
 
-/* Makes a begun object durable and gives it its name (invariant 1: fsync, then
- * rename). *written = 1 when bytes were written. A concurrent writer of the same
- * object renames identical bytes: harmless. */
-static int put_finish(int *written, pending *p)
+/* Names a begun object whose bytes are already durable: close, then rename. Removes
+ * the temp file on failure. *written = 1 when bytes were written. A concurrent writer
+ * of the same object renames identical bytes: harmless. */
+static int put_name(int *written, pending *p)
 {
     int rc = 0;
     *written = 0;
     if (p->fd < 0)
         return 0;
-    if (fsync(p->fd) != 0)
-        rc = runs_error_sys(RUNS_EIO, "fsync", p->tmp);
-    if (close(p->fd) != 0 && rc == 0)
+    if (close(p->fd) != 0)
         rc = runs_error_sys(RUNS_EIO, "close", p->tmp);
     p->fd = -1;
     if (rc == 0 && rename(p->tmp, p->path) != 0)
@@ -385,6 +382,32 @@ static int put_finish(int *written, pending *p)
         *written = 1;
     p->tmp[0] = '\0';
     return rc;
+}
+
+/* Drops a begun object: closes and removes its temp file. */
+static void put_drop(pending *p)
+{
+    if (p->fd < 0)
+        return;
+    close(p->fd);
+    unlink(p->tmp);
+    p->fd = -1;
+    p->tmp[0] = '\0';
+}
+
+/* Makes a begun object durable and gives it its name (invariant 1: fsync, then
+ * rename). */
+static int put_finish(int *written, pending *p)
+{
+    *written = 0;
+    if (p->fd < 0)
+        return 0;
+    if (fsync(p->fd) != 0) {
+        int rc = runs_error_sys(RUNS_EIO, "fsync", p->tmp);
+        put_drop(p);
+        return rc;
+    }
+    return put_name(written, p);
 }
 
 /* put_begin for bytes whose name is not known yet: hashes and writes in one pass,
@@ -478,82 +501,120 @@ int runs_object_put(runs_oid *out, runs_store *s, const void *data, size_t len)
     return put_known(&written, s, out, data, len, 1);
 }
 
+/* put_many's shared state. Workers hash and write objects (put_begin_stream) and
+ * hand each one, still unnamed, to the caller's thread through `ready`; the caller
+ * makes what has arrived durable in one batch, then renames it. So the device flushes
+ * while the workers are still hashing the next objects, instead of all at the end:
+ * on a disk with a volatile cache (a VM's virtio disk) the flush is the slow part. */
 struct put_job {
-    pending *defer; /* when set: workers only begin; the caller finishes all at once */
     runs_store *s;
     runs_put *items;
-    size_t *order;
-    size_t n, next;
+    size_t *order;  /* items by size, largest first */
+    size_t n, next; /* next: first entry of order no worker has taken */
+    pending *slot;  /* slot[k]: object k, begun by a worker */
+    size_t *ready;  /* item indexes in the order their writes finished */
+    size_t nready;  /* entries of ready filled; the caller consumes them in order */
+    size_t inflight; /* begun and not yet finished by the caller: bounds open files */
+    int workers;    /* workers still running */
     unsigned char dirs[256];
-    runs_progress *progress;
     pthread_mutex_t mu;
+    pthread_cond_t cv;
     int rc;
     char msg[1024];
 };
 
-/* Each worker keeps one object in flight: while the device writes object k back,
- * the worker hashes and writes object k+1, then makes k durable and names it. */
+#define PUT_INFLIGHT 64 /* objects written but not yet durable (open files) */
+
+/* Records the first failure; the others stop at their next object. Call with j->mu held. */
+static void put_fail(struct put_job *j, int rc)
+{
+    if (rc != 0 && j->rc == 0) {
+        j->rc = rc;
+        snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
+    }
+}
+
 static void *put_worker(void *arg)
 {
     struct put_job *j = arg;
-    pending prev;
-    size_t prev_k = (size_t)-1;
-    prev.fd = -1;
+    pthread_mutex_lock(&j->mu);
     for (;;) {
-        pthread_mutex_lock(&j->mu);
-        size_t k = j->rc == 0 && j->next < j->n ? j->order[j->next++] : (size_t)-1;
-        pthread_mutex_unlock(&j->mu);
-        int rc = 0;
-        pending cur;
-        cur.fd = -1;
-        if (k != (size_t)-1) {
-            runs_put *it = &j->items[k];
-            rc = put_begin_stream(&cur, &it->oid, j->s, it->data, it->len);
-            if (j->defer) {
-                j->defer[k] = cur;
-                pthread_mutex_lock(&j->mu);
-                if (rc != 0 && j->rc == 0) {
-                    j->rc = rc;
-                    snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
-                }
-                pthread_mutex_unlock(&j->mu);
-                if (rc)
-                    break;
-                continue;
-            }
-        }
-        size_t done_k = prev_k;
-        int written = 0;
-        if (prev_k != (size_t)-1) {
-            int frc = put_finish(&written, &prev);
-            if (rc == 0)
-                rc = frc;
-            j->items[prev_k].written = written;
-        }
-        prev = cur;
-        prev_k = k;
-        pthread_mutex_lock(&j->mu);
-        if (rc != 0 && j->rc == 0) {
-            j->rc = rc;
-            snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
-        }
-        if (rc == 0 && done_k != (size_t)-1) {
-            unsigned d = 0;
-            sscanf(j->items[done_k].oid.hex, "%2x", &d);
-            j->dirs[d & 255] = 1;
-            if (j->progress)
-                runs_progress_add(j->progress, j->items[done_k].len);
-        }
-        pthread_mutex_unlock(&j->mu);
-        if (rc != 0 && prev_k != (size_t)-1 && prev.fd >= 0) {
-            close(prev.fd);
-            unlink(prev.tmp);
-            prev.fd = -1;
-        }
-        if (k == (size_t)-1 || rc != 0)
+        while (j->rc == 0 && j->next < j->n && j->inflight >= PUT_INFLIGHT)
+            pthread_cond_wait(&j->cv, &j->mu);
+        if (j->rc != 0 || j->next >= j->n)
             break;
+        size_t k = j->order[j->next++];
+        j->inflight++;
+        pthread_mutex_unlock(&j->mu);
+        runs_put *it = &j->items[k];
+        int rc = put_begin_stream(&j->slot[k], &it->oid, j->s, it->data, it->len);
+        pthread_mutex_lock(&j->mu);
+        put_fail(j, rc);
+        j->ready[j->nready++] = k; /* a failed one too: the caller cleans its slot */
+        pthread_cond_broadcast(&j->cv);
     }
+    j->workers--;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
     return NULL;
+}
+
+/* Makes objects ready[from..to) durable with one syncfs() of the store's file system:
+ * one journal commit and one device flush for the whole batch, where an fsync per
+ * object would pay both per object. */
+static int put_sync_batch(struct put_job *j, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        int fd = j->slot[j->ready[i]].fd;
+        if (fd >= 0) {
+            if (syncfs(fd) != 0)
+                return runs_error_sys(RUNS_EIO, "syncfs", j->s->dir);
+            return 0;
+        }
+    }
+    return 0; /* all dedup: nothing was written */
+}
+
+/* The caller's side of put_many: as the workers hand objects over, makes each batch
+ * durable and names its objects, until every item is handed over or one failed.
+ * Waiting on the device here, the workers keep hashing: the flush of one batch
+ * overlaps the writing of the next. */
+static void put_finisher(struct put_job *j, runs_progress *progress)
+{
+    size_t taken = 0;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        while (taken == j->nready && j->workers > 0)
+            pthread_cond_wait(&j->cv, &j->mu);
+        if (taken == j->nready)
+            break;
+        size_t from = taken, to = j->nready;
+        int rc = j->rc;
+        taken = to;
+        pthread_mutex_unlock(&j->mu);
+        if (rc == 0)
+            rc = put_sync_batch(j, from, to);
+        for (size_t i = from; i < to; i++) {
+            size_t k = j->ready[i];
+            if (rc != 0)
+                put_drop(&j->slot[k]);
+            else
+                rc = put_name(&j->items[k].written, &j->slot[k]);
+        }
+        pthread_mutex_lock(&j->mu);
+        put_fail(j, rc);
+        j->inflight -= to - from;
+        for (size_t i = from; i < to && rc == 0; i++) {
+            size_t k = j->ready[i];
+            unsigned d = 0;
+            sscanf(j->items[k].oid.hex, "%2x", &d);
+            j->dirs[d & 255] = 1;
+            if (progress)
+                runs_progress_add(progress, j->items[k].len);
+        }
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
 }
 
 static struct put_job *sort_job;
@@ -575,62 +636,49 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     j.s = s;
     j.items = items;
     j.n = n;
-    j.progress = progress;
-    if (!(j.order = malloc(n * sizeof *j.order)))
-        return runs_error_set(RUNS_ENOMEM, "out of memory storing %zu objects", n);
+    j.order = malloc(n * sizeof *j.order);
+    j.ready = malloc(n * sizeof *j.ready);
+    j.slot = malloc(n * sizeof *j.slot);
+    if (!j.order || !j.ready || !j.slot) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory storing %zu objects", n);
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         j.order[i] = i;
+        j.slot[i].fd = -1;
         items[i].written = 0;
     }
-    /* largest first, so the last thread to finish is not stuck with a big one */
+    /* largest first, so the last worker to finish is not stuck with a big one */
     static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&sort_mu);
     sort_job = &j;
     qsort(j.order, n, sizeof *j.order, by_len_desc);
     pthread_mutex_unlock(&sort_mu);
     pthread_mutex_init(&j.mu, NULL);
-    /* Up to DEFER_MAX objects: write them all, then fsync them all. The first fsync
-     * commits the file system journal for every file written so far, so the rest
-     * mostly just wait for their data: one journal commit instead of one per object.
-     * Beyond that, each worker keeps one object in flight (bounded open files). */
-    if (n <= DEFER_MAX && (j.defer = malloc(n * sizeof *j.defer)) != NULL)
-        for (size_t i = 0; i < n; i++)
-            j.defer[i].fd = -1;
-    for (int t = 1; t < nt; t++)
+    pthread_cond_init(&j.cv, NULL);
+    /* the workers hash (CPU); this thread mostly waits on fsync (device) */
+    j.workers = nt;
+    for (int t = 0; t < nt; t++)
         if (pthread_create(&th[t], NULL, put_worker, &j) == 0)
-            started = t;
+            started = t + 1;
         else
             break;
-    put_worker(&j);
-    for (int t = 1; t <= started; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&j.mu);
-    if (j.defer) {
-        for (size_t i = 0; i < n; i++) {
-            int written = 0;
-            if (j.rc != 0) {
-                if (j.defer[i].fd >= 0) {
-                    close(j.defer[i].fd);
-                    unlink(j.defer[i].tmp);
-                }
-                continue;
-            }
-            if (put_finish(&written, &j.defer[i]) != 0 && j.rc == 0) {
-                j.rc = runs_error_code();
-                snprintf(j.msg, sizeof j.msg, "%s", runs_error_message());
-                continue;
-            }
-            items[i].written = written;
-            unsigned d = 0;
-            sscanf(items[i].oid.hex, "%2x", &d);
-            j.dirs[d & 255] = 1;
-            if (progress)
-                runs_progress_add(progress, items[i].len);
-        }
-        free(j.defer);
+    if (started == 0) {
+        j.workers = 0;
+        rc = runs_error_set(RUNS_ERROR, "could not start a thread to store objects");
+    } else {
+        pthread_mutex_lock(&j.mu);
+        j.workers = started;
+        pthread_mutex_unlock(&j.mu);
+        put_finisher(&j, progress);
     }
-    if (j.rc != 0) {
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_cond_destroy(&j.cv);
+    pthread_mutex_destroy(&j.mu);
+    if (rc == 0 && j.rc != 0)
         rc = runs_error_set(j.rc, "%s", j.msg);
+    if (rc != 0) {
         for (size_t i = 0; i < n; i++)
             items[i].written = 0;
         goto done;
@@ -646,5 +694,7 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     }
 done:
     free(j.order);
+    free(j.ready);
+    free(j.slot);
     return rc;
 }

@@ -4,7 +4,8 @@
  * at any instruction. What the code guarantees afterwards, whatever the moment:
  *
  *  1. A file objects/ab/cdef… holds exactly the bytes whose SHA-256 is abcdef…, and is
- *     complete: it gets that name only by rename() after its bytes were fsync'd. An
+ *     complete: it gets that name only by rename() after its bytes were made durable
+ *     (fsync of the file, or for a batch one syncfs of the store's file system). An
  *     existing name is replaced only by the same bytes (dedup compares the stored
  *     bytes with ours and rewrites a copy damaged after the fact).
  *  2. No ref (refs/heads/<run>, refs/tags/<name>) names a commit whose manifest references a

@@ -161,6 +161,13 @@ static void test_tensor_errors(void **state)
              "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[1],\"bytes\":4,\"sha256\":\"%s\"}",
              SHA, SHA);
     expect_tensor_error(two, "manifest.tensors[1]: duplicate of tensors[0] (w in weights)");
+    /* the same name in another group is no duplicate; the first later repeat is named */
+    char four[2048];
+#define T(n, g) "{\"name\":\"" n "\",\"group\":\"" g "\",\"dtype\":\"f32\",\"shape\":[1],\"bytes\":4,\"sha256\":\"" SHA "\"}"
+    snprintf(four, sizeof four, "%s,%s,%s,%s,%s", T("b", "weights"), T("a", "weights"), T("a", "adam_m"),
+             T("b", "weights"), T("a", "weights"));
+#undef T
+    expect_tensor_error(four, "manifest.tensors[3]: duplicate of tensors[0] (b in weights)");
 }
 
 static void test_helpers(void **state)
