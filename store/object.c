@@ -656,22 +656,24 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     pthread_mutex_unlock(&sort_mu);
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.cv, NULL);
-    /* the workers hash (CPU); this thread mostly waits on fsync (device) */
-    j.workers = nt;
-    for (int t = 0; t < nt; t++)
-        if (pthread_create(&th[t], NULL, put_worker, &j) == 0)
-            started = t + 1;
-        else
-            break;
-    if (started == 0) {
-        j.workers = 0;
-        rc = runs_error_set(RUNS_ERROR, "could not start a thread to store objects");
-    } else {
+    /* the workers hash (CPU); this thread mostly waits on syncfs (device). A worker is
+     * counted before it starts, so one that finishes early cannot be counted twice. */
+    for (int t = 0; t < nt; t++) {
         pthread_mutex_lock(&j.mu);
-        j.workers = started;
+        j.workers++;
         pthread_mutex_unlock(&j.mu);
-        put_finisher(&j, progress);
+        if (pthread_create(&th[t], NULL, put_worker, &j) != 0) {
+            pthread_mutex_lock(&j.mu);
+            j.workers--;
+            pthread_mutex_unlock(&j.mu);
+            break;
+        }
+        started = t + 1;
     }
+    if (started == 0)
+        rc = runs_error_set(RUNS_ERROR, "could not start a thread to store objects");
+    else
+        put_finisher(&j, progress);
     for (int t = 0; t < started; t++)
         pthread_join(th[t], NULL);
     pthread_cond_destroy(&j.cv);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "tests/unit/store_test_util.h"
@@ -138,11 +139,12 @@ static void test_put_many_matches_single(void **state)
 {
     scratch x;
     scratch_open(&x);
-    enum { N = 37 };
+    /* more objects than put_many keeps in flight (64), and sizes from 4 bytes up */
+    enum { N = 150 };
     runs_put items[N];
     float *bufs[N];
     for (int i = 0; i < N; i++) {
-        size_t n = 1 + (size_t)i * 997;
+        size_t n = 1 + (size_t)i * 397;
         bufs[i] = malloc(n * 4);
         fill(bufs[i], n, (uint32_t)i + 100);
         items[i] = (runs_put){bufs[i], n * 4, {{0}}, 0};
@@ -162,6 +164,14 @@ static void test_put_many_matches_single(void **state)
         free(bufs[i]);
     }
     assert_int_equal(pr.done, total);
+    /* nothing left behind: every temp file was renamed into place */
+    char objects[4200];
+    snprintf(objects, sizeof objects, "%s/objects", x.dir);
+    DIR *d = opendir(objects);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        assert_true(strncmp(e->d_name, ".tmp-", 5) != 0);
+    closedir(d);
     scratch_close(&x);
 }
 
