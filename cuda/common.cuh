@@ -25,18 +25,27 @@
             return gpt_set_error("cuda: kernel %s failed: %s", (name), cudaGetErrorString(err_)); \
     } while (0)
 
+/* A failed runtime call also becomes the thread's "last error"; a non-sticky one
+ * (say, an invalid argument) left there would be reported by the next
+ * CUDA_LAUNCHED, failing a later, healthy call under another kernel's name.
+ * So the failure is consumed here (cudaGetLastError resets it; sticky errors
+ * stay sticky whatever we do). */
 #define CUDA_TRY(call, what)                                                                      \
     do {                                                                                          \
         cudaError_t err_ = (call);                                                                \
-        if (err_ != cudaSuccess)                                                                  \
+        if (err_ != cudaSuccess) {                                                                \
+            (void)cudaGetLastError();                                                             \
             return gpt_set_error("cuda: %s failed: %s", (what), cudaGetErrorString(err_));       \
+        }                                                                                         \
     } while (0)
 
 #define CUBLAS_TRY(call, what)                                                                    \
     do {                                                                                          \
         cublasStatus_t st_ = (call);                                                              \
-        if (st_ != CUBLAS_STATUS_SUCCESS)                                                         \
+        if (st_ != CUBLAS_STATUS_SUCCESS) {                                                       \
+            (void)cudaGetLastError(); /* as CUDA_TRY: cuBLAS may leave a runtime error behind */  \
             return gpt_set_error("cublas: %s failed: %s", (what), cublasGetStatusString(st_));   \
+        }                                                                                         \
     } while (0)
 
 static inline unsigned ceil_div_u(size_t a, size_t b) { return (unsigned)((a + b - 1) / b); }

@@ -169,10 +169,18 @@ static int cuda_create(gpt_model *m)
     size_t free_b = 0, total_b = 0;
     carver c = {NULL, 0};
 
-    if (gpt_cuda_device_count() == 0) {
-        gpt_set_error("cuda backend: no CUDA device answers on this machine; use --backend cpu "
-                      "(or auto)");
-        goto done;
+    {
+        /* The runtime's reason (no device, a driver older than this CUDA build, ...)
+         * goes into the message: "no device" and "wrong driver" need different fixes. */
+        int n_dev = 0;
+        cudaError_t e = cudaGetDeviceCount(&n_dev);
+        if (e != cudaSuccess || n_dev <= 0) {
+            (void)cudaGetLastError();
+            gpt_set_error("cuda backend: no CUDA device answers on this machine (%s); use "
+                          "--backend cpu (or auto)",
+                          e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+            goto done;
+        }
     }
     if (m->n_tensors != 4 + T_PER_LAYER * cfg->n_layer) {
         gpt_set_error("cuda backend: %d tensors for %d layers, expected %d (gpt.h layout changed?)",
