@@ -16,7 +16,9 @@
  * Peaks are NVIDIA's
  * dense (no sparsity) datasheet numbers, by device name from nvidia-smi; where
  * the name is not recognised the H100 SXM row is used and the line says so.
- * RUNS_PEAK_TFLOPS overrides the peak for the math in use.
+ * RUNS_PEAK_TFLOPS overrides the peak for the math in use. Three maths run:
+ * tf32, bf16 (cuBLAS's FAST_16BF compute on fp32 buffers: bf16 tensor cores,
+ * fp32 memory traffic, so below llm.c's bf16-storage MFU) and fp32.
  *
  * Checkpoint stall: gpt_read of params, Adam m and Adam v (the bytes a
  * checkpoint must copy off the device before the next update may run) into
@@ -140,14 +142,15 @@ static int run_math(const char *math, const gpt_config *cfg, int T, int steps, i
     double flops_tok = 6.0 * N + 12.0 * cfg->n_layer * cfg->n_embd * (double)T;
     double achieved = flops_tok * tok_s / 1e12;
     double achieved_llmc = (6.0 * N + 6.0 * cfg->n_layer * cfg->n_embd * (double)T) * tok_s / 1e12;
-    double peak = strcmp(math, "tf32") ? pk->fp32 : pk->tf32;
+    int is_tf32 = !strcmp(math, "tf32"), is_bf16 = !strcmp(math, "bf16");
+    double peak = is_tf32 ? pk->tf32 : is_bf16 ? pk->bf16 : pk->fp32;
     const char *env = getenv("RUNS_PEAK_TFLOPS");
     if (env && atof(env) > 0) peak = atof(env);
     printf("%s: batch %d x seq %d, %.1f ms/step, %.0f tokens/s, %.1f TFLOPS achieved\n", math, B, T,
            1e3 * secs / steps, tok_s, achieved);
     printf("%s: MFU %.1f%% of %s %.1f TFLOPS%s (6N + 12LCT); %.1f%% of the BF16 dense peak %.1f "
            "counted as llm.c does (6N + 6LCT, llm.c's yardstick)\n",
-           math, 100.0 * achieved / peak, strcmp(math, "tf32") ? "FP32" : "TF32", peak,
+           math, 100.0 * achieved / peak, is_tf32 ? "TF32" : is_bf16 ? "BF16" : "FP32", peak,
            guessed ? " (peak guessed: H100 SXM)" : "", 100.0 * achieved_llmc / pk->bf16, pk->bf16);
     printf("%s: last loss %.4f, grad norm %.4f\n", math, loss, norm);
 
@@ -226,7 +229,10 @@ int main(int argc, char **argv)
     fill(&rng, tg, (size_t)maxB * T, cfg.vocab_size);
     printf("bench_cuda: device %s, commit %s, GPT-2 124M shape, %d timed steps\n", name, RUNS_VERSION, steps);
     int B = 0;
+    /* tf32 finds the batch and measures the stall; bf16 is the llm.c comparison
+     * (same buffers, so the same batch fits); fp32 is the parity setting, briefly */
     int rc = run_math("tf32", &cfg, T, steps, in, tg, pk, guessed, &B);
+    if (rc == 0) rc = run_math("bf16", &cfg, T, steps, in, tg, pk, guessed, &B);
     if (rc == 0) rc = run_math("fp32", &cfg, T, steps < 3 ? steps : 3, in, tg, pk, guessed, &B);
     free(in);
     free(tg);

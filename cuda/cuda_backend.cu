@@ -21,9 +21,11 @@
  * behind the caller's back.
  *
  * Math option (no knob in gpt.h, so an environment variable read at create):
- * RUNS_CUDA_MATH=fp32 (default: cuBLAS CUBLAS_COMPUTE_32F, the parity setting)
- * or tf32 (CUBLAS_COMPUTE_32F_FAST_TF32: tensor cores, fp32 accumulate and
- * fp32 master weights; for speed). bf16: see cuda/matmul.cuh.
+ * RUNS_CUDA_MATH=fp32 (default: cuBLAS CUBLAS_COMPUTE_32F, the parity setting),
+ * tf32 (CUBLAS_COMPUTE_32F_FAST_TF32) or bf16 (CUBLAS_COMPUTE_32F_FAST_16BF):
+ * the GEMMs run on tensor cores with inputs rounded to 10 or 7 mantissa bits and
+ * fp32 accumulation; buffers, master weights and AdamW stay fp32. See
+ * cuda/matmul.cuh for what bf16 storage would add.
  *
  * Determinism: no atomics anywhere (column sums are two-stage, the embedding
  * backward sorts positions by token on the host), so the same build on the
@@ -204,8 +206,10 @@ static int cuda_create(gpt_model *m)
     if (math && *math) {
         if (!strcmp(math, "tf32"))
             im->g.compute = CUBLAS_COMPUTE_32F_FAST_TF32;
+        else if (!strcmp(math, "bf16"))
+            im->g.compute = CUBLAS_COMPUTE_32F_FAST_16BF;
         else if (strcmp(math, "fp32")) {
-            gpt_set_error("cuda backend: RUNS_CUDA_MATH=%s is not fp32 or tf32", math);
+            gpt_set_error("cuda backend: RUNS_CUDA_MATH=%s is not fp32, tf32 or bf16", math);
             goto done;
         }
     }

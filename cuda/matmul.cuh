@@ -6,11 +6,13 @@
  * not added here: each consumer kernel adds its bias on the way (qkv permute,
  * GELU, residual+LayerNorm), which saves one pass over every matmul output.
  *
- * Compute type: CUBLAS_COMPUTE_32F (true fp32, the parity default) or
- * CUBLAS_COMPUTE_32F_FAST_TF32 (tensor cores, 10-bit mantissa inputs, fp32
- * accumulate). bf16 would go here: bf16 copies of weights/activations as
- * A/B (CUDA_R_16BF) with CUBLAS_COMPUTE_32F accumulate through cuBLASLt,
- * keeping these fp32 buffers as master weights; not implemented. */
+ * Compute type: CUBLAS_COMPUTE_32F (true fp32, the parity default),
+ * CUBLAS_COMPUTE_32F_FAST_TF32 or CUBLAS_COMPUTE_32F_FAST_16BF (tensor cores;
+ * cuBLAS rounds the fp32 inputs to tf32 or bf16 as it loads them and
+ * accumulates in fp32). That buys bf16 tensor-core throughput but not bf16's
+ * halved memory traffic: bf16 activation buffers and bf16 weight copies as
+ * A/B (CUDA_R_16BF), with these fp32 buffers as master weights, are not
+ * implemented. */
 #ifndef RUNS_CUDA_MATMUL_CUH
 #define RUNS_CUDA_MATMUL_CUH
 

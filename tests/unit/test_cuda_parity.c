@@ -198,6 +198,48 @@ static void test_loss_and_gradients(void **state)
     gpt_free(mg);
 }
 
+/* The tensor-core maths (RUNS_CUDA_MATH=tf32, bf16) round GEMM inputs to 10 and
+ * 7 mantissa bits: relative error per product 2^-11 and 2^-8, averaging down
+ * over K-term sums. The loss of this model (K ≤ 256) then moves by ~1e-4
+ * (tf32) and ~1e-3 (bf16) relative, so 2e-3 and 2e-2; gradients by ~1e-3 and
+ * ~1e-2 of their scale, so 1e-2 and 1e-1: loose enough for honest rounding,
+ * tight enough that a GEMM with a wrong operand (O(1) differences) fails. */
+static void reduced_math(const char *math, double loss_tol, double grad_tol)
+{
+    setenv("RUNS_CUDA_MATH", math, 1); /* read by the backend at create */
+    gpt_model *mc = make(GPT_BACKEND_CPU, 1234), *mg = make(GPT_BACKEND_CUDA, 1234);
+    unsetenv("RUNS_CUDA_MATH");
+    int32_t in[B_ * T_], tg[B_ * T_];
+    uint64_t rng = 99;
+    batch(&rng, in, tg);
+    float lc, lg;
+    char what[64];
+    assert_int_equal(gpt_forward(mc, in, tg, B_, T_, 1, &lc), 0);
+    assert_int_equal(gpt_forward(mg, in, tg, B_, T_, 1, &lg), 0);
+    snprintf(what, sizeof what, "loss (%s)", math);
+    assert_rel(what, lc, lg, loss_tol);
+    snprintf(what, sizeof what, "grad (%s)", math);
+    assert_group_close(mc, mg, GPT_GRAD, what, grad_tol);
+    gpt_free(mc);
+    gpt_free(mg);
+}
+
+static void test_tensor_core_maths(void **state)
+{
+    (void)state;
+    if (!have_device()) skip();
+    reduced_math("tf32", 2e-3, 1e-2);
+    reduced_math("bf16", 2e-2, 1e-1);
+    /* an unknown math is refused at create, with the choices in the message */
+    setenv("RUNS_CUDA_MATH", "fp8", 1);
+    gpt_model *m = NULL;
+    int rc = gpt_create(&m, &CFG, B_, T_, GPT_BACKEND_CUDA);
+    unsetenv("RUNS_CUDA_MATH");
+    assert_int_equal(rc, -1);
+    assert_null(m);
+    assert_non_null(strstr(gpt_last_error(), "fp32, tf32 or bf16"));
+}
+
 static void test_ten_adamw_steps(void **state)
 {
     (void)state;
@@ -280,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_absent_device_fails_cleanly),
         cmocka_unit_test(test_loss_and_gradients),
+        cmocka_unit_test(test_tensor_core_maths),
         cmocka_unit_test(test_ten_adamw_steps),
         cmocka_unit_test(test_checkpoint_cpu_to_cuda),
         cmocka_unit_test(test_checkpoint_cuda_to_cpu),
