@@ -5,7 +5,7 @@
 #   make test     install what is missing, build, run every test (CPU only)
 #   make demo     install what is missing, build, run the demo
 #   make bench    benchmarks (not tests): ratios against baselines measured in the same run
-#   make test-emu the CUDA kernels on a CPU emulation of the CUDA runtime (opt-in, ~20 s)
+#   make test-emu the CUDA kernels on a CPU emulation of the CUDA runtime (~15 s; in make test too)
 #
 # Sources are picked up by directory, so adding a file needs no edit here:
 #   library   common/ store/ manifests/ cuda/ cuda/cpu/ tools/ runner/ (but runner/main.c
@@ -99,8 +99,7 @@ bench: deps
 
 # make test-emu: the CUDA backend's kernels on a CPU emulation of the CUDA runtime and
 # cuBLAS, judged by the parity test (tests/emu/run.sh says what that does not prove).
-# Opt-in (it compiles the backend a second time), not part of `make test`;
-# outputs under $(B)/emu/.
+# `make test` runs it as tests/cli/t6000-cuda-emu.sh; outputs under $(B)/emu/.
 .PHONY: test-emu
 test-emu: $(LIB)
 	@B="$(B)" CC="$(CC)" CXX="$(CXX)" PKGS="$(PKGS)" tests/emu/run.sh

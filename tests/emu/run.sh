@@ -2,7 +2,8 @@
 # tests/emu/run.sh — `make test-emu`: the CUDA backend's kernels on a CPU emulation
 # of the CUDA runtime and cuBLAS, judged by the CUDA parity test
 # (tests/unit/test_cuda_parity.c) against the CPU reference. For machines without
-# a GPU; opt-in (about 20 s: two compiles, three runs), not part of `make test`.
+# a GPU (about 15 s: two compiles, three runs); `make test` runs it through
+# tests/cli/t6000-cuda-emu.sh on x86-64.
 #
 # What it does NOT prove (details at the top of tests/emu/include/cuda_runtime.h):
 # the hardware memory model (threads never run at once), real cuBLAS, nvcc's
