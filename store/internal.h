@@ -5,6 +5,7 @@
 #include <cJSON.h>
 #include <git2.h>
 #include <stddef.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #include "store/store.h"
@@ -36,6 +37,16 @@ void runs__lock_release(runs_lock *l);
 
 /* Takes the shared writer lock (once per handle) so gc cannot run concurrently. */
 int runs__writer_begin(runs_store *s);
+
+/* Creates a temp file for path: in tmpdir when given, else beside path (same file
+ * system, so the final rename is atomic). On success *fd is open and tmp names it;
+ * the caller writes, then runs__tmp_publish (or closes and unlinks on failure). */
+int runs__tmp_create(int *fd, char tmp[PATH_MAX], const char *path, const char *tmpdir);
+
+/* Publishes a written temp file: chmod mode, fsync, close, rename to path, fsync
+ * path's directory. Always closes *fd (set to -1) and, on failure, removes tmp:
+ * path is either untouched or holds the complete, durable new bytes. */
+int runs__tmp_publish(int *fd, char tmp[PATH_MAX], const char *path, mode_t mode);
 
 int runs__fsync_dir(const char *dir);
 int runs__fsync_parent(const char *path);

@@ -262,41 +262,19 @@ int runs_object_copy_to_file(runs_store *s, const char *hex, const char *path)
     int fd = -1, out = -1;
     uint64_t size = 0;
     char tmp[PATH_MAX];
-    tmp[0] = '\0';
     int rc = open_object(&fd, &size, s, hex);
     if (rc)
         return rc;
-    const char *slash = strrchr(path, '/');
-    snprintf(tmp, sizeof tmp, "%.*s/.tmp-XXXXXX", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if ((out = mkostemp(tmp, O_CLOEXEC)) < 0) {
-        rc = runs_error_sys(RUNS_EIO, "create temporary file", tmp);
-        tmp[0] = '\0';
+    if ((rc = runs__tmp_create(&out, tmp, path, NULL)) != 0)
         goto done;
-    }
     struct file_sink sink = {out, path};
-    if ((rc = read_verify(fd, size, hex, NULL, write_sink, &sink)) != 0)
-        goto done;
-    if (fchmod(out, 0644) != 0 || fsync(out) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "fsync", path);
-        goto done;
-    }
-    if (close(out) != 0) {
-        out = -1;
-        rc = runs_error_sys(RUNS_EIO, "close", path);
-        goto done;
-    }
-    out = -1;
-    if (rename(tmp, path) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "rename", path);
-        goto done;
-    }
-    tmp[0] = '\0';
-    rc = runs__fsync_parent(path);
-done:
-    if (out >= 0)
+    if ((rc = read_verify(fd, size, hex, NULL, write_sink, &sink)) != 0) {
         close(out);
-    if (tmp[0])
         unlink(tmp);
+        goto done;
+    }
+    rc = runs__tmp_publish(&out, tmp, path, 0644);
+done:
     close(fd);
     return rc;
 }

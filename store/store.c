@@ -102,39 +102,40 @@ int runs__fsync_parent(const char *path)
     return runs__fsync_dir(dir);
 }
 
-int runs__write_atomic(const char *path, const void *data, size_t len, const char *tmpdir,
-                       mode_t mode)
+int runs__tmp_create(int *fd, char tmp[PATH_MAX], const char *path, const char *tmpdir)
 {
-    char tmp[PATH_MAX];
-    int rc = 0, fd = -1;
     if (tmpdir) {
-        snprintf(tmp, sizeof tmp, "%s/.tmp-XXXXXX", tmpdir);
+        snprintf(tmp, PATH_MAX, "%s/.tmp-XXXXXX", tmpdir);
     } else {
         const char *slash = strrchr(path, '/');
         int dl = slash ? (int)(slash - path) : 1;
-        snprintf(tmp, sizeof tmp, "%.*s/.tmp-XXXXXX", dl, slash ? path : ".");
+        snprintf(tmp, PATH_MAX, "%.*s/.tmp-XXXXXX", dl, slash ? path : ".");
     }
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        rc = runs_error_sys(RUNS_EIO, "create temporary file", tmp);
-        goto done;
+    if ((*fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        int rc = runs_error_sys(RUNS_EIO, "create temporary file", tmp);
+        tmp[0] = '\0';
+        return rc;
     }
-    if ((rc = runs__write_all(fd, data, len, tmp)) != 0)
-        goto done;
-    if (fchmod(fd, mode) != 0) {
+    return 0;
+}
+
+int runs__tmp_publish(int *fd, char tmp[PATH_MAX], const char *path, mode_t mode)
+{
+    int rc = 0;
+    if (fchmod(*fd, mode) != 0) {
         rc = runs_error_sys(RUNS_EIO, "chmod", tmp);
         goto done;
     }
-    if (fsync(fd) != 0) {
+    if (fsync(*fd) != 0) {
         rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
         goto done;
     }
-    if (close(fd) != 0) {
-        fd = -1;
+    if (close(*fd) != 0) {
+        *fd = -1;
         rc = runs_error_sys(RUNS_EIO, "close", tmp);
         goto done;
     }
-    fd = -1;
+    *fd = -1;
     if (rename(tmp, path) != 0) {
         rc = runs_error_sys(RUNS_EIO, "rename", path);
         goto done;
@@ -142,11 +143,29 @@ int runs__write_atomic(const char *path, const void *data, size_t len, const cha
     tmp[0] = '\0';
     rc = runs__fsync_parent(path);
 done:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0 && tmp[0])
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    if (tmp[0])
         unlink(tmp);
+    tmp[0] = '\0';
     return rc;
+}
+
+int runs__write_atomic(const char *path, const void *data, size_t len, const char *tmpdir,
+                       mode_t mode)
+{
+    char tmp[PATH_MAX];
+    int fd = -1;
+    int rc = runs__tmp_create(&fd, tmp, path, tmpdir);
+    if (rc)
+        return rc;
+    if ((rc = runs__write_all(fd, data, len, tmp)) != 0) {
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    return runs__tmp_publish(&fd, tmp, path, mode);
 }
 
 int runs_file_write_atomic(const char *path, const void *data, size_t len)
