@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/publish.h"
+
 typedef struct runs_store runs_store;
 
 /* An object name: SHA-256 of the object's bytes as 64 lowercase hex digits. */
@@ -34,9 +36,7 @@ void runs_store_free(runs_store *s);
 /* The directory the store was opened from (owned by s). */
 const char *runs_store_dir(const runs_store *s);
 
-/* Writes data to path atomically (temp file in the same directory, fsync, rename,
- * fsync of the directory), mode 0644: readers see the old file or the new one. */
-int runs_file_write_atomic(const char *path, const void *data, size_t len);
+/* runs_file_write_atomic and the streaming publish path live in store/publish.h. */
 
 /* True (1) when hex is a well-formed object name (64 lowercase hex digits). */
 int runs_oid_valid(const char *hex);
