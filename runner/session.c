@@ -173,9 +173,7 @@ static int setup(session *sess)
     if ((rc = runs_data_open(&sess->data, c)))
         return rc;
     if (c->sampling.every > 0 && (rc = runs_bpe_load(&sess->bpe, c->data.tokenizer)))
-        return runs_error_set(rc, "data.tokenizer: %s (sample audits need the tokenizer; build it "
-                                  "with `make corpus` or set sampling.every to 0)",
-                              runs_error_message());
+        return runs_error_wrap(rc, "data.tokenizer (sample audits need it: build it with `make corpus` or set sampling.every to 0)");
     gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size,
                      c->model.block_size};
     if (gpt_create(&sess->model, &gc, c->train.batch_size, c->train.seq_len, be))

@@ -276,7 +276,7 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
         gnode *g = &nodes[i];
         memcpy(g->id, ids[i], 41);
         if ((rc = runs_node_manifest(&g->m, s, g->id)) != 0) {
-            rc = runs_error_set(RUNS_ECORRUPT, "gc stopped: %s (run `runs verify`)", runs_error_message());
+            rc = runs_error_wrap(RUNS_ECORRUPT, "gc stopped (run `runs verify`)");
             goto done;
         }
         if ((rc = runs_node_parent(g->parent, s, g->id)) != 0)

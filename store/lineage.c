@@ -495,7 +495,7 @@ int runs_node_manifest(cJSON **out, runs_store *s, const char *id)
         *out = NULL;
     }
     if (rc)
-        rc = runs_error_set(RUNS_ECORRUPT, "node %.12s has a bad manifest: %s", id, runs_error_message());
+        rc = runs_error_wrap(RUNS_ECORRUPT, "node %.12s has a bad manifest", id);
     free(text);
     return rc;
 }
