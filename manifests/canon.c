@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---------- growable buffer ---------- */
 
@@ -486,14 +487,24 @@ int runs_json_parse(cJSON **out, const char *text, const char *origin)
     return parse_n(out, text, strlen(text), origin);
 }
 
+/* Configs and manifests are kilobytes; the cap keeps `--config /dev/zero` (or a
+ * mistyped path to a dataset) from being read until memory runs out. */
+#define JSON_FILE_MAX ((size_t)64 << 20)
+
 int runs_json_parse_file(cJSON **out, const char *path)
 {
     int rc = 0;
     char *buf = NULL;
     size_t n = 0, cap = 0;
+    struct stat st;
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return runs_error_sys(errno == ENOENT ? RUNS_ENOTFOUND : RUNS_EIO, "open", path);
+    if (fstat(fileno(f), &st) != 0) { rc = runs_error_sys(RUNS_EIO, "stat", path); goto done; }
+    if (S_ISDIR(st.st_mode)) {
+        rc = runs_error_set(RUNS_EINVALID, "%s is a directory; give the path of a JSON file", path);
+        goto done;
+    }
     for (;;) {
         if (n + 4096 + 1 > cap) {
             cap = cap ? cap * 2 : 65536;
@@ -501,8 +512,15 @@ int runs_json_parse_file(cJSON **out, const char *path)
             if (!nb) { rc = runs_error_set(RUNS_ENOMEM, "%s: out of memory reading the file", path); goto done; }
             buf = nb;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        size_t want = cap - n - 1;
+        if (want > JSON_FILE_MAX + 1 - n) want = JSON_FILE_MAX + 1 - n;
+        size_t got = fread(buf + n, 1, want, f);
         n += got;
+        if (n > JSON_FILE_MAX) {
+            rc = runs_error_set(RUNS_EINVALID, "%s: larger than %zu MiB, the cap on a JSON file (is it JSON?)", path,
+                                JSON_FILE_MAX >> 20);
+            goto done;
+        }
         if (got == 0) break;
     }
     if (ferror(f)) { rc = runs_error_sys(RUNS_EIO, "read", path); goto done; }

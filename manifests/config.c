@@ -34,6 +34,7 @@ typedef struct {
     int lo_open, hi_open;          /* exclusive bounds */
     const char *const *choices;    /* F_ENUM, NULL-terminated */
     size_t count_off;              /* F_NAMES/F_PROMPTS: int count in runs_config */
+    double cap;                    /* F_DOUBLE open at the top: the largest sane value (0: none) */
 } field;
 
 typedef struct {
@@ -49,13 +50,16 @@ static const char *const stage_types[] = {"constant", "linear", NULL};
 static const char *const bandit_types[] = {"ucb1", NULL};
 
 #define OFF(path) offsetof(runs_config, path)
-#define INT(sec, k, lo, hi) {#k, F_INT, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0}
-#define LONG(sec, k, lo, hi) {#k, F_LONG, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0}
-#define U64(sec, k) {#k, F_U64, OFF(sec.k), 0, 0, MAX_SAFE, 0, 0, NULL, 0}
-#define DBL(sec, k, lo, hi, lo_open, hi_open) {#k, F_DOUBLE, OFF(sec.k), 0, lo, hi, lo_open, hi_open, NULL, 0}
-#define STR(sec, k) {#k, F_STRING, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, NULL, 0}
-#define ENUM(sec, k, set) {#k, F_ENUM, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, set, 0}
-#define LIST(sec, k, t, cnt) {#k, t, OFF(sec.k), sizeof(((runs_config *)0)->sec.k[0]), 0, 0, 0, 0, NULL, OFF(sec.cnt)}
+#define INT(sec, k, lo, hi) {#k, F_INT, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0, 0}
+#define LONG(sec, k, lo, hi) {#k, F_LONG, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0, 0}
+#define U64(sec, k) {#k, F_U64, OFF(sec.k), 0, 0, MAX_SAFE, 0, 0, NULL, 0, 0}
+#define DBL(sec, k, lo, hi, lo_open, hi_open) {#k, F_DOUBLE, OFF(sec.k), 0, lo, hi, lo_open, hi_open, NULL, 0, 0}
+/* A number bounded below whose top is only a sanity cap: 1e308 as a learning rate
+ * is a typo that would otherwise pass validation and poison the run with inf/NaN. */
+#define DBLCAP(sec, k, lo, lo_open, cap) {#k, F_DOUBLE, OFF(sec.k), 0, lo, INFINITY, lo_open, 0, NULL, 0, cap}
+#define STR(sec, k) {#k, F_STRING, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, NULL, 0, 0}
+#define ENUM(sec, k, set) {#k, F_ENUM, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, set, 0, 0}
+#define LIST(sec, k, t, cnt) {#k, t, OFF(sec.k), sizeof(((runs_config *)0)->sec.k[0]), 0, 0, 0, 0, NULL, OFF(sec.cnt), 0}
 
 static const field model_fields[] = {
     INT(model, n_layer, 1, 1024),
@@ -72,27 +76,27 @@ static const field train_fields[] = {
     ENUM(train, backend, backends),
 };
 static const field optimizer_fields[] = {
-    DBL(optimizer, lr, 0, INFINITY, 1, 0),
+    DBLCAP(optimizer, lr, 0, 1, 10),
     DBL(optimizer, beta1, 0, 1, 0, 1),
     DBL(optimizer, beta2, 0, 1, 0, 1),
-    DBL(optimizer, eps, 0, INFINITY, 1, 0),
-    DBL(optimizer, weight_decay, 0, INFINITY, 0, 0),
-    DBL(optimizer, grad_clip, 0, INFINITY, 0, 0),
+    DBLCAP(optimizer, eps, 0, 1, 1),
+    DBLCAP(optimizer, weight_decay, 0, 0, 10),
+    DBLCAP(optimizer, grad_clip, 0, 0, 1e6),
 };
 static const field schedule_fields[] = {
     ENUM(schedule, type, schedule_types),
     LONG(schedule, warmup_steps, 0, 1e15),
     DBL(schedule, min_lr_factor, 0, 1, 0, 0),
     DBL(schedule, stable_ratio, 0, 1, 0, 0),
-    DBL(schedule, exp_decay, 0, INFINITY, 0, 0),
+    DBLCAP(schedule, exp_decay, 0, 0, 1e3),
     LONG(schedule, restart_step, 0, 1e15),
-    DBL(schedule, restart_lr, 0, INFINITY, 0, 0),
+    DBLCAP(schedule, restart_lr, 0, 0, 10),
     LONG(schedule, stage_start, 0, 1e15),
     ENUM(schedule, stage_type, stage_types),
 };
 static const field data_fields[] = {
     STR(data, tokenizer),
-    {"sources", F_SOURCES, 0, 0, 0, 0, 0, 0, NULL, 0},
+    {"sources", F_SOURCES, 0, 0, 0, 0, 0, 0, NULL, 0, 0},
     LIST(data, exclude, F_NAMES, n_exclude),
     LONG(data, curriculum_warmup_steps, 0, 1e15),
     LIST(data, warmup_sources, F_NAMES, n_warmup_sources),
@@ -102,12 +106,12 @@ static const field bandit_fields[] = {
     ENUM(bandit, type, bandit_types),
     INT(bandit, pull_min, 1, INT_MAX),
     INT(bandit, pull_max, 1, INT_MAX),
-    DBL(bandit, exploration, 0, INFINITY, 0, 0),
+    DBLCAP(bandit, exploration, 0, 0, 1e6),
 };
 static const field sampling_fields[] = {
     LONG(sampling, every, 0, 1e15),
     INT(sampling, tokens, 1, 1 << 20),
-    DBL(sampling, temperature, 0, INFINITY, 0, 0),
+    DBLCAP(sampling, temperature, 0, 0, 100),
     INT(sampling, top_k, 0, 65536),
     U64(sampling, seed),
     LIST(sampling, prompts, F_PROMPTS, n_prompts),
@@ -324,6 +328,7 @@ static int bad_value(const ctx *x, const char *path, const field *f, const cJSON
 
 static int in_range(const field *f, double d)
 {
+    if (isnan(d)) return 0;
     if (d < f->lo || (f->lo_open && d == f->lo)) return 0;
     if (d > f->hi || (f->hi_open && d == f->hi)) return 0;
     return 1;
@@ -433,6 +438,12 @@ static int parse_field(const ctx *x, runs_config *c, const field *f, const char 
     }
     case F_DOUBLE:
         if (!cJSON_IsNumber(v) || !in_range(f, v->valuedouble)) return bad_value(x, path, f, v);
+        if (!isfinite(v->valuedouble) || (f->cap > 0 && v->valuedouble > f->cap)) {
+            char lo[32], cap[32], g[96];
+            return fail(x, "%s: expected a finite number in %c%s, %s], got %s", path, f->lo_open ? '(' : '[',
+                        fmt_num(lo, sizeof lo, f->lo), fmt_num(cap, sizeof cap, f->cap),
+                        runs_json_describe(g, sizeof g, v));
+        }
         *(double *)base = v->valuedouble;
         return 0;
     case F_STRING:

@@ -78,7 +78,10 @@ static inline float exp_fast(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
+    /* the biased exponent is shifted as unsigned: a negative int shifted left is
+     * undefined (UBSan caught it for a NaN input, where n converts to INT_MIN);
+     * for every in-range n the bits are the same as before */
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
