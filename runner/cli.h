@@ -30,9 +30,21 @@ typedef int (*runs_cmd_fn)(runs_cli *cli, int argc, char **argv);
  * returns the exit status matching the error code (1, 2 or 129). */
 int runs_cli_fail(const char *cmd);
 
-/* Prints "runs CMD: <fmt...>" and "usage: <usage>" hint on one line; returns 129. */
+/* Prints "runs CMD: <fmt...>" and "usage: <usage>" hint on one line; returns 129.
+ * Control bytes in the formatted text are escaped (runs_error_escape), so user
+ * arguments echoed into it cannot split the line or reach the terminal raw. */
 int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* For the option getopt_long (opterr = 0) just refused by returning '?' or ':':
+ * prints the usage line naming the option as the user typed it ("unknown option
+ * '-z'", "'--out' needs a value", "'--json' takes no value") and returns 129.
+ * argv[optind - 1] alone is wrong for a refused short option in the middle of a
+ * cluster (`-zzz` would be reported as the command name). shortopts and longopts
+ * are what was passed to getopt_long. */
+struct option;
+int runs_cli_bad_option(const char *cmd, const char *usage, char **argv, const char *shortopts,
+                        const struct option *longopts);
 
 /* True when argv holds -h or --help; commands call this first and print their help. */
 int runs_cli_wants_help(int argc, char **argv);

@@ -71,7 +71,7 @@ int cmd_diff(runs_cli *cli, int argc, char **argv)
         if (c == 'j')
             json = 1;
         else
-            return runs_cli_usage("diff", USAGE, "unknown option '%s'", argv[optind - 1]);
+            return runs_cli_bad_option("diff", USAGE, argv, "", opts);
     }
     if (argc - optind != 2)
         return runs_cli_usage("diff", USAGE, "expected two nodes A and B");

@@ -39,14 +39,13 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its state between parses */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:f:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'f': format = optarg; break;
-        case ':': return runs_cli_usage("export", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("export", USAGE, "unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("export", USAGE, argv, ":o:f:", opts);
         }
     }
     if (argc - optind != 1)

@@ -48,7 +48,7 @@ int cmd_filter(runs_cli *cli, int argc, char **argv)
     static const struct option opts[] = {
         {"source", required_argument, 0, 's'}, {"show-dropped", required_argument, 0, 'd'}, {0, 0, 0, 0}};
     int c;
-    optind = 1;
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
@@ -59,7 +59,7 @@ int cmd_filter(runs_cli *cli, int argc, char **argv)
             if (*end || show < 0 || show > 100000)
                 return runs_cli_usage("filter", USAGE, "--show-dropped %s: expected a count >= 0", optarg);
             break;
-        default: return runs_cli_usage("filter", USAGE, "unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("filter", USAGE, argv, "", opts);
         }
     }
     if (argc - optind != 2) return runs_cli_usage("filter", USAGE, "expected IN and OUT");

@@ -201,7 +201,7 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
         help();
         return RUNS_EXIT_OK;
     }
-    optind = 1;
+    optind = 0;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":b:t:p:jh", opts, NULL)) != -1) {
         switch (o) {
@@ -216,8 +216,7 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
             patience = (int)p;
             break;
         case 'j': json = 1; break;
-        case ':': return runs_cli_usage("gate", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("gate", USAGE, "unknown option '%s'", argv[optind - 1]);
+        default: return runs_cli_bad_option("gate", USAGE, argv, ":b:t:p:jh", opts);
         }
     }
     if (optind < argc)

@@ -65,7 +65,7 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
             return runs_cli_usage("gc", USAGE, "%s: expected a non-negative integer, got '%s'",
                                   c == 'l' ? "--keep-last" : "--keep-every", optarg);
         else
-            return runs_cli_usage("gc", USAGE, "unknown option or missing value '%s'", argv[optind - 1]);
+            return runs_cli_bad_option("gc", USAGE, argv, "", opts);
     }
     if (optind < argc)
         return runs_cli_usage("gc", USAGE, "unexpected argument '%s'", argv[optind]);

@@ -38,14 +38,13 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
     static const struct option opts[] = {
         {"run", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:c:", opts, NULL)) != -1) {
         switch (c) {
         case 'r': run = optarg; break;
         case 'c': config_path = optarg; break;
-        case ':': return runs_cli_usage("import", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("import", USAGE, "unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("import", USAGE, argv, ":r:c:", opts);
         }
     }
     if (argc - optind != 1)

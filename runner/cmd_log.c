@@ -204,7 +204,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         else if (c == 'a')
             all = 1;
         else
-            return runs_cli_usage("log", USAGE, "unknown option '%s'", argv[optind - 1]);
+            return runs_cli_bad_option("log", USAGE, argv, "", opts);
     }
     if (argc - optind > 1)
         return runs_cli_usage("log", USAGE, "expected at most one RUN");

@@ -174,15 +174,14 @@ int cmd_lr(runs_cli *cli, int argc, char **argv)
         help();
         return RUNS_EXIT_OK;
     }
-    optind = 1;
+    optind = 0;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":c:s:g:h", opts, NULL)) != -1) {
         switch (o) {
         case 'c': config = optarg; break;
         case 's': steps = optarg; break;
         case 'g': svg = optarg; break;
-        case ':': return runs_cli_usage("lr", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("lr", USAGE, "unknown option '%s'", argv[optind - 1]);
+        default: return runs_cli_bad_option("lr", USAGE, argv, ":c:s:g:h", opts);
         }
     }
     if (optind < argc)

@@ -65,14 +65,13 @@ int cmd_plot(runs_cli *cli, int argc, char **argv)
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'}, {"what", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:w:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'w': what_s = optarg; break;
-        case ':': return runs_cli_usage("plot", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("plot", USAGE, "unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("plot", USAGE, argv, ":o:w:", opts);
         }
     }
     if (argc - optind > 1)

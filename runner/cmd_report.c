@@ -34,13 +34,12 @@ int cmd_report(runs_cli *cli, int argc, char **argv)
     const char *out = NULL;
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
+    optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case ':': return runs_cli_usage("report", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("report", USAGE, "unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("report", USAGE, argv, ":o:", opts);
         }
     }
     if (argc - optind > 1)

@@ -64,7 +64,7 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
         if (c == 'o')
             out = optarg;
         else
-            return runs_cli_usage("restore", USAGE, "unknown option or missing value '%s'", argv[optind - 1]);
+            return runs_cli_bad_option("restore", USAGE, argv, "", opts);
     }
     if (argc - optind != 1)
         return runs_cli_usage("restore", USAGE, "expected one NODE");

@@ -87,7 +87,7 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
         {"no-record", no_argument, NULL, O_NOREC}, {"json", no_argument, NULL, O_JSON},
         {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its state between parses */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:e:n:", opts, NULL)) != -1) {
         char *end;
@@ -126,8 +126,7 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
             break;
         case O_NOREC: record = 0; break;
         case O_JSON: json = 1; break;
-        case ':': return runs_cli_usage("sharpness", USAGE, "%s needs a value", argv[optind - 1]);
-        default: return runs_cli_usage("sharpness", USAGE, "unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("sharpness", USAGE, argv, ":k:e:n:", opts);
         }
     }
     if (argc - optind != 1)

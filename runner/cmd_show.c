@@ -43,7 +43,7 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
         if (c == 'j')
             json = 1;
         else
-            return runs_cli_usage("show", USAGE, "unknown option '%s'", argv[optind - 1]);
+            return runs_cli_bad_option("show", USAGE, argv, "", opts);
     }
     if (argc - optind != 1)
         return runs_cli_usage("show", USAGE, "expected one NODE");

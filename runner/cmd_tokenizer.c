@@ -115,7 +115,7 @@ static int do_train(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'l': mode = RUNS_BPE_DOC_LINES; break;
         case 'c': mode = RUNS_BPE_DOC_CHAT; break;
-        default: return runs_cli_usage("tokenizer", USAGE, "train: unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("tokenizer", USAGE, argv, "", opts);
         }
     }
     if (!out) return runs_cli_usage("tokenizer", USAGE, "train: --out TOK is required");
@@ -165,7 +165,7 @@ static int do_encode(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'l': mode = RUNS_BPE_DOC_LINES; break;
         case 'c': mode = RUNS_BPE_DOC_CHAT; break;
-        default: return runs_cli_usage("tokenizer", USAGE, "encode: unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("tokenizer", USAGE, argv, "", opts);
         }
     }
     if (!tok) return runs_cli_usage("tokenizer", USAGE, "encode: --tokenizer TOK is required");
@@ -229,7 +229,7 @@ static int do_decode(int argc, char **argv)
             if (*end || count < 0) return runs_cli_usage("tokenizer", USAGE, "--count %s: expected a count >= 0", optarg);
             break;
         case 'i': ids = 1; break;
-        default: return runs_cli_usage("tokenizer", USAGE, "decode: unknown option %s", argv[optind - 1]);
+        default: return runs_cli_bad_option("tokenizer", USAGE, argv, "", opts);
         }
     }
     if (!tok) return runs_cli_usage("tokenizer", USAGE, "decode: --tokenizer TOK is required");

@@ -34,7 +34,7 @@ int cmd_verify(runs_cli *cli, int argc, char **argv)
         if (c == 'a')
             all = 1;
         else
-            return runs_cli_usage("verify", USAGE, "unknown option '%s'", argv[optind - 1]);
+            return runs_cli_bad_option("verify", USAGE, argv, "", opts);
     }
     if (optind < argc)
         return runs_cli_usage("verify", USAGE, "unexpected argument '%s'", argv[optind]);
