@@ -6,32 +6,67 @@
 #   make demo     install what is missing, build, run the demo
 #   make bench    benchmarks (not tests): ratios against baselines measured in the same run
 #   make test-emu the CUDA kernels on a CPU emulation of the CUDA runtime (~15 s; in make test too)
+#   make test SAN=1  the same suite built with AddressSanitizer + UBSan into build-san/
+#                 (CPU only, no nvcc; any sanitizer report aborts the test that hit it)
+#   make fuzz     libFuzzer targets (tests/fuzz/fuzz_*.c, clang) into build-fuzz/, each run
+#                 for FUZZ_SECONDS (default 60); prints executions per target
 #
 # Sources are picked up by directory, so adding a file needs no edit here:
 #   library   common/ store/ manifests/ cuda/ cuda/cpu/ tools/ runner/ (but runner/main.c
 #             runner/cli_*.c and runner/cmd_*.c, which make up the CLI)
 #   binaries  runner/ -> build/runs; tools/cli/NAME.c -> tools/NAME
 #   tests     tests/unit/test_*.c -> build/tests/test_* (cmocka); tests/cli/t*.sh
+#   fuzzing   tests/fuzz/fuzz_NAME.c -> build/fuzz/replay_NAME (replays tests/fuzz/corpus/NAME/
+#             and tests/fuzz/regress/NAME/ in make test) and build-fuzz/fuzz/fuzz_NAME (make fuzz)
 #   benches   bench/bench_*.c -> build/bench/bench_*
 
 CC      ?= cc
+# SAN=1: sanitizer build in its own directory (so build/ stays the plain one), CPU only.
+# FUZZ=1 (set by `make fuzz`): clang with libFuzzer's coverage hooks, into build-fuzz/.
+SAN     ?=
+FUZZ    ?=
+ifeq ($(SAN),1)
+  OPT     ?= -O1 -march=native
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  NVCC    :=
+endif
+ifeq ($(FUZZ),1)
+  FUZZ_CC ?= clang
+  CC      := $(FUZZ_CC)
+  OPT     ?= -O1 -march=native
+  SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  NVCC    :=
+endif
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
 CUDA_HOME ?= /usr/local/cuda
 PKGS    := libgit2 libcjson libcrypto
 OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -DRUNS_VERSION=\"$(VERSION)\" -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fopenmp -I. \
+CFLAGS  += $(SANFLAGS) -DRUNS_VERSION=\"$(VERSION)\" -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fopenmp -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -fopenmp
 B       := build
+ifeq ($(SAN),1)
+  B     := build-san
+endif
+ifeq ($(FUZZ),1)
+  B     := build-fuzz
+endif
+# The plain build puts tools next to their sources (tools/NAME, as scripts expect);
+# sanitizer and fuzz builds keep theirs inside their own build directory.
+TOOLDIR := $(if $(filter build,$(B)),tools,$(B)/tools)
+FUZZ_SECONDS ?= 60
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 LIB_C   := $(wildcard common/*.c store/*.c manifests/*.c cuda/*.c cuda/cpu/*.c tools/*.c runner/*.c)
 LIB_C   := $(filter-out runner/main.c runner/cli_%.c runner/cmd_%.c,$(LIB_C))
 CLI_C   := $(wildcard runner/main.c runner/cli_*.c runner/cmd_*.c)
-TOOLS   := $(patsubst tools/cli/%.c,tools/%,$(wildcard tools/cli/*.c))
+TOOLS   := $(patsubst tools/cli/%.c,$(TOOLDIR)/%,$(wildcard tools/cli/*.c))
 TESTS   := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/bench_*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAYS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
+FUZZERS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 ifneq ($(strip $(NVCC)),)
   CU_SRC   := $(wildcard cuda/*.cu)
@@ -48,8 +83,9 @@ LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_C)) $(CU_OBJ)
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_C))
 LIB     := $(B)/libruns.a
 
-.PHONY: all deps test demo bench clean corpus
-all: $(B)/runs $(TOOLS) $(TESTS) $(BENCHES)
+.PHONY: all deps test demo bench clean corpus tools fuzz fuzz-build
+all: $(B)/runs $(TOOLS) $(TESTS) $(BENCHES) $(REPLAYS)
+tools: $(TOOLS)
 
 deps:
 	@scripts/install-deps.sh
@@ -69,7 +105,8 @@ $(LIB): $(LIB_OBJ)
 $(B)/runs: $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-tools/%: tools/cli/%.c $(LIB)
+$(TOOLDIR)/%: tools/cli/%.c $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(LIB)
@@ -80,9 +117,36 @@ $(B)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# A fuzz target without libFuzzer: replay.c's main() feeds it files (make test).
+$(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_util.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
+
+# The same target with libFuzzer's main (make fuzz, FUZZ=1 only).
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+
+# SAN=1 runs the suite against build-san/ (B and RUNS tell the scripts); the CLI
+# scripts that call helper tools use the plain tools/ ones, so those are built too.
 test: deps
 	@$(MAKE) --no-print-directory all
+ifeq ($(SAN),1)
+	@$(MAKE) --no-print-directory SAN= tools
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} \
+	 UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	 B="$(CURDIR)/$(B)" RUNS="$(CURDIR)/$(B)/runs" tests/run-tests.sh
+else
 	@tests/run-tests.sh
+endif
+
+# make fuzz: every target under libFuzzer for FUZZ_SECONDS each (tests/fuzz/run.sh says
+# where findings go). Needs clang (scripts/install-deps.sh installs it).
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) B=build-fuzz tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZERS)
 
 demo: deps
 	@echo 'building (make -s all) ...'
@@ -105,6 +169,6 @@ test-emu: $(LIB)
 	@B="$(B)" CC="$(CC)" CXX="$(CXX)" PKGS="$(PKGS)" tests/emu/run.sh
 
 clean:
-	rm -rf $(B) $(TOOLS)
+	rm -rf $(B) $(TOOLS) build-san build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
