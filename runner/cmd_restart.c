@@ -1,4 +1,5 @@
 /* runner/cmd_restart.c — runs restart NODE --peak-lr X [--name RUN] ... (warm restart) */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,10 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
         return runs_cli_usage("restart", usage, "which node? give NODE (e.g. step_1000)");
     if (!(peak > 0))
         return runs_cli_usage("restart", usage, "--peak-lr X is required");
+    /* inf passed `> 0` and failed only at commit, after the model was loaded; the
+     * bound matches optimizer.lr and schedule.restart_lr in a config */
+    if (!isfinite(peak) || peak > 10)
+        return runs_cli_usage("restart", usage, "--peak-lr %g: expected a finite learning rate in (0, 10]", peak);
     runs_store *s = NULL;
     cJSON *m = NULL;
     char id[41], name[64];

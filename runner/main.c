@@ -1,6 +1,6 @@
 /* runner/main.c — the `runs` command table and global options.
  *
- * usage: runs [--store DIR] COMMAND [ARGS...]
+ * usage: runs [--store DIR] COMMAND [ARGS...]   (--store DIR may also follow COMMAND)
  * Each command lives in runner/cmd_NAME.c; this file only finds the store and
  * dispatches. "needs" says what must exist before the command runs, so each
  * command does not repeat the check.
@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/error.h"
 #include "runner/cli.h"
 
 enum needs { NEEDS_NOTHING, NEEDS_STORE };
@@ -102,16 +103,51 @@ static void find_store(runs_cli *cli, const char *opt)
     snprintf(cli->store_path, sizeof cli->store_path, ".runs");
 }
 
+/* Takes --store DIR / --store=DIR out of a command's arguments (up to a "--"),
+ * so `runs log --store DIR` works as users expect; no command has an option of
+ * that name. The later occurrence wins. Returns 0, or 129 after printing when
+ * --store has no value. */
+static int pull_store_opt(int *argc, char **argv, const char **store_opt)
+{
+    int o = 1;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--")) {
+            while (i < *argc)
+                argv[o++] = argv[i++];
+            break;
+        }
+        if (!strcmp(argv[i], "--store")) {
+            if (i + 1 >= *argc || !*argv[i + 1]) {
+                fprintf(stderr, "runs %s: --store needs a directory (usage: runs [--store DIR] COMMAND ...)\n", argv[0]);
+                return RUNS_EXIT_USAGE;
+            }
+            *store_opt = argv[++i];
+        } else if (!strncmp(argv[i], "--store=", 8)) {
+            *store_opt = argv[i] + 8;
+        } else {
+            argv[o++] = argv[i];
+        }
+    }
+    *argc = o;
+    argv[o] = NULL;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     runs_cli cli = {0};
     const char *store_opt = NULL;
+    char safe[512];
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             print_help(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
+        } else if (!strcmp(argv[i], "--store")) {
+            if (i + 1 >= argc || !*argv[i + 1]) {
+                fprintf(stderr, "runs: --store needs a directory (usage: runs [--store DIR] COMMAND ...)\n");
+                return RUNS_EXIT_USAGE;
+            }
             store_opt = argv[++i];
         } else if (!strncmp(argv[i], "--store=", 8)) {
             store_opt = argv[i] + 8;
@@ -119,7 +155,7 @@ int main(int argc, char **argv)
             printf("runs %s\n", RUNS_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "runs: unknown option '%s' (see runs --help)\n", argv[i]);
+            fprintf(stderr, "runs: unknown option '%s' (see runs --help)\n", runs_error_escape(safe, sizeof safe, argv[i]));
             return RUNS_EXIT_USAGE;
         }
     }
@@ -132,16 +168,19 @@ int main(int argc, char **argv)
         if (!strcmp(commands[k].name, argv[i]))
             cmd = &commands[k];
     if (!cmd) {
-        fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n", argv[i]);
+        fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n", runs_error_escape(safe, sizeof safe, argv[i]));
         return RUNS_EXIT_USAGE;
     }
-    find_store(&cli, store_opt);
-    cli.progress = isatty(2) && !getenv("RUNS_NO_PROGRESS");
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
+    int st = pull_store_opt(&sub_argc, sub_argv, &store_opt);
+    if (st)
+        return st;
+    find_store(&cli, store_opt);
+    cli.progress = isatty(2) && !getenv("RUNS_NO_PROGRESS");
     if (cmd->needs == NEEDS_STORE && !cli.store_found && !runs_cli_wants_help(sub_argc, sub_argv)) {
         fprintf(stderr, "runs %s: no store at %s; run `runs init` there first or pass --store DIR\n",
-                cmd->name, cli.store_path);
+                cmd->name, runs_error_escape(safe, sizeof safe, cli.store_path));
         return RUNS_EXIT_ERROR;
     }
     return cmd->fn(&cli, sub_argc, sub_argv);

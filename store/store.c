@@ -94,9 +94,10 @@ int runs_name_check(const char *name, const char *what)
     if (len > 63)
         return runs_error_set(RUNS_EINVALID, "%s name '%.20s…' is %zu characters; at most 63",
                               what, name, len);
-    if (name[0] == '.')
-        return runs_error_set(RUNS_EINVALID, "%s name '%s' starts with '.'; start with a letter or digit",
-                              what, name);
+    /* '-' first would read as an option wherever the name is given back to `runs` */
+    if (name[0] == '.' || name[0] == '-')
+        return runs_error_set(RUNS_EINVALID, "%s name '%s' starts with '%c'; start with a letter or digit",
+                              what, name, name[0]);
     for (const char *p = name; *p; p++) {
         char c = *p;
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
