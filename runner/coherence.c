@@ -136,6 +136,69 @@ static void char_stats(const char *text, double *entropy, double *alnum, size_t 
     *nonspace_out = nonspace;
 }
 
+/* Greedy LZ77 parse of the text with whitespace runs folded to one space (ends
+ * trimmed): at each position take the longest earlier match (overlap allowed, so
+ * "ababab" is one literal pair and one match); a match of LZ_MIN or more bytes
+ * costs LZ_MATCH_COST, anything else is a literal costing 1. Returns cost per
+ * byte: ~1 for text that never repeats itself, (p + 2)/n for a loop of period p.
+ * The search window is LZ_WINDOW bytes back and a match stops at LZ_MAX_LEN, so
+ * the work is O(n · LZ_WINDOW) whatever the text. */
+#define LZ_MIN 3
+#define LZ_MATCH_COST 2.0
+#define LZ_WINDOW 1024
+#define LZ_MAX_LEN 1024
+#define LZ_RATIO_LO 0.35
+#define LZ_RATIO_HI 0.55
+#define SPACE_SHARE_LO 0.6
+#define SPACE_SHARE_HI 0.85
+
+static double lz_ratio(const char *text, size_t *folded_len)
+{
+    size_t len = strlen(text), n = 0;
+    unsigned char *b = malloc(len + 1);
+    double ratio = 1.0;
+    if (!b)
+        goto done; /* out of memory: no evidence either way */
+    int pending_space = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (is_space(*p)) {
+            pending_space = n > 0;
+            continue;
+        }
+        if (pending_space)
+            b[n++] = ' ';
+        pending_space = 0;
+        b[n++] = *p;
+    }
+    if (!n)
+        goto done;
+    double cost = 0;
+    for (size_t i = 0; i < n;) {
+        size_t best = 0, lo = i > LZ_WINDOW ? i - LZ_WINDOW : 0;
+        size_t cap = n - i < LZ_MAX_LEN ? n - i : LZ_MAX_LEN;
+        for (size_t j = lo; j < i && best < cap; j++) {
+            size_t k = 0;
+            while (k < cap && b[j + k] == b[i + k])
+                k++;
+            if (k > best)
+                best = k;
+        }
+        if (best >= LZ_MIN) {
+            cost += LZ_MATCH_COST;
+            i += best;
+        } else {
+            cost += 1;
+            i++;
+        }
+    }
+    ratio = cost / (double)n;
+done:
+    free(b);
+    if (folded_len)
+        *folded_len = n;
+    return ratio;
+}
+
 double runs_coherence_score(const char *text, runs_coherence_detail *detail)
 {
     runs_coherence_detail d;
@@ -147,6 +210,13 @@ double runs_coherence_score(const char *text, runs_coherence_detail *detail)
         text = "";
 
     char_stats(text, &d.char_entropy, &d.alnum_ratio, &nonspace);
+    d.lz_ratio = lz_ratio(text, NULL);
+    d.lz_score = clamp01((d.lz_ratio - LZ_RATIO_LO) / (LZ_RATIO_HI - LZ_RATIO_LO));
+    {
+        size_t len = strlen(text);
+        d.space_share = len ? (double)(len - nonspace) / (double)len : 0.0;
+        d.space_score = clamp01((SPACE_SHARE_HI - d.space_share) / (SPACE_SHARE_HI - SPACE_SHARE_LO));
+    }
     d.char_score = clamp01((d.char_entropy - 1.5) / (3.8 - 1.5));
     d.alnum_score = clamp01(d.alnum_ratio / 0.6);
     d.bigram_div = d.trigram_div = d.word_div = d.dominance = 1.0;
@@ -211,7 +281,7 @@ double runs_coherence_score(const char *text, runs_coherence_detail *detail)
 
 score:
     d.score = 100.0 * (0.3 * d.bigram_div + 0.3 * d.trigram_div + 0.2 * d.word_div + 0.2 * d.char_score) *
-              d.dominance * d.alnum_score;
+              d.dominance * d.alnum_score * d.lz_score * d.space_score;
     free(words);
     counter_free(&uni);
     counter_free(&bi);

@@ -3,8 +3,12 @@
  * Seed 002, failure 4: v1 produced "region region region", "''''' '''''",
  * "games, games, games" and "Budy Budy Budy" for 85K steps and nobody looked.
  * v2 scored every sample and halted after 5 consecutive scores below 30.
+ * Issue 12: score v1 missed loops without spaces ("ieie…" 80, "regionregion…"
+ * 89), so a diverged run alternating those with "a a a" (0) never gave the gate
+ * 5 lows in a row; score v2 adds the character-level factors z and e.
  *
- * Score (0..100) of a text:
+ * Score v2 (0..100) measures DEGENERATION, not quality; docs/coherence.md has
+ * the reasons, the measured numbers and the blind spots.
  *   words: split on whitespace, ASCII-lowercased, leading/trailing ASCII
  *          punctuation stripped ("games," → "games"); a token that is all
  *          punctuation stays as it is ("'''''"). n = number of words.
@@ -20,15 +24,24 @@
  *       (one occurrence discounted and five words of prior added, so a short
  *       sentence with a few "the" is not called dominated), then
  *       d = clamp((0.25 − s)/0.13, 0, 1): no penalty up to s = 12%, nothing left
- *       from 25%. The seed's v2 collapse ("a" = 26% of ~50 words, s ≈ 0.22) keeps
- *       d ≈ 0.2, so even otherwise varied text lands below 30; a 16-word sentence
- *       with five "the" (s = 0.2) keeps d ≈ 0.4 and scores in the 30s.
+ *       from 25%.
  *   a = clamp(L / 0.6, 0, 1), L = share of non-space bytes that are letters or
  *       digits (any byte ≥ 0x80 counts as a letter, so other scripts are fine)
- *   score = 100 · (0.3·b + 0.3·t + 0.2·w + 0.2·c) · d · a
- * The diversity terms measure loops; d and a multiply because a text made of
- * one word or of punctuation is collapse however varied its n-grams look.
- * An empty (or all-whitespace) text scores 0.
+ *   z = clamp((r − 0.35)/(0.55 − 0.35), 0, 1), r = LZ77 cost per byte of the
+ *       text (whitespace runs folded to one space, ends trimmed): a greedy
+ *       parse where a literal costs 1 and a back-reference of 3 or more bytes
+ *       (up to 1024 back, overlap allowed) costs 2. A loop of period p over n
+ *       bytes costs about (p + 2)/n: "ieie…" (60 bytes) 0.07, "regionregion…"
+ *       0.09, "abcabcabd…" with 5% substitutions about 0.2, while prose and
+ *       early-training gibberish sit at 0.6–1.0. This is the character-level
+ *       evidence that words cannot give when a loop has no spaces.
+ *   e = clamp((0.85 − S)/(0.85 − 0.6), 0, 1), S = whitespace bytes / all bytes:
+ *       output that is nearly all newlines is collapse, whatever its few letters
+ *   score = 100 · (0.3·b + 0.3·t + 0.2·w + 0.2·c) · d · a · z · e
+ * The diversity terms measure word loops; d, a, z and e multiply because each
+ * on its own marks collapse (one word, punctuation, a character loop, blank
+ * output) however varied the rest looks. Sound text keeps z = e = 1, where v2
+ * scores exactly as v1 did. An empty (or all-whitespace) text scores 0.
  *
  * Gate: feed every sample's score in the order written (steps ascending, the
  * prompts of one step in config order); it fires when `patience` consecutive
@@ -48,6 +61,8 @@ typedef struct {
     double top_share;                           /* its count / n */
     double dominance;                           /* d */
     double alnum_ratio, alnum_score;            /* L, a */
+    double lz_ratio, lz_score;                  /* r, z */
+    double space_share, space_score;            /* S, e */
     double score;
 } runs_coherence_detail;
 
