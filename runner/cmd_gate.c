@@ -17,6 +17,7 @@
 #include <cJSON.h>
 
 #include "common/error.h"
+#include "common/jsonl.h"
 #include "runner/cli.h"
 #include "runner/coherence.h"
 
@@ -57,98 +58,73 @@ static void free_samples(sample *s, size_t n)
     free(s);
 }
 
-/* Reads the whole log. On a bad line, the message names file:line. */
-static int read_samples(const char *path, sample **out, size_t *n_out)
+typedef struct {
+    const char *path;
+    sample *v;
+    size_t n, alloc;
+    long last_step;
+} reading;
+
+/* One record of the log: checked field by field, the message naming file:line. */
+static int take_sample(void *ctx, const cJSON *j, const char *line, size_t len, long lineno)
 {
-    int rc = 0;
-    FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    char *line = NULL;
-    size_t cap = 0, n = 0, alloc = 0;
-    sample *v = NULL;
-    cJSON *j = NULL;
-    long lineno = 0, last_step = -1;
-    ssize_t len;
-    if (!f)
-        return runs_error_sys(errno == ENOENT ? RUNS_ENOTFOUND : RUNS_EIO, "open", path);
-    while ((len = getline(&line, &cap, f)) != -1) {
-        lineno++;
-        size_t k = 0;
-        while (k < (size_t)len && strchr(" \t\r\n", line[k]))
-            k++;
-        if (k == (size_t)len)
-            continue;
-        cJSON_Delete(j);
-        if (!(j = cJSON_ParseWithLength(line, (size_t)len)) || !cJSON_IsObject(j)) {
-            rc = runs_error_set(RUNS_EINVALID, "%s:%ld: not a JSON object (each line of a samples log is "
-                                "{\"step\", \"prompt\", \"text\", \"score\"})", path, lineno);
-            goto done;
-        }
-        const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
-        const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(j, "prompt");
-        const cJSON *score = cJSON_GetObjectItemCaseSensitive(j, "score");
-        if (!cJSON_IsNumber(step) || step->valuedouble < 0 || step->valuedouble != floor(step->valuedouble) ||
-            step->valuedouble > 9e15) {
-            rc = runs_error_set(RUNS_EINVALID, "%s:%ld: \"step\" must be a non-negative integer", path, lineno);
-            goto done;
-        }
-        if (!cJSON_IsString(text)) {
-            rc = runs_error_set(RUNS_EINVALID, "%s:%ld: \"text\" must be a string", path, lineno);
-            goto done;
-        }
-        if (prompt && !cJSON_IsString(prompt) && !cJSON_IsNull(prompt)) {
-            rc = runs_error_set(RUNS_EINVALID, "%s:%ld: \"prompt\" must be a string", path, lineno);
-            goto done;
-        }
-        if (score && !cJSON_IsNumber(score) && !cJSON_IsNull(score)) {
-            rc = runs_error_set(RUNS_EINVALID, "%s:%ld: \"score\" must be a number or null", path, lineno);
-            goto done;
-        }
-        long s = (long)step->valuedouble;
-        if (s < last_step) {
-            rc = runs_error_set(RUNS_EINVALID, "%s:%ld: step %ld comes after step %ld (a samples log is in "
-                                "step order)", path, lineno, s, last_step);
-            goto done;
-        }
-        last_step = s;
-        if (n == alloc) {
-            size_t na = alloc ? alloc * 2 : 64;
-            sample *nv = realloc(v, na * sizeof *nv);
-            if (!nv) {
-                rc = runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
-                goto done;
-            }
-            v = nv;
-            alloc = na;
-        }
-        sample *x = &v[n];
-        memset(x, 0, sizeof *x);
-        x->step = s;
-        x->text = strdup(text->valuestring);
-        x->prompt = strdup(cJSON_IsString(prompt) ? prompt->valuestring : "");
-        if (!x->text || !x->prompt) {
-            free(x->text);
-            free(x->prompt);
-            rc = runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
-            goto done;
-        }
-        x->has_recorded = cJSON_IsNumber(score);
-        x->recorded = x->has_recorded ? score->valuedouble : 0;
-        n++;
+    reading *r = ctx;
+    const char *path = r->path;
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(j, "prompt");
+    const cJSON *score = cJSON_GetObjectItemCaseSensitive(j, "score");
+    if (!cJSON_IsNumber(step) || step->valuedouble < 0 || step->valuedouble != floor(step->valuedouble) ||
+        step->valuedouble > 9e15)
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"step\" must be a non-negative integer", path, lineno);
+    if (!cJSON_IsString(text))
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"text\" must be a string", path, lineno);
+    if (prompt && !cJSON_IsString(prompt) && !cJSON_IsNull(prompt))
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"prompt\" must be a string", path, lineno);
+    if (score && !cJSON_IsNumber(score) && !cJSON_IsNull(score))
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"score\" must be a number or null", path, lineno);
+    long s = (long)step->valuedouble;
+    if (s < r->last_step)
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: step %ld comes after step %ld (a samples log is in "
+                              "step order)", path, lineno, s, r->last_step);
+    r->last_step = s;
+    if (r->n == r->alloc) {
+        size_t na = r->alloc ? r->alloc * 2 : 64;
+        sample *nv = realloc(r->v, na * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
+        r->v = nv;
+        r->alloc = na;
     }
-    if (ferror(f))
-        rc = runs_error_sys(RUNS_EIO, "read", path);
-done:
-    cJSON_Delete(j);
-    free(line);
-    if (f != stdin)
-        fclose(f);
+    sample *x = &r->v[r->n];
+    memset(x, 0, sizeof *x);
+    x->step = s;
+    x->text = strdup(text->valuestring);
+    x->prompt = strdup(cJSON_IsString(prompt) ? prompt->valuestring : "");
+    if (!x->text || !x->prompt) {
+        free(x->text);
+        free(x->prompt);
+        return runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
+    }
+    x->has_recorded = cJSON_IsNumber(score);
+    x->recorded = x->has_recorded ? score->valuedouble : 0;
+    r->n++;
+    return 0;
+}
+
+/* Reads the whole log (common/jsonl.h's policy: a torn last line is skipped and
+ * *torn says so; a line that is not a JSON object is RUNS_ECORRUPT naming file:line). */
+static int read_samples(const char *path, sample **out, size_t *n_out, size_t *torn)
+{
+    reading r = {path, NULL, 0, 0, -1};
+    int rc = strcmp(path, "-") ? runs_jsonl_read_file(path, take_sample, &r, torn)
+                               : runs_jsonl_read_stream(stdin, path, take_sample, &r, torn);
     if (rc) {
-        free_samples(v, n);
+        free_samples(r.v, r.n);
         return rc;
     }
-    *out = v;
-    *n_out = n;
+    *out = r.v;
+    *n_out = r.n;
     return 0;
 }
 
@@ -224,10 +200,14 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
     if (!file)
         return runs_cli_usage("gate", USAGE, "--backtest SAMPLES.json is required");
 
-    if (read_samples(file, &v, &n)) {
+    size_t torn = 0;
+    if (read_samples(file, &v, &n, &torn)) {
         status = runs_cli_fail("gate");
         goto done;
     }
+    if (torn)
+        fprintf(stderr, "runs gate: warning: %s: the last line is torn (a crash mid-write); it was skipped\n",
+                file);
     runs_gate g;
     runs_gate_init(&g, threshold, patience);
     long fired_at = -1, run_start = -1;

@@ -14,6 +14,7 @@
 #include "manifests/config.h"
 #include "runner/cli.h"
 #include "runner/schedule.h"
+#include "store/publish.h"
 #include "tools/svg.h"
 
 #define USAGE "runs lr --config F [--steps LIST] [--svg OUT.svg]"
@@ -99,7 +100,6 @@ static int write_svg(const runs_config *cfg, const char *path)
     double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     runs_svg_chart *c = NULL;
     runs_buf b = {0};
-    FILE *f = NULL;
     char title[128];
     if (!x || !y) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory drawing the schedule");
@@ -129,23 +129,9 @@ static int write_svg(const runs_config *cfg, const char *path)
         goto done;
     if ((rc = runs_svg_render(&b, c, 0, 0, 1)))
         goto done;
-    if (!(f = fopen(path, "w"))) {
-        rc = runs_error_sys(RUNS_EIO, "open for writing", path);
+    if ((rc = runs_buf_puts(&b, "\n")) || (rc = runs_file_write_atomic(path, b.s, b.len)))
         goto done;
-    }
-    if (fwrite(b.s, 1, b.len, f) != b.len || fputc('\n', f) == EOF) {
-        rc = runs_error_sys(RUNS_EIO, "write", path);
-        goto done;
-    }
-    if (fclose(f)) {
-        f = NULL;
-        rc = runs_error_sys(RUNS_EIO, "close", path);
-        goto done;
-    }
-    f = NULL;
 done:
-    if (f)
-        fclose(f);
     runs_buf_free(&b);
     runs_svg_free(c);
     free(x);

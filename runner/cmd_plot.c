@@ -9,6 +9,7 @@
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "store/lineage.h"
+#include "store/publish.h"
 #include "tools/plot.h"
 
 #define USAGE "runs plot [RUN] --out F.svg [--what loss|lr|grad_norm|all]"
@@ -46,13 +47,7 @@ static int write_out(const char *path, const char *data, size_t len)
 {
     if (!strcmp(path, "-"))
         return fwrite(data, 1, len, stdout) == len ? 0 : runs_error_sys(RUNS_EIO, "write", "stdout");
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return runs_error_sys(RUNS_EIO, "open", path);
-    int rc = fwrite(data, 1, len, f) == len ? 0 : runs_error_sys(RUNS_EIO, "write", path);
-    if (fclose(f) && !rc)
-        rc = runs_error_sys(RUNS_EIO, "close", path);
-    return rc;
+    return runs_file_write_atomic(path, data, len); /* whole, or the old file stays */
 }
 
 int cmd_plot(runs_cli *cli, int argc, char **argv)

@@ -9,6 +9,7 @@
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "store/lineage.h"
+#include "store/publish.h"
 #include "tools/report.h"
 
 #define USAGE "runs report [RUN] --out F.html"
@@ -63,15 +64,7 @@ int cmd_report(runs_cli *cli, int argc, char **argv)
         if (fwrite(b.s, 1, b.len, stdout) != b.len)
             rc = runs_error_sys(RUNS_EIO, "write", "stdout");
     } else {
-        FILE *f = fopen(out, "wb");
-        if (!f) {
-            rc = runs_error_sys(RUNS_EIO, "open", out);
-            goto done;
-        }
-        if (fwrite(b.s, 1, b.len, f) != b.len)
-            rc = runs_error_sys(RUNS_EIO, "write", out);
-        if (fclose(f) && !rc)
-            rc = runs_error_sys(RUNS_EIO, "close", out);
+        rc = runs_file_write_atomic(out, b.s, b.len); /* whole, or the old file stays */
     }
 done:
     runs_buf_free(&b);

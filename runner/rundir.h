@@ -32,10 +32,8 @@ int runs_trainer_lock(int *fd_out, runs_store *s, const char *run);
 /* The pid of the trainer running run, or 0 when none (lock not held). */
 int runs_trainer_pid(runs_store *s, const char *run);
 
-/* Keeps only the lines of a JSON Lines file whose "step" satisfies step < limit
- * (keep_equal = 0) or step <= limit (keep_equal = 1); rewrites it atomically.
- * A missing file is created empty. A torn last line (a crash mid-write) is dropped. */
-int runs_jsonl_truncate_steps(const char *path, long limit, int keep_equal);
+/* runs_jsonl_truncate_steps and the other JSON Lines log functions: common/jsonl.h. */
+#include "common/jsonl.h"
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees). */
 int runs_read_file(char **out, size_t *len, const char *path);

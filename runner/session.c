@@ -273,16 +273,17 @@ static void dir_file(char *buf, size_t len, const session *sess, const char *nam
     snprintf(buf, len, "%s/%s", sess->dir, name);
 }
 
+/* The logs are appended through common/jsonl.h: a torn last line a crash left is
+ * cut off first, so the next record starts on a line of its own. */
 static int open_logs(session *sess)
 {
     char p[PATH_MAX];
+    int rc;
     dir_file(p, sizeof p, sess, ".loss.json");
-    if (!(sess->loss_f = fopen(p, "a")))
-        return runs_error_sys(RUNS_EIO, "open", p);
+    if ((rc = runs_jsonl_open_append(&sess->loss_f, NULL, p)))
+        return rc;
     dir_file(p, sizeof p, sess, ".samples.json");
-    if (!(sess->samples_f = fopen(p, "a")))
-        return runs_error_sys(RUNS_EIO, "open", p);
-    return RUNS_OK;
+    return runs_jsonl_open_append(&sess->samples_f, NULL, p);
 }
 
 static int write_state_file(session *sess)
@@ -502,15 +503,11 @@ static int commit_node(session *sess, const char *kind, cJSON *extra, int wait)
         job->keep_every = sess->cfg.checkpoint.keep_every;
     }
     /* .loss.json lines up to here must be durable before a node names them */
-    if (sess->loss_f) {
-        fflush(sess->loss_f);
-        fsync(fileno(sess->loss_f));
-    }
-    if (sess->samples_f) {
-        fflush(sess->samples_f);
-        fsync(fileno(sess->samples_f));
-    }
-    if ((rc = write_state_file(sess))) {
+    char lp[PATH_MAX], sp[PATH_MAX];
+    dir_file(lp, sizeof lp, sess, ".loss.json");
+    dir_file(sp, sizeof sp, sess, ".samples.json");
+    if ((sess->loss_f && (rc = runs_jsonl_sync(sess->loss_f, lp))) ||
+        (sess->samples_f && (rc = runs_jsonl_sync(sess->samples_f, sp))) || (rc = write_state_file(sess))) {
         free_job(job);
         return rc;
     }
@@ -672,10 +669,13 @@ static int sample_audit(session *sess)
             rc = runs_error_set(RUNS_ENOMEM, "out of memory in the sample audit");
             goto next;
         }
-        fprintf(sess->samples_f, "%s\n", s);
+        char lp[PATH_MAX];
+        dir_file(lp, sizeof lp, sess, ".samples.json");
         size_t sl = strlen(s);
-        s[sl] = '\n';
-        rc = seg_append(&sess->samples_seg, s, sl + 1);
+        if (!(rc = runs_jsonl_append(sess->samples_f, lp, s, sl))) {
+            s[sl] = '\n';
+            rc = seg_append(&sess->samples_seg, s, sl + 1);
+        }
         free(s);
         if (!sess->opts.quiet && p == 0) {
             char shown[81];
@@ -690,7 +690,6 @@ static int sample_audit(session *sess)
         free(text);
     }
     free(gen);
-    fflush(sess->samples_f);
     if (rc)
         return rc;
     sess->last_coherence = sc->n_prompts ? sum / sc->n_prompts : 100;
@@ -782,9 +781,13 @@ static int train(session *sess)
         int n = snprintf(line, sizeof line,
                          "{\"step\":%ld,\"loss\":%.6g,\"lr\":%.9g,\"grad_norm\":%.6g,\"source\":\"%s\"}\n",
                          t, loss, lr, gnorm, c->data.sources[src].name);
-        fputs(line, sess->loss_f);
-        fflush(sess->loss_f);
-        if ((rc = seg_append(&sess->loss_seg, line, (size_t)n)))
+        char lp[PATH_MAX];
+        dir_file(lp, sizeof lp, sess, ".loss.json");
+        if (n <= 0 || (size_t)n >= sizeof line)
+            return runs_error_set(RUNS_EINVALID, "step %ld: loss-log line too long (source name '%s'); use a "
+                                                 "shorter source name", t, c->data.sources[src].name);
+        if ((rc = runs_jsonl_append(sess->loss_f, lp, line, (size_t)n - 1)) ||
+            (rc = seg_append(&sess->loss_seg, line, (size_t)n)))
             return rc;
         sess->step = t + 1;
         sess->tokens += (long)B * T;

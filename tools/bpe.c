@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "store/publish.h"
 
 static const char *const special_literals[RUNS_BPE_N_SPECIAL] = {
     "<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"};
@@ -643,27 +644,19 @@ static int build_tables(runs_bpe *b)
 
 int runs_bpe_save(const runs_bpe *b, const char *path)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return runs_error_sys(RUNS_EIO, "open", tmp);
-    fprintf(f, "runs-bpe 1\nvocab_size %d\nmerges %d\n", b->vocab_size, b->n_merges);
-    for (int m = 0; m < b->n_merges; m++) fprintf(f, "%d %d\n", b->merge_a[m], b->merge_b[m]);
-    if (fflush(f) != 0 || ferror(f)) {
-        fclose(f);
-        remove(tmp);
-        return runs_error_sys(RUNS_EIO, "write", tmp);
-    }
-    if (fclose(f) != 0) {
-        remove(tmp);
-        return runs_error_sys(RUNS_EIO, "close", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        int rc = runs_error_sys(RUNS_EIO, "rename", path);
-        remove(tmp);
+    /* publish path: a unique temp (two trainers never share it), fsync, rename */
+    runs_publish *p = NULL;
+    int rc = runs_publish_open(&p, path, 0644);
+    if (rc) return rc;
+    FILE *f = runs_publish_file(p);
+    if (!f) {
+        rc = runs_error_code();
+        runs_publish_abort(p);
         return rc;
     }
-    return 0;
+    fprintf(f, "runs-bpe 1\nvocab_size %d\nmerges %d\n", b->vocab_size, b->n_merges);
+    for (int m = 0; m < b->n_merges; m++) fprintf(f, "%d %d\n", b->merge_a[m], b->merge_b[m]);
+    return runs_publish_commit(p); /* a buffered write error surfaces here */
 }
 
 int runs_bpe_load(runs_bpe **out, const char *path)

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "manifests/canon.h"
+#include "store/publish.h"
 
 size_t runs_export_num_params(const gpt_config *c)
 {
@@ -23,37 +24,21 @@ int runs_export_tensor_table(gpt_tensor_info **out, int *count, const gpt_config
     return 0;
 }
 
-/* Writes path via a temp file in the same directory, so readers never see half a file. */
+/* Writes path through the publish path (store/publish.h), so readers never see
+ * half a file and a failure leaves the old one. */
 static int write_parts(const char *path, const void *const *parts, const size_t *lens, int nparts)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return runs_error_sys(RUNS_EIO, "open", tmp);
-    for (int i = 0; i < nparts; i++)
-        if (lens[i] && fwrite(parts[i], 1, lens[i], f) != lens[i]) {
-            int rc = runs_error_sys(RUNS_EIO, "write", tmp);
-            fclose(f);
-            unlink(tmp);
-            return rc;
-        }
-    if (fflush(f) || fsync(fileno(f))) {
-        int rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
-        fclose(f);
-        unlink(tmp);
+    runs_publish *p = NULL;
+    int rc = runs_publish_open(&p, path, 0644);
+    if (rc)
+        return rc;
+    for (int i = 0; i < nparts && !rc; i++)
+        rc = runs_publish_write(p, parts[i], lens[i]);
+    if (rc) {
+        runs_publish_abort(p);
         return rc;
     }
-    if (fclose(f)) {
-        unlink(tmp);
-        return runs_error_sys(RUNS_EIO, "close", tmp);
-    }
-    if (rename(tmp, path)) {
-        int rc = runs_error_sys(RUNS_EIO, "rename", path);
-        unlink(tmp);
-        return rc;
-    }
-    return 0;
+    return runs_publish_commit(p);
 }
 
 int runs_export_safetensors(const char *path, const runs_tensor *t, size_t n, const cJSON *metadata)

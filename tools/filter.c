@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "store/publish.h"
 
 static const char *const rule_names[RUNS_FILTER_N_RULES] = {"keep", "system-prompt-shape", "oversize-paragraph",
                                                             "foreign-script", "low-bigram-diversity"};
@@ -332,24 +333,19 @@ int runs_filter_file(runs_filter_stats *st, const char *in_path, const char *out
     memset(st, 0, sizeof *st);
     st->show = show_dropped > 0 ? show_dropped : 0;
     int rc = 0;
-    char *line = NULL, *tmp = NULL;
+    char *line = NULL;
     size_t cap = 0;
+    runs_publish *pub = NULL; /* the output appears whole, or the old file stays */
     FILE *out = NULL;
     FILE *in = fopen(in_path, "rb");
     if (!in) {
         if (errno == ENOENT) return runs_error_set(RUNS_ENOTFOUND, "input %s does not exist", in_path);
         return runs_error_sys(RUNS_EIO, "open", in_path);
     }
-    size_t tl = strlen(out_path) + 32;
-    tmp = malloc(tl);
-    if (!tmp) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory");
+    if ((rc = runs_publish_open(&pub, out_path, 0644)) != 0)
         goto done;
-    }
-    snprintf(tmp, tl, "%s.tmp.%ld", out_path, (long)getpid());
-    out = fopen(tmp, "wb");
-    if (!out) {
-        rc = runs_error_sys(RUNS_EIO, "create", tmp);
+    if (!(out = runs_publish_file(pub))) {
+        rc = runs_error_code();
         goto done;
     }
     ssize_t n;
@@ -367,7 +363,7 @@ int runs_filter_file(runs_filter_stats *st, const char *in_path, const char *out
         if (rule == RUNS_FILTER_KEEP) {
             st->out++;
             if (fwrite(line, 1, len, out) != len || fputc('\n', out) == EOF) {
-                rc = runs_error_sys(RUNS_EIO, "write", tmp);
+                rc = runs_error_sys(RUNS_EIO, "write", runs_publish_tmp_path(pub));
                 goto done;
             }
         } else {
@@ -379,26 +375,12 @@ int runs_filter_file(runs_filter_stats *st, const char *in_path, const char *out
         rc = runs_error_sys(RUNS_EIO, "read", in_path);
         goto done;
     }
-    if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "write", tmp);
-        goto done;
-    }
-    if (fclose(out) != 0) {
-        out = NULL;
-        rc = runs_error_sys(RUNS_EIO, "close", tmp);
-        goto done;
-    }
-    out = NULL;
-    if (rename(tmp, out_path) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "rename", out_path);
-        goto done;
-    }
+    rc = runs_publish_commit(pub);
+    pub = NULL;
 done:
-    if (out) fclose(out);
-    if (rc && tmp) unlink(tmp);
+    runs_publish_abort(pub);
     fclose(in);
     free(line);
-    free(tmp);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonl.h"
 #include "store/lineage.h"
 #include "store/object.h"
 
@@ -36,44 +37,39 @@ static double num_or_nan(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
+typedef struct {
+    runs_plot_series *sr;
+    const char *origin;
+} append_ctx;
+
+static int append_point(void *ctx, const cJSON *o, const char *line, size_t len, long lineno)
+{
+    append_ctx *a = ctx;
+    runs_plot_series *sr = a->sr;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "step");
+    if (!cJSON_IsNumber(st) || st->valuedouble < 0)
+        return runs_error_set(RUNS_ECORRUPT, "%s:%ld: not a loss-log line with a \"step\"", a->origin, lineno);
+    long step = (long)st->valuedouble;
+    /* A later segment replaces what an earlier one said from its first step on. */
+    while (sr->n > 0 && sr->step[sr->n - 1] >= step)
+        sr->n--;
+    int rc = series_grow(sr);
+    if (rc)
+        return rc;
+    sr->step[sr->n] = step;
+    sr->loss[sr->n] = num_or_nan(o, "loss");
+    sr->lr[sr->n] = num_or_nan(o, "lr");
+    sr->grad_norm[sr->n] = num_or_nan(o, "grad_norm");
+    sr->ema[sr->n] = NAN;
+    sr->n++;
+    return 0;
+}
+
 int runs_plot_series_append(runs_plot_series *sr, const char *text, size_t len, const char *origin)
 {
-    size_t pos = 0;
-    long lineno = 0;
-    while (pos < len) {
-        const char *line = text + pos;
-        const char *nl = memchr(line, '\n', len - pos);
-        size_t ll = nl ? (size_t)(nl - line) : len - pos;
-        pos += ll + (nl ? 1 : 0);
-        lineno++;
-        size_t k = 0;
-        while (k < ll && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
-        if (k == ll)
-            continue;
-        cJSON *o = cJSON_ParseWithLength(line, ll);
-        const cJSON *st = o ? cJSON_GetObjectItemCaseSensitive(o, "step") : NULL;
-        if (!cJSON_IsNumber(st) || st->valuedouble < 0) {
-            cJSON_Delete(o);
-            return runs_error_set(RUNS_ECORRUPT, "%s:%ld: not a loss-log line with a \"step\"", origin, lineno);
-        }
-        long step = (long)st->valuedouble;
-        /* A later segment replaces what an earlier one said from its first step on. */
-        while (sr->n > 0 && sr->step[sr->n - 1] >= step)
-            sr->n--;
-        int rc = series_grow(sr);
-        if (rc) {
-            cJSON_Delete(o);
-            return rc;
-        }
-        sr->step[sr->n] = step;
-        sr->loss[sr->n] = num_or_nan(o, "loss");
-        sr->lr[sr->n] = num_or_nan(o, "lr");
-        sr->grad_norm[sr->n] = num_or_nan(o, "grad_norm");
-        sr->ema[sr->n] = NAN;
-        sr->n++;
-        cJSON_Delete(o);
-    }
-    return 0;
+    /* segments are store objects, whole when hashed (common/jsonl.h's policy) */
+    append_ctx a = {sr, origin};
+    return runs_jsonl_read_buf(text, len, origin, RUNS_JSONL_WHOLE, append_point, &a, NULL);
 }
 
 void runs_plot_series_finish(runs_plot_series *sr)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsonl.h"
 #include "manifests/canon.h"
 #include "store/lineage.h"
 #include "store/notes.h"
@@ -218,6 +219,24 @@ static int gate_section(runs_buf *b, const rnodes *ns)
     return rc;
 }
 
+typedef struct {
+    cJSON **items;
+    size_t n;
+} collected;
+
+static int collect_item(void *ctx, const cJSON *o, const char *line, size_t len, long lineno)
+{
+    collected *c = ctx;
+    cJSON **g = realloc(c->items, (c->n + 1) * sizeof *g);
+    if (!g)
+        return runs_error_set(RUNS_ENOMEM, "report: out of memory");
+    c->items = g;
+    if (!(c->items[c->n] = cJSON_Duplicate(o, 1)))
+        return runs_error_set(RUNS_ENOMEM, "report: out of memory");
+    c->n++;
+    return 0;
+}
+
 static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
 {
     int rc = runs_buf_puts(b, "<h2 id=\"samples\">Sample audit</h2>\n");
@@ -236,26 +255,14 @@ static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
         size_t len = 0;
         if ((rc = runs_object_get(&text, &len, s, log)))
             break;
-        /* Lines within a segment are oldest first; collect them, then emit newest first. */
-        const char *p = text, *end = (const char *)text + len;
-        cJSON **items = NULL;
-        size_t ni = 0;
-        while (p < end && !rc) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-            cJSON *o = ll ? cJSON_ParseWithLength(p, ll) : NULL;
-            p += ll + 1;
-            if (!o)
-                continue;
-            cJSON **g = realloc(items, (ni + 1) * sizeof *g);
-            if (!g) {
-                cJSON_Delete(o);
-                rc = runs_error_set(RUNS_ENOMEM, "report: out of memory");
-                break;
-            }
-            items = g;
-            items[ni++] = o;
-        }
+        /* Lines within a segment are oldest first; collect them, then emit newest first.
+         * A segment is a store object, whole when hashed (common/jsonl.h's policy). */
+        collected c = {NULL, 0};
+        char origin[96];
+        snprintf(origin, sizeof origin, "samples log of node %.12s", r->id);
+        rc = runs_jsonl_read_buf(text, len, origin, RUNS_JSONL_WHOLE, collect_item, &c, NULL);
+        cJSON **items = c.items;
+        size_t ni = c.n;
         for (size_t k = ni; k-- > 0 && !rc;) {
             cJSON *o = items[k];
             total++;

@@ -11,40 +11,39 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "store/publish.h"
 
 struct runs_shard_writer {
-    char *path, *tmp;
-    FILE *f;
+    char *path;
+    runs_publish *pub; /* the temp file until close publishes it (store/publish.h) */
+    FILE *f;           /* owned by pub */
     uint64_t count;
 };
 
 int runs_shard_writer_open(runs_shard_writer **out, const char *path)
 {
     *out = NULL;
+    int rc = 0;
     runs_shard_writer *w = calloc(1, sizeof *w);
-    size_t n = strlen(path);
-    if (!w) return runs_error_set(RUNS_ENOMEM, "out of memory opening shard %s", path);
-    w->path = strdup(path);
-    w->tmp = malloc(n + 32);
-    if (!w->path || !w->tmp) {
-        runs_shard_writer_abort(w);
-        return runs_error_set(RUNS_ENOMEM, "out of memory opening shard %s", path);
+    if (!w || !(w->path = strdup(path))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory opening shard %s", path);
+        goto done;
     }
-    snprintf(w->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    w->f = fopen(w->tmp, "wb");
-    if (!w->f) {
-        int rc = runs_error_sys(RUNS_EIO, "create", w->tmp);
-        runs_shard_writer_abort(w);
-        return rc;
+    if ((rc = runs_publish_open(&w->pub, path, 0644)) != 0)
+        goto done;
+    if (!(w->f = runs_publish_file(w->pub))) {
+        rc = runs_error_code();
+        goto done;
     }
+    /* a zero header now, the real one at close once the count is known */
     int32_t header[RUNS_SHARD_HEADER_INTS] = {0};
-    if (fwrite(header, sizeof header, 1, w->f) != 1) {
-        int rc = runs_error_sys(RUNS_EIO, "write", w->tmp);
-        runs_shard_writer_abort(w);
-        return rc;
-    }
+    if ((rc = runs_publish_write(w->pub, header, sizeof header)) != 0)
+        goto done;
     *out = w;
-    return 0;
+    w = NULL;
+done:
+    runs_shard_writer_abort(w);
+    return rc;
 }
 
 int runs_shard_writer_add(runs_shard_writer *w, const int32_t *ids, size_t n)
@@ -60,7 +59,8 @@ int runs_shard_writer_add(runs_shard_writer *w, const int32_t *ids, size_t n)
                                       (unsigned long long)(w->count + i + k));
             buf[k] = (uint16_t)v;
         }
-        if (fwrite(buf, 2, k, w->f) != k) return runs_error_sys(RUNS_EIO, "write", w->tmp);
+        int rc = runs_publish_write(w->pub, buf, 2 * k);
+        if (rc) return rc;
         i += k;
     }
     w->count += n;
@@ -72,12 +72,8 @@ uint64_t runs_shard_writer_count(const runs_shard_writer *w) { return w->count; 
 void runs_shard_writer_abort(runs_shard_writer *w)
 {
     if (!w) return;
-    if (w->f) {
-        fclose(w->f);
-        unlink(w->tmp);
-    }
+    runs_publish_abort(w->pub);
     free(w->path);
-    free(w->tmp);
     free(w);
 }
 
@@ -93,26 +89,13 @@ int runs_shard_writer_close(runs_shard_writer *w)
     header[0] = RUNS_SHARD_MAGIC;
     header[1] = RUNS_SHARD_VERSION;
     header[2] = (int32_t)w->count;
-    if (fseek(w->f, 0, SEEK_SET) != 0 || fwrite(header, sizeof header, 1, w->f) != 1 || fflush(w->f) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "write", w->tmp);
+    if (fseek(w->f, 0, SEEK_SET) != 0 || fwrite(header, sizeof header, 1, w->f) != 1) {
+        rc = runs_error_sys(RUNS_EIO, "write", runs_publish_tmp_path(w->pub));
         goto done;
     }
-    if (fsync(fileno(w->f)) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "fsync", w->tmp);
-        goto done;
-    }
-    if (fclose(w->f) != 0) {
-        w->f = NULL;
-        unlink(w->tmp);
-        rc = runs_error_sys(RUNS_EIO, "close", w->tmp);
-        goto done;
-    }
-    w->f = NULL;
-    if (rename(w->tmp, w->path) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "rename", w->path);
-        unlink(w->tmp);
-        goto done;
-    }
+    /* flush, fsync, rename, fsync the directory; frees pub either way */
+    rc = runs_publish_commit(w->pub);
+    w->pub = NULL;
 done:
     runs_shard_writer_abort(w);
     return rc;
