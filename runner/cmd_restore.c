@@ -1,4 +1,5 @@
 /* runner/cmd_restore.c — `runs restore NODE --out DIR`: materialise a checkpoint. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/progress.h"
@@ -15,7 +17,7 @@
 #include "store/lineage.h"
 #include "store/object.h"
 
-#define USAGE "runs restore NODE --out DIR"
+#define USAGE "runs restore NODE --out DIR [--force]"
 
 static int mkdir1(const char *p)
 {
@@ -25,6 +27,80 @@ static int mkdir1(const char *p)
     if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
         return runs_error_set(RUNS_EIO, "%s exists and is not a directory", p);
     return 0;
+}
+
+/* Whether a file called name is of a kind restore writes: in DIR itself
+ * manifest.json, in a group directory NAME.f32; anywhere its temporaries. */
+static int restore_wrote(const char *name, int in_group)
+{
+    size_t n = strlen(name);
+    if (!strncmp(name, ".tmp-", 5))
+        return 1;
+    return in_group ? n > 4 && !strcmp(name + n - 4, ".f32") : !strcmp(name, "manifest.json");
+}
+
+/* One pass over dir (depth 0: DIR, 1: a group directory in it): with clear == 0
+ * only checks that every entry is something an earlier restore wrote, with
+ * clear == 1 removes them (and a group directory itself). */
+static int clear_pass(const char *dir, int depth, int clear)
+{
+    char p[PATH_MAX];
+    int rc = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return runs_error_sys(RUNS_EIO, "open directory", dir);
+    struct dirent *e;
+    while (!rc && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (lstat(p, &st) != 0)
+            rc = runs_error_sys(RUNS_EIO, "stat", p);
+        else if (S_ISDIR(st.st_mode) && depth == 0)
+            rc = clear_pass(p, 1, clear);
+        else if (!S_ISREG(st.st_mode) || !restore_wrote(e->d_name, depth))
+            rc = runs_error_set(RUNS_EEXISTS,
+                                "--force: %s is not a file `runs restore` writes, so the directory is left as it "
+                                "is; move it or restore into another directory",
+                                p);
+        else if (clear && unlink(p) != 0)
+            rc = runs_error_sys(RUNS_EIO, "remove", p);
+    }
+    closedir(d);
+    if (!rc && clear && depth == 1 && rmdir(dir) != 0)
+        rc = runs_error_sys(RUNS_EIO, "remove directory", dir);
+    return rc;
+}
+
+/* DIR must end up holding exactly this node's files: a new or empty DIR, or with
+ * --force an earlier restore's tree (manifest.json, GROUP/NAME.f32), which is
+ * removed first. Anything else in DIR is a user's and is never touched: the
+ * whole tree is checked before the first file goes. */
+static int prepare_out(const char *out, int force)
+{
+    int rc = mkdir1(out);
+    if (rc)
+        return rc;
+    DIR *d = opendir(out);
+    if (!d)
+        return runs_error_sys(RUNS_EIO, "open directory", out);
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    if (empty)
+        return 0;
+    if (!force)
+        return runs_error_set(RUNS_EEXISTS,
+                              "%s is not empty; restore into a new or empty directory, or pass --force to replace "
+                              "an earlier restore there",
+                              out);
+    if ((rc = clear_pass(out, 0, 0)) != 0)
+        return rc;
+    return clear_pass(out, 0, 1);
 }
 
 /* A tensor or group name from a manifest becomes a file name: no paths. */
@@ -45,9 +121,10 @@ static int write_text(const char *path, const char *text)
 
 int cmd_restore(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", required_argument, NULL, 'o'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
     const char *out = NULL;
-    int c;
+    int c, force = 0;
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Write a node's tensors as DIR/<group>/<name>.f32 (raw little-endian float32,\n"
@@ -55,7 +132,9 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
                "re-hashed on the way and each file appears only once verified (written\n"
                "beside, then renamed). NODE is a node name as in `runs show`. A node whose\n"
                "tensors `runs gc` thinned cannot be restored; its manifest still can\n"
-               "(`runs show NODE --json`).\n");
+               "(`runs show NODE --json`).\n"
+               "DIR must be new or empty. --force replaces an earlier restore in DIR (its\n"
+               "manifest.json and GROUP/*.f32 files) and refuses when DIR holds anything else.\n");
         return RUNS_EXIT_OK;
     }
     optind = 0;
@@ -63,6 +142,8 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'o')
             out = optarg;
+        else if (c == 'f')
+            force = 1;
         else
             return runs_cli_bad_option("restore", USAGE, argv, "", opts);
     }
@@ -98,7 +179,7 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
         }
         total += (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "bytes"));
     }
-    if ((rc = mkdir1(out)) != 0)
+    if ((rc = prepare_out(out, force)) != 0)
         goto done;
     runs_progress_start(&pr, "restore", total, 1);
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
