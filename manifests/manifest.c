@@ -15,7 +15,7 @@
 static const char *const top_keys[] = {
     "schema", "kind", "run", "step", "tokens", "parent", "config", "tensors",
     "optimizer", "rng", "data", "bandit", "loss_log", "samples_log", "archived", "metrics",
-    "backend", "code_version", "created", "note", "changes", "sharpness"};
+    "backend", "code_version", "created", "note", "changes", "sharpness", "data_files"};
 static const char *const kinds[] = {"start", "checkpoint", "fork", "restart", "stage", "halt", "import"};
 static const char *const tensor_keys[] = {"name", "group", "dtype", "shape", "bytes", "sha256"};
 static const char *const groups[] = {"weights", "adam_m", "adam_v"};
@@ -259,6 +259,27 @@ int runs_manifest_validate(const cJSON *m)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, logs[l]);
         if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && runs_is_hex(v->valuestring, 64)))
             return bad(logs[l], "null or a 64-hex object id", v);
+    }
+    /* data_files: [{"path", "bytes", "sha256"}], the data the node was trained on
+     * (runner/provenance.h); entries are read by name, so extra keys are allowed */
+    const cJSON *df = cJSON_GetObjectItemCaseSensitive(m, "data_files");
+    if (df) {
+        if (!cJSON_IsArray(df)) return bad("data_files", "an array of {path, bytes, sha256}", df);
+        int k = 0;
+        for (const cJSON *f = df->child; f; f = f->next, k++) {
+            char p[64];
+            const cJSON *fp = cJSON_GetObjectItemCaseSensitive(f, "path");
+            const cJSON *fb = cJSON_GetObjectItemCaseSensitive(f, "bytes");
+            const cJSON *fs = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+            snprintf(p, sizeof p, "data_files[%d]", k);
+            if (!cJSON_IsObject(f)) return bad(p, "an object {path, bytes, sha256}", f);
+            snprintf(p, sizeof p, "data_files[%d].path", k);
+            if (!cJSON_IsString(fp) || !fp->valuestring[0]) return bad(p, "a non-empty string", fp);
+            snprintf(p, sizeof p, "data_files[%d].bytes", k);
+            if (!is_count(fb)) return bad(p, "a non-negative integer", fb);
+            snprintf(p, sizeof p, "data_files[%d].sha256", k);
+            if (!cJSON_IsString(fs) || !runs_is_hex(fs->valuestring, 64)) return bad(p, "64 lowercase hex digits", fs);
+        }
     }
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(m, "archived");
     if (arch) {

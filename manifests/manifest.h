@@ -4,7 +4,8 @@
  * {name, group, dtype, shape, bytes, sha256}); parent (40-hex commit id) is
  * required except for kind "start"/"import", where it may be null or absent.
  * Optional: optimizer, rng, data, bandit, metrics, changes, sharpness (objects),
- * loss_log and samples_log (64-hex or null: JSON Lines segments since the parent), archived (object NAME -> 64-hex), backend,
+ * loss_log and samples_log (64-hex or null: JSON Lines segments since the parent), archived (object NAME -> 64-hex),
+ * data_files (array of {path, bytes, sha256}: the data files' fingerprints), backend,
  * code_version, created, note (strings). Any other top-level key is refused.
  * Stored canonically (manifests/canon.h) so equal content hashes equally.
  */

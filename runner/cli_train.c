@@ -16,7 +16,8 @@ int runs_cli_train_opts(runs_session_opts *o, const char **config, double *peak_
         {"backend", required_argument, 0, 'b'}, {"steps", required_argument, 0, 's'},
         {"no-train", no_argument, 0, 'N'},    {"keep-bandit", no_argument, 0, 'K'},
         {"quiet", no_argument, 0, 'q'},       {"config", required_argument, 0, 'c'},
-        {"peak-lr", required_argument, 0, 'p'}, {0, 0, 0, 0}};
+        {"peak-lr", required_argument, 0, 'p'}, {"data-root", required_argument, 0, 'D'},
+        {"allow-data-change", no_argument, 0, 'A'}, {0, 0, 0, 0}};
     int ch;
     *npos = 0;
     optind = 1;
@@ -30,6 +31,8 @@ int runs_cli_train_opts(runs_session_opts *o, const char **config, double *peak_
         case 'N': o->no_train = 1; break;
         case 'K': o->keep_bandit = 1; break;
         case 'q': o->quiet = 1; break;
+        case 'D': o->data_root = optarg; break;
+        case 'A': o->allow_data_change = 1; break;
         case 's':
             o->stop_after = strtol(optarg, &end, 10);
             if (*end || o->stop_after <= 0)

@@ -7,10 +7,11 @@
 #include "manifests/canon.h"
 #include "runner/cli_store.h"
 #include "runner/cli_train.h"
+#include "runner/provenance.h"
 #include "store/lineage.h"
 
 static const char usage[] = "runs fork NODE --config PATCH.json [--name RUN] [--dir D] [--keep-bandit] "
-                            "[--no-train] [--backend B] [--steps N] [--quiet]";
+                            "[--no-train] [--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
 
 int cmd_fork(runs_cli *cli, int argc, char **argv)
 {
@@ -24,7 +25,11 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
                "and continues without a gap; the bandit starts fresh under the new caps and\n"
                "floors unless --keep-bandit (then arms now excluded or capped at 0 are dropped).\n"
                "Training goes on at once unless --no-train.\n\n"
-               "  --name RUN   new run name (default: PARENTRUN-PATCHNAME)\n",
+               "Data paths the patch sets are relative to PATCH.json's directory. The node's\n"
+               "data files must still hash as it recorded.\n\n"
+               "  --name RUN   new run name (default: PARENTRUN-PATCHNAME)\n"
+               "  --data-root DIR       the node's data files moved under DIR\n"
+               "  --allow-data-change   train on data files that changed since the node\n",
                usage);
         return 0;
     }
@@ -43,6 +48,12 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
     int rc = runs_json_parse_file(&patch, config);
     if (!rc && !cJSON_IsObject(patch))
         rc = runs_error_set(RUNS_EINVALID, "%s: a config patch must be a JSON object", config);
+    if (!rc) {
+        /* data paths the patch sets are relative to the patch file */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s", config);
+        rc = runs_provenance_absolute_paths(patch, dirname(tmp));
+    }
     if (rc || (rc = runs_cli_open_store(cli, &s)) || (rc = runs_node_resolve(id, s, pos[0])))
         goto done;
     if (!o.run) {

@@ -9,7 +9,7 @@
 #include "store/lineage.h"
 
 static const char usage[] = "runs restart NODE --peak-lr X [--name RUN] [--dir D] [--no-train] "
-                            "[--backend B] [--steps N] [--quiet]";
+                            "[--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
 
 int cmd_restart(runs_cli *cli, int argc, char **argv)
 {
@@ -19,7 +19,9 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
                "(m, v, step) are loaded, the learning rate jumps to X and follows a cosine from\n"
                "X down to min_lr_factor*X over the remaining steps (schedule.restart_step and\n"
                "restart_lr in the new run's config). Recorded as a `restart` node.\n\n"
-               "  --name RUN   new run name (default: RUN-restartSTEP)\n",
+               "  --name RUN   new run name (default: RUN-restartSTEP)\n"
+               "  --data-root DIR       the node's data files moved under DIR\n"
+               "  --allow-data-change   train on data files that changed since the node\n",
                usage);
         return 0;
     }

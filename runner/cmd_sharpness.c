@@ -20,11 +20,12 @@
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "runner/data.h"
+#include "runner/provenance.h"
 #include "store/lineage.h"
 #include "store/notes.h"
 #include "tools/sharpness.h"
 
-#define USAGE "runs sharpness NODE [--samples K] [--eps E] [--batches N] [--json]"
+#define USAGE "runs sharpness NODE [--samples K] [--eps E] [--batches N] [--data-root DIR] [--json]"
 
 static void help(void)
 {
@@ -47,6 +48,8 @@ static void help(void)
            "  --seed S        Rademacher seed (default 1)\n"
            "  --backend B     cpu, cuda or auto (default: the config's train.backend)\n"
            "  --no-record     do not write the result into the node's note\n"
+           "  --data-root DIR the node's data files moved under DIR\n"
+           "  --allow-data-change  measure on data that changed since the node\n"
            "  --json          print the result as JSON\n",
            RUNS_SHARPNESS_DEFAULT_SAMPLES, RUNS_SHARPNESS_DEFAULT_EPS);
 }
@@ -76,15 +79,16 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     }
     long samples = RUNS_SHARPNESS_DEFAULT_SAMPLES, batches = 4, B = 0, T = 0, seed = 1;
     double eps = RUNS_SHARPNESS_DEFAULT_EPS;
-    const char *source = NULL, *backend_s = NULL;
-    int json = 0, record = 1;
-    enum { O_BS = 256, O_SL, O_SRC, O_SEED, O_BACKEND, O_NOREC, O_JSON };
+    const char *source = NULL, *backend_s = NULL, *data_root = NULL;
+    int json = 0, record = 1, allow_change = 0;
+    enum { O_BS = 256, O_SL, O_SRC, O_SEED, O_BACKEND, O_NOREC, O_JSON, O_ROOT, O_ALLOW };
     static const struct option opts[] = {
         {"samples", required_argument, NULL, 'k'}, {"eps", required_argument, NULL, 'e'},
         {"batches", required_argument, NULL, 'n'}, {"batch-size", required_argument, NULL, O_BS},
         {"seq-len", required_argument, NULL, O_SL}, {"source", required_argument, NULL, O_SRC},
         {"seed", required_argument, NULL, O_SEED}, {"backend", required_argument, NULL, O_BACKEND},
         {"no-record", no_argument, NULL, O_NOREC}, {"json", no_argument, NULL, O_JSON},
+        {"data-root", required_argument, NULL, O_ROOT}, {"allow-data-change", no_argument, NULL, O_ALLOW},
         {NULL, 0, NULL, 0}};
     int c;
     optind = 0; /* 0, not 1: glibc then resets its state between parses */
@@ -126,6 +130,8 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
             break;
         case O_NOREC: record = 0; break;
         case O_JSON: json = 1; break;
+        case O_ROOT: data_root = optarg; break;
+        case O_ALLOW: allow_change = 1; break;
         default: return runs_cli_bad_option("sharpness", USAGE, argv, ":k:e:n:", opts);
         }
     }
@@ -133,7 +139,8 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
         return runs_cli_usage("sharpness", USAGE, "expected one NODE, got %d arguments", argc - optind);
 
     runs_store *s = NULL;
-    cJSON *m = NULL, *out = NULL;
+    cJSON *m = NULL, *out = NULL, *ncfg = NULL;
+    char *note = NULL;
     runs_data *d = NULL;
     int32_t *in = NULL, *tg = NULL;
     char id[41];
@@ -142,7 +149,18 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     if (rc) goto done;
     if ((rc = runs_node_resolve(id, s, argv[optind]))) goto done;
     if ((rc = runs_node_manifest(&m, s, id))) goto done;
-    if ((rc = runs_config_from_json(&cfg, cJSON_GetObjectItemCaseSensitive(m, "config"), "node config")))
+    /* the node's data paths are absolute, so this works from any directory; the
+     * files must still be what the node was trained on */
+    if (!(ncfg = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "config"), 1))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = runs_provenance_check(NULL, &note, s, cJSON_GetObjectItemCaseSensitive(m, "data_files"), ncfg,
+                                    data_root, allow_change)))
+        goto done;
+    if (note)
+        fprintf(stderr, "runs: warning: %s\n", note);
+    if ((rc = runs_config_from_json(&cfg, ncfg, "node config")))
         goto done;
     if (!B) B = cfg.train.batch_size;
     if (!T) T = cfg.train.seq_len;
@@ -239,6 +257,8 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     }
 done:
     cJSON_Delete(out);
+    cJSON_Delete(ncfg);
+    free(note);
     cJSON_Delete(m);
     free(in);
     free(tg);

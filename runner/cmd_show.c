@@ -32,7 +32,8 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     int json = 0, c;
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
-               "Show one node: run, kind, step, parent, metrics, config and its tensors.\n"
+               "Show one node: run, kind, step, parent, metrics, the data files it was trained\n"
+               "on (path, bytes, SHA-256 prefix), config and its tensors.\n"
                "NODE is step_N (current run), RUN@step_N, a tag, a run (its tip) or a node-id\n"
                "prefix. --json prints the manifest exactly as stored (canonical JSON).\n");
         return RUNS_EXIT_OK;
@@ -82,6 +83,15 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     print_field("loss_log", cJSON_GetObjectItemCaseSensitive(m, "loss_log"));
     print_field("archived", cJSON_GetObjectItemCaseSensitive(m, "archived"));
     print_field("bandit", cJSON_GetObjectItemCaseSensitive(m, "bandit"));
+    /* the data the node was trained on: enough to tell a changed shard at a glance */
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(m, "data_files"))
+    {
+        printf("data         %s  %.0f bytes  sha256 %.16s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "bytes")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "sha256")));
+    }
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
     if (cfg) {
         char *t = cJSON_Print(cfg);

@@ -7,6 +7,7 @@
 #include "manifests/config.h"
 #include "runner/cli_store.h"
 #include "runner/cli_train.h"
+#include "runner/provenance.h"
 
 static const char usage[] = "runs start --config F [--name RUN] [--dir D] [--backend cpu|cuda|auto] "
                             "[--steps N] [--no-train] [--quiet]";
@@ -19,7 +20,9 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
                "one line per step in DIR/.loss.json, a sample audit every sampling.every steps\n"
                "in DIR/.samples.json (the coherence gate halts the run with exit 2), and a\n"
                "checkpoint node every checkpoint.every steps. SIGUSR1 (or `runs checkpoint`)\n"
-               "checkpoints at the next checkpoint.boundary; SIGINT/SIGTERM checkpoint and stop.\n\n"
+               "checkpoints at the next checkpoint.boundary; SIGINT/SIGTERM checkpoint and stop.\n"
+               "Relative data paths in F are relative to F's directory; nodes record them as\n"
+               "absolute paths with each file's size and SHA-256 (see `runs show NODE`).\n\n"
                "  --name RUN      run name (default: the config file's name without .json)\n"
                "  --dir D         run directory (default: runs/RUN beside the store)\n"
                "  --backend B     cpu, cuda or auto (default: train.backend)\n"
@@ -50,6 +53,13 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
     cJSON *json = NULL;
     runs_store *s = NULL;
     int rc = runs_config_load(&cfg, &json, config);
+    if (!rc) {
+        /* data paths in the file are relative to the file, so the run reads the same
+         * data whatever directory later commands run from */
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s", config);
+        rc = runs_provenance_absolute_paths(json, dirname(tmp));
+    }
     if (!rc)
         rc = runs_cli_open_store(cli, &s);
     if (!rc)

@@ -74,8 +74,8 @@ int runs_data_open(runs_data **out, const runs_config *cfg)
         rc = runs_shard_open(&s->shard, sc->path, cfg->model.vocab_size);
         if (rc == RUNS_ENOTFOUND) {
             rc = runs_error_set(RUNS_ENOTFOUND,
-                                "data source '%s': token shard %s does not exist; run `make corpus` or fix "
-                                "data.sources.%s.path",
+                                "data source '%s': token shard %s does not exist; run `make corpus`, fix "
+                                "data.sources.%s.path, or pass --data-root DIR if the corpus moved",
                                 sc->name, sc->path, sc->name);
             goto done;
         }

@@ -6,6 +6,7 @@
  *   .samples.json  JSON Lines {"step","prompt","text","score"}
  *   .state.json    the curriculum bandit's state (rewritten at every checkpoint)
  *   .status.json   what `runs status` shows (rewritten about once a second)
+ *   .runs-run      which store the directory belongs to (runs_rundir_claim)
  * The store remembers each run's directory in STORE/rundirs/<run>, so
  * `runs resume`, `runs status` and `runs fork` find it.
  *
@@ -21,10 +22,22 @@
 
 #include "store/store.h"
 
-/* Records dir as run's directory (absolute path; atomically replaced). */
+/* Records dir as run's directory (atomically replaced): relative to the store's
+ * parent directory when dir lies inside it (so a copy of the whole tree uses its own
+ * copy), else absolute. dir must exist. */
 int runs_rundir_set(runs_store *s, const char *run, const char *dir);
-/* Reads run's directory into buf; RUNS_ENOTFOUND if none is recorded. */
+/* Reads run's directory into buf as an absolute path; RUNS_ENOTFOUND if none is recorded. */
 int runs_rundir_get(char *buf, size_t len, runs_store *s, const char *run);
+
+/* Each run directory holds a marker, DIR/.runs-run: {"store", "dir", "run"} with the
+ * store's and the directory's real paths. Before a trainer writes into dir (which
+ * must exist), runs_rundir_claim refuses (RUNS_EEXISTS, suggesting --dir) when the
+ * marker names another store that still exists and this very directory: a copied
+ * store would otherwise write into the original's run. A directory that was itself
+ * copied or moved (marker "dir" differs), or has no marker, is claimed: the marker
+ * is (re)written for this store. */
+#define RUNS_RUNDIR_MARKER ".runs-run"
+int runs_rundir_claim(runs_store *s, const char *run, const char *dir);
 
 /* Takes the trainer lock of run; RUNS_ELOCKED naming the holder's pid when another
  * trainer has it. *fd_out is kept open for the life of the trainer (close releases). */

@@ -31,6 +31,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "runner/schedule.h"
 #include "store/lineage.h"
@@ -86,6 +87,7 @@ typedef struct {
     runs_session_opts opts;
     runs_config cfg;
     cJSON *config;          /* full effective config */
+    cJSON *data_files;      /* fingerprints of the data this session reads (provenance.h) */
     gpt_model *model;
     runs_data *data;
     runs_bandit *bandit;
@@ -170,10 +172,20 @@ static int setup(session *sess)
     if ((rc = pick_backend(&be, sess->opts.backend ? sess->opts.backend : c->train.backend)))
         return rc;
     runs_gate_init(&sess->gate, c->gate.threshold, c->gate.patience);
+    /* without sample audits a missing tokenizer is no error, but one that is there
+     * must fit the model: ids past vocab_size would index past the embedding */
+    struct stat tst;
+    if ((c->sampling.every > 0 || stat(c->data.tokenizer, &tst) == 0) &&
+        (rc = runs_bpe_load(&sess->bpe, c->data.tokenizer)))
+        return runs_error_wrap(rc, "data.tokenizer (sample audits need it: build it with `make corpus` or set sampling.every to 0)");
+    if (sess->bpe && runs_bpe_vocab_size(sess->bpe) > c->model.vocab_size)
+        return runs_error_set(RUNS_EINVALID,
+                              "data.tokenizer %s has a vocabulary of %d tokens, more than model.vocab_size "
+                              "%d; raise model.vocab_size to %d or train the tokenizer with --vocab-size %d",
+                              c->data.tokenizer, runs_bpe_vocab_size(sess->bpe), c->model.vocab_size,
+                              runs_bpe_vocab_size(sess->bpe), c->model.vocab_size);
     if ((rc = runs_data_open(&sess->data, c)))
         return rc;
-    if (c->sampling.every > 0 && (rc = runs_bpe_load(&sess->bpe, c->data.tokenizer)))
-        return runs_error_wrap(rc, "data.tokenizer (sample audits need it: build it with `make corpus` or set sampling.every to 0)");
     gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size,
                      c->model.block_size};
     if (gpt_create(&sess->model, &gc, c->train.batch_size, c->train.seq_len, be))
@@ -260,7 +272,9 @@ static int open_run(session *sess, const char *run, const char *dir_opt, int reu
         default_dir(sess->dir, sizeof sess->dir, sess->store, run);
     if ((rc = mkdirs(sess->dir)))
         return rc;
-    if ((rc = runs_rundir_set(sess->store, run, sess->dir)))
+    /* claim before recording: a copied store must not take the original's directory */
+    if ((rc = runs_rundir_claim(sess->store, run, sess->dir)) ||
+        (rc = runs_rundir_set(sess->store, run, sess->dir)))
         return rc;
     char real[PATH_MAX];
     if (realpath(sess->dir, real) && strlen(real) < sizeof sess->dir)
@@ -416,6 +430,8 @@ static cJSON *build_manifest(const session *sess, const char *kind)
     cJSON *opt = cJSON_AddObjectToObject(m, "optimizer");
     cJSON_AddNumberToObject(opt, "adam_step", (double)gpt_adam_step(sess->model));
     cJSON_AddItemToObject(m, "data", runs_data_cursors_to_json(sess->data));
+    if (sess->data_files)
+        cJSON_AddItemToObject(m, "data_files", cJSON_Duplicate(sess->data_files, 1));
     cJSON_AddItemToObject(m, "bandit", runs_bandit_to_json(sess->bandit));
     cJSON_AddNullToObject(m, "loss_log");
     cJSON_AddNullToObject(m, "samples_log");
@@ -859,6 +875,7 @@ static void session_close(session *sess)
     if (sess->samples_f)
         fclose(sess->samples_f);
     cJSON_Delete(sess->config);
+    cJSON_Delete(sess->data_files);
     if (sess->lock_fd > 0) {
         write_status(sess, 1);
         close(sess->lock_fd);
@@ -884,6 +901,21 @@ static int finish(session *sess, int rc)
     return rc;
 }
 
+/* The node's data, as the session will read it: remapped under --data-root, and
+ * refused when it no longer hashes as node m recorded (unless --allow-data-change,
+ * then a warning). Sets sess->data_files for the nodes to come. */
+static int check_data(session *sess, const cJSON *m)
+{
+    char *note = NULL;
+    int rc = runs_provenance_check(&sess->data_files, &note, sess->store,
+                                   cJSON_GetObjectItemCaseSensitive(m, "data_files"), sess->config,
+                                   sess->opts.data_root, sess->opts.allow_data_change);
+    if (note)
+        fprintf(stderr, "runs: warning: %s\n", note);
+    free(note);
+    return rc;
+}
+
 int runs_session_start(runs_store *s, const cJSON *config, const runs_session_opts *o)
 {
     session sess;
@@ -905,7 +937,9 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
     if ((rc = runs_config_from_json(&sess.cfg, sess.config, "config")))
         goto done;
     /* everything that can refuse the config comes before the run directory exists */
-    if ((rc = setup(&sess)) || (rc = new_bandit(&sess)) || (rc = open_run(&sess, o->run, o->dir, 0)))
+    if ((rc = setup(&sess)) || (rc = new_bandit(&sess)) ||
+        (rc = runs_provenance_fingerprint(&sess.data_files, s, sess.config)) ||
+        (rc = open_run(&sess, o->run, o->dir, 0)))
         goto done;
     if (gpt_init_weights(sess.model, sess.cfg.train.seed)) {
         rc = gpt_fail("init");
@@ -940,6 +974,7 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
     if ((rc = runs_node_manifest(&m, s, id)))
         goto done;
     if (!(sess.config = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "config"), 1)) ||
+        (rc = check_data(&sess, m)) ||
         (rc = runs_config_from_json(&sess.cfg, sess.config, "the node's config")))
         goto done;
     cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
@@ -1035,7 +1070,7 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
         rc = runs_error_set(RUNS_ENOMEM, "out of memory applying the patch");
         goto done;
     }
-    if ((rc = check_same_shape(parent_cfg, sess.config)) ||
+    if ((rc = check_same_shape(parent_cfg, sess.config)) || (rc = check_data(&sess, m)) ||
         (rc = runs_config_from_json(&sess.cfg, sess.config, "the patched config")))
         goto done;
     if (sess.cfg.train.total_steps <= node_step) {

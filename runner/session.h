@@ -31,10 +31,16 @@ typedef struct {
     int no_train;          /* record the node only */
     int keep_bandit;       /* fork: keep the parent's bandit state */
     int quiet;             /* no per-step lines on stdout */
+    const char *data_root; /* resume/fork/restart: the node's data files moved under this
+                            * directory (runner/provenance.h); NULL = where recorded */
+    int allow_data_change; /* go on (with a warning) when a data file no longer hashes as
+                            * the node recorded; otherwise that is refused */
 } runs_session_opts;
 
 /* `runs start`: records a start node (step 0, initial weights) for config
- * (a full effective config as JSON), then trains. Returns 0, RUNS_EHALT when the
+ * (a full effective config as JSON, data paths absolute: runner/provenance.h), then
+ * trains. Every node records the data files' fingerprints ("data_files"); resume,
+ * fork and restart refuse data that changed since their node (see the options). Returns 0, RUNS_EHALT when the
  * gate halted the run, or an error. */
 int runs_session_start(runs_store *s, const cJSON *config, const runs_session_opts *o);
 
