@@ -30,7 +30,7 @@
  *   z = clamp((r − 0.35)/(0.55 − 0.35), 0, 1), r = LZ77 cost per byte of the
  *       text (whitespace runs folded to one space, ends trimmed): a greedy
  *       parse where a literal costs 1 and a back-reference of 3 or more bytes
- *       (up to 1024 back, overlap allowed) costs 2. A loop of period p over n
+ *       (up to 256 back, overlap allowed) costs 2. A loop of period p over n
  *       bytes costs about (p + 2)/n: "ieie…" (60 bytes) 0.07, "regionregion…"
  *       0.09, "abcabcabd…" with 5% substitutions about 0.2, while prose and
  *       early-training gibberish sit at 0.6–1.0. This is the character-level

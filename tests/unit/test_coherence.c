@@ -254,6 +254,8 @@ static void labelled_fixture(void **state)
     size_t cap = 0;
     int lineno = 0, n_bad = 0, bad_ok = 0, n_good = 0, good_ok = 0;
     double bad_max = -1, good_min = 101;
+    static char corpus[16384];
+    corpus[0] = '\0';
     while (getline(&line, &cap, f) > 0) {
         lineno++;
         cJSON *j = cJSON_Parse(line);
@@ -286,9 +288,23 @@ static void labelled_fixture(void **state)
             good_ok += ok;
             good_min = v < good_min ? v : good_min;
         }
+        if (!degenerate && strncmp(kind->valuestring, "corpus:", 7) == 0 && strlen(corpus) + strlen(text->valuestring) + 2 < sizeof corpus) {
+            strcat(corpus, text->valuestring);
+            strcat(corpus, "\n");
+        }
         cJSON_Delete(j);
     }
     free(line);
+    /* all the corpus texts as one long text (several KB): prose repeats words
+     * and affixes but never loops, and the back-reference window (256 bytes)
+     * keeps its LZ cost from sinking with length, so it keeps z = 1 */
+    runs_coherence_detail d;
+    double v = runs_coherence_score(corpus, &d);
+    printf("coherence fixture: the %zu bytes of corpus text as one text: score %.1f, LZ cost %.3f per byte\n",
+           strlen(corpus), v, d.lz_ratio);
+    assert_true(strlen(corpus) > 4000);
+    assert_true(d.lz_score == 1.0);
+    assert_true(v >= 30);
     fclose(f);
     printf("coherence fixture: %d/%d degenerate < 30 (highest %.1f), %d/%d sound >= 30 (lowest %.1f)\n",
            bad_ok, n_bad, bad_max, good_ok, n_good, good_min);
