@@ -23,6 +23,7 @@ typedef struct {
     char parent[41];
     cJSON *m;
     cJSON *note; /* the node's note, or NULL when it has none */
+    int rewound; /* reachable only from a rewound tip (refs/rewound/, `runs resume --rewind`) */
 } lnode;
 
 static const char *mstr(const cJSON *m, const char *k)
@@ -80,6 +81,8 @@ static cJSON *json_entry(const lnode *n)
     cJSON_AddItemToObject(e, "loss", cJSON_IsNumber(loss) ? cJSON_CreateNumber(loss->valuedouble) : cJSON_CreateNull());
     const cJSON *sh = sharpness_of(n);
     cJSON_AddItemToObject(e, "sharpness", sh ? cJSON_Duplicate(sh, 1) : cJSON_CreateNull());
+    if (n->rewound) /* only when true: scripts matching the contract's fields see no change */
+        cJSON_AddTrueToObject(e, "rewound");
     return e;
 }
 
@@ -110,8 +113,15 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s)
     runs_strings_free(tags, nt);
     if (runs_node_thinned(s, n->id))
         printf("  [thinned]");
+    if (n->rewound)
+        printf("  [rewound]");
     print_changes(m);
     putchar('\n');
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
 }
 
 /* ASCII lanes, git style: nodes come children first; each lane waits for one node.
@@ -185,7 +195,9 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         printf("usage: " USAGE "\n\n"
                "List lineage nodes, newest first: short id, kind, run, step, loss\n"
                "(metrics.loss), sharpness (`sharp TRACE±STDERR`, where `runs sharpness` measured\n"
-               "it), tags, and [thinned] where `runs gc` removed the tensors.\n"
+               "it), tags, [thinned] where `runs gc` removed the tensors, and with --all\n"
+               "[rewound] on nodes only a rewound tip keeps (`runs resume NODE --rewind`;\n"
+               "\"rewound\": true in --json).\n"
                "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
                "across the runs it was forked from. --all lists every node of every run.\n"
                "--graph draws the fork structure in ASCII (all runs unless RUN is given).\n"
@@ -217,6 +229,8 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     char (*ids)[41] = NULL;
     size_t n = 0;
     lnode *v = NULL;
+    char (*rew)[41] = NULL;
+    size_t nrew = 0;
     int rc = runs_cli_open_store(cli, &s);
     if (rc)
         goto done;
@@ -246,8 +260,11 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         rc = runs_error_set(RUNS_ENOMEM, "out of memory listing %zu nodes", n);
         goto done;
     }
+    if (all && (rc = runs_node_rewound(&rew, &nrew, s)) != 0)
+        goto done;
     for (size_t i = 0; i < n; i++) {
         memcpy(v[i].id, ids[i], 41);
+        v[i].rewound = nrew && bsearch(ids[i], rew, nrew, sizeof *rew, cmp_id) != NULL;
         if ((rc = runs_node_parent(v[i].parent, s, ids[i])) != 0 || (rc = runs_node_manifest(&v[i].m, s, ids[i])) != 0)
             goto done;
         /* A note that does not parse must not hide the lineage: show the node without it. */
@@ -273,6 +290,7 @@ done:
     }
     free(v);
     free(ids);
+    free(rew);
     runs_store_free(s);
     return rc ? runs_cli_fail("log") : RUNS_EXIT_OK;
 }

@@ -562,8 +562,8 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     }
     git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
     /* heads and tags only: refs/notes/ holds notes commits, not nodes */
-    const char *globs[] = {"refs/heads/*", "refs/tags/*"};
-    for (int g = 0; g < 2; g++) {
+    const char *globs[] = {"refs/heads/*", "refs/tags/*", "refs/rewound/*"}; /* rewound: runs_run_rewind */
+    for (size_t g = 0; g < sizeof globs / sizeof globs[0]; g++) {
         if (git_reference_iterator_glob_new(&it, s->repo, globs[g]) != 0) {
             rc = runs__git_error(RUNS_ERROR, "listing refs");
             goto done;
@@ -771,6 +771,36 @@ static int resolve_step(char out_id[41], runs_store *s, const char *run, const c
     return 0;
 }
 
+/* A commit of lineage.git whose id starts with the hex prefix spec[0..len) and whose
+ * tree holds manifest.json (so notes commits are not taken for nodes), whether or not
+ * a ref reaches it. 0, RUNS_ENOTFOUND (no message set), or RUNS_EINVALID when ambiguous. */
+static int lookup_unreachable(char out_id[41], runs_store *s, const char *spec, size_t len)
+{
+    git_oid oid;
+    git_object *o = NULL;
+    git_tree *tree = NULL;
+    int rc = RUNS_ENOTFOUND;
+    if (git_oid_fromstrn(&oid, spec, len) != 0)
+        return RUNS_ENOTFOUND;
+    int g = git_object_lookup_prefix(&o, s->repo, &oid, len, GIT_OBJECT_COMMIT);
+    if (g == GIT_EAMBIGUOUS) {
+        rc = runs_error_set(RUNS_EINVALID, "id prefix '%s' matches several objects in %s/lineage.git; give more digits",
+                            spec, s->dir);
+        goto done;
+    }
+    if (g != 0)
+        goto done;
+    if (git_commit_tree(&tree, (git_commit *)o) == 0 && git_tree_entry_byname(tree, "manifest.json")) {
+        git_oid_tostr(out_id, 41, git_object_id(o));
+        rc = 0;
+    }
+done:
+    git_error_clear();
+    git_tree_free(tree);
+    git_object_free(o);
+    return rc;
+}
+
 int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
 {
     char run[128], ref[256];
@@ -820,8 +850,8 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
     if (hex) {
         char (*ids)[41] = NULL;
         size_t n = 0, found = 0, first = 0;
-        if ((rc = runs_node_all(&ids, &n, s)) != 0)
-            return rc;
+        /* reachable nodes first: a short prefix may also match a manifest's blob or tree */
+        int walk = runs_node_all(&ids, &n, s);
         for (size_t i = 0; i < n; i++)
             if (!strncmp(ids[i], spec, len)) {
                 if (!found++)
@@ -835,6 +865,14 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
         if (found > 1)
             return runs_error_set(RUNS_EINVALID, "node id prefix '%s' is ambiguous (%zu nodes); give more digits",
                                   spec, found);
+        /* a committed node no ref reaches (an abandoned tip, a lost ref) is still a node:
+         * look its commit up in lineage.git's object database */
+        char walk_msg[512];
+        snprintf(walk_msg, sizeof walk_msg, "%s", walk ? runs_error_message() : "");
+        if ((rc = lookup_unreachable(out_id, s, spec, len)) != RUNS_ENOTFOUND)
+            return rc;
+        if (walk)
+            return runs_error_set(walk, "%s", walk_msg);
     }
     return runs_error_set(RUNS_ENOTFOUND,
                           "no node named '%s' (not RUN@step_N, step_N, a tag, a run or an id prefix); see `runs log --all`",
@@ -963,5 +1001,105 @@ int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group
         rc = runs_error_set(j.rc, "%s", j.msg);
 done:
     free(j.items);
+    return rc;
+}
+
+/* ---- rewinding a run: the abandoned tip stays reachable (helper functions of
+ * `runs resume NODE --rewind`; see lineage.h) ---- */
+
+int runs_run_rewind(char kept[128], runs_store *s, const char *run, const char *old_tip, const char *id)
+{
+    runs_lock l = {.fd = -1};
+    git_commit *c = NULL;
+    git_oid cur, tip_oid, o;
+    char ref[256], p[PATH_MAX];
+    struct stat st;
+    int rc;
+    kept[0] = '\0';
+    if ((rc = runs_name_check(run, "run")) != 0 || (rc = parse_id(&tip_oid, old_tip)) != 0 ||
+        (rc = lookup_commit(&c, s, id)) != 0)
+        goto done;
+    if ((rc = runs__writer_begin(s)) != 0 || (rc = runs__lock_acquire(&l, s, "refs", 30)) != 0)
+        goto done;
+    /* compare under the lock: a tip that moved meanwhile would be abandoned unkept */
+    snprintf(ref, sizeof ref, "refs/heads/%s", run);
+    if ((rc = read_ref(&cur, s, ref)) == RUNS_ENOTFOUND)
+        rc = runs_error_set(RUNS_ENOTFOUND, "no run named '%s'; `runs log --all` lists the runs", run);
+    if (rc)
+        goto done;
+    if (!git_oid_equal(&cur, &tip_oid)) {
+        char now[41];
+        git_oid_tostr(now, sizeof now, &cur);
+        rc = runs_error_set(RUNS_ELOCKED, "the tip of run '%s' moved to %.12s while rewinding (another writer?); "
+                                          "check `runs log %s` and retry",
+                            run, now, run);
+        goto done;
+    }
+    /* the first free number: a kept tip is never overwritten */
+    for (unsigned n = 1;; n++) {
+        if (n > 1000000) {
+            rc = runs_error_set(RUNS_EEXISTS, "run '%s' has too many rewound tips under refs/rewound/%s/", run, run);
+            goto done;
+        }
+        snprintf(kept, 128, "refs/rewound/%s/%u", run, n);
+        if ((rc = ref_path(p, sizeof p, s, kept)) != 0)
+            goto done;
+        if (stat(p, &st) != 0 && read_ref(&o, s, kept) == RUNS_ENOTFOUND)
+            break;
+    }
+    if ((rc = write_ref(s, kept, &tip_oid)) != 0 || (rc = write_ref(s, ref, git_commit_id(c))) != 0)
+        goto done;
+    runs_error_clear();
+done:
+    if (rc)
+        kept[0] = '\0';
+    runs__lock_release(&l);
+    git_commit_free(c);
+    return rc;
+}
+
+static int cmp_id41(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s)
+{
+    git_revwalk *w = NULL;
+    char (*v)[41] = NULL;
+    size_t cnt = 0, cap = 0;
+    git_oid oid;
+    int rc = 0, g;
+    *ids = NULL;
+    *n = 0;
+    if (git_revwalk_new(&w, s->repo) != 0 || git_revwalk_push_glob(w, "refs/rewound/*") != 0 ||
+        git_revwalk_hide_glob(w, "refs/heads/*") != 0) {
+        rc = runs__git_error(RUNS_ECORRUPT, "walking the rewound tips of lineage.git (run `runs verify --all`)");
+        goto done;
+    }
+    while ((g = git_revwalk_next(&oid, w)) == 0) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory listing rewound nodes");
+                goto done;
+            }
+            v = nv;
+        }
+        git_oid_tostr(v[cnt++], 41, &oid);
+    }
+    if (g != GIT_ITEROVER) {
+        rc = runs__git_error(RUNS_ECORRUPT, "walking the rewound tips of lineage.git (run `runs verify --all`)");
+        goto done;
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, cmp_id41);
+    *ids = v;
+    *n = cnt;
+    v = NULL;
+done:
+    free(v);
+    git_revwalk_free(w);
     return rc;
 }

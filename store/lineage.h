@@ -94,4 +94,22 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s);
 /* The node's first parent into parent (40 hex), or "" for a root. */
 int runs_node_parent(char parent[41], runs_store *s, const char *id);
 
+/* ---- rewinding (resume from a node behind the tip) ---- */
+
+/* Moves run's tip from old_tip back to node id, first keeping old_tip reachable under
+ * refs/rewound/<run>/<n> (n = 1, 2, ...: the first free number, never overwritten),
+ * both under the ref lock. RUNS_ELOCKED when the tip is no longer old_tip. kept
+ * receives the new ref's name ("" on failure). Nodes under refs/rewound/ are listed
+ * by runs_node_all, so gc keeps them (thinning aside) and `runs log --all` shows them. */
+int runs_run_rewind(char kept[128], runs_store *s, const char *run, const char *old_tip, const char *id);
+
+/* Nodes reachable from a rewound tip (refs/rewound/) but from no run's tip, sorted by
+ * id (strcmp, for bsearch); the caller free()s *ids. */
+int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s);
+
+/* Warnings the store gives while carrying on (today: a stale locks/NAME.lock it removed).
+ * The library never prints: a CLI installs fn (process-wide; NULL = drop warnings);
+ * msg is one line, valid during the call. Defined in store/store.c. */
+void runs_store_set_warning(void (*fn)(void *ctx, const char *msg), void *ctx);
+
 #endif

@@ -20,10 +20,14 @@
  *     Lineage commits not reachable from a ref may also remain; nothing lists them.
  *  5. `thinned` is replaced atomically (temp, fsync, rename): it is either the old or
  *     the new list, and the new list is durable before the first deletion.
- *  6. Ref updates are serialised by locks/refs.lock, created with O_EXCL (link()) and
- *     flock()ed by its owner for its whole life; a lock file nobody flock()s is stale
- *     (its owner died) and the next writer removes it. So a killed writer never wedges
- *     the store, and two writers never both move a ref from the same old value.
+ *  6. Ref updates are serialised by locks/refs.lock. Its owner writes and fsyncs its pid
+ *     into a temp file it flock()s, then link()s that to the lock name (O_EXCL), and
+ *     holds the flock for the lock's whole life, so a live writer's lock is never empty.
+ *     A lock nobody flock()s that names a pid is stale (its owner died); one nobody
+ *     flock()s that is empty, or one that cannot be opened, is stale once older than
+ *     60 s. The next writer removes a stale lock and says so (runs_store_set_warning);
+ *     a flock()ed lock is never taken, whatever it holds. So a killed writer never
+ *     wedges the store, and two writers never both move a ref from the same old value.
  *  7. gc runs only while no writer holds locks/gc.lock shared (writers take it on
  *     their first write and keep it until runs_store_free), so it never deletes the
  *     fresh objects of a commit in progress.
@@ -38,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,7 @@
 
 #include "common/error.h"
 #include "store/internal.h"
+#include "store/lineage.h"
 
 int runs__git_error(int code, const char *what)
 {
@@ -268,11 +274,85 @@ int runs__writer_begin(runs_store *s)
     return 0;
 }
 
-/* Invariant 6: create a flock()ed temp file, then link() it to the lock name, so the
- * name only ever refers to a file its living owner holds flock()ed. */
+/* Store warnings go to the CLI's callback (the library never prints). */
+static void (*warn_fn)(void *ctx, const char *msg);
+static void *warn_ctx;
+
+void runs_store_set_warning(void (*fn)(void *ctx, const char *msg), void *ctx)
+{
+    warn_fn = fn;
+    warn_ctx = ctx;
+}
+
+static void store_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void store_warn(const char *fmt, ...)
+{
+    if (!warn_fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    warn_fn(warn_ctx, msg);
+}
+
+/* A lock nobody holds and that names no owner (empty, or unreadable) is taken as
+ * stale only once this old: a writer of some other make may create it before it
+ * writes and flock()s it. Ours never shows an empty lock (invariant 6). */
+#define LOCK_STALE_AGE_S 60
+
+/* Looks at the lock file at path once: removes it when stale, and says why through
+ * the warning callback. Leaves in why (for the timeout message) what holds it. */
+static void lock_clear_stale(const char *path, char *why, size_t whylen)
+{
+    struct stat a, b;
+    char buf[32] = {0};
+    int ofd = open(path, O_RDONLY | O_CLOEXEC);
+    if (ofd < 0) {
+        /* cannot ask its flock: go by age alone */
+        if (errno != ENOENT && lstat(path, &b) == 0) {
+            long age = (long)(time(NULL) - b.st_mtime);
+            if (age > LOCK_STALE_AGE_S && unlink(path) == 0)
+                store_warn("removed stale lock %s (unreadable, %ld s old)", path, age);
+            else
+                snprintf(why, whylen, "is unreadable and %ld s old (taken as stale after %d s)", age,
+                         LOCK_STALE_AGE_S);
+        }
+        return;
+    }
+    ssize_t r = pread(ofd, buf, sizeof buf - 1, 0);
+    buf[r > 0 ? strcspn(buf, "\n") : 0] = '\0';
+    if (flock(ofd, LOCK_EX | LOCK_NB) != 0) {
+        /* a living process holds it, whatever it wrote */
+        snprintf(why, whylen, "is held by process %s", *buf ? buf : "? (the lock names no pid)");
+        close(ofd);
+        return;
+    }
+    /* holding its flock, nobody else can remove it; the inode check sees whether the
+     * name still refers to the file we hold (its owner may have released it) */
+    if (fstat(ofd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        long age = (long)(time(NULL) - a.st_mtime);
+        if (*buf) {
+            if (unlink(path) == 0)
+                store_warn("removed stale lock %s (process %s died holding it)", path, buf);
+        } else if (age > LOCK_STALE_AGE_S) {
+            if (unlink(path) == 0)
+                store_warn("removed stale lock %s (empty, nobody holds it, %ld s old)", path, age);
+        } else {
+            snprintf(why, whylen, "is empty and nobody holds it (%ld s old; taken as stale after %d s)", age,
+                     LOCK_STALE_AGE_S);
+        }
+    }
+    close(ofd);
+}
+
+/* Invariant 6: create a flock()ed temp file holding our pid (fsync'd), then link() it
+ * to the lock name, so the name only ever refers to a complete file its living owner
+ * holds flock()ed, or to a dead owner's file (stale, removed by the next writer). */
 int runs__lock_acquire(runs_lock *l, runs_store *s, const char *name, double wait_s)
 {
-    char tmp[PATH_MAX];
+    char tmp[PATH_MAX], why[160] = "";
     int rc = 0;
     l->fd = -1;
     snprintf(l->path, sizeof l->path, "%s/locks/%s.lock", s->dir, name);
@@ -288,6 +368,11 @@ int runs__lock_acquire(runs_lock *l, runs_store *s, const char *name, double wai
     int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if ((rc = runs__write_all(fd, pid, (size_t)pl, tmp)) != 0)
         goto done;
+    /* durable before it has the lock's name: a crash cannot leave an empty lock */
+    if (fsync(fd) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
+        goto done;
+    }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -297,34 +382,14 @@ int runs__lock_acquire(runs_lock *l, runs_store *s, const char *name, double wai
             rc = runs_error_sys(RUNS_EIO, "create lock", l->path);
             goto done;
         }
-        /* someone's lock: stale when nobody holds its flock */
-        int ofd = open(l->path, O_RDONLY | O_CLOEXEC);
-        if (ofd >= 0) {
-            if (flock(ofd, LOCK_EX | LOCK_NB) == 0) {
-                struct stat a, b;
-                char buf[32] = {0};
-                ssize_t r = pread(ofd, buf, sizeof buf - 1, 0);
-                /* an empty file may be a lock being born: not stale */
-                if (r > 0 && fstat(ofd, &a) == 0 && stat(l->path, &b) == 0 &&
-                    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-                    unlink(l->path);
-            }
-            close(ofd);
-            if (link(tmp, l->path) == 0)
-                break;
-        }
+        why[0] = '\0';
+        lock_clear_stale(l->path, why, sizeof why);
+        if (link(tmp, l->path) == 0)
+            break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 > wait_s) {
-            char buf[32] = {0};
-            int rfd = open(l->path, O_RDONLY | O_CLOEXEC);
-            if (rfd >= 0) {
-                if (read(rfd, buf, sizeof buf - 1) < 0)
-                    buf[0] = '\0';
-                close(rfd);
-            }
-            buf[strcspn(buf, "\n")] = '\0';
-            rc = runs_error_set(RUNS_ELOCKED, "%s is held by process %s; wait for it to finish",
-                                l->path, *buf ? buf : "?");
+            rc = runs_error_set(RUNS_ELOCKED, "%s %s; wait for it to finish, or remove it if no runs process is running",
+                                l->path, why[0] ? why : "is held by another process");
             goto done;
         }
         struct timespec ts = {0, 5 * 1000 * 1000};

@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/time.h>
+
+#include "store/internal.h"
 #include "tests/unit/store_test_util.h"
 
 static void test_commit_and_read_back(void **state)
@@ -242,6 +247,146 @@ static void test_same_step_moves_tag(void **state)
     scratch_close(&x);
 }
 
+/* ---- A2: rewind, unreachable nodes, stale ref locks ---- */
+
+static void test_resolve_unreachable_node(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], got[41], p[600], prefix[13];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x.s, "start", "lost", 0, NULL, 2), 0);
+    /* a manifest blob or tree is no node, and a prefix of nothing is not found */
+    assert_int_equal(runs_node_resolve(got, x.s, "0000000000"), RUNS_ENOTFOUND);
+    /* no ref reaches b any more (a lost ref, an abandoned tip) */
+    snprintf(p, sizeof p, "%s/lineage.git/refs/heads/lost", x.dir);
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof p, "%s/lineage.git/refs/tags/lost/step_0", x.dir);
+    assert_int_equal(unlink(p), 0);
+    snprintf(prefix, sizeof prefix, "%.12s", b);
+    assert_int_equal(runs_node_resolve(got, x.s, prefix), 0);
+    assert_string_equal(got, b);
+    assert_int_equal(runs_node_resolve(got, x.s, b), 0);
+    scratch_close(&x);
+}
+
+static void test_rewind_keeps_old_tip(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], tip[41], kept[128], p[600];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x.s, "checkpoint", "main", 10, a, 2), 0);
+    assert_int_equal(commit_node(c, x.s, "checkpoint", "main", 20, b, 3), 0);
+    /* the tip must still be the one the caller saw */
+    assert_int_equal(runs_run_rewind(kept, x.s, "main", b, a), RUNS_ELOCKED);
+    assert_string_equal(kept, "");
+    assert_int_equal(runs_run_rewind(kept, x.s, "main", c, a), 0);
+    assert_string_equal(kept, "refs/rewound/main/1");
+    assert_int_equal(runs_run_tip(tip, x.s, "main"), 0);
+    assert_string_equal(tip, a);
+    /* b and c stay listed (gc's walk) and are the rewound ones */
+    char (*ids)[41] = NULL;
+    size_t n = 0, seen = 0;
+    assert_int_equal(runs_node_all(&ids, &n, x.s), 0);
+    for (size_t i = 0; i < n; i++)
+        seen += !strcmp(ids[i], b) || !strcmp(ids[i], c);
+    assert_int_equal(seen, 2);
+    free(ids);
+    assert_int_equal(runs_node_rewound(&ids, &n, x.s), 0);
+    assert_int_equal(n, 2);
+    assert_true(strcmp(ids[0], ids[1]) < 0);
+    assert_true((!strcmp(ids[0], b) && !strcmp(ids[1], c)) || (!strcmp(ids[0], c) && !strcmp(ids[1], b)));
+    free(ids);
+    /* a second rewind never overwrites the first */
+    char d[41];
+    assert_int_equal(commit_node(d, x.s, "checkpoint", "main", 10, a, 4), 0);
+    assert_int_equal(runs_run_rewind(kept, x.s, "main", d, a), 0);
+    assert_string_equal(kept, "refs/rewound/main/2");
+    snprintf(p, sizeof p, "%s/lineage.git/refs/rewound/main/1", x.dir);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    char line[64] = {0};
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_int_equal(strncmp(line, c, 40), 0);
+    scratch_close(&x);
+}
+
+static char lock_warning[1024];
+static void catch_warning(void *ctx, const char *msg)
+{
+    snprintf(lock_warning, sizeof lock_warning, "%s", msg);
+}
+
+static void age_file(const char *p, long seconds)
+{
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= seconds;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(p, tv), 0);
+}
+
+static void test_stale_ref_lock(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    runs_lock l = {.fd = -1};
+    char p[600];
+    snprintf(p, sizeof p, "%s/locks/refs.lock", x.dir);
+    runs_store_set_warning(catch_warning, NULL);
+
+    /* our own lock names our pid while held (written and fsync'd before link) */
+    assert_int_equal(runs__lock_acquire(&l, x.s, "refs", 1.0), 0);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    long pid = 0;
+    assert_int_equal(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    assert_int_equal(pid, (long)getpid());
+    runs__lock_release(&l);
+
+    /* empty, nobody holds it, young: maybe being born by another writer: waited on */
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    lock_warning[0] = '\0';
+    assert_int_equal(runs__lock_acquire(&l, x.s, "refs", 0.1), RUNS_ELOCKED);
+    assert_non_null(strstr(runs_error_message(), "empty"));
+    assert_int_equal(access(p, F_OK), 0);
+    /* the same lock two minutes old is stale: removed, with a warning */
+    age_file(p, 120);
+    assert_int_equal(runs__lock_acquire(&l, x.s, "refs", 1.0), 0);
+    assert_non_null(strstr(lock_warning, "removed stale lock"));
+    runs__lock_release(&l);
+
+    /* held by a live flock: never taken, even empty and old */
+    fd = open(p, O_CREAT | O_RDWR, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    age_file(p, 120);
+    lock_warning[0] = '\0';
+    assert_int_equal(runs__lock_acquire(&l, x.s, "refs", 0.1), RUNS_ELOCKED);
+    assert_non_null(strstr(runs_error_message(), "held by process"));
+    assert_string_equal(lock_warning, "");
+    close(fd); /* its holder dies: the next writer goes ahead (empty + old) */
+    assert_int_equal(runs__lock_acquire(&l, x.s, "refs", 1.0), 0);
+    runs__lock_release(&l);
+
+    /* a dead owner's pid and nobody holding it: stale at once */
+    f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("999999\n", f);
+    fclose(f);
+    lock_warning[0] = '\0';
+    assert_int_equal(runs__lock_acquire(&l, x.s, "refs", 1.0), 0);
+    assert_non_null(strstr(lock_warning, "999999"));
+    runs__lock_release(&l);
+    runs_store_set_warning(NULL, NULL);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +397,9 @@ int main(void)
         cmocka_unit_test(test_fork_reuses_objects),
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_same_step_moves_tag),
+        cmocka_unit_test(test_resolve_unreachable_node),
+        cmocka_unit_test(test_rewind_keeps_old_tip),
+        cmocka_unit_test(test_stale_ref_lock),
     };
     return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);
 }
