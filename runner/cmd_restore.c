@@ -16,6 +16,7 @@
 #include "store/gc.h"
 #include "store/lineage.h"
 #include "store/object.h"
+#include "store/publish.h"
 
 #define USAGE "runs restore NODE --out DIR [--force]"
 
@@ -109,14 +110,10 @@ static int safe_name(const char *n)
     return n && *n && n[0] != '.' && !strchr(n, '/') && strlen(n) < 200;
 }
 
+/* manifest.json appears whole or not at all, like the tensor files beside it */
 static int write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return runs_error_sys(RUNS_EIO, "open", path);
-    int ok = fputs(text, f) >= 0;
-    ok = (fclose(f) == 0) && ok;
-    return ok ? 0 : runs_error_sys(RUNS_EIO, "write", path);
+    return runs_file_write_atomic(path, text, strlen(text));
 }
 
 int cmd_restore(runs_cli *cli, int argc, char **argv)

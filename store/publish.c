@@ -102,29 +102,30 @@ int runs__tmp_create(int *fd, char tmp[PATH_MAX], const char *path, const char *
 }
 
 /* The tail every publish shares. Closes the file (through f when a stream was
- * made, so its buffer is neither lost nor leaked), and on failure removes tmp. */
+ * made, so its buffer is neither lost nor leaked), and on failure removes tmp.
+ * Messages name the target, which the user knows; the temp is gone by then. */
 static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t mode)
 {
     int rc = 0;
     if (f && (fflush(f) != 0 || ferror(f))) {
         if (!errno)
             errno = EIO;
-        rc = runs_error_sys(RUNS_EIO, "write", tmp);
+        rc = runs_error_sys(RUNS_EIO, "write", path);
         goto done;
     }
     if (fchmod(fd, mode) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "chmod", tmp);
+        rc = runs_error_sys(RUNS_EIO, "chmod", path);
         goto done;
     }
     if (fsync(fd) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "fsync", tmp);
+        rc = runs_error_sys(RUNS_EIO, "fsync", path);
         goto done;
     }
     int closed = f ? fclose(f) : close(fd);
     f = NULL;
     fd = -1;
     if (closed != 0) {
-        rc = runs_error_sys(RUNS_EIO, "close", tmp);
+        rc = runs_error_sys(RUNS_EIO, "close", path);
         goto done;
     }
     if (rename(tmp, path) != 0) {
@@ -183,15 +184,15 @@ int runs_publish_write(runs_publish *p, const void *data, size_t len)
 {
     int rc = 0;
     if (p->failed)
-        return runs_error_set(RUNS_EIO, "write: %s: an earlier write failed", p->tmp);
+        return runs_error_set(RUNS_EIO, "write %s: an earlier write failed", p->path);
     if (p->f) {
         if (len && fwrite(data, 1, len, p->f) != len) {
             if (!errno)
                 errno = EIO;
-            rc = runs_error_sys(RUNS_EIO, "write", p->tmp);
+            rc = runs_error_sys(RUNS_EIO, "write", p->path);
         }
     } else {
-        rc = runs__write_all(p->fd, data, len, p->tmp);
+        rc = runs__write_all(p->fd, data, len, p->path);
     }
     if (rc)
         p->failed = 1;
@@ -223,7 +224,7 @@ int runs_publish_commit(runs_publish *p)
         return runs_error_set(RUNS_EINVALID, "publish: commit without a handle");
     int rc;
     if (p->failed) {
-        rc = runs_error_set(RUNS_EIO, "write: %s: an earlier write failed; %s was left as it was", p->tmp,
+        rc = runs_error_set(RUNS_EIO, "write %s: an earlier write failed; the file was left as it was",
                             p->path);
         runs_publish_abort(p);
         return rc;

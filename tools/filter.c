@@ -363,7 +363,7 @@ int runs_filter_file(runs_filter_stats *st, const char *in_path, const char *out
         if (rule == RUNS_FILTER_KEEP) {
             st->out++;
             if (fwrite(line, 1, len, out) != len || fputc('\n', out) == EOF) {
-                rc = runs_error_sys(RUNS_EIO, "write", runs_publish_tmp_path(pub));
+                rc = runs_error_sys(RUNS_EIO, "write", out_path);
                 goto done;
             }
         } else {

@@ -90,7 +90,7 @@ int runs_shard_writer_close(runs_shard_writer *w)
     header[1] = RUNS_SHARD_VERSION;
     header[2] = (int32_t)w->count;
     if (fseek(w->f, 0, SEEK_SET) != 0 || fwrite(header, sizeof header, 1, w->f) != 1) {
-        rc = runs_error_sys(RUNS_EIO, "write", runs_publish_tmp_path(w->pub));
+        rc = runs_error_sys(RUNS_EIO, "write", w->path);
         goto done;
     }
     /* flush, fsync, rename, fsync the directory; frees pub either way */
