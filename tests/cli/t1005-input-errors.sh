@@ -1,0 +1,102 @@
+#!/bin/sh
+# t1005-input-errors: bad arguments and inputs end with exactly one stderr line that
+# names the problem: refused options named as typed (`-zzz` used to be reported as
+# the command's own name), --store after the command, control bytes in echoed names
+# escaped, names starting with '-', non-finite or absurd learning rates, unbounded and
+# non-regular config files, and restore into a non-empty directory (--force).
+. "$(dirname "$0")/lib.sh"
+SYNTH=$ROOT/tools/runs-synth-commit
+S=$T/.runs
+"$RUNS" init >/dev/null
+"$SYNTH" --store "$S" --run main --count 3 >/dev/null
+
+# --- refused options are named as the user typed them ---------------------------
+for c in show log diff export restore sharpness gc verify; do
+    expect_exit 129 "$c -zzz: usage error" "$RUNS" $c -zzz
+    expect_match "$c -zzz names -z, not the command" "$(cat "$T/.err")" "unknown option '-z'"
+done
+expect_exit 129 "show --bogus" "$RUNS" show --bogus step_0
+expect_match "show --bogus is named" "$(cat "$T/.err")" "unknown option '--bogus'"
+expect_exit 129 "log --all -zz after a valid option" "$RUNS" log --all -zz
+expect_match "the refused letter is named, not --all" "$(cat "$T/.err")" "unknown option '-z'"
+expect_exit 129 "restore --out without a value" "$RUNS" restore step_0 --out
+expect_match "--out needs a value" "$(cat "$T/.err")" "'--out' needs a value"
+expect_exit 129 "export -o without a value" "$RUNS" export step_0 -o
+expect_match "-o needs a value" "$(cat "$T/.err")" "'-o' needs a value"
+expect_exit 129 "show --json=1" "$RUNS" show --json=1 step_0
+expect_match "--json takes no value" "$(cat "$T/.err")" "'--json' takes no value"
+
+# --- --store after the command ---------------------------------------------------
+unset RUNS_STORE
+mkdir elsewhere && cd elsewhere || exit 1
+expect_eq "log --store DIR after the command" "$("$RUNS" log --store "$S" --json | grep -c '"run":"main"')" "3"
+expect_eq "log --store=DIR after the command" "$("$RUNS" log --store="$S" --json | grep -c '"run":"main"')" "3"
+expect "--store before the command still works" "$RUNS" --store "$S" show step_10
+expect_exit 129 "--store without a value after the command" "$RUNS" log --store
+expect_match "it says --store needs a directory" "$(cat "$T/.err")" "--store needs a directory"
+expect_exit 129 "--store with an empty value" "$RUNS" --store "" log
+cd "$T" || exit 1
+export RUNS_STORE="$S"
+
+# --- control bytes in echoed user strings are escaped ----------------------------
+nl_name=$(printf 'a\nb\033[31mred')
+expect_exit 1 "unknown node with a newline and an escape" "$RUNS" show "$nl_name"
+expect_match "the node name is escaped" "$(cat "$T/.err")" 'a\\nb\\x1b\[31mred'
+expect_eq "no raw escape byte on stderr" "$(tr -d -c '\033' <"$T/.err" | wc -c | tr -d ' ')" "0"
+expect_exit 129 "a command name with a newline" "$RUNS" "$(printf 'x\ny')"
+expect_match "the command name is escaped" "$(cat "$T/.err")" "'x\\\\ny' is not a command"
+expect_exit 129 "an unexpected argument with a tab" "$RUNS" verify "$(printf 'p\tq')"
+expect_match "the argument is escaped" "$(cat "$T/.err")" 'p\\tq'
+
+# --- names may not start with '-' (they would read as options afterwards) ---------
+"$SYNTH" --store "$S" --run -x --count 1 >/dev/null 2>"$T/.err"
+expect_eq "a run named -x is refused" "$?" "1"
+expect_match "it says why" "$(cat "$T/.err")" "run name '-x' starts with '-'"
+expect_exit 1 "log of a run named -x" "$RUNS" log -- -x
+
+# --- learning rates: finite and sane ----------------------------------------------
+expect_exit 129 "restart --peak-lr inf" "$RUNS" restart step_0 --peak-lr inf --no-train
+expect_match "inf is refused as not finite" "$(cat "$T/.err")" "--peak-lr inf: expected a finite learning rate in \(0, 10\]"
+expect_exit 129 "restart --peak-lr 1e9" "$RUNS" restart step_0 --peak-lr 1e9 --no-train
+printf '{"optimizer": {"lr": 1e308}}\n' >huge.json
+expect_exit 1 "config optimizer.lr 1e308" "$RUNS" lr --config huge.json
+expect_match "lr 1e308 names the key and the range" "$(cat "$T/.err")" "optimizer.lr: expected a finite number in \(0, 10\], got 1e\+308"
+printf '{"optimizer": {"weight_decay": 1e300}, "schedule": {"restart_lr": 1e300}}\n' >wd.json
+expect_exit 1 "config weight_decay 1e300" "$RUNS" lr --config wd.json
+expect_match "weight_decay is bounded too" "$(cat "$T/.err")" "weight_decay: expected a finite number in \[0, 10\]"
+printf '{"optimizer": {"lr": 0.5}, "schedule": {"restart_step": 5, "restart_lr": 11}}\n' >rl.json
+expect_exit 1 "config schedule.restart_lr 11" "$RUNS" lr --config rl.json
+expect_match "restart_lr is bounded" "$(cat "$T/.err")" "schedule.restart_lr: expected a finite number in \[0, 10\]"
+printf '{"optimizer": {"lr": 10}, "train": {"total_steps": 4}, "schedule": {"warmup_steps": 0}}\n' >edge.json
+expect "lr 10 (the bound) is accepted" "$RUNS" lr --config edge.json
+
+# --- config files: capped, directories refused -----------------------------------
+# (the memory limit only keeps a regression from eating the machine)
+expect_exit 1 "--config /dev/zero" sh -c "ulimit -v 4000000; exec \"$RUNS\" lr --config /dev/zero"
+expect_match "the cap is named" "$(cat "$T/.err")" "/dev/zero: larger than 64 MiB"
+expect_exit 1 "--config a directory" "$RUNS" lr --config "$T"
+expect_match "a directory is named as one" "$(cat "$T/.err")" "is a directory"
+
+# --- restore into a non-empty directory --------------------------------------------
+expect "restore step_10 into r" "$RUNS" restore step_10 --out r
+expect_exit 1 "restore another node over it without --force" "$RUNS" restore step_0 --out r
+expect_match "it says the directory is not empty" "$(cat "$T/.err")" "r is not empty.*--force"
+expect "with --force it replaces the earlier restore" "$RUNS" restore step_0 --out r --force
+"$RUNS" restore step_0 --out fresh >/dev/null
+expect_eq "exactly step_0's files, nothing of step_10's" "$(cd r && find . | sort)" "$(cd fresh && find . | sort)"
+expect "and step_0's bytes" "$SYNTH" --check r --run main --step 0
+expect_eq "its manifest" "$(cat r/manifest.json)" "$("$RUNS" show step_0 --json)"
+echo "mine" >r/notes.txt
+expect_exit 1 "--force with a user's file in DIR" "$RUNS" restore step_10 --out r --force
+expect_match "the file is named" "$(cat "$T/.err")" "notes.txt is not a file .runs restore. writes"
+expect_eq "the user's file is untouched" "$(cat r/notes.txt)" "mine"
+expect "and nothing of the restore was removed" "$SYNTH" --check r --run main --step 0
+rm r/notes.txt
+mkdir -p r/weights/deeper
+expect_exit 1 "--force with a nested directory" "$RUNS" restore step_10 --out r --force
+expect "still the earlier restore" "$SYNTH" --check r --run main --step 0
+rmdir r/weights/deeper
+mkdir empty
+expect "restore into an existing empty directory" "$RUNS" restore step_20 --out empty
+expect "verify after all of it" "$RUNS" verify
+done_testing
