@@ -68,6 +68,9 @@ expect_eq "no ref names it any more" "$(grep -rl "$lost" .runs/lineage.git/refs 
 expect_match "runs show PREFIX finds the unreachable node" \
     "$("$RUNS" show "$(echo "$lost" | cut -c1-10)" --json | tr -d ' \n')" '"run":"lost"'
 expect_exit 1 "a prefix matching nothing is still not found" "$RUNS" show 0000000000
+# put the refs back: the rest of the script wants an undamaged store
+echo "$lost" >.runs/lineage.git/refs/heads/lost
+echo "$lost" >.runs/lineage.git/refs/tags/lost/step_0
 
 # --- 3. resume --steps below the current step ----------------------------------------------
 expect_exit 1 "resume --steps 5 at step 15 is refused" "$RUNS" resume --name main --steps 5 --quiet
@@ -85,5 +88,6 @@ expect_eq "and the tip moved to 20" "$(tip_step)" 20
 expect "the lock is gone afterwards" test ! -e .runs/locks/refs.lock
 echo 999999 >.runs/locks/refs.lock
 expect "a lock naming a dead pid is taken as stale (tag)" "$RUNS" tag main@step_20 after-stale
+expect "the store still verifies" "$RUNS" verify
 
 done_testing
