@@ -39,6 +39,9 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
         return st;
     if (!config)
         return runs_cli_usage("start", usage, "--config is required");
+    if (o.data_root || o.allow_data_change)
+        return runs_cli_usage("start", usage, "--data-root and --allow-data-change are for resume, fork and "
+                                              "restart (a new run fingerprints the data it starts on)");
     char name[64];
     if (!o.run) {
         char tmp[4096];
