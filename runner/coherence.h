@@ -27,13 +27,14 @@
  *       from 25%.
  *   a = clamp(L / 0.6, 0, 1), L = share of non-space bytes that are letters or
  *       digits (any byte ≥ 0x80 counts as a letter, so other scripts are fine)
- *   z = clamp((r − 0.35)/(0.55 − 0.35), 0, 1), r = LZ77 cost per byte of the
+ *   z = clamp((r − 0.45)/(0.65 − 0.45), 0, 1), r = LZ77 cost per byte of the
  *       text (whitespace runs folded to one space, ends trimmed): a greedy
  *       parse where a literal costs 1 and a back-reference of 3 or more bytes
  *       (up to 256 back, overlap allowed) costs 2. A loop of period p over n
  *       bytes costs about (p + 2)/n: "ieie…" (60 bytes) 0.07, "regionregion…"
- *       0.09, "abcabcabd…" with 5% substitutions about 0.2, while prose and
- *       early-training gibberish sit at 0.6–1.0. This is the character-level
+ *       0.09, "abcabcabd…" with 5% substitutions about 0.2, the token soup of
+ *       a diverging run ("uingingingle whingasing…") 0.42–0.49, while prose
+ *       and early-training gibberish sit at 0.7–1.0. This is the character-level
  *       evidence that words cannot give when a loop has no spaces.
  *   e = clamp((0.85 − S)/(0.85 − 0.6), 0, 1), S = whitespace bytes / all bytes:
  *       output that is nearly all newlines is collapse, whatever its few letters

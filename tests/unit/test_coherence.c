@@ -243,7 +243,7 @@ static void labelled_fixture(void **state)
 {
     static const char *kinds[] = {"word-loop", "phrase-loop", "nospace-loop-p1", "nospace-loop-p2",
                                   "nospace-loop-p20", "char-run", "punct-run", "whitespace",
-                                  "empty", "token-repeat", "mutated-cycle", "corpus:",
+                                  "empty", "token-repeat", "mutated-cycle", "sample:diverged", "corpus:",
                                   "sample:early", "sample:late"};
     enum { NKINDS = sizeof kinds / sizeof *kinds };
     int seen[NKINDS] = {0};
