@@ -44,15 +44,45 @@ int runs__thinned_load(runs_store *s)
         }
         return runs_error_sys(RUNS_EIO, "open", p);
     }
-    size_t cap = 0;
-    int rc = 0;
+    size_t cap = 0, body = 0;
+    int rc = 0, sealed = 0;
+    char want[80], *seen = NULL;
     while (fgets(line, sizeof line, f)) {
         struct runs_thinned e;
+        size_t ll = strlen(line);
+        char extra[2];
         memset(&e, 0, sizeof e);
-        if (sscanf(line, "%40s %63s %lld", e.id, e.run, &e.step) != 3 || strlen(e.id) != 40) {
-            rc = runs_error_set(RUNS_ECORRUPT, "%s: malformed line '%.60s'", p, line);
+        if (sealed) {
+            rc = runs_error_set(RUNS_ECORRUPT, "%s: a line after its checksum line; run `runs verify --all`", p);
             goto done;
         }
+        /* "# sha256 <hex>": the checksum of every byte before it (lists older than
+         * the checksum have none and stay readable) */
+        if (line[0] == '#') {
+            if (ll != 74 || line[73] != '\n' || sscanf(line, "# sha256 %64s %1s", want, extra) != 1 ||
+                !runs_oid_valid(want)) {
+                rc = runs_error_set(RUNS_ECORRUPT, "%s: malformed checksum line; run `runs verify --all`", p);
+                goto done;
+            }
+            sealed = 1;
+            continue;
+        }
+        int hex = strlen(line) > 40;
+        for (int i = 0; hex && i < 40; i++)
+            hex = (line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f');
+        if (!hex || line[ll - 1] != '\n' || sscanf(line, "%40s %63s %lld %1s", e.id, e.run, &e.step, extra) != 3 ||
+            strlen(e.id) != 40 || e.step < 0) {
+            rc = runs_error_set(RUNS_ECORRUPT, "%s: malformed line '%.60s'; run `runs verify --all`", p, line);
+            goto done;
+        }
+        char *nb = realloc(seen, body + ll + 1);
+        if (!nb) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory reading %s", p);
+            goto done;
+        }
+        seen = nb;
+        memcpy(seen + body, line, ll);
+        body += ll;
         if (s->n_thinned == cap) {
             cap = cap ? cap * 2 : 64;
             struct runs_thinned *nv = realloc(s->thinned, cap * sizeof *nv);
@@ -64,10 +94,27 @@ int runs__thinned_load(runs_store *s)
         }
         s->thinned[s->n_thinned++] = e;
     }
-    qsort(s->thinned, s->n_thinned, sizeof *s->thinned, cmp_thinned);
+    if (ferror(f)) {
+        rc = runs_error_sys(RUNS_EIO, "read", p);
+        goto done;
+    }
+    if (sealed) {
+        runs_oid got;
+        if ((rc = runs_sha256_hex(&got, seen ? seen : "", body)) != 0)
+            goto done;
+        if (strcmp(got.hex, want) != 0) {
+            rc = runs_error_set(RUNS_ECORRUPT,
+                                "%s: its checksum does not match its %zu bytes of entries (damaged); run `runs verify --all`",
+                                p, body);
+            goto done;
+        }
+    }
+    if (s->n_thinned)
+        qsort(s->thinned, s->n_thinned, sizeof *s->thinned, cmp_thinned);
     s->thinned_loaded = 1;
 done:
     fclose(f);
+    free(seen);
     if (rc) {
         free(s->thinned);
         s->thinned = NULL;
@@ -82,6 +129,8 @@ const struct runs_thinned *runs__thinned_find(runs_store *s, const char *id)
     if (runs__thinned_load(s) != 0 || !id || strlen(id) != 40)
         return NULL;
     memcpy(key.id, id, 41);
+    if (!s->n_thinned)
+        return NULL; /* bsearch on a NULL array is undefined even with 0 items */
     return bsearch(&key, s->thinned, s->n_thinned, sizeof *s->thinned, cmp_thinned);
 }
 
@@ -103,12 +152,19 @@ int runs_node_thinned(runs_store *s, const char *id)
 int runs__thinned_write(runs_store *s, const struct runs_thinned *v, size_t n)
 {
     char p[PATH_MAX], tmpdir[PATH_MAX];
-    size_t cap = n * 128 + 1, len = 0;
+    size_t cap = n * 128 + 80, len = 0;
     char *buf = malloc(cap);
+    runs_oid sum;
     if (!buf)
         return runs_error_set(RUNS_ENOMEM, "out of memory writing the thinned list");
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%s %s %lld\n", v[i].id, v[i].run, v[i].step);
+    /* a trailing checksum, so verify (and gc itself) can tell a damaged list */
+    if (runs_sha256_hex(&sum, buf, len) != 0) {
+        free(buf);
+        return runs_error_code() ? runs_error_code() : RUNS_ERROR;
+    }
+    len += (size_t)snprintf(buf + len, cap - len, "# sha256 %s\n", sum.hex);
     snprintf(p, sizeof p, "%s/thinned", s->dir);
     snprintf(tmpdir, sizeof tmpdir, "%s/tmp", s->dir);
     int rc = runs__write_atomic(p, buf, len, tmpdir, 0644);
@@ -148,7 +204,8 @@ static int cmp_pstr(const void *a, const void *b)
 
 static void set_sort(strset *set)
 {
-    qsort(set->v, set->n, sizeof *set->v, cmp_pstr);
+    if (set->n)
+        qsort(set->v, set->n, sizeof *set->v, cmp_pstr);
 }
 
 static int set_has(const strset *set, const char *x)
@@ -183,7 +240,7 @@ static gnode *find_node(gnode *v, size_t n, const char *id)
 {
     gnode key;
     snprintf(key.id, sizeof key.id, "%s", id);
-    return bsearch(&key, v, n, sizeof *v, cmp_gnode_id);
+    return n ? bsearch(&key, v, n, sizeof *v, cmp_gnode_id) : NULL;
 }
 
 /* checkpoint nodes of one run, newest step first */
@@ -264,10 +321,13 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
             goto done;
         }
     }
-    if ((rc = runs__thinned_load(s)) != 0)
+    /* fail closed (invariant 10): delete nothing unless the whole lineage read
+     * without error — every ref sound, every commit reachable, every manifest */
+    if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__refs_first_damage(s, 1)) != 0 ||
+        (rc = runs_node_all(&ids, &n, s)) != 0) {
+        rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
         goto done;
-    if ((rc = runs_node_all(&ids, &n, s)) != 0)
-        goto done;
+    }
     if (n && !(nodes = calloc(n, sizeof *nodes))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory in gc");
         goto done;
@@ -276,11 +336,13 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
         gnode *g = &nodes[i];
         memcpy(g->id, ids[i], 41);
         if ((rc = runs_node_manifest(&g->m, s, g->id)) != 0) {
-            rc = runs_error_wrap(RUNS_ECORRUPT, "gc stopped (run `runs verify`)");
+            rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing (run `runs verify --all`)");
             goto done;
         }
-        if ((rc = runs_node_parent(g->parent, s, g->id)) != 0)
+        if ((rc = runs_node_parent(g->parent, s, g->id)) != 0) {
+            rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing (run `runs verify --all`)");
             goto done;
+        }
         const cJSON *run = cJSON_GetObjectItemCaseSensitive(g->m, "run");
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(g->m, "kind");
         const cJSON *step = cJSON_GetObjectItemCaseSensitive(g->m, "step");
@@ -289,7 +351,8 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
         g->step = cJSON_IsNumber(step) ? (long long)step->valuedouble : -1;
         g->thinned = runs__thinned_find(s, g->id) != NULL;
     }
-    qsort(nodes, n, sizeof *nodes, cmp_gnode_id);
+    if (n)
+        qsort(nodes, n, sizeof *nodes, cmp_gnode_id);
     r.nodes = n;
 
     /* pins: children, tips, user tags, starts */
@@ -334,7 +397,8 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
         for (size_t i = 0; i < n; i++)
             if (!strcmp(nodes[i].kind, "checkpoint"))
                 ck[nck++] = &nodes[i];
-        qsort(ck, nck, sizeof *ck, cmp_gnode_step_desc);
+        if (nck)
+            qsort(ck, nck, sizeof *ck, cmp_gnode_step_desc);
         long rank = 0;
         for (size_t i = 0; i < nck; i++) {
             gnode *g = ck[i];
@@ -389,7 +453,8 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
             newlist[m].step = nodes[i].step;
             m++;
         }
-        qsort(newlist, m, sizeof *newlist, cmp_thinned);
+        if (m)
+            qsort(newlist, m, sizeof *newlist, cmp_thinned);
         if ((rc = runs__thinned_write(s, newlist, m)) != 0)
             goto done;
     }

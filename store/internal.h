@@ -78,4 +78,50 @@ const struct runs_thinned *runs__thinned_find_step(runs_store *s, const char *ru
 /* Number of worker threads for hashing/writing. */
 int runs__threads(size_t items);
 
+/* ---- ref files and their journal (store/reflog.c; invariants 9, 10 in store.c) ---- */
+
+#define RUNS_REF_TOKEN 160
+
+/* One line of lineage.git/runs-reflog: "<old> <new> <unix time> <ref>\n". */
+typedef struct {
+    char old[RUNS_REF_TOKEN], new_[RUNS_REF_TOKEN];
+    long long time;
+    char ref[256];
+} runs_reflog_entry;
+
+/* What one ref file holds and whether it is sound. */
+typedef struct {
+    char ref[256];                /* "HEAD", "refs/heads/main", ... */
+    int exists;
+    char token[RUNS_REF_TOKEN];   /* its value as a journal token, or "damaged" */
+    char raw[RUNS_REF_TOKEN * 2]; /* its bytes, escaped, for messages */
+    char journal[RUNS_REF_TOKEN]; /* the journal's last value for it, or "" */
+    int damaged;
+    char problem[512];            /* one line when damaged */
+} runs_ref_state;
+
+typedef void (*runs_ref_cb)(void *ctx, const char *ref, const char *message);
+
+/* The journal token of content written to ref: 40 hex for a sound ref file,
+ * "ref:refs/heads/RUN" for a sound HEAD, "damaged" otherwise. */
+void runs__ref_token(char out[RUNS_REF_TOKEN], const char *ref, const char *content, size_t len);
+/* Appends "<old> <new> <time> <ref>" (old read from the ref file now) and fsyncs the
+ * journal. Called under locks/refs.lock before the ref file is replaced. */
+int runs__reflog_append(runs_store *s, const char *ref, const char *content);
+/* Every well-formed journal line, oldest first (caller frees *out); *malformed counts
+ * the others (a torn last line is not counted). No journal: 0 entries. */
+int runs__reflog_load(runs_reflog_entry **out, size_t *n, size_t *malformed, runs_store *s);
+/* HEAD, every file under refs/ (any depth), and every ref the journal says
+ * exists: its bytes, its journal value, and a problem line when it is damaged (bad
+ * bytes, missing, differs from the journal, or, with deep, names no readable node
+ * commit with a valid manifest). Caller frees. */
+int runs__refs_check(runs_ref_state **out, size_t *n, runs_store *s, int deep);
+/* 0 when every ref is sound, else RUNS_ECORRUPT naming the first damaged one. */
+int runs__refs_first_damage(runs_store *s, int deep);
+/* Puts each damaged or missing ref back to its newest journalled value that reads
+ * fine (under locks/refs.lock, journalled like any move); cb gets one line per ref. */
+int runs__refs_repair(runs_store *s, runs_ref_cb cb, void *ctx, size_t *repaired, size_t *unrepaired);
+/* Writes a ref file whole (journal first); the caller holds locks/refs.lock. */
+int runs__ref_write_file(runs_store *s, const char *ref, const char *content);
+
 #endif

@@ -132,8 +132,17 @@ static int write_ref_file(runs_store *s, const char *ref, const char *content)
         }
         *q = '/';
     }
+    /* invariant 9: the move is journalled (and durable) before the ref file changes,
+     * so `runs verify --repair` can always put a damaged ref back */
+    if ((rc = runs__reflog_append(s, ref, content)) != 0)
+        return rc;
     snprintf(locks, sizeof locks, "%s/locks", s->dir);
     return runs__write_atomic(p, content, strlen(content), locks, 0644);
+}
+
+int runs__ref_write_file(runs_store *s, const char *ref, const char *content)
+{
+    return write_ref_file(s, ref, content);
 }
 
 static int write_ref(runs_store *s, const char *ref, const git_oid *oid)
@@ -534,8 +543,15 @@ int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id)
         }
         memcpy(v[cnt++], cur, 41);
         char p[41];
-        if ((rc = runs_node_parent(p, s, cur)) != 0)
+        if ((rc = runs_node_parent(p, s, cur)) != 0) {
+            /* the start was looked up by the caller; a node further back that cannot
+             * be read is a damaged lineage, not an unknown name */
+            if (cnt > 1)
+                rc = runs_error_set(RUNS_ECORRUPT,
+                                    "node %.12s (parent of %.12s) cannot be read from lineage.git: %s; run `runs verify --all`",
+                                    cur, v[cnt - 2], runs_error_message());
             goto done;
+        }
         memcpy(cur, p, 41);
     }
     *ids = v;
@@ -553,35 +569,55 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     git_reference *r = NULL;
     char (*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
-    int rc = 0;
+    int rc = 0, g;
     *ids = NULL;
     *n = 0;
+    /* libgit2 skips ref files it cannot parse: read them ourselves first */
+    if ((rc = runs__refs_first_damage(s, 0)) != 0)
+        goto done;
     if (git_revwalk_new(&w, s->repo) != 0) {
         rc = runs__git_error(RUNS_ERROR, "walking lineage.git");
         goto done;
     }
     git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-    /* heads and tags only: refs/notes/ holds notes commits, not nodes */
+    /* heads and tags only: refs/notes/ holds notes commits, not nodes. Every ref
+     * must lead to a commit: one that does not is damage, never a shorter list
+     * (gc decides what to delete from this list). */
     const char *globs[] = {"refs/heads/*", "refs/tags/*", "refs/rewound/*"}; /* rewound: runs_run_rewind */
-    for (size_t g = 0; g < sizeof globs / sizeof globs[0]; g++) {
-        if (git_reference_iterator_glob_new(&it, s->repo, globs[g]) != 0) {
-            rc = runs__git_error(RUNS_ERROR, "listing refs");
+    for (size_t k = 0; k < sizeof globs / sizeof globs[0]; k++) {
+        if (git_reference_iterator_glob_new(&it, s->repo, globs[k]) != 0) {
+            rc = runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
             goto done;
         }
-        while (git_reference_next(&r, it) == 0) {
+        while ((g = git_reference_next(&r, it)) == 0) {
             git_object *o = NULL;
-            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0) {
-                git_revwalk_push(w, git_object_id(o));
-                git_object_free(o);
+            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
+                char what[512];
+                snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)",
+                         git_reference_name(r));
+                rc = runs__git_error(RUNS_ECORRUPT, what);
+                goto done;
+            }
+            g = git_revwalk_push(w, git_object_id(o));
+            git_object_free(o);
+            if (g != 0) {
+                char what[512];
+                snprintf(what, sizeof what, "walking from ref %s (run `runs verify --all`)", git_reference_name(r));
+                rc = runs__git_error(RUNS_ECORRUPT, what);
+                goto done;
             }
             git_reference_free(r);
             r = NULL;
+        }
+        if (g != GIT_ITEROVER) {
+            rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
+            goto done;
         }
         git_reference_iterator_free(it);
         it = NULL;
     }
     git_oid oid;
-    while (git_revwalk_next(&oid, w) == 0) {
+    while ((g = git_revwalk_next(&oid, w)) == 0) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 256;
             char (*nv)[41] = realloc(v, cap * sizeof *nv);
@@ -593,11 +629,19 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
         }
         git_oid_tostr(v[cnt++], 41, &oid);
     }
+    if (g != GIT_ITEROVER) {
+        char what[128];
+        snprintf(what, sizeof what, "walking lineage.git after node %.12s (run `runs verify --all`)",
+                 cnt ? v[cnt - 1] : "(none)");
+        rc = runs__git_error(RUNS_ECORRUPT, what);
+        goto done;
+    }
     *ids = v;
     *n = cnt;
     v = NULL;
 done:
     free(v);
+    git_reference_free(r);
     git_reference_iterator_free(it);
     git_revwalk_free(w);
     return rc;
@@ -630,14 +674,23 @@ static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, 
     int rc = 0;
     *names = NULL;
     *n = 0;
+    int g;
+    if ((rc = runs__refs_first_damage(s, 0)) != 0)
+        return rc;
     if (git_reference_iterator_glob_new(&it, s->repo, glob) != 0)
-        return runs__git_error(RUNS_ERROR, "listing refs");
-    while (git_reference_next(&r, it) == 0) {
+        return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
+    while ((g = git_reference_next(&r, it)) == 0) {
         const char *name = git_reference_name(r);
         git_object *o = NULL;
         int keep = !strncmp(name, prefix, pl) && !strchr(name + pl, '/');
         if (keep && target) {
-            keep = git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0 && git_oid_equal(git_object_id(o), target);
+            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
+                char what[512];
+                snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)", name);
+                rc = runs__git_error(RUNS_ECORRUPT, what);
+                goto done;
+            }
+            keep = git_oid_equal(git_object_id(o), target);
             git_object_free(o);
         }
         if (keep) {
@@ -659,7 +712,14 @@ static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, 
         git_reference_free(r);
         r = NULL;
     }
-    qsort(v, cnt, sizeof *v, cmp_str);
+    /* a ref file libgit2 cannot parse ends the iteration with an error: that is
+     * damage to report, not the end of the list */
+    if (g != GIT_ITEROVER) {
+        rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
+        goto done;
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, cmp_str);
     *names = v;
     *n = cnt;
     v = NULL;

@@ -35,6 +35,19 @@
  *     orphans, invariant 4) and, before refs are fsync'd, the last ref move. It cannot
  *     lose or damage a node some ref already named when the crash began, nor produce
  *     a node whose restore returns different bytes than were committed.
+ *  9. Every ref move is journalled: "<old> <new> <unix time> <ref>\n" is appended to
+ *     lineage.git/runs-reflog and fsync'd (store/reflog.c) before the new ref file is
+ *     renamed into place, under locks/refs.lock. So the journal's last line for a ref
+ *     names its current value, or (a crash between the two) the line's old value is
+ *     still in place; a ref file holding neither is damaged, and `runs verify
+ *     --repair` puts it back to its newest journalled value whose node reads fine.
+ * 10. Readers of the lineage tell "end" from "error": a ref file that is not exactly
+ *     40 lower-case hex digits and "\n" (HEAD: "ref: refs/heads/<run>\n"), a ref
+ *     naming an unreadable commit, or a commit, tree or manifest that cannot be read
+ *     is RUNS_ECORRUPT naming it, never a shorter list of nodes. gc fails closed: it
+ *     deletes nothing unless it read every ref, every reachable commit and every
+ *     manifest (and the `thinned` list, whose trailing checksum line is checked)
+ *     without error.
  */
 #define _GNU_SOURCE
 #include "store/store.h"

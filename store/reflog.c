@@ -1,0 +1,389 @@
+/* store/reflog.c — the ref journal (lineage.git/runs-reflog) and the checks and
+ * repairs of the ref files themselves (invariants 9 and 10 in store/store.c).
+ *
+ * libgit2 skips a loose ref file it cannot parse when it iterates refs, and accepts
+ * some damaged ones (upper-case hex, trailing garbage after a blank), so every ref
+ * file is read here byte for byte: a ref file is valid when it holds exactly 40
+ * lower-case hex digits and "\n"; HEAD is valid when it holds exactly
+ * "ref: refs/heads/<run>\n" with <run> a valid run name (the run need not have
+ * nodes yet: a fresh store's HEAD names a run that has none).
+ *
+ * The journal has one line per ref move, appended and fsync'd before the ref file is
+ * renamed into place: "<old> <new> <unix time> <ref>\n". <old> and <new> are 40 hex
+ * digits (40 zeros: no ref), "ref:refs/heads/<run>" for HEAD, or "damaged" for a ref
+ * file that held something invalid before the move.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "store/internal.h"
+#include "store/lineage.h"
+
+#define ZERO_OID "0000000000000000000000000000000000000000"
+
+static int lower_hex40(const char *s)
+{
+    for (int i = 0; i < 40; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+void runs__ref_token(char out[RUNS_REF_TOKEN], const char *ref, const char *content, size_t len)
+{
+    snprintf(out, RUNS_REF_TOKEN, "damaged");
+    if (!content)
+        return;
+    if (!strcmp(ref, "HEAD")) {
+        if (len > 17 && len < 17 + 64 && !strncmp(content, "ref: refs/heads/", 16) &&
+            content[len - 1] == '\n' && !memchr(content, '\0', len)) {
+            char run[64];
+            memcpy(run, content + 16, len - 17);
+            run[len - 17] = '\0';
+            if (runs_name_check(run, "run") == 0)
+                snprintf(out, RUNS_REF_TOKEN, "ref:refs/heads/%s", run);
+            runs_error_clear();
+        }
+        return;
+    }
+    if (len == 41 && content[40] == '\n' && lower_hex40(content)) {
+        memcpy(out, content, 40);
+        out[40] = '\0';
+    }
+}
+
+/* Reads a ref file into buf (up to cap bytes); *len = -1 when it does not exist. */
+static int read_ref_bytes(char *buf, size_t cap, long *len, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    *len = -1;
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : runs_error_sys(RUNS_EIO, "open", path);
+    ssize_t r = read(fd, buf, cap);
+    int rc = r < 0 ? runs_error_sys(RUNS_EIO, "read", path) : 0;
+    close(fd);
+    if (r >= 0)
+        *len = (long)r;
+    return rc;
+}
+
+int runs__reflog_append(runs_store *s, const char *ref, const char *content)
+{
+    char p[PATH_MAX], cur[RUNS_REF_TOKEN + 8], oldt[RUNS_REF_TOKEN], newt[RUNS_REF_TOKEN], line[1024];
+    long len;
+    int rc, fd = -1, created;
+    struct stat st;
+    snprintf(p, sizeof p, "%s/lineage.git/%s", s->dir, ref);
+    if ((rc = read_ref_bytes(cur, sizeof cur, &len, p)) != 0)
+        return rc;
+    if (len < 0)
+        snprintf(oldt, sizeof oldt, "%s", ZERO_OID);
+    else
+        runs__ref_token(oldt, ref, cur, (size_t)len);
+    runs__ref_token(newt, ref, content, strlen(content));
+    int n = snprintf(line, sizeof line, "%s %s %lld %s\n", oldt, newt, (long long)time(NULL), ref);
+    if (n <= 0 || (size_t)n >= sizeof line)
+        return runs_error_set(RUNS_EINVALID, "ref name too long for the ref journal: %.100s", ref);
+    snprintf(p, sizeof p, "%s/lineage.git/runs-reflog", s->dir);
+    created = stat(p, &st) != 0;
+    if ((fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        return runs_error_sys(RUNS_EIO, "open", p);
+    if ((rc = runs__write_all(fd, line, (size_t)n, p)) != 0)
+        goto done;
+    if (fsync(fd) != 0) {
+        rc = runs_error_sys(RUNS_EIO, "fsync", p);
+        goto done;
+    }
+    if (created)
+        rc = runs__fsync_parent(p);
+done:
+    close(fd);
+    return rc;
+}
+
+int runs__reflog_load(runs_reflog_entry **out, size_t *n, size_t *malformed, runs_store *s)
+{
+    char p[PATH_MAX], line[1200];
+    runs_reflog_entry *v = NULL;
+    size_t cnt = 0, cap = 0, bad = 0;
+    int rc = 0;
+    *out = NULL;
+    *n = 0;
+    if (malformed)
+        *malformed = 0;
+    snprintf(p, sizeof p, "%s/lineage.git/runs-reflog", s->dir);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return errno == ENOENT ? 0 : runs_error_sys(RUNS_EIO, "open", p);
+    while (fgets(line, sizeof line, f)) {
+        runs_reflog_entry e;
+        size_t ll = strlen(line);
+        memset(&e, 0, sizeof e);
+        /* a torn last line (a crash mid-append, before the ref moved) is not damage */
+        if (ll == 0 || line[ll - 1] != '\n') {
+            if (!feof(f))
+                bad++;
+            continue;
+        }
+        char extra[2];
+        if (sscanf(line, "%159s %159s %lld %255s %1s", e.old, e.new_, &e.time, e.ref, extra) != 4) {
+            bad++;
+            continue;
+        }
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 64;
+            runs_reflog_entry *nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory reading %s", p);
+                goto done;
+            }
+            v = nv;
+        }
+        v[cnt++] = e;
+    }
+    *out = v;
+    *n = cnt;
+    v = NULL;
+    if (malformed)
+        *malformed = bad;
+done:
+    fclose(f);
+    free(v);
+    return rc;
+}
+
+/* ---- checking every ref ---- */
+
+typedef struct {
+    runs_store *s;
+    runs_ref_cb cb;
+    void *ctx;
+    runs_ref_state *v;
+    size_t n, cap;
+    int rc;
+} scan;
+
+static int add_state(scan *sc, const char *ref, const char *bytes, long len)
+{
+    if (sc->n == sc->cap) {
+        size_t nc = sc->cap ? sc->cap * 2 : 64;
+        runs_ref_state *nv = realloc(sc->v, nc * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory checking refs");
+        sc->v = nv;
+        sc->cap = nc;
+    }
+    runs_ref_state *r = &sc->v[sc->n++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->ref, sizeof r->ref, "%s", ref);
+    r->exists = len >= 0;
+    if (len >= 0) {
+        runs__ref_token(r->token, ref, bytes, (size_t)len);
+        size_t k = 0;
+        for (long i = 0; i < len && k + 4 < sizeof r->raw; i++) {
+            unsigned char c = (unsigned char)bytes[i];
+            if (c >= 0x20 && c < 0x7f && c != '\\')
+                r->raw[k++] = (char)c;
+            else
+                k += (size_t)snprintf(r->raw + k, sizeof r->raw - k, "\\x%02x", c);
+        }
+        r->raw[k] = '\0';
+    }
+    return 0;
+}
+
+static int scan_dir(scan *sc, const char *rel)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/lineage.git/%s", sc->s->dir, rel);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : runs_error_sys(RUNS_EIO, "opendir", dir);
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        char sub[PATH_MAX], p[PATH_MAX + 256], buf[RUNS_REF_TOKEN + 8];
+        struct stat st;
+        long len;
+        if (e->d_name[0] == '.')
+            continue; /* ., .., and temp files */
+        snprintf(sub, sizeof sub, "%s/%s", rel, e->d_name);
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (lstat(p, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            rc = scan_dir(sc, sub);
+        else if (S_ISREG(st.st_mode) && (rc = read_ref_bytes(buf, sizeof buf, &len, p)) == 0 && len >= 0)
+            rc = add_state(sc, sub, buf, len);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int cmp_state(const void *a, const void *b)
+{
+    return strcmp(((const runs_ref_state *)a)->ref, ((const runs_ref_state *)b)->ref);
+}
+
+/* 1 when commit id reads fine: the commit, its tree and a valid manifest.json. */
+static int commit_reads(runs_store *s, const char *hex)
+{
+    cJSON *m = NULL;
+    if (strlen(hex) != 40 || !lower_hex40(hex) || !strcmp(hex, ZERO_OID))
+        return 0;
+    int ok = runs_node_manifest(&m, s, hex) == 0;
+    cJSON_Delete(m);
+    runs_error_clear();
+    return ok;
+}
+
+static const runs_reflog_entry *last_entry(const runs_reflog_entry *log, size_t nlog, const char *ref)
+{
+    for (size_t i = nlog; i-- > 0;)
+        if (!strcmp(log[i].ref, ref))
+            return &log[i];
+    return NULL;
+}
+
+int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep)
+{
+    scan sc = {.s = s};
+    runs_reflog_entry *log = NULL;
+    size_t nlog = 0;
+    char p[PATH_MAX], buf[RUNS_REF_TOKEN + 8];
+    long len;
+    int rc;
+    *out = NULL;
+    *nout = 0;
+    snprintf(p, sizeof p, "%s/lineage.git/HEAD", s->dir);
+    if ((rc = read_ref_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0)
+        goto done;
+    if ((rc = scan_dir(&sc, "refs")) != 0)
+        goto done;
+    if ((rc = runs__reflog_load(&log, &nlog, NULL, s)) != 0)
+        goto done;
+    /* refs the journal says exist but whose file is gone */
+    for (size_t i = 0; i < nlog; i++) {
+        const runs_reflog_entry *e = &log[i];
+        if (last_entry(log, nlog, e->ref) != e || !strcmp(e->new_, ZERO_OID))
+            continue;
+        int seen = 0;
+        for (size_t k = 0; k < sc.n && !seen; k++)
+            seen = !strcmp(sc.v[k].ref, e->ref);
+        if (!seen && (rc = add_state(&sc, e->ref, NULL, -1)) != 0)
+            goto done;
+    }
+    if (sc.n > 1)
+        qsort(sc.v + 1, sc.n - 1, sizeof *sc.v, cmp_state);
+    for (size_t i = 0; i < sc.n; i++) {
+        runs_ref_state *r = &sc.v[i];
+        const runs_reflog_entry *e = last_entry(log, nlog, r->ref);
+        int head = !strcmp(r->ref, "HEAD");
+        if (e)
+            snprintf(r->journal, sizeof r->journal, "%s", e->new_);
+        if (!r->exists) {
+            if (head)
+                snprintf(r->problem, sizeof r->problem, "HEAD: missing (expected \"ref: refs/heads/RUN\")");
+            else
+                snprintf(r->problem, sizeof r->problem, "%s: missing, but the ref journal says it names %.40s",
+                         r->ref, e ? e->new_ : "?");
+        } else if (!strcmp(r->token, "damaged")) {
+            snprintf(r->problem, sizeof r->problem, "%.200s: damaged, holds \"%.120s\" (expected %s)", r->ref, r->raw,
+                     head ? "\"ref: refs/heads/RUN\\n\"" : "40 lower-case hex digits and a newline");
+        } else if (e && strcmp(r->token, e->new_) != 0 && strcmp(r->token, e->old) != 0) {
+            /* a crash between journal and rename leaves the journal's old value */
+            snprintf(r->problem, sizeof r->problem, "%.200s: holds %.80s, but the ref journal's last move set %.80s",
+                     r->ref, r->token, e->new_);
+        } else if (deep && !head && strncmp(r->ref, "refs/notes/", 11) != 0 && !commit_reads(s, r->token)) {
+            /* notes refs name notes commits, every other ref a node */
+            snprintf(r->problem, sizeof r->problem, "%s: names %.12s, which is not a readable node commit", r->ref,
+                     r->token);
+        }
+        r->damaged = r->problem[0] != '\0';
+    }
+    *out = sc.v;
+    *nout = sc.n;
+    sc.v = NULL;
+done:
+    free(sc.v);
+    free(log);
+    return rc;
+}
+
+int runs__refs_first_damage(runs_store *s, int deep)
+{
+    runs_ref_state *v = NULL;
+    size_t n = 0;
+    int rc = runs__refs_check(&v, &n, s, deep);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (v[i].damaged)
+            rc = runs_error_set(RUNS_ECORRUPT, "%s; run `runs verify --all`", v[i].problem);
+    free(v);
+    return rc;
+}
+
+int runs__refs_repair(runs_store *s, runs_ref_cb cb, void *ctx, size_t *repaired, size_t *unrepaired)
+{
+    runs_ref_state *v = NULL;
+    runs_reflog_entry *log = NULL;
+    size_t n = 0, nlog = 0;
+    runs_lock l = {.fd = -1};
+    char msg[1024];
+    int rc;
+    *repaired = *unrepaired = 0;
+    if ((rc = runs__writer_begin(s)) != 0 || (rc = runs__lock_acquire(&l, s, "refs", 30)) != 0)
+        goto done;
+    if ((rc = runs__refs_check(&v, &n, s, 1)) != 0 || (rc = runs__reflog_load(&log, &nlog, NULL, s)) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        runs_ref_state *r = &v[i];
+        int head = !strcmp(r->ref, "HEAD");
+        const char *pick = NULL;
+        if (!r->damaged)
+            continue;
+        /* the newest journalled value that is sound: a valid HEAD, a readable node */
+        for (size_t k = nlog; k-- > 0 && !pick;) {
+            const char *cand = log[k].new_;
+            if (strcmp(log[k].ref, r->ref) != 0)
+                continue;
+            if (head ? !strncmp(cand, "ref:refs/heads/", 15) && runs_name_check(cand + 15, "run") == 0
+                     : commit_reads(s, cand))
+                pick = cand;
+            runs_error_clear();
+        }
+        if (!pick) {
+            (*unrepaired)++;
+            snprintf(msg, sizeof msg, "cannot repair %s: no journalled value reads fine (%s)", r->ref, r->problem);
+            if (cb)
+                cb(ctx, r->ref, msg);
+            continue;
+        }
+        char content[2 * RUNS_REF_TOKEN];
+        if (head)
+            snprintf(content, sizeof content, "ref: %s\n", pick + 4);
+        else
+            snprintf(content, sizeof content, "%s\n", pick);
+        if ((rc = runs__ref_write_file(s, r->ref, content)) != 0)
+            goto done;
+        (*repaired)++;
+        snprintf(msg, sizeof msg, "repaired %s: %s -> %s", r->ref, r->exists ? r->raw : "(missing)",
+                 head ? pick + 4 : pick);
+        if (cb)
+            cb(ctx, r->ref, msg);
+    }
+done:
+    runs__lock_release(&l);
+    free(v);
+    free(log);
+    return rc;
+}
