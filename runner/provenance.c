@@ -173,15 +173,28 @@ int runs_provenance_file_hash(runs_oid *out, uint64_t *bytes, runs_store *s, con
     }
     if ((rc = hash_file(out, path)) || !cacheable)
         goto done;
-    /* the cache is an optimisation: failing to write it must not stop a run */
-    if (asprintf(&next, "%s%s %llu %lld %s\n", text ? text : "", out->hex, (unsigned long long)*bytes, mtime_ns,
-                 path) < 0) {
-        next = NULL;
+    /* the cache is an optimisation: failing to write it must not stop a run.
+     * Older entries for this path are dropped, so it holds one line per file. */
+    size_t tl = text ? strlen(text) : 0, pl = strlen(path), used = 0;
+    if (!(next = malloc(tl + pl + 128)))
         goto done;
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        size_t ll = (size_t)(nl - line);
+        int same = ll > pl && line[ll - pl - 1] == ' ' && !strncmp(line + ll - pl, path, pl);
+        if (!same) {
+            memcpy(next + used, line, ll + 1);
+            used += ll + 1;
+        }
+        line = nl + 1;
     }
+    used += (size_t)snprintf(next + used, pl + 128, "%s %llu %lld %s\n", out->hex, (unsigned long long)*bytes,
+                             mtime_ns, path);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/cache", runs_store_dir(s));
-    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || runs_file_write_atomic(cp, next, strlen(next)))
+    if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || runs_file_write_atomic(cp, next, used))
         runs_error_clear();
 done:
     free(text);

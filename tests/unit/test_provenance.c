@@ -156,7 +156,13 @@ static void test_hash_cache(void **state)
     assert_int_equal(runs_provenance_file_hash(&h, &bytes, s, fp), 0);
     assert_string_equal(h.hex, SHA_ABCD);
     assert_int_equal(bytes, 4);
+    assert_int_equal(lines_of(".runs/cache/data-hashes"), 1); /* one line per file: the stale one went */
+    put("g.tok", "abc");
+    snprintf(fp, sizeof fp, "%s/g.tok", dir);
+    assert_int_equal(runs_provenance_file_hash(&h, &bytes, s, fp), 0);
+    assert_string_equal(h.hex, SHA_ABC);
     assert_int_equal(lines_of(".runs/cache/data-hashes"), 2);
+    snprintf(fp, sizeof fp, "%s/f.tok", dir);
     /* without a store: no cache, same answer */
     assert_int_equal(runs_provenance_file_hash(&h, &bytes, NULL, fp), 0);
     assert_string_equal(h.hex, SHA_ABCD);
