@@ -287,7 +287,7 @@ static void dir_file(char *buf, size_t len, const session *sess, const char *nam
     snprintf(buf, len, "%s/%s", sess->dir, name);
 }
 
-/* The logs are appended through common/jsonl.h: a torn last line a crash left is
+/* The logs are appended through store/jsonl.h: a torn last line a crash left is
  * cut off first, so the next record starts on a line of its own. */
 static int open_logs(session *sess)
 {

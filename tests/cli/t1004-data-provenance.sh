@@ -33,16 +33,18 @@ sha() { sha256sum "$1" | cut -c1-64; }
 expect "init" "$RUNS" init
 # --- paths follow the config file -----------------------------------------------
 expect "start from dir a with the config in dir b" sh -c "cd a && '$RUNS' start --config ../b/tiny.json --name base --steps 20 --quiet"
-expect_match "the node's config holds absolute paths" "$(showj base)" "\"tokenizer\":\"$T/b/data/tok.bin\""
-expect_match "... for the sources too" "$(showj base)" "\"path\":\"$T/b/data/chat.tok\""
+m=$(showj base)
+expect_match "the node's config holds absolute paths" "$m" "\"tokenizer\":\"$T/b/data/tok.bin\""
+expect_match "... for the sources too" "$m" "\"path\":\"$T/b/data/chat.tok\""
 expect "resume from a third directory" sh -c "cd c && '$RUNS' resume base --steps 30 --quiet"
 expect "sharpness from a third directory" sh -c "cd c && '$RUNS' sharpness base --samples 2 --batches 1 --no-record"
 
 # --- fingerprints ---------------------------------------------------------------------
 chat0=$(sha b/data/chat.tok)
-expect_match "the node records each data file's size and SHA-256" "$(showj base)" \
+m=$(showj base)
+expect_match "the node records each data file's size and SHA-256" "$m" \
     "\"data_files\":\\[[^]]*\\{\"bytes\":$(wc -c <b/data/chat.tok),\"path\":\"$T/b/data/chat.tok\",\"sha256\":\"$chat0\"\\}"
-expect_match "... the tokenizer's as well" "$(showj base)" "\"path\":\"$T/b/data/tok.bin\",\"sha256\":\"$(sha b/data/tok.bin)\""
+expect_match "... the tokenizer's as well" "$m" "\"path\":\"$T/b/data/tok.bin\",\"sha256\":\"$(sha b/data/tok.bin)\""
 expect_match "runs show lists the fingerprints" "$("$RUNS" show base)" \
     "^data +$T/b/data/chat.tok +$(wc -c <b/data/chat.tok) bytes +sha256 $(echo "$chat0" | cut -c1-16)\$"
 expect_eq "each file hashed once (cached by path, size, mtime)" "$(grep -c '' .runs/cache/data-hashes)" 3
