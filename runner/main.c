@@ -61,8 +61,9 @@ static void print_help(FILE *f)
                "A checkpoint-centric run manager for small GPT training runs.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nThe store is --store DIR, else $RUNS_STORE, else the nearest .runs/ above the\n"
-               "working directory. `runs COMMAND --help` describes each command.\n");
+    fprintf(f, "\nThe store is --store DIR (before or after COMMAND), else $RUNS_STORE, else the\n"
+               "nearest .runs/ above the working directory. `runs COMMAND --help` describes each\n"
+               "command.\n");
 }
 
 static int is_store(const char *dir)
