@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "manifests/canon.h"
+#include "manifests/manifest.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "store/store.h"
@@ -331,6 +332,30 @@ static void test_rundir_record_and_claim(void **state)
     runs_store_free(b);
 }
 
+static void test_manifest_accepts_data_files(void **state)
+{
+    const char *base = "{\"schema\":\"runs.manifest/1\",\"kind\":\"start\",\"run\":\"r\",\"step\":0,"
+                       "\"tokens\":0,\"parent\":null,\"config\":{},\"tensors\":[],\"data_files\":%s}";
+    char text[1024];
+    cJSON *m;
+    snprintf(text, sizeof text, base, "[{\"path\":\"/d/a.tok\",\"bytes\":3,\"sha256\":\"" SHA_ABC "\"}]");
+    m = parse(text);
+    assert_int_equal(runs_manifest_validate(m), 0);
+    cJSON_Delete(m);
+    snprintf(text, sizeof text, base, "[{\"path\":\"/d/a.tok\",\"bytes\":3,\"sha256\":\"abc\"}]");
+    m = parse(text);
+    assert_int_equal(runs_manifest_validate(m), RUNS_EINVALID);
+    assert_non_null(strstr(runs_error_message(), "manifest.data_files[0].sha256"));
+    runs_error_clear();
+    cJSON_Delete(m);
+    snprintf(text, sizeof text, base, "{}");
+    m = parse(text);
+    assert_int_equal(runs_manifest_validate(m), RUNS_EINVALID);
+    assert_non_null(strstr(runs_error_message(), "manifest.data_files"));
+    runs_error_clear();
+    cJSON_Delete(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +364,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_and_allow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rundir_record_and_claim, setup, teardown),
+        cmocka_unit_test(test_manifest_accepts_data_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
