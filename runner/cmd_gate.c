@@ -17,7 +17,7 @@
 #include <cJSON.h>
 
 #include "common/error.h"
-#include "common/jsonl.h"
+#include "store/jsonl.h"
 #include "runner/cli.h"
 #include "runner/coherence.h"
 
@@ -112,7 +112,7 @@ static int take_sample(void *ctx, const cJSON *j, const char *line, size_t len, 
     return 0;
 }
 
-/* Reads the whole log (common/jsonl.h's policy: a torn last line is skipped and
+/* Reads the whole log (store/jsonl.h's policy: a torn last line is skipped and
  * *torn says so; a line that is not a JSON object is RUNS_ECORRUPT naming file:line). */
 static int read_samples(const char *path, sample **out, size_t *n_out, size_t *torn)
 {

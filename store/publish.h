@@ -1,7 +1,7 @@
 /* store/publish.h — the one way this project writes a file: atomic publish.
  *
  * Every file the library, the CLI and the tools write (except the append-only
- * JSON Lines logs, see common/jsonl.h) goes through here:
+ * JSON Lines logs, see store/jsonl.h) goes through here:
  *
  *   temp file beside the target (mkostemp "DIR/.tmp-XXXXXX", same file system so
  *   rename is atomic) → write → chmod mode → fsync → close → rename onto the

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/jsonl.h"
+#include "store/jsonl.h"
 #include "store/lineage.h"
 #include "store/object.h"
 
@@ -67,7 +67,7 @@ static int append_point(void *ctx, const cJSON *o, const char *line, size_t len,
 
 int runs_plot_series_append(runs_plot_series *sr, const char *text, size_t len, const char *origin)
 {
-    /* segments are store objects, whole when hashed (common/jsonl.h's policy) */
+    /* segments are store objects, whole when hashed (store/jsonl.h's policy) */
     append_ctx a = {sr, origin};
     return runs_jsonl_read_buf(text, len, origin, RUNS_JSONL_WHOLE, append_point, &a, NULL);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "common/jsonl.h"
+#include "store/jsonl.h"
 #include "manifests/canon.h"
 #include "store/lineage.h"
 #include "store/notes.h"
@@ -256,7 +256,7 @@ static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
         if ((rc = runs_object_get(&text, &len, s, log)))
             break;
         /* Lines within a segment are oldest first; collect them, then emit newest first.
-         * A segment is a store object, whole when hashed (common/jsonl.h's policy). */
+         * A segment is a store object, whole when hashed (store/jsonl.h's policy). */
         collected c = {NULL, 0};
         char origin[96];
         snprintf(origin, sizeof origin, "samples log of node %.12s", r->id);

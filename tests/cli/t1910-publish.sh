@@ -1,6 +1,6 @@
 #!/bin/sh
 # One way to write a file (store/publish.c) and one way to read a JSON Lines log
-# (common/jsonl.c): the tree holds no other writer, a failed write leaves the old
+# (store/jsonl.c): the tree holds no other writer, a failed write leaves the old
 # file and no temp, and a torn last log line is a warning, not an error.
 . "$(dirname "$0")/lib.sh"
 
@@ -18,9 +18,9 @@ expect_eq "no fixed or pid-named .tmp files" "$hits" ""
 hits=$(scan 'O_TRUNC|[^a-z_]creat\(')
 expect_eq "no file truncated in place" "$hits" ""
 hits=$(scan '[^a-z_](rename|mkstemp|mkostemp|fdopen)\(' |
-       grep -vE '^(store/publish\.c|store/object\.c|store/store\.c|common/jsonl\.c):')
+       grep -vE '^(store/publish\.c|store/object\.c|store/store\.c|store/jsonl\.c):')
 expect_eq "rename/mkstemp/fdopen only in publish, objects, locks and the log module" "$hits" ""
-hits=$(scan 'O_APPEND' | grep -vE '^(common/jsonl\.c|store/reflog\.c):')
+hits=$(scan 'O_APPEND' | grep -vE '^(store/jsonl\.c|store/reflog\.c):')
 expect_eq "append only for the JSON Lines logs and the ref journal" "$hits" ""
 
 # ---- a failed write leaves the old file and no temp ----

@@ -1,4 +1,4 @@
-/* tests/unit/test_jsonl.c — the JSON Lines log module (common/jsonl.h): one policy
+/* tests/unit/test_jsonl.c — the JSON Lines log module (store/jsonl.h): one policy
  * for damage (torn last line skipped and counted, bad middle line RUNS_ECORRUPT
  * with file:line), empty and missing files, checked appends that mend a torn tail,
  * truncation's keep/drop boundary and that a corrupt log is left as it was. */
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "common/jsonl.h"
+#include "store/jsonl.h"
 
 typedef struct {
     char dir[256];

@@ -1,4 +1,4 @@
-/* common/jsonl.c — JSON Lines logs: read with one damage policy, append with
+/* store/jsonl.c — JSON Lines logs: read with one damage policy, append with
  * checked writes, truncate by step through the publish path (see jsonl.h).
  *
  * Why one module: seven readers and writers used to disagree on a torn or bad line
@@ -6,7 +6,7 @@
  * tear the last line, so that one is skipped and counted; anything else that does
  * not parse is damage and must be said, with the file and line. */
 #define _GNU_SOURCE
-#include "common/jsonl.h"
+#include "store/jsonl.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* common/jsonl.h — the one module that writes, reads and truncates the JSON Lines
+/* store/jsonl.h — the one module that writes, reads and truncates the JSON Lines
  * logs (.loss.json, .samples.json, the loss/samples segments kept in the store).
  *
  * ONE POLICY for a damaged log, whoever reads it:
@@ -12,8 +12,8 @@
  * Truncation rewrites through the atomic publish path (store/publish.h), so a crash
  * leaves the old log or the new one.
  */
-#ifndef RUNS_COMMON_JSONL_H
-#define RUNS_COMMON_JSONL_H
+#ifndef RUNS_STORE_JSONL_H
+#define RUNS_STORE_JSONL_H
 
 #include <stddef.h>
 #include <stdio.h>
