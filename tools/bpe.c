@@ -597,6 +597,11 @@ static int build_tables(runs_bpe *b)
     for (int i = 0; i < RUNS_BPE_N_SPECIAL; i++) b->tok_len[256 + i] = (uint32_t)strlen(special_literals[i]);
     for (int m = 0; m < b->n_merges; m++) {
         uint32_t l = b->tok_len[b->merge_a[m]] + b->tok_len[b->merge_b[m]];
+        /* merges stay inside one pre-split chunk, so no real token is longer; a file
+         * that chains merges (a a, 260 260, ...) would double the length each line */
+        if (l > RUNS_BPE_MAX_CHUNK)
+            return runs_error_set(RUNS_ECORRUPT, "tokenizer merge %d makes a %u-byte token, longer than a %d-byte chunk: "
+                                  "the file is corrupt, train it again", m, l, RUNS_BPE_MAX_CHUNK);
         b->tok_len[RUNS_BPE_FIRST_MERGE + m] = l;
         total += l;
     }

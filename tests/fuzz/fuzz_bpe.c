@@ -5,7 +5,10 @@
  *     input itself as text, with and without special literals honoured,
  *   - every id encode produces is inside the vocabulary,
  *   - save -> load -> save gives the same bytes (the file format round-trips) and
- *     the reloaded tokenizer has the same vocabulary size and merge count. */
+ *     the reloaded tokenizer has the same vocabulary size and merge count,
+ *   - no token is longer than a pre-split chunk (RUNS_BPE_MAX_CHUNK),
+ * and a file that does not load is refused as corrupt with a message, never for want
+ * of memory: a small file must not need gigabytes (the replay driver caps memory). */
 #include "tests/fuzz/fuzz_util.h"
 
 #include "common/error.h"
@@ -35,9 +38,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     runs_bpe *b = NULL, *b2 = NULL;
     uint8_t *f1 = NULL, *f2 = NULL;
     fuzz_write(in, data, size);
-    if (runs_bpe_load(&b, in) != 0) {
+    int rc = runs_bpe_load(&b, in);
+    if (rc != 0) {
+        FUZZ_CHECK(rc == RUNS_ECORRUPT, "load returned %d: %s", rc, runs_error_message());
         FUZZ_CHECK(runs_error_message()[0], "a refusal without a message");
         goto done;
+    }
+    for (int id = 0; id < runs_bpe_vocab_size(b); id++) {
+        size_t len;
+        runs_bpe_token_bytes(b, id, &len);
+        FUZZ_CHECK(len <= RUNS_BPE_MAX_CHUNK || (id >= RUNS_BPE_EOT && id < RUNS_BPE_FIRST_MERGE),
+                   "token %d is %zu bytes", id, len);
     }
     FUZZ_CHECK(runs_bpe_vocab_size(b) >= RUNS_BPE_FIRST_MERGE && runs_bpe_vocab_size(b) <= RUNS_BPE_MAX_VOCAB,
                "vocab_size %d", runs_bpe_vocab_size(b));
