@@ -38,6 +38,23 @@ expect_exit 129 "--store with an empty value" "$RUNS" --store "" log
 cd "$T" || exit 1
 export RUNS_STORE="$S"
 
+# --- an error that gains context keeps its cause (the message used to be formatted
+# into itself: "data.tokenizer: data.tokenizer: h/dir/tok.bin does not exist") ------
+awk 'BEGIN { for (i = 0; i < 200; i++) print "the cat sat on a mat number " i % 9 }' >p.txt
+"$RUNS" tokenizer train --vocab-size 300 --out tok.bin p.txt >/dev/null 2>&1
+"$RUNS" tokenizer encode --tokenizer tok.bin --out p.tok p.txt >/dev/null 2>&1
+cat >notok.json <<JSON
+{"model": {"n_layer": 1, "n_head": 1, "n_embd": 8, "vocab_size": 300, "block_size": 16},
+ "train": {"total_steps": 4, "batch_size": 1, "seq_len": 8}, "schedule": {"warmup_steps": 0},
+ "data": {"tokenizer": "$T/nowhere/tok.bin", "sources": {"p": {"path": "$T/p.tok"}}},
+ "sampling": {"every": 2, "tokens": 4, "prompts": ["the"]},
+ "checkpoint": {"every": 2, "boundary": 1, "keep_last": 0, "keep_every": 0}}
+JSON
+expect_exit 1 "start with a missing tokenizer" "$RUNS" start --config notok.json --name notok --dir notok --no-train
+expect_match "context, then the whole cause with its full path" "$(cat "$T/.err")" \
+    "^runs start: data.tokenizer \(sample audits need it.*\): tokenizer $T/nowhere/tok.bin does not exist"
+expect_eq "the context appears once" "$(grep -o 'data.tokenizer' "$T/.err" | wc -l | tr -d ' ')" "1"
+
 # --- control bytes in echoed user strings are escaped ----------------------------
 nl_name=$(printf 'a\nb\033[31mred')
 expect_exit 1 "unknown node with a newline and an escape" "$RUNS" show "$nl_name"
