@@ -127,7 +127,8 @@ $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
 
-# SAN=1 runs the suite against build-san/ (B and RUNS tell the scripts); the CLI
+# SAN=1 runs the suite against build-san/ (B and RUNS tell the scripts; CC and CXX carry
+# the sanitizer flags to what a script compiles itself, the CUDA emulator test); the CLI
 # scripts that call helper tools use the plain tools/ ones, so those are built too.
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -135,6 +136,7 @@ ifeq ($(SAN),1)
 	@$(MAKE) --no-print-directory SAN= tools
 	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} \
 	 UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	 CC="$(CC) $(SANFLAGS)" CXX="$(CXX) $(SANFLAGS)" \
 	 B="$(CURDIR)/$(B)" RUNS="$(CURDIR)/$(B)/runs" tests/run-tests.sh
 else
 	@tests/run-tests.sh
