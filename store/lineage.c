@@ -547,9 +547,8 @@ int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id)
             /* the start was looked up by the caller; a node further back that cannot
              * be read is a damaged lineage, not an unknown name */
             if (cnt > 1)
-                rc = runs_error_set(RUNS_ECORRUPT,
-                                    "node %.12s (parent of %.12s) cannot be read from lineage.git: %s; run `runs verify --all`",
-                                    cur, v[cnt - 2], runs_error_message());
+                rc = runs_error_wrap(RUNS_ECORRUPT, "node %.12s (parent of %.12s) cannot be read from lineage.git "
+                                     "(run `runs verify --all`)", cur, v[cnt - 2]);
             goto done;
         }
         memcpy(cur, p, 41);
