@@ -18,10 +18,13 @@ for t in "$@"; do
     [ -x "$bin" ] || { echo "fuzz: $bin missing; run make fuzz" >&2; exit 1; }
     mkdir -p "$B/fuzz/work/$t" "$B/fuzz/crash/$t"
     log=$B/fuzz/$t.log
+    case $t in json | config | manifest | merge_patch) dict=tests/fuzz/dict/json.dict ;;
+    *) dict=tests/fuzz/dict/$t.dict ;; esac
+    if [ -f "$dict" ]; then dictopt=-dict=$dict; else dictopt=; fi
     # Inputs past 64 KiB only slow the loaders' targets down (a tiny llm.c model or
     # shard is a few KiB); -rss_limit_mb keeps a runaway allocation a finding.
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-        "$bin" -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -rss_limit_mb=2048 \
+        "$bin" -max_total_time="$secs" -print_final_stats=1 -max_len=65536 -rss_limit_mb=2048 $dictopt \
         -artifact_prefix="$B/fuzz/crash/$t/" "$B/fuzz/work/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
