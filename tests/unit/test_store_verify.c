@@ -1,0 +1,289 @@
+/* tests/unit/test_store_verify.c — a damaged lineage is an error, never a shorter
+ * list: the walkers (runs_node_all, runs_lineage, runs_run_list), gc failing closed,
+ * the `thinned` checksum, the ref journal and verify's repair. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "tests/unit/store_test_util.h"
+
+/* Reopens the store so libgit2 holds nothing cached from before the damage. */
+static void reopen(scratch *x)
+{
+    runs_store_free(x->s);
+    assert_int_equal(runs_store_open(&x->s, x->dir), 0);
+}
+
+/* XORs one byte in the middle of a file (git loose objects are 0444). */
+static void flip_file(const char *path, long off)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    chmod(path, 0644);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    if (off < 0)
+        off = st.st_size / 2;
+    fseek(f, off, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, off, SEEK_SET);
+    fputc(c ^ 0x21, f);
+    fclose(f);
+}
+
+static void git_object_path(char *buf, size_t n, scratch *x, const char *hex)
+{
+    snprintf(buf, n, "%s/lineage.git/objects/%.2s/%s", x->dir, hex, hex + 2);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static size_t count_objects(scratch *x)
+{
+    size_t n = 0;
+    for (int d = 0; d < 256; d++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/objects/%02x", x->dir, d);
+        DIR *dh = opendir(dir);
+        struct dirent *e;
+        if (!dh)
+            continue;
+        while ((e = readdir(dh)) != NULL)
+            n += e->d_name[0] != '.';
+        closedir(dh);
+    }
+    return n;
+}
+
+/* start a <- b <- c <- d on main */
+static void chain(scratch *x, char a[41], char b[41], char c[41], char d[41])
+{
+    assert_int_equal(commit_node(a, x->s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x->s, "checkpoint", "main", 10, a, 2), 0);
+    assert_int_equal(commit_node(c, x->s, "checkpoint", "main", 20, b, 3), 0);
+    assert_int_equal(commit_node(d, x->s, "checkpoint", "main", 30, c, 4), 0);
+}
+
+static void test_corrupt_commit_is_an_error(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], d[41], p[1024];
+    chain(&x, a, b, c, d);
+    git_object_path(p, sizeof p, &x, b);
+    flip_file(p, -1);
+    reopen(&x);
+    char (*ids)[41] = NULL;
+    size_t n = 99;
+    /* the old walker stopped at the damage and returned the nodes above it */
+    assert_int_equal(runs_node_all(&ids, &n, x.s), RUNS_ECORRUPT);
+    assert_null(ids);
+    assert_int_equal(n, 0);
+    assert_non_null(strstr(runs_error_message(), "runs verify"));
+    assert_int_equal(runs_lineage(&ids, &n, x.s, d), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), "cannot be read"));
+    assert_null(ids);
+    /* gc fails closed: nothing deleted */
+    size_t before = count_objects(&x);
+    runs_gc_options opt = {.keep_last = 1};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, x.s, &opt), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), "gc deleted nothing"));
+    assert_int_equal(count_objects(&x), before);
+    /* verify names the commit and still checks the rest */
+    runs_verify_report vr;
+    assert_int_equal(runs_store_verify(&vr, x.s, 1, NULL, NULL, NULL), 0);
+    assert_true(vr.problems >= 1);
+    assert_true(vr.git_objects >= 12);
+    scratch_close(&x);
+}
+
+static void test_damaged_ref_file_is_an_error(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], d[41], p[1024], text[64];
+    chain(&x, a, b, c, d);
+    /* upper-case hex: libgit2 reads it as the same id, but no runs writer writes it;
+     * a byte flip that makes it is damage */
+    snprintf(p, sizeof p, "%s/lineage.git/refs/heads/main", x.dir);
+    snprintf(text, sizeof text, "%s\n", d);
+    for (char *q = text; *q; q++)
+        if (*q >= 'a' && *q <= 'f') {
+            *q = (char)(*q - 'a' + 'A');
+            break;
+        }
+    write_file(p, text);
+    reopen(&x);
+    char (*ids)[41] = NULL;
+    char **names = NULL;
+    size_t n = 0;
+    assert_int_equal(runs_node_all(&ids, &n, x.s), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), "refs/heads/main"));
+    assert_int_equal(runs_run_list(&names, &n, x.s), RUNS_ECORRUPT);
+    size_t before = count_objects(&x);
+    runs_gc_options opt = {.keep_every = 1000};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, x.s, &opt), RUNS_ECORRUPT);
+    assert_int_equal(count_objects(&x), before);
+    runs_verify_report vr;
+    assert_int_equal(runs_store_verify(&vr, x.s, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.refs_damaged, 1);
+    /* a ref file libgit2 cannot parse at all (it skips those when listing) */
+    write_file(p, "not a ref\n");
+    reopen(&x);
+    assert_int_equal(runs_node_all(&ids, &n, x.s), RUNS_ECORRUPT);
+    assert_int_equal(runs_gc(&r, x.s, &opt), RUNS_ECORRUPT);
+    assert_int_equal(count_objects(&x), before);
+    scratch_close(&x);
+}
+
+static size_t line_count(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    int ch;
+    if (!f)
+        return 0;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+static void count_cb(void *ctx, const char *subject, const char *message)
+{
+    (*(int *)ctx)++;
+}
+
+static void test_journal_and_repair(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], d[41], p[1024], j[1024], text[128];
+    chain(&x, a, b, c, d);
+    assert_int_equal(runs_tag_create(x.s, "best", c), 0);
+    snprintf(j, sizeof j, "%s/lineage.git/runs-reflog", x.dir);
+    /* 4 nodes x (head + step tag) + HEAD + the user tag */
+    assert_int_equal(line_count(j), 10);
+    FILE *f = fopen(j, "r");
+    char first[512];
+    assert_non_null(fgets(first, sizeof first, f));
+    fclose(f);
+    char want[256];
+    snprintf(want, sizeof want, "0000000000000000000000000000000000000000 %s ", a);
+    assert_int_equal(strncmp(first, want, strlen(want)), 0);
+    assert_non_null(strstr(first, " refs/heads/main\n"));
+
+    /* a flipped hex digit: the ref names no node */
+    snprintf(p, sizeof p, "%s/lineage.git/refs/heads/main", x.dir);
+    flip_file(p, 3);
+    reopen(&x);
+    runs_verify_report vr;
+    assert_int_equal(runs_store_verify(&vr, x.s, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.refs_damaged, 1);
+    size_t fixed = 0, unfixed = 0;
+    int lines = 0;
+    assert_int_equal(runs_store_repair_refs(&fixed, &unfixed, x.s, count_cb, &lines), 0);
+    assert_int_equal(fixed, 1);
+    assert_int_equal(unfixed, 0);
+    assert_int_equal(lines, 1);
+    f = fopen(p, "r");
+    assert_non_null(fgets(text, sizeof text, f));
+    fclose(f);
+    assert_int_equal(strncmp(text, d, 40), 0);
+    /* a lost tag comes back; a valid-looking HEAD that the journal never set is damage */
+    snprintf(p, sizeof p, "%s/lineage.git/refs/tags/best", x.dir);
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof p, "%s/lineage.git/HEAD", x.dir);
+    write_file(p, "ref: refs/heads/maim\n");
+    reopen(&x);
+    assert_int_equal(runs_store_verify(&vr, x.s, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.refs_damaged, 2);
+    assert_int_equal(runs_store_repair_refs(&fixed, &unfixed, x.s, NULL, NULL), 0);
+    assert_int_equal(fixed, 2);
+    char got[41], run[64];
+    assert_int_equal(runs_node_resolve(got, x.s, "best"), 0);
+    assert_string_equal(got, c);
+    assert_int_equal(runs_head_get(run, sizeof run, x.s), 0);
+    assert_string_equal(run, "main");
+    assert_int_equal(runs_store_verify(&vr, x.s, 1, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.problems, 0);
+    scratch_close(&x);
+}
+
+static void test_thinned_checksum(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], d[41], p[1024];
+    chain(&x, a, b, c, d);
+    runs_gc_options opt = {.keep_last = 1};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, x.s, &opt), 0);
+    assert_int_equal(r.nodes_thinned, 2);
+    reopen(&x);
+    assert_true(runs_node_thinned(x.s, b));
+    snprintf(p, sizeof p, "%s/thinned", x.dir);
+    assert_int_equal(line_count(p), 3); /* two nodes and the checksum */
+    /* a flipped step digit still parses: only the checksum tells */
+    FILE *f = fopen(p, "r");
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    flip_file(p, (long)strlen(line) - 2);
+    reopen(&x);
+    assert_false(runs_node_thinned(x.s, b));
+    size_t before = count_objects(&x);
+    assert_int_equal(runs_gc(&r, x.s, &opt), RUNS_ECORRUPT);
+    assert_int_equal(count_objects(&x), before);
+    runs_verify_report vr;
+    assert_int_equal(runs_store_verify(&vr, x.s, 0, NULL, NULL, NULL), 0);
+    assert_true(vr.problems >= 1);
+    /* a list from before the checksum stays readable */
+    char text[256];
+    snprintf(text, sizeof text, "%s main 10\n%s main 20\n", b, c);
+    write_file(p, text);
+    reopen(&x);
+    assert_true(runs_node_thinned(x.s, b));
+    assert_true(runs_node_thinned(x.s, c));
+    assert_int_equal(runs_store_verify(&vr, x.s, 1, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.problems, 0);
+    scratch_close(&x);
+}
+
+static void test_empty_store(void **state)
+{
+    /* nothing to sort or search: no NULL passed to qsort/bsearch (sanitizers) */
+    scratch x;
+    scratch_open(&x);
+    runs_gc_report r;
+    runs_gc_options opt = {.keep_last = 1};
+    assert_int_equal(runs_gc(&r, x.s, &opt), 0);
+    assert_int_equal(r.nodes, 0);
+    runs_verify_report vr;
+    assert_int_equal(runs_store_verify(&vr, x.s, 1, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.problems, 0);
+    assert_false(runs_node_thinned(x.s, "0123456789012345678901234567890123456789"));
+    scratch_close(&x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_corrupt_commit_is_an_error),
+        cmocka_unit_test(test_damaged_ref_file_is_an_error),
+        cmocka_unit_test(test_journal_and_repair),
+        cmocka_unit_test(test_thinned_checksum),
+        cmocka_unit_test(test_empty_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
