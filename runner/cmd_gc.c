@@ -49,7 +49,10 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
                "  --dry-run        report what would be removed and freed; change nothing\n"
                "  --keep-last N    keep the last N checkpoints of each run\n"
                "  --keep-every K   keep checkpoints whose step is a multiple of K\n\n"
-               "gc needs the store to itself: it refuses while a trainer or commit is writing.\n");
+               "gc needs the store to itself: it refuses while a trainer or commit is writing.\n"
+               "gc fails closed: unless it reads every ref, every node commit, every manifest\n"
+               "and the `thinned` list without error, it deletes nothing and names what is\n"
+               "broken (then run `runs verify --all`).\n");
         return RUNS_EXIT_OK;
     }
     optind = 0;

@@ -14,6 +14,10 @@
  * child in another run, or more than one child). Nodes of kinds other than checkpoint
  * (start, fork, restart, stage, halt) are never thinned.
  * gc needs the store to itself: it fails with RUNS_ELOCKED while a writer holds it.
+ * gc fails closed (invariant 10 in store/store.c): unless every ref file is sound,
+ * every commit reachable from them reads, every manifest validates and the `thinned`
+ * list reads (its trailing "# sha256 <hex>" line matches), it returns RUNS_ECORRUPT
+ * naming the damage and deletes nothing.
  */
 #ifndef RUNS_STORE_GC_H
 #define RUNS_STORE_GC_H

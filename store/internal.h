@@ -113,8 +113,9 @@ int runs__reflog_append(runs_store *s, const char *ref, const char *content);
 int runs__reflog_load(runs_reflog_entry **out, size_t *n, size_t *malformed, runs_store *s);
 /* HEAD, every file under refs/ (any depth), and every ref the journal says
  * exists: its bytes, its journal value, and a problem line when it is damaged (bad
- * bytes, missing, differs from the journal, or, with deep, names no readable node
- * commit with a valid manifest). Caller frees. */
+ * bytes, missing, differs from the journal, or names no readable node commit with a
+ * valid manifest). Without deep, only the bytes of the files under refs/ (safe while
+ * writers move refs). Caller frees. */
 int runs__refs_check(runs_ref_state **out, size_t *n, runs_store *s, int deep);
 /* 0 when every ref is sound, else RUNS_ECORRUPT naming the first damaged one. */
 int runs__refs_first_damage(runs_store *s, int deep);

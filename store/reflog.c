@@ -265,12 +265,17 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
     int rc;
     *out = NULL;
     *nout = 0;
+    /* Without deep (readers that do not hold the store: log, resolve) only the bytes
+     * of the ref files under refs/ are checked. The journal comparisons need a still
+     * store: a writer may move a ref between our reading the files and the journal.
+     * gc holds the store exclusively; verify is run by hand. */
     snprintf(p, sizeof p, "%s/lineage.git/HEAD", s->dir);
-    if ((rc = read_ref_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0)
+    if (deep &&
+        ((rc = read_ref_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0))
         goto done;
     if ((rc = scan_dir(&sc, "refs")) != 0)
         goto done;
-    if ((rc = runs__reflog_load(&log, &nlog, NULL, s)) != 0)
+    if (deep && (rc = runs__reflog_load(&log, &nlog, NULL, s)) != 0)
         goto done;
     /* refs the journal says exist but whose file is gone */
     for (size_t i = 0; i < nlog; i++) {
@@ -283,8 +288,10 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
         if (!seen && (rc = add_state(&sc, e->ref, NULL, -1)) != 0)
             goto done;
     }
-    if (sc.n > 1)
-        qsort(sc.v + 1, sc.n - 1, sizeof *sc.v, cmp_state);
+    if (deep && sc.n > 1)
+        qsort(sc.v + 1, sc.n - 1, sizeof *sc.v, cmp_state); /* HEAD first, then by name */
+    else if (!deep && sc.n > 0)
+        qsort(sc.v, sc.n, sizeof *sc.v, cmp_state);
     for (size_t i = 0; i < sc.n; i++) {
         runs_ref_state *r = &sc.v[i];
         const runs_reflog_entry *e = last_entry(log, nlog, r->ref);
