@@ -40,10 +40,12 @@ if printf '%s\n' "$d" | grep -q '"path":"tensors.weights.wte"'; then not_ok "fro
 expect_match "diff text summarises tensors" "$("$RUNS" diff main@step_10 polish)" 'tensors.weights: 3 of 4 changed'
 expect_eq "diff of a node with itself is empty" "$("$RUNS" diff step_10 step_10 --json)" "[]"
 
-expect "tag a node" "$RUNS" tag step_10 best
-expect_exit 1 "tag refuses an existing name" "$RUNS" tag step_20 best
+# best tags main@step_20, which is no fork point (polish forks at step_10): gc's
+# retention below tells tag-pinning from fork-pinning
+expect "tag a node" "$RUNS" tag main@step_20 best
+expect_exit 1 "tag refuses an existing name" "$RUNS" tag step_10 best
 expect_exit 1 "tag refuses a run's name" "$RUNS" tag step_20 polish
-expect_eq "tag resolves" "$("$RUNS" show best --json)" "$("$RUNS" show main@step_10 --json)"
+expect_eq "tag resolves" "$("$RUNS" show best --json)" "$("$RUNS" show main@step_20 --json)"
 
 expect "restore main@step_10" "$RUNS" restore main@step_10 --out r10
 expect "restored bytes are exact" "$SYNTH" --check r10 --run main --step 10
@@ -75,17 +77,27 @@ expect_match "gc --dry-run reports" "$o" 'would remove 0 of [0-9]+ objects \(0 o
 expect "gc" "$RUNS" gc
 expect_eq "gc removed the leftovers" "$(ls "$S/tmp" | wc -l | tr -d ' ')" 0
 
-# retention: main has steps 0..70; polish forks at 10 (pinned), best = step_10
+# retention: main has steps 0..70. Outside keep-last 2 (60, 70) and keep-every 40
+# (0, 40) only pins keep a node: step_10 is only a fork point (polish forks there,
+# no tag), step_20 only tagged (best, one child in its own run), step_30 and step_50
+# neither, so exactly those two are thinned. A gc that ignored tags would thin
+# step_20 too, one that ignored fork points step_10.
 o=$("$RUNS" gc --keep-last 2 --keep-every 40)
-expect_match "gc thins" "$o" 'thinned 3 checkpoint nodes'
+expect_match "gc thins the two unpinned nodes" "$o" 'thinned 2 checkpoint nodes'
 expect_match "gc reports bytes freed" "$o" 'freed [1-9][0-9]* bytes'
-expect_match "log marks thinned nodes" "$("$RUNS" log)" 'step_20 .*\[thinned\]'
+lg=$("$RUNS" log)
+expect_match "log marks thinned nodes" "$lg" 'main +step_30 .*\[thinned\]'
+expect_match "... step_50 too" "$lg" 'main +step_50 .*\[thinned\]'
+expect_eq "... and no other" "$(printf '%s\n' "$lg" | grep -c '\[thinned\]')" 2
 expect_eq "lineage still complete" "$("$RUNS" log --json | grep -c '"id"')" 8
-expect_exit 1 "restore of a thinned node says so" "$RUNS" restore main@step_20 --out t20
+expect_exit 1 "restore of a thinned node (neither tagged nor a fork point) says so" "$RUNS" restore main@step_30 --out t30
 expect_match "thinned message" "$(cat "$T/.err")" 'thinned by `runs gc`'
 expect "kept: step_40 (multiple of 40)" "$RUNS" restore main@step_40 --out r40
 expect "kept: step_60 (last 2)" "$RUNS" restore main@step_60 --out r60
-expect "kept: best (tagged fork point)" "$RUNS" restore best --out rb
+expect "kept: step_10 (a fork point, not tagged)" "$RUNS" restore main@step_10 --out rf
+expect "kept: best = step_20 (tagged, not a fork point)" "$RUNS" restore best --out rb
+expect "tagged bytes exact" "$SYNTH" --check rb --run main --step 20
+expect "fork-point bytes exact" "$SYNTH" --check rf --run main --step 10
 expect "kept bytes exact" "$SYNTH" --check r40 --run main --step 40
 expect "verify passes after gc" "$RUNS" verify
 expect "verify --all passes after gc" "$RUNS" verify --all
