@@ -65,6 +65,10 @@ expect_match "the command name is escaped" "$(cat "$T/.err")" "'x\\\\ny' is not 
 expect_exit 129 "an unexpected argument with a tab" "$RUNS" verify "$(printf 'p\tq')"
 expect_match "the argument is escaped" "$(cat "$T/.err")" 'p\\tq'
 
+printf '{"optimizer": {"l\\nr\\u001b[2J": 1}}\n' >key.json
+expect_exit 1 "a config key holding a newline and an escape" "$RUNS" lr --config key.json
+expect_match "the key is escaped in the message" "$(cat "$T/.err")" 'optimizer\.l\\nr\\x1b\[2J: unknown key'
+
 # --- names may not start with '-' (they would read as options afterwards) ---------
 "$SYNTH" --store "$S" --run -x --count 1 >/dev/null 2>"$T/.err"
 expect_eq "a run named -x is refused" "$?" "1"
