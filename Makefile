@@ -68,18 +68,31 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS := $(patsubst %,$(B)/fuzz/replay_%,$(FUZZ_TARGETS))
 FUZZERS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
+# The CUDA backend is a shared object of its own, $(B)/libruns-cuda.so, which
+# cuda/cuda_loader.c dlopen()s on first use (--backend cuda|auto, a GPU check):
+# nothing in libruns.a or the programs links cuBLAS or the CUDA runtime, so commands
+# that never ask for CUDA start in milliseconds. -ldl: dlopen is in libdl before glibc 2.34.
+LDLIBS  += -ldl
 ifneq ($(strip $(NVCC)),)
   CU_SRC   := $(wildcard cuda/*.cu)
-  LIB_C    := $(filter-out cuda/cuda_absent.c,$(LIB_C))
   CU_OBJ   := $(patsubst %.cu,$(B)/%.o,$(CU_SRC))
+  CUDA_SO  := $(B)/libruns-cuda.so
   NVFLAGS  ?= -O3 -std=c++17 -I. -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=sm_80 \
               -gencode arch=compute_90,code=compute_90 \
               -Xcompiler -fPIC --expt-relaxed-constexpr
   CFLAGS   += -DRUNS_HAVE_CUDA=1
-  LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -lm
+all: $(CUDA_SO)
+# where the loader looks last: tests, benches and tools/ do not sit next to the .so
+$(B)/cuda/cuda_loader.o: CFLAGS += -DRUNS_CUDA_SO_PATH=\"$(abspath $(CUDA_SO))\"
+# --no-undefined: the .so must not lean on symbols of the program that loads it;
+# the version script exports its one entry (cuda/cuda_plugin.h) and hides the rest.
+$(CUDA_SO): $(CU_OBJ) cuda/dl/cuda_plugin.c cuda/dl/cuda_plugin.map cuda/cuda_plugin.h cuda/gpt_backend.h cuda/gpt.h
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I. -fPIC -shared -Wl,--no-undefined \
+	  -Wl,--version-script=cuda/dl/cuda_plugin.map -o $@ cuda/dl/cuda_plugin.c $(CU_OBJ) $(CUDA_LIBS)
 endif
 
-LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_C)) $(CU_OBJ)
+LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_C))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_C))
 LIB     := $(B)/libruns.a
 

@@ -44,8 +44,8 @@ struct gpt_ops {
 };
 
 extern const struct gpt_ops gpt_cpu_ops;
-extern const struct gpt_ops gpt_cuda_ops;  /* cuda/cuda_absent.c where nvcc was not found */
-int gpt_cuda_device_count(void);           /* 0 where none answers or CUDA was not built */
+extern const struct gpt_ops gpt_cuda_ops;  /* libruns.a: cuda/cuda_loader.c (loads the .so on create) */
+int gpt_cuda_device_count(void);           /* 0 where none answers or the backend cannot be loaded */
 
 /* Sets gpt_last_error (printf-style); returns -1. */
 int gpt_set_error(const char *fmt, ...)

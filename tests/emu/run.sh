@@ -15,8 +15,9 @@
 #   1. copy cuda/*.cu[h] to $B/emu/src/cuda/, rewriting each launch
 #      `k<<<grid, block, shmem, stream>>>(args)` into `emu_launch(k, grid, block, shmem, stream)(args)`;
 #   2. compile that backend as C++ against tests/emu/include/ (g++), plus tests/emu/emu.cpp;
-#   3. copy $B/libruns.a (from `make`), swap its CUDA object (cuda_backend.o, or
-#      cuda_absent.o where nvcc was not found) for those two;
+#   3. copy $B/libruns.a (from `make`), swap its CUDA entry points (cuda_loader.o,
+#      which would dlopen the nvcc-built libruns-cuda.so) for those two, so the
+#      emulated backend is linked in directly;
 #   4. link the parity test against it and run it three times: on the emulated device
 #      with blocks and threads in order, then in reverse order (every parity case must
 #      run and pass: a skip fails here), then with EMU_NO_DEVICE=1 (the no-device case
@@ -59,7 +60,7 @@ $CXX $CXXFLAGS_EMU -Itests/emu/include -I"$E/src" -I. -x c++ -c "$E/src/cuda/cud
 $CXX $CXXFLAGS_EMU -Itests/emu/include -c tests/emu/emu.cpp -o "$E/emu.o" || fail "compiling tests/emu/emu.cpp"
 
 cp "$B/libruns.a" "$E/libruns.a" || fail "copying $B/libruns.a"
-for o in cuda_backend.o cuda_absent.o; do
+for o in cuda_loader.o cuda_backend.o cuda_absent.o; do
     if ar t "$E/libruns.a" | grep -qx "$o"; then ar d "$E/libruns.a" "$o" || fail "ar d $o"; fi
 done
 ar rcs "$E/libruns.a" "$E/cuda_backend.o" "$E/emu.o" || fail "ar rcs"
