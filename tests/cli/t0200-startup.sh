@@ -1,0 +1,83 @@
+#!/bin/sh
+# Start-up: the CUDA backend (cuBLAS, the CUDA runtime: ~540 MB of libraries) is a
+# shared object, libruns-cuda.so, loaded only when --backend cuda|auto or a GPU check
+# asks (cuda/cuda_loader.c). Checked here: `runs` links none of it; commands that never
+# ask for CUDA work; asking for CUDA where it cannot be had is one clear line and exit 1
+# (never a crash); --backend auto falls back to the CPU; each way the loader can fail
+# (RUNS_CUDA_LIB missing, not a shared object, not a runs backend) names its cause.
+# How fast a start is: build/bench/bench_startup (no timing assertions here).
+. "$(dirname "$0")/lib.sh"
+B=${B:-$ROOT/build}
+
+# --- what `runs` links ---------------------------------------------------------------
+if command -v ldd >/dev/null 2>&1 && libs=$(ldd "$RUNS" 2>&1); then
+    if printf '%s\n' "$libs" | grep -qE 'libcublas|libcudart|libcuda\.'; then
+        not_ok "runs links no CUDA library (ldd $RUNS)" "$(printf '%s\n' "$libs" | grep -E 'libcu')"
+    else
+        ok "runs links no CUDA library (ldd $RUNS)"
+    fi
+    if [ -f "$B/libruns-cuda.so" ]; then
+        expect_match "the backend .so is the one that links cuBLAS" "$(ldd "$B/libruns-cuda.so" 2>&1)" 'libcublas'
+    fi
+else
+    echo "# SKIP: ldd not found (or cannot read $RUNS): linked libraries not checked"
+fi
+
+# --- commands that never ask for CUDA ---------------------------------------------------
+expect_match "runs --help" "$("$RUNS" --help 2>&1)" '^usage: runs'
+cat >cos.json <<'J'
+{"train": {"total_steps": 1000}, "optimizer": {"lr": 3e-4},
+ "schedule": {"type": "cosine", "warmup_steps": 100, "min_lr_factor": 0.1}}
+J
+expect_eq "runs lr --steps 0" "$("$RUNS" lr --config cos.json --steps 0 2>&1)" "0 2.9999999999999997e-06"
+
+# --- asking for CUDA ----------------------------------------------------------------------
+awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
+             for (i = 0; i < 200; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
+"$RUNS" tokenizer train --vocab-size 280 --out tok.bin prose.txt >/dev/null 2>&1
+"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
+expect "tiny corpus encodes" test -s prose.tok
+cat >tiny.json <<JSON
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 280, "block_size": 16},
+ "train": {"total_steps": 4, "batch_size": 2, "seq_len": 16, "seed": 3, "backend": "cpu"},
+ "optimizer": {"lr": 3e-3},
+ "schedule": {"type": "cosine", "warmup_steps": 1},
+ "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}}},
+ "checkpoint": {"every": 4, "boundary": 4, "keep_last": 0, "keep_every": 0}}
+JSON
+expect "init" "$RUNS" init
+
+# No backend to load, whatever the machine: one line naming CUDA, exit 1.
+RUNS_CUDA_LIB=$T/missing.so "$RUNS" start --config tiny.json --name c0 --backend cuda --quiet >out.txt 2>err.txt
+rc=$?
+expect_eq "--backend cuda with no backend to load: exit 1, one stderr line" "$rc:$(grep -c '' err.txt)" "1:1"
+expect_match "... which says CUDA" "$(cat err.txt)" 'CUDA|cuda'
+# As built: exit 1 with one line where no GPU answers (this machine), 0 where one does.
+"$RUNS" start --config tiny.json --name c1 --backend cuda --quiet >out.txt 2>err.txt
+rc=$?
+if [ $rc -eq 0 ]; then
+    ok "--backend cuda as built: a CUDA device answered and trained"
+else
+    expect_eq "--backend cuda as built, no device: exit 1, one stderr line (no crash)" "$rc:$(grep -c '' err.txt)" "1:1"
+fi
+RUNS_CUDA_LIB=$T/missing.so expect "--backend auto with no backend to load trains on the CPU" \
+    "$RUNS" start --config tiny.json --name a0 --backend auto --quiet
+expect_match "... and the run is there" "$("$RUNS" log a0 2>&1)" 'step_4'
+
+# --- the loader's reasons (the parity test prints them when it skips) ---------------------
+P=$B/tests/test_cuda_parity
+if [ -x "$P" ]; then
+    reason() { RUNS_CUDA_LIB=$1 CMOCKA_MESSAGE_OUTPUT=stdout "$P" 2>&1 | sed -n 's/^SKIP: no CUDA device (parity not run): //p' | head -1; }
+    expect_match "RUNS_CUDA_LIB missing: named" "$(reason "$T/missing.so")" "^no CUDA backend: RUNS_CUDA_LIB=$T/missing.so does not exist"
+    echo "not an ELF file" >bogus.so
+    expect_match "RUNS_CUDA_LIB not a shared object: dlopen's reason" "$(reason "$T/bogus.so")" "^no CUDA backend: cannot load $T/bogus.so: "
+    libc=$(ldd "$P" 2>/dev/null | awk '/libc\.so/ { print $3 }')
+    if [ -n "$libc" ] && [ -f "$libc" ]; then
+        expect_match "RUNS_CUDA_LIB a library without the entry: refused" "$(reason "$libc")" "is not a runs CUDA backend \\(no runs_cuda_plugin_v1\\)"
+    fi
+    RUNS_CUDA_LIB=$T/bogus.so CMOCKA_MESSAGE_OUTPUT=stdout "$P" >parity.txt 2>&1
+    expect_eq "the parity test still passes (skipping) when the backend cannot load" "$?" 0
+else
+    echo "# SKIP: $P not built: the loader's reasons not checked"
+fi
+done_testing
