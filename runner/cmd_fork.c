@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "manifests/canon.h"
 #include "runner/cli_store.h"
+#include "runner/cli_events.h"
 #include "runner/cli_train.h"
 #include "runner/provenance.h"
 #include "store/lineage.h"
@@ -33,7 +34,7 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
                usage);
         return 0;
     }
-    runs_session_opts o = {0};
+    runs_session_opts o = {.on_event = runs_cli_print_event};
     const char *config = NULL, *pos[1];
     int npos, st = runs_cli_train_opts(&o, &config, NULL, pos, &npos, 1, "fork", usage, argc, argv);
     if (st)

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "runner/cli_store.h"
+#include "runner/cli_events.h"
 #include "runner/cli_train.h"
 #include "store/lineage.h"
 
@@ -25,7 +26,7 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
                usage);
         return 0;
     }
-    runs_session_opts o = {0};
+    runs_session_opts o = {.on_event = runs_cli_print_event};
     double peak = 0;
     const char *pos[1];
     int npos, st = runs_cli_train_opts(&o, NULL, &peak, pos, &npos, 1, "restart", usage, argc, argv);

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "runner/cli_store.h"
+#include "runner/cli_events.h"
 #include "runner/cli_train.h"
 #include "store/lineage.h"
 
@@ -119,7 +120,7 @@ int cmd_resume(runs_cli *cli, int argc, char **argv)
             args[na++] = argv[i];
     }
     args[na] = NULL;
-    runs_session_opts o = {0};
+    runs_session_opts o = {.on_event = runs_cli_print_event};
     const char *pos[1];
     int npos, st = runs_cli_train_opts(&o, NULL, NULL, pos, &npos, 1, "resume", usage, na, args);
     if (!st && rewind && !npos)

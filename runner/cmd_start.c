@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "manifests/config.h"
 #include "runner/cli_store.h"
+#include "runner/cli_events.h"
 #include "runner/cli_train.h"
 #include "runner/provenance.h"
 
@@ -32,7 +33,7 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
                usage);
         return 0;
     }
-    runs_session_opts o = {0};
+    runs_session_opts o = {.on_event = runs_cli_print_event};
     const char *config = NULL, *pos[1];
     int npos, st = runs_cli_train_opts(&o, &config, NULL, pos, &npos, 0, "start", usage, argc, argv);
     if (st)

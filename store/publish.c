@@ -23,6 +23,7 @@ struct runs_publish {
     int fd;
     FILE *f;       /* stdio stream on fd once runs_publish_file was called */
     int failed;    /* a write failed: only abort is meaningful */
+    int advisory;  /* rename into place without fsync (runs_file_write_advisory) */
     mode_t mode;
     char tmp[PATH_MAX];
     char path[PATH_MAX];
@@ -104,7 +105,7 @@ int runs__tmp_create(int *fd, char tmp[PATH_MAX], const char *path, const char *
 /* The tail every publish shares. Closes the file (through f when a stream was
  * made, so its buffer is neither lost nor leaked), and on failure removes tmp.
  * Messages name the target, which the user knows; the temp is gone by then. */
-static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t mode)
+static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t mode, int durable)
 {
     int rc = 0;
     if (f && (fflush(f) != 0 || ferror(f))) {
@@ -117,7 +118,7 @@ static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t 
         rc = runs_error_sys(RUNS_EIO, "chmod", path);
         goto done;
     }
-    if (fsync(fd) != 0) {
+    if (durable && fsync(fd) != 0) {
         rc = runs_error_sys(RUNS_EIO, "fsync", path);
         goto done;
     }
@@ -133,7 +134,7 @@ static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t 
         goto done;
     }
     tmp[0] = '\0';
-    rc = runs__fsync_parent(path);
+    rc = durable ? runs__fsync_parent(path) : 0;
 done:
     if (f)
         fclose(f);
@@ -147,7 +148,7 @@ done:
 
 int runs__tmp_publish(int *fd, char tmp[PATH_MAX], const char *path, mode_t mode)
 {
-    int rc = finish(*fd, NULL, tmp, path, mode);
+    int rc = finish(*fd, NULL, tmp, path, mode, 1);
     *fd = -1;
     return rc;
 }
@@ -229,7 +230,7 @@ int runs_publish_commit(runs_publish *p)
         runs_publish_abort(p);
         return rc;
     }
-    rc = finish(p->fd, p->f, p->tmp, p->path, p->mode);
+    rc = finish(p->fd, p->f, p->tmp, p->path, p->mode, !p->advisory);
     free(p);
     return rc;
 }
@@ -268,4 +269,18 @@ int runs_file_write_atomic_mode(const char *path, const void *data, size_t len, 
 int runs_file_write_atomic(const char *path, const void *data, size_t len)
 {
     return runs__write_atomic(path, data, len, NULL, 0644);
+}
+
+int runs_file_write_advisory(const char *path, const void *data, size_t len)
+{
+    runs_publish *p = NULL;
+    int rc = runs_publish_open(&p, path, 0644);
+    if (rc)
+        return rc;
+    p->advisory = 1;
+    if ((rc = runs_publish_write(p, data, len)) != 0) {
+        runs_publish_abort(p);
+        return rc;
+    }
+    return runs_publish_commit(p);
 }

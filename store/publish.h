@@ -69,4 +69,11 @@ int runs_file_write_atomic(const char *path, const void *data, size_t len);
 /* As runs_file_write_atomic with explicit permission bits. */
 int runs_file_write_atomic_mode(const char *path, const void *data, size_t len, int mode);
 
+/* As runs_file_write_atomic (0644), without the two fsyncs: a reader still sees the
+ * old file or the whole new one (rename is atomic), but after a power loss the
+ * file may be old or empty. Only for advisory files rewritten often and never
+ * trusted, such as a run's .status.json (once a second on the training thread,
+ * where two fsyncs a second cost more than the file is worth). */
+int runs_file_write_advisory(const char *path, const void *data, size_t len);
+
 #endif

@@ -1,0 +1,168 @@
+/* runner/branch.c — `runs fork` and `runs restart`: a new run from a node, with a
+ * patched config (fork) or an LR spike (restart); the node reuses the parent's
+ * tensor objects. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "cuda/gpt.h"
+#include "manifests/canon.h"
+#include "manifests/config.h"
+#include "manifests/diff.h"
+#include "manifests/manifest.h"
+#include "manifests/merge_patch.h"
+#include "runner/bandit.h"
+#include "runner/coherence.h"
+#include "runner/data.h"
+#include "runner/provenance.h"
+#include "runner/rundir.h"
+#include "runner/schedule.h"
+#include "runner/session_int.h"
+#include "store/jsonl.h"
+#include "store/lineage.h"
+#include "store/object.h"
+#include "store/publish.h"
+#include "store/gc.h"
+#include "tools/bpe.h"
+
+/* Refuses a config change that alters the model's shape: the weights could not follow. */
+static int check_same_shape(const cJSON *a, const cJSON *b)
+{
+    runs_diff_entry *d = NULL;
+    size_t n = 0;
+    int rc = runs_json_diff(&d, &n, cJSON_GetObjectItemCaseSensitive(a, "model"),
+                            cJSON_GetObjectItemCaseSensitive(b, "model"));
+    if (rc)
+        return rc;
+    if (n > 0) {
+        char av[64], bv[64];
+        rc = runs_error_set(RUNS_EINVALID,
+                            "the patch changes model.%s (%s -> %s); a fork keeps the model's shape "
+                            "(weights carry over); start a new run for a new shape",
+                            d[0].path, runs_json_describe(av, sizeof av, d[0].a),
+                            runs_json_describe(bv, sizeof bv, d[0].b));
+    }
+    runs_diff_free(d, n);
+    return rc;
+}
+
+/* Reads file dir/name into the store; sets *oid_out ("" when the file is absent). */
+static int archive_file(runs_oid *oid_out, runs_store *s, const char *dir, const char *name)
+{
+    char p[PATH_MAX];
+    char *data = NULL;
+    size_t len = 0;
+    oid_out->hex[0] = '\0';
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int rc = runs_read_file(&data, &len, p);
+    if (rc == RUNS_ENOTFOUND) {
+        runs_error_clear();
+        return RUNS_OK;
+    }
+    if (!rc)
+        rc = runs_object_put(oid_out, s, data, len);
+    free(data);
+    return rc;
+}
+
+int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, double peak_lr,
+                        const runs_session_opts *o)
+{
+    session sess;
+    runs__session_init(&sess, s, o);
+    cJSON *m = NULL, *extra = NULL, *restart_patch = NULL;
+    runs_diff_entry *d = NULL;
+    size_t nd = 0;
+    int rc;
+    const char *kind = patch ? "fork" : "restart";
+    char tip[41];
+    if (runs_run_tip(tip, s, o->run) == RUNS_OK) {
+        rc = runs_error_set(RUNS_EEXISTS, "run '%s' already exists; pick another --name", o->run);
+        goto done;
+    }
+    runs_error_clear();
+    if ((rc = runs_node_manifest(&m, s, node_id)))
+        goto done;
+    const cJSON *parent_cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
+    long node_step = (long)cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble;
+    if (!patch) {
+        restart_patch = cJSON_CreateObject();
+        cJSON *sch = cJSON_AddObjectToObject(restart_patch, "schedule");
+        cJSON_AddNumberToObject(sch, "restart_step", (double)node_step);
+        cJSON_AddNumberToObject(sch, "restart_lr", peak_lr);
+        patch = restart_patch;
+    }
+    if (!(sess.config = runs_merge_patch(parent_cfg, patch))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory applying the patch");
+        goto done;
+    }
+    if ((rc = check_same_shape(parent_cfg, sess.config)) || (rc = runs__session_check_data(&sess, m)) ||
+        (rc = runs_config_from_json(&sess.cfg, sess.config, "the patched config")))
+        goto done;
+    if (sess.cfg.train.total_steps <= node_step) {
+        rc = runs_error_set(RUNS_EINVALID,
+                            "train.total_steps (%ld) is not past the node's step %ld; raise it in "
+                            "the patch to train further",
+                            sess.cfg.train.total_steps, node_step);
+        goto done;
+    }
+    if ((rc = runs__session_setup(&sess)) || (rc = runs__node_build_load(&sess, m, o->keep_bandit)) ||
+        (rc = runs__session_open_run(&sess, o->run, o->dir, 0)))
+        goto done;
+    memcpy(sess.parent, node_id, 41);
+    extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "tensors",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "tensors"), 1));
+    cJSON *changes = cJSON_AddObjectToObject(extra, "changes");
+    if ((rc = runs_json_diff(&d, &nd, parent_cfg, sess.config)))
+        goto done;
+    cJSON_AddItemToObject(changes, "config", runs_diff_to_json(d, nd));
+    cJSON_AddStringToObject(changes, "from_run",
+                            cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring);
+    if (peak_lr > 0)
+        cJSON_AddNumberToObject(changes, "peak_lr", peak_lr);
+    if (!strcmp(kind, "fork"))
+        cJSON_AddBoolToObject(changes, "bandit_kept", o->keep_bandit != 0);
+    /* the parent run's audit log and bandit state, as they stand now */
+    char pdir[PATH_MAX];
+    const char *prun = cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring;
+    if (!strcmp(kind, "fork") && runs_rundir_get(pdir, sizeof pdir, s, prun) == RUNS_OK) {
+        runs_oid so, st;
+        if ((rc = archive_file(&so, s, pdir, ".samples.json")) ||
+            (rc = archive_file(&st, s, pdir, ".state.json")))
+            goto done;
+        cJSON *arch = cJSON_AddObjectToObject(extra, "archived");
+        if (so.hex[0])
+            cJSON_AddStringToObject(arch, "samples", so.hex);
+        if (st.hex[0])
+            cJSON_AddStringToObject(arch, "state", st.hex);
+    }
+    runs_error_clear();
+    if ((rc = runs__runlog_rebuild(&sess, node_id, 1)) || (rc = runs__runlog_open(&sess)))
+        goto done;
+    rc = runs__session_commit_node(&sess, kind, extra, 1);
+    extra = NULL;
+    if (rc || (rc = runs_head_set(s, o->run)))
+        goto done;
+    if (!o->quiet) {
+        runs_session_event ev = {.kind = RUNS_EV_BRANCH, .node_kind = kind, .node = node_id,
+                                 .step = sess.step, .changes = d, .n_changes = nd};
+        runs__session_emit(&sess, &ev);
+    }
+    if (!o->no_train)
+        rc = runs__session_train(&sess);
+done:
+    runs_diff_free(d, nd);
+    cJSON_Delete(extra);
+    cJSON_Delete(restart_patch);
+    cJSON_Delete(m);
+    return runs__session_finish(&sess, rc);
+}

@@ -1,0 +1,69 @@
+/* runner/cli_events.c — see cli_events.h. The text is what `runs start`,
+ * `resume`, `fork` and `restart` have always printed; tests match it. */
+#include "runner/cli_events.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "manifests/canon.h"
+
+/* The branch line: "fork RUN from NODE at step N; a.b: 1 -> 2, ..." (8 changes at most). */
+static void print_branch(const runs_session_event *ev)
+{
+    printf("%s %s from %.12s at step %ld", ev->node_kind, ev->run, ev->node, ev->step);
+    const runs_diff_entry *d = ev->changes;
+    for (size_t i = 0; i < ev->n_changes && i < 8; i++) {
+        char *av = d[i].a ? runs_json_canonical(d[i].a) : NULL;
+        char *bv = d[i].b ? runs_json_canonical(d[i].b) : NULL;
+        printf("%s %s: %.40s -> %.40s", i ? "," : ";", d[i].path, av ? av : "(none)", bv ? bv : "(none)");
+        free(av);
+        free(bv);
+    }
+    printf("%s\n", ev->n_changes > 8 ? ", ..." : "");
+}
+
+void runs_cli_print_event(void *ctx, const runs_session_event *ev)
+{
+    (void)ctx;
+    switch (ev->kind) {
+    case RUNS_EV_WARNING:
+        fprintf(stderr, "runs: warning: %s\n", ev->message);
+        return;
+    case RUNS_EV_RESUMING:
+        printf("resuming %s from %.12s (step %ld)\n", ev->run, ev->node, ev->step);
+        return;
+    case RUNS_EV_BRANCH:
+        print_branch(ev);
+        return;
+    case RUNS_EV_TRAINING:
+        printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step,
+               ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
+        break;
+    case RUNS_EV_STEP:
+        printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s\n", ev->step,
+               ev->total_steps, ev->loss, ev->loss_ema, ev->lr, ev->grad_norm, ev->source, ev->tokens_per_s);
+        break;
+    case RUNS_EV_SAMPLE: {
+        /* one line: the first 70 characters, newlines and tabs as spaces */
+        char shown[81];
+        size_t k = 0;
+        for (const char *c = ev->text; *c && k < 70; c++)
+            shown[k++] = (*c == '\n' || *c == '\t') ? ' ' : *c;
+        shown[k] = '\0';
+        printf("  sample @%ld (score %.0f): %s%s\n", ev->step, ev->score, ev->prompt, shown);
+        return;
+    }
+    case RUNS_EV_NODE:
+        printf("  node %.12s  %s %s@step_%ld\n", ev->node, ev->node_kind, ev->run, ev->step);
+        break;
+    case RUNS_EV_STOPPED:
+        printf("stopped by signal at step %ld; continue with: runs resume %s\n", ev->step, ev->run);
+        return;
+    case RUNS_EV_DONE:
+        printf("done: %s at step %ld, loss ema %.4f\n", ev->run, ev->step, ev->loss_ema);
+        return;
+    }
+    /* the lines a watcher waits on (training, steps, nodes) are flushed at once;
+     * the others go out with stdout's buffer, as they always did */
+    fflush(stdout);
+}

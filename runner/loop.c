@@ -1,0 +1,222 @@
+/* runner/loop.c — the training loop: steps, sample audits, the gate, when to
+ * checkpoint, signals. See session.h for the lifecycle diagram.
+ *
+ * Step numbering: `step` counts completed optimizer steps. Executing step t
+ * (0-based) appends {"step": t, ...} to the loss log; afterwards step = t + 1, and
+ * a sample audit or checkpoint "at step N" happens when step == N. A node at step N
+ * whose parent is at step M carries the loss lines M..N-1 (its loss_log segment)
+ * and the sample lines with M < step <= N (its samples_log segment).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "cuda/gpt.h"
+#include "manifests/canon.h"
+#include "manifests/config.h"
+#include "manifests/diff.h"
+#include "manifests/manifest.h"
+#include "manifests/merge_patch.h"
+#include "runner/bandit.h"
+#include "runner/coherence.h"
+#include "runner/data.h"
+#include "runner/provenance.h"
+#include "runner/rundir.h"
+#include "runner/schedule.h"
+#include "runner/session_int.h"
+#include "store/jsonl.h"
+#include "store/lineage.h"
+#include "store/object.h"
+#include "store/publish.h"
+#include "store/gc.h"
+#include "tools/bpe.h"
+#include "runner/signals.h"
+
+static int sample_audit(session *sess)
+{
+    const runs_sampling_config *sc = &sess->cfg.sampling;
+    double sum = 0;
+    int rc = RUNS_OK;
+    int32_t *gen = malloc(sizeof(int32_t) * (size_t)(sc->tokens > 0 ? sc->tokens : 1));
+    if (!gen)
+        return runs_error_set(RUNS_ENOMEM, "out of memory in the sample audit");
+    for (int p = 0; p < sc->n_prompts && !rc; p++) {
+        runs_tokens prompt = {0};
+        char *text = NULL;
+        size_t tl = 0;
+        if ((rc = runs_bpe_encode(sess->bpe, sc->prompts[p], strlen(sc->prompts[p]), RUNS_BPE_SPECIALS,
+                                  &prompt)))
+            goto next;
+        if (prompt.n == 0 && (rc = runs_tokens_push(&prompt, RUNS_BPE_EOT)))
+            goto next;
+        /* a long prompt keeps its end: the model sees at most block_size tokens */
+        int keep = (int)prompt.n;
+        if (keep > sess->cfg.model.block_size - 1)
+            keep = sess->cfg.model.block_size - 1;
+        uint64_t rng = sc->seed;
+        if (gpt_generate(sess->model, prompt.ids + (prompt.n - (size_t)keep), keep, sc->tokens,
+                         (float)sc->temperature, sc->top_k, &rng, gen)) {
+            rc = runs__gpt_fail("sample");
+            goto next;
+        }
+        if ((rc = runs_bpe_decode(sess->bpe, gen, (size_t)sc->tokens, &text, &tl)))
+            goto next;
+        double score = runs_coherence_score(text, NULL);
+        sum += score;
+        runs_gate_feed(&sess->gate, sess->step, score);
+        cJSON *line = cJSON_CreateObject();
+        cJSON_AddNumberToObject(line, "step", (double)sess->step);
+        cJSON_AddStringToObject(line, "prompt", sc->prompts[p]);
+        cJSON_AddStringToObject(line, "text", text);
+        cJSON_AddNumberToObject(line, "score", round(score * 10) / 10);
+        char *s = cJSON_PrintUnformatted(line);
+        cJSON_Delete(line);
+        if (!s) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory in the sample audit");
+            goto next;
+        }
+        char lp[PATH_MAX];
+        runs__session_path(lp, sizeof lp, sess, ".samples.json");
+        size_t sl = strlen(s);
+        if (!(rc = runs_jsonl_append(sess->samples_f, lp, s, sl))) {
+            s[sl] = '\n';
+            rc = runs_seg_append(&sess->samples_seg, s, sl + 1);
+        }
+        free(s);
+        if (!sess->opts.quiet && p == 0) {
+            runs_session_event ev = {.kind = RUNS_EV_SAMPLE, .step = sess->step, .score = score,
+                                     .prompt = sc->prompts[p], .text = text};
+            runs__session_emit(sess, &ev);
+        }
+    next:
+        free(prompt.ids);
+        free(text);
+    }
+    free(gen);
+    if (rc)
+        return rc;
+    sess->last_coherence = sc->n_prompts ? sum / sc->n_prompts : 100;
+    return RUNS_OK;
+}
+
+int runs__session_train(session *sess)
+{
+    const runs_config *c = &sess->cfg;
+    int B = c->train.batch_size, T = c->train.seq_len;
+    long end = c->train.total_steps;
+    if (sess->opts.stop_after > 0 && sess->opts.stop_after < end)
+        end = sess->opts.stop_after;
+    long print_every = c->train.total_steps / 40 > 0 ? c->train.total_steps / 40 : 1;
+    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
+                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
+    int rc = RUNS_OK;
+    sess->t_start = runs__now_s();
+    runs_signals_install();
+    if (!sess->opts.quiet && sess->step < end) {
+        runs_session_event ev = {.kind = RUNS_EV_TRAINING, .step = sess->step, .end = end,
+                                 .backend = gpt_backend_name(gpt_get_backend(sess->model)),
+                                 .n_params = gpt_num_params(sess->model), .batch = B, .seq_len = T};
+        runs__session_emit(sess, &ev);
+    }
+    while (sess->step < end) {
+        long t = sess->step;
+        int src = runs_bandit_source_for_step(sess->bandit, t);
+        if (src < 0)
+            return runs_error_set(RUNS_EINVALID, "no data source can be drawn at step %ld: every "
+                                                 "source is excluded, capped at 0 or empty", t);
+        if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
+            return rc;
+        float loss, gnorm;
+        if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &loss))
+            return runs__gpt_fail("forward");
+        if (!isfinite(loss))
+            return runs_error_set(RUNS_ERROR, "loss is %f at step %ld; resume from an earlier node "
+                                              "with a lower lr (runs fork NODE --config PATCH)",
+                                  loss, t);
+        double lr = runs_schedule_lr(c, t);
+        if (gpt_update(sess->model, &hp, (float)lr, &gnorm))
+            return runs__gpt_fail("update");
+        runs_bandit_observe(sess->bandit, src, t, loss,
+                            runs_batch_diversity(sess->inputs, (size_t)B * T));
+        sess->last_loss = loss;
+        sess->last_lr = (float)lr;
+        sess->last_gnorm = gnorm;
+        sess->loss_ema = sess->have_ema ? EMA_BETA * sess->loss_ema + (1 - EMA_BETA) * loss : loss;
+        sess->have_ema = 1;
+        char line[256];
+        int n = snprintf(line, sizeof line,
+                         "{\"step\":%ld,\"loss\":%.6g,\"lr\":%.9g,\"grad_norm\":%.6g,\"source\":\"%s\"}\n",
+                         t, loss, lr, gnorm, c->data.sources[src].name);
+        char lp[PATH_MAX];
+        runs__session_path(lp, sizeof lp, sess, ".loss.json");
+        if (n <= 0 || (size_t)n >= sizeof line)
+            return runs_error_set(RUNS_EINVALID, "step %ld: loss-log line too long (source name '%s'); use a "
+                                                 "shorter source name", t, c->data.sources[src].name);
+        if ((rc = runs_jsonl_append(sess->loss_f, lp, line, (size_t)n - 1)) ||
+            (rc = runs_seg_append(&sess->loss_seg, line, (size_t)n)))
+            return rc;
+        sess->step = t + 1;
+        sess->tokens += (long)B * T;
+        sess->steps_this_session++;
+        if (!sess->opts.quiet && (sess->step % print_every == 0 || sess->step == end)) {
+            double el = runs__now_s() - sess->t_start;
+            runs_session_event ev = {.kind = RUNS_EV_STEP, .step = sess->step,
+                                     .total_steps = c->train.total_steps, .loss = loss,
+                                     .loss_ema = sess->loss_ema, .lr = lr, .grad_norm = gnorm,
+                                     .source = c->data.sources[src].name,
+                                     .tokens_per_s = el > 0 ? sess->steps_this_session * (double)B * T / el : 0};
+            runs__session_emit(sess, &ev);
+        }
+        runs__runlog_status(sess, 0);
+        /* announce a finished background commit as soon as it lands */
+        runs_commit_state cs = runs_committer_state(&sess->committer);
+        if ((cs == RUNS_COMMIT_COMMITTED || cs == RUNS_COMMIT_FAILED) &&
+            (rc = runs__session_wait_commit(sess, 1)))
+            return rc;
+        if (c->sampling.every > 0 && sess->step % c->sampling.every == 0) {
+            if ((rc = sample_audit(sess)))
+                return rc;
+            if (sess->gate.fired) {
+                cJSON *extra = cJSON_CreateObject();
+                cJSON_AddStringToObject(extra, "note",
+                                        "coherence gate: sample scores stayed below the threshold");
+                if ((rc = runs__session_commit_node(sess, "halt", extra, 1)))
+                    return rc;
+                return runs_error_set(RUNS_EHALT,
+                                      "coherence gate halted %s at step %ld: %d consecutive samples "
+                                      "scored below %g (mean of the last audit %.1f); read "
+                                      ".samples.json, then fork a fix from an earlier node",
+                                      sess->run, sess->step, sess->gate.run, c->gate.threshold,
+                                      sess->last_coherence);
+            }
+        }
+        /* read each flag once a step: a signal landing between the checkpoint and
+         * the stop test must not stop the run without its checkpoint */
+        int want_stop = runs_signals_stop_wanted(), want_checkpoint = runs_signals_checkpoint_wanted();
+        int at_boundary = c->checkpoint.boundary > 0 ? sess->step % c->checkpoint.boundary == 0 : 1;
+        int due = (c->checkpoint.every > 0 && sess->step % c->checkpoint.every == 0) ||
+                  sess->step == end || want_stop || (want_checkpoint && at_boundary);
+        if (due) {
+            if (want_checkpoint && at_boundary)
+                runs_signals_checkpoint_taken();
+            if ((rc = runs__session_commit_node(sess, "checkpoint", NULL, sess->step == end || want_stop)))
+                return rc;
+        }
+        if (want_stop) {
+            if (!sess->opts.quiet) {
+                runs_session_event ev = {.kind = RUNS_EV_STOPPED, .step = sess->step};
+                runs__session_emit(sess, &ev);
+            }
+            break;
+        }
+    }
+    return runs__session_wait_commit(sess, 1);
+}

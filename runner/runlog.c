@@ -1,0 +1,164 @@
+/* runner/runlog.c — the run directory's files (see runlog.h): the JSON Lines
+ * logs, the bandit state file and the advisory status file; and the lineage's
+ * loss history that the logs are rebuilt from. */
+#include "runner/runlog.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "runner/session_int.h"
+#include "store/jsonl.h"
+#include "store/lineage.h"
+#include "store/object.h"
+#include "store/publish.h"
+
+/* The logs are appended through store/jsonl.h: a torn last line a crash left is
+ * cut off first, so the next record starts on a line of its own. */
+int runs__runlog_open(session *sess)
+{
+    char p[PATH_MAX];
+    int rc;
+    runs__session_path(p, sizeof p, sess, ".loss.json");
+    if ((rc = runs_jsonl_open_append(&sess->loss_f, NULL, p)))
+        return rc;
+    runs__session_path(p, sizeof p, sess, ".samples.json");
+    return runs_jsonl_open_append(&sess->samples_f, NULL, p);
+}
+
+int runs__runlog_write_state(session *sess)
+{
+    char p[PATH_MAX];
+    runs__session_path(p, sizeof p, sess, ".state.json");
+    cJSON *st = runs_bandit_to_json(sess->bandit);
+    char *text = st ? cJSON_Print(st) : NULL;
+    cJSON_Delete(st);
+    if (!text)
+        return runs_error_set(RUNS_ENOMEM, "out of memory writing %s", p);
+    size_t n = strlen(text);
+    text[n] = '\n'; /* cJSON_Print leaves room for the NUL we overwrite and restore */
+    int rc = runs_file_write_atomic(p, text, n + 1);
+    text[n] = '\0';
+    free(text);
+    return rc;
+}
+
+int runs_lineage_loss_log(char **out, size_t *len, runs_store *s, const char *node_id)
+{
+    char(*ids)[41] = NULL;
+    size_t n = 0;
+    runs_seg b = {0};
+    int rc = runs_lineage(&ids, &n, s, node_id);
+    if (rc)
+        goto done;
+    for (size_t i = n; i-- > 0;) {
+        cJSON *m = NULL;
+        if ((rc = runs_node_manifest(&m, s, ids[i])))
+            goto done;
+        cJSON *seg = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
+        if (cJSON_IsString(seg)) {
+            void *data = NULL;
+            size_t dl = 0;
+            rc = runs_object_get(&data, &dl, s, seg->valuestring);
+            if (!rc)
+                rc = runs_seg_append(&b, data, dl);
+            free(data);
+        }
+        cJSON_Delete(m);
+        if (rc)
+            goto done;
+    }
+    if (!b.buf && (rc = runs_seg_append(&b, "", 0)))
+        goto done;
+    *out = b.buf;
+    *len = b.len;
+    b.buf = NULL;
+done:
+    free(ids);
+    free(b.buf);
+    return rc;
+}
+
+/* Rewrites .loss.json as the lineage's history up to node_id, so the log continues
+ * without a gap or a repeated step whatever the file held before (a crash, a fork
+ * into a fresh directory). Drops .samples.json lines past the node's step. */
+int runs__runlog_rebuild(session *sess, const char *node_id, int fresh_samples)
+{
+    char p[PATH_MAX];
+    char *hist = NULL;
+    size_t hl = 0;
+    int rc = runs_lineage_loss_log(&hist, &hl, sess->store, node_id);
+    if (rc)
+        return rc;
+    runs__session_path(p, sizeof p, sess, ".loss.json");
+    rc = runs_file_write_atomic(p, hist, hl);
+    free(hist);
+    if (rc)
+        return rc;
+    runs__session_path(p, sizeof p, sess, ".samples.json");
+    if (fresh_samples)
+        return runs_file_write_atomic(p, "", 0);
+    return runs_jsonl_truncate_steps(p, sess->step, 1);
+}
+
+/* The advisory status file: at most once a second (and once at the end). */
+void runs__runlog_status(session *sess, int final)
+{
+    double now = runs__now_s();
+    if (!final && now - sess->t_last_status < 1.0)
+        return;
+    sess->t_last_status = now;
+    double el = now - sess->t_start;
+    double tps = el > 0 ? sess->steps_this_session * (double)sess->cfg.train.batch_size *
+                              sess->cfg.train.seq_len / el
+                        : 0;
+    long total = sess->opts.stop_after > 0 ? sess->opts.stop_after : sess->cfg.train.total_steps;
+    double sps = el > 0 ? sess->steps_this_session / el : 0;
+    runs_run_status st = {sess->run, (long)getpid(), !final, sess->step, sess->cfg.train.total_steps,
+                          sess->last_loss, sess->loss_ema, sess->last_lr, sess->last_gnorm, tps,
+                          sps > 0 ? round((total - sess->step) / sps) : -1, (long)time(NULL)};
+    /* best effort: status is advisory and must never stop training */
+    if (runs_runlog_write_status(sess->dir, &st))
+        runs_error_clear();
+}
+
+int runs_runlog_write_status(const char *dir, const runs_run_status *st)
+{
+    char p[PATH_MAX];
+    char *s = NULL;
+    int rc;
+    cJSON *j = cJSON_CreateObject();
+    snprintf(p, sizeof p, "%s/.status.json", dir);
+    if (j) {
+        cJSON_AddStringToObject(j, "run", st->run);
+        cJSON_AddNumberToObject(j, "pid", (double)st->pid);
+        cJSON_AddBoolToObject(j, "running", st->running);
+        cJSON_AddNumberToObject(j, "step", (double)st->step);
+        cJSON_AddNumberToObject(j, "total_steps", (double)st->total_steps);
+        cJSON_AddNumberToObject(j, "loss", st->loss);
+        cJSON_AddNumberToObject(j, "loss_ema", st->loss_ema);
+        cJSON_AddNumberToObject(j, "lr", st->lr);
+        cJSON_AddNumberToObject(j, "grad_norm", st->grad_norm);
+        cJSON_AddNumberToObject(j, "tokens_per_s", round(st->tokens_per_s));
+        cJSON_AddNumberToObject(j, "eta_s", st->eta_s);
+        cJSON_AddNumberToObject(j, "updated", (double)st->updated);
+        s = cJSON_PrintUnformatted(j);
+    }
+    if (!s) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory writing %s", p);
+        goto done;
+    }
+    /* no fsync: the file is rewritten every second on the training thread and
+     * only advisory (runs status reads it; nothing is decided from it), so a
+     * power loss leaving it old or empty costs nothing, while two fsyncs a second
+     * stall the loop on a busy disk. The rename still keeps readers from ever
+     * seeing half a file. */
+    rc = runs_file_write_advisory(p, s, strlen(s));
+done:
+    cJSON_Delete(j);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/* runner/runlog.h — the files a run writes in its run directory, beside the store:
+ *   .loss.json     one line per executed step (JSON Lines, store/jsonl.h)
+ *   .samples.json  one line per sample-audit prompt (JSON Lines)
+ *   .state.json    the bandit's state at the last node (published, durable)
+ *   .status.json   advisory progress for `runs status`, rewritten once a second
+ * The session-facing writers are in session_int.h; the status file's writer is
+ * here so it can be used (and tested) without a session. */
+#ifndef RUNS_RUNNER_RUNLOG_H
+#define RUNS_RUNNER_RUNLOG_H
+
+/* What .status.json says about a run. */
+typedef struct {
+    const char *run;
+    long pid;
+    int running;          /* 0 once the trainer finished or stopped */
+    long step, total_steps;
+    double loss, loss_ema, lr, grad_norm;
+    double tokens_per_s;  /* rounded when written */
+    double eta_s;         /* -1 = unknown */
+    long updated;         /* unix seconds */
+} runs_run_status;
+
+/* Writes dir/.status.json (one JSON object, no newline) from st: renamed into
+ * place whole, without fsync (store/publish.h runs_file_write_advisory), since
+ * it is rewritten every second and only advisory. */
+int runs_runlog_write_status(const char *dir, const runs_run_status *st);
+
+#endif

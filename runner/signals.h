@@ -1,0 +1,17 @@
+/* runner/signals.h — the signals a training run answers: SIGUSR1 asks for a
+ * checkpoint (at the next checkpoint.boundary), SIGINT/SIGTERM for a checkpoint
+ * and a clean stop. The handlers only set flags; the loop reads them each step. */
+#ifndef RUNS_RUNNER_SIGNALS_H
+#define RUNS_RUNNER_SIGNALS_H
+
+/* Installs the handlers and clears both flags. */
+void runs_signals_install(void);
+
+/* 1 once SIGINT or SIGTERM arrived. */
+int runs_signals_stop_wanted(void);
+
+/* 1 once SIGUSR1 arrived, until runs_signals_checkpoint_taken. */
+int runs_signals_checkpoint_wanted(void);
+void runs_signals_checkpoint_taken(void);
+
+#endif
