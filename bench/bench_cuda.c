@@ -213,7 +213,9 @@ int main(int argc, char **argv)
     int steps = argc > 1 ? atoi(argv[1]) : 10;
     if (steps < 1) steps = 10;
     if (gpt_cuda_device_count() == 0) {
-        printf("bench_cuda: skipped (no CUDA device on this machine)\n");
+        /* where the backend (build/libruns-cuda.so) could not be loaded, the loader says why */
+        const char *why = gpt_last_error();
+        printf("bench_cuda: skipped (%s)\n", why && *why ? why : "no CUDA device on this machine");
         return 0;
     }
     char name[128];
