@@ -59,14 +59,27 @@ sed 's/"total_steps": 60/"total_steps": 60/; s/"every": 20, "boundary"/"every": 
 pid=$!
 i=0
 while [ $i -lt 600 ] && ! logj killed 2>/dev/null | grep -q '"step":20'; do sleep 0.05; i=$((i + 1)); done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+# freeze the trainer, note how far it got, then kill it: the kill must land mid-run
+# (a trainer that had already finished would make the resume below prove nothing)
+kill -STOP $pid 2>/dev/null
+at_kill=$(grep -c '' runs/killed/.loss.json)
+kill -9 $pid 2>/dev/null; wait $pid; rc=$?
+expect_eq "SIGKILL landed on a live trainer (wait says: killed by signal 9)" "$rc" 137
+expect "... mid-run: .loss.json at the kill holds $at_kill of 60 steps" test "$at_kill" -lt 60
+tip=$(logj killed | grep -o '"step":[0-9]*' | sed 's/.*://' | sort -n | tail -1)
+expect "... and the run's tip (step_$tip) is short of step 60" test "${tip:-60}" -lt 60
 expect "resume after SIGKILL" "$RUNS" resume --name killed --quiet
+expect_eq "the resumed run finishes: 60 loss lines" "$(grep -c '' runs/killed/.loss.json)" 60
+expect_match "... and its tip is step 60" "$(logj killed)" '"step":60}'
 expect_eq "after SIGKILL + resume: the same losses" "$(loss_of runs/killed/.loss.json | md5sum)" "$(loss_of runs/straight/.loss.json | md5sum)"
 expect "no step twice after the crash" contiguous runs/killed/.loss.json
 expect "store verifies" "$RUNS" verify
 
 # --- one trainer per run -----------------------------------------------------------
-sed 's/"total_steps": 60/"total_steps": 100000/' tiny.json >long.json
+# no periodic checkpoints (every 0) in the long run: the only checkpoint node before
+# the SIGTERM can come from SIGUSR1, so a trainer that ignored it fails below
+sed 's/"total_steps": 60/"total_steps": 100000/; s/"every": 20, "boundary"/"every": 0, "boundary"/' tiny.json >long.json
+expect_match "long.json has no periodic checkpoints" "$(cat long.json)" '"checkpoint": \{"every": 0, "boundary": 10,'
 "$RUNS" start --config long.json --name busy --quiet >/dev/null 2>&1 &
 pid=$!
 i=0
@@ -76,7 +89,10 @@ expect_match "status of a running trainer" "$("$RUNS" status busy)" 'busy: runni
 expect "runs checkpoint signals the trainer" "$RUNS" checkpoint busy
 i=0
 while [ $i -lt 400 ] && ! logj busy | grep -q '"kind":"checkpoint"'; do sleep 0.05; i=$((i + 1)); done
-expect_match "SIGUSR1 checkpoint lands on a boundary" "$(logj busy)" '"kind":"checkpoint",[^}]*"step":[0-9]*0}'
+expect "the trainer still runs after SIGUSR1" kill -0 $pid
+ck=$(logj busy | grep -o '"kind":"checkpoint",[^}]*"step":[0-9]*}')
+expect_eq "SIGUSR1 made exactly one checkpoint node" "$(printf '%s\n' "$ck" | grep -c '"kind"')" 1
+expect_match "... on a checkpoint.boundary step (a multiple of 10, past the start)" "$ck" '"step":[1-9][0-9]*0}$'
 kill -TERM $pid; wait $pid; rc=$?
 expect_eq "SIGTERM checkpoints and exits cleanly" "$rc" 0
 last=$(tail -1 runs/busy/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')
