@@ -96,8 +96,9 @@ typedef struct {
     char token[RUNS_REF_TOKEN];   /* its value as a journal token, or "damaged" */
     char raw[RUNS_REF_TOKEN * 2]; /* its bytes, escaped, for messages */
     char journal[RUNS_REF_TOKEN]; /* the journal's last value for it, or "" */
-    int damaged;
-    char problem[512];            /* one line when damaged */
+    int damaged;                  /* its bytes are wrong or it is missing (repairable) */
+    int target_broken;            /* its bytes are right, the commit it names is not */
+    char problem[512];            /* one line when either */
 } runs_ref_state;
 
 typedef void (*runs_ref_cb)(void *ctx, const char *ref, const char *message);

@@ -313,10 +313,13 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
                      r->ref, r->token, e->new_);
         } else if (deep && !head && strncmp(r->ref, "refs/notes/", 11) != 0 && !commit_reads(s, r->token)) {
             /* notes refs name notes commits, every other ref a node */
+            /* the ref's bytes are what was written: the commit is what is broken, and
+             * putting the ref back would not help */
             snprintf(r->problem, sizeof r->problem, "%s: names %.12s, which is not a readable node commit", r->ref,
                      r->token);
+            r->target_broken = 1;
         }
-        r->damaged = r->problem[0] != '\0';
+        r->damaged = r->problem[0] != '\0' && !r->target_broken;
     }
     *out = sc.v;
     *nout = sc.n;
@@ -333,7 +336,7 @@ int runs__refs_first_damage(runs_store *s, int deep)
     size_t n = 0;
     int rc = runs__refs_check(&v, &n, s, deep);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (v[i].damaged)
+        if (v[i].problem[0])
             rc = runs_error_set(RUNS_ECORRUPT, "%s; run `runs verify --all`", v[i].problem);
     free(v);
     return rc;

@@ -178,7 +178,9 @@ static int walk_lineage(char (**ids)[41], size_t *nids, runs_verify_report *r, r
         /* ref files libgit2 cannot parse are skipped here; runs__refs_check reports them */
         while ((g = git_reference_next(&ref, it)) == 0) {
             const git_oid *o = git_reference_target(ref);
-            if (o && (rc = push_pending(&todo, &nt, &ct, o, git_reference_name(ref))) != 0)
+            char from[300];
+            snprintf(from, sizeof from, "named by %.280s", git_reference_name(ref));
+            if (o && (rc = push_pending(&todo, &nt, &ct, o, from)) != 0)
                 goto done;
             git_reference_free(ref);
             ref = NULL;
@@ -204,7 +206,7 @@ static int walk_lineage(char (**ids)[41], size_t *nids, runs_verify_report *r, r
         git_oid_tostr(hex, sizeof hex, &p.oid);
         if (git_commit_lookup(&c, s->repo, &p.oid) != 0) {
             const git_error *e = git_error_last();
-            snprintf(msg, sizeof msg, "commit %s (named by %s) cannot be read: %s", hex, p.from,
+            snprintf(msg, sizeof msg, "commit %s (%s) cannot be read: %s", hex, p.from,
                      e && e->message ? e->message : "libgit2 failed");
             problem(r, cb, ctx, hex, msg);
             continue;
@@ -314,9 +316,9 @@ static int check_refs(runs_verify_report *r, runs_store *s, runs_verify_cb cb, v
         goto done;
     for (size_t i = 0; i < n; i++) {
         r->refs++;
-        if (!v[i].damaged)
+        if (!v[i].problem[0])
             continue;
-        r->refs_damaged++;
+        r->refs_damaged += (uint64_t)v[i].damaged;
         problem(r, cb, ctx, v[i].ref, v[i].problem);
     }
     if ((rc = runs__reflog_load(&log, &nlog, &bad, s)) != 0)
