@@ -38,4 +38,45 @@ expect_eq "no stdio writes in library files (print from the CLI, or pass an even
 hits=$(scan 'RUNS_EUSAGE' | grep -vE '^(common/error|runner/optparse)\.[ch]:')
 expect_eq "no library file returns a CLI usage code" "$hits" ""
 
+# ---- the CLI prints what the session reports (runner/cli_events.c) ----------------
+# Every other test runs --quiet; these lines pin the progress text, so a command
+# that forgets to install the printer, or a printer that drifts, is caught here.
+awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
+             for (i = 0; i < 200; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
+"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt >/dev/null 2>&1
+"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
+cat >tiny.json <<JSON
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
+ "train": {"total_steps": 20, "batch_size": 2, "seq_len": 8, "seed": 7},
+ "optimizer": {"lr": 3e-3}, "schedule": {"type": "cosine", "warmup_steps": 2},
+ "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}}},
+ "sampling": {"every": 10, "tokens": 8, "prompts": ["the cat"]},
+ "gate": {"threshold": 0, "patience": 3},
+ "checkpoint": {"every": 10, "keep_last": 0, "keep_every": 0}}
+JSON
+"$RUNS" init >/dev/null
+out=$("$RUNS" start --config tiny.json --name ev --steps 10 2>err.txt)
+expect_eq "start: nothing on stderr" "$(cat err.txt)" ""
+expect_match "start: the start node first" "$(echo "$out" | sed -n 1p)" '^  node [0-9a-f]{12}  start ev@step_0$'
+expect_match "start: the training line" "$(echo "$out" | sed -n 2p)" \
+    '^training ev from step 0 to 10 \(cpu, [0-9]+ params, batch 2 x 8\)$'
+expect_match "start: a step line per step (20 steps / 40)" "$(echo "$out" | grep -c '^step ')" '^10$'
+expect_match "start: the step line's layout" "$(echo "$out" | grep '^step ' | tail -1)" \
+    '^step     10/20  loss [0-9]\.[0-9]{4} \(ema [0-9]\.[0-9]{4}\)  lr [0-9]\.[0-9]{3}e-0[0-9]  \|g\| [0-9]+\.[0-9]{3}  prose +[0-9]+ tok/s$'
+expect_match "start: the sample line" "$(echo "$out" | grep -a '^  sample')" '^  sample @10 \(score [0-9]+\): the cat'
+expect_match "start: the checkpoint node" "$(echo "$out" | grep '^  node' | tail -1)" '^  node [0-9a-f]{12}  checkpoint ev@step_10$'
+expect_match "start: done last" "$(echo "$out" | tail -1)" '^done: ev at step 10, loss ema [0-9]\.[0-9]{4}$'
+out=$("$RUNS" resume --name ev --no-train 2>&1)
+expect_match "resume: the resuming line" "$out" '^resuming ev from [0-9a-f]{12} \(step 10\)$'
+echo '{"train": {"total_steps": 30}}' >p.json
+out=$("$RUNS" fork ev@step_10 --config p.json --name evf --no-train 2>&1)
+expect_match "fork: the node, then the change list" "$out" \
+    '^  node [0-9a-f]{12}  fork evf@step_10
+fork evf from [0-9a-f]{12} at step 10; train.total_steps: 20 -> 30$'
+echo "x" >>prose.tok
+"$RUNS" resume --name evf --allow-data-change --no-train >out.txt 2>err.txt
+expect_match "a warning goes to stderr as 'runs: warning:'" "$(head -1 err.txt)" \
+    '^runs: warning: data file .*prose.tok changed since the node'
+expect_eq "... and not to stdout" "$(grep -c warning out.txt)" 0
+
 done_testing
