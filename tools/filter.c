@@ -432,3 +432,56 @@ char *runs_filter_report(const runs_filter_stats *st, const char *source)
     }
     return b.s;
 }
+
+int runs_filter_run(char **report, const char *in_path, const char *out_path, const char *source,
+                    int show_dropped)
+{
+    runs_filter_stats st;
+    *report = NULL;
+    if (!source) {
+        const char *slash = strrchr(in_path, '/');
+        source = slash ? slash + 1 : in_path;
+    }
+    int rc = runs_filter_file(&st, in_path, out_path, show_dropped);
+    if (rc != 0)
+        goto done;
+    if (!(*report = runs_filter_report(&st, source)))
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory writing the filter report for %s (%s was written)",
+                            in_path, out_path);
+done:
+    runs_filter_stats_free(&st);
+    return rc;
+}
+
+char *runs_filter_help_text(void)
+{
+    /* one text for both CLIs, so their --help cannot drift apart; the numbers come
+     * from the thresholds the rules use */
+    static const char *fmt =
+        "Drops examples that would teach the model the wrong thing, by shape not by\n"
+        "character (the seed's v2.5 filter). IN holds one example per line, turns as\n"
+        "\"> user text / < assistant text\" with newlines written \\n. Kept lines are\n"
+        "copied to OUT unchanged; a table (source, in-lines, out-lines, dropped %%) and\n"
+        "per-rule counts go to stdout.\n\n"
+        "rules (a line counts under the first that fires):\n"
+        "  system-prompt-shape   first user turn: 3+ markdown headers; 2+ headers and\n"
+        "                        >= 500 chars; or an agent fingerprint phrase (\"# Agent \",\n"
+        "                        \"Shadow Clone\", \"Your shard\", \"Read it. Become it\",\n"
+        "                        \"This file defines\") with any header or >= 400 chars\n"
+        "  oversize-paragraph    a paragraph over %d chars in any turn\n"
+        "  foreign-script        response letters in CJK, Cyrillic, Arabic, ... scripts\n"
+        "                        > %.0f%% of its letters (and at least %d)\n"
+        "  low-bigram-diversity  a window of %d word bigrams in the response with fewer\n"
+        "                        than %.0f%% distinct\n\n";
+#define HELP_ARGS RUNS_FILTER_MAX_PARAGRAPH, RUNS_FILTER_FOREIGN_FRACTION * 100, RUNS_FILTER_FOREIGN_MIN_LETTERS, \
+                  RUNS_FILTER_BIGRAM_WINDOW, RUNS_FILTER_BIGRAM_RATIO * 100
+    int n = snprintf(NULL, 0, fmt, HELP_ARGS);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s) {
+        runs_error_set(RUNS_ENOMEM, "out of memory writing the filter's help");
+        return NULL;
+    }
+    snprintf(s, (size_t)n + 1, fmt, HELP_ARGS);
+#undef HELP_ARGS
+    return s;
+}

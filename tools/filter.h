@@ -79,4 +79,17 @@ void runs_filter_stats_free(runs_filter_stats *st);
  * dropped %), the per-rule counts and any examples. Caller frees. */
 char *runs_filter_report(const runs_filter_stats *st, const char *source);
 
+/* What both filter CLIs (`runs filter`, tools/filter-dataset) do once their options
+ * are parsed: filters in_path into out_path (runs_filter_file) and gives the report
+ * they print (runs_filter_report). source names the input in the table; NULL = the
+ * file name of in_path. show_dropped as in runs_filter_file. On success *report is
+ * the caller's to free; on failure it is NULL and the error is set. */
+int runs_filter_run(char **report, const char *in_path, const char *out_path, const char *source,
+                    int show_dropped);
+
+/* The middle of both CLIs' --help: what the filter does and its rules with their
+ * thresholds, ending in a blank line (the option list follows it). Caller frees;
+ * NULL when out of memory. */
+char *runs_filter_help_text(void);
+
 #endif

@@ -29,6 +29,13 @@ expect_match "--show-dropped caps examples per rule" "$out" "dropped by system-p
 expect_eq "the standalone tool gives the same report" "$("$FD" --source s --show-dropped 1 in.txt out3.txt)" "$out"
 expect "... and the same output" cmp out2.txt out3.txt
 expect_match "help lists the rules" "$("$RUNS" filter --help)" "system-prompt-shape"
+expect_eq "the standalone tool's help is the same text" "$("$FD" --help | tail -n +2)" "$("$RUNS" filter --help | tail -n +2)"
+expect_exit 129 "standalone: missing OUT" "$FD" --source s in.txt
+expect_match "... says what and how" "$(cat "$T/.err")" "^filter-dataset: expected IN and OUT \(usage: filter-dataset "
+expect_exit 1 "standalone: missing input" "$FD" nosuch.txt o.txt
+# the standalone tool links the library; it compiled runner/*.c into itself before
+expect_eq "no C file includes a C file" \
+    "$(cd "$ROOT" && grep -lE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*\.c"' -r --include='*.c' --include='*.h' common store manifests cuda tools runner 2>/dev/null)" ""
 expect_exit 1 "missing input" "$RUNS" filter --source s nosuch.txt o.txt
 expect_exit 129 "missing OUT" "$RUNS" filter --source s in.txt
 expect_exit 129 "bad --show-dropped" "$RUNS" filter --show-dropped x in.txt o.txt

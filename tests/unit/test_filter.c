@@ -239,6 +239,43 @@ static void test_file_counts_and_report(void **state)
     assert_string_equal(runs_filter_rule_name(RUNS_FILTER_FOREIGN_SCRIPT), "foreign-script");
 }
 
+/* runs_filter_run: what both CLIs call: the file filtered, the report named after
+ * IN's file name unless a source is given, and on failure no report and the error */
+static void test_run_and_help(void **state)
+{
+    char dir[] = "/tmp/test_filter_run.XXXXXX", in[64], out[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(in, sizeof in, "%s/chat.txt", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    FILE *f = fopen(in, "w");
+    fprintf(f, "> hi / < hello there\n> # Agent A\\n## Identity\\n## Rules / < ok\n");
+    fclose(f);
+    char *report = NULL;
+    assert_int_equal(runs_filter_run(&report, in, out, NULL, 1), 0);
+    assert_non_null(report);
+    assert_non_null(strstr(report, "\nchat.txt ")); /* the table row, named after IN */
+    assert_non_null(strstr(report, "dropped by system-prompt-shape (1 of 1)"));
+    free(report);
+    assert_int_equal(runs_filter_run(&report, in, out, "mine", 0), 0);
+    assert_non_null(strstr(report, "\nmine "));
+    assert_null(strstr(report, "dropped by")); /* no examples asked for */
+    free(report);
+    report = (char *)1;
+    assert_int_equal(runs_filter_run(&report, "/nonexistent/in.txt", out, NULL, 0), RUNS_ENOTFOUND);
+    assert_null(report);
+    unlink(in);
+    unlink(out);
+    rmdir(dir);
+    /* the help both CLIs print carries the thresholds the rules use */
+    char *h = runs_filter_help_text();
+    assert_non_null(h);
+    assert_non_null(strstr(h, "a paragraph over 2000 chars"));
+    assert_non_null(strstr(h, "> 30% of its letters (and at least 4)"));
+    assert_non_null(strstr(h, "a window of 32 word bigrams"));
+    assert_non_null(strstr(h, "than 40% distinct\n\n"));
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_foreign_script),
         cmocka_unit_test(test_low_bigram_diversity),
         cmocka_unit_test(test_file_counts_and_report),
+        cmocka_unit_test(test_run_and_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
