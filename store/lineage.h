@@ -6,8 +6,11 @@
  * refs/tags/<run>/step_N (node names), refs/tags/<name> (user tags), HEAD -> the
  * current run. `git --git-dir .runs/lineage.git log` shows the lineage.
  *
- * Objects a manifest references: tensors[].sha256 (thinnable by gc), and, kept for
- * every node, "loss_log" and every string in "archived".
+ * Objects a manifest references (runs__manifest_objects lists them; manifests/
+ * manifest.c validates them): tensors[].sha256 (thinnable by gc), and, kept for
+ * every node, "loss_log" and "samples_log" (each null or an object id) and every
+ * string in "archived" (a fork's "samples" and "state"). data_files[].sha256 are
+ * fingerprints of training data outside the store, not objects.
  */
 #ifndef RUNS_STORE_LINEAGE_H
 #define RUNS_STORE_LINEAGE_H
