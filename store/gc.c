@@ -355,7 +355,7 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
         qsort(nodes, n, sizeof *nodes, cmp_gnode_id);
     r.nodes = n;
 
-    /* pins: children, tips, user tags, starts */
+    /* pins: fork points, leaves (run tips, rewound tips), user tags, starts */
     for (size_t i = 0; i < n; i++) {
         gnode *par = nodes[i].parent[0] ? find_node(nodes, n, nodes[i].parent) : NULL;
         if (par) {
@@ -382,7 +382,10 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
     }
     for (size_t i = 0; i < n; i++) {
         gnode *g = &nodes[i];
-        if (!strcmp(g->kind, "start") || !strcmp(g->kind, "import") || g->children > 1 || g->foreign_child)
+        /* a leaf is reachable only because some ref names it: a run tip, a tag, or a tip
+         * kept by `runs resume --rewind` under refs/rewound/ (pinned like a run tip) */
+        if (!strcmp(g->kind, "start") || !strcmp(g->kind, "import") || g->children > 1 || g->foreign_child ||
+            g->children == 0)
             g->pinned = 1;
         r.nodes_pinned += (uint64_t)g->pinned;
         r.nodes_thinned_before += (uint64_t)g->thinned;

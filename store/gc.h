@@ -10,8 +10,8 @@
  * deleted. Lineage is never rewritten: git history, `runs log`, the manifest and the
  * node's non-tensor objects (loss_log, archived, objects) stay; `restore` of a thinned
  * node says so and `verify` does not count it as corruption.
- * Pinned: named by a user tag, a run tip, a start node, or a fork point (a node with a
- * child in another run, or more than one child). Nodes of kinds other than checkpoint
+ * Pinned: named by a user tag, a run tip, a tip kept under refs/rewound/ (any leaf), a
+ * start node, or a fork point (a node with a child in another run, or more than one child). Nodes of kinds other than checkpoint
  * (start, fork, restart, stage, halt) are never thinned.
  * gc needs the store to itself: it fails with RUNS_ELOCKED while a writer holds it.
  * gc fails closed (invariant 10 in store/store.c): unless every ref file is sound,

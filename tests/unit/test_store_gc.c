@@ -139,12 +139,42 @@ static void test_shared_objects_survive(void **state)
     scratch_close(&x);
 }
 
+/* A rewound tip (runs resume --rewind keeps it under refs/rewound/) is pinned like a
+ * run tip: thinning must not take the tensors of the node a user rewound away from. */
+static void test_rewound_tip_pinned(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char id[6][41], kept[128];
+    assert_int_equal(commit_node(id[0], x.s, "start", "main", 0, NULL, 200), 0);
+    for (int i = 1; i < 6; i++)
+        assert_int_equal(commit_node(id[i], x.s, "checkpoint", "main", i * 10, id[i - 1], (uint32_t)(200 + i)), 0);
+    /* rewind main from step 50 to step 20, then train on past it (30..70), so the
+     * rewound tip is neither main's tip nor among its last checkpoints */
+    assert_int_equal(runs_run_rewind(kept, x.s, "main", id[5], id[2]), 0);
+    char b[6][41];
+    snprintf(b[0], sizeof b[0], "%s", id[2]);
+    for (int i = 1; i < 6; i++)
+        assert_int_equal(commit_node(b[i], x.s, "checkpoint", "main", 20 + i * 10, b[i - 1], (uint32_t)(300 + i)), 0);
+    runs_store_free(x.s);
+    assert_int_equal(runs_store_open(&x.s, x.dir), 0);
+    runs_gc_options opt = {.keep_last = 1};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, x.s, &opt), 0);
+    assert_false(runs_node_thinned(x.s, id[5]));
+    assert_int_equal(loads(x.s, id[5]), 0);
+    assert_true(runs_node_thinned(x.s, id[4])); /* an ordinary rewound checkpoint may be thinned */
+    assert_int_equal(loads(x.s, b[5]), 0);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orphans_and_tmp),
         cmocka_unit_test(test_retention_pins),
         cmocka_unit_test(test_shared_objects_survive),
+        cmocka_unit_test(test_rewound_tip_pinned),
     };
     return cmocka_run_group_tests_name("store_gc", tests, NULL, NULL);
 }
