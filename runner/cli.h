@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 
+#include "runner/optparse.h"
+
 #define RUNS_EXIT_OK 0
 #define RUNS_EXIT_ERROR 1
 #define RUNS_EXIT_HALT 2
@@ -45,6 +47,20 @@ int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
 struct option;
 int runs_cli_bad_option(const char *cmd, const char *usage, char **argv, const char *shortopts,
                         const struct option *longopts);
+
+/* runs_opts_parse (runner/optparse.h: the one option parser; each command declares
+ * its options once, as a table), then on a usage error prints
+ *   "runs CMD: <what> (usage: USAGE; see runs CMD --help)"
+ * on stderr and returns 129 (RUNS_EXIT_USAGE); a table error prints
+ * "runs CMD: <what>" and returns 1. Returns 0 when all was well. npos, pos and
+ * max_pos as in runs_opts_parse (pos is the caller's array). */
+int runs_cli_opts(int *npos, const char **pos, int max_pos, const char *cmd, const char *usage,
+                  const runs_opt *opts, int argc, char **argv);
+
+/* Prints the option list of opts (runs_opts_help) on stdout, the help column at
+ * least min_col wide so hand-written lines above it (positional arguments) can
+ * line up with it. */
+void runs_cli_opts_help(const runs_opt *opts, int min_col);
 
 /* True when argv holds -h or --help; commands call this first and print their help. */
 int runs_cli_wants_help(int argc, char **argv);

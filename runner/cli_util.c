@@ -1,8 +1,10 @@
-/* runner/cli_util.c — error and usage printing shared by the commands. */
+/* runner/cli_util.c — error and usage printing shared by the commands, and the
+ * printing side of the option parser (runner/optparse.h). */
 #include "runner/cli.h"
 
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -92,4 +94,25 @@ int runs_cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+int runs_cli_opts(int *npos, const char **pos, int max_pos, const char *cmd, const char *usage,
+                  const runs_opt *opts, int argc, char **argv)
+{
+    int rc = runs_opts_parse(npos, pos, max_pos, opts, argc, argv);
+    if (rc == 0)
+        return RUNS_EXIT_OK;
+    if (rc != RUNS_EUSAGE)
+        return runs_cli_fail(cmd);
+    /* the message is escaped already (runs_error_set), so it is printed as is */
+    fprintf(stderr, "runs %s: %s (usage: %s; see runs %s --help)\n", cmd, runs_error_message(), usage, cmd);
+    return RUNS_EXIT_USAGE;
+}
+
+void runs_cli_opts_help(const runs_opt *opts, int min_col)
+{
+    char *s = runs_opts_help(opts, min_col);
+    if (s)
+        fputs(s, stdout);
+    free(s);
 }

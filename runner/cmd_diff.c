@@ -1,5 +1,4 @@
 /* runner/cmd_diff.c — `runs diff A B [--json]`: what differs between two nodes. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,34 +53,31 @@ static void print_value(const cJSON *v)
 
 int cmd_diff(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
-    int json = 0, c;
+    int json = 0, npos, rc;
+    const char *pos[8];
+    const runs_opt opts[] = {
+        RUNS_FLAG("json", 0, &json, "print an array of {\"path\",\"a\",\"b\"} (a missing side is null)"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Compare two nodes: config by dotted key path (optimizer.lr), run, kind, step,\n"
                "tokens, optimizer, bandit and data state, metrics, and which tensors changed\n"
                "(tensors.GROUP.NAME, by sha256). A and B are node names as in `runs show`.\n"
-               "--json prints an array of {\"path\",\"a\",\"b\"} (a missing side is null).\n"
-               "Exit status 0 whether or not they differ.\n");
+               "Exit status 0 whether or not they differ.\n\n");
+        runs_cli_opts_help(opts, 0);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else
-            return runs_cli_bad_option("diff", USAGE, argv, "", opts);
-    }
-    if (argc - optind != 2)
+    if ((rc = runs_cli_opts(&npos, pos, 8, "diff", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos != 2)
         return runs_cli_usage("diff", USAGE, "expected two nodes A and B");
     runs_store *s = NULL;
     cJSON *ma = NULL, *mb = NULL, *va = NULL, *vb = NULL;
     runs_diff_entry *d = NULL;
     size_t nd = 0;
     char a[41], b[41];
-    int rc = runs_cli_open_store(cli, &s);
-    if (rc || (rc = runs_node_resolve(a, s, argv[optind])) != 0 || (rc = runs_node_resolve(b, s, argv[optind + 1])) != 0)
+    rc = runs_cli_open_store(cli, &s);
+    if (rc || (rc = runs_node_resolve(a, s, pos[0])) != 0 || (rc = runs_node_resolve(b, s, pos[1])) != 0)
         goto done;
     if ((rc = runs_node_manifest(&ma, s, a)) != 0 || (rc = runs_node_manifest(&mb, s, b)) != 0)
         goto done;

@@ -1,6 +1,5 @@
 /* runner/cmd_export.c — `runs export NODE --format safetensors|llmc --out FILE`:
  * a node's weights for other tools (formats in tools/export.h). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,7 @@
 
 #define USAGE "runs export NODE --format safetensors|llmc --out FILE"
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Write a node's weights (not the optimizer state) in another tool's format.\n"
@@ -24,32 +23,25 @@ static void help(void)
            "               step and the full config as JSON text\n"
            "  llmc         llm.c's GPT-2 fp32 model file (train_gpt2.c: header version 3,\n"
            "               vocabulary padded to a multiple of 128 with zero rows)\n\n"
-           "  NODE          a node name (step_N, RUN@step_N, tag, run, id prefix)\n"
-           "  --format F    safetensors or llmc\n"
-           "  --out FILE    the file to write (replaced atomically)\n");
+           "  NODE              a node name (step_N, RUN@step_N, tag, run, id prefix)\n");
+    runs_cli_opts_help(opts, 20);
 }
 
 int cmd_export(runs_cli *cli, int argc, char **argv)
 {
+    const char *out = NULL, *format = NULL, *pos[8];
+    int npos, rc;
+    const runs_opt opts[] = {RUNS_STR("format", 'f', &format, "F", "safetensors or llmc"),
+                             RUNS_STR("out", 'o', &out, "FILE", "the file to write (replaced atomically)"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    const char *out = NULL, *format = NULL;
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
-    int c;
-    optind = 0; /* 0, not 1: glibc then resets its state between parses */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:f:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'f': format = optarg; break;
-        default: return runs_cli_bad_option("export", USAGE, argv, ":o:f:", opts);
-        }
-    }
-    if (argc - optind != 1)
-        return runs_cli_usage("export", USAGE, "expected one NODE, got %d arguments", argc - optind);
+    if ((rc = runs_cli_opts(&npos, pos, 8, "export", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos != 1)
+        return runs_cli_usage("export", USAGE, "expected one NODE, got %d arguments", npos);
     if (!out)
         return runs_cli_usage("export", USAGE, "--out is required");
     if (!format || (strcmp(format, "safetensors") && strcmp(format, "llmc")))
@@ -64,9 +56,9 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     int nt = 0;
     char id[41];
     runs_config cfg;
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc) goto done;
-    if ((rc = runs_node_resolve(id, s, argv[optind]))) goto done;
+    if ((rc = runs_node_resolve(id, s, pos[0]))) goto done;
     if ((rc = runs_node_manifest(&m, s, id))) goto done;
     const cJSON *config = cJSON_GetObjectItemCaseSensitive(m, "config");
     if ((rc = runs_config_from_json(&cfg, config, "node config"))) goto done;

@@ -1,6 +1,5 @@
 /* runner/cmd_filter.c — `runs filter --source NAME [--show-dropped N] IN OUT`
  * (the same as tools/filter-dataset). Rules and thresholds: tools/filter.h. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +10,7 @@
 
 static const char *USAGE = "runs filter --source NAME [--show-dropped N] IN OUT";
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: %s\n\n"
            "Drops examples that would teach the model the wrong thing, by shape not by\n"
@@ -29,41 +28,29 @@ static void help(void)
            "                        > %.0f%% of its letters (and at least %d)\n"
            "  low-bigram-diversity  a window of %d word bigrams in the response with fewer\n"
            "                        than %.0f%% distinct\n\n"
-           "options:\n"
-           "  --source NAME        the source's name in the table (default: IN's file name)\n"
-           "  --show-dropped N     print up to N dropped examples per rule (truncated)\n",
+           "options:\n",
            USAGE, RUNS_FILTER_MAX_PARAGRAPH, RUNS_FILTER_FOREIGN_FRACTION * 100, RUNS_FILTER_FOREIGN_MIN_LETTERS,
            RUNS_FILTER_BIGRAM_WINDOW, RUNS_FILTER_BIGRAM_RATIO * 100);
+    runs_cli_opts_help(opts, 23);
 }
 
 int cmd_filter(runs_cli *cli, int argc, char **argv)
 {
     (void)cli;
+    const char *source = NULL, *pos[8];
+    long show = 0;
+    int npos, rc;
+    const runs_opt opts[] = {
+        RUNS_STR("source", 0, &source, "NAME", "the source's name in the table (default: IN's file name)"),
+        RUNS_INT("show-dropped", 0, &show, "N", "[0, 100000]", "print up to N dropped examples per rule (truncated)"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    const char *source = NULL;
-    long show = 0;
-    static const struct option opts[] = {
-        {"source", required_argument, 0, 's'}, {"show-dropped", required_argument, 0, 'd'}, {0, 0, 0, 0}};
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 's': source = optarg; break;
-        case 'd':
-            show = strtol(optarg, &end, 10);
-            if (*end || show < 0 || show > 100000)
-                return runs_cli_usage("filter", USAGE, "--show-dropped %s: expected a count >= 0", optarg);
-            break;
-        default: return runs_cli_bad_option("filter", USAGE, argv, "", opts);
-        }
-    }
-    if (argc - optind != 2) return runs_cli_usage("filter", USAGE, "expected IN and OUT");
-    const char *in = argv[optind], *out = argv[optind + 1];
+    if ((rc = runs_cli_opts(&npos, pos, 8, "filter", USAGE, opts, argc, argv))) return rc;
+    if (npos != 2) return runs_cli_usage("filter", USAGE, "expected IN and OUT");
+    const char *in = pos[0], *out = pos[1];
     if (!source) {
         const char *slash = strrchr(in, '/');
         source = slash ? slash + 1 : in;

@@ -7,8 +7,6 @@
  * step at which the gate would have fired is reported. Seed 002's back-test:
  * "would have triggered at step 132K, saving 3.8 days of compute".
  */
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +22,7 @@
 #define USAGE "runs gate --backtest SAMPLES.json [--threshold X] [--patience N] [--json]"
 #define PREVIEW 48
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Replay a run's sample audit log (.samples.json, JSON Lines of\n"
@@ -33,13 +31,8 @@ static void help(void)
            "top-word dominance), and the gate fires after PATIENCE consecutive samples\n"
            "score below THRESHOLD. Prints each sample's score and the step at which\n"
            "the gate would have halted the run, or that it would not have. Exits 0\n"
-           "either way.\n\n"
-           "  --backtest F     the samples log (- for stdin)\n"
-           "  --threshold X    score below which a sample is low (default 30)\n"
-           "  --patience N     consecutive low samples that fire the gate (default 5;\n"
-           "                   0 = gate off)\n"
-           "  --json           one JSON object: threshold, patience, samples [{step,\n"
-           "                   prompt, score, recorded}], fired, fired_step, run_start\n");
+           "either way.\n\n");
+    runs_cli_opts_help(opts, 0);
 }
 
 typedef struct {
@@ -144,59 +137,33 @@ static void preview(const char *text, char *out, size_t outlen)
     out[k] = '\0';
 }
 
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_gate(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"backtest", required_argument, NULL, 'b'},
-        {"threshold", required_argument, NULL, 't'},
-        {"patience", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *file = NULL;
-    double threshold = 30, p;
-    int patience = 5, json = 0, o, status = RUNS_EXIT_OK;
+    double threshold = 30;
+    long patience_l = 5;
+    int patience, json = 0, npos, status = RUNS_EXIT_OK;
+    const runs_opt opts[] = {
+        RUNS_STR("backtest", 'b', &file, "F", "the samples log (- for stdin)"),
+        RUNS_NUM("threshold", 't', &threshold, "X", "[0, 100]", "score below which a sample is low (default 30)"),
+        RUNS_INT("patience", 'p', &patience_l, "N", "[0, 1000000]",
+                 "consecutive low samples that fire the gate (default 5;\n0 = gate off)"),
+        RUNS_FLAG("json", 'j', &json,
+                  "one JSON object: threshold, patience, samples [{step,\n"
+                  "prompt, score, recorded}], fired, fired_step, run_start"),
+        RUNS_OPT_END};
     sample *v = NULL;
     size_t n = 0;
     cJSON *out = NULL;
     char *text = NULL;
 
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":b:t:p:jh", opts, NULL)) != -1) {
-        switch (o) {
-        case 'b': file = optarg; break;
-        case 't':
-            if (parse_double(optarg, &threshold) || threshold < 0 || threshold > 100)
-                return runs_cli_usage("gate", USAGE, "--threshold: expected a number in 0..100, got '%s'", optarg);
-            break;
-        case 'p':
-            if (parse_double(optarg, &p) || p < 0 || p != floor(p) || p > 1e6)
-                return runs_cli_usage("gate", USAGE, "--patience: expected an integer >= 0, got '%s'", optarg);
-            patience = (int)p;
-            break;
-        case 'j': json = 1; break;
-        default: return runs_cli_bad_option("gate", USAGE, argv, ":b:t:p:jh", opts);
-        }
-    }
-    if (optind < argc)
-        return runs_cli_usage("gate", USAGE, "unexpected argument '%s'", argv[optind]);
+    if ((status = runs_cli_opts(&npos, NULL, 0, "gate", USAGE, opts, argc, argv)))
+        return status;
+    patience = (int)patience_l;
     if (!file)
         return runs_cli_usage("gate", USAGE, "--backtest SAMPLES.json is required");
 

@@ -1,6 +1,4 @@
 /* runner/cmd_gc.c — `runs gc [--dry-run] [--keep-last N] [--keep-every K]`. */
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -11,25 +9,15 @@
 
 #define USAGE "runs gc [--dry-run] [--keep-last N] [--keep-every K]"
 
-static int parse_count(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int cmd_gc(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-                                         {"keep-last", required_argument, NULL, 'l'},
-                                         {"keep-every", required_argument, NULL, 'e'},
-                                         {0, 0, 0, 0}};
     runs_gc_options opt = {0};
-    int c;
+    const runs_opt opts[] = {
+        RUNS_FLAG("dry-run", 0, &opt.dry_run, "report what would be removed and freed; change nothing"),
+        RUNS_INT("keep-last", 0, &opt.keep_last, "N", "[0,)", "keep the last N checkpoints of each run"),
+        RUNS_INT("keep-every", 0, &opt.keep_every, "K", "[0,)", "keep checkpoints whose step is a multiple of K"),
+        RUNS_OPT_END};
+    int npos, rc;
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Remove what no node needs and, with a retention rule, thin old checkpoints.\n\n"
@@ -45,36 +33,19 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
                "it was thinned and `runs verify` does not count it as corruption.\n"
                "Pinned (never thinned): nodes named by a tag, run tips, start nodes, and fork\n"
                "points (a node with a child in another run, or more than one child). Nodes of\n"
-               "kinds other than checkpoint (fork, restart, stage, halt) are never thinned.\n\n"
-               "  --dry-run        report what would be removed and freed; change nothing\n"
-               "  --keep-last N    keep the last N checkpoints of each run\n"
-               "  --keep-every K   keep checkpoints whose step is a multiple of K\n\n"
-               "gc needs the store to itself: it refuses while a trainer or commit is writing.\n"
+               "kinds other than checkpoint (fork, restart, stage, halt) are never thinned.\n\n");
+        runs_cli_opts_help(opts, 0);
+        printf("\ngc needs the store to itself: it refuses while a trainer or commit is writing.\n"
                "gc fails closed: unless it reads every ref, every node commit, every manifest\n"
                "and the `thinned` list without error, it deletes nothing and names what is\n"
                "broken (then run `runs verify --all`).\n");
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'n')
-            opt.dry_run = 1;
-        else if (c == 'l' && parse_count(optarg, &opt.keep_last) == 0)
-            ;
-        else if (c == 'e' && parse_count(optarg, &opt.keep_every) == 0)
-            ;
-        else if (c == 'l' || c == 'e')
-            return runs_cli_usage("gc", USAGE, "%s: expected a non-negative integer, got '%s'",
-                                  c == 'l' ? "--keep-last" : "--keep-every", optarg);
-        else
-            return runs_cli_bad_option("gc", USAGE, argv, "", opts);
-    }
-    if (optind < argc)
-        return runs_cli_usage("gc", USAGE, "unexpected argument '%s'", argv[optind]);
+    if ((rc = runs_cli_opts(&npos, NULL, 0, "gc", USAGE, opts, argc, argv)))
+        return rc;
     runs_store *s = NULL;
     runs_gc_report r;
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc == 0)
         rc = runs_gc(&r, s, &opt);
     if (rc == 0) {

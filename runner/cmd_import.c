@@ -1,6 +1,5 @@
 /* runner/cmd_import.c — `runs import FILE --run NAME`: an llm.c fp32 model file as the
  * start node of a new run (config from the header and the defaults; AdamW m, v zero). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,7 @@
 
 #define USAGE "runs import FILE --run NAME [--config F]"
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Record an llm.c GPT-2 fp32 model file (train_gpt2.c's format, version 3) as the\n"
@@ -23,32 +22,26 @@ static void help(void)
            "the file's header (block_size = maxT; padded vocabulary rows are dropped); the\n"
            "other sections from --config F or the defaults. AdamW m and v start at zero.\n"
            "Train on with `runs resume NAME` or branch with `runs fork`.\n\n"
-           "  FILE          the llm.c model file\n"
-           "  --run NAME    the new run's name (must not exist)\n"
-           "  --config F    the rest of the config (its model section must agree or be absent)\n");
+           "  FILE              the llm.c model file\n");
+    runs_cli_opts_help(opts, 20);
 }
 
 int cmd_import(runs_cli *cli, int argc, char **argv)
 {
+    const char *run = NULL, *config_path = NULL, *pos[8];
+    int npos, rc;
+    const runs_opt opts[] = {
+        RUNS_STR("run", 'r', &run, "NAME", "the new run's name (must not exist)"),
+        RUNS_STR("config", 'c', &config_path, "F", "the rest of the config (its model section must agree or be absent)"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    const char *run = NULL, *config_path = NULL;
-    static const struct option opts[] = {
-        {"run", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:c:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r': run = optarg; break;
-        case 'c': config_path = optarg; break;
-        default: return runs_cli_bad_option("import", USAGE, argv, ":r:c:", opts);
-        }
-    }
-    if (argc - optind != 1)
-        return runs_cli_usage("import", USAGE, "expected one FILE, got %d arguments", argc - optind);
+    if ((rc = runs_cli_opts(&npos, pos, 8, "import", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos != 1)
+        return runs_cli_usage("import", USAGE, "expected one FILE, got %d arguments", npos);
     if (!run)
         return runs_cli_usage("import", USAGE, "--run NAME is required");
     if (runs_name_check(run, "run"))
@@ -63,8 +56,8 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
     int nt = 0;
     cJSON *config = NULL, *man = NULL;
     char id[41], tip[41];
-    const char *file = argv[optind];
-    int rc = runs_cli_open_store(cli, &s);
+    const char *file = pos[0];
+    rc = runs_cli_open_store(cli, &s);
     if (rc) goto done;
     if (runs_run_tip(tip, s, run) == 0) {
         rc = runs_error_set(RUNS_EEXISTS, "run %s already exists; pick another --run name", run);

@@ -2,7 +2,6 @@
  *
  * Besides the manifest (immutable), each node may carry a note (store/notes.h) with
  * facts measured later; its "sharpness" (from `runs sharpness`) is shown here. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,11 +185,16 @@ static int print_graph(lnode *v, size_t n, runs_store *s)
 
 int cmd_log(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"graph", no_argument, NULL, 'g'},
-                                         {"all", no_argument, NULL, 'a'},
-                                         {0, 0, 0, 0}};
-    int json = 0, graph = 0, all = 0, c;
+    int json = 0, graph = 0, all = 0, npos, rc;
+    const char *pos[8];
+    const runs_opt opts[] = {
+        RUNS_FLAG("graph", 0, &graph, "draw the fork structure in ASCII (all runs unless RUN is given)"),
+        RUNS_FLAG("json", 0, &json,
+                  "print an array of {\"id\",\"run\",\"kind\",\"step\",\"parent\",\"loss\",\n"
+                  "\"sharpness\"}, sharpness being the note's record ({\"trace\",\"stderr\",\n"
+                  "\"samples\",\"eps\",...}) or null"),
+        RUNS_FLAG("all", 0, &all, "list every node of every run"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "List lineage nodes, newest first: short id, kind, run, step, loss\n"
@@ -199,28 +203,15 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
                "[rewound] on nodes only a rewound tip keeps (`runs resume NODE --rewind`;\n"
                "\"rewound\": true in --json).\n"
                "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
-               "across the runs it was forked from. --all lists every node of every run.\n"
-               "--graph draws the fork structure in ASCII (all runs unless RUN is given).\n"
-               "--json prints an array of {\"id\",\"run\",\"kind\",\"step\",\"parent\",\"loss\",\n"
-               "\"sharpness\"}, sharpness being the note's record ({\"trace\",\"stderr\",\"samples\",\n"
-               "\"eps\",...}) or null.\n");
+               "across the runs it was forked from.\n\n");
+        runs_cli_opts_help(opts, 0);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else if (c == 'g')
-            graph = 1;
-        else if (c == 'a')
-            all = 1;
-        else
-            return runs_cli_bad_option("log", USAGE, argv, "", opts);
-    }
-    if (argc - optind > 1)
+    if ((rc = runs_cli_opts(&npos, pos, 8, "log", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos > 1)
         return runs_cli_usage("log", USAGE, "expected at most one RUN");
-    const char *want = optind < argc ? argv[optind] : NULL;
+    const char *want = npos ? pos[0] : NULL;
     if (want && all)
         return runs_cli_usage("log", USAGE, "give RUN or --all, not both");
     if (graph && !want)
@@ -231,7 +222,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     lnode *v = NULL;
     char (*rew)[41] = NULL;
     size_t nrew = 0;
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc)
         goto done;
     if (all) {

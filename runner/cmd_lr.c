@@ -5,7 +5,6 @@
  * config can be checked before its data exists.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +19,13 @@
 #define USAGE "runs lr --config F [--steps LIST] [--svg OUT.svg]"
 #define MAX_STEPS 10000000L /* a typo like 0:1e9 should not print forever */
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Print the learning rate the config's schedule gives at each step, one line\n"
            "\"STEP LR\" per step (LR in %%.17g). Only the train, optimizer and schedule\n"
-           "sections of the config are read.\n\n"
-           "  --config F      the run config (JSON)\n"
-           "  --steps LIST    comma-separated steps or ranges A:B[:STEP] (B included),\n"
-           "                  e.g. 0,1000,2000 or 0:200000:10000; default 0..T in 10 parts\n"
-           "  --svg OUT.svg   also draw the curve over [0, total_steps] as an SVG chart\n");
+           "sections of the config are read.\n\n");
+    runs_cli_opts_help(opts, 0);
 }
 
 /* Parses a non-negative decimal integer that fills s entirely. */
@@ -141,37 +137,27 @@ done:
 
 int cmd_lr(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"steps", required_argument, NULL, 's'},
-        {"svg", required_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *config = NULL, *steps = NULL, *svg = NULL;
+    const runs_opt opts[] = {
+        RUNS_STR("config", 'c', &config, "F", "the run config (JSON)"),
+        RUNS_STR("steps", 's', &steps, "LIST",
+                 "comma-separated steps or ranges A:B[:STEP] (B included),\n"
+                 "e.g. 0,1000,2000 or 0:200000:10000; default 0..T in 10 parts"),
+        RUNS_STR("svg", 'g', &svg, "OUT.svg", "also draw the curve over [0, total_steps] as an SVG chart"),
+        RUNS_OPT_END};
     long *v = NULL;
     size_t n = 0, cap = 0;
     char *list = NULL;
     char err[256];
-    int status = RUNS_EXIT_OK, o;
+    int status = RUNS_EXIT_OK, npos;
     runs_config cfg;
 
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((o = getopt_long(argc, argv, ":c:s:g:h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c': config = optarg; break;
-        case 's': steps = optarg; break;
-        case 'g': svg = optarg; break;
-        default: return runs_cli_bad_option("lr", USAGE, argv, ":c:s:g:h", opts);
-        }
-    }
-    if (optind < argc)
-        return runs_cli_usage("lr", USAGE, "unexpected argument '%s'", argv[optind]);
+    if ((status = runs_cli_opts(&npos, NULL, 0, "lr", USAGE, opts, argc, argv)))
+        return status;
     if (!config)
         return runs_cli_usage("lr", USAGE, "--config is required");
 

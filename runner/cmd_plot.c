@@ -1,6 +1,5 @@
 /* runner/cmd_plot.c — `runs plot [RUN] --out F.svg`: loss, LR and grad-norm charts of a
  * run's lineage, with fork/restart/stage/halt nodes marked and sibling runs overlaid. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,7 @@
 
 #define USAGE "runs plot [RUN] --out F.svg [--what loss|lr|grad_norm|all]"
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Draw the run's history along its lineage (root to tip, each node's loss-log\n"
@@ -22,9 +21,8 @@ static void help(void)
            "gradient norm (log scale). Fork, restart, stage and halt nodes are labelled\n"
            "vertical lines; other runs that branch from this lineage are overlaid in\n"
            "their own colours from their branch step on.\n\n"
-           "  RUN           the run to draw (default: the current run, HEAD)\n"
-           "  --out F.svg   where to write the SVG ('-' = stdout)\n"
-           "  --what LIST   comma-separated charts: loss, lr, grad_norm, all (default all)\n");
+           "  RUN                 the run to draw (default: the current run, HEAD)\n");
+    runs_cli_opts_help(opts, 22);
 }
 
 /* Parses "loss,lr" etc. into RUNS_PLOT_* bits; 0 on a bad word. */
@@ -52,25 +50,20 @@ static int write_out(const char *path, const char *data, size_t len)
 
 int cmd_plot(runs_cli *cli, int argc, char **argv)
 {
+    const char *out = NULL, *what_s = "all", *pos[8];
+    int npos, rc;
+    const runs_opt opts[] = {
+        RUNS_STR("out", 'o', &out, "F.svg", "where to write the SVG ('-' = stdout)"),
+        RUNS_STR("what", 'w', &what_s, "LIST", "comma-separated charts: loss, lr, grad_norm, all (default all)"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    const char *out = NULL, *what_s = "all";
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"what", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:w:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'w': what_s = optarg; break;
-        default: return runs_cli_bad_option("plot", USAGE, argv, ":o:w:", opts);
-        }
-    }
-    if (argc - optind > 1)
-        return runs_cli_usage("plot", USAGE, "expected at most one RUN, got %d arguments", argc - optind);
+    if ((rc = runs_cli_opts(&npos, pos, 8, "plot", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos > 1)
+        return runs_cli_usage("plot", USAGE, "expected at most one RUN, got %d arguments", npos);
     if (!out)
         return runs_cli_usage("plot", USAGE, "--out is required");
     unsigned what = parse_what(what_s);
@@ -81,11 +74,11 @@ int cmd_plot(runs_cli *cli, int argc, char **argv)
     runs_plot_data *d = NULL;
     runs_buf b = {0};
     char run[128];
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc)
         goto done;
-    if (optind < argc)
-        snprintf(run, sizeof run, "%s", argv[optind]);
+    if (npos)
+        snprintf(run, sizeof run, "%s", pos[0]);
     else if ((rc = runs_head_get(run, sizeof run, s)))
         goto done;
     if ((rc = runs_plot_collect(&d, s, run)))

@@ -1,6 +1,5 @@
 /* runner/cmd_report.c — `runs report [RUN] --out F.html`: one self-contained HTML page
  * for a run's lineage (charts, nodes, config diffs, gate events, sample audit). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +13,7 @@
 
 #define USAGE "runs report [RUN] --out F.html"
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Write one self-contained HTML page (inline SVG and CSS, no scripts, nothing\n"
@@ -22,40 +21,35 @@ static void help(void)
            "and grad-norm charts; a table of nodes (id, kind, run, step, loss, coherence,\n"
            "sharpness from `runs sharpness`); the config diff recorded at each fork and\n"
            "restart; gate halts; and the sample audit with coherence scores.\n\n"
-           "  RUN           the run (default: the current run, HEAD)\n"
-           "  --out F.html  where to write the page ('-' = stdout)\n");
+           "  RUN                 the run (default: the current run, HEAD)\n");
+    runs_cli_opts_help(opts, 22);
 }
 
 int cmd_report(runs_cli *cli, int argc, char **argv)
 {
+    const char *out = NULL, *pos[8];
+    int npos, rc;
+    const runs_opt opts[] = {RUNS_STR("out", 'o', &out, "F.html", "where to write the page ('-' = stdout)"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    const char *out = NULL;
-    static const struct option opts[] = {{"out", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
-    int c;
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        default: return runs_cli_bad_option("report", USAGE, argv, ":o:", opts);
-        }
-    }
-    if (argc - optind > 1)
-        return runs_cli_usage("report", USAGE, "expected at most one RUN, got %d arguments", argc - optind);
+    if ((rc = runs_cli_opts(&npos, pos, 8, "report", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos > 1)
+        return runs_cli_usage("report", USAGE, "expected at most one RUN, got %d arguments", npos);
     if (!out)
         return runs_cli_usage("report", USAGE, "--out is required");
 
     runs_store *s = NULL;
     runs_buf b = {0};
     char run[128];
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc)
         goto done;
-    if (optind < argc)
-        snprintf(run, sizeof run, "%s", argv[optind]);
+    if (npos)
+        snprintf(run, sizeof run, "%s", pos[0]);
     else if ((rc = runs_head_get(run, sizeof run, s)))
         goto done;
     if ((rc = runs_report_html(&b, s, run)))

@@ -1,7 +1,6 @@
 /* runner/cmd_restore.c — `runs restore NODE --out DIR`: materialise a checkpoint. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,10 +117,14 @@ static int write_text(const char *path, const char *text)
 
 int cmd_restore(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'}, {0, 0, 0, 0}};
-    const char *out = NULL;
-    int c, force = 0;
+    const char *out = NULL, *pos[8];
+    int force = 0, npos, rc;
+    const runs_opt opts[] = {
+        RUNS_STR("out", 0, &out, "DIR", "the directory to write (new or empty)"),
+        RUNS_FLAG("force", 0, &force,
+                  "replace an earlier restore in DIR (its manifest.json and GROUP/*.f32\n"
+                  "files); refused when DIR holds anything else"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Write a node's tensors as DIR/<group>/<name>.f32 (raw little-endian float32,\n"
@@ -129,22 +132,13 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
                "re-hashed on the way and each file appears only once verified (written\n"
                "beside, then renamed). NODE is a node name as in `runs show`. A node whose\n"
                "tensors `runs gc` thinned cannot be restored; its manifest still can\n"
-               "(`runs show NODE --json`).\n"
-               "DIR must be new or empty. --force replaces an earlier restore in DIR (its\n"
-               "manifest.json and GROUP/*.f32 files) and refuses when DIR holds anything else.\n");
+               "(`runs show NODE --json`).\n\n");
+        runs_cli_opts_help(opts, 0);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'o')
-            out = optarg;
-        else if (c == 'f')
-            force = 1;
-        else
-            return runs_cli_bad_option("restore", USAGE, argv, "", opts);
-    }
-    if (argc - optind != 1)
+    if ((rc = runs_cli_opts(&npos, pos, 8, "restore", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos != 1)
         return runs_cli_usage("restore", USAGE, "expected one NODE");
     if (!out || !*out)
         return runs_cli_usage("restore", USAGE, "--out DIR is required");
@@ -152,13 +146,13 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
     cJSON *m = NULL;
     char *text = NULL, id[41], p[PATH_MAX];
     runs_progress pr;
-    int rc = runs_cli_open_store(cli, &s);
-    if (rc || (rc = runs_node_resolve(id, s, argv[optind])) != 0)
+    rc = runs_cli_open_store(cli, &s);
+    if (rc || (rc = runs_node_resolve(id, s, pos[0])) != 0)
         goto done;
     if (runs_node_thinned(s, id)) {
         rc = runs_error_set(RUNS_ENOTFOUND,
                             "node %.12s (%s) was thinned by `runs gc`: its tensors were removed; restore a kept node",
-                            id, argv[optind]);
+                            id, pos[0]);
         goto done;
     }
     if ((rc = runs_node_manifest_text(&text, NULL, s, id)) != 0 || (rc = runs_node_manifest(&m, s, id)) != 0)
@@ -198,7 +192,7 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
     snprintf(p, sizeof p, "%s/manifest.json", out);
     if ((rc = write_text(p, text)) != 0)
         goto done;
-    printf("restored %.12s (%s) into %s: %d tensors, %.1f MB, verified\n", id, argv[optind], out,
+    printf("restored %.12s (%s) into %s: %d tensors, %.1f MB, verified\n", id, pos[0], out,
            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(m, "tensors")), total / 1e6);
 done:
     cJSON_Delete(m);

@@ -7,8 +7,6 @@
  * output says "not held out" and the record carries "heldout": false. --source NAME
  * picks another source. Only that one source is opened.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +25,7 @@
 
 #define USAGE "runs sharpness NODE [--samples K] [--eps E] [--batches N] [--data-root DIR] [--json]"
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Estimate the sharpness of the loss at NODE: the trace of its Hessian, by\n"
@@ -38,32 +36,12 @@ static void help(void)
            "not held out). Prints the mean and its standard error and records them in the\n"
            "node's note (git notes --ref runs), shown by `runs report`.\n"
            "Cost: 2·K·N forward+backward passes.\n\n"
-           "  NODE            a node name (step_N, RUN@step_N, tag, run, id prefix)\n"
-           "  --samples K     Rademacher vectors (default %d, as in the WSO paper)\n"
-           "  --eps E         finite-difference step (default %g)\n"
-           "  --batches N     held-out batches (default 4)\n"
-           "  --batch-size B  rows per batch (default: the config's train.batch_size)\n"
-           "  --seq-len T     tokens per row (default: the config's train.seq_len)\n"
-           "  --source NAME   measure on this source's held-out tail instead\n"
-           "  --seed S        Rademacher seed (default 1)\n"
-           "  --backend B     cpu, cuda or auto (default: the config's train.backend)\n"
-           "  --no-record     do not write the result into the node's note\n"
-           "  --data-root DIR the node's data files moved under DIR\n"
-           "  --allow-data-change  measure on data that changed since the node\n"
-           "  --json          print the result as JSON\n",
-           RUNS_SHARPNESS_DEFAULT_SAMPLES, RUNS_SHARPNESS_DEFAULT_EPS);
+           "  NODE                   a node name (step_N, RUN@step_N, tag, run, id prefix)\n");
+    runs_cli_opts_help(opts, 0);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || !*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct {
     runs_progress p;
@@ -73,70 +51,37 @@ static void on_sample(void *arg, int done, int total) { runs_progress_add(&((pro
 
 int cmd_sharpness(runs_cli *cli, int argc, char **argv)
 {
-    if (runs_cli_wants_help(argc, argv)) {
-        help();
-        return RUNS_EXIT_OK;
-    }
     long samples = RUNS_SHARPNESS_DEFAULT_SAMPLES, batches = 4, B = 0, T = 0, seed = 1;
     double eps = RUNS_SHARPNESS_DEFAULT_EPS;
     const char *source = NULL, *backend_s = NULL, *data_root = NULL;
     int json = 0, record = 1, allow_change = 0;
-    enum { O_BS = 256, O_SL, O_SRC, O_SEED, O_BACKEND, O_NOREC, O_JSON, O_ROOT, O_ALLOW };
-    static const struct option opts[] = {
-        {"samples", required_argument, NULL, 'k'}, {"eps", required_argument, NULL, 'e'},
-        {"batches", required_argument, NULL, 'n'}, {"batch-size", required_argument, NULL, O_BS},
-        {"seq-len", required_argument, NULL, O_SL}, {"source", required_argument, NULL, O_SRC},
-        {"seed", required_argument, NULL, O_SEED}, {"backend", required_argument, NULL, O_BACKEND},
-        {"no-record", no_argument, NULL, O_NOREC}, {"json", no_argument, NULL, O_JSON},
-        {"data-root", required_argument, NULL, O_ROOT}, {"allow-data-change", no_argument, NULL, O_ALLOW},
-        {NULL, 0, NULL, 0}};
-    int c;
-    optind = 0; /* 0, not 1: glibc then resets its state between parses */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":k:e:n:", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'k':
-            if (parse_long(optarg, 1, 1000000, &samples))
-                return runs_cli_usage("sharpness", USAGE, "--samples: expected an integer >= 1, got \"%s\"", optarg);
-            break;
-        case 'e':
-            errno = 0;
-            eps = strtod(optarg, &end);
-            if (errno || !*optarg || *end || !(eps > 0) || !isfinite(eps))
-                return runs_cli_usage("sharpness", USAGE, "--eps: expected a number > 0, got \"%s\"", optarg);
-            break;
-        case 'n':
-            if (parse_long(optarg, 1, 100000, &batches))
-                return runs_cli_usage("sharpness", USAGE, "--batches: expected an integer >= 1, got \"%s\"", optarg);
-            break;
-        case O_BS:
-            if (parse_long(optarg, 1, 1 << 20, &B))
-                return runs_cli_usage("sharpness", USAGE, "--batch-size: expected an integer >= 1, got \"%s\"", optarg);
-            break;
-        case O_SL:
-            if (parse_long(optarg, 1, 1 << 20, &T))
-                return runs_cli_usage("sharpness", USAGE, "--seq-len: expected an integer >= 1, got \"%s\"", optarg);
-            break;
-        case O_SEED:
-            if (parse_long(optarg, 0, (1L << 53), &seed))
-                return runs_cli_usage("sharpness", USAGE, "--seed: expected an integer >= 0, got \"%s\"", optarg);
-            break;
-        case O_SRC: source = optarg; break;
-        case O_BACKEND:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-                return runs_cli_usage("sharpness", USAGE, "--backend: expected cpu, cuda or auto, got \"%s\"", optarg);
-            backend_s = optarg;
-            break;
-        case O_NOREC: record = 0; break;
-        case O_JSON: json = 1; break;
-        case O_ROOT: data_root = optarg; break;
-        case O_ALLOW: allow_change = 1; break;
-        default: return runs_cli_bad_option("sharpness", USAGE, argv, ":k:e:n:", opts);
-        }
+    const char *pos[8];
+    int npos, rc;
+    const runs_opt opts[] = {
+        RUNS_INT("samples", 'k', &samples, "K", "[1, 1000000]",
+                 "Rademacher vectors (default " STR(RUNS_SHARPNESS_DEFAULT_SAMPLES) ", as in the WSO paper)"),
+        RUNS_NUM("eps", 'e', &eps, "E", "(0,)", "finite-difference step (default " STR(RUNS_SHARPNESS_DEFAULT_EPS) ")"),
+        RUNS_INT("batches", 'n', &batches, "N", "[1, 100000]", "held-out batches (default 4)"),
+        RUNS_INT("batch-size", 0, &B, "B", "[1, 1048576]", "rows per batch (default: the config's train.batch_size)"),
+        RUNS_INT("seq-len", 0, &T, "T", "[1, 1048576]", "tokens per row (default: the config's train.seq_len)"),
+        RUNS_STR("source", 0, &source, "NAME", "measure on this source's held-out tail instead"),
+        RUNS_INT("seed", 0, &seed, "S", "[0, 9007199254740992]", "Rademacher seed (default 1)"),
+        RUNS_STR("backend", 0, &backend_s, "B", "cpu, cuda or auto (default: the config's train.backend)"),
+        RUNS_SET("no-record", 0, &record, 0, "do not write the result into the node's note"),
+        RUNS_STR("data-root", 0, &data_root, "DIR", "the node's data files moved under DIR"),
+        RUNS_FLAG("allow-data-change", 0, &allow_change, "measure on data that changed since the node"),
+        RUNS_FLAG("json", 0, &json, "print the result as JSON"),
+        RUNS_OPT_END};
+    if (runs_cli_wants_help(argc, argv)) {
+        help(opts);
+        return RUNS_EXIT_OK;
     }
-    if (argc - optind != 1)
-        return runs_cli_usage("sharpness", USAGE, "expected one NODE, got %d arguments", argc - optind);
+    if ((rc = runs_cli_opts(&npos, pos, 8, "sharpness", USAGE, opts, argc, argv)))
+        return rc;
+    if (backend_s && strcmp(backend_s, "cpu") && strcmp(backend_s, "cuda") && strcmp(backend_s, "auto"))
+        return runs_cli_usage("sharpness", USAGE, "--backend: expected cpu, cuda or auto, got \"%s\"", backend_s);
+    if (npos != 1)
+        return runs_cli_usage("sharpness", USAGE, "expected one NODE, got %d arguments", npos);
 
     runs_store *s = NULL;
     cJSON *m = NULL, *out = NULL, *ncfg = NULL;
@@ -145,9 +90,9 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     int32_t *in = NULL, *tg = NULL;
     char id[41];
     runs_config cfg;
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc) goto done;
-    if ((rc = runs_node_resolve(id, s, argv[optind]))) goto done;
+    if ((rc = runs_node_resolve(id, s, pos[0]))) goto done;
     if ((rc = runs_node_manifest(&m, s, id))) goto done;
     /* the node's data paths are absolute, so this works from any directory; the
      * files must still be what the node was trained on */

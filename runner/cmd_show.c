@@ -1,5 +1,4 @@
 /* runner/cmd_show.c — `runs show NODE [--json]`: one node's manifest. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,33 +27,30 @@ static void print_field(const char *label, const cJSON *v)
 
 int cmd_show(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {0, 0, 0, 0}};
-    int json = 0, c;
+    int json = 0, npos, rc;
+    const char *pos[8];
+    const runs_opt opts[] = {RUNS_FLAG("json", 0, &json, "print the manifest exactly as stored (canonical JSON)"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Show one node: run, kind, step, parent, metrics, the data files it was trained\n"
                "on (path, bytes, SHA-256 prefix), config and its tensors.\n"
                "NODE is step_N (current run), RUN@step_N, a tag, a run (its tip) or a node-id\n"
-               "prefix. --json prints the manifest exactly as stored (canonical JSON).\n");
+               "prefix.\n\n");
+        runs_cli_opts_help(opts, 0);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = 1;
-        else
-            return runs_cli_bad_option("show", USAGE, argv, "", opts);
-    }
-    if (argc - optind != 1)
+    if ((rc = runs_cli_opts(&npos, pos, 8, "show", USAGE, opts, argc, argv)))
+        return rc;
+    if (npos != 1)
         return runs_cli_usage("show", USAGE, "expected one NODE");
     runs_store *s = NULL;
     cJSON *m = NULL;
     char *text = NULL, id[41];
     char **tags = NULL;
     size_t ntags = 0;
-    int rc = runs_cli_open_store(cli, &s);
-    if (rc || (rc = runs_node_resolve(id, s, argv[optind])) != 0)
+    rc = runs_cli_open_store(cli, &s);
+    if (rc || (rc = runs_node_resolve(id, s, pos[0])) != 0)
         goto done;
     if ((rc = runs_node_manifest_text(&text, NULL, s, id)) != 0)
         goto done;

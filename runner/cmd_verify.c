@@ -1,6 +1,5 @@
 /* runner/cmd_verify.c — `runs verify [--all] [--repair]`. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,9 +74,14 @@ static long check_rundirs(runs_store *s, uint64_t *checked)
 
 int cmd_verify(runs_cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"all", no_argument, NULL, 'a'}, {"repair", no_argument, NULL, 'r'}, {0, 0, 0, 0}};
-    int all = 0, repair = 0, c;
+    int all = 0, repair = 0, npos, rc;
+    const runs_opt opts[] = {
+        RUNS_FLAG("all", 0, &all, "also re-hash objects no node references"),
+        RUNS_FLAG("repair", 0, &repair,
+                  "first put each damaged or missing ref back to its newest journalled\n"
+                  "value whose node reads fine, printing \"repaired REF: OLD -> NEW\",\n"
+                  "then verify"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Check everything the store holds and say what is broken, one line each:\n"
@@ -92,31 +96,19 @@ int cmd_verify(runs_cli *cli, int argc, char **argv)
                "              `runs gc` are not expected; the `thinned` list's checksum holds\n"
                "  run dirs    each run directory's .loss.json, up to the run's tip, equals the\n"
                "              loss log recorded in the lineage\n"
-               "--all also re-hashes objects no node references. Prints counts; exits 1 when\n"
-               "anything is broken.\n"
-               "--repair first puts each damaged or missing ref back to its newest journalled\n"
-               "value whose node reads fine, printing \"repaired REF: OLD -> NEW\", then verifies.\n");
+               "Prints counts; exits 1 when anything is broken.\n\n");
+        runs_cli_opts_help(opts, 0);
         return RUNS_EXIT_OK;
     }
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'a')
-            all = 1;
-        else if (c == 'r')
-            repair = 1;
-        else
-            return runs_cli_bad_option("verify", USAGE, argv, "", opts);
-    }
-    if (optind < argc)
-        return runs_cli_usage("verify", USAGE, "unexpected argument '%s'", argv[optind]);
+    if ((rc = runs_cli_opts(&npos, NULL, 0, "verify", USAGE, opts, argc, argv)))
+        return rc;
     runs_store *s = NULL;
     runs_verify_report r;
     runs_progress prog; /* drawn only on a TTY */
     size_t fixed = 0, unfixed = 0;
     uint64_t dirs = 0;
     long dir_problems = 0;
-    int rc = runs_cli_open_store(cli, &s);
+    rc = runs_cli_open_store(cli, &s);
     if (rc == 0 && repair)
         rc = runs_store_repair_refs(&fixed, &unfixed, s, repaired, NULL);
     if (rc == 0)
