@@ -4,7 +4,6 @@
  *   runs tokenizer encode --tokenizer TOK --out SHARD [--lines|--chat] FILE...
  *   runs tokenizer decode --tokenizer TOK [--start I] [--count N] [--ids] SHARD
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,22 @@ static void help(void)
            "Special tokens (fixed ids): 256 <|endoftext|>, 257 <|user|>, 258 <|assistant|>,\n"
            "259 <|system|>; ids 0-255 are the bytes, merges start at 260.\n");
 }
+
+/* Parses a subcommand's options (argv[0] is the subcommand); *pos gets room for
+ * every argument and holds the positional ones (FILEs, SHARD); the caller frees
+ * *pos whatever this returns (0, or the exit status of a refusal). */
+static int parse_sub(const char ***pos, int *npos, const runs_opt *opts, int argc, char **argv)
+{
+    *npos = 0;
+    if (!(*pos = calloc((size_t)argc + 1, sizeof **pos))) {
+        runs_error_set(RUNS_ENOMEM, "out of memory parsing %d arguments", argc);
+        return runs_cli_fail("tokenizer");
+    }
+    return runs_cli_opts(npos, *pos, argc, "tokenizer", USAGE, opts, argc, argv);
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static double now(void)
 {
@@ -91,44 +106,31 @@ static int read_file(const char *path, char **buf, size_t *len)
 
 static int do_train(int argc, char **argv)
 {
-    int vocab = 4096, mode = RUNS_BPE_DOC_FILE, rc = 0;
-    const char *out = NULL;
-    static const struct option opts[] = {{"vocab-size", required_argument, 0, 'v'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"lines", no_argument, 0, 'l'},
-                                         {"chat", no_argument, 0, 'c'},
-                                         {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'v': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < RUNS_BPE_FIRST_MERGE || v > RUNS_BPE_MAX_VOCAB)
-                return runs_cli_usage("tokenizer", USAGE, "--vocab-size %s: expected an integer in %d..%d", optarg,
-                                      RUNS_BPE_FIRST_MERGE, RUNS_BPE_MAX_VOCAB);
-            vocab = (int)v;
-            break;
-        }
-        case 'o': out = optarg; break;
-        case 'l': mode = RUNS_BPE_DOC_LINES; break;
-        case 'c': mode = RUNS_BPE_DOC_CHAT; break;
-        default: return runs_cli_bad_option("tokenizer", USAGE, argv, "", opts);
-        }
-    }
-    if (!out) return runs_cli_usage("tokenizer", USAGE, "train: --out TOK is required");
-    if (optind >= argc) return runs_cli_usage("tokenizer", USAGE, "train: no input FILEs");
-    double t0 = now();
+    long vocab_l = 4096;
+    int mode = RUNS_BPE_DOC_FILE, rc = 0, status, npos;
+    const char *out = NULL, **pos = NULL;
+    const runs_opt opts[] = {
+        RUNS_INT("vocab-size", 0, &vocab_l, "N", "[" STR(RUNS_BPE_FIRST_MERGE) ", " STR(RUNS_BPE_MAX_VOCAB) "]", NULL),
+        RUNS_STR("out", 0, &out, "TOK", NULL),
+        RUNS_SET("lines", 0, &mode, RUNS_BPE_DOC_LINES, NULL),
+        RUNS_SET("chat", 0, &mode, RUNS_BPE_DOC_CHAT, NULL),
+        RUNS_OPT_END};
     runs_bpe_trainer *t = NULL;
     runs_bpe *b = NULL;
     size_t bytes = 0;
+    double t0 = now();
+    if ((status = parse_sub(&pos, &npos, opts, argc, argv)))
+        goto done;
+    if (!out || !npos) {
+        status = runs_cli_usage("tokenizer", USAGE, "train: %s", !out ? "--out TOK is required" : "no input FILEs");
+        goto done;
+    }
+    int vocab = (int)vocab_l;
     if ((rc = runs_bpe_trainer_new(&t))) goto done;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < npos; i++) {
         char *buf;
         size_t len;
-        if ((rc = read_file(argv[i], &buf, &len))) goto done;
+        if ((rc = read_file(pos[i], &buf, &len))) goto done;
         rc = runs_bpe_trainer_add_documents(t, buf, len, mode);
         bytes += len;
         free(buf);
@@ -137,52 +139,46 @@ static int do_train(int argc, char **argv)
     if ((rc = runs_bpe_trainer_finish(&b, t, vocab))) goto done;
     if ((rc = runs_bpe_save(b, out))) goto done;
     printf("trained %d merges (vocab_size %d) from %zu bytes in %d files in %.1fs -> %s\n", runs_bpe_n_merges(b),
-           vocab, bytes, argc - optind, now() - t0, out);
+           vocab, bytes, npos, now() - t0, out);
     if (runs_bpe_n_merges(b) < vocab - RUNS_BPE_FIRST_MERGE)
         printf("note: the text ran out of repeated pairs; ids %d..%d are unused\n",
                RUNS_BPE_FIRST_MERGE + runs_bpe_n_merges(b), vocab - 1);
 done:
+    free(pos);
     runs_bpe_trainer_free(t);
     runs_bpe_free(b);
-    return rc ? runs_cli_fail("tokenizer") : RUNS_EXIT_OK;
+    return status ? status : rc ? runs_cli_fail("tokenizer") : RUNS_EXIT_OK;
 }
 
 static int do_encode(int argc, char **argv)
 {
-    int mode = RUNS_BPE_DOC_FILE, rc = 0;
-    const char *out = NULL, *tok = NULL;
-    static const struct option opts[] = {{"tokenizer", required_argument, 0, 't'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"lines", no_argument, 0, 'l'},
-                                         {"chat", no_argument, 0, 'c'},
-                                         {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 't': tok = optarg; break;
-        case 'o': out = optarg; break;
-        case 'l': mode = RUNS_BPE_DOC_LINES; break;
-        case 'c': mode = RUNS_BPE_DOC_CHAT; break;
-        default: return runs_cli_bad_option("tokenizer", USAGE, argv, "", opts);
-        }
-    }
-    if (!tok) return runs_cli_usage("tokenizer", USAGE, "encode: --tokenizer TOK is required");
-    if (!out) return runs_cli_usage("tokenizer", USAGE, "encode: --out SHARD is required");
-    if (optind >= argc) return runs_cli_usage("tokenizer", USAGE, "encode: no input FILEs");
+    int mode = RUNS_BPE_DOC_FILE, rc = 0, status, npos;
+    const char *out = NULL, *tok = NULL, **pos = NULL;
+    const runs_opt opts[] = {
+        RUNS_STR("tokenizer", 0, &tok, "TOK", NULL),
+        RUNS_STR("out", 0, &out, "SHARD", NULL),
+        RUNS_SET("lines", 0, &mode, RUNS_BPE_DOC_LINES, NULL),
+        RUNS_SET("chat", 0, &mode, RUNS_BPE_DOC_CHAT, NULL),
+        RUNS_OPT_END};
     double t0 = now();
     runs_bpe *b = NULL;
     runs_shard_writer *w = NULL;
     runs_tokens toks = {0};
     size_t bytes = 0;
     long docs = 0;
+    if ((status = parse_sub(&pos, &npos, opts, argc, argv)))
+        goto done;
+    if (!tok || !out || !npos) {
+        status = runs_cli_usage("tokenizer", USAGE, "encode: %s",
+                                !tok ? "--tokenizer TOK is required" : !out ? "--out SHARD is required" : "no input FILEs");
+        goto done;
+    }
     if ((rc = runs_bpe_load(&b, tok))) goto done;
     if ((rc = runs_shard_writer_open(&w, out))) goto done;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < npos; i++) {
         char *buf;
         size_t len;
-        if ((rc = read_file(argv[i], &buf, &len))) goto done;
+        if ((rc = read_file(pos[i], &buf, &len))) goto done;
         toks.n = 0;
         rc = runs_bpe_encode_documents(b, buf, len, mode, &toks, &docs);
         bytes += len;
@@ -197,47 +193,35 @@ static int do_encode(int argc, char **argv)
     printf("encoded %ld documents, %zu bytes -> %llu tokens (%.2f bytes/token) in %.1fs -> %s\n", docs, bytes,
            (unsigned long long)n, n ? (double)bytes / n : 0.0, now() - t0, out);
 done:
+    free(pos);
     runs_shard_writer_abort(w);
     runs_bpe_free(b);
     free(toks.ids);
-    return rc ? runs_cli_fail("tokenizer") : RUNS_EXIT_OK;
+    return status ? status : rc ? runs_cli_fail("tokenizer") : RUNS_EXIT_OK;
 }
 
 static int do_decode(int argc, char **argv)
 {
-    int rc = 0, ids = 0;
-    long long start = 0, count = -1;
-    const char *tok = NULL;
-    static const struct option opts[] = {{"tokenizer", required_argument, 0, 't'},
-                                         {"start", required_argument, 0, 's'},
-                                         {"count", required_argument, 0, 'n'},
-                                         {"ids", no_argument, 0, 'i'},
-                                         {0, 0, 0, 0}};
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 't': tok = optarg; break;
-        case 's':
-            start = strtoll(optarg, &end, 10);
-            if (*end || start < 0) return runs_cli_usage("tokenizer", USAGE, "--start %s: expected an index >= 0", optarg);
-            break;
-        case 'n':
-            count = strtoll(optarg, &end, 10);
-            if (*end || count < 0) return runs_cli_usage("tokenizer", USAGE, "--count %s: expected a count >= 0", optarg);
-            break;
-        case 'i': ids = 1; break;
-        default: return runs_cli_bad_option("tokenizer", USAGE, argv, "", opts);
-        }
-    }
-    if (!tok) return runs_cli_usage("tokenizer", USAGE, "decode: --tokenizer TOK is required");
-    if (optind != argc - 1) return runs_cli_usage("tokenizer", USAGE, "decode: expected one SHARD");
+    int rc = 0, ids = 0, status, npos;
+    long start = 0, count = -1; /* -1: to the end */
+    const char *tok = NULL, **pos = NULL;
+    const runs_opt opts[] = {
+        RUNS_STR("tokenizer", 0, &tok, "TOK", NULL),
+        RUNS_INT("start", 0, &start, "I", "[0,)", NULL),
+        RUNS_INT("count", 0, &count, "N", "[0,)", NULL),
+        RUNS_FLAG("ids", 0, &ids, NULL),
+        RUNS_OPT_END};
     runs_bpe *b = NULL;
     runs_shard s = {0};
+    if ((status = parse_sub(&pos, &npos, opts, argc, argv)))
+        goto done;
+    if (!tok || npos != 1) {
+        status = runs_cli_usage("tokenizer", USAGE, "decode: %s",
+                                !tok ? "--tokenizer TOK is required" : "expected one SHARD");
+        goto done;
+    }
     if ((rc = runs_bpe_load(&b, tok))) goto done;
-    if ((rc = runs_shard_open(&s, argv[optind], runs_bpe_vocab_size(b)))) goto done;
+    if ((rc = runs_shard_open(&s, pos[0], runs_bpe_vocab_size(b)))) goto done;
     uint64_t from = (uint64_t)start < s.count ? (uint64_t)start : s.count;
     uint64_t to = count < 0 || from + (uint64_t)count > s.count ? s.count : from + (uint64_t)count;
     for (uint64_t i = from; i < to; i++) {
@@ -251,9 +235,10 @@ static int do_decode(int argc, char **argv)
         }
     }
 done:
+    free(pos);
     runs_shard_close(&s);
     runs_bpe_free(b);
-    return rc ? runs_cli_fail("tokenizer") : RUNS_EXIT_OK;
+    return status ? status : rc ? runs_cli_fail("tokenizer") : RUNS_EXIT_OK;
 }
 
 int cmd_tokenizer(runs_cli *cli, int argc, char **argv)
