@@ -119,6 +119,8 @@ static const field sampling_fields[] = {
 static const field gate_fields[] = {
     DBL(gate, threshold, 0, 100, 0, 0),
     INT(gate, patience, 0, INT_MAX),
+    DBLCAP(gate, loss_spike_factor, 1, 1, 1e6),
+    LONG(gate, loss_spike_steps, 0, 1e15),
 };
 static const field checkpoint_fields[] = {
     LONG(checkpoint, every, 0, 1e15),
@@ -183,7 +185,10 @@ void runs_config_default(runs_config *c)
     c->sampling.seed = 42;
     c->sampling.n_prompts = (int)COUNT(prompts);
     for (size_t i = 0; i < COUNT(prompts); i++) copy_str(c->sampling.prompts[i], RUNS_PROMPT_MAX, prompts[i]);
-    c->gate = (runs_gate_config){.threshold = 30, .patience = 5};
+    /* loss spike: 3x and 50 steps never fire on a healthy run (source swings move
+     * the EMA by at most ~2x: chat ~3.5 vs jargon ~7 nats) yet catch the seed's
+     * lr-1.0 divergence (EMA 308 against a best near 4) within a few dozen steps */
+    c->gate = (runs_gate_config){.threshold = 30, .patience = 5, .loss_spike_factor = 3.0, .loss_spike_steps = 50};
     c->checkpoint = (runs_checkpoint_config){.every = 500, .boundary = 100, .keep_last = 10, .keep_every = 5000};
 }
 

@@ -84,6 +84,9 @@ typedef struct {
 typedef struct {
     double threshold;         /* coherence score 0..100 */
     int patience;             /* consecutive low scores before a halt; 0 = gate off */
+    double loss_spike_factor; /* divergence: loss EMA above factor x its best (> 1) ... */
+    long loss_spike_steps;    /* ... for this many consecutive steps halts; 0 = rule off
+                               * (a non-finite loss or gradient norm always halts) */
 } runs_gate_config;
 
 typedef struct {

@@ -40,8 +40,11 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
                ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
         break;
     case RUNS_EV_STEP:
-        printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s\n", ev->step,
+        printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s", ev->step,
                ev->total_steps, ev->loss, ev->loss_ema, ev->lr, ev->grad_norm, ev->source, ev->tokens_per_s);
+        if (ev->stop_at > 0)
+            printf("  (stop pending at step %ld)", ev->stop_at);
+        printf("\n");
         break;
     case RUNS_EV_SAMPLE: {
         /* one line: the first 70 characters, newlines and tabs as spaces */

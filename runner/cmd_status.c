@@ -21,8 +21,8 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
     static const char usage[] = "runs status [RUN] [--json]";
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\nShows step, loss, LR, tokens/s and ETA of RUN's trainer (default: the\n"
-               "current run), read from the run directory's .status.json, and whether a trainer\n"
-               "is running now.\n",
+               "current run, named first; `runs switch` sets it), read from the run directory's\n"
+               ".status.json, and whether a trainer is running now, and whether a stop (`runs stop`) is pending and at which step.\n",
                usage);
         return 0;
     }
@@ -47,6 +47,8 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
         snprintf(run, sizeof run, "%s", want);
     else if ((rc = runs_head_get(run, sizeof run, s)))
         goto done;
+    else if (!json)
+        printf("current run: %s\n", run); /* `runs switch` moves it; name it before its figures */
     if ((rc = runs_rundir_get(dir, sizeof dir, s, run)))
         goto done;
     snprintf(path, sizeof path, "%s/.status.json", dir);
@@ -70,6 +72,8 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
                num(st, "tokens_per_s"));
         if (pid > 0 && eta >= 0)
             printf(", ETA %ldm%02lds", (long)eta / 60, (long)eta % 60);
+        if (pid > 0 && num(st, "stop_at") > 0)
+            printf(", stop pending at step %.0f", num(st, "stop_at"));
         printf("\n");
     }
 done:

@@ -28,6 +28,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/gate.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "runner/schedule.h"
@@ -107,6 +108,39 @@ static int sample_audit(session *sess)
     return RUNS_OK;
 }
 
+long runs__session_stop_at(const session *sess)
+{
+    if (!runs_signals_boundary_stop_wanted())
+        return 0;
+    long b = sess->cfg.checkpoint.boundary, at = sess->step;
+    if (b > 0 && at % b)
+        at += b - at % b;
+    long end = sess->opts.stop_after > 0 && sess->opts.stop_after < sess->cfg.train.total_steps
+                   ? sess->opts.stop_after
+                   : sess->cfg.train.total_steps;
+    return at < end ? at : end;
+}
+
+/* The divergence gate fired: a halt node (after the running commit), then
+ * RUNS_EHALT with the rule and its numbers. */
+static int loss_gate_halt(session *sess)
+{
+    char why[160];
+    runs_loss_gate_describe(why, sizeof why, &sess->loss_gate);
+    cJSON *extra = cJSON_CreateObject();
+    char note[200];
+    snprintf(note, sizeof note, "divergence gate: %s", why);
+    cJSON_AddStringToObject(extra, "note", note);
+    int rc = runs__session_commit_node(sess, "halt", extra, 1);
+    if (rc)
+        return rc;
+    return runs_error_set(RUNS_EHALT,
+                          "divergence gate (%s) halted %s at step %ld: %s; read .loss.json, then fork "
+                          "a fix from an earlier node (lower optimizer.lr, schedule.warmup_steps, "
+                          "optimizer.grad_clip)",
+                          runs_loss_rule_name(sess->loss_gate.fired), sess->run, sess->step, why);
+}
+
 int runs__session_train(session *sess)
 {
     const runs_config *c = &sess->cfg;
@@ -120,6 +154,8 @@ int runs__session_train(session *sess)
     int rc = RUNS_OK;
     sess->t_start = runs__now_s();
     runs_signals_install();
+    runs_loss_gate_init(&sess->loss_gate, c->gate.loss_spike_factor, c->gate.loss_spike_steps,
+                        c->schedule.warmup_steps);
     if (!sess->opts.quiet && sess->step < end) {
         runs_session_event ev = {.kind = RUNS_EV_TRAINING, .step = sess->step, .end = end,
                                  .backend = gpt_backend_name(gpt_get_backend(sess->model)),
@@ -137,13 +173,17 @@ int runs__session_train(session *sess)
         float loss, gnorm;
         if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &loss))
             return runs__gpt_fail("forward");
-        if (!isfinite(loss))
-            return runs_error_set(RUNS_ERROR, "loss is %f at step %ld; resume from an earlier node "
-                                              "with a lower lr (runs fork NODE --config PATCH)",
-                                  loss, t);
+        /* a non-finite loss halts before the update, so the halt node's weights are
+         * the ones that produced it (and no NaN reaches the logs or metrics) */
+        if (!isfinite(loss) && runs_loss_gate_feed(&sess->loss_gate, t, loss, 0))
+            return loss_gate_halt(sess);
         double lr = runs_schedule_lr(c, t);
         if (gpt_update(sess->model, &hp, (float)lr, &gnorm))
             return runs__gpt_fail("update");
+        /* the update has run with that norm: weights and m, v may hold NaN now; the
+         * halt node records them as they are, at the step before (no log line) */
+        if (runs_loss_gate_feed(&sess->loss_gate, t, loss, gnorm) && !isfinite(gnorm))
+            return loss_gate_halt(sess);
         runs_bandit_observe(sess->bandit, src, t, loss,
                             runs_batch_diversity(sess->inputs, (size_t)B * T));
         sess->last_loss = loss;
@@ -172,10 +212,13 @@ int runs__session_train(session *sess)
                                      .total_steps = c->train.total_steps, .loss = loss,
                                      .loss_ema = sess->loss_ema, .lr = lr, .grad_norm = gnorm,
                                      .source = c->data.sources[src].name,
-                                     .tokens_per_s = el > 0 ? sess->steps_this_session * (double)B * T / el : 0};
+                                     .tokens_per_s = el > 0 ? sess->steps_this_session * (double)B * T / el : 0,
+                                     .stop_at = runs__session_stop_at(sess)};
             runs__session_emit(sess, &ev);
         }
         runs__runlog_status(sess, 0);
+        if (sess->loss_gate.fired)
+            return loss_gate_halt(sess);
         /* announce a finished background commit as soon as it lands */
         runs_commit_state cs = runs_committer_state(&sess->committer);
         if ((cs == RUNS_COMMIT_COMMITTED || cs == RUNS_COMMIT_FAILED) &&
@@ -202,6 +245,9 @@ int runs__session_train(session *sess)
          * the stop test must not stop the run without its checkpoint */
         int want_stop = runs_signals_stop_wanted(), want_checkpoint = runs_signals_checkpoint_wanted();
         int at_boundary = c->checkpoint.boundary > 0 ? sess->step % c->checkpoint.boundary == 0 : 1;
+        /* runs stop (SIGUSR2): the checkpoint at the boundary, then as SIGTERM */
+        if (runs_signals_boundary_stop_wanted() && at_boundary)
+            want_stop = 1;
         int due = (c->checkpoint.every > 0 && sess->step % c->checkpoint.every == 0) ||
                   sess->step == end || want_stop || (want_checkpoint && at_boundary);
         if (due) {

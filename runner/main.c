@@ -24,6 +24,7 @@ enum needs { NEEDS_NOTHING, NEEDS_STORE };
     X(fork, NEEDS_STORE, "branch a new run from a node with a config patch (polish pivot)") \
     X(restart, NEEDS_STORE, "warm restart from a node: LR spiked to a new peak, cosine after") \
     X(checkpoint, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary") \
+    X(stop, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary, then stop") \
     X(status, NEEDS_STORE, "show a running trainer's step, loss, LR, tokens/s and ETA")  \
     X(log, NEEDS_STORE, "show the lineage of a run")                                      \
     X(show, NEEDS_STORE, "show one node's manifest")                                      \

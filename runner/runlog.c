@@ -119,7 +119,8 @@ void runs__runlog_status(session *sess, int final)
     double sps = el > 0 ? sess->steps_this_session / el : 0;
     runs_run_status st = {sess->run, (long)getpid(), !final, sess->step, sess->cfg.train.total_steps,
                           sess->last_loss, sess->loss_ema, sess->last_lr, sess->last_gnorm, tps,
-                          sps > 0 ? round((total - sess->step) / sps) : -1, (long)time(NULL)};
+                          sps > 0 ? round((total - sess->step) / sps) : -1, (long)time(NULL),
+                          runs__session_stop_at(sess)};
     /* best effort: status is advisory and must never stop training */
     if (runs_runlog_write_status(sess->dir, &st))
         runs_error_clear();
@@ -145,6 +146,8 @@ int runs_runlog_write_status(const char *dir, const runs_run_status *st)
         cJSON_AddNumberToObject(j, "tokens_per_s", round(st->tokens_per_s));
         cJSON_AddNumberToObject(j, "eta_s", st->eta_s);
         cJSON_AddNumberToObject(j, "updated", (double)st->updated);
+        if (st->stop_at > 0)
+            cJSON_AddNumberToObject(j, "stop_at", (double)st->stop_at);
         s = cJSON_PrintUnformatted(j);
     }
     if (!s) {

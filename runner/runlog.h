@@ -18,6 +18,7 @@ typedef struct {
     double tokens_per_s;  /* rounded when written */
     double eta_s;         /* -1 = unknown */
     long updated;         /* unix seconds */
+    long stop_at;         /* `runs stop` pending: the boundary step it stops at (0 = none) */
 } runs_run_status;
 
 /* Writes dir/.status.json (one JSON object, no newline) from st: renamed into

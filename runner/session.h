@@ -42,7 +42,8 @@ typedef enum {
                        * changes/n_changes: the config diff, parent → child */
     RUNS_EV_TRAINING, /* step (first), end (last), backend, n_params, batch, seq_len */
     RUNS_EV_STEP,     /* step, total_steps, loss, loss_ema, lr, grad_norm, source,
-                       * tokens_per_s (about 40 a run, and the last step) */
+                       * tokens_per_s (about 40 a run, and the last step); stop_at
+                       * when a `runs stop` is pending */
     RUNS_EV_SAMPLE,   /* step, score, prompt, text: the first prompt of each audit */
     RUNS_EV_NODE,     /* node (id), node_kind, step: a node was committed */
     RUNS_EV_STOPPED,  /* step: a signal stopped the run (after its checkpoint) */
@@ -60,6 +61,7 @@ typedef struct {
     int batch, seq_len;
     const runs_diff_entry *changes;
     size_t n_changes;
+    long stop_at;          /* RUNS_EV_STEP: the boundary a pending stop lands on (0 = none) */
 } runs_session_event;
 
 typedef void (*runs_session_event_fn)(void *ctx, const runs_session_event *ev);

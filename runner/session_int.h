@@ -17,6 +17,7 @@
 #include "runner/coherence.h"
 #include "runner/committer.h"
 #include "runner/data.h"
+#include "runner/gate.h"
 #include "runner/session.h"
 #include "store/store.h"
 #include "tools/bpe.h"
@@ -45,6 +46,7 @@ typedef struct {
     float last_loss, last_lr, last_gnorm;
     double last_coherence;
     runs_gate gate;         /* fed every sample's score, in order */
+    runs_loss_gate loss_gate; /* fed every step's loss and gradient norm (runner/gate.h) */
     runs_seg loss_seg, samples_seg;
     FILE *loss_f, *samples_f;
     int lock_fd;
@@ -84,6 +86,10 @@ int runs__session_wait_commit(session *sess, int announce);
 
 /* loop.c */
 int runs__session_train(session *sess);
+/* The step a pending `runs stop` (SIGUSR2) will stop at: the first
+ * checkpoint.boundary at or after the current step (capped at the run's end);
+ * 0 when no stop is pending. */
+long runs__session_stop_at(const session *sess);
 
 /* node_build.c */
 cJSON *runs__node_build_manifest(const session *sess, const char *kind);

@@ -1,5 +1,7 @@
 /* runner/signals.h — the signals a training run answers: SIGUSR1 asks for a
- * checkpoint (at the next checkpoint.boundary), SIGINT/SIGTERM for a checkpoint
+ * checkpoint (at the next checkpoint.boundary), SIGUSR2 for a checkpoint at the
+ * next boundary and then a clean stop (`runs stop`: the seed's pivot, "checkpoint
+ * at the next 100-step boundary, then stop"), SIGINT/SIGTERM for a checkpoint now
  * and a clean stop. The handlers only set flags; the loop reads them each step. */
 #ifndef RUNS_RUNNER_SIGNALS_H
 #define RUNS_RUNNER_SIGNALS_H
@@ -13,5 +15,9 @@ int runs_signals_stop_wanted(void);
 /* 1 once SIGUSR1 arrived, until runs_signals_checkpoint_taken. */
 int runs_signals_checkpoint_wanted(void);
 void runs_signals_checkpoint_taken(void);
+
+/* 1 once SIGUSR2 arrived: stop after the checkpoint at the next boundary. Never
+ * cleared within a session (the run stops at that boundary). */
+int runs_signals_boundary_stop_wanted(void);
 
 #endif
