@@ -29,11 +29,9 @@ int main(int argc, char **argv)
     int npos = 0, rc;
     char *text = NULL, *opt_help = NULL, *report = NULL;
     const runs_opt opts[] = {
-        {.lng = "source", .kind = RUNS_OPT_STRING, .dest = &source, .arg_name = "NAME",
-         .help = "the source's name in the table (default: IN's file name)"},
-        {.lng = "show-dropped", .kind = RUNS_OPT_INT, .dest = &show, .arg_name = "N", .range = "[0, 100000]",
-         .help = "print up to N dropped examples per rule (truncated)"},
-        {0}};
+        RUNS_STR("source", 0, &source, "NAME", "the source's name in the table (default: IN's file name)"),
+        RUNS_INT("show-dropped", 0, &show, "N", "[0, 100000]", "print up to N dropped examples per rule (truncated)"),
+        RUNS_OPT_END};
     if (wants_help(argc, argv)) {
         text = runs_filter_help_text();
         opt_help = runs_opts_help(opts, 23);
