@@ -128,6 +128,10 @@ static const field checkpoint_fields[] = {
     LONG(checkpoint, keep_last, 0, 1e15),
     LONG(checkpoint, keep_every, 0, 1e15),
 };
+static const field eval_fields[] = {
+    LONG(eval, every, 0, 1e15),
+    INT(eval, batches, 1, 100000),
+};
 
 /* DESIGN.md names data.curriculum_warmup_sources; the struct calls it warmup_sources. */
 static const char *json_key(const field *f)
@@ -146,6 +150,7 @@ static const section sections[] = {
     SEC("sampling", sampling_fields, 0),
     SEC("gate", gate_fields, 0),
     SEC("checkpoint", checkpoint_fields, 0),
+    SEC("eval", eval_fields, 0),
 };
 static const char *const source_keys[] = {"path", "cap", "floor"};
 
@@ -190,6 +195,9 @@ void runs_config_default(runs_config *c)
      * lr-1.0 divergence (EMA 308 against a best near 4) within a few dozen steps */
     c->gate = (runs_gate_config){.threshold = 30, .patience = 5, .loss_spike_factor = 3.0, .loss_spike_steps = 50};
     c->checkpoint = (runs_checkpoint_config){.every = 500, .boundary = 100, .keep_last = 10, .keep_every = 5000};
+    /* on by default and cheap: 4 forward passes per 100 steps is ~1.3% of training's
+     * work (a step's forward + backward costs about 3 forwards) */
+    c->eval = (runs_eval_config){.every = 100, .batches = 4};
 }
 
 /* ---------- struct -> JSON ---------- */

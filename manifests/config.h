@@ -1,7 +1,7 @@
 /* manifests/config.h — the run configuration: JSON in, typed struct out.
  *
  * Shape (DESIGN.md "Config"): sections model, train, optimizer, schedule, data,
- * bandit, sampling, gate, checkpoint. Every key is optional and takes the default
+ * bandit, sampling, gate, checkpoint, eval. Every key is optional and takes the default
  * shown by runs_config_default_json(); unknown keys are refused with the nearest
  * known key suggested; types and ranges are checked and the message names the
  * dotted path ("optimizer.lr: expected a number > 0, got -1").
@@ -93,6 +93,14 @@ typedef struct {
     long every, boundary, keep_last, keep_every;
 } runs_checkpoint_config;
 
+/* Held-out evaluation (runner/eval.h): every `every` steps and at each node, the mean
+ * loss over `batches` fixed held-out batches of data.heldout. 0 = off; without
+ * data.heldout it is off too (there is no held-out range to read). */
+typedef struct {
+    long every;
+    int batches;
+} runs_eval_config;
+
 typedef struct {
     runs_model_config model;
     runs_train_config train;
@@ -103,6 +111,7 @@ typedef struct {
     runs_sampling_config sampling;
     runs_gate_config gate;
     runs_checkpoint_config checkpoint;
+    runs_eval_config eval;
 } runs_config;
 
 /* Fills *out with the defaults (the values runs_config_default_json shows). */

@@ -15,7 +15,7 @@
 static const char *const top_keys[] = {
     "schema", "kind", "run", "step", "tokens", "parent", "config", "tensors",
     "optimizer", "rng", "data", "bandit", "loss_log", "samples_log", "archived", "metrics",
-    "backend", "code_version", "created", "note", "changes", "sharpness", "data_files"};
+    "backend", "code_version", "created", "note", "changes", "sharpness", "data_files", "eval_log"};
 static const char *const kinds[] = {"start", "checkpoint", "fork", "restart", "stage", "halt", "import"};
 static const char *const tensor_keys[] = {"name", "group", "dtype", "shape", "bytes", "sha256"};
 static const char *const groups[] = {"weights", "adam_m", "adam_v"};
@@ -259,6 +259,28 @@ int runs_manifest_validate(const cJSON *m)
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, logs[l]);
         if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && runs_is_hex(v->valuestring, 64)))
             return bad(logs[l], "null or a 64-hex object id", v);
+    }
+    /* eval_log: [{"step", "val_loss", "tokens"}], the held-out evals since the parent
+     * (runner/eval.h), inline; val_loss null where the loss was not finite */
+    const cJSON *el = cJSON_GetObjectItemCaseSensitive(m, "eval_log");
+    if (el && !cJSON_IsNull(el)) {
+        if (!cJSON_IsArray(el)) return bad("eval_log", "an array of {step, val_loss, tokens}", el);
+        int k = 0;
+        for (const cJSON *r = el->child; r; r = r->next, k++) {
+            char p[64];
+            const cJSON *rv = cJSON_GetObjectItemCaseSensitive(r, "val_loss");
+            snprintf(p, sizeof p, "eval_log[%d]", k);
+            if (!cJSON_IsObject(r)) return bad(p, "an object {step, val_loss, tokens}", r);
+            snprintf(p, sizeof p, "eval_log[%d].step", k);
+            if (!is_count(cJSON_GetObjectItemCaseSensitive(r, "step")))
+                return bad(p, "a non-negative integer", cJSON_GetObjectItemCaseSensitive(r, "step"));
+            snprintf(p, sizeof p, "eval_log[%d].tokens", k);
+            if (!is_count(cJSON_GetObjectItemCaseSensitive(r, "tokens")))
+                return bad(p, "a non-negative integer", cJSON_GetObjectItemCaseSensitive(r, "tokens"));
+            snprintf(p, sizeof p, "eval_log[%d].val_loss", k);
+            if (!cJSON_IsNull(rv) && !(cJSON_IsNumber(rv) && isfinite(rv->valuedouble)))
+                return bad(p, "a finite number or null", rv);
+        }
     }
     /* data_files: [{"path", "bytes", "sha256"}], the data the node was trained on
      * (runner/provenance.h); entries are read by name, so extra keys are allowed */

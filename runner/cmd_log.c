@@ -80,6 +80,9 @@ static cJSON *json_entry(const lnode *n)
     cJSON_AddItemToObject(e, "loss", cJSON_IsNumber(loss) ? cJSON_CreateNumber(loss->valuedouble) : cJSON_CreateNull());
     const cJSON *sh = sharpness_of(n);
     cJSON_AddItemToObject(e, "sharpness", sh ? cJSON_Duplicate(sh, 1) : cJSON_CreateNull());
+    /* the held-out loss the node recorded (runner/eval.h); null where none */
+    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "val_loss");
+    cJSON_AddItemToObject(e, "val_loss", cJSON_IsNumber(vl) ? cJSON_CreateNumber(vl->valuedouble) : cJSON_CreateNull());
     if (n->rewound) /* only when true: scripts matching the contract's fields see no change */
         cJSON_AddTrueToObject(e, "rewound");
     return e;
@@ -104,6 +107,10 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s)
         if (cJSON_IsNumber(se) && isfinite(se->valuedouble))
             printf("±%.2g", se->valuedouble);
     }
+    /* after the other columns, so lines without one keep their shape */
+    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "val_loss");
+    if (cJSON_IsNumber(vl))
+        printf("  val %.4f", vl->valuedouble);
     char **tags = NULL;
     size_t nt = 0;
     if (runs_tag_list(&tags, &nt, s, n->id) == 0)
@@ -191,15 +198,17 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         RUNS_FLAG("graph", 0, &graph, "draw the fork structure in ASCII (all runs unless RUN is given)"),
         RUNS_FLAG("json", 0, &json,
                   "print an array of {\"id\",\"run\",\"kind\",\"step\",\"parent\",\"loss\",\n"
-                  "\"sharpness\"}, sharpness being the note's record ({\"trace\",\"stderr\",\n"
-                  "\"samples\",\"eps\",...}) or null"),
+                  "\"sharpness\",\"val_loss\"}, sharpness being the note's record ({\"trace\",\n"
+                  "\"stderr\",\"samples\",\"eps\",...}) or null, val_loss the node's held-out\n"
+                  "loss (metrics.val_loss, `runs eval`) or null"),
         RUNS_FLAG("all", 0, &all, "list every node of every run"),
         RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "List lineage nodes, newest first: short id, kind, run, step, loss\n"
                "(metrics.loss), sharpness (`sharp TRACE±STDERR`, where `runs sharpness` measured\n"
-               "it), tags, [thinned] where `runs gc` removed the tensors, and with --all\n"
+               "it), the held-out loss (`val LOSS`, where the node recorded one), tags,\n"
+               "[thinned] where `runs gc` removed the tensors, and with --all\n"
                "[rewound] on nodes only a rewound tip keeps (`runs resume NODE --rewind`;\n"
                "\"rewound\": true in --json).\n"
                "RUN (default: the current run) shows that run's tip and all its ancestors,\n"

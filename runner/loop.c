@@ -28,6 +28,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/eval.h"
 #include "runner/gate.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
@@ -141,6 +142,45 @@ static int loss_gate_halt(session *sess)
                           runs_loss_rule_name(sess->loss_gate.fired), sess->run, sess->step, why);
 }
 
+/* Held-out eval at the current step (runner/eval.h): forward passes only, on fixed
+ * batches from the held-out range, so training's bits are the same with eval on or
+ * off. The training buffers are not touched (eval has its own). A node evaluates at
+ * its own step when the loop did not just do so (runs__session_commit_node), which
+ * gives every node a val_loss that `runs eval NODE` reproduces. */
+int runs__session_eval(session *sess)
+{
+    const runs_config *c = &sess->cfg;
+    if (!runs_eval_enabled(c) || sess->eval_step == sess->step)
+        return RUNS_OK;
+    runs_eval_result r;
+    int rc = runs_eval_loss(&r, sess->model, sess->data, c->eval.batches, c->train.batch_size, c->train.seq_len);
+    if (rc)
+        return rc;
+    sess->eval_step = sess->step;
+    sess->val_loss = r.val_loss;
+    sess->val_tokens = r.tokens;
+    /* a fork at its parent's step: the parent's row stays the history's */
+    if (sess->step <= sess->eval_logged_step)
+        return RUNS_OK;
+    char line[128];
+    int n = runs_eval_format_line(line, sizeof line, sess->step, &r);
+    if (n < 0)
+        return runs_error_set(RUNS_EINVALID, "eval: a .eval.json line does not fit (internal)");
+    cJSON *row = cJSON_CreateObject();
+    if (!row || (!sess->eval_rows && !(sess->eval_rows = cJSON_CreateArray()))) {
+        cJSON_Delete(row);
+        return runs_error_set(RUNS_ENOMEM, "out of memory recording an eval");
+    }
+    cJSON_AddNumberToObject(row, "step", (double)sess->step);
+    if (isfinite(r.val_loss))
+        cJSON_AddNumberToObject(row, "val_loss", r.val_loss);
+    else
+        cJSON_AddNullToObject(row, "val_loss");
+    cJSON_AddNumberToObject(row, "tokens", (double)r.tokens);
+    cJSON_AddItemToArray(sess->eval_rows, row);
+    return runs__runlog_eval_append(sess, sess->step, line, (size_t)n);
+}
+
 int runs__session_train(session *sess)
 {
     const runs_config *c = &sess->cfg;
@@ -223,6 +263,8 @@ int runs__session_train(session *sess)
         runs_commit_state cs = runs_committer_state(&sess->committer);
         if ((cs == RUNS_COMMIT_COMMITTED || cs == RUNS_COMMIT_FAILED) &&
             (rc = runs__session_wait_commit(sess, 1)))
+            return rc;
+        if (c->eval.every > 0 && sess->step % c->eval.every == 0 && (rc = runs__session_eval(sess)))
             return rc;
         if (c->sampling.every > 0 && sess->step % c->sampling.every == 0) {
             if ((rc = sample_audit(sess)))

@@ -40,6 +40,7 @@ enum needs { NEEDS_NOTHING, NEEDS_STORE };
     X(plot, NEEDS_STORE, "draw loss, LR and grad-norm charts of a lineage (SVG)")        \
     X(report, NEEDS_STORE, "write a self-contained HTML report of a lineage")            \
     X(sharpness, NEEDS_STORE, "estimate the Hessian trace at a node (Hutchinson)")       \
+    X(eval, NEEDS_STORE, "the held-out loss of a node (as its metrics.val_loss)")       \
     X(export, NEEDS_STORE, "write a node's weights as safetensors or an llm.c model file") \
     X(import, NEEDS_STORE, "record an llm.c model file as a start node")
 

@@ -44,6 +44,10 @@ static cJSON *metrics_json(const session *sess)
     }
     if (sess->last_coherence >= 0)
         cJSON_AddNumberToObject(m, "coherence", sess->last_coherence);
+    /* the held-out loss of this node's own weights (runs__session_eval ran at its
+     * step), so `runs eval NODE` gives the same bits */
+    if (sess->eval_step == sess->step && isfinite(sess->val_loss))
+        cJSON_AddNumberToObject(m, "val_loss", sess->val_loss);
     cJSON_AddNumberToObject(m, "gate_low", sess->gate.run);
     if (sess->gate.run > 0)
         cJSON_AddNumberToObject(m, "gate_low_since", (double)sess->gate.run_start);
@@ -76,6 +80,10 @@ cJSON *runs__node_build_manifest(const session *sess, const char *kind)
     cJSON_AddItemToObject(m, "bandit", runs_bandit_to_json(sess->bandit));
     cJSON_AddNullToObject(m, "loss_log");
     cJSON_AddNullToObject(m, "samples_log");
+    /* eval rows since the parent, inline: a few per node, and kept with the manifest
+     * (no object for gc or verify to track); .eval.json is rebuilt from them */
+    if (sess->eval_rows)
+        cJSON_AddItemToObject(m, "eval_log", cJSON_Duplicate(sess->eval_rows, 1));
     cJSON_AddItemToObject(m, "metrics", metrics_json(sess));
     cJSON_AddStringToObject(m, "backend", gpt_backend_name(gpt_get_backend(sess->model)));
     cJSON_AddStringToObject(m, "code_version", RUNS_VERSION);

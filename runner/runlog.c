@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "runner/eval.h"
 #include "runner/session_int.h"
 #include "store/jsonl.h"
 #include "store/lineage.h"
@@ -26,7 +27,34 @@ int runs__runlog_open(session *sess)
     if ((rc = runs_jsonl_open_append(&sess->loss_f, NULL, p)))
         return rc;
     runs__session_path(p, sizeof p, sess, ".samples.json");
-    return runs_jsonl_open_append(&sess->samples_f, NULL, p);
+    if ((rc = runs_jsonl_open_append(&sess->samples_f, NULL, p)))
+        return rc;
+    runs__session_path(p, sizeof p, sess, ".eval.json");
+    return runs_jsonl_open_append(&sess->eval_f, NULL, p);
+}
+
+int runs__runlog_eval_append(session *sess, long step, const char *line, size_t len)
+{
+    char p[PATH_MAX];
+    runs__session_path(p, sizeof p, sess, ".eval.json");
+    int rc = sess->eval_f ? runs_jsonl_append(sess->eval_f, p, line, len) : RUNS_OK;
+    if (!rc)
+        sess->eval_logged_step = step;
+    return rc;
+}
+
+/* The step of the last line of .eval.json text (-1 when there is none). */
+static long last_eval_step(const char *text, size_t len)
+{
+    long step = -1;
+    size_t i = len;
+    while (i > 0 && text[i - 1] == '\n')
+        i--;
+    while (i > 0 && text[i - 1] != '\n')
+        i--;
+    if (i < len && sscanf(text + i, "{\"step\":%ld", &step) != 1)
+        step = -1;
+    return step;
 }
 
 int runs__runlog_write_state(session *sess)
@@ -84,7 +112,8 @@ done:
 
 /* Rewrites .loss.json as the lineage's history up to node_id, so the log continues
  * without a gap or a repeated step whatever the file held before (a crash, a fork
- * into a fresh directory). Drops .samples.json lines past the node's step. */
+ * into a fresh directory); .eval.json likewise. Drops .samples.json lines past
+ * the node's step. */
 int runs__runlog_rebuild(session *sess, const char *node_id, int fresh_samples)
 {
     char p[PATH_MAX];
@@ -94,6 +123,15 @@ int runs__runlog_rebuild(session *sess, const char *node_id, int fresh_samples)
     if (rc)
         return rc;
     runs__session_path(p, sizeof p, sess, ".loss.json");
+    rc = runs_file_write_atomic(p, hist, hl);
+    free(hist);
+    if (rc)
+        return rc;
+    /* .eval.json the same way, from the nodes' eval_log rows (runner/eval.h) */
+    if ((rc = runs_eval_lineage_log(&hist, &hl, sess->store, node_id)))
+        return rc;
+    sess->eval_logged_step = last_eval_step(hist, hl);
+    runs__session_path(p, sizeof p, sess, ".eval.json");
     rc = runs_file_write_atomic(p, hist, hl);
     free(hist);
     if (rc)

@@ -201,7 +201,7 @@ int runs__session_wait_commit(session *sess, int announce)
 int runs__session_commit_node(session *sess, const char *kind, cJSON *extra, int wait)
 {
     int rc;
-    if ((rc = runs__session_wait_commit(sess, 1))) {
+    if ((rc = runs__session_wait_commit(sess, 1)) || (rc = runs__session_eval(sess))) {
         cJSON_Delete(extra);
         return rc;
     }
@@ -220,6 +220,9 @@ int runs__session_commit_node(session *sess, const char *kind, cJSON *extra, int
     }
     job->store = sess->store;
     job->manifest = runs__node_build_manifest(sess, kind);
+    /* the eval rows since the parent are in the manifest now (its eval_log) */
+    cJSON_Delete(sess->eval_rows);
+    sess->eval_rows = NULL;
     if (extra) {
         cJSON *it = extra->child;
         while (it) {
@@ -244,11 +247,13 @@ int runs__session_commit_node(session *sess, const char *kind, cJSON *extra, int
         job->keep_every = sess->cfg.checkpoint.keep_every;
     }
     /* .loss.json lines up to here must be durable before a node names them */
-    char lp[PATH_MAX], sp[PATH_MAX];
+    char lp[PATH_MAX], sp[PATH_MAX], ep[PATH_MAX];
     runs__session_path(lp, sizeof lp, sess, ".loss.json");
     runs__session_path(sp, sizeof sp, sess, ".samples.json");
+    runs__session_path(ep, sizeof ep, sess, ".eval.json");
     if ((sess->loss_f && (rc = runs_jsonl_sync(sess->loss_f, lp))) ||
-        (sess->samples_f && (rc = runs_jsonl_sync(sess->samples_f, sp))) || (rc = runs__runlog_write_state(sess))) {
+        (sess->samples_f && (rc = runs_jsonl_sync(sess->samples_f, sp))) ||
+        (sess->eval_f && (rc = runs_jsonl_sync(sess->eval_f, ep))) || (rc = runs__runlog_write_state(sess))) {
         runs_commit_job_free(job);
         return rc;
     }
@@ -275,6 +280,9 @@ static void session_close(session *sess)
         fclose(sess->loss_f);
     if (sess->samples_f)
         fclose(sess->samples_f);
+    if (sess->eval_f)
+        fclose(sess->eval_f);
+    cJSON_Delete(sess->eval_rows);
     cJSON_Delete(sess->config);
     cJSON_Delete(sess->data_files);
     if (sess->lock_fd > 0) {
@@ -290,6 +298,7 @@ int runs__session_init(session *sess, runs_store *s, const runs_session_opts *o)
     sess->opts = *o;
     sess->last_coherence = -1;
     sess->lock_fd = -1;
+    sess->eval_step = sess->eval_logged_step = -1;
     runs_gate_init(&sess->gate, 0, 0);
     return RUNS_OK;
 }
@@ -355,6 +364,9 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
     if ((rc = runs_file_write_atomic(p, "", 0)))
         goto done;
     runs__session_path(p, sizeof p, &sess, ".samples.json");
+    if ((rc = runs_file_write_atomic(p, "", 0)))
+        goto done;
+    runs__session_path(p, sizeof p, &sess, ".eval.json");
     if ((rc = runs_file_write_atomic(p, "", 0)) || (rc = runs__runlog_open(&sess)))
         goto done;
     if ((rc = runs__session_commit_node(&sess, "start", NULL, 1)) || (rc = runs_head_set(s, o->run)))

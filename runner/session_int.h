@@ -49,6 +49,15 @@ typedef struct {
     runs_loss_gate loss_gate; /* fed every step's loss and gradient norm (runner/gate.h) */
     runs_seg loss_seg, samples_seg;
     FILE *loss_f, *samples_f;
+    /* held-out eval (runner/eval.h): the last one this session (step -1 = none), the
+     * rows since the parent (the next node's "eval_log" array), .eval.json and the
+     * last step it holds, so its steps stay strictly increasing */
+    long eval_step;
+    double val_loss;
+    long val_tokens;
+    cJSON *eval_rows;
+    FILE *eval_f;
+    long eval_logged_step;
     int lock_fd;
     runs_committer committer;
     /* rates */
@@ -86,6 +95,9 @@ int runs__session_wait_commit(session *sess, int announce);
 
 /* loop.c */
 int runs__session_train(session *sess);
+/* Evaluates on the held-out batches at the current step unless eval is off or that
+ * step was already evaluated; logs the row to .eval.json and the next node. */
+int runs__session_eval(session *sess);
 /* The step a pending `runs stop` (SIGUSR2) will stop at: the first
  * checkpoint.boundary at or after the current step (capped at the run's end);
  * 0 when no stop is pending. */
@@ -100,6 +112,8 @@ int runs__node_build_load(session *sess, const cJSON *m, int keep_bandit_state);
 int runs__runlog_open(session *sess);
 int runs__runlog_write_state(session *sess);
 int runs__runlog_rebuild(session *sess, const char *node_id, int fresh_samples);
+/* Appends one .eval.json line (len bytes, no '\n') and records its step. */
+int runs__runlog_eval_append(session *sess, long step, const char *line, size_t len);
 void runs__runlog_status(session *sess, int final);
 
 #endif

@@ -1,0 +1,143 @@
+/* runner/cmd_eval.c — `runs eval NODE [--batches N] [--json]`: the held-out loss of
+ * any node, computed as training records it (runner/eval.h), so old nodes can be
+ * compared with new ones and a node's recorded metrics.val_loss can be checked. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "manifests/canon.h"
+#include "runner/cli.h"
+#include "runner/cli_store.h"
+#include "runner/eval.h"
+#include "store/lineage.h"
+
+#define USAGE "runs eval NODE [--batches N] [--backend B] [--data-root DIR] [--json]"
+
+static void help(void)
+{
+    printf("usage: " USAGE "\n\n"
+           "The held-out loss of NODE: the mean cross-entropy of its weights over N fixed\n"
+           "batches from the held-out range of its config's data.heldout source (tokens\n"
+           "training never reads; runner/data.h says which). Nothing is written.\n"
+           "With the node's own eval.batches (the default) it equals the val_loss the run\n"
+           "recorded in the node's metrics, bit for bit on the CPU.\n\n"
+           "  NODE            a node name (step_N, RUN@step_N, tag, run, id prefix)\n"
+           "  --batches N     held-out batches (default: the node's eval.batches)\n"
+           "  --backend B     cpu, cuda or auto (default: the config's train.backend)\n"
+           "  --data-root DIR the node's data files moved under DIR\n"
+           "  --allow-data-change  evaluate on data that changed since the node\n"
+           "  --json          print {\"batches\", \"node\", \"step\", \"tokens\", \"val_loss\"}\n"
+           "                  (canonical JSON: val_loss reads back to the exact double)\n");
+}
+
+int cmd_eval(runs_cli *cli, int argc, char **argv)
+{
+    if (runs_cli_wants_help(argc, argv)) {
+        help();
+        return RUNS_EXIT_OK;
+    }
+    long batches = 0;
+    const char *backend_s = NULL, *data_root = NULL;
+    int json = 0, allow_change = 0;
+    enum { O_BACKEND = 256, O_JSON, O_ROOT, O_ALLOW };
+    static const struct option opts[] = {
+        {"batches", required_argument, NULL, 'n'},   {"backend", required_argument, NULL, O_BACKEND},
+        {"json", no_argument, NULL, O_JSON},         {"data-root", required_argument, NULL, O_ROOT},
+        {"allow-data-change", no_argument, NULL, O_ALLOW}, {NULL, 0, NULL, 0}};
+    int c;
+    optind = 0; /* 0, not 1: glibc then resets its state between parses */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":n:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': {
+            char *end;
+            errno = 0;
+            batches = strtol(optarg, &end, 10);
+            if (errno || !*optarg || *end || batches < 1 || batches > 100000)
+                return runs_cli_usage("eval", USAGE, "--batches: expected an integer in [1, 100000], got \"%s\"",
+                                      optarg);
+            break;
+        }
+        case O_BACKEND:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
+                return runs_cli_usage("eval", USAGE, "--backend: expected cpu, cuda or auto, got \"%s\"", optarg);
+            backend_s = optarg;
+            break;
+        case O_JSON: json = 1; break;
+        case O_ROOT: data_root = optarg; break;
+        case O_ALLOW: allow_change = 1; break;
+        default: return runs_cli_bad_option("eval", USAGE, argv, ":n:", opts);
+        }
+    }
+    if (argc - optind != 1)
+        return runs_cli_usage("eval", USAGE, "expected one NODE, got %d arguments", argc - optind);
+
+    runs_store *s = NULL;
+    cJSON *m = NULL, *out = NULL;
+    char *note = NULL;
+    char id[41];
+    long step = 0;
+    runs_eval_result r;
+    int rc = runs_cli_open_store(cli, &s);
+    if (rc || (rc = runs_node_resolve(id, s, argv[optind])) || (rc = runs_node_manifest(&m, s, id)))
+        goto done;
+    /* the backend: as asked, else the node's train.backend */
+    const char *bs = backend_s;
+    if (!bs) {
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "config"), "train");
+        const cJSON *be = cJSON_GetObjectItemCaseSensitive(tr, "backend");
+        bs = cJSON_IsString(be) ? be->valuestring : "cpu";
+    }
+    gpt_backend backend = GPT_BACKEND_CPU;
+    if (!strcmp(bs, "cuda")) {
+        if (!gpt_cuda_available()) {
+            rc = runs_error_set(RUNS_ERROR, "backend cuda asked for, but no CUDA device answers (use --backend cpu)");
+            goto done;
+        }
+        backend = GPT_BACKEND_CUDA;
+    } else if (!strcmp(bs, "auto") && gpt_cuda_available()) {
+        backend = GPT_BACKEND_CUDA;
+    }
+    if ((rc = runs_eval_node(&r, &step, &note, s, id, (int)batches, backend, data_root, allow_change)))
+        goto done;
+    if (note)
+        fprintf(stderr, "runs: warning: %s\n", note);
+    if (json) {
+        if (!(out = cJSON_CreateObject())) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory");
+            goto done;
+        }
+        cJSON_AddStringToObject(out, "node", id);
+        cJSON_AddNumberToObject(out, "step", (double)step);
+        if (isfinite(r.val_loss))
+            cJSON_AddNumberToObject(out, "val_loss", r.val_loss);
+        else
+            cJSON_AddNullToObject(out, "val_loss");
+        cJSON_AddNumberToObject(out, "batches", r.batches);
+        cJSON_AddNumberToObject(out, "tokens", (double)r.tokens);
+        /* canonical JSON prints the shortest form that reads back to the same double
+         * (cJSON's printer may round the last bit), so scripts can compare exactly */
+        char *text = runs_json_canonical(out);
+        if (!text) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory");
+            goto done;
+        }
+        printf("%s\n", text);
+        free(text);
+    } else {
+        char label[160];
+        printf("%s (%.12s): val_loss %.6f on %d held-out batches (%ld tokens, %s)\n",
+               runs_cli_node_label(label, sizeof label, m), id, r.val_loss, r.batches, r.tokens,
+               gpt_backend_name(backend));
+    }
+done:
+    cJSON_Delete(out);
+    cJSON_Delete(m);
+    free(note);
+    runs_store_free(s);
+    return rc ? runs_cli_fail("eval") : RUNS_EXIT_OK;
+}
