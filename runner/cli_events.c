@@ -4,8 +4,57 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "common/error.h"
 #include "manifests/canon.h"
+#include "store/lineage.h"
+
+void runs_cli_say_current(const char *run, const char *was)
+{
+    if (was && *was)
+        printf("current run: %s (was %s)\n", run, was);
+    else
+        printf("current run: %s\n", run);
+}
+
+void runs_cli_events_init(runs_cli_events *ev, runs_store *s, int quiet)
+{
+    ev->store = s;
+    ev->said = 0;
+    ev->quiet = quiet;
+    /* a fresh store's HEAD names a run without nodes: there was no current run */
+    if (runs_head_get(ev->was, sizeof ev->was, s) != RUNS_OK)
+        ev->was[0] = '\0';
+    runs_error_clear();
+}
+
+void runs_cli_events_end(runs_cli_events *ev, int rc)
+{
+    char now[64];
+    /* after a failure the error message is the caller's to print: keep it intact */
+    if (rc || ev->said || ev->quiet)
+        return;
+    /* the session is over, so reading HEAD races with no committer */
+    if (runs_head_get(now, sizeof now, ev->store) == RUNS_OK && strcmp(now, ev->was)) {
+        runs_cli_say_current(now, ev->was);
+        ev->said = 1;
+    }
+    runs_error_clear();
+}
+
+/* The session moved HEAD to ev->run before the events that call this (the resuming,
+ * branch and training lines), so the line can follow them without reading HEAD
+ * while the committer thread may be using the store. */
+static void say_if_moved(void *ctx, const runs_session_event *ev)
+{
+    runs_cli_events *c = ctx;
+    if (!c || c->said || c->quiet || !ev->run)
+        return;
+    c->said = 1;
+    if (strcmp(ev->run, c->was))
+        runs_cli_say_current(ev->run, c->was);
+}
 
 /* The branch line: "fork RUN from NODE at step N; a.b: 1 -> 2, ..." (8 changes at most). */
 static void print_branch(const runs_session_event *ev)
@@ -24,20 +73,22 @@ static void print_branch(const runs_session_event *ev)
 
 void runs_cli_print_event(void *ctx, const runs_session_event *ev)
 {
-    (void)ctx;
     switch (ev->kind) {
     case RUNS_EV_WARNING:
         fprintf(stderr, "runs: warning: %s\n", ev->message);
         return;
     case RUNS_EV_RESUMING:
         printf("resuming %s from %.12s (step %ld)\n", ev->run, ev->node, ev->step);
+        say_if_moved(ctx, ev);
         return;
     case RUNS_EV_BRANCH:
         print_branch(ev);
+        say_if_moved(ctx, ev);
         return;
     case RUNS_EV_TRAINING:
         printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step,
                ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
+        say_if_moved(ctx, ev);
         break;
     case RUNS_EV_STEP:
         printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s", ev->step,

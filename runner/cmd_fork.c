@@ -69,7 +69,11 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
                  cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring, stem);
         o.run = name;
     }
+    runs_cli_events cur; /* says when the session moves the current run */
+    runs_cli_events_init(&cur, s, o.quiet);
+    o.event_ctx = &cur;
     rc = runs_session_branch(s, id, patch, 0, &o);
+    runs_cli_events_end(&cur, rc);
 done:
     cJSON_Delete(patch);
     cJSON_Delete(m);

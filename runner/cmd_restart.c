@@ -54,7 +54,11 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
                  (long)cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble);
         o.run = name;
     }
+    runs_cli_events cur; /* says when the session moves the current run */
+    runs_cli_events_init(&cur, s, o.quiet);
+    o.event_ctx = &cur;
     rc = runs_session_branch(s, id, NULL, peak, &o);
+    runs_cli_events_end(&cur, rc);
 done:
     cJSON_Delete(m);
     {

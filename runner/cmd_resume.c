@@ -163,7 +163,11 @@ int cmd_resume(runs_cli *cli, int argc, char **argv)
     }
     if (npos && (rc = check_tip(s, o.run, id, m, rewind, o.quiet)) != 0)
         goto done;
+    runs_cli_events cur; /* says when the session moves the current run */
+    runs_cli_events_init(&cur, s, o.quiet);
+    o.event_ctx = &cur;
     rc = runs_session_resume(s, npos ? id : NULL, &o);
+    runs_cli_events_end(&cur, rc);
 done:
     cJSON_Delete(m);
     free(args);

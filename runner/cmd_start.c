@@ -66,8 +66,13 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
     }
     if (!rc)
         rc = runs_cli_open_store(cli, &s);
-    if (!rc)
+    if (!rc) {
+        runs_cli_events cur; /* says when the session moves the current run */
+        runs_cli_events_init(&cur, s, o.quiet);
+        o.event_ctx = &cur;
         rc = runs_session_start(s, json, &o);
+        runs_cli_events_end(&cur, rc);
+    }
     cJSON_Delete(json);
     int ex = runs_cli_train_exit("start", rc);
     runs_store_free(s);

@@ -25,7 +25,9 @@ enum needs { NEEDS_NOTHING, NEEDS_STORE };
     X(restart, NEEDS_STORE, "warm restart from a node: LR spiked to a new peak, cosine after") \
     X(checkpoint, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary") \
     X(stop, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary, then stop") \
+    X(switch, NEEDS_STORE, "make a run the current one (what step_N and the defaults name)") \
     X(status, NEEDS_STORE, "show a running trainer's step, loss, LR, tokens/s and ETA")  \
+    X(ls, NEEDS_STORE, "list the runs: step, state, parent, differing config, loss, tokens") \
     X(log, NEEDS_STORE, "show the lineage of a run")                                      \
     X(show, NEEDS_STORE, "show one node's manifest")                                      \
     X(diff, NEEDS_STORE, "compare two nodes: config, step, tensors, bandit state")       \
