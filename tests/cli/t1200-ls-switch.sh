@@ -96,4 +96,12 @@ r=$("$RUNS" ls --all --json | tr -d ' ' | grep '"state":"rewound"')
 expect_match "ls --all: the old tip (step 20) as a rewound row from base@step_10" "$r" \
     '"parent":"base@step_10",.*"run":"base","state":"rewound","step":20,'
 
+# ---- halted: the coherence gate stops a fork (scores are below 100 on this model) --
+echo '{"gate": {"threshold": 100, "patience": 1}}' >gate.json
+expect_exit 2 "a fork the gate halts (exit 2)" "$RUNS" fork base@step_10 --config gate.json --name gated --quiet
+r=$("$RUNS" ls --json | tr -d ' ' | grep '"run":"gated"')
+expect_match "ls: the halted run is 'halted' (even at total_steps), kind halt" "$r" '"kind":"halt",.*"state":"halted","step":20,'
+expect_match "... its differing config keys are the gate's" "$r" '"config":\{"gate.patience":1,"gate.threshold":100,"optimizer.lr":0.003\}'
+expect_match "ls text: the halted row" "$("$RUNS" ls)" '^[* ] gated +20 +halted +base@step_10 '
+
 done_testing
