@@ -196,6 +196,7 @@ int runs__session_train(session *sess)
     runs_signals_install();
     runs_loss_gate_init(&sess->loss_gate, c->gate.loss_spike_factor, c->gate.loss_spike_steps,
                         c->schedule.warmup_steps);
+    int stop_seen = 0;
     if (!sess->opts.quiet && sess->step < end) {
         runs_session_event ev = {.kind = RUNS_EV_TRAINING, .step = sess->step, .end = end,
                                  .backend = gpt_backend_name(gpt_get_backend(sess->model)),
@@ -255,6 +256,11 @@ int runs__session_train(session *sess)
                                      .tokens_per_s = el > 0 ? sess->steps_this_session * (double)B * T / el : 0,
                                      .stop_at = runs__session_stop_at(sess)};
             runs__session_emit(sess, &ev);
+        }
+        /* a stop request shows in .status.json at once, not up to a second late */
+        if (!stop_seen && runs_signals_boundary_stop_wanted()) {
+            stop_seen = 1;
+            sess->t_last_status = 0;
         }
         runs__runlog_status(sess, 0);
         if (sess->loss_gate.fired)

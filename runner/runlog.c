@@ -158,7 +158,7 @@ void runs__runlog_status(session *sess, int final)
     runs_run_status st = {sess->run, (long)getpid(), !final, sess->step, sess->cfg.train.total_steps,
                           sess->last_loss, sess->loss_ema, sess->last_lr, sess->last_gnorm, tps,
                           sps > 0 ? round((total - sess->step) / sps) : -1, (long)time(NULL),
-                          runs__session_stop_at(sess)};
+                          final ? 0 : runs__session_stop_at(sess)};
     /* best effort: status is advisory and must never stop training */
     if (runs_runlog_write_status(sess->dir, &st))
         runs_error_clear();
