@@ -438,6 +438,16 @@ static int add_warning(char ***w, size_t *n, const char *fmt, ...)
     return 0;
 }
 
+/* A dropped arm's count at key, at most `from` (what it can take off a total); 0
+ * when missing or malformed: the arm is gone either way. */
+static long dropped_count(const cJSON *o, const char *key, long from)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0))
+        return 0;
+    return v->valuedouble >= (double)from ? from : (long)v->valuedouble;
+}
+
 int runs_bandit_load_json(runs_bandit *b, const cJSON *state, char ***warnings, size_t *n_warnings)
 {
     int rc = 0;
@@ -518,6 +528,10 @@ int runs_bandit_load_json(runs_bandit *b, const cJSON *state, char ***warnings, 
         if (why) {
             if ((rc = add_warning(&w, &nw, "bandit state: arm '%s' (value %g) %s; dropped", o->string, value, why)))
                 goto done;
+            /* no residue: its pulls and steps leave the totals too, or UCB's ln N and
+             * the shares' denominator would keep counting an arm that is gone */
+            t->total_pulls -= dropped_count(o, "pulls", t->total_pulls);
+            t->phase_steps -= dropped_count(o, "steps", t->phase_steps);
             continue;
         }
         arm *a = &t->arms[i];

@@ -87,8 +87,9 @@ void runs_bandit_free(runs_bandit *b);
 /* Restores a state written by runs_bandit_to_json onto b (created from the
  * current config). Arms in the state that are not in the config, are excluded,
  * have cap 0 or have no data are dropped, one warning each ("bandit state: arm
- * 'repo-docstrings' (value 1.546) is excluded by data.exclude; dropped"); an
- * unfinished pull of a dropped or ineligible arm is abandoned. Sources in the
+ * 'repo-docstrings' (value 1.546) is excluded by data.exclude; dropped"), and
+ * leave no residue: their pulls leave total_pulls and their phase steps leave the
+ * phase's step count; an unfinished pull of a dropped or ineligible arm is abandoned. Sources in the
  * config but not in the state start fresh. *warnings and *n_warnings (may be NULL)
  * receive a malloc'd array of malloc'd strings; caller frees each and the array.
  * A malformed state returns RUNS_ECORRUPT and leaves b unchanged. */

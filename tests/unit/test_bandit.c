@@ -481,6 +481,79 @@ static void malformed_state_refused(void **state)
     runs_bandit_free(b);
 }
 
+/* Issue 12: a fork's patch that drops an arm (here excludes it) must leave no
+ * residue in the totals: total_pulls (UCB's N) and the phase's step count (the
+ * shares' denominator) are the kept arms' own, not the old run's. */
+static long json_total_pulls(const runs_bandit *b)
+{
+    cJSON *j = runs_bandit_to_json(b);
+    assert_non_null(j);
+    long v = (long)cJSON_GetObjectItem(j, "total_pulls")->valuedouble;
+    cJSON_Delete(j);
+    return v;
+}
+
+static void dropped_arm_leaves_no_residue(void **state)
+{
+    runs_config c = base_config();
+    add_source(&c, "chat", 1.0, 0.0);
+    add_source(&c, "gutenberg", 1.0, 0.0);
+    add_source(&c, "repo-docstrings", 1.0, 0.0);
+    runs_bandit *b;
+    assert_int_equal(runs_bandit_create(&b, &c, NULL), 0);
+    curve cv[] = {natural(5.5, 2.2, 3000), natural(6.0, 2.8, 4000), repetitive};
+    sim m = {.rng = 11};
+    long picks[3] = {0};
+    drive(b, &m, cv, 0, 3000, picks, NULL);
+    assert_true(picks[2] > 0); /* the arm to drop was pulled */
+    cJSON *saved = runs_bandit_to_json(b);
+    assert_non_null(saved);
+    runs_bandit_free(b);
+
+    /* the fork: repo-docstrings excluded, the state kept (--keep-bandit) */
+    strcpy(c.data.exclude[c.data.n_exclude++], "repo-docstrings");
+    assert_int_equal(runs_bandit_create(&b, &c, NULL), 0);
+    char **w = NULL;
+    size_t nw = 0;
+    assert_int_equal(runs_bandit_load_json(b, saved, &w, &nw), 0);
+    assert_int_equal(nw, 1);
+    assert_non_null(strstr(w[0], "'repo-docstrings'"));
+    free(w[0]);
+    free(w);
+    long kept_pulls = 0, kept_steps = 0;
+    for (int i = 0; i < 2; i++) {
+        runs_bandit_arm_info a;
+        runs_bandit_arm(b, i, &a);
+        kept_pulls += a.pulls;
+        kept_steps += a.steps;
+    }
+    runs_bandit_arm_info gone;
+    runs_bandit_arm(b, 2, &gone);
+    assert_int_equal(gone.pulls, 0);
+    assert_int_equal(gone.steps, 0);
+    assert_int_equal(gone.total_steps, 0);
+    assert_int_equal(json_total_pulls(b), kept_pulls);
+    assert_int_equal(runs_bandit_phase_steps(b), kept_steps);
+    /* and the old totals were larger: the test would see a residue */
+    assert_true((long)cJSON_GetObjectItem(saved, "total_pulls")->valuedouble > kept_pulls);
+    assert_true((long)cJSON_GetObjectItem(saved, "phase_steps")->valuedouble > kept_steps);
+    cJSON_Delete(saved);
+    /* training on from there keeps the totals the kept arms' own */
+    drive(b, &m, cv, 3000, 4000, picks, NULL);
+    long pulls = 0, steps = 0;
+    for (int i = 0; i < 3; i++) {
+        runs_bandit_arm_info a;
+        runs_bandit_arm(b, i, &a);
+        pulls += a.pulls;
+        steps += a.steps;
+    }
+    runs_bandit_arm(b, 2, &gone);
+    assert_int_equal(gone.steps, 0);
+    assert_int_equal(runs_bandit_phase_steps(b), steps);
+    assert_int_equal(json_total_pulls(b), pulls); /* both count a pull when it ends */
+    runs_bandit_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +566,7 @@ int main(void)
         cmocka_unit_test(json_round_trip_exact),
         cmocka_unit_test(deterministic),
         cmocka_unit_test(malformed_state_refused),
+        cmocka_unit_test(dropped_arm_leaves_no_residue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
