@@ -62,4 +62,45 @@ expect "a factor the run never reaches does not fire" "$RUNS" start --config lax
 printf '{"gate": {"loss_spike_factor": 1}}\n' >badf.json
 expect_exit 1 "loss_spike_factor must be above 1" "$RUNS" start --config badf.json --name badf --quiet
 expect_match "... says which key" "$(cat "$T/.err")" 'gate\.loss_spike_factor'
+
+# --- runs gate --backtest over a .loss.json: the same rules, the same step -------
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+bt=$("$RUNS" gate --backtest runs/broken/.loss.json --json)
+expect_eq "backtest of the halted run: fired at the step the run halted on, by the same rule" \
+    "$(printf '%s' "$bt" | jq_ 'd["fired"], d["fired_step"], d["rule"], d["log"], d["records"], d["samples"]')" \
+    "True $at loss_spike loss $halt_step []"
+expect_eq "... run_start is 49 steps before (50 consecutive)" "$(printf '%s' "$bt" | jq_ 'd["fired_step"] - d["run_start"]')" 49
+expect_eq "... and the message is the run's" "$(printf '%s' "$bt" | jq_ 'd["message"]')" \
+    "$(printf '%s' "$err" | sed 's/.*halted broken at step [0-9]*: \(.*\); read .loss.json.*/\1/')"
+out=$("$RUNS" gate --backtest runs/broken/.loss.json)
+expect_match "text: names the rule and the numbers" "$out" \
+    "^divergence gate \(loss_spike_factor 3, loss_spike_steps 50, grace 0\): would have fired at step $at \(loss_spike\): loss EMA [0-9.]+ > 3 × best"
+out=$("$RUNS" gate --backtest runs/fixed/.loss.json)
+expect_match "the fixed run's log would not fire" "$out" 'would not have fired over 300 steps$'
+expect_match "... its EMA never rose above its best by much" "$out" 'highest EMA/best 1(\.0[0-9]*)?$'
+expect_match "the off run's log fires with the defaults" "$("$RUNS" gate --backtest runs/off/.loss.json)" 'would have fired at step [0-9]+ \(loss_spike\)'
+expect_match "--grace moves the first judged step" "$("$RUNS" gate --backtest runs/off/.loss.json --grace 200 --loss-spike-steps 5)" \
+    'would have fired at step 204 \(loss_spike\)'
+expect_match "--loss-spike-steps 0: spike rule off" "$("$RUNS" gate --backtest runs/off/.loss.json --loss-spike-steps 0)" \
+    'would not have fired over 300 steps \(spike rule off'
+expect_match "--loss-spike-factor" "$("$RUNS" gate --backtest runs/off/.loss.json --loss-spike-factor 1000)" 'would not have fired'
+# a non-finite value is written as null in JSON: it fires at once
+head -5 runs/fixed/.loss.json >nan.json
+printf '{"step":5,"loss":null,"lr":0.001,"grad_norm":1,"source":"prose"}\n' >>nan.json
+tail -n +7 runs/fixed/.loss.json | head -3 | sed 's/"step":\([0-9]*\)/"step":\1/' >>nan.json
+expect_eq "a null loss fires nonfinite_loss at its step" \
+    "$("$RUNS" gate --backtest nan.json --json | jq_ 'd["rule"], d["fired_step"], d["run_start"]')" "nonfinite_loss 5 5"
+printf '{"step":0,"loss":5,"grad_norm":1}\n{"step":1,"loss":5,"grad_norm":null}\n' >gnan.json
+expect_match "a null grad_norm fires nonfinite_grad_norm" "$("$RUNS" gate --backtest gnan.json)" \
+    'would have fired at step 1 \(nonfinite_grad_norm\): non-finite gradient norm \(nan\) at step 1'
+printf '{"step":0,"loss":5}\n{"step":1,"text":"a b c"}\n' >mixed.json
+expect_exit 1 "a samples record in a loss log is an error" "$RUNS" gate --backtest mixed.json
+expect_match "... naming file:line" "$(cat "$T/.err")" '^runs gate: mixed\.json:2: a samples record in a loss log'
+printf '{"step":3,"loss":5}\n{"step":3,"loss":5}\n' >dup.json
+expect_exit 1 "a repeated step in a loss log is an error" "$RUNS" gate --backtest dup.json
+printf '{"step":3,"loss":"x"}\n' >str.json
+expect_exit 1 "a loss that is a string is an error" "$RUNS" gate --backtest str.json
+printf '{"step":3,"foo":1}\n' >neither.json
+expect_exit 1 "a record with neither text nor loss is an error" "$RUNS" gate --backtest neither.json
+expect_exit 129 "--loss-spike-factor 1 is a usage error" "$RUNS" gate --backtest nan.json --loss-spike-factor 1
 done_testing
