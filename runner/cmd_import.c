@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "manifests/config.h"
 #include "runner/cli.h"
+#include "runner/cli_events.h"
 #include "runner/cli_store.h"
 #include "store/lineage.h"
 #include "store/store.h"
@@ -55,10 +56,12 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
     runs_tensor *ts = NULL;
     int nt = 0;
     cJSON *config = NULL, *man = NULL;
-    char id[41], tip[41];
+    char id[41], tip[41], was[64];
     const char *file = pos[0];
     rc = runs_cli_open_store(cli, &s);
     if (rc) goto done;
+    if (runs_head_get(was, sizeof was, s) != RUNS_OK) /* a store without runs: none was current */
+        was[0] = '\0';
     if (runs_run_tip(tip, s, run) == 0) {
         rc = runs_error_set(RUNS_EEXISTS, "run %s already exists; pick another --run name", run);
         goto done;
@@ -133,8 +136,12 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
     config = NULL;
     cJSON_AddStringToObject(man, "note", note);
     if ((rc = runs_node_commit(id, s, man, ts, (size_t)nt * 3))) goto done;
+    /* a new run becomes the current one, as with start (`runs switch` goes back) */
+    if ((rc = runs_head_set(s, run))) goto done;
     printf("imported %s as %s@step_0 (%.12s): %d layers, %d heads, n_embd %d, vocab %d, block %d, %zu weights\n",
            file, run, id, gc.n_layer, gc.n_head, gc.n_embd, gc.vocab_size, gc.block_size, n);
+    if (strcmp(was, run))
+        runs_cli_say_current(run, was);
 done:
     free(w);
     free(zeros);

@@ -20,9 +20,10 @@ int cmd_switch(runs_cli *cli, int argc, char **argv)
                "Makes RUN the current run: the run that step_N names, and the default of\n"
                "`runs status`, `runs log`, `runs resume`, `runs checkpoint`, `runs stop`,\n"
                "`runs plot` and `runs report`. Only this command and the commands that make or\n"
-               "continue a run move it: start, fork and restart make their new run current,\n"
-               "resume makes the resumed run current; each says so (\"current run: RUN (was OLD)\"). `runs status` names it first,\n"
-               "`runs ls` marks it with '*'.\n");
+               "continue a run move it: start, fork, restart and import make their new run\n"
+               "current, resume makes the resumed run current; each says so (\"current run:\n"
+               "RUN (was OLD)\"; not with --quiet). `runs status` names it first, `runs ls`\n"
+               "marks it '*'.\n");
         return RUNS_EXIT_OK;
     }
     const char *pos[1];

@@ -104,4 +104,22 @@ expect_match "ls: the halted run is 'halted' (even at total_steps), kind halt" "
 expect_match "... its differing config keys are the gate's" "$r" '"config":\{"gate.patience":1,"gate.threshold":100,"optimizer.lr":0.003\}'
 expect_match "ls text: the halted row" "$("$RUNS" ls)" '^[* ] gated +20 +halted +base@step_10 '
 
+# ---- import makes its run current too (a tiny llm.c file, as in t7003) ------------
+if command -v python3 >/dev/null; then
+python3 - <<'PY'
+import struct, random
+L, NH, C, V, Vp, T = 1, 2, 8, 50, 64, 16
+random.seed(3)
+hdr = [20240326, 3, T, V, L, NH, C, Vp] + [0] * 248
+sizes = [Vp*C, T*C, L*C, L*C, L*3*C*C, L*3*C, L*C*C, L*C, L*C, L*C, L*4*C*C, L*4*C, L*4*C*C, L*C, C, C]
+vals = [random.uniform(-1, 1) for n in sizes for _ in range(n)]
+with open("in.bin", "wb") as f:
+    f.write(struct.pack("<256i", *hdr))
+    f.write(struct.pack("<%df" % len(vals), *vals))
+PY
+expect_eq "import: 'current run: imp (was gated)' after the imported line" \
+    "$("$RUNS" import in.bin --run imp 2>&1 | sed -n 2p)" "current run: imp (was gated)"
+expect_eq "... and status names it" "$("$RUNS" status 2>/dev/null | head -1)" "current run: imp"
+fi
+
 done_testing
