@@ -25,7 +25,8 @@ expect_match "graph draws the fork" "$g" '^\|/'
 expect_match "graph shows the fork node" "$g" '^(\| )*\* (\| )*[0-9a-f]{10}  fork'
 expect_match "text log has columns" "$("$RUNS" log)" '^[0-9a-f]{10}  checkpoint  main +step_20 +loss 5\.0000'
 
-id=$("$RUNS" log --json | sed -n 's/.*"id":"\([0-9a-f]*\)".*"step":10}.*/\1/p')
+# (fields after "step" may follow: match its end or the next field)
+id=$("$RUNS" log --json | sed -n 's/.*"id":"\([0-9a-f]*\)".*"step":10[,}].*/\1/p')
 expect_eq "show --json is the stored manifest" "$("$RUNS" show step_10 --json)" \
     "$(git --git-dir "$S/lineage.git" show "$id:manifest.json")"
 expect_match "show resolves an id prefix" "$("$RUNS" show "$(echo "$id" | cut -c1-8)")" "^node +$id"
