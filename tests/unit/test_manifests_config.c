@@ -148,7 +148,7 @@ static void test_unknown_keys(void **state)
     expect_error("{\"data\":{\"warmup_sources\":[]}}", "data.warmup_sources: unknown key (did you mean");
     expect_error("{\"data\":{\"sources\":{\"chat\":{\"path\":\"c\",\"flor\":0.1}}}}",
                  "data.sources.chat.flor: unknown key (did you mean \"floor\"?)");
-    expect_error("{\"gate\":{\"zzzzzzzzzz\":1}}", "gate.zzzzzzzzzz: unknown key (known: threshold, patience)");
+    expect_error("{\"gate\":{\"zzzzzzzzzz\":1}}", "gate.zzzzzzzzzz: unknown key (known: threshold, patience, loss_spike_factor, loss_spike_steps)");
     expect_error("{\"checkpoint\":{\"keeplast\":3}}", "checkpoint.keeplast: unknown key (did you mean \"keep_last\"?)");
     expect_error("{\"sampling\":{\"topk\":3}}", "sampling.topk: unknown key (did you mean \"top_k\"?)");
     expect_error("{\"bandit\":{\"pullmax\":3}}", "bandit.pullmax: unknown key (did you mean \"pull_max\"?)");
