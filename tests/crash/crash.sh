@@ -55,7 +55,9 @@ expect "verify --all after the crashes" "$RUNS" verify --all
 o=$("$SYNTH" --check-store --store "$S" --tensors 3 --elems 2048 --special w2=2:1024 2>&1)
 expect_match "every committed node loads byte-exact" "$o" "^$nodes nodes, 0 bad$"
 # and a sample through `runs restore` (each call pays the CLI's start-up)
-"$RUNS" log --all --json | sed -n 's/.*"id":"\([0-9a-f]*\)".*"run":"\([^"]*\)",.*"step":\([0-9]*\)}.*/\1 \2 \3/p' >"$T/nodes"
+# (fields may follow "step": match its end or the next field)
+"$RUNS" log --all --json | sed -n 's/.*"id":"\([0-9a-f]*\)".*"run":"\([^"]*\)",.*"step":\([0-9]*\)[,}].*/\1 \2 \3/p' >"$T/nodes"
+expect_eq "every node listed for sampling" "$(grep -c '' "$T/nodes")" "$nodes"
 bad=0 tried=0
 while read -r id run step; do
     [ $((RANDOM % 8)) -eq 0 ] || continue
@@ -68,6 +70,7 @@ while read -r id run step; do
     fi
 done <"$T/nodes"
 echo "# restored $tried sampled nodes"
+expect "some nodes were sampled" test "$tried" -gt 0
 expect_eq "sampled nodes restore byte-exact through runs restore" "$bad" 0
 echo "# before gc: $("$RUNS" gc --dry-run | head -1)"; ls "$S/locks" | sed "s/^/# lock: /"
 expect "gc collects the crash leftovers" "$RUNS" gc
