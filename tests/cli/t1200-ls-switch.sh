@@ -122,4 +122,14 @@ expect_eq "import: 'current run: imp (was gated)' after the imported line" \
 expect_eq "... and status names it" "$("$RUNS" status 2>/dev/null | head -1)" "current run: imp"
 fi
 
+# ---- running: a trainer holds the run's lock; after it exits the run is stopped ----
+sed 's/"total_steps": 20/"total_steps": 100000/' tiny.json >busy.json
+"$RUNS" start --config busy.json --name busy --quiet >/dev/null 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! "$RUNS" ls --json 2>/dev/null | grep -q '"run": *"busy".*"state": *"running"'; do sleep 0.05; i=$((i + 1)); done
+expect_match "ls: a run whose trainer is alive is 'running'" "$("$RUNS" ls --json | tr -d ' ' | grep '"run":"busy"')" '"state":"running"'
+kill -TERM $pid; wait $pid
+expect_match "... and 'stopped' once it has exited short of total_steps" "$("$RUNS" ls --json | tr -d ' ' | grep '"run":"busy"')" '"state":"stopped"'
+
 done_testing
