@@ -72,6 +72,31 @@ int runs_plot_series_append(runs_plot_series *sr, const char *text, size_t len, 
     return runs_jsonl_read_buf(text, len, origin, RUNS_JSONL_WHOLE, append_point, &a, NULL);
 }
 
+int runs_plot_series_append_eval(runs_plot_series *sr, const cJSON *m)
+{
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(m, "eval_log"), *row;
+    cJSON_ArrayForEach(row, cJSON_IsArray(rows) ? rows : NULL)
+    {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
+        if (!cJSON_IsNumber(st) || (sr->n_val && (long)st->valuedouble <= sr->val_step[sr->n_val - 1]))
+            continue;
+        if (sr->n_val == sr->cap_val) {
+            size_t cap = sr->cap_val ? sr->cap_val * 2 : 64;
+            long *vs = realloc(sr->val_step, cap * sizeof *vs);
+            if (vs) sr->val_step = vs;
+            double *vl = vs ? realloc(sr->val_loss, cap * sizeof *vl) : NULL;
+            if (vl) sr->val_loss = vl;
+            if (!vs || !vl)
+                return runs_error_set(RUNS_ENOMEM, "plot: out of memory for %zu held-out points", cap);
+            sr->cap_val = cap;
+        }
+        sr->val_step[sr->n_val] = (long)st->valuedouble;
+        sr->val_loss[sr->n_val] = num_or_nan(row, "val_loss");
+        sr->n_val++;
+    }
+    return 0;
+}
+
 void runs_plot_series_finish(runs_plot_series *sr)
 {
     double acc = 0, w = 0;
@@ -91,6 +116,8 @@ void runs_plot_series_free(runs_plot_series *sr)
     free(sr->ema);
     free(sr->lr);
     free(sr->grad_norm);
+    free(sr->val_step);
+    free(sr->val_loss);
     memset(sr, 0, sizeof *sr);
 }
 
@@ -155,6 +182,8 @@ static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, c
             }
             free(text);
         }
+        if (!rc)
+            rc = runs_plot_series_append_eval(sr, m);
         if (!rc && k < upto)
             rc = add_event(d, ids[k], m, sibling);
         cJSON_Delete(m);
@@ -285,6 +314,26 @@ static int add_series(runs_svg_chart *c, const runs_plot_series *sr, const doubl
     return rc;
 }
 
+/* The held-out points of a series at steps >= from (none: nothing drawn). */
+static int add_val_series(runs_svg_chart *c, const runs_plot_series *sr, long from, const char *name,
+                          const char *color)
+{
+    size_t first = 0;
+    while (first < sr->n_val && sr->val_step[first] < from)
+        first++;
+    size_t m = sr->n_val - first;
+    if (!m)
+        return 0;
+    double *x = malloc(m * sizeof *x);
+    if (!x)
+        return runs_error_set(RUNS_ENOMEM, "plot: out of memory");
+    for (size_t i = 0; i < m; i++)
+        x[i] = (double)sr->val_step[first + i];
+    int rc = runs_svg_add_series(c, name, color, x, sr->val_loss + first, m, 1, 2);
+    free(x);
+    return rc;
+}
+
 static int build_chart(runs_svg_chart **out, const runs_plot_data *d, int which)
 {
     const char *titles[3] = {"loss", "learning rate", "gradient norm (before clipping)"};
@@ -302,6 +351,10 @@ static int build_chart(runs_svg_chart **out, const runs_plot_data *d, int which)
         rc = add_series(c, &d->main, d->main.loss, 0, name, "#a6c8e8", 0, 1);
         snprintf(name, sizeof name, "%s (EMA)", d->main.run);
         if (!rc) rc = add_series(c, &d->main, d->main.ema, 0, name, runs_svg_palette(0), 0, 2);
+        /* held-out loss, dashed in the run's colour: unseen data, so a fork that helps
+         * only the training mix shows here as no gain */
+        snprintf(name, sizeof name, "%s (held-out)", d->main.run);
+        if (!rc) rc = add_val_series(c, &d->main, 0, name, runs_svg_palette(0));
     } else {
         const double *col = which == 1 ? d->main.lr : d->main.grad_norm;
         rc = add_series(c, &d->main, col, 0, d->main.run, runs_svg_palette(0), 0, 1.5);
@@ -312,6 +365,10 @@ static int build_chart(runs_svg_chart **out, const runs_plot_data *d, int which)
         snprintf(name, sizeof name, which == 0 ? "%s (EMA, from step %ld)" : "%s (from step %ld)", sr->run,
                  sr->branch_step);
         rc = add_series(c, sr, col, sr->branch_step, name, runs_svg_palette((int)i + 1), 0, 1.5);
+        if (!rc && which == 0) {
+            snprintf(name, sizeof name, "%s (held-out, from step %ld)", sr->run, sr->branch_step);
+            rc = add_val_series(c, sr, sr->branch_step, name, runs_svg_palette((int)i + 1));
+        }
     }
     for (size_t i = 0; i < d->n_events && !rc; i++) {
         const runs_plot_event *e = &d->events[i];

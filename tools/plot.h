@@ -7,6 +7,8 @@
  * Events: fork, restart, stage and halt nodes along the lineage (labelled vertical
  * lines). Siblings: every other run whose lineage meets this one; it is drawn from its
  * branch point on, in its own colour, with its own fork/restart node marked.
+ * Held-out loss: the nodes' eval_log rows (`.eval.json`), drawn on the loss chart as its
+ * own series (main and each sibling), so a fork's effect on unseen data shows.
  * EMA: bias-corrected exponential moving average, ema_t = β·ema_{t−1} + (1−β)·loss_t
  * with β = RUNS_PLOT_EMA_BETA, over the concatenated history.
  */
@@ -14,6 +16,8 @@
 #define RUNS_TOOLS_PLOT_H
 
 #include <stddef.h>
+
+#include <cJSON.h>
 
 #include "store/store.h"
 #include "tools/svg.h"
@@ -27,6 +31,11 @@ typedef struct {
     size_t n, cap;
     long *step;
     double *loss, *ema, *lr, *grad_norm;
+    /* the held-out loss: each node's eval_log rows (runner/eval.h), root first; a
+     * row not past the previous one is skipped, as in .eval.json */
+    size_t n_val, cap_val;
+    long *val_step;
+    double *val_loss;     /* NaN where the loss was not finite */
 } runs_plot_series;
 
 typedef struct {
@@ -57,6 +66,9 @@ void runs_plot_data_free(runs_plot_data *d);
  * loss/lr/grad_norm become NaN (a gap in the line). Recomputes nothing: call
  * runs_plot_series_finish when all segments are in. */
 int runs_plot_series_append(runs_plot_series *sr, const char *text, size_t len, const char *origin);
+/* Appends node manifest m's eval_log rows ({"step","val_loss","tokens"}) to the
+ * held-out series, skipping rows not past the last one. 0 or RUNS_ENOMEM. */
+int runs_plot_series_append_eval(runs_plot_series *sr, const cJSON *m);
 /* Fills the EMA column. */
 void runs_plot_series_finish(runs_plot_series *sr);
 void runs_plot_series_free(runs_plot_series *sr);

@@ -109,7 +109,8 @@ static int put_json(runs_buf *b, const cJSON *v)
 static int node_table(runs_buf *b, const rnodes *ns, const char *run)
 {
     int rc = runs_buf_puts(b, "<h2 id=\"nodes\">Nodes</h2>\n<table class=\"nodes\"><tr><th>id</th><th>kind</th><th>run</th>"
-                              "<th>step</th><th>loss</th><th>loss EMA</th><th>coherence</th><th>sharpness tr(H)</th></tr>\n");
+                              "<th>step</th><th>loss</th><th>loss EMA</th><th>held-out loss</th><th>coherence</th>"
+                              "<th>sharpness tr(H)</th></tr>\n");
     for (size_t i = 0; i < ns->n && !rc; i++) {
         const rnode *r = &ns->v[i];
         const cJSON *met = cJSON_GetObjectItemCaseSensitive(r->m, "metrics");
@@ -122,6 +123,8 @@ static int node_table(runs_buf *b, const rnodes *ns, const char *run)
         if (!rc) rc = runs_buf_printf(b, "</td><td>%.0f</td>", jnum(r->m, "step"));
         if (!rc) rc = put_num(b, jnum(met, "loss"), "<td>%.4f</td>");
         if (!rc) rc = put_num(b, jnum(met, "loss_ema"), "<td>%.4f</td>");
+        /* metrics.val_loss (runner/eval.h): the loss on data training never read */
+        if (!rc) rc = put_num(b, jnum(met, "val_loss"), "<td class=\"val\">%.4f</td>");
         if (!rc) rc = put_num(b, jnum(met, "coherence"), "<td>%.1f</td>");
         const cJSON *sh = r->note ? cJSON_GetObjectItemCaseSensitive(r->note, "sharpness") : NULL;
         double tr = jnum(sh, "trace"), se = jnum(sh, "stderr");

@@ -1,10 +1,11 @@
 /* tools/report.h — one self-contained HTML page per lineage.
  *
  * Sections: the charts of tools/plot.h (inline SVG), the node table (id, kind, run,
- * step, loss, coherence, sharpness from the node's note), the config diff recorded at
- * each fork/restart (manifest "changes"), gate events (halt nodes' metrics.gate), and
- * the sample audit (each node's samples_log: step, prompt, text, coherence score;
- * scores under the config's gate.threshold are highlighted). The page uses no script,
+ * step, loss, loss EMA, held-out loss = metrics.val_loss, coherence, sharpness from
+ * the node's note), the config diff recorded at each fork/restart (manifest
+ * "changes"), gate events (halt nodes' metrics.gate), and the sample audit (each
+ * node's samples_log: step, prompt, text, coherence score; scores under the config's
+ * gate.threshold are highlighted). The page uses no script,
  * no external stylesheet, font or image: it renders offline and archives as one file.
  */
 #ifndef RUNS_TOOLS_REPORT_H

@@ -107,6 +107,16 @@ expect_eq "fork tip: recorded == runs eval" \
     "$("$RUNS" eval fk --json | compact | jfield val_loss | bits)"
 expect "the fork changed the held-out curve after step 25" sh -c "! cmp -s runs/on/.eval.json runs/fk/.eval.json"
 
+# --- plot and report -----------------------------------------------------------------------
+expect "plot the fork" "$RUNS" plot fk --out p.svg
+expect_match "plot: the held-out loss is its own series" "$(cat p.svg)" '>fk \(held-out\)</text>'
+expect_match "plot: ... and the sibling's, from the fork point" "$(cat p.svg)" '>on \(held-out, from step 25\)</text>'
+expect_eq "plot: the main held-out series has a point per .eval.json row (6)" \
+    "$(grep 'class="series"' p.svg | grep 'stroke-dasharray' | head -1 | grep -o '[ML][0-9]' | wc -l | tr -d ' ')" 6
+expect "report of the run" "$RUNS" report on --out r.html
+expect_match "report: the node table has a held-out loss column" "$(cat r.html)" '<th>loss EMA</th><th>held-out loss</th>'
+expect_match "report: the tip's held-out loss" "$(cat r.html)" "<td class=\"val\">$(printf '%.4f' "$v40")</td>"
+
 # --- no held-out source: eval is off, runs eval says why ---------------------------------------
 sed 's/"heldout": "chat",//' on.json >noho.json
 expect "a run without data.heldout" "$RUNS" start --config noho.json --name noho --quiet
