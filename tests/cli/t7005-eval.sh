@@ -41,6 +41,8 @@ expect "the same run with eval off" "$RUNS" start --config off.json --name off -
 
 # --- eval does not touch training ---------------------------------------------------
 expect "eval on and off: .loss.json is the same, byte for byte" cmp runs/on/.loss.json runs/off/.loss.json
+expect_eq "eval on and off: the tips' weights, m and v are the same objects" \
+    "$("$RUNS" show on --json | grep -o '"sha256":"[0-9a-f]*"' | md5sum)" "$("$RUNS" show off --json | grep -o '"sha256":"[0-9a-f]*"' | md5sum)"
 expect_eq "eval on and off: the tips' loss is the same" \
     "$("$RUNS" show on --json | compact | jfield loss_ema)" "$("$RUNS" show off --json | compact | jfield loss_ema)"
 
