@@ -2,8 +2,9 @@
  *
  * The CLI is a thin table over the library (runner/main.c): each command is
  * one file runner/cmd_NAME.c with  int cmd_NAME(runs_cli *cli, int argc, char **argv),
- * argv[0] being the command name. A command parses its options (getopt_long),
- * calls library functions, prints, and returns the exit status:
+ * argv[0] being the command name. A command declares its options once, as a
+ * table (runner/optparse.h), parses them with runs_cli_opts, calls library
+ * functions, prints, and returns the exit status:
  * 0 ok, 1 error, 2 gate halt, 129 usage.
  */
 #ifndef RUNS_RUNNER_CLI_H
@@ -38,7 +39,9 @@ int runs_cli_fail(const char *cmd);
 int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* For the option getopt_long (opterr = 0) just refused by returning '?' or ':':
+/* Superseded by runs_cli_opts, which every command but eval uses; remove once
+ * cmd_eval.c declares a table too.
+ * For the option getopt_long (opterr = 0) just refused by returning '?' or ':':
  * prints the usage line naming the option as the user typed it ("unknown option
  * '-z'", "'--out' needs a value", "'--json' takes no value") and returns 129.
  * argv[optind - 1] alone is wrong for a refused short option in the middle of a

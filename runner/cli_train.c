@@ -1,67 +1,54 @@
 /* runner/cli_train.c — see cli_train.h. */
 #include "runner/cli_train.h"
 
-#include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 
-int runs_cli_train_opts(runs_session_opts *o, const char **config, double *peak_lr,
-                        const char **pos, int *npos, int max_pos, const char *cmd,
-                        const char *usage, int argc, char **argv)
+#define MAX_OPTS 24
+
+/* own's entries, then the shared ones (writing into o), then the end mark.
+ * data_opts 0 keeps --data-root/--allow-data-change parseable but unlisted, so
+ * start can refuse them with its own reason. */
+static void build(runs_opt *t, runs_session_opts *o, const runs_opt *own, int data_opts)
 {
-    static const struct option longopts[] = {
-        {"name", required_argument, 0, 'n'},  {"dir", required_argument, 0, 'd'},
-        {"backend", required_argument, 0, 'b'}, {"steps", required_argument, 0, 's'},
-        {"no-train", no_argument, 0, 'N'},    {"keep-bandit", no_argument, 0, 'K'},
-        {"quiet", no_argument, 0, 'q'},       {"config", required_argument, 0, 'c'},
-        {"peak-lr", required_argument, 0, 'p'}, {"data-root", required_argument, 0, 'D'},
-        {"allow-data-change", no_argument, 0, 'A'}, {0, 0, 0, 0}};
-    int ch;
-    *npos = 0;
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "n:d:b:s:NKqc:p:", longopts, NULL)) != -1) {
-        char *end;
-        switch (ch) {
-        case 'n': o->run = optarg; break;
-        case 'd': o->dir = optarg; break;
-        case 'b': o->backend = optarg; break;
-        case 'N': o->no_train = 1; break;
-        case 'K': o->keep_bandit = 1; break;
-        case 'q': o->quiet = 1; break;
-        case 'D': o->data_root = optarg; break;
-        case 'A': o->allow_data_change = 1; break;
-        case 's':
-            o->stop_after = strtol(optarg, &end, 10);
-            if (*end || o->stop_after <= 0)
-                return runs_cli_usage(cmd, usage, "--steps %s: expected a positive step number", optarg);
-            break;
-        case 'c':
-            if (!config)
-                return runs_cli_usage(cmd, usage, "--config is not an option of this command");
-            *config = optarg;
-            break;
-        case 'p':
-            if (!peak_lr)
-                return runs_cli_usage(cmd, usage, "--peak-lr is not an option of this command");
-            *peak_lr = strtod(optarg, &end);
-            if (*end || !(*peak_lr > 0))
-                return runs_cli_usage(cmd, usage, "--peak-lr %s: expected a number > 0", optarg);
-            break;
-        default:
-            return runs_cli_usage(cmd, usage, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    for (; optind < argc; optind++) {
-        if (*npos >= max_pos)
-            return runs_cli_usage(cmd, usage, "unexpected argument '%s'", argv[optind]);
-        pos[(*npos)++] = argv[optind];
-    }
+    int n = 0;
+    for (; own && (own[n].lng || own[n].shrt) && n < MAX_OPTS - 9; n++)
+        t[n] = own[n];
+    const runs_opt shared[] = {
+        RUNS_STR("dir", 'd', &o->dir, "D", "run directory (default: runs/RUN beside the store, or the one\n"
+                                           "recorded for the run)"),
+        RUNS_STR("backend", 'b', &o->backend, "B", "cpu, cuda or auto (default: the config's train.backend)"),
+        RUNS_INT("steps", 's', &o->stop_after, "N", "[1,)",
+                 "stop (with a checkpoint) after step N (the step to reach, not a count)"),
+        RUNS_FLAG("no-train", 'N', &o->no_train, "record the node only"),
+        RUNS_FLAG("quiet", 'q', &o->quiet, "no progress lines"),
+        RUNS_STR("data-root", 0, &o->data_root, "DIR", data_opts ? "the node's data files moved under DIR" : NULL),
+        RUNS_FLAG("allow-data-change", 0, &o->allow_data_change,
+                  data_opts ? "train on data files that changed since the node" : NULL),
+        RUNS_OPT_END};
+    memcpy(t + n, shared, sizeof shared);
+}
+
+int runs_cli_train_opts(runs_session_opts *o, const runs_opt *own, const char **pos, int *npos, int max_pos,
+                        const char *cmd, const char *usage, int argc, char **argv)
+{
+    runs_opt t[MAX_OPTS];
+    build(t, o, own, 1);
+    int st = runs_cli_opts(npos, pos, max_pos, cmd, usage, t, argc, argv);
+    if (st)
+        return st;
     if (o->backend && strcmp(o->backend, "cpu") && strcmp(o->backend, "cuda") && strcmp(o->backend, "auto"))
         return runs_cli_usage(cmd, usage, "--backend %s: expected cpu, cuda or auto", o->backend);
     return 0;
+}
+
+void runs_cli_train_help(const runs_opt *own, int data_opts)
+{
+    runs_session_opts o = {0}; /* the table needs destinations; help writes none */
+    runs_opt t[MAX_OPTS];
+    build(t, &o, own, data_opts);
+    runs_cli_opts_help(t, 0);
 }
 
 int runs_cli_train_exit(const char *cmd, int rc)

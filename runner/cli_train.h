@@ -5,13 +5,19 @@
 #include "runner/cli.h"
 #include "runner/session.h"
 
-/* Parses the options common to the training commands (--name, --dir, --backend,
- * --steps, --no-train, --keep-bandit, --quiet, plus --config/--peak-lr into the
- * given pointers, which may be NULL when a command has no such option).
- * Leaves positional arguments in pos[0..*npos). Returns 0 or an exit status. */
-int runs_cli_train_opts(runs_session_opts *o, const char **config, double *peak_lr,
-                        const char **pos, int *npos, int max_pos, const char *cmd,
-                        const char *usage, int argc, char **argv);
+/* Parses a training command's options: its own (own, a table ended by
+ * RUNS_OPT_END: --name with its per-command default, --config, --peak-lr,
+ * --rewind, --keep-bandit), then those every training command has, into o:
+ * --dir, --backend (checked: cpu, cuda or auto), --steps (>= 1), --no-train,
+ * --quiet, --data-root, --allow-data-change. Positional arguments go to
+ * pos[0..*npos) (at most max_pos). Returns 0 or the exit status of a refusal
+ * (already printed). */
+int runs_cli_train_opts(runs_session_opts *o, const runs_opt *own, const char **pos, int *npos, int max_pos,
+                        const char *cmd, const char *usage, int argc, char **argv);
+
+/* Prints the option list of --help: own's options, then the shared ones
+ * (--data-root and --allow-data-change only when data_opts: start refuses them). */
+void runs_cli_train_help(const runs_opt *own, int data_opts);
 
 /* Maps a session's return code to the exit status (printing the error). */
 int runs_cli_train_exit(const char *cmd, int rc);

@@ -16,6 +16,13 @@ static const char usage[] = "runs fork NODE --config PATCH.json [--name RUN] [--
 
 int cmd_fork(runs_cli *cli, int argc, char **argv)
 {
+    runs_session_opts o = {.on_event = runs_cli_print_event};
+    const char *config = NULL, *pos[1];
+    const runs_opt own[] = {
+        RUNS_STR("config", 'c', &config, "PATCH.json", "the JSON Merge Patch for the node's config"),
+        RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: PARENTRUN-PATCHNAME)"),
+        RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep the parent's bandit state"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Branches a new run from NODE with PATCH.json applied to the node's config as a\n"
@@ -27,16 +34,12 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
                "floors unless --keep-bandit (then arms now excluded or capped at 0 are dropped).\n"
                "Training goes on at once unless --no-train.\n\n"
                "Data paths the patch sets are relative to PATCH.json's directory. The node's\n"
-               "data files must still hash as it recorded.\n\n"
-               "  --name RUN   new run name (default: PARENTRUN-PATCHNAME)\n"
-               "  --data-root DIR       the node's data files moved under DIR\n"
-               "  --allow-data-change   train on data files that changed since the node\n",
+               "data files must still hash as it recorded.\n\n",
                usage);
+        runs_cli_train_help(own, 1);
         return 0;
     }
-    runs_session_opts o = {.on_event = runs_cli_print_event};
-    const char *config = NULL, *pos[1];
-    int npos, st = runs_cli_train_opts(&o, &config, NULL, pos, &npos, 1, "fork", usage, argc, argv);
+    int npos, st = runs_cli_train_opts(&o, own, pos, &npos, 1, "fork", usage, argc, argv);
     if (st)
         return st;
     if (npos != 1)

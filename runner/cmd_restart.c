@@ -1,5 +1,4 @@
 /* runner/cmd_restart.c — runs restart NODE --peak-lr X [--name RUN] ... (warm restart) */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,32 +13,34 @@ static const char usage[] = "runs restart NODE --peak-lr X [--name RUN] [--dir D
 
 int cmd_restart(runs_cli *cli, int argc, char **argv)
 {
+    runs_session_opts o = {.on_event = runs_cli_print_event};
+    double peak = 0;
+    const char *pos[1];
+    int keep_bandit_unused = 0;
+    /* the bound matches optimizer.lr and schedule.restart_lr in a config (inf used
+     * to pass `> 0` and fail only at commit, after the model was loaded) */
+    const runs_opt own[] = {
+        RUNS_NUM("peak-lr", 'p', &peak, "X", "(0, 10]", "the learning rate to jump to"),
+        RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: RUN-restartSTEP)"),
+        RUNS_FLAG("keep-bandit", 'K', &keep_bandit_unused, NULL), /* accepted as before; fork's option */
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Warm restart (SGDR) from NODE as a new run: weights and the optimizer state\n"
                "(m, v, step) are loaded, the learning rate jumps to X and follows a cosine from\n"
                "X down to min_lr_factor*X over the remaining steps (schedule.restart_step and\n"
-               "restart_lr in the new run's config). Recorded as a `restart` node.\n\n"
-               "  --name RUN   new run name (default: RUN-restartSTEP)\n"
-               "  --data-root DIR       the node's data files moved under DIR\n"
-               "  --allow-data-change   train on data files that changed since the node\n",
+               "restart_lr in the new run's config). Recorded as a `restart` node.\n\n",
                usage);
+        runs_cli_train_help(own, 1);
         return 0;
     }
-    runs_session_opts o = {.on_event = runs_cli_print_event};
-    double peak = 0;
-    const char *pos[1];
-    int npos, st = runs_cli_train_opts(&o, NULL, &peak, pos, &npos, 1, "restart", usage, argc, argv);
+    int npos, st = runs_cli_train_opts(&o, own, pos, &npos, 1, "restart", usage, argc, argv);
     if (st)
         return st;
     if (npos != 1)
         return runs_cli_usage("restart", usage, "which node? give NODE (e.g. step_1000)");
     if (!(peak > 0))
         return runs_cli_usage("restart", usage, "--peak-lr X is required");
-    /* inf passed `> 0` and failed only at commit, after the model was loaded; the
-     * bound matches optimizer.lr and schedule.restart_lr in a config */
-    if (!isfinite(peak) || peak > 10)
-        return runs_cli_usage("restart", usage, "--peak-lr %g: expected a finite learning rate in (0, 10]", peak);
     runs_store *s = NULL;
     cJSON *m = NULL;
     char id[41], name[64];

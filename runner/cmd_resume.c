@@ -86,6 +86,16 @@ done:
 
 int cmd_resume(runs_cli *cli, int argc, char **argv)
 {
+    runs_session_opts o = {.on_event = runs_cli_print_event};
+    const char *pos[1];
+    int rewind = 0, keep_bandit_unused = 0;
+    const runs_opt own[] = {
+        RUNS_STR("name", 'n', &o.run, "RUN", "the run to continue (default: NODE's run, else the current run)"),
+        RUNS_FLAG("rewind", 0, &rewind,
+                  "NODE is behind RUN's tip: move the tip back to NODE, keeping the\n"
+                  "old tip as refs/rewound/RUN/<n> (`runs log --all` marks its nodes)"),
+        RUNS_FLAG("keep-bandit", 'K', &keep_bandit_unused, NULL), /* accepted as before; fork's option */
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Continues a run from its last node, or from NODE (step_N, RUN@step_N, a tag or\n"
@@ -93,42 +103,16 @@ int cmd_resume(runs_cli *cli, int argc, char **argv)
                "losses as a run that never stopped. Lines of .loss.json and .samples.json past\n"
                "the node (written before a crash) are dropped, so no step appears twice.\n"
                "Committed nodes are never abandoned: a NODE behind the run's tip is refused\n"
-               "unless --rewind is given (or use `runs fork` to branch instead).\n\n"
-               "  --name RUN   the run to continue (default: NODE's run, else the current run)\n"
-               "  --rewind     NODE is behind RUN's tip: move the tip back to NODE, keeping the\n"
-               "               old tip as refs/rewound/RUN/<n> (`runs log --all` marks its nodes)\n"
-               "  --dir D      run directory (default: the one recorded for the run)\n"
-               "  --backend B  cpu, cuda or auto;  --quiet\n"
-               "  --steps N    stop after step N (the step to reach, not a count: N must be\n"
-               "               past the node's step)\n",
+               "unless --rewind is given (or use `runs fork` to branch instead).\n\n",
                usage);
+        runs_cli_train_help(own, 1);
         return 0;
     }
-    /* --rewind is resume's own option: take it out before the shared parser */
-    int rewind = 0, na = 0;
-    char **args = malloc(((size_t)argc + 1) * sizeof *args);
-    if (!args) {
-        runs_error_set(RUNS_ENOMEM, "out of memory reading the arguments");
-        return runs_cli_fail("resume");
-    }
-    for (int i = 0, opts = 1; i < argc; i++) {
-        if (opts && !strcmp(argv[i], "--"))
-            opts = 0;
-        if (i > 0 && opts && !strcmp(argv[i], "--rewind"))
-            rewind = 1;
-        else
-            args[na++] = argv[i];
-    }
-    args[na] = NULL;
-    runs_session_opts o = {.on_event = runs_cli_print_event};
-    const char *pos[1];
-    int npos, st = runs_cli_train_opts(&o, NULL, NULL, pos, &npos, 1, "resume", usage, na, args);
+    int npos, st = runs_cli_train_opts(&o, own, pos, &npos, 1, "resume", usage, argc, argv);
     if (!st && rewind && !npos)
         st = runs_cli_usage("resume", usage, "--rewind needs NODE, the node to move the tip back to");
-    if (st) {
-        free(args);
+    if (st)
         return st;
-    }
     runs_store_set_warning(print_warning, NULL);
     runs_store *s = NULL;
     char id[41], run[64];
@@ -170,7 +154,6 @@ int cmd_resume(runs_cli *cli, int argc, char **argv)
     runs_cli_events_end(&cur, rc);
 done:
     cJSON_Delete(m);
-    free(args);
     {
         int ex = runs_cli_train_exit("resume", rc);
         runs_store_free(s);

@@ -15,6 +15,14 @@ static const char usage[] = "runs start --config F [--name RUN] [--dir D] [--bac
 
 int cmd_start(runs_cli *cli, int argc, char **argv)
 {
+    runs_session_opts o = {.on_event = runs_cli_print_event};
+    const char *config = NULL, *pos[1];
+    int keep_bandit_unused = 0;
+    const runs_opt own[] = {
+        RUNS_STR("config", 'c', &config, "F", "the run config (JSON)"),
+        RUNS_STR("name", 'n', &o.run, "RUN", "run name (default: the config file's name without .json)"),
+        RUNS_FLAG("keep-bandit", 'K', &keep_bandit_unused, NULL), /* accepted as before; fork's option */
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Records a start node (step 0, the initial weights) for the config, then trains:\n"
@@ -23,19 +31,12 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
                "checkpoint node every checkpoint.every steps. SIGUSR1 (or `runs checkpoint`)\n"
                "checkpoints at the next checkpoint.boundary; SIGINT/SIGTERM checkpoint and stop.\n"
                "Relative data paths in F are relative to F's directory; nodes record them as\n"
-               "absolute paths with each file's size and SHA-256 (see `runs show NODE`).\n\n"
-               "  --name RUN      run name (default: the config file's name without .json)\n"
-               "  --dir D         run directory (default: runs/RUN beside the store)\n"
-               "  --backend B     cpu, cuda or auto (default: train.backend)\n"
-               "  --steps N       stop (with a checkpoint) after step N\n"
-               "  --no-train      record the start node only\n"
-               "  --quiet         no progress lines\n",
+               "absolute paths with each file's size and SHA-256 (see `runs show NODE`).\n\n",
                usage);
+        runs_cli_train_help(own, 0);
         return 0;
     }
-    runs_session_opts o = {.on_event = runs_cli_print_event};
-    const char *config = NULL, *pos[1];
-    int npos, st = runs_cli_train_opts(&o, &config, NULL, pos, &npos, 0, "start", usage, argc, argv);
+    int npos, st = runs_cli_train_opts(&o, own, pos, &npos, 0, "start", usage, argc, argv);
     if (st)
         return st;
     if (!config)

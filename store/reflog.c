@@ -255,6 +255,72 @@ static const runs_reflog_entry *last_entry(const runs_reflog_entry *log, size_t 
     return NULL;
 }
 
+/* refs/tags/<run>/step_N: a name `runs_node_commit` derives from a node it has
+ * already put on its run's branch */
+static int is_step_tag(const char *ref)
+{
+    const char *t = strncmp(ref, "refs/tags/", 10) ? NULL : strrchr(ref + 10, '/');
+    if (!t || strncmp(t, "/step_", 6) != 0 || !t[6])
+        return 0;
+    for (t += 6; *t; t++)
+        if (*t < '0' || *t > '9')
+            return 0;
+    return 1;
+}
+
+/* 1 when commit hex is reachable from some ref other than except, 0 when not or when
+ * the walk fails (the walk's own damage is reported by the lineage checks). */
+static int reachable_elsewhere(runs_store *s, const char *hex, const char *except)
+{
+    git_oid want, oid;
+    git_revwalk *w = NULL;
+    git_reference_iterator *it = NULL;
+    git_reference *r = NULL;
+    int found = 0;
+    if (git_oid_fromstr(&want, hex) != 0 || git_revwalk_new(&w, s->repo) != 0)
+        return 0;
+    if (git_reference_iterator_new(&it, s->repo) != 0)
+        goto done;
+    while (git_reference_next(&r, it) == 0) {
+        const char *name = git_reference_name(r);
+        git_object *o = NULL;
+        if (strcmp(name, except) != 0 && strncmp(name, "refs/notes/", 11) != 0 &&
+            git_reference_peel(&o, r, GIT_OBJECT_COMMIT) == 0)
+            git_revwalk_push(w, git_object_id(o));
+        git_object_free(o);
+        git_reference_free(r);
+        r = NULL;
+    }
+    while (!found && git_revwalk_next(&oid, w) == 0)
+        found = git_oid_equal(&oid, &want);
+done:
+    git_reference_iterator_free(it);
+    git_revwalk_free(w);
+    return found;
+}
+
+/* A ref the journal says was created (old = no ref) but whose file is missing: the
+ * writer may have died between the journal's fsync and the rename (invariant 8: a
+ * crash can lose the last ref move). That is not damage when nothing was lost:
+ * a per-step tag (the node stays on its run's branch and keeps its step), or a ref
+ * whose node no other ref reaches and no later journal line names (its commit never
+ * became a node). A lost creation
+ * of any other ref (a user tag, a rewound tip) is reported: --repair puts it back. */
+static int creation_never_landed(runs_store *s, const runs_reflog_entry *log, size_t nlog,
+                                 const runs_reflog_entry *e)
+{
+    if (strcmp(e->old, ZERO_OID) != 0 || !lower_hex40(e->new_))
+        return 0;
+    if (is_step_tag(e->ref))
+        return 1;
+    /* a commit writes its step tag after its branch: a later move to the same node
+     * means this one had landed, so its file was lost afterwards */
+    for (const runs_reflog_entry *l = e + 1; l < log + nlog; l++)
+        if (!strcmp(l->new_, e->new_))
+            return 0;
+    return !reachable_elsewhere(s, e->new_, e->ref);
+}
+
 int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep)
 {
     scan sc = {.s = s};
@@ -280,7 +346,7 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
     /* refs the journal says exist but whose file is gone */
     for (size_t i = 0; i < nlog; i++) {
         const runs_reflog_entry *e = &log[i];
-        if (last_entry(log, nlog, e->ref) != e || !strcmp(e->new_, ZERO_OID))
+        if (last_entry(log, nlog, e->ref) != e || !strcmp(e->new_, ZERO_OID) || creation_never_landed(s, log, nlog, e))
             continue;
         int seen = 0;
         for (size_t k = 0; k < sc.n && !seen; k++)

@@ -26,6 +26,25 @@ expect_match "-o needs a value" "$(cat "$T/.err")" "'-o' needs a value"
 expect_exit 129 "show --json=1" "$RUNS" show --json=1 step_0
 expect_match "--json takes no value" "$(cat "$T/.err")" "'--json' takes no value"
 
+# --- one option parser: a refused number reads the same in every command, and
+# --help lists each command's options from the table it parses with --------------
+expect_exit 129 "gc --keep-last x" "$RUNS" gc --keep-last x
+expect_match "gc names the option, the range and the value" "$(cat "$T/.err")" \
+    "^runs gc: --keep-last: expected an integer >= 0, got 'x' \(usage: "
+expect_exit 129 "sharpness --samples 0" "$RUNS" sharpness step_0 --samples 0
+expect_match "sharpness says it the same way" "$(cat "$T/.err")" \
+    "^runs sharpness: --samples: expected an integer in \[1, 1000000\], got '0' \(usage: "
+expect_exit 129 "gate --patience 1.5" "$RUNS" gate --backtest x --patience 1.5
+expect_match "gate too" "$(cat "$T/.err")" "^runs gate: --patience: expected an integer in \[0, 1000000\], got '1.5' \(usage: "
+expect_exit 129 "start --steps 0" "$RUNS" start --config x.json --steps 0
+expect_match "and the training commands" "$(cat "$T/.err")" "^runs start: --steps: expected an integer >= 1, got '0' \(usage: "
+expect_exit 129 "resume --rewind=1" "$RUNS" resume step_0 --rewind=1
+expect_match "--rewind is a flag of the table (it used to be taken out by hand)" "$(cat "$T/.err")" "'--rewind' takes no value"
+expect_match "restart --help lists --peak-lr" "$("$RUNS" restart --help)" "^  -p, --peak-lr X +the learning rate to jump to$"
+expect_match "fork --help lists the shared options" "$("$RUNS" fork --help)" "^  --data-root DIR +the node's data files moved under DIR$"
+expect_eq "start --help does not list --data-root (start refuses it)" "$("$RUNS" start --help | grep -c -- '--data-root')" "0"
+expect_match "sharpness --help lists every option it parses" "$("$RUNS" sharpness --help)" "^  --allow-data-change +measure on data"
+
 # --- --store after the command ---------------------------------------------------
 unset RUNS_STORE
 mkdir elsewhere && cd elsewhere || exit 1
@@ -77,8 +96,9 @@ expect_exit 1 "log of a run named -x" "$RUNS" log -- -x
 
 # --- learning rates: finite and sane ----------------------------------------------
 expect_exit 129 "restart --peak-lr inf" "$RUNS" restart step_0 --peak-lr inf --no-train
-expect_match "inf is refused as not finite" "$(cat "$T/.err")" "--peak-lr inf: expected a finite learning rate in \(0, 10\]"
+expect_match "inf is refused as not finite" "$(cat "$T/.err")" "--peak-lr: expected a finite number in \(0, 10\], got 'inf'"
 expect_exit 129 "restart --peak-lr 1e9" "$RUNS" restart step_0 --peak-lr 1e9 --no-train
+expect_match "1e9 is refused with the same range" "$(cat "$T/.err")" "--peak-lr: expected a finite number in \(0, 10\], got '1e9'"
 printf '{"optimizer": {"lr": 1e308}}\n' >huge.json
 expect_exit 1 "config optimizer.lr 1e308" "$RUNS" lr --config huge.json
 expect_match "lr 1e308 names the key and the range" "$(cat "$T/.err")" "optimizer.lr: expected a finite number in \(0, 10\], got 1e\+308"

@@ -276,6 +276,67 @@ static void test_empty_store(void **state)
     scratch_close(&x);
 }
 
+/* Drops the journal's last line: the state a writer killed between the journal's
+ * fsync and the ref's rename would have left had it died one move earlier. */
+static void drop_last_journal_line(scratch *x)
+{
+    char p[1024], buf[1 << 16];
+    snprintf(p, sizeof p, "%s/lineage.git/runs-reflog", x->dir);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    assert_true(n > 0 && n < sizeof buf - 1 && buf[n - 1] == '\n');
+    buf[n - 1] = '\0';
+    char *nl = strrchr(buf, '\n');
+    size_t keep = nl ? (size_t)(nl - buf) + 1 : 0;
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, keep, f), keep);
+    fclose(f);
+}
+
+/* SIGKILL between the journal's fsync and the rename (invariant 8: the last ref move
+ * may be lost) is not damage when nothing was lost: a per-step tag whose node is on
+ * its branch, or a new run's first branch ref whose node nothing else reaches. A lost
+ * user tag still is (test_journal_and_repair). */
+static void test_unlanded_creation_is_not_damage(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], y[41], p[1024];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 11), 0);
+    assert_int_equal(commit_node(b, x.s, "checkpoint", "main", 10, a, 12), 0);
+    /* the step tag of main's last node: journalled, never renamed into place */
+    snprintf(p, sizeof p, "%s/lineage.git/refs/tags/main/step_10", x.dir);
+    assert_int_equal(unlink(p), 0);
+    /* run y's first node: its branch journalled, then the writer died (no tag yet) */
+    assert_int_equal(commit_node(y, x.s, "start", "y", 0, NULL, 13), 0);
+    drop_last_journal_line(&x); /* the step tag's line */
+    snprintf(p, sizeof p, "%s/lineage.git/refs/tags/y/step_0", x.dir);
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof p, "%s/lineage.git/refs/heads/y", x.dir);
+    assert_int_equal(unlink(p), 0);
+    reopen(&x);
+    runs_verify_report vr;
+    assert_int_equal(runs_store_verify(&vr, x.s, 1, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.refs_damaged, 0);
+    assert_int_equal(vr.problems, 0);
+    runs_gc_options opt = {0};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, x.s, &opt), 0); /* gc is not blocked either */
+    /* but a run's branch that had landed (its step tag was journalled after it) and
+     * then vanished is damage */
+    char z[41];
+    assert_int_equal(commit_node(z, x.s, "start", "z", 0, NULL, 14), 0);
+    snprintf(p, sizeof p, "%s/lineage.git/refs/heads/z", x.dir);
+    assert_int_equal(unlink(p), 0);
+    reopen(&x);
+    assert_int_equal(runs_store_verify(&vr, x.s, 1, NULL, NULL, NULL), 0);
+    assert_int_equal(vr.refs_damaged, 1);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_journal_and_repair),
         cmocka_unit_test(test_thinned_checksum),
         cmocka_unit_test(test_empty_store),
+        cmocka_unit_test(test_unlanded_creation_is_not_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,13 +17,13 @@
  * it and the store dedups it.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "runner/optparse.h"
 #include "store/lineage.h"
 #include "store/object.h"
 #include "store/store.h"
@@ -143,46 +143,33 @@ static int check(const char *dir, const char *run, long step, int ntens, long el
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"store", required_argument, NULL, 's'}, {"run", required_argument, NULL, 'r'},
-        {"count", required_argument, NULL, 'n'}, {"from", required_argument, NULL, 'f'},
-        {"tensors", required_argument, NULL, 't'}, {"elems", required_argument, NULL, 'e'},
-        {"every", required_argument, NULL, 'v'}, {"lr", required_argument, NULL, 'l'},
-        {"kind", required_argument, NULL, 'k'}, {"check", required_argument, NULL, 'c'},
-        {"step", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-        {"check-store", no_argument, NULL, 'S'}, {"special", required_argument, NULL, 'X'},
-        {0, 0, 0, 0}};
     const char *store = getenv("RUNS_STORE"), *run = NULL, *from = NULL, *checkdir = NULL, *kind = NULL;
-    long count = 1, elems = 4096, every = 10, step = -1;
-    int ntens = 4, c, check_all = 0;
+    long count = 1, elems = 4096, every = 10, step = -1, ntens_l = 4;
+    int check_all = 0, help = 0, npos;
     const char *special = NULL;
     double lr = 4e-4;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': store = optarg; break;
-        case 'r': run = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'f': from = optarg; break;
-        case 't': ntens = atoi(optarg); break;
-        case 'e': elems = atol(optarg); break;
-        case 'v': every = atol(optarg); break;
-        case 'l': lr = atof(optarg); break;
-        case 'k': kind = optarg; break;
-        case 'c': checkdir = optarg; break;
-        case 'p': step = atol(optarg); break;
-        case 'S': check_all = 1; break;
-        case 'X': special = optarg; break;
-        case 'h':
-            printf("usage: runs-synth-commit --store DIR --run RUN [--count N] [--from NODE] [--tensors K]\n"
-                   "                         [--elems E] [--every S] [--lr X] [--kind KIND]\n"
-                   "       runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]\n"
-                   "       runs-synth-commit --check-store --store DIR [--tensors K] [--elems E] [--special RUN=K:E]\n");
-            return 0;
-        default:
-            fprintf(stderr, "runs-synth-commit: bad option (see --help)\n");
-            return 129;
-        }
+    const runs_opt opts[] = {
+        RUNS_STR("store", 0, &store, "DIR", NULL),      RUNS_STR("run", 0, &run, "RUN", NULL),
+        RUNS_INT("count", 0, &count, "N", NULL, NULL),  RUNS_STR("from", 0, &from, "NODE", NULL),
+        RUNS_INT("tensors", 0, &ntens_l, "K", NULL, NULL), RUNS_INT("elems", 0, &elems, "E", NULL, NULL),
+        RUNS_INT("every", 0, &every, "S", NULL, NULL),  RUNS_NUM("lr", 0, &lr, "X", NULL, NULL),
+        RUNS_STR("kind", 0, &kind, "KIND", NULL),       RUNS_STR("check", 0, &checkdir, "DIR", NULL),
+        RUNS_INT("step", 0, &step, "N", NULL, NULL),    RUNS_FLAG("help", 'h', &help, NULL),
+        RUNS_FLAG("check-store", 0, &check_all, NULL),  RUNS_STR("special", 0, &special, "RUN=K:E", NULL),
+        RUNS_OPT_END};
+    if (runs_opts_parse(&npos, NULL, 0, opts, argc, argv)) {
+        fprintf(stderr, "runs-synth-commit: %s (see --help)\n", runs_error_message());
+        return 129;
     }
+    if (help) {
+        printf("usage: runs-synth-commit --store DIR --run RUN [--count N] [--from NODE] [--tensors K]\n"
+               "                         [--elems E] [--every S] [--lr X] [--kind KIND]\n"
+               "       runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]\n"
+               "       runs-synth-commit --check-store --store DIR [--tensors K] [--elems E] [--special RUN=K:E]\n");
+        return 0;
+    }
+    /* out-of-range counts fall to the shape check below, which names the bounds */
+    int ntens = ntens_l < 0 || ntens_l > 100000 ? -1 : (int)ntens_l;
     if (check_all) {
         runs_store *cs = NULL;
         int crc = runs_store_open(&cs, store ? store : ".runs");
