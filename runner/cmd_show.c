@@ -77,6 +77,8 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     print_field("metrics", cJSON_GetObjectItemCaseSensitive(m, "metrics"));
     print_field("optimizer", cJSON_GetObjectItemCaseSensitive(m, "optimizer"));
     print_field("loss_log", cJSON_GetObjectItemCaseSensitive(m, "loss_log"));
+    /* held-out evals since the parent (runner/eval.h); metrics.val_loss is the node's */
+    print_field("eval_log", cJSON_GetObjectItemCaseSensitive(m, "eval_log"));
     print_field("archived", cJSON_GetObjectItemCaseSensitive(m, "archived"));
     print_field("bandit", cJSON_GetObjectItemCaseSensitive(m, "bandit"));
     /* the data the node was trained on: enough to tell a changed shard at a glance */
