@@ -14,9 +14,24 @@
 static const char usage[] = "runs fork NODE --config PATCH.json [--name RUN] [--dir D] [--keep-bandit] "
                             "[--no-train] [--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
 
+/* Which bandit state the new run took, said right after the branch line (issue
+ * 12: a user must not have to guess): "bandit: kept (from NODE)" or "bandit: fresh". */
+static const char *bandit_from; /* NODE as given when --keep-bandit, else NULL */
+
+static void print_event(void *ctx, const runs_session_event *ev)
+{
+    runs_cli_print_event(ctx, ev);
+    if (ev->kind != RUNS_EV_BRANCH)
+        return;
+    if (bandit_from)
+        printf("bandit: kept (from %s)\n", bandit_from);
+    else
+        printf("bandit: fresh\n");
+}
+
 int cmd_fork(runs_cli *cli, int argc, char **argv)
 {
-    runs_session_opts o = {.on_event = runs_cli_print_event};
+    runs_session_opts o = {.on_event = print_event};
     const char *config = NULL, *pos[1];
     const runs_opt own[] = {
         RUNS_STR("config", 'c', &config, "PATCH.json", "the JSON Merge Patch for the node's config"),
@@ -75,6 +90,7 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
     runs_cli_events cur; /* says when the session moves the current run */
     runs_cli_events_init(&cur, s, o.quiet);
     o.event_ctx = &cur;
+    bandit_from = o.keep_bandit ? pos[0] : NULL;
     rc = runs_session_branch(s, id, patch, 0, &o);
     runs_cli_events_end(&cur, rc);
 done:

@@ -8,28 +8,43 @@
 #include "runner/cli_train.h"
 #include "store/lineage.h"
 
-static const char usage[] = "runs restart NODE --peak-lr X [--name RUN] [--dir D] [--no-train] "
+static const char usage[] = "runs restart NODE --peak-lr X [--name RUN] [--dir D] [--keep-bandit] [--no-train] "
                             "[--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
+
+/* Which bandit state the new run took, said right after the branch line (issue
+ * 12: a user must not have to guess): "bandit: kept (from NODE)" or "bandit: fresh". */
+static const char *bandit_from; /* NODE as given when --keep-bandit, else NULL */
+
+static void print_event(void *ctx, const runs_session_event *ev)
+{
+    runs_cli_print_event(ctx, ev);
+    if (ev->kind != RUNS_EV_BRANCH)
+        return;
+    if (bandit_from)
+        printf("bandit: kept (from %s)\n", bandit_from);
+    else
+        printf("bandit: fresh\n");
+}
 
 int cmd_restart(runs_cli *cli, int argc, char **argv)
 {
-    runs_session_opts o = {.on_event = runs_cli_print_event};
+    runs_session_opts o = {.on_event = print_event};
     double peak = 0;
     const char *pos[1];
-    int keep_bandit_unused = 0;
     /* the bound matches optimizer.lr and schedule.restart_lr in a config (inf used
      * to pass `> 0` and fail only at commit, after the model was loaded) */
     const runs_opt own[] = {
         RUNS_NUM("peak-lr", 'p', &peak, "X", "(0, 10]", "the learning rate to jump to"),
         RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: RUN-restartSTEP)"),
-        RUNS_FLAG("keep-bandit", 'K', &keep_bandit_unused, NULL), /* accepted as before; fork's option */
+        RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep NODE's bandit state (default: fresh)"),
         RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Warm restart (SGDR) from NODE as a new run: weights and the optimizer state\n"
                "(m, v, step) are loaded, the learning rate jumps to X and follows a cosine from\n"
                "X down to min_lr_factor*X over the remaining steps (schedule.restart_step and\n"
-               "restart_lr in the new run's config). Recorded as a `restart` node.\n\n",
+               "restart_lr in the new run's config). Recorded as a `restart` node.\n"
+               "The data bandit starts fresh unless --keep-bandit (NODE's state carries on).\n\n",
                usage);
         runs_cli_train_help(own, 1);
         return 0;
@@ -58,6 +73,7 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
     runs_cli_events cur; /* says when the session moves the current run */
     runs_cli_events_init(&cur, s, o.quiet);
     o.event_ctx = &cur;
+    bandit_from = o.keep_bandit ? pos[0] : NULL;
     rc = runs_session_branch(s, id, NULL, peak, &o);
     runs_cli_events_end(&cur, rc);
 done:

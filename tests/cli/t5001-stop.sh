@@ -2,6 +2,7 @@
 # runs stop (SIGUSR2): checkpoint at the next checkpoint.boundary, then exit 0 with
 # that node as the tip (the seed's pivot: "checkpoint at the next 100-step boundary,
 # then stop"); runs status says the stop is pending and where it will land.
+# Also: fork and restart say what they did with the bandit (kept from NODE, or fresh).
 . "$(dirname "$0")/lib.sh"
 
 awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
@@ -80,4 +81,21 @@ expect "the trainer is still running (the boundary is far)" kill -0 $pid
 kill -TERM $pid; wait $pid; rc=$?
 expect_eq "SIGTERM still stops it at once, exit 0" "$rc" 0
 expect "... with a checkpoint off the boundary" test "$(logj far | sed 's/^\[{[^}]*"step":\([0-9]*\)[,}].*/\1/')" -lt 1000000
+# --- fork and restart say what they do with the bandit ----------------------------
+pulls() { "$RUNS" show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["bandit"]["total_pulls"])'; }
+expect "the stopped run's bandit has pulls" test "$(pulls near)" -gt 0
+out=$("$RUNS" restart near --peak-lr 1e-3 --name rk --keep-bandit --no-train)
+expect_match "restart --keep-bandit: 'bandit: kept (from NODE)'" "$out" '^bandit: kept \(from near\)$'
+expect_eq "... and the restart node holds NODE's bandit state" "$(pulls rk)" "$(pulls near)"
+out=$("$RUNS" restart near --peak-lr 1e-3 --name rf --no-train)
+expect_match "restart without it: 'bandit: fresh'" "$out" '^bandit: fresh$'
+expect_eq "... and the restart node's bandit has no pulls" "$(pulls rf)" 0
+printf '{"optimizer": {"lr": 1e-3}}\n' >p.json
+out=$("$RUNS" fork near --config p.json --name fk --keep-bandit --no-train)
+expect_match "fork --keep-bandit: 'bandit: kept (from NODE)'" "$out" '^bandit: kept \(from near\)$'
+expect_eq "... state kept" "$(pulls fk)" "$(pulls near)"
+out=$("$RUNS" fork near --config p.json --name ff --no-train)
+expect_match "fork without it: 'bandit: fresh'" "$out" '^bandit: fresh$'
+expect_eq "... state fresh" "$(pulls ff)" 0
+expect_match "restart --help names --keep-bandit" "$("$RUNS" restart --help)" 'keep-bandit'
 done_testing
