@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "runner/cli.h"
+#include "store/lineage.h"
 
 enum needs { NEEDS_NOTHING, NEEDS_STORE };
 
@@ -138,12 +139,20 @@ static int pull_store_opt(int *argc, char **argv, const char **store_opt)
     return 0;
 }
 
+/* The store's warnings (a stale lock it removed) reach the user from every command. */
+static void print_store_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "runs: warning: %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
     runs_cli cli = {0};
     const char *store_opt = NULL;
     char safe[512];
     int i = 1;
+    runs_store_set_warning(print_store_warning, NULL);
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             print_help(stdout);

@@ -87,7 +87,9 @@ expect_match "it says it removed the stale lock" "$(cat err.txt)" 'warning: remo
 expect_eq "and the tip moved to 20" "$(tip_step)" 20
 expect "the lock is gone afterwards" test ! -e .runs/locks/refs.lock
 echo 999999 >.runs/locks/refs.lock
-expect "a lock naming a dead pid is taken as stale (tag)" "$RUNS" tag main@step_20 after-stale
+"$RUNS" tag main@step_20 after-stale 2>err.txt; rc=$?
+expect_eq "a lock naming a dead pid is taken as stale (tag)" "$rc" 0
+expect_match "... and every command says so, not only resume" "$(cat err.txt)" 'warning: removed stale lock .*refs.lock'
 expect "the store still verifies" "$RUNS" verify
 
 done_testing
