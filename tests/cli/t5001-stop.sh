@@ -65,22 +65,31 @@ expect_eq ".loss.json ends at the tip" "$(lines runs/near/.loss.json)" "$tip"
 expect_match "status after the stop: not running, no stop pending" "$("$RUNS" status near)" "^near: not running, step $tip/1000000, [^,]*, [^,]*, [^,]*, [^,]* tok/s$"
 
 # --- a pending stop shows in runs status -------------------------------------------
-mk far 1000000
-sed 's/"total_steps": 1000000/"total_steps": 2000000/' far.json >far2.json
-"$RUNS" start --config far2.json --name far --quiet >/dev/null 2>&1 &
+mk far 100000
+# 200000 steps: a progress line every 5000 steps (total/40), the boundary far off
+sed 's/"total_steps": 1000000/"total_steps": 200000/' far.json >far2.json
+"$RUNS" start --config far2.json --name far >far.out 2>&1 &
 pid=$!
 wait_status far
-expect_match "no stop pending before runs stop" "$("$RUNS" status far)" '^far: running, step [0-9]+/2000000, [^,]*, [^,]*, [^,]*, [0-9]+ tok/s(, ETA [0-9]+m[0-9]+s)?$'
+expect_match "no stop pending before runs stop" "$("$RUNS" status far)" '^far: running, step [0-9]+/200000, [^,]*, [^,]*, [^,]*, [0-9]+ tok/s(, ETA [0-9]+m[0-9]+s)?$'
 expect "runs stop (the current run)" "$RUNS" stop
 i=0
 while [ $i -lt 600 ] && ! grep -q '"stop_at"' runs/far/.status.json; do sleep 0.05; i=$((i + 1)); done
 expect_match "runs status says a stop is pending, at the boundary" "$("$RUNS" status far)" \
-    '^far: running, step [0-9]+/2000000, .*, stop pending at step 1000000$'
-expect_match "runs status --json carries stop_at" "$("$RUNS" status far --json | tr -d ' \n')" '"stop_at":1000000'
+    '^far: running, step [0-9]+/200000, .*, stop pending at step 100000$'
+expect_match "runs status --json carries stop_at" "$("$RUNS" status far --json | tr -d ' \n')" '"stop_at":100000'
+# let the trainer pass its next progress line (stdout is a file: read it after exit)
+s0=$("$RUNS" status far --json | tr -d ' \n' | sed 's/.*"step":\([0-9]*\).*/\1/')
+i=0
+while [ $i -lt 1200 ] && [ "$("$RUNS" status far --json | tr -d ' \n' | sed 's/.*"step":\([0-9]*\).*/\1/')" -lt $((s0 + 5000)) ]; do
+    sleep 0.05; i=$((i + 1)); done
 expect "the trainer is still running (the boundary is far)" kill -0 $pid
 kill -TERM $pid; wait $pid; rc=$?
 expect_eq "SIGTERM still stops it at once, exit 0" "$rc" 0
-expect "... with a checkpoint off the boundary" test "$(logj far | sed 's/^\[{[^}]*"step":\([0-9]*\)[,}].*/\1/')" -lt 1000000
+expect_match "the progress line says the stop is pending" "$(cat far.out)" \
+    '^step +[0-9]+/200000  loss .* tok/s  \(stop pending at step 100000\)$'
+expect "... with a checkpoint off the boundary" test "$(logj far | sed 's/^\[{[^}]*"step":\([0-9]*\)[,}].*/\1/')" -lt 100000
+
 # --- fork and restart say what they do with the bandit ----------------------------
 pulls() { "$RUNS" show "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["bandit"]["total_pulls"])'; }
 expect "the stopped run's bandit has pulls" test "$(pulls near)" -gt 0
