@@ -130,3 +130,53 @@ oom:
     runs_error_set(RUNS_ENOMEM, "diff: out of memory");
     return NULL;
 }
+
+const char *runs_diff_section(const char *path)
+{
+    static const char *const sections[] = {"config", "metrics", "data", "bandit", "tensors"};
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+        size_t l = strlen(sections[i]);
+        if (!strncmp(path, sections[i], l) && (path[l] == '.' || path[l] == 0))
+            return sections[i];
+    }
+    return "node";
+}
+
+/* path is under filter when equal to it or continuing it at a dot: "optimizer"
+ * covers "optimizer.lr" but not "optimizer_state". */
+static int under(const char *path, const char *filter)
+{
+    size_t l = strlen(filter);
+    while (l && filter[l - 1] == '.')  /* "optimizer." reads as "optimizer" */
+        l--;
+    if (!l)
+        return 1;
+    return !strncmp(path, filter, l) && (path[l] == '.' || path[l] == 0);
+}
+
+int runs_diff_path_matches(const char *path, const char *filter)
+{
+    /* config keys are what people type (`-- optimizer`), so they also match
+     * without their "config." prefix */
+    return under(path, filter) || (!strncmp(path, "config.", 7) && under(path + 7, filter));
+}
+
+void runs_diff_filter(runs_diff_entry *d, size_t *n, const char *const *filters, size_t nf)
+{
+    if (!d || nf == 0)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        int keep = 0;
+        for (size_t f = 0; f < nf && !keep; f++)
+            keep = runs_diff_path_matches(d[i].path, filters[f]);
+        if (keep) {
+            d[kept++] = d[i];
+        } else {
+            free(d[i].path);
+            cJSON_Delete(d[i].a);
+            cJSON_Delete(d[i].b);
+        }
+    }
+    *n = kept;
+}

@@ -29,4 +29,21 @@ void runs_diff_free(runs_diff_entry *d, size_t n);
  * (the `runs diff --json` contract). Caller cJSON_Delete()s; NULL on out of memory. */
 cJSON *runs_diff_to_json(const runs_diff_entry *d, size_t n);
 
+/* The `runs diff` section a view path belongs to: "config", "metrics", "data",
+ * "bandit" or "tensors" by its first key, else "node" (run, kind, step, tokens,
+ * optimizer). A static string; nothing to free. */
+const char *runs_diff_section(const char *path);
+
+/* 1 when the dotted path lies under filter (equal, or continuing it at a dot:
+ * "optimizer" covers "optimizer.lr", not "optimizer_x"); a path under "config."
+ * also matches without that prefix, so `-- optimizer.lr` finds
+ * "config.optimizer.lr". An empty filter matches everything. */
+int runs_diff_path_matches(const char *path, const char *filter);
+
+/* Keeps, in place and in order, the entries matching at least one of the nf
+ * filters (runs_diff_path_matches) and frees the others; *n becomes the count
+ * kept. nf == 0 keeps everything. The array itself stays the caller's to free
+ * with runs_diff_free(d, *n). */
+void runs_diff_filter(runs_diff_entry *d, size_t *n, const char *const *filters, size_t nf);
+
 #endif

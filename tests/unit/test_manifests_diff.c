@@ -130,6 +130,64 @@ static void test_missing_side_is_null_pointer(void **state)
     cJSON_Delete(b);
 }
 
+/* `runs diff A B -- PATH...`: prefix match at dots, config paths also without
+ * "config.", entries kept in order and the rest freed (ASan checks the frees). */
+static void test_filter_by_path(void **state)
+{
+    (void)state;
+    cJSON *a = parse("{\"config\":{\"optimizer\":{\"lr\":1,\"eps\":1},\"optimizer_x\":1,"
+                     "\"data\":{\"sources\":{\"c\":{\"cap\":1}}}},\"data\":{\"c\":{\"position\":1}},"
+                     "\"metrics\":{\"loss\":1}}");
+    cJSON *b = parse("{\"config\":{\"optimizer\":{\"lr\":2,\"eps\":2},\"optimizer_x\":2,"
+                     "\"data\":{\"sources\":{\"c\":{\"cap\":2}}}},\"data\":{\"c\":{\"position\":2}},"
+                     "\"metrics\":{\"loss\":2}}");
+    runs_diff_entry *d;
+    size_t n;
+    assert_int_equal(runs_json_diff(&d, &n, a, b), 0);
+    assert_int_equal(n, 6);
+    const char *f[] = {"optimizer.lr", "data.sources", "metrics."};
+    runs_diff_filter(d, &n, f, 3);
+    assert_int_equal(n, 3);
+    assert_string_equal(d[0].path, "config.data.sources.c.cap");
+    assert_string_equal(d[1].path, "config.optimizer.lr");
+    assert_string_equal(d[2].path, "metrics.loss");
+    runs_diff_filter(d, &n, NULL, 0);  /* no filter keeps all */
+    assert_int_equal(n, 3);
+    const char *none[] = {"nosuch"};
+    runs_diff_filter(d, &n, none, 1);
+    assert_int_equal(n, 0);
+    runs_diff_free(d, n);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+static void test_path_matches_at_dots(void **state)
+{
+    (void)state;
+    assert_true(runs_diff_path_matches("config.optimizer.lr", "optimizer"));
+    assert_true(runs_diff_path_matches("config.optimizer.lr", "config.optimizer"));
+    assert_true(runs_diff_path_matches("config.optimizer.lr", "config.optimizer.lr"));
+    assert_false(runs_diff_path_matches("config.optimizer_x", "optimizer"));
+    assert_false(runs_diff_path_matches("config.optimizer.lr", "optimizer.l"));
+    assert_true(runs_diff_path_matches("data.chat.position", "data"));
+    assert_true(runs_diff_path_matches("config.data.sources.chat.cap", "data"));
+    assert_false(runs_diff_path_matches("metrics.loss", "config"));
+    assert_true(runs_diff_path_matches("step", ""));
+}
+
+static void test_sections(void **state)
+{
+    (void)state;
+    assert_string_equal(runs_diff_section("config.optimizer.lr"), "config");
+    assert_string_equal(runs_diff_section("metrics.val_loss"), "metrics");
+    assert_string_equal(runs_diff_section("data.chat.position"), "data");
+    assert_string_equal(runs_diff_section("bandit.arms.chat.pulls"), "bandit");
+    assert_string_equal(runs_diff_section("tensors.weights.wte"), "tensors");
+    assert_string_equal(runs_diff_section("step"), "node");
+    assert_string_equal(runs_diff_section("optimizer.adam_step"), "node");
+    assert_string_equal(runs_diff_section("configx"), "node");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +196,9 @@ int main(void)
         cmocka_unit_test(test_equal_and_numbers),
         cmocka_unit_test(test_missing_sides_and_kinds),
         cmocka_unit_test(test_missing_side_is_null_pointer),
+        cmocka_unit_test(test_filter_by_path),
+        cmocka_unit_test(test_path_matches_at_dots),
+        cmocka_unit_test(test_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
