@@ -3,7 +3,9 @@
 #   make          build the library, the `runs` CLI and the tools (CUDA objects too
 #                 wherever nvcc is found)
 #   make test     install what is missing, build, run every test (CPU only)
-#   make demo     install what is missing, build, run the demo
+#   make demo     install what is missing, build, run the demo (a few minutes on 2 cores)
+#   make demo-long   the same story at full length (2000 steps; about half an hour on 2 cores)
+#   make install  [PREFIX=/usr/local] [DESTDIR=]: bin/runs, the tools, lib/runs/libruns-cuda.so
 #   make bench    benchmarks (not tests): ratios against baselines measured in the same run
 #   make test-emu the CUDA kernels on a CPU emulation of the CUDA runtime (~15 s; in make test too)
 #   make test SAN=1  the same suite built with AddressSanitizer + UBSan into build-san/
@@ -96,7 +98,7 @@ LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_C))
 CLI_OBJ := $(patsubst %.c,$(B)/%.o,$(CLI_C))
 LIB     := $(B)/libruns.a
 
-.PHONY: all deps test demo bench clean corpus tools fuzz fuzz-build
+.PHONY: all deps test demo demo-long install bench clean corpus tools fuzz fuzz-build
 all: $(B)/runs $(TOOLS) $(TESTS) $(BENCHES) $(REPLAYS)
 tools: $(TOOLS)
 
@@ -167,6 +169,26 @@ demo: deps
 	@echo 'building (make -s all) ...'
 	@$(MAKE) --no-print-directory -s all
 	@scripts/demo.sh
+
+# the seed's story at full length: the 2000-step schedule of configs/demo.json
+demo-long: deps
+	@echo 'building (make -s all) ...'
+	@$(MAKE) --no-print-directory -s all
+	@DEMO_LONG=1 scripts/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the CLI and the tools into PREFIX/bin, the
+# CUDA backend (where it was built) into PREFIX/lib/runs/, where cuda/cuda_loader.c looks
+# from the installed program (its ../lib/runs/). Only what `all` builds for programs:
+# not the tests or benches. Plain build only (SAN=1 and FUZZ=1 binaries are not for use).
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+install: $(B)/runs $(TOOLS) $(CUDA_SO)
+	install -d "$(DESTDIR)$(BINDIR)"
+	install -m 755 $(B)/runs $(TOOLS) "$(DESTDIR)$(BINDIR)/"
+ifneq ($(strip $(CUDA_SO)),)
+	install -d "$(DESTDIR)$(PREFIX)/lib/runs"
+	install -m 755 $(CUDA_SO) "$(DESTDIR)$(PREFIX)/lib/runs/"
+endif
 
 corpus: deps
 	@$(MAKE) --no-print-directory all
