@@ -61,14 +61,21 @@ const char *runs_loss_rule_name(runs_loss_rule r)
     }
 }
 
+/* "nan", "inf" or "-inf": printf's "%g" may say "-nan", which reads like a number */
+static const char *nonfinite_name(double x)
+{
+    return isnan(x) ? "nan" : x > 0 ? "inf" : "-inf";
+}
+
 void runs_loss_gate_describe(char *buf, size_t len, const runs_loss_gate *g)
 {
     switch (g->fired) {
     case RUNS_LOSS_RULE_NONFINITE_LOSS:
-        snprintf(buf, len, "non-finite loss (%g) at step %ld", g->fired_value, g->fired_step);
+        snprintf(buf, len, "non-finite loss (%s) at step %ld", nonfinite_name(g->fired_value), g->fired_step);
         break;
     case RUNS_LOSS_RULE_NONFINITE_GRAD:
-        snprintf(buf, len, "non-finite gradient norm (%g) at step %ld", g->fired_value, g->fired_step);
+        snprintf(buf, len, "non-finite gradient norm (%s) at step %ld", nonfinite_name(g->fired_value),
+                 g->fired_step);
         break;
     case RUNS_LOSS_RULE_SPIKE:
         snprintf(buf, len, "loss EMA %.4g > %g × best %.4g for %ld steps at step %ld", g->fired_value,

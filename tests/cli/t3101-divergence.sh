@@ -63,6 +63,24 @@ printf '{"gate": {"loss_spike_factor": 1}}\n' >badf.json
 expect_exit 1 "loss_spike_factor must be above 1" "$RUNS" start --config badf.json --name badf --quiet
 expect_match "... says which key" "$(cat "$T/.err")" 'gate\.loss_spike_factor'
 
+# --- a non-finite loss halts at once -----------------------------------------------
+# lr 10 with weight decay 10 scales every matrix by (1 - 100) a step: the weights
+# overflow float within a few steps and the loss turns NaN, deterministically
+sed 's/"lr": 1.0, "grad_clip": 0, "weight_decay": 0/"lr": 10, "grad_clip": 0, "weight_decay": 10/' broken.json >nan.json
+expect_exit 2 "a NaN loss is halted (exit 2, one line)" "$RUNS" start --config nan.json --name nan --quiet
+err2=$(cat "$T/.err")
+expect_match "the line names the rule" "$err2" \
+    '^runs start: divergence gate \(nonfinite_loss\) halted nan at step [0-9]+: non-finite loss \(nan\) at step [0-9]+;'
+nstep=$(printf '%s' "$err2" | sed 's/.* halted nan at step \([0-9]*\):.*/\1/')
+expect_match "... before the spike rule could (50 steps)" "$nstep" '^[0-9]$|^[1-4][0-9]$'
+expect_match "the tip is a halt node at the step that produced the NaN (no update made)" "$(logj nan)" \
+    "^\[\{[^}]*\"kind\":\"halt\",[^}]*\"step\":$nstep[,}]"
+expect_eq ".loss.json has no line for the NaN step (valid JSON throughout)" "$(grep -c '' runs/nan/.loss.json)" "$nstep"
+expect "... every line parses" python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' runs/nan/.loss.json
+expect_eq "the halt node's metrics hold the last finite loss, that of the last log line" \
+    "$("$RUNS" show nan --json | python3 -c 'import json,math,sys; x=json.load(sys.stdin)["metrics"]["loss"]; print(math.isfinite(x), "%.5e" % x)')" \
+    "$(tail -1 runs/nan/.loss.json | python3 -c 'import json,sys; print(True, "%.5e" % json.loads(sys.stdin.read())["loss"])')"
+
 # --- runs gate --backtest over a .loss.json: the same rules, the same step -------
 jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 bt=$("$RUNS" gate --backtest runs/broken/.loss.json --json)

@@ -34,8 +34,15 @@ static void nonfinite_loss_fires_at_once(void **state)
     assert_int_equal(g.fired_step, 10);
     /* inf too, even inside the grace and with the spike rule off */
     runs_loss_gate_init(&g, 3, 0, 1000);
-    assert_int_equal(runs_loss_gate_feed(&g, 0, INFINITY, 1.0), 1);
+    assert_int_equal(runs_loss_gate_feed(&g, 0, -INFINITY, 1.0), 1);
     assert_int_equal(g.fired, RUNS_LOSS_RULE_NONFINITE_LOSS);
+    runs_loss_gate_describe(buf, sizeof buf, &g);
+    assert_string_equal(buf, "non-finite loss (-inf) at step 0");
+    /* a NaN with its sign bit set is still "nan" (printf would say "-nan") */
+    runs_loss_gate_init(&g, 3, 50, 0);
+    assert_int_equal(runs_loss_gate_feed(&g, 4, -NAN, 1.0), 1);
+    runs_loss_gate_describe(buf, sizeof buf, &g);
+    assert_string_equal(buf, "non-finite loss (nan) at step 4");
 }
 
 static void nonfinite_grad_norm_fires_at_once(void **state)
