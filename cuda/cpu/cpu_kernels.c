@@ -7,6 +7,7 @@
  * the elements i ≡ l mod 16, then a fixed tree), which the compiler vectorises
  * without reassociating anything. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,31 +214,54 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
 }
 #endif
 
-/* One MC×NC block of C (task number task of an nb-wide grid). When A is not
- * row-contiguous (a transposed operand, as in the weight gradient), each
- * MC×KC block of A is first packed into MR-row panels ([p][MR] order) so the
- * micro-kernel streams it; packing changes where values are read from, not
- * the order of any sum. */
-static void gemm_task(long task, int nb, float *Cm, long ldc, const float *A, long a_rs, long a_cs,
+/* Packs the MC×KC block of A at rows i0.., columns k0.. into MR-row panels
+ * ([p][MR] order), for an A that is not row-contiguous (a transposed operand,
+ * as in the weight gradient). When its columns are contiguous (a_rs == 1) the
+ * source is read row by row of the stored matrix: reading it panel by panel
+ * would walk a column of a row-major matrix, one cache line per element.
+ * Packing changes where values are read from, not the order of any sum. */
+static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, int mc, int k0, int kc)
+{
+    if (a_rs == 1) {
+        for (int p = 0; p < kc; p++) {
+            const float *src = A + (long)(k0 + p) * a_cs + i0;
+            for (int ip = 0; ip < mc; ip += MR) {
+                float *dst = packA + (long)ip * kc + (long)p * MR;
+                int mr = mc - ip < MR ? mc - ip : MR;
+                if (mr == MR) memcpy(dst, src + ip, MR * sizeof(float)); /* a few vector moves */
+                else
+                    for (int r = 0; r < MR; r++) dst[r] = r < mr ? src[ip + r] : 0.0f;
+            }
+        }
+        return;
+    }
+    for (int ip = 0; ip < mc; ip += MR) {
+        float *dst = packA + (long)ip * kc;
+        int mr = mc - ip < MR ? mc - ip : MR;
+        for (int p = 0; p < kc; p++) {
+            const float *src = A + (long)(i0 + ip) * a_rs + (long)(k0 + p) * a_cs;
+            for (int r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? src[(long)r * a_rs] : 0.0f;
+        }
+    }
+}
+
+/* One task: rows [i0, i0 + g·MC) of one NC-wide column block of C (task
+ * number task of an nb-wide grid). The B block of each KC slice is packed
+ * once per task and used by all g row blocks, so a larger g packs B fewer
+ * times. Inside, KC slices run in order and every micro-kernel call adds its
+ * p in order, so each element sums p = 0..K−1 whatever g, the blocking or the
+ * thread count: those choose speed only, never bits. */
+static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float *A, long a_rs, long a_cs,
                       const float *B, long ldb, int M, int N, int K, int accumulate, const float *bias)
 {
-    int i0 = (int)(task / nb) * MC, j0 = (int)(task % nb) * NC;
-    int mc = M - i0 < MC ? M - i0 : MC, nc = N - j0 < NC ? N - j0 : NC;
+    int i0 = (int)(task / nb) * MC * g, j0 = (int)(task % nb) * NC;
+    int mcg = M - i0 < MC * g ? M - i0 : MC * g, nc = N - j0 < NC ? N - j0 : NC;
     int pack = a_cs != 1;
     float packA[pack ? MC * KC : 1] __attribute__((aligned(64)));
     float packB[KC * NC] __attribute__((aligned(64)));
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
-        if (pack)
-            for (int ip = 0; ip < mc; ip += MR) {
-                float *dst = packA + (long)ip * kc;
-                int mr = mc - ip < MR ? mc - ip : MR;
-                for (int p = 0; p < kc; p++) {
-                    const float *src = A + (long)(i0 + ip) * a_rs + (long)(k0 + p) * a_cs;
-                    for (int r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? src[(long)r * a_rs] : 0.0f;
-                }
-            }
         /* B block → NR-column panels, each kc×NR contiguous (no cache-set
          * aliasing from large row strides). Padding columns are never stored. */
         for (int j = j0; j < j0 + nc; j += NR) {
@@ -245,17 +269,30 @@ static void gemm_task(long task, int nb, float *Cm, long ldc, const float *A, lo
             float *dst = packB + (long)(j - j0) * kc;
             for (int p = 0; p < kc; p++) memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
         }
-        for (int j = j0; j < j0 + nc; j += NR) {
-            int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
-            const float *bp = packB + (long)(j - j0) * kc;
-            for (int i = i0; i < i0 + mc; i += MR) {
-                int mr = i0 + mc - i < MR ? i0 + mc - i : MR;
-                const float *a = pack ? packA + (long)(i - i0) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
-                kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr,
-                            Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
+        for (int ib = i0; ib < i0 + mcg; ib += MC) {
+            int mc = i0 + mcg - ib < MC ? i0 + mcg - ib : MC;
+            if (pack) pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc);
+            for (int j = j0; j < j0 + nc; j += NR) {
+                int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+                const float *bp = packB + (long)(j - j0) * kc;
+                for (int i = ib; i < ib + mc; i += MR) {
+                    int mr = ib + mc - i < MR ? ib + mc - i : MR;
+                    const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
+                    kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr,
+                                Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
+                }
             }
         }
     }
+}
+
+/* Row blocks per task: as many as keep at least `want` tasks (so dynamic
+ * scheduling still balances the threads), at most all of them. */
+static int gemm_group(int mb, int nb, int want)
+{
+    int g = 1;
+    while (g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want) g *= 2;
+    return g;
 }
 
 static int gemm_empty(float *Cm, long ldc, int M, int N, int K, int accumulate, const float *bias)
@@ -272,10 +309,12 @@ void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const f
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
     if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
+    int g = gemm_group(mb, nb, 4 * omp_get_max_threads());
+    long mt = (mb + g - 1) / g;
     /* Tasks walk N-blocks fastest so neighbouring threads share A rows. */
 #pragma omp parallel for schedule(dynamic, 1)
-    for (long task = 0; task < (long)mb * nb; task++)
-        gemm_task(task, nb, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
+    for (long task = 0; task < mt * nb; task++)
+        gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
 }
 
 void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
@@ -283,8 +322,9 @@ void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, 
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
     if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
-    for (long task = 0; task < (long)mb * nb; task++)
-        gemm_task(task, nb, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
+    /* One thread: one task per column block packs B once. */
+    for (long task = 0; task < nb; task++)
+        gemm_task(task, nb, mb, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
 }
 
 void cpu_transpose(float *dst, const float *src, int rows, int cols)
@@ -337,7 +377,7 @@ void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, con
 {
     if (dinp) cpu_gemm(dinp, IC, dout, OC, 1, w, IC, N, IC, OC, 0, NULL);
     /* dw[o,i] = Σ_n dout[n,o] inp[n,i]: A = doutᵀ (row stride 1, column stride OC). */
-    cpu_gemm(dw, IC, dout, 1, OC, inp, IC, OC, IC, N, accumulate_dw, NULL);
+    if (dw) cpu_gemm(dw, IC, dout, 1, OC, inp, IC, OC, IC, N, accumulate_dw, NULL);
     if (dbias) {
         int nch = (OC + 63) / 64;
 #pragma omp parallel for schedule(static)

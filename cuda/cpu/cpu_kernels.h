@@ -29,7 +29,7 @@ void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *b
 /* dst[cols,rows] = src[rows,cols]ᵀ. */
 void cpu_transpose(float *dst, const float *src, int rows, int cols);
 /* dinp[N,IC] = dout·w (skipped when dinp is NULL); dw[OC,IC] (= or += with
- * accumulate_dw) doutᵀ·inp; dbias[OC] = Σ_rows dout (skipped when NULL). */
+ * accumulate_dw) doutᵀ·inp (skipped when dw is NULL); dbias[OC] = Σ_rows dout (skipped when NULL). */
 void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                     const float *w, int N, int IC, int OC, int accumulate_dw);
 
