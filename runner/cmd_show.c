@@ -1,40 +1,297 @@
-/* runner/cmd_show.c — `runs show NODE [--json]`: one node's manifest. */
+/* runner/cmd_show.c — `runs show NODE [--json] [--config] [--tensors]`: one node, read like
+ * `git show`: header, what a fork or restart changed, metrics, data, bandit, tensors. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "manifests/canon.h"
+#include "manifests/diff.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "store/gc.h"
 #include "store/lineage.h"
+#include "store/notes.h"
 
-#define USAGE "runs show NODE [--json]"
+#define USAGE "runs show NODE [--json] [--config] [--tensors]"
 
-static void print_field(const char *label, const cJSON *v)
+static const cJSON *get(const cJSON *o, const char *k)
 {
-    if (!v)
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+/* bytes for people: 1000-based like `runs ls` tokens */
+static void human_bytes(char *buf, size_t n, double b)
+{
+    if (b >= 1e9)
+        snprintf(buf, n, "%.1f GB", b / 1e9);
+    else if (b >= 1e6)
+        snprintf(buf, n, "%.1f MB", b / 1e6);
+    else if (b >= 1e3)
+        snprintf(buf, n, "%.1f kB", b / 1e3);
+    else
+        snprintf(buf, n, "%.0f B", b);
+}
+
+static char *canon(const cJSON *v)
+{
+    return v ? runs_json_canonical(v) : strdup("(absent)");
+}
+
+/* "RUN@step_N" of a node, for the parent line; "" when its manifest is unreadable */
+static void node_label(char *buf, size_t n, runs_store *s, const char *id)
+{
+    cJSON *m = NULL;
+    buf[0] = 0;
+    if (runs_node_manifest(&m, s, id) == 0 && cJSON_IsString(get(m, "run")) && cJSON_IsNumber(get(m, "step")))
+        snprintf(buf, n, "%s@step_%.0f", get(m, "run")->valuestring, get(m, "step")->valuedouble);
+    else
+        runs_error_clear();
+    cJSON_Delete(m);
+}
+
+/* A fork's or restart's config changes, as `runs log` lists them: the node's own
+ * changes.config when recorded, else computed against the parent's config (nodes
+ * written before changes were recorded). */
+static void print_changes(runs_store *s, const cJSON *m)
+{
+    const char *kind = cJSON_GetStringValue(get(m, "kind"));
+    if (!kind || (strcmp(kind, "fork") && strcmp(kind, "restart")))
         return;
-    if (cJSON_IsString(v)) {
-        printf("%-12s %s\n", label, v->valuestring);
+    const cJSON *ch = get(m, "changes");
+    const char *from = cJSON_GetStringValue(get(ch, "from_run"));
+    const cJSON *kept = get(ch, "bandit_kept"), *peak = get(ch, "peak_lr");
+    printf("\nchanges (%s%s%s", kind, from ? " from " : "", from ? from : "");
+    if (cJSON_IsBool(kept))
+        printf("; bandit %s", cJSON_IsTrue(kept) ? "kept" : "fresh");
+    if (cJSON_IsNumber(peak))
+        printf("; peak lr %g", peak->valuedouble);
+    printf(")\n");
+    runs_diff_entry *d = NULL;
+    size_t nd = 0;
+    cJSON *pm = NULL;
+    const cJSON *cfg = get(ch, "config");
+    if (!cJSON_IsArray(cfg)) {
+        const char *parent = cJSON_GetStringValue(get(m, "parent"));
+        if (parent && runs_node_manifest(&pm, s, parent) == 0 &&
+            runs_json_diff(&d, &nd, get(pm, "config"), get(m, "config")) == 0) {
+            for (size_t i = 0; i < nd; i++) {
+                char *a = canon(d[i].a), *b = canon(d[i].b);
+                printf("  %s: %s -> %s\n", d[i].path, a ? a : "?", b ? b : "?");
+                free(a);
+                free(b);
+            }
+        } else {
+            runs_error_clear();
+            printf("  (the parent's config is unreadable)\n");
+        }
     } else {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cfg)
+        {
+            char *a = canon(get(e, "a")), *b = canon(get(e, "b"));
+            printf("  %s: %s -> %s\n", cJSON_GetStringValue(get(e, "path")) ? get(e, "path")->valuestring : "?",
+                   a ? a : "?", b ? b : "?");
+            free(a);
+            free(b);
+        }
+        nd = (size_t)cJSON_GetArraySize(cfg);
+    }
+    if (nd == 0)
+        printf("  no config changes\n");
+    runs_diff_free(d, d ? nd : 0); /* d is NULL when the recorded list was used */
+    cJSON_Delete(pm);
+}
+
+static void print_metric(const char *k, const cJSON *v)
+{
+    if (cJSON_IsNumber(v))
+        printf(strstr(k, "loss") ? "  %-12s %.4f\n" : "  %-12s %.4g\n", k, v->valuedouble); /* losses as `runs log` */
+    else if (v) {
         char *t = runs_json_canonical(v);
-        printf("%-12s %s\n", label, t ? t : "?");
+        printf("  %-12s %s\n", k, t ? t : "?");
         free(t);
     }
 }
 
+/* the numbers people compare first, then whatever else the node recorded */
+static void print_metrics(runs_store *s, const char *id, const cJSON *m)
+{
+    static const char *const first[] = {"loss", "loss_ema", "val_loss", "coherence"};
+    const cJSON *met = get(m, "metrics");
+    cJSON *note = NULL;
+    printf("\nmetrics\n");
+    for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
+        print_metric(first[i], get(met, first[i]));
+    if (runs_note_get(&note, s, id) != 0)
+        runs_error_clear();
+    const cJSON *tr = get(get(note, "sharpness"), "trace");
+    if (cJSON_IsNumber(tr) && isfinite(tr->valuedouble))
+        printf("  %-12s %.4g (Hessian trace, from the node's note)\n", "sharpness", tr->valuedouble);
+    cJSON_Delete(note);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, met)
+    {
+        int listed = 0;
+        for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
+            listed |= !strcmp(x->string, first[i]);
+        if (!listed)
+            print_metric(x->string, x);
+    }
+    /* held-out evals since the parent (runner/eval.h); metrics.val_loss is the node's */
+    const cJSON *ev = get(m, "eval_log");
+    if (ev) {
+        char *t = runs_json_canonical(ev);
+        printf("eval_log     %s\n", t ? t : "?");
+        free(t);
+    }
+}
+
+/* An arm's state as the bandit sees it on load (runner/bandit.h eligibility). */
+static const char *arm_state(const cJSON *cfg, const char *arm)
+{
+    const cJSON *data = get(cfg, "data"), *src = get(get(data, "sources"), arm), *x;
+    if (!src)
+        return "dropped (not in config)";
+    cJSON_ArrayForEach(x, get(data, "exclude"))
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, arm))
+            return "excluded";
+    const cJSON *cap = get(src, "cap");
+    if (cJSON_IsNumber(cap) && cap->valuedouble <= 0)
+        return "off (cap 0)";
+    return "active";
+}
+
+static void print_bandit(const cJSON *m)
+{
+    const cJSON *b = get(m, "bandit");
+    if (!cJSON_IsObject(b))
+        return;
+    const cJSON *cfg = get(m, "config"), *sources = get(get(cfg, "data"), "sources"), *arms = get(b, "arms"), *a;
+    const char *type = cJSON_GetStringValue(get(b, "type")), *phase = cJSON_GetStringValue(get(b, "phase"));
+    const cJSON *pulls = get(b, "total_pulls");
+    printf("\nbandit       %s, phase %s, %.0f pulls\n", type ? type : "?", phase ? phase : "?",
+           cJSON_IsNumber(pulls) ? pulls->valuedouble : 0.0);
+    printf("  %-16s %6s %9s %6s %6s  %s\n", "arm", "pulls", "reward", "cap", "floor", "state");
+    cJSON_ArrayForEach(a, arms)
+    {
+        const cJSON *src = get(sources, a->string), *cap = get(src, "cap"), *floor_ = get(src, "floor");
+        char capb[16] = "-", floorb[16] = "-";
+        if (cJSON_IsNumber(cap))
+            snprintf(capb, sizeof capb, "%.2f", cap->valuedouble);
+        if (cJSON_IsNumber(floor_))
+            snprintf(floorb, sizeof floorb, "%.2f", floor_->valuedouble);
+        printf("  %-16s %6.0f %9.4f %6s %6s  %s\n", a->string, cJSON_GetNumberValue(get(a, "pulls")),
+               cJSON_IsNumber(get(a, "value")) ? get(a, "value")->valuedouble : 0.0, capb, floorb,
+               arm_state(cfg, a->string));
+    }
+}
+
+/* per group: count, dtype(s), bytes; --tensors lists every tensor */
+static void print_tensors(const cJSON *m, int list)
+{
+    const cJSON *ts = get(m, "tensors"), *t;
+    cJSON *groups = cJSON_CreateObject(); /* group -> {"n", "bytes", "dtypes": {dtype: true}} */
+    int count = 0;
+    double total = 0;
+    cJSON_ArrayForEach(t, ts)
+    {
+        const char *g = cJSON_GetStringValue(get(t, "group")), *dt = cJSON_GetStringValue(get(t, "dtype"));
+        double bytes = cJSON_GetNumberValue(get(t, "bytes"));
+        if (bytes != bytes)
+            bytes = 0;
+        count++;
+        total += bytes;
+        if (!g || !groups)
+            continue;
+        cJSON *gr = cJSON_GetObjectItemCaseSensitive(groups, g);
+        if (!gr) {
+            gr = cJSON_AddObjectToObject(groups, g);
+            cJSON_AddNumberToObject(gr, "n", 0);
+            cJSON_AddNumberToObject(gr, "bytes", 0);
+            cJSON_AddObjectToObject(gr, "dtypes");
+        }
+        cJSON_SetNumberValue(cJSON_GetObjectItem(gr, "n"), cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "n")) + 1);
+        cJSON_SetNumberValue(cJSON_GetObjectItem(gr, "bytes"),
+                             cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "bytes")) + bytes);
+        cJSON *dts = cJSON_GetObjectItem(gr, "dtypes");
+        if (dt && !cJSON_GetObjectItemCaseSensitive(dts, dt))
+            cJSON_AddTrueToObject(dts, dt);
+    }
+    char hb[32];
+    human_bytes(hb, sizeof hb, total);
+    printf("\ntensors      %d, %s%s\n", count, hb, list || !count ? "" : " (--tensors lists them)");
+    const cJSON *gr;
+    cJSON_ArrayForEach(gr, groups)
+    {
+        char dts[64] = "";
+        const cJSON *d;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItem(gr, "dtypes"))
+        {
+            size_t l = strlen(dts);
+            snprintf(dts + l, sizeof dts - l, "%s%s", l ? "," : "", d->string);
+        }
+        human_bytes(hb, sizeof hb, cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "bytes")));
+        printf("  %-10s %5.0f  %-6s %10s\n", gr->string, cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "n")),
+               dts[0] ? dts : "?", hb);
+    }
+    cJSON_Delete(groups);
+    if (!list)
+        return;
+    cJSON_ArrayForEach(t, ts)
+    {
+        const cJSON *sh = get(t, "shape"), *d;
+        char shape[64] = "";
+        cJSON_ArrayForEach(d, sh)
+        {
+            size_t l = strlen(shape);
+            snprintf(shape + l, sizeof shape - l, "%s%.0f", l ? "x" : "", d->valuedouble);
+        }
+        const char *g = cJSON_GetStringValue(get(t, "group")), *n = cJSON_GetStringValue(get(t, "name"));
+        const char *dt = cJSON_GetStringValue(get(t, "dtype")), *h = cJSON_GetStringValue(get(t, "sha256"));
+        printf("  %-8s %-32s %-12s %-5s %.12s\n", g ? g : "?", n ? n : "?", shape, dt ? dt : "?", h ? h : "?");
+    }
+}
+
+/* cJSON_Print indents with tabs and puts a tab after each colon; a raw tab can
+ * only be layout (strings escape theirs), so tabs become 2 spaces at the start
+ * of a line and one space elsewhere. */
+static void print_indented(const cJSON *v)
+{
+    char *t = cJSON_Print(v);
+    if (!t) {
+        printf("?\n");
+        return;
+    }
+    int bol = 1;
+    for (const char *p = t; *p; p++) {
+        if (*p == '\t')
+            fputs(bol ? "  " : " ", stdout);
+        else {
+            putchar(*p);
+            bol = *p == '\n';
+        }
+    }
+    putchar('\n');
+    free(t);
+}
+
 int cmd_show(runs_cli *cli, int argc, char **argv)
 {
-    int json = 0, npos, rc;
+    int json = 0, config = 0, tensors = 0, npos, rc;
     const char *pos[8];
     const runs_opt opts[] = {RUNS_FLAG("json", 0, &json, "print the manifest exactly as stored (canonical JSON)"),
+                             RUNS_FLAG("config", 0, &config, "print the full effective config (JSON, 2-space indent)"),
+                             RUNS_FLAG("tensors", 0, &tensors, "list every tensor (group, name, shape, dtype, sha256)"),
                              RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
-               "Show one node: run, kind, step, parent, metrics, the data files it was trained\n"
-               "on (path, bytes, SHA-256 prefix), config and its tensors.\n"
+               "Show one node like `git show`: id, kind, run@step, parent, date, backend and\n"
+               "code version; for a fork or restart the config it changed against its parent;\n"
+               "metrics (loss, loss EMA, val loss, coherence, sharpness when recorded); the data\n"
+               "files it was trained on (path, bytes, SHA-256 prefix); the bandit's arms; the\n"
+               "tensors per group (count, dtype, bytes).\n"
                "NODE is step_N (current run), RUN@step_N, a tag, a run (its tip) or a node-id\n"
                "prefix.\n\n");
         runs_cli_opts_help(opts, 0);
@@ -44,9 +301,11 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
         return rc;
     if (npos != 1)
         return runs_cli_usage("show", USAGE, "expected one NODE");
+    if (json + config > 1 || (json && tensors))
+        return runs_cli_usage("show", USAGE, "--json prints the whole manifest; use it alone");
     runs_store *s = NULL;
     cJSON *m = NULL;
-    char *text = NULL, id[41];
+    char *text = NULL, id[41], plabel[256];
     char **tags = NULL;
     size_t ntags = 0;
     rc = runs_cli_open_store(cli, &s);
@@ -60,65 +319,49 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
         fputs(text, stdout);
         goto done;
     }
+    if (config) {
+        print_indented(get(m, "config"));
+        goto done;
+    }
     runs_tag_list(&tags, &ntags, s, id);
+    const char *run = cJSON_GetStringValue(get(m, "run")), *kind = cJSON_GetStringValue(get(m, "kind"));
+    const char *parent = cJSON_GetStringValue(get(m, "parent"));
+    const char *created = cJSON_GetStringValue(get(m, "created")), *backend = cJSON_GetStringValue(get(m, "backend"));
+    const char *code = cJSON_GetStringValue(get(m, "code_version"));
     printf("node         %s\n", id);
-    print_field("run", cJSON_GetObjectItemCaseSensitive(m, "run"));
-    print_field("kind", cJSON_GetObjectItemCaseSensitive(m, "kind"));
-    print_field("step", cJSON_GetObjectItemCaseSensitive(m, "step"));
-    print_field("tokens", cJSON_GetObjectItemCaseSensitive(m, "tokens"));
-    print_field("parent", cJSON_GetObjectItemCaseSensitive(m, "parent"));
-    print_field("created", cJSON_GetObjectItemCaseSensitive(m, "created"));
-    print_field("backend", cJSON_GetObjectItemCaseSensitive(m, "backend"));
-    print_field("code", cJSON_GetObjectItemCaseSensitive(m, "code_version"));
+    printf("kind         %s\n", kind ? kind : "?");
+    printf("run          %s@step_%.0f", run ? run : "?", cJSON_GetNumberValue(get(m, "step")));
+    if (cJSON_IsNumber(get(m, "tokens")))
+        printf("  (%.0f tokens)", get(m, "tokens")->valuedouble);
+    putchar('\n');
+    if (parent) {
+        node_label(plabel, sizeof plabel, s, parent);
+        printf("parent       %s%s%s%s\n", parent, plabel[0] ? " (" : "", plabel, plabel[0] ? ")" : "");
+    }
+    if (created)
+        printf("date         %s\n", created);
+    printf("backend      %s, code %s\n", backend ? backend : "?", code ? code : "?");
     for (size_t i = 0; i < ntags; i++)
         printf("tag          %s\n", tags[i]);
     if (runs_node_thinned(s, id))
         printf("thinned      yes (tensors removed by `runs gc`; manifest and logs kept)\n");
-    print_field("metrics", cJSON_GetObjectItemCaseSensitive(m, "metrics"));
-    print_field("optimizer", cJSON_GetObjectItemCaseSensitive(m, "optimizer"));
-    print_field("loss_log", cJSON_GetObjectItemCaseSensitive(m, "loss_log"));
-    /* held-out evals since the parent (runner/eval.h); metrics.val_loss is the node's */
-    print_field("eval_log", cJSON_GetObjectItemCaseSensitive(m, "eval_log"));
-    print_field("archived", cJSON_GetObjectItemCaseSensitive(m, "archived"));
-    print_field("bandit", cJSON_GetObjectItemCaseSensitive(m, "bandit"));
+    const char *note = cJSON_GetStringValue(get(m, "note"));
+    if (note)
+        printf("note         %s\n", note);
+    print_changes(s, m);
+    print_metrics(s, id, m);
     /* the data the node was trained on: enough to tell a changed shard at a glance */
     const cJSON *f;
-    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(m, "data_files"))
+    if (cJSON_GetArraySize(get(m, "data_files")))
+        putchar('\n');
+    cJSON_ArrayForEach(f, get(m, "data_files"))
     {
-        printf("data         %s  %.0f bytes  sha256 %.16s\n",
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "path")),
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(f, "bytes")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "sha256")));
+        printf("data         %s  %.0f bytes  sha256 %.16s\n", cJSON_GetStringValue(get(f, "path")),
+               cJSON_GetNumberValue(get(f, "bytes")), cJSON_GetStringValue(get(f, "sha256")));
     }
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
-    if (cfg) {
-        char *t = cJSON_Print(cfg);
-        printf("config       %s\n", t ? t : "?");
-        free(t);
-    }
-    const cJSON *t;
-    int count = 0;
-    double total = 0;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
-        count++;
-        total += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "bytes"));
-    }
-    printf("tensors      %d (%.1f MB)\n", count, total / 1e6);
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
-        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
-        char shape[64] = "";
-        const cJSON *d;
-        cJSON_ArrayForEach(d, sh)
-        {
-            size_t l = strlen(shape);
-            snprintf(shape + l, sizeof shape - l, "%s%.0f", l ? "x" : "", d->valuedouble);
-        }
-        printf("  %-8s %-32s %-12s %.12s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "group")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name")), shape,
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "sha256")));
-    }
+    print_bandit(m);
+    print_tensors(m, tensors);
+    printf("\nconfig       `runs show %s --config` prints it in full\n", pos[0]);
 done:
     runs_strings_free(tags, ntags);
     cJSON_Delete(m);

@@ -85,7 +85,7 @@ lj=$("$RUNS" log on --json | compact)
 expect_match "log --json: rows carry val_loss" "$lj" "\"step\":40,\"val_loss\":$got\}"
 expect_eq "log --json: null where none (eval off: 3 nodes)" \
     "$("$RUNS" log off --json | compact | grep -o '"val_loss":null' | wc -l | tr -d ' ')" 3
-expect_match "show: metrics hold val_loss" "$("$RUNS" show on)" 'metrics .*"val_loss":'
+expect_match "show: metrics hold val_loss" "$("$RUNS" show on)" '^  val_loss +[0-9]+\.[0-9]{4}$'
 expect_match "show: the eval rows since the parent (steps 30, 40)" "$("$RUNS" show on)" \
     'eval_log +\[\{"step":30,"tokens":192,"val_loss":[0-9.e+-]+\},\{"step":40,"tokens":192,"val_loss":[0-9.e+-]+\}\]'
 dj=$("$RUNS" diff on@step_25 on --json | compact)
