@@ -1,7 +1,8 @@
 /* tests/unit/test_eval.c — held-out evaluation (runner/eval.h): the eval config
  * section and its checks, the loss being a pure function of the weights (same bits
  * twice, weights and training untouched: a step after an eval gives the bits of a
- * step without one), the .eval.json line format and the manifest's eval_log rows. */
+ * step without one), the .eval.json line format, the manifest's eval_log rows and
+ * the plot's held-out series built from them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include "manifests/manifest.h"
 #include "runner/data.h"
 #include "runner/eval.h"
+#include "tools/plot.h"
 #include "tools/shard.h"
 
 static char dir[64];
@@ -241,6 +243,32 @@ static void test_manifest_eval_log(void **state)
     assert_non_null(strstr(runs_error_message(), "eval_log[0].tokens"));
 }
 
+/* The plot's held-out series: rows in node order, a row not past the last skipped
+ * (a fork node re-evaluating its parent's step), null as NaN. */
+static void test_plot_val_series(void **state)
+{
+    runs_plot_series sr;
+    memset(&sr, 0, sizeof sr);
+    const char *nodes[] = {
+        "{\"eval_log\":[{\"step\":0,\"val_loss\":5,\"tokens\":8},{\"step\":10,\"val_loss\":4,\"tokens\":8}]}",
+        "{\"eval_log\":[{\"step\":10,\"val_loss\":9,\"tokens\":8},{\"step\":20,\"val_loss\":null,\"tokens\":8}]}",
+        "{}",
+        "{\"eval_log\":[{\"step\":30,\"val_loss\":3.5,\"tokens\":8}]}"};
+    for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        cJSON *m = NULL;
+        assert_int_equal(runs_json_parse(&m, nodes[i], "node"), 0);
+        assert_int_equal(runs_plot_series_append_eval(&sr, m), 0);
+        cJSON_Delete(m);
+    }
+    assert_int_equal(sr.n_val, 4);
+    long want_step[] = {0, 10, 20, 30};
+    for (int i = 0; i < 4; i++) assert_int_equal(sr.val_step[i], want_step[i]);
+    assert_true(sr.val_loss[1] == 4.0); /* the parent's row at 10 stays */
+    assert_true(isnan(sr.val_loss[2]));
+    assert_true(sr.val_loss[3] == 3.5);
+    runs_plot_series_free(&sr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_eval_leaves_training_alone),
         cmocka_unit_test(test_line_format),
         cmocka_unit_test(test_manifest_eval_log),
+        cmocka_unit_test(test_plot_val_series),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
