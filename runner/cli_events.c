@@ -23,6 +23,8 @@ void runs_cli_events_init(runs_cli_events *ev, runs_store *s, int quiet)
     ev->store = s;
     ev->said = 0;
     ev->quiet = quiet;
+    ev->end = 0;
+    ev->batch = ev->seq_len = 0;
     /* a fresh store's HEAD names a run without nodes: there was no current run */
     if (runs_head_get(ev->was, sizeof ev->was, s) != RUNS_OK)
         ev->was[0] = '\0';
@@ -41,6 +43,24 @@ void runs_cli_events_end(runs_cli_events *ev, int rc)
         ev->said = 1;
     }
     runs_error_clear();
+}
+
+/* "  eta 1m23s": the steps left to the training line's end at the session's tokens/s
+ * so far (which already counts checkpoints, samples and evals). Nothing on the last
+ * step, before the first measurement, or without the training line's numbers. */
+static void print_eta(void *ctx, const runs_session_event *ev)
+{
+    const runs_cli_events *c = ctx;
+    if (!c || c->end <= ev->step || c->batch <= 0 || c->seq_len <= 0 || !(ev->tokens_per_s > 0))
+        return;
+    double s = (double)(c->end - ev->step) * c->batch * c->seq_len / ev->tokens_per_s;
+    if (s > 359999)
+        s = 359999;
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        printf("  eta %ldh%02ldm", t / 3600, t / 60 % 60);
+    else
+        printf("  eta %ldm%02lds", t / 60, t % 60);
 }
 
 /* The session moved HEAD to ev->run before the events that call this (the resuming,
@@ -88,11 +108,18 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
     case RUNS_EV_TRAINING:
         printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step,
                ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
+        if (ctx) {
+            runs_cli_events *c = ctx;
+            c->end = ev->end;
+            c->batch = ev->batch;
+            c->seq_len = ev->seq_len;
+        }
         say_if_moved(ctx, ev);
         break;
     case RUNS_EV_STEP:
         printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s", ev->step,
                ev->total_steps, ev->loss, ev->loss_ema, ev->lr, ev->grad_norm, ev->source, ev->tokens_per_s);
+        print_eta(ctx, ev);
         if (ev->stop_at > 0)
             printf("  (stop pending at step %ld)", ev->stop_at);
         printf("\n");

@@ -22,6 +22,8 @@ typedef struct {
     char was[64]; /* the current run before the command; "" when there was none */
     int said;
     int quiet;
+    long end;         /* the training line's last step: the step lines' ETA counts to it */
+    int batch, seq_len;
 } runs_cli_events;
 
 void runs_cli_events_init(runs_cli_events *ev, runs_store *s, int quiet);

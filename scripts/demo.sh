@@ -1,54 +1,68 @@
 #!/bin/sh
-# scripts/demo.sh — `make demo`: the seed's story in ten minutes on two CPU cores.
+# scripts/demo.sh — `make demo`: the seed's story in a few minutes on two CPU cores
+# (`make demo-long`, DEMO_LONG=1: the same at full length, configs/demo-long.json).
 #
-# 1. builds the demo corpus from text Debian ships (seven sources, BPE tokenizer);
-# 2. trains a small GPT (4 layers, 128 wide) with warmup + cosine, checkpointing
-#    every 250 steps into a content-addressed store, auditing samples as it goes;
-# 3. forks a polish pivot from a mid-run node (new caps and floors, same weights,
+# 1. builds the demo corpus from text Debian ships (seven sources, each through the
+#    filter, BPE tokenizer; built once into data/);
+# 2. trains a small GPT (4 layers, 128 wide) with warmup + cosine, checkpointing into
+#    a content-addressed store, auditing samples and the held-out loss as it goes;
+# 3. forks a polish pivot from the middle node (new caps and floors, same weights,
 #    unbroken loss history), and a warm restart (LR spiked, cosine after);
-# 4. shows the lineage, a diff, the schedule, a plot and a report.
-# Everything lands in demo/ (removed and rebuilt each time).
+# 4. shows the lineage, the run table, a diff, a plot and a report.
+# Everything lands in demo/ (removed and rebuilt each time); the store is demo/.runs,
+# so README's session works after `export RUNS_STORE=$PWD/demo/.runs`.
+#
+# For tests: DEMO_WORKDIR (default: the repository) holds configs/ and receives demo/;
+# DEMO_CORPUS=0 skips step 1 (the config then names its own data); RUNS is the binary.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-RUNS="$ROOT/build/runs"
-STEPS=${DEMO_STEPS:-2000}
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+RUNS=${RUNS:-$ROOT/build/runs}
+cd "${DEMO_WORKDIR:-$ROOT}"
+if [ "${DEMO_LONG:-0}" = 1 ]; then CONFIG=configs/demo-long.json; else CONFIG=configs/demo.json; fi
+# the numbers the story needs, from the config itself (one key per name in these files)
+num() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" "$CONFIG" | head -1; }
+STEPS=$(num total_steps)
+EVERY=$(sed -n 's/.*"checkpoint": *{"every": *\([0-9][0-9]*\).*/\1/p' "$CONFIG" | head -1)
+[ -n "$STEPS" ] && [ -n "$EVERY" ] || { echo "demo: cannot read total_steps and checkpoint.every from $CONFIG" >&2; exit 1; }
+HALF=$((STEPS / 2 / EVERY * EVERY))     # the pivot: a checkpoint node mid-run
+THIRD=$((STEPS / 3 / EVERY * EVERY))    # the warm restart's origin
+t0=$(date +%s)
+say() { printf '\n\033[1m== %s\033[0m  (%ss)\n' "$*" "$(( $(date +%s) - t0 ))"; }
 run() { printf '$ runs %s\n' "$*"; "$RUNS" "$@"; }
 
-say "1. the demo corpus (data/, built once)"
-scripts/build-corpus.sh
-sed -n '1,10p' data/corpus-report.txt
+if [ "${DEMO_CORPUS:-1}" != 0 ]; then
+    say "1. the demo corpus (data/, built once; every source through the filter)"
+    RUNS="$RUNS" "$ROOT/scripts/build-corpus.sh"
+fi
 
 rm -rf demo && mkdir -p demo
-export RUNS_STORE="$ROOT/demo/.runs"
-say "2. a store, and the schedule the config asks for"
+RUNS_STORE="$PWD/demo/.runs"
+export RUNS_STORE
+say "2. a store (demo/.runs: export RUNS_STORE=\$PWD/demo/.runs to use it), the schedule"
 run init
-run lr --config configs/demo.json --steps 0,50,99,100,1000,1999
-say "3. train from scratch: warmup + cosine, checkpoints every 250 steps, sample audits"
-run start --config configs/demo.json --name base --dir demo/base --steps "$STEPS"
+run lr --config "$CONFIG" --steps "0,$((STEPS / 20)),$HALF,$((STEPS - 1))"
+say "3. train from scratch: $STEPS steps, warmup + cosine, a node every $EVERY steps, sample audits"
+run start --config "$CONFIG" --name base --dir demo/base
 
-half=$((STEPS / 2))
-say "4. polish pivot: fork base@step_$half with new caps and floors (configs/polish.json)"
+say "4. polish pivot: fork base@step_$HALF with new caps and floors (configs/polish.json)"
 cat configs/polish.json
-run fork "base@step_$half" --config configs/polish.json --name polish --dir demo/polish --steps "$STEPS"
+run fork "base@step_$HALF" --config configs/polish.json --name polish --dir demo/polish
 say "   the polish run's loss history continues the base run's without a gap"
 printf 'demo/polish/.loss.json: %s lines, steps %s..%s\n' "$(grep -c '' demo/polish/.loss.json)" \
     "$(head -1 demo/polish/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')" \
     "$(tail -1 demo/polish/.loss.json | sed 's/.*"step":\([0-9]*\),.*/\1/')"
 
-quarter=$((STEPS / 4))
-say "5. warm restart from base@step_$quarter: LR back up to 2e-3, cosine to the end (trained to step $half here)"
-run restart "base@step_$quarter" --peak-lr 2e-3 --name warm --dir demo/warm --steps "$half"
+say "5. warm restart from base@step_$THIRD: LR back up to 2e-3, cosine after (trained to step $HALF here)"
+run restart "base@step_$THIRD" --peak-lr 2e-3 --name warm --dir demo/warm --steps "$HALF"
 
-say "6. the lineage"
+say "6. the lineage and the run table"
 run log --graph --all
+run ls
 say "7. what the pivot changed"
-run diff "base@step_$half" "polish@step_$half"
+run diff "base@step_$HALF" "polish@step_$HALF"
 say "8. verify every object, then charts and a report"
 run verify
-run restore "polish@step_$STEPS" --out demo/restored >/dev/null && echo "restored polish@step_$STEPS into demo/restored/ (verified): $(ls demo/restored | tr '\n' ' ')"
 if run plot base --out demo/base.svg && run report base --out demo/report.html; then
     echo "open demo/report.html in a browser (charts, nodes, the fork's config diff, samples)"
 fi
-say "done: the store is demo/.runs (git --git-dir demo/.runs/lineage.git log --graph --all works too)"
+say "done: the store is demo/.runs; try README's session: export PATH=\$PWD/build:\$PATH RUNS_STORE=\$PWD/demo/.runs"
