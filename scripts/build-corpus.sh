@@ -4,13 +4,15 @@
 # usage: scripts/build-corpus.sh [--force] [OUTDIR]      (OUTDIR defaults to data/)
 #
 # Installs the packages it needs when missing (apt-get, as root or via sudo), extracts
-# seven sources (one document per line, scripts/corpus-extract.pl), runs the chat-shaped
-# one through `runs filter`, trains the BPE tokenizer on all of them and encodes one
-# token shard per source. Writes, under OUTDIR:
-#   corpus/<source>.txt    the extracted text (chat: corpus/chat.raw.txt before filtering)
+# seven sources (one document per line, scripts/corpus-extract.pl), runs every one
+# through `runs filter` (chat with all its rules; the others with the generic ones, see
+# below), trains the BPE tokenizer on all of them and encodes one token shard per
+# source. Writes, under OUTDIR:
+#   corpus/<source>.txt    the filtered text (corpus/<source>.raw.txt: as extracted)
 #   tokenizer.bin          the tokenizer (vocab 4096, or $VOCAB_SIZE)
 #   <source>.tok           llm.c-layout token shards, <|endoftext|> after every document
-#   corpus-report.txt      per-source bytes, lines (documents) and tokens; the filter table
+#   corpus-report.txt      per-source bytes, lines (documents) and tokens; the filter's
+#                          drop table for all seven sources, and what each rule dropped
 #   demo-sources.json      {"data": {"tokenizer", "sources": {NAME: {path, cap, floor}}}}
 # Reproducible: inputs are listed in sorted order (LC_ALL=C), each source is capped in
 # bytes, and nothing records a time or a path outside OUTDIR. Idempotent: does nothing
@@ -26,7 +28,7 @@ VOCAB_SIZE=${VOCAB_SIZE:-4096}
 force=0
 if [ "${1:-}" = "--force" ]; then force=1; shift; fi
 case "${1:-}" in -h|--help)
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 OUT=${1:-data}
 OUT=${OUT%/}
@@ -95,32 +97,52 @@ for p in $QA_PKGS; do dpkg -L "$p" 2>/dev/null; done | grep -E '^/usr/share/man/
 rm -f "$whatis"
 
 # shellcheck disable=SC2086
-perl "$EXTRACT" quotes $((900 * KB)) $fortune_files >"$T/quotes.txt"
+perl "$EXTRACT" quotes $((900 * KB)) $fortune_files >"$T/quotes.raw.txt"
 
 jargon=/usr/share/doc/jargon-text/jargon.txt.gz
 [ -e "$jargon" ] || die "$jargon is missing (package jargon-text)"
-perl "$EXTRACT" jargon $((900 * KB)) "$jargon" >"$T/jargon.txt"
+perl "$EXTRACT" jargon $((900 * KB)) "$jargon" >"$T/jargon.raw.txt"
 
 perl "$EXTRACT" wordnet $((800 * KB)) /usr/share/wordnet/data.noun /usr/share/wordnet/data.verb \
-    /usr/share/wordnet/data.adj /usr/share/wordnet/data.adv >"$T/dictionary.txt"
+    /usr/share/wordnet/data.adj /usr/share/wordnet/data.adv >"$T/dictionary.raw.txt"
 
 # man pages of the `manpages` package (sections 4, 5, 7): a fixed set per package version
 man_files=$(dpkg -L manpages | grep -E '^/usr/share/man/man[457]/[^/]+\.gz$' | sort)
 # shellcheck disable=SC2086
-perl "$EXTRACT" manpages $((800 * KB)) $man_files >"$T/manpages.txt"
+perl "$EXTRACT" manpages $((800 * KB)) $man_files >"$T/manpages.raw.txt"
 
 changelogs=$(find /usr/share/doc -mindepth 2 -maxdepth 2 -name changelog.Debian.gz | sort)
 # shellcheck disable=SC2086
-perl "$EXTRACT" changelogs $((600 * KB)) $changelogs >"$T/changelogs.txt"
+perl "$EXTRACT" changelogs $((600 * KB)) $changelogs >"$T/changelogs.raw.txt"
 
 # the C library's and the kernel's user-space headers: fixed by package versions
 headers=$(dpkg -L libc6-dev linux-libc-dev | grep -E '^/usr/include/.*\.h$' | sort)
 # shellcheck disable=SC2086
-perl "$EXTRACT" headers $((600 * KB)) $headers >"$T/headers.txt"
+perl "$EXTRACT" headers $((600 * KB)) $headers >"$T/headers.raw.txt"
 
-# --- filter the chat-shaped source --------------------------------------------
-"$RUNS" filter --source chat --show-dropped 3 "$T/chat.raw.txt" "$T/chat.txt" >"$T/chat.filter.txt" ||
-    die "runs filter failed on $T/chat.raw.txt"
+# --- filter every source (issue 12: trust nothing unfiltered) -----------------
+# chat is turns ("> user / < assistant"): every rule fits it, the shape rule
+# (system-prompt-shape) included. The other six are plain documents, where that
+# rule reads the whole document as a harness's user turn and fires on prose that
+# only looks like a leaked prompt (a header saying "This file defines", a man
+# page's headings), so they get the generic rules only (oversize-paragraph,
+# foreign-script, low-bigram-diversity): each line goes in as the answer to an
+# empty question ("> . / < LINE"), so the first-turn rule has nothing to read and
+# the others read the document, and the wrapper comes off what is kept.
+WRAP='> . / < '
+for s in $SOURCES; do
+    if [ "$s" = chat ]; then
+        "$RUNS" filter --source "$s" --show-dropped 3 "$T/$s.raw.txt" "$T/$s.txt" >"$T/$s.filter.txt" ||
+            die "runs filter failed on $T/$s.raw.txt"
+        continue
+    fi
+    sed "s|^|$WRAP|" "$T/$s.raw.txt" >"$T/$s.wrapped.txt"
+    "$RUNS" filter --source "$s" --show-dropped 3 "$T/$s.wrapped.txt" "$T/$s.kept.txt" >"$T/$s.filter.txt" ||
+        die "runs filter failed on $T/$s.raw.txt"
+    sed "s|^$WRAP||" "$T/$s.kept.txt" >"$T/$s.txt"
+    sed -i "s|^\(  line [0-9]*: \)$WRAP|\1|" "$T/$s.filter.txt"
+    rm -f "$T/$s.wrapped.txt" "$T/$s.kept.txt"
+done
 
 for s in $SOURCES; do
     [ -s "$T/$s.txt" ] || die "source $s came out empty ($T/$s.txt); are its packages installed?"
@@ -155,8 +177,19 @@ tokens_of() { od -An -t d4 -j 8 -N 4 "$1" | tr -d ' '; }
     echo "# tokenizer"
     sed "s|$OUT/||g" "$T/train.log" | sed 's/ in [0-9.]*s / /'
     echo
-    echo "# runs filter on the chat source"
-    cat "$T/chat.filter.txt"
+    echo "# runs filter, every source (chat: all rules; the others: the generic rules)"
+    printf '%-12s %8s %8s %8s  %s\n' source in-lines kept dropped 'by rule (system-prompt-shape oversize-paragraph foreign-script low-bigram-diversity)'
+    for s in $SOURCES; do
+        # the filter's own table: line 2 is "NAME IN OUT PCT", then one row per rule
+        awk -v s="$s" 'NR == 2 { i = $2; o = $3; p = $4 }
+            $1 ~ /^(system-prompt-shape|oversize-paragraph|foreign-script|low-bigram-diversity)$/ && NF == 3 { r = r " " $2 }
+            END { printf "%-12s %8d %8d %8s  %s\n", s, i, o, p, r }' "$T/$s.filter.txt"
+    done
+    for s in $SOURCES; do
+        echo
+        echo "## $s"
+        cat "$T/$s.filter.txt"
+    done
 } >"$OUT/corpus-report.txt"
 
 # cap = max share of steps, floor = min share (the bandit's); chat and prose lead.
