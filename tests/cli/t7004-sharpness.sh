@@ -72,7 +72,7 @@ expect_match "log: the measured node has a sharp column" "$(printf '%s\n' "$log"
 expect_eq "log: only that node has one" "$(printf '%s\n' "$log" | grep -c ' sharp ')" 1
 lj=$("$RUNS" log tiny --json | compact)
 # (the JSON printer sorts keys)
-expect_match "log --json: the contract keys and sharpness" "$lj" "^\[\{\"id\":\"$id\",\"kind\":\"checkpoint\",\"loss\":[0-9.e+-]+,\"parent\":\"[0-9a-f]{40}\",\"run\":\"tiny\",\"sharpness\":\{[^}]*\"trace\":$tr_note\},\"step\":40\}"
+expect_match "log --json: the contract keys and sharpness" "$lj" "^\[\{\"id\":\"$id\",\"kind\":\"checkpoint\",\"loss\":[0-9.e+-]+,\"parent\":\"[0-9a-f]{40}\",\"run\":\"tiny\",\"sharpness\":\{[^}]*\"trace\":$tr_note\},\"step\":40,\"val_loss\":(null|[0-9.e+-]+)\}"
 expect_eq "log --json: null where not measured" "$(printf '%s' "$lj" | grep -o '"sharpness":null' | wc -l | tr -d ' ')" 2
 expect_match "log --all --json too" "$("$RUNS" log --all --json | compact)" '"sharpness":\{'
 

@@ -121,7 +121,7 @@ static void test_status_file(void **state)
 {
     scratch x;
     scratch_open(&x);
-    runs_run_status st = {"main", 4242, 1, 10, 100, 4.5, 4.75, 3e-4, 0.5, 1234.4, 12, 1700000000};
+    runs_run_status st = {"main", 4242, 1, 10, 100, 4.5, 4.75, 3e-4, 0.5, 1234.4, 12, 1700000000, 0};
     assert_int_equal(runs_runlog_write_status(x.dir, &st), 0);
     st.running = 0;
     st.step = 11;
