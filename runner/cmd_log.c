@@ -88,7 +88,14 @@ static cJSON *json_entry(const lnode *n)
     return e;
 }
 
-static void print_line(const char *prefix, const lnode *n, runs_store *s)
+/* Every user tag of the store, looked up once per command (runs_tag_map): listing the
+ * refs again for each printed node made `runs log` quadratic in the nodes. */
+typedef struct {
+    runs_tag_ref *v;
+    size_t n;
+} tagmap;
+
+static void print_line(const char *prefix, const lnode *n, runs_store *s, const tagmap *tm)
 {
     const cJSON *m = n->m;
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
@@ -111,12 +118,10 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s)
     const cJSON *vl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "val_loss");
     if (cJSON_IsNumber(vl))
         printf("  val %.4f", vl->valuedouble);
-    char **tags = NULL;
-    size_t nt = 0;
-    if (runs_tag_list(&tags, &nt, s, n->id) == 0)
-        for (size_t i = 0; i < nt; i++)
-            printf("%s%s%s", i ? ", " : "  (tag: ", tags[i], i + 1 == nt ? ")" : "");
-    runs_strings_free(tags, nt);
+    const runs_tag_ref *t = runs_tag_map_find(tm->v, tm->n, n->id);
+    for (const runs_tag_ref *t0 = t; t && t < tm->v + tm->n && !strcmp(t->id, n->id); t++)
+        printf("%s%s%s", t > t0 ? ", " : "  (tag: ", t->name,
+               t + 1 == tm->v + tm->n || strcmp(t[1].id, n->id) ? ")" : "");
     if (runs_node_thinned(s, n->id))
         printf("  [thinned]");
     if (n->rewound)
@@ -130,10 +135,71 @@ static int cmp_id(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+static int cmp_lnode_id(const void *a, const void *b)
+{
+    const lnode *const *x = a, *const *y = b;
+    return strcmp((*x)->id, (*y)->id);
+}
+
+/* Reorders v (children before parents, newer first) into git's --topo-order: a node
+ * comes after all its children, and once a line of history is started it is followed
+ * down to where another child still waits, so one run's nodes stay together instead
+ * of interleaving by time across lanes. Tips start in v's order (newest first); ties
+ * are broken by that order only, so the result is stable for a given lineage. */
+static int topo_order(lnode *v, size_t n)
+{
+    lnode **byid = malloc((n ? n : 1) * sizeof *byid);
+    size_t *par = malloc((n ? n : 1) * sizeof *par), *kids = calloc(n ? n : 1, sizeof *kids);
+    size_t *stack = malloc((n ? n : 1) * sizeof *stack), *order = malloc((n ? n : 1) * sizeof *order);
+    lnode *out = malloc((n ? n : 1) * sizeof *out);
+    size_t top = 0, no = 0;
+    int rc = 0;
+    if (!byid || !par || !kids || !stack || !order || !out) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory ordering %zu nodes for the graph", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        byid[i] = &v[i];
+    qsort(byid, n, sizeof *byid, cmp_lnode_id);
+    for (size_t i = 0; i < n; i++) {
+        lnode key, *kp = &key;
+        memcpy(key.id, v[i].parent, 41);
+        lnode **hit = v[i].parent[0] ? bsearch(&kp, byid, n, sizeof *byid, cmp_lnode_id) : NULL;
+        par[i] = hit ? (size_t)(*hit - v) : n;
+        if (hit)
+            kids[par[i]]++;
+    }
+    /* pushed oldest first, so the newest tip is on top */
+    for (size_t i = n; i-- > 0;)
+        if (!kids[i])
+            stack[top++] = i;
+    while (top) {
+        size_t i = stack[--top];
+        order[no++] = i;
+        if (par[i] < n && --kids[par[i]] == 0)
+            stack[top++] = par[i];
+    }
+    if (no != n) { /* a cycle cannot come out of git; keep v's order rather than lose nodes */
+        rc = 0;
+        goto done;
+    }
+    for (size_t k = 0; k < n; k++)
+        out[k] = v[order[k]];
+    memcpy(v, out, n * sizeof *v);
+done:
+    free(byid);
+    free(par);
+    free(kids);
+    free(stack);
+    free(order);
+    free(out);
+    return rc;
+}
+
 /* ASCII lanes, git style: nodes come children first; each lane waits for one node.
  * A node takes the leftmost lane waiting for it; other lanes waiting for it close
  * into it ("|/") after its line. */
-static int print_graph(lnode *v, size_t n, runs_store *s)
+static int print_graph(lnode *v, size_t n, runs_store *s, const tagmap *tm)
 {
     char (*lanes)[41] = calloc(n + 1, sizeof *lanes);
     char *line = malloc(2 * n + 8);
@@ -158,21 +224,19 @@ static int print_graph(lnode *v, size_t n, runs_store *s)
             line[p++] = ' ';
         }
         line[p] = '\0';
-        print_line(line, &v[i], s);
+        print_line(line, &v[i], s, tm);
         /* close the other lanes that waited for this node, rightmost first */
         for (size_t k = nl; k-- > me + 1;) {
             if (strcmp(lanes[k], v[i].id) != 0)
                 continue;
-            p = 0;
-            for (size_t q = 0; q < nl; q++) {
-                if (q < k) {
-                    line[p++] = '|';
-                    line[p++] = q + 1 == k ? '/' : ' ';
-                } else if (q > k) {
-                    line[p++] = '/';
-                    line[p++] = ' ';
-                }
-            }
+            /* lane q sits in column 2q; lane k and those right of it move one lane
+             * left, each drawn as '/' between its old and new column ("|/ / /") */
+            p = 2 * nl - 1;
+            memset(line, ' ', p);
+            for (size_t q = 0; q < nl; q++)
+                line[q < k ? 2 * q : 2 * q - 1] = q < k ? '|' : '/';
+            while (p > 0 && line[p - 1] == ' ')
+                p--;
             line[p] = '\0';
             printf("%s\n", line);
             memmove(lanes[k], lanes[k + 1], (nl - k - 1) * sizeof *lanes);
@@ -231,6 +295,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     lnode *v = NULL;
     char (*rew)[41] = NULL;
     size_t nrew = 0;
+    tagmap tm = {NULL, 0};
     rc = runs_cli_open_store(cli, &s);
     if (rc)
         goto done;
@@ -271,6 +336,8 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         if (runs_note_get(&v[i].note, s, ids[i]) != 0)
             v[i].note = NULL;
     }
+    if (!json && (rc = runs_tag_map(&tm.v, &tm.n, s)) != 0)
+        goto done;
     if (json) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++)
@@ -278,10 +345,11 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         rc = runs_cli_print_json(arr);
         cJSON_Delete(arr);
     } else if (graph) {
-        rc = print_graph(v, n, s);
+        if ((rc = topo_order(v, n)) == 0)
+            rc = print_graph(v, n, s, &tm);
     } else {
         for (size_t i = 0; i < n; i++)
-            print_line("", &v[i], s);
+            print_line("", &v[i], s, &tm);
     }
 done:
     for (size_t i = 0; v && i < n; i++) {
@@ -291,6 +359,7 @@ done:
     free(v);
     free(ids);
     free(rew);
+    runs_tag_map_free(tm.v, tm.n);
     runs_store_free(s);
     return rc ? runs_cli_fail("log") : RUNS_EXIT_OK;
 }

@@ -746,6 +746,96 @@ int runs_tag_list(char ***names, size_t *n, runs_store *s, const char *id)
     return list_refs(names, n, s, "refs/tags/*", "refs/tags/", id ? &oid : NULL);
 }
 
+static int cmp_tag_ref(const void *a, const void *b)
+{
+    const runs_tag_ref *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+void runs_tag_map_free(runs_tag_ref *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+int runs_tag_map(runs_tag_ref **out, size_t *n, runs_store *s)
+{
+    git_reference_iterator *it = NULL;
+    git_reference *r = NULL;
+    runs_tag_ref *v = NULL;
+    size_t cnt = 0, cap = 0;
+    const size_t pl = strlen("refs/tags/");
+    int rc, g;
+    *out = NULL;
+    *n = 0;
+    if ((rc = runs__refs_first_damage(s, 0)) != 0)
+        return rc;
+    if (git_reference_iterator_glob_new(&it, s->repo, "refs/tags/*") != 0)
+        return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
+    while ((g = git_reference_next(&r, it)) == 0) {
+        const char *name = git_reference_name(r);
+        git_object *o = NULL;
+        /* per-step tags (RUN/step_N) are one per node: never shown as tags, so never peeled */
+        if (!strncmp(name, "refs/tags/", pl) && !strchr(name + pl, '/')) {
+            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
+                char what[512];
+                snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)", name);
+                rc = runs__git_error(RUNS_ECORRUPT, what);
+                goto done;
+            }
+            if (cnt == cap) {
+                cap = cap ? cap * 2 : 16;
+                runs_tag_ref *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) {
+                    git_object_free(o);
+                    rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+                    goto done;
+                }
+                v = nv;
+            }
+            git_oid_tostr(v[cnt].id, 41, git_object_id(o));
+            git_object_free(o);
+            if (!(v[cnt].name = strdup(name + pl))) {
+                rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+                goto done;
+            }
+            cnt++;
+        }
+        git_reference_free(r);
+        r = NULL;
+    }
+    if (g != GIT_ITEROVER) {
+        rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
+        goto done;
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, cmp_tag_ref);
+    *out = v;
+    *n = cnt;
+    v = NULL;
+done:
+    git_reference_free(r);
+    git_reference_iterator_free(it);
+    runs_tag_map_free(v, cnt);
+    return rc;
+}
+
+const runs_tag_ref *runs_tag_map_find(const runs_tag_ref *v, size_t n, const char *id)
+{
+    /* lower bound on id: the first of its tags */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && !strcmp(v[lo].id, id) ? &v[lo] : NULL;
+}
+
 int runs_run_tip(char out_id[41], runs_store *s, const char *run)
 {
     char ref[256];

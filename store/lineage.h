@@ -86,6 +86,21 @@ int runs_tag_create(runs_store *s, const char *name, const char *id);
  * runs_strings_free. id NULL = every user tag. */
 int runs_tag_list(char ***names, size_t *n, runs_store *s, const char *id);
 
+/* One user tag and the node it names (see runs_tag_map). */
+typedef struct {
+    char id[41];
+    char *name;
+} runs_tag_ref;
+/* Every user tag with its node, sorted by id then name, from one pass over refs/tags/
+ * (per-step tags RUN/step_N skipped): a command printing many nodes looks their tags
+ * up here (runs_tag_map_find) instead of listing every ref once per node, which made
+ * `runs log` quadratic. Free with runs_tag_map_free. */
+int runs_tag_map(runs_tag_ref **out, size_t *n, runs_store *s);
+/* The first entry of v (sorted, from runs_tag_map) naming id, or NULL; the entries for
+ * id follow it while their id matches. */
+const runs_tag_ref *runs_tag_map_find(const runs_tag_ref *v, size_t n, const char *id);
+void runs_tag_map_free(runs_tag_ref *v, size_t n);
+
 /* id, its parent, ..., the root (first git parent = manifest parent); the caller
  * free()s *ids. */
 int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id);
