@@ -203,6 +203,9 @@ int cmd_diff(runs_cli *cli, int argc, char **argv)
         goto done;
     }
     /* run, kind, step, tokens, optimizer: short, and they say what is compared */
+    size_t nnode = section_count(d, nd, "node");
+    if (nnode)
+        printf("node (%zu)\n", nnode);
     for (size_t i = 0; i < nd; i++)
         if (!strcmp(runs_diff_section(d[i].path), "node"))
             print_entry(&d[i]);
