@@ -39,18 +39,6 @@ int runs_cli_fail(const char *cmd);
 int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Superseded by runs_cli_opts, which every command but eval uses; remove once
- * cmd_eval.c declares a table too.
- * For the option getopt_long (opterr = 0) just refused by returning '?' or ':':
- * prints the usage line naming the option as the user typed it ("unknown option
- * '-z'", "'--out' needs a value", "'--json' takes no value") and returns 129.
- * argv[optind - 1] alone is wrong for a refused short option in the middle of a
- * cluster (`-zzz` would be reported as the command name). shortopts and longopts
- * are what was passed to getopt_long. */
-struct option;
-int runs_cli_bad_option(const char *cmd, const char *usage, char **argv, const char *shortopts,
-                        const struct option *longopts);
-
 /* runs_opts_parse (runner/optparse.h: the one option parser; each command declares
  * its options once, as a table), then on a usage error prints
  *   "runs CMD: <what> (usage: USAGE; see runs CMD --help)"

@@ -1,8 +1,6 @@
 /* runner/cmd_eval.c — `runs eval NODE [--batches N] [--json]`: the held-out loss of
  * any node, computed as training records it (runner/eval.h), so old nodes can be
  * compared with new ones and a node's recorded metrics.val_loss can be checked. */
-#include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +10,13 @@
 #include "manifests/canon.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
+#include "runner/optparse.h"
 #include "runner/eval.h"
 #include "store/lineage.h"
 
 #define USAGE "runs eval NODE [--batches N] [--backend B] [--data-root DIR] [--json]"
 
-static void help(void)
+static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "The held-out loss of NODE: the mean cross-entropy of its weights over N fixed\n"
@@ -25,56 +24,34 @@ static void help(void)
            "training never reads; runner/data.h says which). Nothing is written.\n"
            "With the node's own eval.batches (the default) it equals the val_loss the run\n"
            "recorded in the node's metrics, bit for bit on the CPU.\n\n"
-           "  NODE            a node name (step_N, RUN@step_N, tag, run, id prefix)\n"
-           "  --batches N     held-out batches (default: the node's eval.batches)\n"
-           "  --backend B     cpu, cuda or auto (default: the config's train.backend)\n"
-           "  --data-root DIR the node's data files moved under DIR\n"
-           "  --allow-data-change  evaluate on data that changed since the node\n"
-           "  --json          print {\"batches\", \"node\", \"step\", \"tokens\", \"val_loss\"}\n"
-           "                  (canonical JSON: val_loss reads back to the exact double)\n");
+           "  NODE            a node name (step_N, RUN@step_N, tag, run, id prefix)\n");
+    runs_cli_opts_help(opts, 0);
 }
 
 int cmd_eval(runs_cli *cli, int argc, char **argv)
 {
+    long batches = 0;
+    const char *backend_s = NULL, *data_root = NULL, *pos[2];
+    int json = 0, allow_change = 0, npos, st;
+    const runs_opt opts[] = {
+        RUNS_INT("batches", 'n', &batches, "N", "[1, 100000]", "held-out batches (default: the node's eval.batches)"),
+        RUNS_STR("backend", 0, &backend_s, "B", "cpu, cuda or auto (default: the config's train.backend)"),
+        RUNS_STR("data-root", 0, &data_root, "DIR", "the node's data files moved under DIR"),
+        RUNS_FLAG("allow-data-change", 0, &allow_change, "evaluate on data that changed since the node"),
+        RUNS_FLAG("json", 0, &json,
+                  "print {\"batches\", \"node\", \"step\", \"tokens\", \"val_loss\"} (canonical JSON: "
+                  "val_loss reads back to the exact double)"),
+        RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
-        help();
+        help(opts);
         return RUNS_EXIT_OK;
     }
-    long batches = 0;
-    const char *backend_s = NULL, *data_root = NULL;
-    int json = 0, allow_change = 0;
-    enum { O_BACKEND = 256, O_JSON, O_ROOT, O_ALLOW };
-    static const struct option opts[] = {
-        {"batches", required_argument, NULL, 'n'},   {"backend", required_argument, NULL, O_BACKEND},
-        {"json", no_argument, NULL, O_JSON},         {"data-root", required_argument, NULL, O_ROOT},
-        {"allow-data-change", no_argument, NULL, O_ALLOW}, {NULL, 0, NULL, 0}};
-    int c;
-    optind = 0; /* 0, not 1: glibc then resets its state between parses */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":n:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': {
-            char *end;
-            errno = 0;
-            batches = strtol(optarg, &end, 10);
-            if (errno || !*optarg || *end || batches < 1 || batches > 100000)
-                return runs_cli_usage("eval", USAGE, "--batches: expected an integer in [1, 100000], got \"%s\"",
-                                      optarg);
-            break;
-        }
-        case O_BACKEND:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda") && strcmp(optarg, "auto"))
-                return runs_cli_usage("eval", USAGE, "--backend: expected cpu, cuda or auto, got \"%s\"", optarg);
-            backend_s = optarg;
-            break;
-        case O_JSON: json = 1; break;
-        case O_ROOT: data_root = optarg; break;
-        case O_ALLOW: allow_change = 1; break;
-        default: return runs_cli_bad_option("eval", USAGE, argv, ":n:", opts);
-        }
-    }
-    if (argc - optind != 1)
-        return runs_cli_usage("eval", USAGE, "expected one NODE, got %d arguments", argc - optind);
+    if ((st = runs_cli_opts(&npos, pos, 2, "eval", USAGE, opts, argc, argv)))
+        return st;
+    if (backend_s && strcmp(backend_s, "cpu") && strcmp(backend_s, "cuda") && strcmp(backend_s, "auto"))
+        return runs_cli_usage("eval", USAGE, "--backend: expected cpu, cuda or auto, got \"%s\"", backend_s);
+    if (npos != 1)
+        return runs_cli_usage("eval", USAGE, "expected one NODE, got %d arguments", npos);
 
     runs_store *s = NULL;
     cJSON *m = NULL, *out = NULL;
@@ -83,7 +60,7 @@ int cmd_eval(runs_cli *cli, int argc, char **argv)
     long step = 0;
     runs_eval_result r;
     int rc = runs_cli_open_store(cli, &s);
-    if (rc || (rc = runs_node_resolve(id, s, argv[optind])) || (rc = runs_node_manifest(&m, s, id)))
+    if (rc || (rc = runs_node_resolve(id, s, pos[0])) || (rc = runs_node_manifest(&m, s, id)))
         goto done;
     /* the backend: as asked, else the node's train.backend */
     const char *bs = backend_s;
