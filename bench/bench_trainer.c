@@ -1,6 +1,6 @@
 /* bench/bench_trainer.c — CPU reference trainer speed (a benchmark, not a test).
  *
- *   build/bench/bench_trainer [a|b|peak|gemm ...]   (default: peak gemm a b)
+ *   build/bench/bench_trainer [a|b|peak|gemm|attn ...]   (default: peak gemm a b)
  *
  * Runs on 2 OpenMP threads (OMP_NUM_THREADS overrides) and prints, per shape,
  * ms/step and tokens/s of one training step (forward + backward + AdamW), the
@@ -10,7 +10,9 @@
  * Each phase (forward, backward, AdamW) reports its best time over the timed
  * steps, as the 2 cores are shared; the mean step time is printed too.
  * "peak" times a loop of independent FMAs (the cores' FP32 ceiling, best of 3); "gemm"
- * times the output-layer matmul of (a) alone. The llm.c CPU baselines (about
+ * times the output-layer matmul of (a) alone, forward and each backward product;
+ * "attn" times (a)'s attention alone. gemm, attn and the "per CPU-second" lines
+ * count CPU time, steadier than wall time when other jobs share the cores. The llm.c CPU baselines (about
  * 450 ms/step for (a) and 4 s/step for (b) on this class of machine) are quoted
  * constants from the issue, not measured here. */
 #include <math.h>
@@ -136,6 +138,33 @@ static void bench_gemm(void)
     free(A); free(W); free(C); free(wt); free(dA); free(dW);
 }
 
+/* Attention forward + backward of (a) (B 4, T 256, C 128, 4 heads of 32) alone,
+ * best of reps in CPU-ms, with the FLOPs bench_model counts for it. */
+static void bench_attn(void)
+{
+    int B = 4, T = 256, C = 128, NH = 4;
+    size_t n3 = (size_t)B * T * 3 * C, nc = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+    float *qkv = malloc(n3 * 4), *out = malloc(nc * 4), *att = malloc(na * 4), *dout = malloc(nc * 4),
+          *dqkv = malloc(n3 * 4), *scr = malloc(na * 4);
+    uint64_t s = 5;
+    for (size_t i = 0; i < n3; i++) qkv[i] = gpt_rng_uniform(&s) - 0.5f;
+    for (size_t i = 0; i < nc; i++) dout[i] = gpt_rng_uniform(&s) - 0.5f;
+    double f = 1e30, b = 1e30;
+    for (int r = 0; r < 10; r++) {
+        double c0 = cpu_now();
+        cpu_attention_fwd(out, att, qkv, B, T, C, NH);
+        double c1 = cpu_now();
+        cpu_attention_bwd(dqkv, scr, dout, qkv, att, B, T, C, NH);
+        double c2 = cpu_now();
+        f = c1 - c0 < f ? c1 - c0 : f;
+        b = c2 - c1 < b ? c2 - c1 : b;
+    }
+    double fl = B * 2.0 * 2.0 * (T * (T + 1) / 2.0) * C; /* forward; backward twice that */
+    printf("attn     B%d T%d C%d H%d CPU-ms (GFLOP per CPU-second): fwd %.2f (%.1f), bwd %.2f (%.1f)\n", B, T, C, NH,
+           f * 1e3, fl / f * 1e-9, b * 1e3, 2 * fl / b * 1e-9);
+    free(qkv); free(out); free(att); free(dout); free(dqkv); free(scr);
+}
+
 static int bench_model(const char *label, gpt_config c, int B, int T, int steps, double llmc_ms)
 {
     gpt_model *m = NULL;
@@ -200,6 +229,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         if (strcmp(what[i], "peak") == 0) bench_peak();
         else if (strcmp(what[i], "gemm") == 0) bench_gemm();
+        else if (strcmp(what[i], "attn") == 0) bench_attn();
         else if (strcmp(what[i], "a") == 0) {
             gpt_config a = {4, 4, 128, 8192, 256};
             if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450)) return 1;
@@ -207,7 +237,7 @@ int main(int argc, char **argv)
             gpt_config b = {12, 12, 768, 50257, 1024};
             if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000)) return 1;
         } else {
-            fprintf(stderr, "usage: bench_trainer [peak|gemm|a|b ...]\n");
+            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|a|b ...]\n");
             return 129;
         }
         fflush(stdout);

@@ -287,11 +287,15 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
 }
 
 /* Row blocks per task: as many as keep at least `want` tasks (so dynamic
- * scheduling still balances the threads), at most all of them. */
-static int gemm_group(int mb, int nb, int want)
+ * scheduling still balances the threads), at most all of them. With several
+ * KC slices the task's C block is read and written once per slice, so it is
+ * kept to about 192 KB (L2) then. */
+static int gemm_group(int mb, int nb, int nc, int K, int want)
 {
+    int gmax = K > KC ? 192 * 1024 / (MC * nc * (int)sizeof(float)) : mb;
+    gmax = gmax < 1 ? 1 : gmax;
     int g = 1;
-    while (g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want) g *= 2;
+    while (2 * g <= gmax && g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want) g *= 2;
     return g;
 }
 
@@ -309,7 +313,8 @@ void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const f
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
     if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
-    int g = gemm_group(mb, nb, 4 * omp_get_max_threads());
+    int nt = omp_get_max_threads(), nc = N < NC ? N : NC;
+    int g = gemm_group(mb, nb, nc, K, nt == 1 ? 1 : 4 * nt);
     long mt = (mb + g - 1) / g;
     /* Tasks walk N-blocks fastest so neighbouring threads share A rows. */
 #pragma omp parallel for schedule(dynamic, 1)
@@ -322,9 +327,9 @@ void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, 
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
     if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
-    /* One thread: one task per column block packs B once. */
-    for (long task = 0; task < nb; task++)
-        gemm_task(task, nb, mb, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
+    int nc = N < NC ? N : NC, g = gemm_group(mb, nb, nc, K, 1);
+    for (long task = 0; task < (long)((mb + g - 1) / g) * nb; task++)
+        gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
 }
 
 void cpu_transpose(float *dst, const float *src, int rows, int cols)

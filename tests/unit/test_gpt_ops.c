@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "cuda/cpu/cpu_kernels.h"
 #include "cuda/gpt.h"
@@ -134,6 +135,68 @@ static void test_gemm_strides(void **state)
     cpu_gemm(C, N, A, 1, M, B, N, M, N, K, 1, NULL);
     close_enough(C, want, (size_t)M * N, 1e-4, 1e-4, "gemm");
     free(A); free(B); free(C); free(want);
+}
+
+/* The GEMM's bits: every element is init (0, the bias, or C when accumulating)
+ * followed by one fused multiply-add per p = 0..K−1 in order, whatever the
+ * blocking, the grouping of row blocks into tasks, packing, or the thread
+ * count. Compared bit for bit with that loop written out with fmaf, on shapes
+ * that span several KC slices, MC row blocks (grouped) and NC column blocks
+ * with partial tiles, for row-major and transposed A, on 1 and 2 threads and
+ * through cpu_gemm_serial. */
+static void check_gemm_bits(int M, int N, int K, int transA, int accumulate, int with_bias)
+{
+    float *A = frandv((size_t)M * K), *B = frandv((size_t)K * N), *C0 = frandv((size_t)M * N),
+          *bias = frandv((size_t)N), *want = malloc((size_t)M * N * 4), *got = malloc((size_t)M * N * 4);
+    long a_rs = transA ? 1 : K, a_cs = transA ? M : 1;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float acc = accumulate ? C0[(long)i * N + j] : with_bias ? bias[j] : 0.0f;
+            for (int p = 0; p < K; p++) acc = fmaf(A[i * a_rs + p * a_cs], B[(long)p * N + j], acc);
+            want[(long)i * N + j] = acc;
+        }
+    int saved = omp_get_max_threads();
+    for (int run = 0; run < 3; run++) {
+        memcpy(got, C0, (size_t)M * N * 4);
+        if (run < 2) {
+            omp_set_num_threads(run + 1);
+            cpu_gemm(got, N, A, a_rs, a_cs, B, N, M, N, K, accumulate, with_bias ? bias : NULL);
+        } else {
+            cpu_gemm_serial(got, N, A, a_rs, a_cs, B, N, M, N, K, accumulate, with_bias ? bias : NULL);
+        }
+        for (long e = 0; e < (long)M * N; e++)
+            if (memcmp(&got[e], &want[e], 4) != 0)
+                fail_msg("gemm %dx%dx%d transA %d acc %d bias %d run %d: C[%ld] = %.9g, want %.9g", M, N, K, transA,
+                         accumulate, with_bias, run, e, got[e], want[e]);
+    }
+    omp_set_num_threads(saved);
+    free(A); free(B); free(C0); free(bias); free(want); free(got);
+}
+
+static void test_gemm_bits(void **state)
+{
+    (void)state;
+    check_gemm_bits(500, 300, 300, 0, 0, 1); /* 6 row blocks, 2 column blocks, 3 KC slices */
+    check_gemm_bits(500, 300, 300, 1, 1, 0); /* transposed A (weight gradient), accumulate */
+    check_gemm_bits(1000, 70, 40, 0, 0, 0);  /* one KC slice: many row blocks per task */
+    check_gemm_bits(1000, 70, 260, 1, 0, 1); /* transposed A, partial panels in M and N */
+}
+
+/* dinp or dw may be NULL: only the other product is computed (the bench times
+ * them apart). The old code always wrote dw. */
+static void test_matmul_bwd_parts(void **state)
+{
+    (void)state;
+    int N = 50, IC = 20, OC = 30;
+    float *inp = frandv((size_t)N * IC), *w = frandv((size_t)OC * IC), *dout = frandv((size_t)N * OC);
+    float *dinp = malloc((size_t)N * IC * 4), *dw = malloc((size_t)OC * IC * 4), *dinp2 = malloc((size_t)N * IC * 4),
+          *dw2 = malloc((size_t)OC * IC * 4);
+    cpu_matmul_bwd(dinp, dw, NULL, dout, inp, w, N, IC, OC, 0);
+    cpu_matmul_bwd(dinp2, NULL, NULL, dout, inp, w, N, IC, OC, 0);
+    cpu_matmul_bwd(NULL, dw2, NULL, dout, inp, w, N, IC, OC, 0);
+    assert_memory_equal(dinp, dinp2, (size_t)N * IC * 4);
+    assert_memory_equal(dw, dw2, (size_t)OC * IC * 4);
+    free(inp); free(w); free(dout); free(dinp); free(dw); free(dinp2); free(dw2);
 }
 
 /* ---- layernorm ---- */
@@ -333,6 +396,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul),     cmocka_unit_test(test_gemm_strides),
+        cmocka_unit_test(test_gemm_bits),  cmocka_unit_test(test_matmul_bwd_parts),
         cmocka_unit_test(test_layernorm),  cmocka_unit_test(test_attention),
         cmocka_unit_test(test_gelu),       cmocka_unit_test(test_crossentropy),
         cmocka_unit_test(test_embedding),
