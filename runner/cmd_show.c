@@ -182,9 +182,22 @@ static void print_bandit(const cJSON *m)
             snprintf(capb, sizeof capb, "%.2f", cap->valuedouble);
         if (cJSON_IsNumber(floor_))
             snprintf(floorb, sizeof floorb, "%.2f", floor_->valuedouble);
-        printf("  %-16s %6.0f %9.4f %6s %6s  %s\n", a->string, cJSON_GetNumberValue(get(a, "pulls")),
-               cJSON_IsNumber(get(a, "value")) ? get(a, "value")->valuedouble : 0.0, capb, floorb,
-               arm_state(cfg, a->string));
+        const cJSON *pulls_a = get(a, "pulls"), *value = get(a, "value");
+        char rew[32] = "-"; /* no reward before the first pull */
+        if (cJSON_IsNumber(pulls_a) && pulls_a->valuedouble > 0 && cJSON_IsNumber(value))
+            snprintf(rew, sizeof rew, "%.4f", value->valuedouble);
+        printf("  %-16s %6.0f %9s %6s %6s  %s\n", a->string, cJSON_IsNumber(pulls_a) ? pulls_a->valuedouble : 0.0,
+               rew, capb, floorb, arm_state(cfg, a->string));
+    }
+    /* a source the config has but the state does not (added by this fork): fresh */
+    cJSON_ArrayForEach(a, sources)
+    {
+        if (cJSON_GetObjectItemCaseSensitive(arms, a->string))
+            continue;
+        const cJSON *cap = get(a, "cap"), *floor_ = get(a, "floor");
+        printf("  %-16s %6s %9s %6.2f %6.2f  %s\n", a->string, "-", "-",
+               cJSON_IsNumber(cap) ? cap->valuedouble : 1.0, cJSON_IsNumber(floor_) ? floor_->valuedouble : 0.0,
+               !strcmp(arm_state(cfg, a->string), "active") ? "no state yet" : arm_state(cfg, a->string));
     }
 }
 

@@ -40,7 +40,9 @@ expect_eq "show: the changes are runs log's" \
     "$(printf '%s\n' "$out" | sed -n '/^changes/,/^$/p' | grep -c ' -> ')" 2
 expect_match "show: loss EMA on its own line" "$out" '^  loss_ema +[0-9]+\.[0-9]{4}$'
 expect_match "show: the bandit as a table" "$out" '^  arm +pulls +reward +cap +floor +state$'
-expect_match "show: ... a row per arm with its cap" "$out" '^  lists +[0-9]+ +[0-9]+\.[0-9]{4} +0\.20 +0\.00 +active$'
+expect_match "show: ... a row per arm with its cap (a fresh bandit: no reward yet)" "$out" '^  lists +0 +- +0\.20 +0\.00 +active$'
+expect_match "show: ... the tip's arms have pulls and a mean reward" "$("$RUNS" show fk)" \
+    '^  prose +[1-9][0-9]* +[0-9]+\.[0-9]{4} +1\.00 +0\.00 +active$'
 expect_match "show: tensors summarised" "$out" '^tensors +48, [0-9.]+ kB'
 expect_match "show: ... per group: count, dtype, bytes" "$out" '^  adam_v +16 +f32 +[0-9.]+ kB$'
 expect_match "show: data fingerprints kept" "$out" "^data +$T/lists.tok +[0-9]+ bytes +sha256 [0-9a-f]{16}\$"
