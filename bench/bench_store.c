@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "manifests/manifest.h"
 #include "store/lineage.h"
 #include "store/object.h"
 #include "store/store.h"
@@ -112,7 +113,6 @@ int main(void)
     for (size_t i = 0; i < nt; i++)
         params += (size_t)td[i].shape[0] * (size_t)(td[i].ndim == 2 ? td[i].shape[1] : 1);
     size_t gbytes = params * 4, total = 3 * gbytes;
-    static const char *groups[] = {"weights", "adam_m", "adam_v"};
 
     float *src = big(total), *dst = big(total);
     unsigned char *rbuf = big(total);
@@ -133,7 +133,7 @@ int main(void)
         for (size_t i = 0; i < nt; i++) {
             runs_tensor *e = &t[g * nt + i];
             e->name = td[i].name;
-            e->group = groups[g];
+            e->group = runs_manifest_groups[g];
             e->ndim = td[i].ndim;
             e->shape[0] = td[i].shape[0];
             e->shape[1] = td[i].shape[1];
@@ -241,7 +241,7 @@ int main(void)
     t0 = now();
     int rc = runs_node_manifest(&back, s, id);
     for (int g = 0; g < 3 && rc == 0; g++)
-        rc = runs_node_load_group(s, back, groups[g], (char *)dst + g * gbytes, gbytes);
+        rc = runs_node_load_group(s, back, runs_manifest_groups[g], (char *)dst + g * gbytes, gbytes);
     double restore = now() - t0;
     if (rc || memcmp(src, dst, total) != 0) {
         fprintf(stderr, "bench_store: restore failed or differs: %s\n", runs_error_message());

@@ -13,12 +13,12 @@
 #define MAX_SAFE 9007199254740992.0 /* 2^53: beyond this doubles skip integers */
 
 static const char *const top_keys[] = {
-    "schema", "kind", "run", "step", "tokens", "parent", "config", "tensors",
+    "schema", "kind", "run", "step", "tokens", "batch_tokens", "parent", "config", "tensors",
     "optimizer", "rng", "data", "bandit", "loss_log", "samples_log", "archived", "metrics",
     "backend", "code_version", "created", "note", "changes", "sharpness", "data_files", "eval_log"};
-static const char *const kinds[] = {"start", "checkpoint", "fork", "restart", "stage", "halt", "import"};
+static const char *const kinds[] = {RUNS_KIND_START, "checkpoint", "fork", "restart", "stage", "halt", RUNS_KIND_IMPORT};
 static const char *const tensor_keys[] = {"name", "group", "dtype", "shape", "bytes", "sha256"};
-static const char *const groups[] = {"weights", "adam_m", "adam_v"};
+const char *const runs_manifest_groups[RUNS_GROUP_COUNT] = {RUNS_GROUP_WEIGHTS, RUNS_GROUP_ADAM_M, RUNS_GROUP_ADAM_V};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 int runs_is_hex(const char *s, size_t n)
@@ -93,9 +93,9 @@ static int check_tensor(const cJSON *t, int i)
         return bad(sub, "a non-empty string", name);
     }
     const cJSON *group = cJSON_GetObjectItemCaseSensitive(t, "group");
-    if (!cJSON_IsString(group) || !in_set(group->valuestring, groups, COUNT(groups))) {
+    if (!cJSON_IsString(group) || !in_set(group->valuestring, runs_manifest_groups, RUNS_GROUP_COUNT)) {
         char e[96];
-        set_expect(e, sizeof e, groups, COUNT(groups));
+        set_expect(e, sizeof e, runs_manifest_groups, RUNS_GROUP_COUNT);
         snprintf(sub, sizeof sub, "%s.group", path);
         return bad(sub, e, group);
     }
@@ -220,8 +220,11 @@ int runs_manifest_validate(const cJSON *m)
     if (!is_count(step)) return bad("step", "a non-negative integer", step);
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(m, "tokens");
     if (!is_count(tokens)) return bad("tokens", "a non-negative integer", tokens);
+    /* optional: nodes written before gradient accumulation do not carry it */
+    const cJSON *batch_tokens = cJSON_GetObjectItemCaseSensitive(m, "batch_tokens");
+    if (batch_tokens && !is_count(batch_tokens)) return bad("batch_tokens", "a non-negative integer", batch_tokens);
 
-    int rootish = strcmp(kind->valuestring, "start") == 0 || strcmp(kind->valuestring, "import") == 0;
+    int rootish = strcmp(kind->valuestring, RUNS_KIND_START) == 0 || strcmp(kind->valuestring, RUNS_KIND_IMPORT) == 0;
     const cJSON *parent = cJSON_GetObjectItemCaseSensitive(m, "parent");
     if (rootish) {
         if (parent && !cJSON_IsNull(parent) && !(cJSON_IsString(parent) && runs_is_hex(parent->valuestring, 40)))

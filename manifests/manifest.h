@@ -16,6 +16,19 @@
 
 #define RUNS_MANIFEST_SCHEMA "runs.manifest/1"
 
+/* The tensor groups a node holds, in their stored order: the weights and AdamW's first
+ * and second moments. One spelling here so writers and readers cannot drift apart. */
+#define RUNS_GROUP_WEIGHTS "weights"
+#define RUNS_GROUP_ADAM_M "adam_m"
+#define RUNS_GROUP_ADAM_V "adam_v"
+#define RUNS_GROUP_COUNT 3
+extern const char *const runs_manifest_groups[RUNS_GROUP_COUNT];
+
+/* Node kinds: a root is "start" (trained from scratch) or "import" (weights from another
+ * program's file); the rest have a parent. */
+#define RUNS_KIND_START "start"
+#define RUNS_KIND_IMPORT "import"
+
 /* 0 if m is a valid manifest; otherwise RUNS_EINVALID with a message naming the
  * field and what was expected, e.g.
  * "manifest.step: expected a non-negative integer, got \"x\"". Reads only. */

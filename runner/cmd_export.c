@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "manifests/canon.h"
 #include "manifests/config.h"
+#include "manifests/manifest.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "store/lineage.h"
@@ -69,7 +70,7 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     int k = 0;
     cJSON_ArrayForEach(t, tensors) {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
-        if (!cJSON_IsString(g) || strcmp(g->valuestring, "weights"))
+        if (!cJSON_IsString(g) || strcmp(g->valuestring, RUNS_GROUP_WEIGHTS))
             continue;
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "name"), *by = cJSON_GetObjectItemCaseSensitive(t, "bytes");
         if (k >= nt || !cJSON_IsString(nm) || strcmp(nm->valuestring, table[k].name) || !cJSON_IsNumber(by) ||
@@ -87,7 +88,7 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     size_t n = runs_export_num_params(&gc);
     w = malloc(n * sizeof *w);
     if (!w) { rc = runs_error_set(RUNS_ENOMEM, "out of memory for %zu weights", n); goto done; }
-    if ((rc = runs_node_load_group(s, m, "weights", w, n * sizeof *w))) goto done;
+    if ((rc = runs_node_load_group(s, m, RUNS_GROUP_WEIGHTS, w, n * sizeof *w))) goto done;
 
     if (!strcmp(format, "llmc")) {
         rc = runs_export_llmc(out, &gc, w);
@@ -97,7 +98,7 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
         if (!ts || !md) { rc = runs_error_set(RUNS_ENOMEM, "out of memory"); goto done; }
         for (int i = 0; i < nt; i++) {
             ts[i].name = table[i].name;
-            ts[i].group = "weights";
+            ts[i].group = RUNS_GROUP_WEIGHTS;
             ts[i].ndim = table[i].ndim;
             ts[i].shape[0] = table[i].shape[0];
             ts[i].shape[1] = table[i].shape[1];

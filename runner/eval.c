@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "manifests/manifest.h"
 #include "runner/committer.h"
 #include "runner/provenance.h"
 #include "store/jsonl.h"
@@ -114,16 +115,16 @@ int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_stor
         goto done;
     }
     size_t bytes = gpt_num_params(model) * sizeof(float);
-    if (runs_manifest_group_bytes(m, "weights") != bytes) {
+    if (runs_manifest_group_bytes(m, RUNS_GROUP_WEIGHTS) != bytes) {
         rc = runs_error_set(RUNS_ECORRUPT, "eval: node %.12s has %zu weight bytes, its config needs %zu", id,
-                            runs_manifest_group_bytes(m, "weights"), bytes);
+                            runs_manifest_group_bytes(m, RUNS_GROUP_WEIGHTS), bytes);
         goto done;
     }
     if (!(theta = gpt_host_alloc(model, bytes))) {
         rc = runs_error_set(RUNS_ENOMEM, "eval: out of memory for %zu weight bytes", bytes);
         goto done;
     }
-    if ((rc = runs_node_load_group(s, m, "weights", theta, bytes)))
+    if ((rc = runs_node_load_group(s, m, RUNS_GROUP_WEIGHTS, theta, bytes)))
         goto done;
     if (gpt_write(model, GPT_PARAM, theta)) {
         rc = runs_error_set(RUNS_ERROR, "eval: loading the weights: %s", gpt_last_error());

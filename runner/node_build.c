@@ -67,6 +67,9 @@ cJSON *runs__node_build_manifest(const session *sess, const char *kind)
     cJSON_AddStringToObject(m, "run", sess->run);
     cJSON_AddNumberToObject(m, "step", (double)sess->step);
     cJSON_AddNumberToObject(m, "tokens", (double)sess->tokens);
+    /* the effective batch: tokens per optimizer step over micro-batches (and ranks) */
+    cJSON_AddNumberToObject(m, "batch_tokens", (double)sess->cfg.train.batch_size * sess->cfg.train.seq_len *
+                                                   sess->cfg.train.grad_accum);
     if (sess->parent[0])
         cJSON_AddStringToObject(m, "parent", sess->parent);
     else
@@ -102,13 +105,12 @@ int runs__node_build_snapshot(session *sess, runs_commit_job *job)
     int nt = gpt_num_tensors(md);
     if (!(job->tensors = calloc((size_t)nt * 3, sizeof(runs_tensor))))
         return runs_error_set(RUNS_ENOMEM, "out of memory preparing a checkpoint");
-    static const char *groups[3] = {"weights", "adam_m", "adam_v"};
     for (int g = 0; g < 3; g++)
         for (int i = 0; i < nt; i++) {
             const gpt_tensor_info *ti = gpt_tensor(md, i);
             runs_tensor *t = &job->tensors[(size_t)g * nt + i];
             t->name = ti->name;
-            t->group = groups[g];
+            t->group = runs_manifest_groups[g];
             t->ndim = ti->ndim;
             t->shape[0] = ti->shape[0];
             t->shape[1] = ti->ndim > 1 ? ti->shape[1] : 1;
@@ -144,9 +146,9 @@ int runs__node_build_load(session *sess, const cJSON *m, int keep_bandit_state)
     int rc;
     size_t np = gpt_num_params(sess->model);
     size_t bytes = np * sizeof(float);
-    if ((rc = runs_node_load_group(sess->store, m, "weights", sess->staging, bytes)) ||
-        (rc = runs_node_load_group(sess->store, m, "adam_m", sess->staging + np, bytes)) ||
-        (rc = runs_node_load_group(sess->store, m, "adam_v", sess->staging + 2 * np, bytes)))
+    if ((rc = runs_node_load_group(sess->store, m, RUNS_GROUP_WEIGHTS, sess->staging, bytes)) ||
+        (rc = runs_node_load_group(sess->store, m, RUNS_GROUP_ADAM_M, sess->staging + np, bytes)) ||
+        (rc = runs_node_load_group(sess->store, m, RUNS_GROUP_ADAM_V, sess->staging + 2 * np, bytes)))
         return rc;
     if (gpt_write(sess->model, GPT_PARAM, sess->staging) ||
         gpt_write(sess->model, GPT_ADAM_M, sess->staging + np) ||

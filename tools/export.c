@@ -9,7 +9,10 @@
 
 #include "common/error.h"
 #include "manifests/canon.h"
+#include "manifests/config.h"
+#include "manifests/manifest.h"
 #include "store/publish.h"
+#include "store/store.h"
 
 size_t runs_export_num_params(const gpt_config *c)
 {
@@ -282,5 +285,122 @@ done:
     free(buf);
     free(ours);
     fclose(f);
+    return rc;
+}
+
+/* The imported config: the given one (or the defaults) with the model section from the
+ * header; a config that says otherwise about the model is refused rather than silently
+ * overridden. *out is the caller's (cJSON_Delete). */
+static int import_config(cJSON **out, const gpt_config *gc, const char *path, const char *config_path)
+{
+    cJSON *config = NULL;
+    runs_config cfg;
+    int rc = 0;
+    if (config_path) {
+        if ((rc = runs_config_load(&cfg, &config, config_path))) goto done;
+    } else if (!(config = runs_config_default_json())) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory building the default config for %s", path);
+        goto done;
+    }
+    cJSON *model = cJSON_GetObjectItemCaseSensitive(config, "model");
+    if (!model && !(model = cJSON_AddObjectToObject(config, "model"))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory building the config for %s", path);
+        goto done;
+    }
+    const char *keys[5] = {"n_layer", "n_head", "n_embd", "vocab_size", "block_size"};
+    int vals[5] = {gc->n_layer, gc->n_head, gc->n_embd, gc->vocab_size, gc->block_size};
+    for (int i = 0; i < 5; i++) {
+        const cJSON *cur = cJSON_GetObjectItemCaseSensitive(model, keys[i]);
+        if (config_path && cJSON_IsNumber(cur) && (int)cur->valuedouble != vals[i]) {
+            rc = runs_error_set(RUNS_EINVALID, "%s: model.%s is %d but %s says %d; drop the key or fix it",
+                                config_path, keys[i], (int)cur->valuedouble, path, vals[i]);
+            goto done;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(model, keys[i]);
+        cJSON_AddNumberToObject(model, keys[i], vals[i]);
+    }
+    /* The default sequence length may not fit a small imported model. */
+    cJSON *train = cJSON_GetObjectItemCaseSensitive(config, "train");
+    const cJSON *sl = cJSON_GetObjectItemCaseSensitive(train, "seq_len");
+    if (train && cJSON_IsNumber(sl) && sl->valuedouble > gc->block_size) {
+        cJSON_DeleteItemFromObjectCaseSensitive(train, "seq_len");
+        cJSON_AddNumberToObject(train, "seq_len", gc->block_size);
+    }
+    /* Likewise sampling.top_k for a vocabulary smaller than the default k. */
+    cJSON *samp = cJSON_GetObjectItemCaseSensitive(config, "sampling");
+    const cJSON *tk = cJSON_GetObjectItemCaseSensitive(samp, "top_k");
+    if (samp && cJSON_IsNumber(tk) && tk->valuedouble > gc->vocab_size) {
+        cJSON_DeleteItemFromObjectCaseSensitive(samp, "top_k");
+        cJSON_AddNumberToObject(samp, "top_k", gc->vocab_size);
+    }
+    if ((rc = runs_config_from_json(&cfg, config, path))) goto done;
+    *out = config;
+    config = NULL;
+done:
+    cJSON_Delete(config);
+    return rc;
+}
+
+int runs_import_node(char out_id[41], gpt_config *cfg, size_t *n_weights, runs_store *s, const char *run,
+                     const char *path, const char *config_path)
+{
+    float *w = NULL, *zeros = NULL;
+    size_t n = 0;
+    gpt_tensor_info *table = NULL;
+    runs_tensor *ts = NULL;
+    int nt = 0, rc;
+    cJSON *config = NULL, *man = NULL;
+    char tip[41];
+    if ((rc = runs_name_check(run, "run"))) goto done;
+    if (runs_run_tip(tip, s, run) == 0) {
+        rc = runs_error_set(RUNS_EEXISTS, "run %s already exists; pick another --run name", run);
+        goto done;
+    }
+    runs_error_clear();
+    if ((rc = runs_import_llmc(cfg, &w, &n, path))) goto done;
+    if ((rc = import_config(&config, cfg, path, config_path))) goto done;
+    if ((rc = runs_export_tensor_table(&table, &nt, cfg))) goto done;
+    zeros = calloc(n, sizeof *zeros);
+    ts = calloc((size_t)nt * RUNS_GROUP_COUNT, sizeof *ts);
+    man = cJSON_CreateObject();
+    if (!zeros || !ts || !man) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory importing %s", path);
+        goto done;
+    }
+    for (int g = 0; g < RUNS_GROUP_COUNT; g++)
+        for (int i = 0; i < nt; i++) {
+            runs_tensor *t = &ts[g * nt + i];
+            t->name = table[i].name;
+            t->group = runs_manifest_groups[g];
+            t->ndim = table[i].ndim;
+            t->shape[0] = table[i].shape[0];
+            t->shape[1] = table[i].shape[1];
+            t->data = (g == 0 ? w : zeros) + table[i].offset;
+            t->bytes = table[i].numel * sizeof(float);
+        }
+    char note[600];
+    snprintf(note, sizeof note, "imported from llm.c model file %s", path);
+    /* kind "import": a root like "start", but its weights came from elsewhere, which
+     * `runs show`/`log` should say rather than pass it off as a fresh initialisation */
+    cJSON_AddStringToObject(man, "schema", RUNS_MANIFEST_SCHEMA);
+    cJSON_AddStringToObject(man, "kind", RUNS_KIND_IMPORT);
+    cJSON_AddStringToObject(man, "run", run);
+    cJSON_AddNumberToObject(man, "step", 0);
+    cJSON_AddNumberToObject(man, "tokens", 0);
+    cJSON_AddNullToObject(man, "parent");
+    cJSON_AddItemToObject(man, "config", config);
+    config = NULL;
+    cJSON_AddStringToObject(man, "note", note);
+    if ((rc = runs_node_commit(out_id, s, man, ts, (size_t)nt * RUNS_GROUP_COUNT))) goto done;
+    /* a new run becomes the current one, as with start (`runs switch` goes back) */
+    if ((rc = runs_head_set(s, run))) goto done;
+    *n_weights = n;
+done:
+    free(w);
+    free(zeros);
+    free(ts);
+    free(table);
+    cJSON_Delete(config);
+    cJSON_Delete(man);
     return rc;
 }

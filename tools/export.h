@@ -53,4 +53,14 @@ int runs_import_llmc(gpt_config *cfg, float **weights, size_t *n, const char *pa
  * without creating a model. *out (malloc'd, *count entries) is free()d by the caller. */
 int runs_export_tensor_table(gpt_tensor_info **out, int *count, const gpt_config *cfg);
 
+/* Records the llm.c fp32 model file at path as the root node (kind "import", step 0) of
+ * the new run `run` and makes it the current run. The config is config_path's (or the
+ * defaults when NULL) with the model section from the file's header; a model key the
+ * config gives that disagrees with the header is refused; train.seq_len and
+ * sampling.top_k are lowered to fit a small model. AdamW m and v are zero. out_id gets
+ * the node id and *cfg the header's model (caller-owned, nothing to free); *n_weights
+ * the number of weights. Refuses an existing run. 0 or a negative RUNS_E*. */
+int runs_import_node(char out_id[41], gpt_config *cfg, size_t *n_weights, runs_store *s, const char *run,
+                     const char *path, const char *config_path);
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "manifests/config.h"
+#include "manifests/manifest.h"
 #include "store/lineage.h"
 #include "store/notes.h"
 
@@ -183,7 +184,7 @@ int runs_sharpness_node(runs_sharpness_result *out, runs_store *s, const char *i
         rc = runs_error_set(RUNS_ERROR, "sharpness: building the model: %s", gpt_last_error());
         goto done;
     }
-    size_t n = gpt_num_params(model), bytes = runs_manifest_group_bytes(m, "weights");
+    size_t n = gpt_num_params(model), bytes = runs_manifest_group_bytes(m, RUNS_GROUP_WEIGHTS);
     if (bytes != n * sizeof(float)) {
         rc = runs_error_set(RUNS_ECORRUPT, "sharpness: node %.12s has %zu weight bytes, its config needs %zu",
                             id, bytes, n * sizeof(float));
@@ -194,7 +195,7 @@ int runs_sharpness_node(runs_sharpness_result *out, runs_store *s, const char *i
         rc = runs_error_set(RUNS_ENOMEM, "sharpness: out of memory for %zu weight bytes", bytes);
         goto done;
     }
-    if ((rc = runs_node_load_group(s, m, "weights", theta, bytes)))
+    if ((rc = runs_node_load_group(s, m, RUNS_GROUP_WEIGHTS, theta, bytes)))
         goto done;
     g.model = model;
     g.n_batches = n_batches;

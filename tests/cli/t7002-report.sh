@@ -29,5 +29,5 @@ dom=$(timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-backg
       --dump-dom "file://$T/r.html" 2>/dev/null)
 expect_match "chromium renders the node id" "$dom" "$(printf %.12s "$id")"
 expect_match "chromium renders the charts" "$dom" "<svg"
-expect_match "chromium renders the node table" "$dom" "<td>start</td>"
+expect_match "chromium renders the node table" "$dom" "<td>import</td>"
 done_testing

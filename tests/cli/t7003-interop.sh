@@ -27,7 +27,9 @@ expect "import an llm.c model file" "$RUNS" import in.bin --run imp
 # through `runs show --json` only: when it fails, the python below reads nothing and
 # the comparison fails (no fallback that reads the store behind the CLI's back)
 expect "show --json of the imported node" "$RUNS" show imp@step_0 --json
-expect_eq "the start node is recorded" "$("$RUNS" show imp@step_0 --json | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["kind"], m["step"], m["config"]["model"]["n_layer"], m["config"]["model"]["vocab_size"], m["config"]["model"]["block_size"])')" "start 0 2 50 16"
+expect_eq "the root node is recorded as kind import" "$("$RUNS" show imp@step_0 --json | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m["kind"], m["step"], m["config"]["model"]["n_layer"], m["config"]["model"]["vocab_size"], m["config"]["model"]["block_size"])')" "import 0 2 50 16"
+expect_match "log calls the root an import, not a start" "$("$RUNS" log imp)" "^[0-9a-f]+ +import +imp +step_0"
+expect_match "gc pins the import root" "$("$RUNS" gc --dry-run)" "1 nodes \\(1 pinned"
 expect "export llmc" "$RUNS" export imp --format llmc --out out.bin
 expect "round trip: the same bytes" cmp in.bin out.bin
 

@@ -23,12 +23,12 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "manifests/manifest.h"
 #include "runner/optparse.h"
 #include "store/lineage.h"
 #include "store/object.h"
 #include "store/store.h"
 
-static const char *groups[] = {"weights", "adam_m", "adam_v"};
 
 static uint64_t fnv(const char *s)
 {
@@ -92,8 +92,8 @@ static int check_store(runs_store *s, int ntens_default, long elems_default, con
         size_t gb = (size_t)ntens * (size_t)elems * 4;
         float *got = malloc(gb), *want = malloc((size_t)elems * 4);
         for (int g = 0; g < 3; g++) {
-            if (runs_node_load_group(s, m, groups[g], got, gb) != 0) {
-                fprintf(stderr, "%.12s %s@step_%ld %s: %s\n", ids[i], run, step, groups[g], runs_error_message());
+            if (runs_node_load_group(s, m, runs_manifest_groups[g], got, gb) != 0) {
+                fprintf(stderr, "%.12s %s@step_%ld %s: %s\n", ids[i], run, step, runs_manifest_groups[g], runs_error_message());
                 bad++;
                 break;
             }
@@ -103,7 +103,7 @@ static int check_store(runs_store *s, int ntens_default, long elems_default, con
                 same = !memcmp(want, got + (size_t)k * elems, (size_t)elems * 4);
             }
             if (!same) {
-                fprintf(stderr, "%.12s %s@step_%ld %s: bytes differ\n", ids[i], run, step, groups[g]);
+                fprintf(stderr, "%.12s %s@step_%ld %s: bytes differ\n", ids[i], run, step, runs_manifest_groups[g]);
                 bad++;
                 break;
             }
@@ -125,7 +125,7 @@ static int check(const char *dir, const char *run, long step, int ntens, long el
         for (int k = 0; k < ntens && !bad; k++) {
             char name[64], path[4200];
             tensor_name(name, sizeof name, k);
-            snprintf(path, sizeof path, "%s/%s/%s.f32", dir, groups[g], name);
+            snprintf(path, sizeof path, "%s/%s/%s.f32", dir, runs_manifest_groups[g], name);
             gen(want, (size_t)elems, run, step, g, k);
             FILE *f = fopen(path, "rb");
             size_t r = f ? fread(got, 1, (size_t)elems * 4 + 4, f) : 0;
@@ -227,7 +227,7 @@ int main(int argc, char **argv)
                 float *p = buf + ((size_t)g * ntens + k) * elems;
                 gen(p, (size_t)elems, run, cur, g, k);
                 x->name = names[k];
-                x->group = groups[g];
+                x->group = runs_manifest_groups[g];
                 x->ndim = 2;
                 x->shape[0] = elems / 8;
                 x->shape[1] = 8;
