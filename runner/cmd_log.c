@@ -276,7 +276,11 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
                "[rewound] on nodes only a rewound tip keeps (`runs resume NODE --rewind`;\n"
                "\"rewound\": true in --json).\n"
                "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
-               "across the runs it was forked from.\n\n");
+               "across the runs it was forked from. --graph lists children before parents\n"
+               "and one run's nodes together (git's --topo-order).\n"
+               "With plain git, `git --git-dir .runs/lineage.git log --graph --branches --tags\n"
+               "--glob='refs/rewound/*'` shows the same nodes; --all would also walk\n"
+               "refs/notes/runs, the notes commits `runs sharpness` makes.\n\n");
         runs_cli_opts_help(opts, 0);
         return RUNS_EXIT_OK;
     }
