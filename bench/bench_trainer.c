@@ -1,6 +1,6 @@
 /* bench/bench_trainer.c — CPU reference trainer speed (a benchmark, not a test).
  *
- *   build/bench/bench_trainer [a|b|peak|gemm|attn ...]   (default: peak gemm a b)
+ *   build/bench/bench_trainer [a|b|peak|gemm|attn|phases ...]   (default: peak gemm phases a b)
  *
  * Runs on 2 OpenMP threads (OMP_NUM_THREADS overrides) and prints, per shape,
  * ms/step and tokens/s of one training step (forward + backward + AdamW), the
@@ -165,6 +165,71 @@ static void bench_attn(void)
     free(qkv); free(out); free(att); free(dout); free(dqkv); free(scr);
 }
 
+/* Per-phase CPU-ms of one (a) training step, each phase timed alone on (a)'s
+ * shapes with the step's own kernels (best of 5): the logits GEMMs, the
+ * cross-entropy, the layers' GEMMs, attention (4 layers each), LayerNorm +
+ * GELU + residual adds. The rest of a step (embeddings, AdamW, transposes
+ * outside the GEMMs) is what the "a" line's step time leaves over. */
+static void bench_phases(void)
+{
+    int B = 4, T = 256, C = 128, NH = 4, V = 8192, L = 4, N = B * T;
+    size_t big = (size_t)N * V;
+    float *x = malloc((size_t)N * 4 * C * 4), *y = malloc((size_t)N * 4 * C * 4), *w = malloc((size_t)V * C * 4),
+          *wt = malloc((size_t)V * C * 4), *lg = malloc(big * 4), *dx = malloc((size_t)N * 4 * C * 4),
+          *dw = malloc((size_t)V * C * 4), *bias = malloc((size_t)4 * C * 4), *att = malloc((size_t)B * NH * T * T * 4),
+          *scr = malloc((size_t)B * NH * T * T * 4), *mean = malloc((size_t)N * 4), *rstd = malloc((size_t)N * 4),
+          *losses = malloc((size_t)N * 4);
+    int32_t *tg = malloc((size_t)N * 4);
+    uint64_t s = 9;
+    for (size_t i = 0; i < (size_t)N * 4 * C; i++) x[i] = gpt_rng_uniform(&s) - 0.5f;
+    for (size_t i = 0; i < (size_t)V * C; i++) w[i] = (gpt_rng_uniform(&s) - 0.5f) * 0.1f;
+    for (int i = 0; i < 4 * C; i++) bias[i] = 0.01f;
+    for (int i = 0; i < N; i++) tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
+    const char *name[5] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy", "layer GEMMs x4 (fwd+bwd)",
+                           "attention x4 (fwd+bwd)", "layernorm+gelu+add x4"};
+    double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
+    static const int oc_of[4] = {3, 1, 4, 1}, ic_of[4] = {1, 1, 1, 4}; /* qkv, attproj, fc, fcproj */
+    for (int rep = 0; rep < 5; rep++) {
+        double t[6];
+        t[0] = cpu_now();
+        cpu_matmul_fwd(lg, x, w, NULL, N, C, V, wt);
+        cpu_matmul_bwd(dx, dw, NULL, lg, x, w, N, C, V, 0);
+        t[1] = cpu_now();
+        cpu_crossentropy(lg, losses, tg, N, V, 1);
+        t[2] = cpu_now();
+        for (int l = 0; l < L; l++)
+            for (int k = 0; k < 4; k++) {
+                int IC = ic_of[k] * C, OC = oc_of[k] * C;
+                cpu_matmul_fwd(y, x, w, bias, N, IC, OC, wt);
+                cpu_matmul_bwd(dx, dw, bias, y, x, w, N, IC, OC, 0);
+            }
+        t[3] = cpu_now();
+        for (int l = 0; l < L; l++) {
+            cpu_attention_fwd(y, att, x, B, T, C, NH);
+            cpu_attention_bwd(dx, scr, y, x, att, B, T, C, NH);
+        }
+        t[4] = cpu_now();
+        for (int l = 0; l < L; l++) {
+            for (int k = 0; k < 2; k++) {
+                cpu_layernorm_fwd(y, mean, rstd, x, w, bias, N, C);
+                cpu_layernorm_bwd(dx, dw, dw + C, y, x, w, mean, rstd, N, C);
+                cpu_add(y, x, dx, (size_t)N * C);
+            }
+            cpu_gelu_fwd(y, x, (size_t)N * 4 * C);
+            cpu_gelu_bwd(dx, x, y, (size_t)N * 4 * C);
+        }
+        t[5] = cpu_now();
+        for (int k = 0; k < 5; k++) best[k] = t[k + 1] - t[k] < best[k] ? t[k + 1] - t[k] : best[k];
+    }
+    double tot = 0;
+    for (int k = 0; k < 5; k++) tot += best[k];
+    printf("phases   (a) one step, CPU-ms:");
+    for (int k = 0; k < 5; k++) printf("  %s %.1f (%.0f%%)", name[k], best[k] * 1e3, 100 * best[k] / tot);
+    printf("  sum %.1f\n", tot * 1e3);
+    free(x); free(y); free(w); free(wt); free(lg); free(dx); free(dw); free(bias); free(att); free(scr);
+    free(mean); free(rstd); free(losses); free(tg);
+}
+
 static int bench_model(const char *label, gpt_config c, int B, int T, int steps, double llmc_ms)
 {
     gpt_model *m = NULL;
@@ -222,14 +287,15 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
 int main(int argc, char **argv)
 {
     if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(2);
-    const char *def[] = {"peak", "gemm", "a", "b"};
-    int n = argc > 1 ? argc - 1 : 4;
+    const char *def[] = {"peak", "gemm", "phases", "a", "b"};
+    int n = argc > 1 ? argc - 1 : 5;
     const char **what = argc > 1 ? (const char **)argv + 1 : def;
     printf("threads %d\n", omp_get_max_threads());
     for (int i = 0; i < n; i++) {
         if (strcmp(what[i], "peak") == 0) bench_peak();
         else if (strcmp(what[i], "gemm") == 0) bench_gemm();
         else if (strcmp(what[i], "attn") == 0) bench_attn();
+        else if (strcmp(what[i], "phases") == 0) bench_phases();
         else if (strcmp(what[i], "a") == 0) {
             gpt_config a = {4, 4, 128, 8192, 256};
             if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450)) return 1;
@@ -237,7 +303,7 @@ int main(int argc, char **argv)
             gpt_config b = {12, 12, 768, 50257, 1024};
             if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000)) return 1;
         } else {
-            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|a|b ...]\n");
+            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|a|b ...]\n");
             return 129;
         }
         fflush(stdout);
