@@ -62,6 +62,8 @@ QA_PKGS="coreutils util-linux findutils grep sed tar gzip bzip2 xz-utils dpkg ap
 need="fortunes fortunes-min jargon-text wordnet-base manpages man-db groff-base bsdextrautils libc6-dev linux-libc-dev perl $QA_PKGS"
 missing=""
 for p in $need; do
+    # each package once (need repeats some of QA_PKGS)
+    case " $missing " in *" $p "*) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -69,9 +71,13 @@ if [ -n "$missing" ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
     DEBIAN_FRONTEND=noninteractive
     export DEBIAN_FRONTEND
-    $SUDO apt-get update -qq >/dev/null || die "apt-get update failed; check the network or run as root"
+    # another apt or dpkg (install-deps.sh, unattended upgrades) may hold the lock:
+    # wait for it for up to 10 minutes instead of failing at once
+    lock="-o DPkg::Lock::Timeout=600"
+    # shellcheck disable=SC2086 # $lock is a word list
+    $SUDO apt-get $lock update -qq >/dev/null || die "apt-get update failed; check the network or run as root"
     # shellcheck disable=SC2086
-    $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+    $SUDO apt-get $lock install -y -qq --no-install-recommends $missing >/dev/null ||
         die "could not install$missing; install them by hand and retry"
 fi
 
@@ -205,5 +211,7 @@ tokens_of() { od -An -t d4 -j 8 -N 4 "$1" | tr -d ' '; }
     printf '}}}\n'
 } >"$OUT/demo-sources.json"
 
-cat "$OUT/corpus-report.txt"
+# the tables only: the dropped examples per source stay in the report
+sed '/^## /,$d' "$OUT/corpus-report.txt"
+echo "build-corpus: dropped examples per source in $OUT/corpus-report.txt"
 echo "build-corpus: done in $(( $(date +%s) - start ))s -> $OUT/"
