@@ -165,10 +165,10 @@ static const char *arm_state(const cJSON *cfg, const char *arm)
 
 static void print_bandit(const cJSON *m)
 {
-    const cJSON *b = get(m, "bandit");
-    if (!cJSON_IsObject(b))
+    const cJSON *b = get(m, "bandit"), *arms = get(b, "arms");
+    if (!cJSON_IsObject(arms) || !arms->child)  /* no bandit (imported or synthetic nodes) */
         return;
-    const cJSON *cfg = get(m, "config"), *sources = get(get(cfg, "data"), "sources"), *arms = get(b, "arms"), *a;
+    const cJSON *cfg = get(m, "config"), *sources = get(get(cfg, "data"), "sources"), *a;
     const char *type = cJSON_GetStringValue(get(b, "type")), *phase = cJSON_GetStringValue(get(b, "phase"));
     const cJSON *pulls = get(b, "total_pulls");
     printf("\nbandit       %s, phase %s, %.0f pulls\n", type ? type : "?", phase ? phase : "?",

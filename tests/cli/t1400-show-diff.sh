@@ -63,6 +63,16 @@ expect "sharpness on base (recorded in the note)" "$RUNS" sharpness base --sampl
 expect_match "show: sharpness from the note" "$("$RUNS" show base)" '^  sharpness +[0-9.e+-]+ '
 expect_eq "show of a checkpoint has no changes section" "$("$RUNS" show base | grep -c '^changes')" 0
 
+# a fork written without its changes recorded (synthetic, like older stores): show
+# computes them against the parent's config
+SYN=$T/syn/.runs
+mkdir syn && expect "a synthetic store" "$RUNS" --store "$SYN" init
+expect "synthetic main" "$ROOT/tools/runs-synth-commit" --store "$SYN" --run main --count 2
+expect "synthetic fork with another lr" "$ROOT/tools/runs-synth-commit" --store "$SYN" --run polish --from main@step_10 --count 1 --lr 1e-4 --kind fork
+so=$("$RUNS" --store "$SYN" show polish@step_10)
+expect_match "show: an unrecorded fork's changes come from its parent's config" "$so" '^  optimizer\.lr: 0\.0004 -> 0\.0001$'
+expect_eq "show: no bandit table without a bandit" "$(printf '%s\n' "$so" | grep -c '^bandit')" 0
+
 # --- diff ------------------------------------------------------------------------------------
 d=$("$RUNS" diff base fk)
 order=$(printf '%s\n' "$d" | sed -n 's/^\(config\|metrics\|data\|bandit\|tensors\) ([0-9]*)$/\1/p' | tr '\n' ' ')
