@@ -72,6 +72,7 @@ static const field train_fields[] = {
     LONG(train, total_steps, 1, 1e15),
     INT(train, batch_size, 1, 1 << 20),
     INT(train, seq_len, 1, 1 << 20),
+    INT(train, grad_accum, 1, 1 << 16),
     U64(train, seed),
     ENUM(train, backend, backends),
 };
@@ -168,7 +169,7 @@ void runs_config_default(runs_config *c)
                                           "Here is a short story about", "In the beginning"};
     memset(c, 0, sizeof *c);
     c->model = (runs_model_config){.n_layer = 4, .n_head = 4, .n_embd = 128, .vocab_size = 4096, .block_size = 256};
-    c->train = (runs_train_config){.total_steps = 2000, .batch_size = 8, .seq_len = 256, .seed = 1337};
+    c->train = (runs_train_config){.total_steps = 2000, .batch_size = 8, .seq_len = 256, .grad_accum = 1, .seed = 1337};
     copy_str(c->train.backend, sizeof c->train.backend, "cpu");
     c->optimizer = (runs_optimizer_config){
         .lr = 4e-4, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.01, .grad_clip = 1.0};

@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     long total_steps;
     int batch_size, seq_len;
+    int grad_accum;           /* micro-batches per optimizer step (their gradients averaged) */
     uint64_t seed;
     char backend[8];          /* "cpu" | "cuda" | "auto" */
 } runs_train_config;

@@ -47,7 +47,8 @@ void runs_cli_events_end(runs_cli_events *ev, int rc)
 
 /* "  eta 1m23s": the steps left to the training line's end at the session's tokens/s
  * so far (which already counts checkpoints, samples and evals). Nothing on the last
- * step, before the first measurement, or without the training line's numbers. */
+ * step, before the first measurement, without the training line's numbers, or while a
+ * stop is pending (the line names the stop's step then). */
 static void print_eta(void *ctx, const runs_session_event *ev)
 {
     const runs_cli_events *c = ctx;
@@ -106,12 +107,20 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
         say_if_moved(ctx, ev);
         return;
     case RUNS_EV_TRAINING:
-        printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step,
-               ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
+        /* without accumulation or ranks, batch x seq_len is the whole step */
+        if (ev->grad_accum > 1 || ev->ranks > 1)
+            printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d x %d micro-steps x %d "
+                   "ranks = %ld tokens a step)\n",
+                   ev->run, ev->step, ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len,
+                   ev->grad_accum > 1 ? ev->grad_accum : 1, ev->ranks > 1 ? ev->ranks : 1, ev->batch_tokens);
+        else
+            printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step,
+                   ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
         if (ctx) {
             runs_cli_events *c = ctx;
             c->end = ev->end;
-            c->batch = ev->batch;
+            /* rows a step: the eta counts every micro-batch of every rank */
+            c->batch = ev->batch * (ev->grad_accum > 1 ? ev->grad_accum : 1) * (ev->ranks > 1 ? ev->ranks : 1);
             c->seq_len = ev->seq_len;
         }
         say_if_moved(ctx, ev);
@@ -119,9 +128,11 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
     case RUNS_EV_STEP:
         printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s", ev->step,
                ev->total_steps, ev->loss, ev->loss_ema, ev->lr, ev->grad_norm, ev->source, ev->tokens_per_s);
-        print_eta(ctx, ev);
+        /* a pending stop ends the session early: it says where instead of an ETA */
         if (ev->stop_at > 0)
             printf("  (stop pending at step %ld)", ev->stop_at);
+        else
+            print_eta(ctx, ev);
         printf("\n");
         break;
     case RUNS_EV_SAMPLE: {

@@ -28,6 +28,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/dp.h"
 #include "runner/eval.h"
 #include "runner/gate.h"
 #include "runner/provenance.h"
@@ -181,10 +182,92 @@ int runs__session_eval(session *sess)
     return runs__runlog_eval_append(sess, sess->step, line, (size_t)n);
 }
 
-int runs__session_train(session *sess)
+/* Host buffers of one optimizer step's gradient accumulation (grad_accum > 1). */
+typedef struct {
+    float *sum, *grad;   /* n_params each: the running sum, one micro-batch's gradient */
+} accum_bufs;
+
+/* One optimizer step's forward+backward passes: A = train.grad_accum micro-batches,
+ * each the data loader's next batch from source src. With A = 1 this is exactly
+ * one gpt_forward (bit-identical to a run without accumulation). With A > 1 the
+ * micro-batches' gradients are summed in micro-batch order in a host buffer (a
+ * fixed order, so the bits do not depend on anything but the inputs), divided by
+ * A and written back: the mean gradient, as if one batch of A·B rows had been seen
+ * (the loss of each micro-batch is already a mean over its own B·T tokens).
+ * *loss is the mean of the micro-batches' losses; *diversity the mean of their
+ * distinct-bigram ratios (the bandit's input). A non-finite micro-batch loss stops
+ * the passes at once: *loss is that loss and no gradient is written back. */
+static int accumulate_step(session *sess, accum_bufs *ab, int src, float *loss, double *diversity)
 {
     const runs_config *c = &sess->cfg;
-    int B = c->train.batch_size, T = c->train.seq_len;
+    int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
+    size_t n = gpt_num_params(sess->model);
+    double lsum = 0, dsum = 0;
+    int rc;
+    for (int k = 0; k < A; k++) {
+        float l;
+        if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
+            return rc;
+        if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &l))
+            return runs__gpt_fail("forward");
+        dsum += runs_batch_diversity(sess->inputs, (size_t)B * T);
+        if (A == 1) {
+            *loss = l;
+            *diversity = dsum;
+            return RUNS_OK;
+        }
+        if (!isfinite(l)) {
+            *loss = l;
+            *diversity = dsum / (k + 1);
+            return RUNS_OK;
+        }
+        lsum += l;
+        if (gpt_read(sess->model, GPT_GRAD, k == 0 ? ab->sum : ab->grad))
+            return runs__gpt_fail("reading gradients");
+        if (k > 0)
+            runs_dp_grad_add(ab->sum, ab->grad, n);
+    }
+    runs_dp_grad_mean(ab->sum, n, A);
+    if (gpt_write(sess->model, GPT_GRAD, ab->sum))
+        return runs__gpt_fail("writing gradients");
+    *loss = (float)(lsum / A);
+    *diversity = dsum / A;
+    return RUNS_OK;
+}
+
+static int train_steps(session *sess, accum_bufs *ab);
+
+/* Runs the training loop (train_steps) with the accumulation buffers it needs,
+ * which live only as long as the loop. */
+int runs__session_train(session *sess)
+{
+    accum_bufs ab = {0};
+    int rc = RUNS_OK;
+    if (sess->cfg.train.grad_accum > 1) {
+        size_t bytes = sizeof(float) * gpt_num_params(sess->model);
+        ab.sum = gpt_host_alloc(sess->model, bytes);
+        ab.grad = gpt_host_alloc(sess->model, bytes);
+        if (!ab.sum || !ab.grad) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory for gradient accumulation (2 x %zu bytes); "
+                                             "use a smaller model", bytes);
+            goto done;
+        }
+    }
+    rc = train_steps(sess, &ab);
+done:
+    if (ab.sum)
+        gpt_host_free(sess->model, ab.sum);
+    if (ab.grad)
+        gpt_host_free(sess->model, ab.grad);
+    return rc;
+}
+
+static int train_steps(session *sess, accum_bufs *ab)
+{
+    const runs_config *c = &sess->cfg;
+    int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
+    /* tokens per optimizer step: the effective batch */
+    long step_tokens = (long)B * T * A;
     long end = c->train.total_steps;
     if (sess->opts.stop_after > 0 && sess->opts.stop_after < end)
         end = sess->opts.stop_after;
@@ -200,7 +283,8 @@ int runs__session_train(session *sess)
     if (!sess->opts.quiet && sess->step < end) {
         runs_session_event ev = {.kind = RUNS_EV_TRAINING, .step = sess->step, .end = end,
                                  .backend = gpt_backend_name(gpt_get_backend(sess->model)),
-                                 .n_params = gpt_num_params(sess->model), .batch = B, .seq_len = T};
+                                 .n_params = gpt_num_params(sess->model), .batch = B, .seq_len = T,
+                                 .grad_accum = A, .ranks = 1, .batch_tokens = step_tokens};
         runs__session_emit(sess, &ev);
     }
     while (sess->step < end) {
@@ -209,11 +293,10 @@ int runs__session_train(session *sess)
         if (src < 0)
             return runs_error_set(RUNS_EINVALID, "no data source can be drawn at step %ld: every "
                                                  "source is excluded, capped at 0 or empty", t);
-        if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
+        float loss = 0, gnorm;
+        double diversity = 0;
+        if ((rc = accumulate_step(sess, ab, src, &loss, &diversity)))
             return rc;
-        float loss, gnorm;
-        if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &loss))
-            return runs__gpt_fail("forward");
         /* a non-finite loss halts before the update, so the halt node's weights are
          * the ones that produced it (and no NaN reaches the logs or metrics) */
         if (!isfinite(loss) && runs_loss_gate_feed(&sess->loss_gate, t, loss, 0))
@@ -225,8 +308,7 @@ int runs__session_train(session *sess)
          * halt node records them as they are, at the step before (no log line) */
         if (runs_loss_gate_feed(&sess->loss_gate, t, loss, gnorm) && !isfinite(gnorm))
             return loss_gate_halt(sess);
-        runs_bandit_observe(sess->bandit, src, t, loss,
-                            runs_batch_diversity(sess->inputs, (size_t)B * T));
+        runs_bandit_observe(sess->bandit, src, t, loss, diversity);
         sess->last_loss = loss;
         sess->last_lr = (float)lr;
         sess->last_gnorm = gnorm;
@@ -245,7 +327,7 @@ int runs__session_train(session *sess)
             (rc = runs_seg_append(&sess->loss_seg, line, (size_t)n)))
             return rc;
         sess->step = t + 1;
-        sess->tokens += (long)B * T;
+        sess->tokens += step_tokens;
         sess->steps_this_session++;
         if (!sess->opts.quiet && (sess->step % print_every == 0 || sess->step == end)) {
             double el = runs__now_s() - sess->t_start;
@@ -253,7 +335,7 @@ int runs__session_train(session *sess)
                                      .total_steps = c->train.total_steps, .loss = loss,
                                      .loss_ema = sess->loss_ema, .lr = lr, .grad_norm = gnorm,
                                      .source = c->data.sources[src].name,
-                                     .tokens_per_s = el > 0 ? sess->steps_this_session * (double)B * T / el : 0,
+                                     .tokens_per_s = el > 0 ? sess->steps_this_session * (double)step_tokens / el : 0,
                                      .stop_at = runs__session_stop_at(sess)};
             runs__session_emit(sess, &ev);
         }

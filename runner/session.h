@@ -40,7 +40,8 @@ typedef enum {
     RUNS_EV_RESUMING, /* node (id), step: resume picks up there */
     RUNS_EV_BRANCH,   /* node_kind ("fork" | "restart"), node (parent id), step,
                        * changes/n_changes: the config diff, parent → child */
-    RUNS_EV_TRAINING, /* step (first), end (last), backend, n_params, batch, seq_len */
+    RUNS_EV_TRAINING, /* step (first), end (last), backend, n_params, batch, seq_len,
+                       * grad_accum, ranks, batch_tokens (= batch × seq_len × grad_accum × ranks) */
     RUNS_EV_STEP,     /* step, total_steps, loss, loss_ema, lr, grad_norm, source,
                        * tokens_per_s (about 40 a run, and the last step); stop_at
                        * when a `runs stop` is pending */
@@ -59,6 +60,8 @@ typedef struct {
     const char *source, *backend, *prompt, *text, *message;
     size_t n_params;
     int batch, seq_len;
+    int grad_accum, ranks;  /* RUNS_EV_TRAINING: micro-batches per step, data-parallel ranks */
+    long batch_tokens;      /* RUNS_EV_TRAINING: tokens per optimizer step, all ranks */
     const runs_diff_entry *changes;
     size_t n_changes;
     long stop_at;          /* RUNS_EV_STEP: the boundary a pending stop lands on (0 = none) */
