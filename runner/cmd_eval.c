@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "manifests/canon.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "runner/optparse.h"
@@ -69,16 +70,9 @@ int cmd_eval(runs_cli *cli, int argc, char **argv)
         const cJSON *be = cJSON_GetObjectItemCaseSensitive(tr, "backend");
         bs = cJSON_IsString(be) ? be->valuestring : "cpu";
     }
-    gpt_backend backend = GPT_BACKEND_CPU;
-    if (!strcmp(bs, "cuda")) {
-        if (!gpt_cuda_available()) {
-            rc = runs_error_set(RUNS_ERROR, "backend cuda asked for, but no CUDA device answers (use --backend cpu)");
-            goto done;
-        }
-        backend = GPT_BACKEND_CUDA;
-    } else if (!strcmp(bs, "auto") && gpt_cuda_available()) {
-        backend = GPT_BACKEND_CUDA;
-    }
+    gpt_backend backend;
+    if ((rc = runs_backend_pick(&backend, bs)))
+        goto done;
     if ((rc = runs_eval_node(&r, &step, &note, s, id, (int)batches, backend, data_root, allow_change)))
         goto done;
     if (note)

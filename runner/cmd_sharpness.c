@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/progress.h"
 #include "manifests/config.h"
+#include "runner/backend.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "runner/data.h"
@@ -86,7 +87,6 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     runs_store *s = NULL;
     cJSON *m = NULL, *out = NULL, *ncfg = NULL;
     char *note = NULL;
-    runs_data *d = NULL;
     int32_t *in = NULL, *tg = NULL;
     char id[41];
     runs_config cfg;
@@ -109,62 +109,14 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
         goto done;
     if (!B) B = cfg.train.batch_size;
     if (!T) T = cfg.train.seq_len;
-    if (T > cfg.model.block_size) {
-        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %ld exceeds the model's block_size %d", T, cfg.model.block_size);
+    int heldout;
+    if ((rc = runs_data_measure_batches(&in, &tg, &source, &heldout, &cfg, source, (int)batches, (int)B, (int)T)))
         goto done;
-    }
-    /* Which source, and is it really held out? */
-    int heldout = 1, si;
-    if (source) {
-        heldout = !strcmp(source, cfg.data.heldout);
-    } else if (cfg.data.heldout[0]) {
-        source = cfg.data.heldout;
-    } else {
-        if (cfg.data.n_sources == 0) {
-            rc = runs_error_set(RUNS_EINVALID, "node %.12s's config has no data sources to measure on", id);
-            goto done;
-        }
-        source = cfg.data.sources[0].name;
-        heldout = 0;
-    }
-    if ((si = runs_config_source_index(&cfg, source)) < 0) {
-        rc = runs_error_set(RUNS_ENOTFOUND, "no source \"%s\" in node %.12s's config (data.sources)", source, id);
-        goto done;
-    }
-    /* Open only that source, with its tail held out for these batch sizes. */
-    runs_source_config only = cfg.data.sources[si];
-    only.cap = 1.0;
-    only.floor = 0.0;
-    cfg.data.sources[0] = only;
-    cfg.data.n_sources = 1;
-    cfg.data.n_exclude = 0;
-    cfg.data.n_warmup_sources = 0;
-    cfg.data.curriculum_warmup_steps = 0;
-    snprintf(cfg.data.heldout, sizeof cfg.data.heldout, "%s", only.name);
-    cfg.train.batch_size = (int)B;
-    cfg.train.seq_len = (int)T;
-    if ((rc = runs_data_open(&d, &cfg))) goto done;
-    size_t bt = (size_t)B * (size_t)T;
-    in = malloc(batches * bt * sizeof *in);
-    tg = malloc(batches * bt * sizeof *tg);
-    if (!in || !tg) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory for %ld batches of %ld×%ld", batches, B, T);
-        goto done;
-    }
-    for (long k = 0; k < batches; k++)
-        if ((rc = runs_data_heldout_batch(d, (int)k, (int)B, (int)T, in + k * bt, tg + k * bt))) goto done;
 
     const char *bs = backend_s ? backend_s : cfg.train.backend;
-    gpt_backend backend = GPT_BACKEND_CPU;
-    if (!strcmp(bs, "cuda")) {
-        if (!gpt_cuda_available()) {
-            rc = runs_error_set(RUNS_ERROR, "backend cuda asked for, but no CUDA device answers (use --backend cpu)");
-            goto done;
-        }
-        backend = GPT_BACKEND_CUDA;
-    } else if (!strcmp(bs, "auto") && gpt_cuda_available()) {
-        backend = GPT_BACKEND_CUDA;
-    }
+    gpt_backend backend;
+    if ((rc = runs_backend_pick(&backend, bs)))
+        goto done;
     prog pr;
     runs_progress_start(&pr.p, "sharpness", (uint64_t)samples, 0);
     runs_sharpness_opts o = {.samples = (int)samples, .eps = eps, .seed = (uint64_t)seed,
@@ -207,7 +159,6 @@ done:
     cJSON_Delete(m);
     free(in);
     free(tg);
-    runs_data_free(d);
     runs_store_free(s);
     return rc ? runs_cli_fail("sharpness") : RUNS_EXIT_OK;
 }

@@ -235,3 +235,73 @@ int runs_data_cursors_from_json(runs_data *d, const cJSON *j)
     }
     return 0;
 }
+
+int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **source_used, int *heldout,
+                              const runs_config *cfg, const char *source, int n_batches, int B, int T)
+{
+    runs_data *d = NULL;
+    int32_t *in = NULL, *tg = NULL;
+    runs_config *one = NULL;
+    int rc = 0, held = 1, si;
+    if (T > cfg->model.block_size) {
+        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %d exceeds the model's block_size %d", T,
+                            cfg->model.block_size);
+        goto done;
+    }
+    /* Which source, and is it really held out? */
+    if (source) {
+        held = !strcmp(source, cfg->data.heldout);
+    } else if (cfg->data.heldout[0]) {
+        source = cfg->data.heldout;
+    } else {
+        if (cfg->data.n_sources == 0) {
+            rc = runs_error_set(RUNS_EINVALID, "the config has no data sources to measure on (data.sources)");
+            goto done;
+        }
+        source = cfg->data.sources[0].name;
+        held = 0;
+    }
+    if ((si = runs_config_source_index(cfg, source)) < 0) {
+        rc = runs_error_set(RUNS_ENOTFOUND, "no source \"%s\" in the config's data.sources", source);
+        goto done;
+    }
+    /* A copy with only that source, its tail held out for these batch sizes. The config
+     * is large (fixed arrays), so it lives on the heap. */
+    if (!(one = malloc(sizeof *one))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory for the measuring config");
+        goto done;
+    }
+    *one = *cfg;
+    runs_source_config only = cfg->data.sources[si];
+    only.cap = 1.0;
+    only.floor = 0.0;
+    one->data.sources[0] = only;
+    one->data.n_sources = 1;
+    one->data.n_exclude = 0;
+    one->data.n_warmup_sources = 0;
+    one->data.curriculum_warmup_steps = 0;
+    snprintf(one->data.heldout, sizeof one->data.heldout, "%s", only.name);
+    one->train.batch_size = B;
+    one->train.seq_len = T;
+    if ((rc = runs_data_open(&d, one))) goto done;
+    size_t bt = (size_t)B * (size_t)T;
+    in = malloc((size_t)n_batches * bt * sizeof *in);
+    tg = malloc((size_t)n_batches * bt * sizeof *tg);
+    if (!in || !tg) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory for %d batches of %d×%d", n_batches, B, T);
+        goto done;
+    }
+    for (int k = 0; k < n_batches; k++)
+        if ((rc = runs_data_heldout_batch(d, k, B, T, in + k * bt, tg + k * bt))) goto done;
+    *inputs = in;
+    *targets = tg;
+    in = tg = NULL;
+    *source_used = cfg->data.sources[si].name;
+    *heldout = held;
+done:
+    free(in);
+    free(tg);
+    free(one);
+    runs_data_free(d);
+    return rc;
+}

@@ -69,4 +69,15 @@ int runs_data_cursors_from_json(runs_data *d, const cJSON *j);
 
 void runs_data_free(runs_data *d);
 
+/* n_batches fixed held-out batches of B rows of T tokens from one source of cfg, for
+ * measuring a node (sharpness): `source` (NULL: data.heldout, else the first source).
+ * Only that source is opened, with its tail held out for B and T, so the batches do not
+ * depend on the other sources or the curriculum. *inputs and *targets (n_batches*B*T
+ * each) are malloc'd and free()d by the caller; *source_used points into cfg; *heldout
+ * is 0 when the source is not cfg's data.heldout (the run trained on those tokens).
+ * RUNS_EUSAGE when T exceeds model.block_size, RUNS_ENOTFOUND for an unknown source,
+ * RUNS_EINVALID for a config without sources. */
+int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **source_used, int *heldout,
+                              const runs_config *cfg, const char *source, int n_batches, int B, int T);
+
 #endif

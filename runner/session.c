@@ -19,6 +19,7 @@
 #include "manifests/diff.h"
 #include "manifests/manifest.h"
 #include "manifests/merge_patch.h"
+#include "runner/backend.h"
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
@@ -49,31 +50,13 @@ int runs__gpt_fail(const char *what)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-static int pick_backend(gpt_backend *out, const char *want)
-{
-    if (!strcmp(want, "cpu")) {
-        *out = GPT_BACKEND_CPU;
-    } else if (!strcmp(want, "cuda")) {
-        if (!gpt_cuda_available())
-            return runs_error_set(RUNS_EINVALID,
-                                  "backend cuda: no CUDA device answers on this machine "
-                                  "(or this build has no CUDA); use --backend cpu or auto");
-        *out = GPT_BACKEND_CUDA;
-    } else if (!strcmp(want, "auto")) {
-        *out = gpt_cuda_available() ? GPT_BACKEND_CUDA : GPT_BACKEND_CPU;
-    } else {
-        return runs_error_set(RUNS_EINVALID, "backend '%s': expected cpu, cuda or auto", want);
-    }
-    return RUNS_OK;
-}
-
 /* Opens data, tokenizer and model for sess->cfg. Weights are left at zero. */
 int runs__session_setup(session *sess)
 {
     int rc;
     const runs_config *c = &sess->cfg;
     gpt_backend be = GPT_BACKEND_CPU;
-    if ((rc = pick_backend(&be, sess->opts.backend ? sess->opts.backend : c->train.backend)))
+    if ((rc = runs_backend_pick(&be, sess->opts.backend ? sess->opts.backend : c->train.backend)))
         return rc;
     runs_gate_init(&sess->gate, c->gate.threshold, c->gate.patience);
     /* without sample audits a missing tokenizer is no error, but one that is there
