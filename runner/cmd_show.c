@@ -54,15 +54,19 @@ static void node_label(char *buf, size_t n, runs_store *s, const char *id)
 /* A fork's or restart's config changes, as `runs log` lists them: the node's own
  * changes.config when recorded, else computed against the parent's config (nodes
  * written before changes were recorded). */
-static void print_changes(runs_store *s, const cJSON *m)
+static int is_branch_kind(const char *kind)
+{
+    return kind && (!strcmp(kind, "fork") || !strcmp(kind, "restart"));
+}
+
+/* at: "" for the node itself, else "RUN@step_N" of the run's fork/restart node */
+static void print_changes(runs_store *s, const cJSON *m, const char *at)
 {
     const char *kind = cJSON_GetStringValue(get(m, "kind"));
-    if (!kind || (strcmp(kind, "fork") && strcmp(kind, "restart")))
-        return;
     const cJSON *ch = get(m, "changes");
     const char *from = cJSON_GetStringValue(get(ch, "from_run"));
     const cJSON *kept = get(ch, "bandit_kept"), *peak = get(ch, "peak_lr");
-    printf("\nchanges (%s%s%s", kind, from ? " from " : "", from ? from : "");
+    printf("\nchanges (%s%s%s%s%s", kind, from ? " from " : "", from ? from : "", at[0] ? " at " : "", at);
     if (cJSON_IsBool(kept))
         printf("; bandit %s", cJSON_IsTrue(kept) ? "kept" : "fresh");
     if (cJSON_IsNumber(peak))
@@ -102,6 +106,38 @@ static void print_changes(runs_store *s, const cJSON *m)
         printf("  no config changes\n");
     runs_diff_free(d, d ? nd : 0); /* d is NULL when the recorded list was used */
     cJSON_Delete(pm);
+}
+
+/* A checkpoint of a forked or restarted run: what its run changed, from the fork or
+ * restart node up its own run's lineage (the same question `runs show RUN` asks of a
+ * tip). A run that started from scratch prints nothing. */
+static void print_run_changes(runs_store *s, const cJSON *m)
+{
+    const char *run = cJSON_GetStringValue(get(m, "run"));
+    cJSON *cur = NULL, *next = NULL;
+    const char *parent = cJSON_GetStringValue(get(m, "parent"));
+    char at[256];
+    /* checkpoints only link to their own run's previous node; the bound keeps a
+     * damaged lineage from looping */
+    for (int hops = 0; run && parent && hops < 100000; hops++) {
+        if (runs_node_manifest(&next, s, parent) != 0) {
+            runs_error_clear();
+            break;
+        }
+        cJSON_Delete(cur);
+        cur = next;
+        next = NULL;
+        const char *r = cJSON_GetStringValue(get(cur, "run"));
+        if (!r || strcmp(r, run))
+            break;
+        if (is_branch_kind(cJSON_GetStringValue(get(cur, "kind")))) {
+            snprintf(at, sizeof at, "%s@step_%.0f", r, cJSON_GetNumberValue(get(cur, "step")));
+            print_changes(s, cur, at);
+            break;
+        }
+        parent = cJSON_GetStringValue(get(cur, "parent"));
+    }
+    cJSON_Delete(cur);
 }
 
 static void print_metric(const char *k, const cJSON *v)
@@ -361,7 +397,10 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     const char *note = cJSON_GetStringValue(get(m, "note"));
     if (note)
         printf("note         %s\n", note);
-    print_changes(s, m);
+    if (is_branch_kind(kind))
+        print_changes(s, m, "");
+    else
+        print_run_changes(s, m);
     print_metrics(s, id, m);
     /* the data the node was trained on: enough to tell a changed shard at a glance */
     const cJSON *f;

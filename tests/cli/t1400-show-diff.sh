@@ -61,7 +61,10 @@ expect_eq "show --config is the node's effective config" \
 expect_exit 129 "show --json --config is a usage error" "$RUNS" show fk --json --config
 expect "sharpness on base (recorded in the note)" "$RUNS" sharpness base --samples 2 --batches 1
 expect_match "show: sharpness from the note" "$("$RUNS" show base)" '^  sharpness +[0-9.e+-]+ '
-expect_eq "show of a checkpoint has no changes section" "$("$RUNS" show base | grep -c '^changes')" 0
+expect_eq "show of a run started from scratch has no changes section" "$("$RUNS" show base | grep -c '^changes')" 0
+tip=$("$RUNS" show fk)
+expect_match "show of a fork's tip: what its run changed, and where" "$tip" '^changes \(fork from base at fk@step_10; bandit fresh\)$'
+expect_match "... the lr change" "$tip" '^  optimizer\.lr: 0\.003 -> 0\.001$'
 
 # a fork written without its changes recorded (synthetic, like older stores): show
 # computes them against the parent's config
