@@ -22,6 +22,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/dp.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "runner/schedule.h"
@@ -84,6 +85,9 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     int rc;
     const char *kind = patch ? "fork" : "restart";
     char tip[41];
+    /* under mpirun every rank runs this: refuse before any of them touches the store */
+    if ((rc = runs_dp_check_launch()))
+        goto done;
     if (runs_run_tip(tip, s, o->run) == RUNS_OK) {
         rc = runs_error_set(RUNS_EEXISTS, "run '%s' already exists; pick another --name", o->run);
         goto done;

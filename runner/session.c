@@ -23,6 +23,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/dp.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "runner/schedule.h"
@@ -319,6 +320,9 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
     runs__session_init(&sess, s, o);
     char tip[41];
     int rc;
+    /* under mpirun every rank runs this: refuse before any of them touches the store */
+    if ((rc = runs_dp_check_launch()))
+        goto done;
     if (runs_run_tip(tip, s, o->run) == RUNS_OK) {
         rc = runs_error_set(RUNS_EEXISTS,
                             "run '%s' already exists; continue it with `runs resume %s` or pick "
@@ -367,6 +371,9 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
     cJSON *m = NULL;
     char id[41];
     int rc;
+    /* under mpirun every rank runs this: refuse before any of them touches the store */
+    if ((rc = runs_dp_check_launch()))
+        goto done;
     if (node_id)
         snprintf(id, sizeof id, "%s", node_id);
     else if ((rc = runs_run_tip(id, s, o->run)))
