@@ -29,18 +29,41 @@ int runs_is_hex(const char *s, size_t n)
     return 1;
 }
 
-int runs_is_run_name(const char *s)
+int runs_name_check(const char *name, const char *what)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= 64 || s[0] == '.' || strstr(s, "..")) return 0;
-    if (n >= 5 && strcmp(s + n - 5, ".lock") == 0) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return 0;
+    if (!name || !*name)
+        return runs_error_set(RUNS_EINVALID, "%s name is empty; use letters, digits, '.', '_', '-'",
+                              what);
+    size_t len = strlen(name);
+    if (len > 63)
+        return runs_error_set(RUNS_EINVALID, "%s name '%.20s…' is %zu characters; at most 63",
+                              what, name, len);
+    /* '-' first would read as an option wherever the name is given back to `runs` */
+    if (name[0] == '.' || name[0] == '-')
+        return runs_error_set(RUNS_EINVALID, "%s name '%s' starts with '%c'; start with a letter or digit",
+                              what, name, name[0]);
+    for (const char *p = name; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return runs_error_set(RUNS_EINVALID,
+                                  "%s name '%s' has '%c'; use only letters, digits, '.', '_', '-'",
+                                  what, name, c);
     }
-    return 1;
+    if (strstr(name, "..") || (len >= 5 && !strcmp(name + len - 5, ".lock")) ||
+        !strcmp(name, "HEAD"))
+        return runs_error_set(RUNS_EINVALID,
+                              "%s name '%s' is reserved by git (no '..', no '.lock' ending, not HEAD)",
+                              what, name);
+    if (!strncmp(name, "step_", 5)) {
+        const char *p = name + 5;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (*p == '\0' && p > name + 5)
+            return runs_error_set(RUNS_EINVALID, "%s name '%s' looks like a node name (step_N); choose another",
+                                  what, name);
+    }
+    return 0;
 }
 
 static int bad(const char *path, const char *expected, const cJSON *got)
@@ -213,7 +236,7 @@ int runs_manifest_validate(const cJSON *m)
         return bad("kind", e, kind);
     }
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(m, "run");
-    if (!cJSON_IsString(run) || !runs_is_run_name(run->valuestring))
+    if (!cJSON_IsString(run) || runs_name_check(run->valuestring, "run") != 0)
         return bad("run", "a run name of letters, digits, '.', '_' or '-' (under 64 bytes, not starting with '.')",
                    run);
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");

@@ -37,8 +37,11 @@ int runs_manifest_validate(const cJSON *m);
 /* Checks used by the store and tools as well. 1 if s is n lowercase hex digits. */
 int runs_is_hex(const char *s, size_t n);
 
-/* 1 if s is a usable run name: [A-Za-z0-9._-]+, < 64 bytes, usable as a git ref
- * component (no leading '.', no "..", no ".lock" suffix). */
-int runs_is_run_name(const char *s);
+/* Run and tag names, the one rule for the CLI, the session, the store and the manifest
+ * validator: [A-Za-z0-9._-]+, at most 63 chars, not starting with '.' or '-', no "..",
+ * no ".lock" ending, not HEAD (git ref rules), not of the form step_N (which names
+ * nodes). what ("run", "tag") is used in the message. 0 or RUNS_EINVALID. Lives here,
+ * the lowest layer that needs it; store/store.h includes this header for its callers. */
+int runs_name_check(const char *name, const char *what);
 
 #endif

@@ -131,9 +131,8 @@ int runs__session_open_run(session *sess, const char *run, const char *dir_opt, 
 {
     int rc;
     snprintf(sess->run, sizeof sess->run, "%s", run);
-    if (!runs_is_run_name(run))
-        return runs_error_set(RUNS_EINVALID,
-                              "run name '%s': use letters, digits, '.', '_' or '-' (max 63)", run);
+    if ((rc = runs_name_check(run, "run")))
+        return rc;
     if ((rc = runs_trainer_lock(&sess->lock_fd, sess->store, run)))
         return rc;
     if (dir_opt)

@@ -104,43 +104,6 @@ int runs_oid_valid(const char *hex)
     return hex[64] == '\0';
 }
 
-int runs_name_check(const char *name, const char *what)
-{
-    if (!name || !*name)
-        return runs_error_set(RUNS_EINVALID, "%s name is empty; use letters, digits, '.', '_', '-'",
-                              what);
-    size_t len = strlen(name);
-    if (len > 63)
-        return runs_error_set(RUNS_EINVALID, "%s name '%.20s…' is %zu characters; at most 63",
-                              what, name, len);
-    /* '-' first would read as an option wherever the name is given back to `runs` */
-    if (name[0] == '.' || name[0] == '-')
-        return runs_error_set(RUNS_EINVALID, "%s name '%s' starts with '%c'; start with a letter or digit",
-                              what, name, name[0]);
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return runs_error_set(RUNS_EINVALID,
-                                  "%s name '%s' has '%c'; use only letters, digits, '.', '_', '-'",
-                                  what, name, c);
-    }
-    if (strstr(name, "..") || (len >= 5 && !strcmp(name + len - 5, ".lock")) ||
-        !strcmp(name, "HEAD"))
-        return runs_error_set(RUNS_EINVALID,
-                              "%s name '%s' is reserved by git (no '..', no '.lock' ending, not HEAD)",
-                              what, name);
-    if (!strncmp(name, "step_", 5)) {
-        const char *p = name + 5;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (*p == '\0' && p > name + 5)
-            return runs_error_set(RUNS_EINVALID, "%s name '%s' looks like a node name (step_N); choose another",
-                                  what, name);
-    }
-    return 0;
-}
-
 static int mkdir_p1(const char *path)
 {
     if (mkdir(path, 0755) != 0 && errno != EEXIST)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "manifests/manifest.h" /* runs_name_check */
 #include "store/publish.h"
 
 typedef struct runs_store runs_store;
@@ -40,10 +41,5 @@ const char *runs_store_dir(const runs_store *s);
 
 /* True (1) when hex is a well-formed object name (64 lowercase hex digits). */
 int runs_oid_valid(const char *hex);
-
-/* Run and tag names: [A-Za-z0-9._-]+, not starting with '.', at most 63 chars,
- * not of the form step_N (which names nodes). what ("run", "tag") is used in the
- * message. 0 or RUNS_EINVALID. */
-int runs_name_check(const char *name, const char *what);
 
 #endif

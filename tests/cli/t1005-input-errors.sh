@@ -74,6 +74,15 @@ expect_match "context, then the whole cause with its full path" "$(cat "$T/.err"
     "^runs start: data.tokenizer \(sample audits need it.*\): tokenizer $T/nowhere/tok.bin does not exist"
 expect_eq "the context appears once" "$(grep -o 'data.tokenizer' "$T/.err" | wc -l | tr -d ' ')" "1"
 
+# --- one run-name rule: a node-like name is refused before anything is made ------
+# (the session used to accept step_5, make its directory and take the trainer lock,
+# and only the commit refused the name)
+sed "s|$T/nowhere/tok.bin|$T/tok.bin|" notok.json >named.json
+expect_exit 1 "start --name step_5" "$RUNS" start --config named.json --name step_5 --dir s5dir --no-train
+expect_match "the store's message: it looks like a node name" "$(cat "$T/.err")" \
+    "^runs start: run name 'step_5' looks like a node name \(step_N\); choose another$"
+expect_eq "no run directory was made for it" "$([ -e s5dir ] && echo made || echo none)" "none"
+
 # --- control bytes in echoed user strings are escaped ----------------------------
 nl_name=$(printf 'a\nb\033[31mred')
 expect_exit 1 "unknown node with a newline and an escape" "$RUNS" show "$nl_name"

@@ -176,10 +176,14 @@ static void test_helpers(void **state)
     assert_false(runs_is_hex(COMMIT, 64));
     assert_false(runs_is_hex("0123456789ABCDEF0123456789abcdef01234567", 40));
     assert_false(runs_is_hex(NULL, 40));
-    assert_true(runs_is_run_name("polish_v3-2.1"));
-    assert_false(runs_is_run_name("a/b"));
-    assert_false(runs_is_run_name(""));
-    assert_false(runs_is_run_name(NULL));
+    assert_int_equal(runs_name_check("polish_v3-2.1", "run"), 0);
+    assert_int_equal(runs_name_check("a/b", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check(NULL, "run"), RUNS_EINVALID);
+    /* the validator and the store share the rule: a node-like run name is refused here
+     * too (the validator used to let step_5 pass and the commit refuse it) */
+    assert_int_equal(runs_name_check("step_5", "run"), RUNS_EINVALID);
+    assert_int_equal(runs_name_check("-x", "run"), RUNS_EINVALID);
 }
 
 int main(void)
