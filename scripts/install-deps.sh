@@ -4,10 +4,11 @@
 # Runs apt-get only when a package is missing; as root directly, otherwise via sudo.
 set -eu
 # python3: some CLI tests parse JSON and write model files with it
+# openmpi-bin, libopenmpi-dev: mpirun for t8001 (and the data-parallel build to come)
 # clang, libclang-rt-dev (libFuzzer and the sanitizer runtimes, only a recommendation of
 # clang's, which --no-install-recommends skips), libomp-dev (clang's OpenMP): `make fuzz`
 pkgs="build-essential pkg-config git libgit2-dev libcjson-dev libssl-dev libcmocka-dev python3
-      clang libclang-rt-dev libomp-dev $*"
+      clang libclang-rt-dev libomp-dev openmpi-bin libopenmpi-dev $*"
 missing=""
 for p in $pkgs; do
     # each package once, even when an argument repeats one of ours
