@@ -13,6 +13,7 @@
 #include "runner/session.h"
 #include "store/gc.h"
 #include "store/lineage.h"
+#include "store/verify.h"
 
 #define USAGE "runs verify [--all] [--repair]"
 

@@ -1,4 +1,4 @@
-/* store/verify.c — re-hash what the lineage references; see store/gc.h. */
+/* store/verify.c — re-hash what the lineage references; see store/verify.h. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
@@ -13,6 +13,7 @@
 #include "store/internal.h"
 #include "store/lineage.h"
 #include "store/object.h"
+#include "store/verify.h"
 
 typedef struct {
     char hex[65];

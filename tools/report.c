@@ -248,8 +248,6 @@ static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
     for (size_t i = ns->n; i-- > 0 && !rc;) {  /* newest nodes first */
         const rnode *r = &ns->v[i];
         const char *log = jstr(r->m, "samples_log");
-        if (!log) /* or in the manifest's name -> object map */
-            log = jstr(cJSON_GetObjectItemCaseSensitive(r->m, "objects"), "samples_log");
         if (!log)
             continue;
         double threshold = jnum(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->m, "config"), "gate"),

@@ -16,6 +16,7 @@
 #include "store/lineage.h"
 #include "store/object.h"
 #include "store/store.h"
+#include "store/verify.h"
 
 typedef struct {
     char dir[256];
