@@ -320,33 +320,3 @@ score:
         *detail = d;
     return d.score;
 }
-
-void runs_gate_init(runs_gate *g, double threshold, int patience)
-{
-    memset(g, 0, sizeof *g);
-    g->threshold = threshold;
-    g->patience = patience;
-    g->run_start = -1;
-    g->fired_step = -1;
-}
-
-int runs_gate_feed(runs_gate *g, long step, double score)
-{
-    g->n_seen++;
-    if (g->fired)
-        return 1;
-    if (g->patience <= 0)
-        return 0;
-    if (!(score >= g->threshold)) { /* NaN is low */
-        if (g->run++ == 0)
-            g->run_start = step;
-        if (g->run >= g->patience) {
-            g->fired = 1;
-            g->fired_step = step;
-        }
-    } else {
-        g->run = 0;
-        g->run_start = -1;
-    }
-    return g->fired;
-}

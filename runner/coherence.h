@@ -72,20 +72,7 @@ typedef struct {
  * character statistics alone (detail->words is then 0). */
 double runs_coherence_score(const char *text, runs_coherence_detail *detail);
 
-typedef struct {
-    double threshold;
-    int patience;
-    int run;              /* consecutive low scores so far */
-    long run_start;       /* step of the first of them (-1: none) */
-    int fired;
-    long fired_step;      /* step of the score that fired it (-1: not fired) */
-    long n_seen;
-} runs_gate;
-
-/* A gate with the given threshold and patience (0 = off). */
-void runs_gate_init(runs_gate *g, double threshold, int patience);
-
-/* Feeds one sample's score. Returns 1 if the gate has fired (now or before), else 0. */
-int runs_gate_feed(runs_gate *g, long step, double score);
+/* The sample gate that acts on these scores (patience consecutive low scores) is in
+ * runner/gate.h, beside the loss gate. */
 
 #endif

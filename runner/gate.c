@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 void runs_loss_gate_init(runs_loss_gate *g, double factor, long steps, long grace)
 {
@@ -85,4 +86,36 @@ void runs_loss_gate_describe(char *buf, size_t len, const runs_loss_gate *g)
         if (len)
             buf[0] = '\0';
     }
+}
+
+/* ---- the sample gate ---- */
+
+void runs_gate_init(runs_gate *g, double threshold, int patience)
+{
+    memset(g, 0, sizeof *g);
+    g->threshold = threshold;
+    g->patience = patience;
+    g->run_start = -1;
+    g->fired_step = -1;
+}
+
+int runs_gate_feed(runs_gate *g, long step, double score)
+{
+    g->n_seen++;
+    if (g->fired)
+        return 1;
+    if (g->patience <= 0)
+        return 0;
+    if (!(score >= g->threshold)) { /* NaN is low */
+        if (g->run++ == 0)
+            g->run_start = step;
+        if (g->run >= g->patience) {
+            g->fired = 1;
+            g->fired_step = step;
+        }
+    } else {
+        g->run = 0;
+        g->run_start = -1;
+    }
+    return g->fired;
 }

@@ -71,4 +71,23 @@ const char *runs_loss_rule_name(runs_loss_rule r);
  * "non-finite loss (nan) at step 12"; "" when the gate has not fired. */
 void runs_loss_gate_describe(char *buf, size_t len, const runs_loss_gate *g);
 
+/* ---- the sample gate ---------------------------------------------------------
+ * Over the coherence scores of the periodic samples (runner/coherence.h): it fires
+ * after `patience` consecutive scores below `threshold` (a NaN score is low). */
+typedef struct {
+    double threshold;
+    int patience;
+    int run;              /* consecutive low scores so far */
+    long run_start;       /* step of the first of them (-1: none) */
+    int fired;
+    long fired_step;      /* step of the score that fired it (-1: not fired) */
+    long n_seen;
+} runs_gate;
+
+/* A gate with the given threshold and patience (0 = off). */
+void runs_gate_init(runs_gate *g, double threshold, int patience);
+
+/* Feeds one sample's score. Returns 1 if the gate has fired (now or before), else 0. */
+int runs_gate_feed(runs_gate *g, long step, double score);
+
 #endif

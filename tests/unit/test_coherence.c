@@ -14,6 +14,7 @@
 #include <cJSON.h>
 
 #include "runner/coherence.h"
+#include "runner/gate.h"
 
 static const char *argv0 = "";
 
