@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "cuda/gpt.h"
 #include "manifests/canon.h"
 #include "manifests/config.h"
@@ -63,7 +64,7 @@ static int archive_file(runs_oid *oid_out, runs_store *s, const char *dir, const
     size_t len = 0;
     oid_out->hex[0] = '\0';
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    int rc = runs_read_file(&data, &len, p);
+    int rc = runs_file_read(&data, &len, p);
     if (rc == RUNS_ENOTFOUND) {
         runs_error_clear();
         return RUNS_OK;

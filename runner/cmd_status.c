@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "manifests/canon.h"
 #include "runner/cli_store.h"
 #include "runner/rundir.h"
@@ -52,7 +53,7 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
     if ((rc = runs_rundir_get(dir, sizeof dir, s, run)))
         goto done;
     snprintf(path, sizeof path, "%s/.status.json", dir);
-    if ((rc = runs_read_file(&text, NULL, path))) {
+    if ((rc = runs_file_read(&text, NULL, path))) {
         rc = runs_error_set(rc, "run '%s' has not trained yet (no %s)", run, path);
         goto done;
     }

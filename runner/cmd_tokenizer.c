@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "runner/cli.h"
 #include "tools/bpe.h"
 #include "tools/shard.h"
@@ -65,45 +66,6 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int read_file(const char *path, char **buf, size_t *len)
-{
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return runs_error_sys(RUNS_ENOTFOUND, "open", path);
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    int rc = 0;
-    if (!b) {
-        fclose(f);
-        return runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            char *p = realloc(b, cap * 2);
-            if (!p) {
-                rc = runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
-                break;
-            }
-            b = p;
-            cap *= 2;
-        }
-        size_t r = fread(b + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) rc = runs_error_sys(RUNS_EIO, "read", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (rc) {
-        free(b);
-        return rc;
-    }
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
 static int do_train(int argc, char **argv)
 {
     long vocab_l = 4096;
@@ -130,7 +92,7 @@ static int do_train(int argc, char **argv)
     for (int i = 0; i < npos; i++) {
         char *buf;
         size_t len;
-        if ((rc = read_file(pos[i], &buf, &len))) goto done;
+        if ((rc = runs_file_read(&buf, &len, pos[i]))) goto done;
         rc = runs_bpe_trainer_add_documents(t, buf, len, mode);
         bytes += len;
         free(buf);
@@ -178,7 +140,7 @@ static int do_encode(int argc, char **argv)
     for (int i = 0; i < npos; i++) {
         char *buf;
         size_t len;
-        if ((rc = read_file(pos[i], &buf, &len))) goto done;
+        if ((rc = runs_file_read(&buf, &len, pos[i]))) goto done;
         toks.n = 0;
         rc = runs_bpe_encode_documents(b, buf, len, mode, &toks, &docs);
         bytes += len;

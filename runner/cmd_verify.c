@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "common/progress.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
@@ -48,7 +49,7 @@ static long check_rundirs(runs_store *s, uint64_t *checked)
             continue; /* no directory recorded (imported or synthetic runs) */
         }
         snprintf(path, sizeof path, "%s/.loss.json", dir);
-        if (runs_read_file(&have, &hl, path) != 0) {
+        if (runs_file_read(&have, &hl, path) != 0) {
             runs_error_clear();
             continue; /* the directory was moved or removed: nothing to compare */
         }

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "manifests/config.h"
 #include "runner/rundir.h"
 
@@ -166,7 +167,7 @@ int runs_provenance_file_hash(runs_oid *out, uint64_t *bytes, runs_store *s, con
     int cacheable = s && !strchr(path, '\n');
     if (cacheable) {
         cache_path(cp, sizeof cp, s);
-        if (runs_read_file(&text, NULL, cp))
+        if (runs_file_read(&text, NULL, cp))
             runs_error_clear(); /* no cache yet (or unreadable): hash */
         if (cache_find(out, text, path, *bytes, mtime_ns))
             goto done;

@@ -48,7 +48,5 @@ int runs_trainer_pid(runs_store *s, const char *run);
 /* runs_jsonl_truncate_steps and the other JSON Lines log functions: store/jsonl.h. */
 #include "store/jsonl.h"
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees). */
-int runs_read_file(char **out, size_t *len, const char *path);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "manifests/canon.h"
 #include "manifests/manifest.h"
 #include "runner/provenance.h"
@@ -79,7 +80,7 @@ static int lines_of(const char *rel)
 {
     char p[PATH_MAX], *text = NULL;
     snprintf(p, sizeof p, "%s/%s", dir, rel);
-    if (runs_read_file(&text, NULL, p))
+    if (runs_file_read(&text, NULL, p))
         return -1;
     int n = 0;
     for (char *c = text; *c; c++)
@@ -145,7 +146,7 @@ static void test_hash_cache(void **state)
     /* the second look-up is answered by the cache: a poisoned entry proves it */
     char cp[PATH_MAX + 32], *text = NULL;
     snprintf(cp, sizeof cp, "%s/.runs/cache/data-hashes", dir);
-    assert_int_equal(runs_read_file(&text, NULL, cp), 0);
+    assert_int_equal(runs_file_read(&text, NULL, cp), 0);
     memset(text, 'e', 64);
     assert_int_equal(runs_file_write_atomic(cp, text, strlen(text)), 0);
     free(text);
@@ -305,7 +306,7 @@ static void test_rundir_record_and_claim(void **state)
     assert_int_equal(runs_rundir_set(a, "x", rd), 0);
     char *text = NULL;
     snprintf(want, sizeof want, "%s/p/.runs/rundirs/x", dir);
-    assert_int_equal(runs_read_file(&text, NULL, want), 0);
+    assert_int_equal(runs_file_read(&text, NULL, want), 0);
     assert_string_equal(text, "runs/x\n");
     free(text);
     assert_int_equal(runs_rundir_get(out, sizeof out, a, "x"), 0);

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 
+#include "common/file.h"
 #include "runner/committer.h"
 #include "runner/rundir.h"
 #include "runner/runlog.h"
@@ -130,7 +131,7 @@ static void test_status_file(void **state)
     snprintf(p, sizeof p, "%s/.status.json", x.dir);
     char *text = NULL;
     size_t len = 0;
-    assert_int_equal(runs_read_file(&text, &len, p), 0);
+    assert_int_equal(runs_file_read(&text, &len, p), 0);
     cJSON *j = cJSON_Parse(text);
     assert_non_null(j);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "run")->valuestring, "main");
