@@ -996,6 +996,11 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
     int hex = len >= 4 && len <= 40;
     for (size_t i = 0; hex && i < len; i++)
         hex = (spec[i] >= '0' && spec[i] <= '9') || (spec[i] >= 'a' && spec[i] <= 'f');
+    /* a full id names one commit: look it up directly instead of walking every node
+     * (the walk reads every ref). The answer is the same: the walk below finds a
+     * reachable node by its full id, and lookup_unreachable finds it otherwise. */
+    if (hex && len == 40 && lookup_unreachable(out_id, s, spec, len) == 0)
+        return 0;
     if (hex) {
         char (*ids)[41] = NULL;
         size_t n = 0, found = 0, first = 0;

@@ -66,9 +66,17 @@ expect_eq "graph order is stable" "$(runs log --all --graph)" "$g"
 # re-read every tag ref, one per node, for each node: ~2N opens per node)
 if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null; then
     opens() { strace -f -qq -e trace=openat,open -o "$T/.st" "$RUNS" log "$@" >/dev/null 2>&1; grep -c '' "$T/.st"; }
+    # naming a node by its full id looks that commit up, not every ref and node
+    tagopens() { strace -f -qq -e trace=openat,open -o "$T/.st" "$RUNS" tag "$1" "$2" >/dev/null 2>&1; grep -c '' "$T/.st"; }
+    full=$(runs log --json | tr '{' '\n' | sed -n 's/.*"id":"\([0-9a-f]\{40\}\)".*"step":30[,}].*/\1/p')
     o1=$(opens)
+    a1=$(tagopens "$full" t_before)
     expect "main: 24 more nodes" "$SYNTH" --store "$S" --run main --count 24 --elems 8 --tensors 1
     o2=$(opens)
+    a2=$(tagopens "$full" t_after)
+    expect_eq "both full-id tags made" "$(runs log | grep -c 't_after, t_before')" 1
+    if [ $((a2 - a1)) -le 8 ]; then ok "tag by full id: $a1 then $a2 opened files (24 nodes more)"
+    else not_ok "tag by full id opens files per node: $a1 for 12 nodes, $a2 for 36"; fi
     per=$(( (o2 - o1) / 24 ))
     if [ "$per" -le 12 ]; then ok "log opens $per files per added node (<= 12)"
     else not_ok "log opens $per files per added node (want <= 12; $o1 for 12 nodes, $o2 for 36)"; fi
