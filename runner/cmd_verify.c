@@ -11,7 +11,7 @@
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "runner/rundir.h"
-#include "runner/session.h"
+#include "runner/runlog.h"
 #include "store/gc.h"
 #include "store/lineage.h"
 #include "store/verify.h"
@@ -54,7 +54,7 @@ static long check_rundirs(runs_store *s, uint64_t *checked)
             continue; /* the directory was moved or removed: nothing to compare */
         }
         (*checked)++;
-        if (runs_run_tip(tip, s, runs[i]) != 0 || runs_lineage_loss_log(&want, &wl, s, tip) != 0) {
+        if (runs_run_tip(tip, s, runs[i]) != 0 || runs_runlog_loss_history(&want, &wl, s, tip) != 0) {
             fprintf(stderr, "runs verify: run %s: cannot rebuild its loss history: %s\n", runs[i],
                     runs_error_message());
             problems++;

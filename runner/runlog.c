@@ -74,7 +74,7 @@ int runs__runlog_write_state(session *sess)
     return rc;
 }
 
-int runs_lineage_loss_log(char **out, size_t *len, runs_store *s, const char *node_id)
+int runs_runlog_loss_history(char **out, size_t *len, runs_store *s, const char *node_id)
 {
     char(*ids)[41] = NULL;
     size_t n = 0;
@@ -119,7 +119,7 @@ int runs__runlog_rebuild(session *sess, const char *node_id, int fresh_samples)
     char p[PATH_MAX];
     char *hist = NULL;
     size_t hl = 0;
-    int rc = runs_lineage_loss_log(&hist, &hl, sess->store, node_id);
+    int rc = runs_runlog_loss_history(&hist, &hl, sess->store, node_id);
     if (rc)
         return rc;
     runs__session_path(p, sizeof p, sess, ".loss.json");

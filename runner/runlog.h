@@ -8,6 +8,10 @@
 #ifndef RUNS_RUNNER_RUNLOG_H
 #define RUNS_RUNNER_RUNLOG_H
 
+#include <stddef.h>
+
+#include "store/store.h"
+
 /* What .status.json says about a run. */
 typedef struct {
     const char *run;
@@ -25,5 +29,11 @@ typedef struct {
  * place whole, without fsync (store/publish.h runs_file_write_advisory), since
  * it is rewritten every second and only advisory. */
 int runs_runlog_write_status(const char *dir, const runs_run_status *st);
+
+/* The loss history of the lineage ending at node_id as JSON Lines bytes (steps
+ * 0..step-1), concatenated from the nodes' loss_log segments: what .loss.json holds
+ * for a run at that node (a resume rewrites it from this; `runs verify` compares).
+ * *out is malloc'd; the caller frees it. */
+int runs_runlog_loss_history(char **out, size_t *len, runs_store *s, const char *node_id);
 
 #endif

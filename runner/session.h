@@ -101,8 +101,4 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
 int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, double peak_lr,
                         const runs_session_opts *o);
 
-/* Loss history of the lineage ending at node_id as JSON Lines bytes (steps 0..step-1),
- * concatenated from the nodes' loss_log segments. *out is malloc'd; caller frees. */
-int runs_lineage_loss_log(char **out, size_t *len, runs_store *s, const char *node_id);
-
 #endif
