@@ -1,4 +1,4 @@
-/* tools/svg.h — a tiny SVG line-chart writer (and the string buffer it builds on).
+/* tools/svg.h — a tiny SVG line-chart writer, built on common/buf.h's string buffer.
  *
  * One chart = a plot frame with axes, "nice" ticks (1-2-5 steps, or decades on a
  * log axis), a title and axis labels, any number of line series (own colour,
@@ -13,19 +13,7 @@
 
 #include <stddef.h>
 
-/* A growable NUL-terminated string. Zero-initialise ({0}); free with runs_buf_free. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;          /* an append failed: s holds what fitted before */
-} runs_buf;
-
-int runs_buf_append(runs_buf *b, const char *s, size_t n);
-int runs_buf_puts(runs_buf *b, const char *s);
-int runs_buf_printf(runs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s with &, <, >, " and ' escaped for XML/HTML text and attributes. */
-int runs_buf_put_escaped(runs_buf *b, const char *s);
-void runs_buf_free(runs_buf *b);
+#include "common/buf.h"
 
 typedef struct runs_svg_chart runs_svg_chart;
 
