@@ -60,6 +60,18 @@ TOOLDIR := $(if $(filter build,$(B)),tools,$(B)/tools)
 FUZZ_SECONDS ?= 60
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
+# Data-parallel training over MPI (runner/dp.c) where Open MPI's mpicc is found (make deps);
+# without it the build trains on one process and refuses to run under mpirun. Not in the
+# sanitizer and fuzz builds. MPI=0 builds without.
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+ifneq ($(strip $(MPICC))$(SAN)$(FUZZ)$(filter 0,$(MPI)),$(strip $(MPICC)))
+  MPICC :=
+endif
+ifneq ($(strip $(MPICC)),)
+  CFLAGS  += -DRUNS_HAVE_MPI=1 $(shell $(MPICC) --showme:compile 2>/dev/null)
+  LDLIBS  += $(shell $(MPICC) --showme:link 2>/dev/null)
+endif
+
 LIB_C   := $(wildcard common/*.c store/*.c manifests/*.c cuda/*.c cuda/cpu/*.c tools/*.c runner/*.c)
 LIB_C   := $(filter-out runner/main.c runner/cli_%.c runner/cmd_%.c,$(LIB_C))
 CLI_C   := $(wildcard runner/main.c runner/cli_*.c runner/cmd_*.c)

@@ -89,6 +89,10 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     /* under mpirun every rank runs this: refuse before any of them touches the store */
     if ((rc = runs_dp_check_launch()))
         goto done;
+    if (runs_dp_rank() > 0) { /* a follower: rank 0 owns the run */
+        rc = runs__session_worker(&sess);
+        goto done;
+    }
     if (runs_run_tip(tip, s, o->run) == RUNS_OK) {
         rc = runs_error_set(RUNS_EEXISTS, "run '%s' already exists; pick another --name", o->run);
         goto done;

@@ -25,6 +25,87 @@ int runs_dp_launch_size(void)
     return n ? n : 1;
 }
 
+static int dp_rank = 0, dp_size = 1;
+
+int runs_dp_rank(void)
+{
+    return dp_rank;
+}
+
+int runs_dp_size(void)
+{
+    return dp_size;
+}
+
+#ifdef RUNS_HAVE_MPI
+#include <mpi.h>
+
+static void dp_finalize(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin)
+        MPI_Finalize();
+}
+
+int runs_dp_check_launch(void)
+{
+    int n = runs_dp_launch_size(), init = 0;
+    if (n <= 1)
+        return RUNS_OK;
+    MPI_Initialized(&init);
+    if (!init) {
+        if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
+            return runs_error_set(RUNS_EINVALID, "MPI_Init failed under mpirun (%d processes); check the "
+                                                 "launcher (mpirun --allow-run-as-root as root)", n);
+        atexit(dp_finalize);
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &dp_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &dp_size);
+    return RUNS_OK;
+}
+
+/* MPI counts are ints: large buffers go in 1 GiB pieces */
+#define DP_CHUNK ((size_t)1 << 30)
+
+int runs_dp_bcast(void *buf, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += DP_CHUNK) {
+        size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
+        if (MPI_Bcast((char *)buf + o, (int)k, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return runs_error_set(RUNS_EIO, "MPI_Bcast of %zu bytes failed; a rank may have died", bytes);
+    }
+    return RUNS_OK;
+}
+
+int runs_dp_send0(const void *buf, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += DP_CHUNK) {
+        size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
+        if (MPI_Send((const char *)buf + o, (int)k, MPI_BYTE, 0, 1, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return runs_error_set(RUNS_EIO, "MPI_Send of %zu bytes to rank 0 failed", bytes);
+    }
+    return RUNS_OK;
+}
+
+int runs_dp_recv(void *buf, size_t bytes, int from)
+{
+    for (size_t o = 0; o < bytes; o += DP_CHUNK) {
+        size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
+        if (MPI_Recv((char *)buf + o, (int)k, MPI_BYTE, from, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return runs_error_set(RUNS_EIO, "MPI_Recv of %zu bytes from rank %d failed", bytes, from);
+    }
+    return RUNS_OK;
+}
+#else
+static int no_mpi(void)
+{
+    return runs_error_set(RUNS_EINVALID, "this build has no MPI; install Open MPI (make deps) and rebuild");
+}
+int runs_dp_bcast(void *buf, size_t bytes) { (void)buf, (void)bytes; return no_mpi(); }
+int runs_dp_send0(const void *buf, size_t bytes) { (void)buf, (void)bytes; return no_mpi(); }
+int runs_dp_recv(void *buf, size_t bytes, int from) { (void)buf, (void)bytes, (void)from; return no_mpi(); }
+
 int runs_dp_check_launch(void)
 {
     int n = runs_dp_launch_size();
@@ -35,10 +116,11 @@ int runs_dp_check_launch(void)
      * keeps each rank's line the same and the store untouched */
     return runs_error_set(RUNS_EINVALID,
                           "launched as %d processes (mpirun/srun), but this build trains on one process "
-                          "only (data-parallel training over MPI is not built yet); run without mpirun, "
-                          "or with -np 1, and use train.grad_accum for a bigger batch",
+                          "only (built without MPI); run without mpirun, or with -np 1, or install Open "
+                          "MPI (make deps) and rebuild",
                           n);
 }
+#endif
 
 void runs_dp_grad_add(float *sum, const float *g, size_t n)
 {

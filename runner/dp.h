@@ -16,11 +16,24 @@
  * neither is set or parses as a count (a plain `runs start`). */
 int runs_dp_launch_size(void);
 
-/* RUNS_OK when this process is the job's only one. Under `mpirun -np N` with N > 1,
- * RUNS_EINVALID with one line saying that this build trains on one process only
- * (data-parallel training over MPI is not built yet) and to run without mpirun or
- * with -np 1, before any rank touches the store. */
+/* Joins the job the launcher started. One process (no mpirun): RUNS_OK, rank 0 of 1.
+ * Under `mpirun -np N` (N > 1): in a build with MPI (RUNS_HAVE_MPI), MPI_Init
+ * once (MPI_Finalize at exit) and RUNS_OK; in a build without, RUNS_EINVALID with
+ * one line saying so and how to enable it, before any rank touches the store. */
 int runs_dp_check_launch(void);
+
+/* This process's rank and the job's rank count (0 and 1 until runs_dp_check_launch
+ * joined a job of several). */
+int runs_dp_rank(void);
+int runs_dp_size(void);
+
+/* Collectives of the data-parallel step (only with runs_dp_size() > 1; they
+ * return RUNS_EINVALID in a build without MPI). bytes may exceed 2 GiB.
+ * bcast: rank 0's buf to every rank. send0: this rank's buf to rank 0.
+ * recv: rank 0 receives bytes from rank `from` into buf. */
+int runs_dp_bcast(void *buf, size_t bytes);
+int runs_dp_send0(const void *buf, size_t bytes);
+int runs_dp_recv(void *buf, size_t bytes, int from);
 
 /* sum[i] += g[i] for i in 0..n-1, in index order (a plain float add each, so a
  * left fold over micro-batches gives the same bits wherever it runs). */

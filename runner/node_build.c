@@ -22,6 +22,7 @@
 #include "runner/bandit.h"
 #include "runner/coherence.h"
 #include "runner/data.h"
+#include "runner/dp.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "runner/schedule.h"
@@ -69,7 +70,7 @@ cJSON *runs__node_build_manifest(const session *sess, const char *kind)
     cJSON_AddNumberToObject(m, "tokens", (double)sess->tokens);
     /* the effective batch: tokens per optimizer step over micro-batches (and ranks) */
     cJSON_AddNumberToObject(m, "batch_tokens", (double)sess->cfg.train.batch_size * sess->cfg.train.seq_len *
-                                                   sess->cfg.train.grad_accum);
+                                                   sess->cfg.train.grad_accum * runs_dp_size());
     if (sess->parent[0])
         cJSON_AddStringToObject(m, "parent", sess->parent);
     else

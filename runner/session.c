@@ -322,6 +322,10 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
     /* under mpirun every rank runs this: refuse before any of them touches the store */
     if ((rc = runs_dp_check_launch()))
         goto done;
+    if (runs_dp_rank() > 0) { /* a follower: rank 0 owns the run */
+        rc = runs__session_worker(&sess);
+        goto done;
+    }
     if (runs_run_tip(tip, s, o->run) == RUNS_OK) {
         rc = runs_error_set(RUNS_EEXISTS,
                             "run '%s' already exists; continue it with `runs resume %s` or pick "
@@ -373,6 +377,10 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
     /* under mpirun every rank runs this: refuse before any of them touches the store */
     if ((rc = runs_dp_check_launch()))
         goto done;
+    if (runs_dp_rank() > 0) { /* a follower: rank 0 owns the run */
+        rc = runs__session_worker(&sess);
+        goto done;
+    }
     if (node_id)
         snprintf(id, sizeof id, "%s", node_id);
     else if ((rc = runs_run_tip(id, s, o->run)))

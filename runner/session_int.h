@@ -95,6 +95,10 @@ int runs__session_wait_commit(session *sess, int announce);
 
 /* loop.c */
 int runs__session_train(session *sess);
+/* A rank > 0 of a data-parallel job (runner/dp.h): takes rank 0's config, cursors and
+ * model, then computes its micro-batches of each step until rank 0 stops it. The
+ * model, data and batches it creates are the session's (session_close frees them). */
+int runs__session_worker(session *sess);
 /* Evaluates on the held-out batches at the current step unless eval is off or that
  * step was already evaluated; logs the row to .eval.json and the next node. */
 int runs__session_eval(session *sess);

@@ -1,51 +1,74 @@
 #!/bin/sh
-# Launched as several processes (mpirun -np N, srun): this build trains on one
-# process only, so every rank refuses with one line before touching the store;
-# mpirun -np 1 trains as usual. The launcher is seen through its environment
-# (OMPI_COMM_WORLD_SIZE, PMI_SIZE), which the first checks set by hand; the mpirun
-# checks skip where mpirun is absent.
+# Data-parallel training under mpirun. In a build with MPI: N ranks x grad_accum A give
+# bit-identical losses and tensors to 1 rank x grad_accum N*A (N = 2 and 3, with
+# --oversubscribe), the node records the global batch, and a 2-rank run stopped and
+# resumed on 2 ranks equals the straight one. In a build without MPI: every rank
+# refuses with one line before touching the store (the launcher is seen through
+# OMPI_COMM_WORLD_SIZE / PMI_SIZE, set by hand here). mpirun checks skip without mpirun.
 . "$(dirname "$0")/lib.sh"
 
 awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
              for (i = 0; i < 300; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt >/dev/null 2>&1
-"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
-cat >tiny.json <<JSON
+awk 'BEGIN { for (i = 0; i < 300; i++) print "- item " i % 7 " list list list" }' >lists.txt
+"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt lists.txt >/dev/null 2>&1
+for s in prose lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+cfg() { # cfg FILE GRAD_ACCUM
+    cat >"$1" <<JSON
 {"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
- "train": {"total_steps": 6, "batch_size": 2, "seq_len": 8, "seed": 3},
+ "train": {"total_steps": 12, "batch_size": 2, "seq_len": 8, "seed": 3, "grad_accum": $2},
  "schedule": {"warmup_steps": 2},
- "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}}},
- "sampling": {"every": 0}, "eval": {"every": 0},
- "checkpoint": {"every": 3, "boundary": 3, "keep_last": 0, "keep_every": 0}}
+ "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}, "lists": {"path": "$T/lists.tok"}}},
+ "bandit": {"pull_min": 2, "pull_max": 3},
+ "sampling": {"every": 6, "tokens": 6, "prompts": ["the cat"]}, "eval": {"every": 0},
+ "checkpoint": {"every": 6, "boundary": 3, "keep_last": 0, "keep_every": 0}}
 JSON
+}
+for a in 1 2 6; do cfg a$a.json $a; done
 echo '{"optimizer": {"lr": 1e-3}}' >patch.json
+loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }
+tensors() { "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '"sha256":"[0-9a-f]*"' | md5sum; }
 expect "init" "$RUNS" init
-expect "a one-process run to branch from" "$RUNS" start --config tiny.json --name base --quiet
+expect "a one-process run to compare with" "$RUNS" start --config a2.json --name base --quiet
+has_mpi=0
+ldd "$RUNS" 2>/dev/null | grep -q libmpi && has_mpi=1
+mpi="mpirun --allow-run-as-root --oversubscribe"
+skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
 
-refused='launched as 2 processes \(mpirun/srun\), but this build trains on one process only'
-for cmd in "start --config tiny.json --name two" "resume --name base" "fork base --config patch.json --name two" \
-           "restart base --peak-lr 1e-3 --name two"; do
-    verb=${cmd%% *}
-    expect_exit 1 "$verb under OMPI_COMM_WORLD_SIZE=2 refuses with one line" env OMPI_COMM_WORLD_SIZE=2 "$RUNS" $cmd --quiet
-    expect_match "$verb: the line says why and what to do" "$(cat "$T/.err")" "$refused.*run without mpirun"
-done
-expect_exit 1 "PMI_SIZE=2 (srun, MPICH) refuses too" env PMI_SIZE=2 "$RUNS" start --config tiny.json --name two --quiet
-expect "nothing of run 'two' reached the store" test ! -e runs/two
-expect_eq "base still has its 6 steps" "$(grep -c '' runs/base/.loss.json)" 6
-expect "OMPI_COMM_WORLD_SIZE=1 trains" env OMPI_COMM_WORLD_SIZE=1 "$RUNS" start --config tiny.json --name one --quiet
-
-if command -v mpirun >/dev/null 2>&1; then
-    mpi="mpirun --allow-run-as-root --oversubscribe"
-    expect "mpirun -np 1 trains" $mpi -np 1 "$RUNS" start --config tiny.json --name np1 --quiet
-    expect_eq "mpirun -np 1: 6 loss lines" "$(grep -c '' runs/np1/.loss.json 2>/dev/null)" 6
-    mout=$($mpi -np 2 "$RUNS" start --config tiny.json --name np2 --quiet 2>&1); rc=$?
-    expect "mpirun -np 2 fails" test "$rc" -ne 0
-    expect_eq "each of the 2 ranks says why" "$(printf '%s\n' "$mout" | grep -cE "$refused")" 2
-    expect "mpirun -np 2 left no run behind" test ! -e runs/np2
-else
-    for d in "mpirun -np 1 trains" "mpirun -np 1: 6 loss lines" "mpirun -np 2 fails" "each of the 2 ranks says why" \
-             "mpirun -np 2 left no run behind"; do
-        n=$((n + 1)); echo "ok $n - $d # SKIP no mpirun"
+if [ $has_mpi = 0 ]; then
+    refused='launched as 2 processes \(mpirun/srun\), but this build trains on one process only \(built without MPI\)'
+    for cmd in "start --config a1.json --name two" "resume --name base" "fork base --config patch.json --name two" \
+               "restart base --peak-lr 1e-3 --name two"; do
+        verb=${cmd%% *}
+        expect_exit 1 "$verb under OMPI_COMM_WORLD_SIZE=2 refuses with one line" env OMPI_COMM_WORLD_SIZE=2 "$RUNS" $cmd --quiet
+        expect_match "$verb: the line says why and what to do" "$(cat "$T/.err")" "$refused.*make deps"
     done
+    expect_exit 1 "PMI_SIZE=2 (srun, MPICH) refuses too" env PMI_SIZE=2 "$RUNS" start --config a1.json --name two --quiet
+    expect "nothing of run 'two' reached the store" test ! -e runs/two
+    expect "OMPI_COMM_WORLD_SIZE=1 trains" env OMPI_COMM_WORLD_SIZE=1 "$RUNS" start --config a1.json --name one --quiet
+    if command -v mpirun >/dev/null 2>&1; then
+        mout=$($mpi -np 2 "$RUNS" start --config a1.json --name np2 --quiet 2>&1); rc=$?
+        expect "mpirun -np 2 fails" test "$rc" -ne 0
+        expect_eq "each of the 2 ranks says why" "$(printf '%s\n' "$mout" | grep -cE "$refused")" 2
+        expect "mpirun -np 2 left no run behind" test ! -e runs/np2
+    else
+        why="no mpirun"; skip "mpirun -np 2 fails" "each of the 2 ranks says why" "mpirun -np 2 left no run behind"
+    fi
+elif command -v mpirun >/dev/null 2>&1; then
+    expect "mpirun -np 2, grad_accum 1" $mpi -np 2 "$RUNS" start --config a1.json --name np2 --quiet
+    expect_eq "2 ranks x 1 = 1 rank x 2: losses bit for bit" "$(loss_of runs/np2/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
+    expect_eq "2 ranks x 1 = 1 rank x 2: weights, m, v" "$(tensors np2)" "$(tensors base)"
+    expect_match "the node records the global batch" "$("$RUNS" show np2 --json | tr -d ' \n')" '"batch_tokens":32'
+    expect "one rank, grad_accum 6" "$RUNS" start --config a6.json --name six --quiet
+    out=$($mpi -np 3 "$RUNS" start --config a2.json --name np3 2>&1)
+    expect_match "3 ranks: the training line counts them" "$out" 'batch 2 x 8 x 2 micro-steps x 3 ranks = 96 tokens a step'
+    expect_eq "3 ranks x 2 = 1 rank x 6: losses bit for bit" "$(loss_of runs/np3/.loss.json | md5sum)" "$(loss_of runs/six/.loss.json | md5sum)"
+    expect_eq "3 ranks x 2 = 1 rank x 6: weights, m, v" "$(tensors np3)" "$(tensors six)"
+    expect "2 ranks stop at --steps 6" $mpi -np 2 "$RUNS" start --config a1.json --name split --steps 6 --quiet
+    expect "2 ranks resume" $mpi -np 2 "$RUNS" resume --name split --quiet
+    expect_eq "resumed on 2 ranks = straight: losses" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
+    expect_eq "resumed on 2 ranks = straight: tensors" "$(tensors split)" "$(tensors base)"
+else
+    why="no mpirun"; skip "mpirun -np 2" "2 = 1 x 2 losses" "2 = 1 x 2 tensors" "batch_tokens" "grad_accum 6" \
+        "3 ranks line" "3 = 1 x 6 losses" "3 = 1 x 6 tensors" "stop" "resume" "resumed losses" "resumed tensors"
 fi
 done_testing
