@@ -3,6 +3,7 @@
  * cJSON only offers a pointer into the text on failure, accepts duplicate keys
  * (which would make "the same config" ambiguous) and passes invalid UTF-8. */
 #include "manifests/canon.h"
+#include "common/buf.h"
 #include "common/error.h"
 
 #include <errno.h>
@@ -15,22 +16,11 @@
 
 /* ---------- growable buffer ---------- */
 
-typedef struct { char *p; size_t n, cap; int oom; } sbuf;
+/* common/buf.h's builder; an append that runs out of memory sets b->oom, which the
+ * callers check once at the end, so the return values are not needed here. */
+typedef runs_buf sbuf;
 
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *np = realloc(b->p, cap);
-        if (!np) { b->oom = 1; return; }
-        b->p = np; b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
+static void sb_put(sbuf *b, const char *s, size_t n) { (void)runs_buf_append(b, s, n); }
 static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 
 /* ---------- canonical output ---------- */
@@ -135,13 +125,13 @@ char *runs_json_canonical(const cJSON *v)
         runs_error_set(RUNS_EINVALID, "canonical JSON: no value given");
         return NULL;
     }
-    if (put_value(&b, v)) { free(b.p); return NULL; }
+    if (put_value(&b, v)) { free(b.s); return NULL; }
     if (b.oom) {
-        free(b.p);
+        free(b.s);
         runs_error_set(RUNS_ENOMEM, "canonical JSON: out of memory");
         return NULL;
     }
-    return b.p;
+    return b.s;
 }
 
 /* ---------- parser ---------- */
@@ -244,16 +234,16 @@ static int parse_string_raw(parser *ps, char **out)
     const char *open = ps->p++;
     sb_put(&b, "", 0);
     for (;;) {
-        if (ps->p >= ps->end) { free(b.p); return perr(ps, open, "unterminated string"); }
+        if (ps->p >= ps->end) { free(b.s); return perr(ps, open, "unterminated string"); }
         unsigned char c = (unsigned char)*ps->p;
         if (c == '"') { ps->p++; break; }
         if (c < 0x20) {
-            free(b.p);
+            free(b.s);
             return perr(ps, ps->p, "control character 0x%02x inside a string (write it as \\u%04x)", c, c);
         }
         if (c == '\\') {
             const char *esc = ps->p;
-            if (ps->p + 1 >= ps->end) { free(b.p); return perr(ps, open, "unterminated string"); }
+            if (ps->p + 1 >= ps->end) { free(b.s); return perr(ps, open, "unterminated string"); }
             char e = ps->p[1];
             ps->p += 2;
             switch (e) {
@@ -268,32 +258,32 @@ static int parse_string_raw(parser *ps, char **out)
             case 'u': {
                 unsigned cp, lo;
                 if (ps->end - ps->p < 4 || hex4(ps->p, &cp)) {
-                    free(b.p);
+                    free(b.s);
                     return perr(ps, esc, "bad \\u escape (expected 4 hex digits)");
                 }
                 ps->p += 4;
                 if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    free(b.p);
+                    free(b.s);
                     return perr(ps, esc, "lone low surrogate \\u%04x", cp);
                 }
                 if (cp >= 0xD800 && cp <= 0xDBFF) {
                     if (ps->end - ps->p < 6 || ps->p[0] != '\\' || ps->p[1] != 'u' || hex4(ps->p + 2, &lo) ||
                         lo < 0xDC00 || lo > 0xDFFF) {
-                        free(b.p);
+                        free(b.s);
                         return perr(ps, esc, "high surrogate \\u%04x not followed by a low surrogate", cp);
                     }
                     ps->p += 6;
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
                 if (cp == 0) {
-                    free(b.p);
+                    free(b.s);
                     return perr(ps, esc, "\\u0000 is not supported in strings");
                 }
                 put_utf8(&b, cp);
                 break;
             }
             default:
-                free(b.p);
+                free(b.s);
                 if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f)
                     return perr(ps, esc, "bad escape '\\%c'", e);
                 return perr(ps, esc, "bad escape");
@@ -301,12 +291,12 @@ static int parse_string_raw(parser *ps, char **out)
             continue;
         }
         int n = utf8_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
-        if (!n) { free(b.p); return perr(ps, ps->p, "invalid UTF-8 byte 0x%02x in string", c); }
+        if (!n) { free(b.s); return perr(ps, ps->p, "invalid UTF-8 byte 0x%02x in string", c); }
         sb_put(&b, ps->p, (size_t)n);
         ps->p += n;
     }
-    if (b.oom) { free(b.p); return runs_error_set(RUNS_ENOMEM, "parse: out of memory"); }
-    *out = b.p;
+    if (b.oom) { free(b.s); return runs_error_set(RUNS_ENOMEM, "parse: out of memory"); }
+    *out = b.s;
     return 0;
 }
 
