@@ -24,6 +24,7 @@
 #include "store/internal.h"
 #include "store/lineage.h"
 #include "store/object.h"
+#include "store/sha256.h"
 
 static int cmp_thinned(const void *a, const void *b)
 {

@@ -17,32 +17,9 @@
 
 #include "common/error.h"
 #include "store/internal.h"
+#include "store/sha256.h"
 
 #define CHUNK (2u << 20) /* read+hash granularity: stays in cache between the two */
-
-static void to_hex(runs_oid *out, const unsigned char d[32])
-{
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out->hex[2 * i] = hx[d[i] >> 4];
-        out->hex[2 * i + 1] = hx[d[i] & 15];
-    }
-    out->hex[64] = '\0';
-}
-
-int runs_sha256_hex(runs_oid *out, const void *data, size_t len)
-{
-    unsigned char d[32];
-    unsigned int dl = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, data, len) &&
-             EVP_DigestFinal_ex(c, d, &dl);
-    EVP_MD_CTX_free(c);
-    if (!ok)
-        return runs_error_set(RUNS_ERROR, "SHA-256 failed (OpenSSL EVP)");
-    to_hex(out, d);
-    return 0;
-}
 
 static int check_name(const char *hex)
 {
@@ -165,7 +142,7 @@ static int read_verify(int fd, uint64_t size, const char *hex, void *dst,
     }
     EVP_DigestFinal_ex(c, d, &dl);
     runs_oid got;
-    to_hex(&got, d);
+    runs_sha256_digest_hex(&got, d);
     if (strcmp(got.hex, hex) != 0)
         rc = corrupt(hex, &got);
 done:
@@ -418,7 +395,7 @@ static int put_begin_stream(pending *p, runs_oid *oid, runs_store *s, const void
         off += n;
     }
     EVP_DigestFinal_ex(c, d, &dl);
-    to_hex(oid, d);
+    runs_sha256_digest_hex(oid, d);
     runs__object_path(p->path, sizeof p->path, s, oid->hex);
     struct stat st;
     if (stat(p->path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == len) {

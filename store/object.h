@@ -53,7 +53,5 @@ int runs_object_exists(runs_store *s, const char *hex);
 /* Size of object hex in *size (from the file system, not verified). */
 int runs_object_size(uint64_t *size, runs_store *s, const char *hex);
 
-/* SHA-256 of data as lowercase hex (no store needed). */
-int runs_sha256_hex(runs_oid *out, const void *data, size_t len);
 
 #endif

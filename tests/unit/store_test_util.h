@@ -15,6 +15,7 @@
 #include "store/gc.h"
 #include "store/lineage.h"
 #include "store/object.h"
+#include "store/sha256.h"
 #include "store/store.h"
 #include "store/verify.h"
 
