@@ -67,8 +67,17 @@ elif command -v mpirun >/dev/null 2>&1; then
     expect "2 ranks resume" $mpi -np 2 "$RUNS" resume --name split --quiet
     expect_eq "resumed on 2 ranks = straight: losses" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
     expect_eq "resumed on 2 ranks = straight: tensors" "$(tensors split)" "$(tensors base)"
+    # a non-finite loss on 2 ranks: rank 0 halts, the other rank stops with it (no hang)
+    sed 's/"schedule": {"warmup_steps": 2}/"optimizer": {"lr": 10, "weight_decay": 10}, "schedule": {"type": "constant", "warmup_steps": 0}/' a1.json >nan1.json
+    sed 's/"schedule": {"warmup_steps": 2}/"optimizer": {"lr": 10, "weight_decay": 10}, "schedule": {"type": "constant", "warmup_steps": 0}/' a2.json >nan2.json
+    sed -i 's/"total_steps": 12/"total_steps": 60/' nan1.json nan2.json
+    timeout 120 $mpi -np 2 "$RUNS" start --config nan1.json --name nanp --quiet >/dev/null 2>&1; rc=$?
+    expect_eq "2 ranks: the divergence gate halts the job (non-zero, no timeout)" "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && echo halted)" halted
+    "$RUNS" start --config nan2.json --name nan1 --quiet >/dev/null 2>&1
+    expect "the halt comes where 1 rank x 2 halts" test -s runs/nanp/.loss.json -a "$(loss_of runs/nanp/.loss.json | md5sum)" = "$(loss_of runs/nan1/.loss.json | md5sum)"
 else
     why="no mpirun"; skip "mpirun -np 2" "2 = 1 x 2 losses" "2 = 1 x 2 tensors" "batch_tokens" "grad_accum 6" \
-        "3 ranks line" "3 = 1 x 6 losses" "3 = 1 x 6 tensors" "stop" "resume" "resumed losses" "resumed tensors"
+        "3 ranks line" "3 = 1 x 6 losses" "3 = 1 x 6 tensors" "stop" "resume" "resumed losses" "resumed tensors" \
+        "2 ranks halt" "halt where 1 x 2 halts"
 fi
 done_testing
