@@ -96,12 +96,7 @@ int runs__threads(size_t items)
 
 int runs_oid_valid(const char *hex)
 {
-    if (!hex)
-        return 0;
-    for (int i = 0; i < 64; i++)
-        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-            return 0;
-    return hex[64] == '\0';
+    return runs_is_hex(hex, 64); /* manifests/manifest.h: the one hex checker */
 }
 
 static int mkdir_p1(const char *path)
