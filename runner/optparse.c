@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/error.h"
 
 static int is_end(const runs_opt *o)
@@ -237,29 +238,10 @@ done:
     return rc;
 }
 
-/* Appends to a growing malloc'ed string; 0 or -1 when out of memory. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-} sbuf;
+/* common/buf.h's builder: 0, or non-zero when out of memory. */
+typedef runs_buf sbuf;
 
-static int sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p)
-            return -1;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
-    return 0;
-}
+static int sb_add(sbuf *b, const char *s, size_t n) { return runs_buf_append(b, s, n) != 0; }
 
 static int left_column(char *buf, size_t n, const runs_opt *o)
 {
