@@ -115,7 +115,7 @@ restore_store
 cat table.txt | sed 's/^/# /'
 
 # --- a damaged lineage is reported, not a shorter list ------------------------------
-mid=$("$RUNS" log main --json | tr -d ' \n' | sed 's/.*"id":"\([0-9a-f]*\)","kind":"checkpoint"[^}]*"step":10}.*/\1/')
+mid=$("$RUNS" log main --json | tr -d ' \n' | sed 's/.*"id":"\([0-9a-f]*\)","kind":"checkpoint"[^}]*"step":10[,}].*/\1/')
 f=$S/lineage.git/objects/$(echo "$mid" | cut -c1-2)/$(echo "$mid" | cut -c3-)
 chmod u+w "$f"
 flip "$f" 99 >/dev/null
