@@ -241,7 +241,6 @@ int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **
 {
     runs_data *d = NULL;
     int32_t *in = NULL, *tg = NULL;
-    runs_config *one = NULL;
     int rc = 0, held = 1, si;
     if (T > cfg->model.block_size) {
         rc = runs_error_set(RUNS_EUSAGE, "--seq-len %d exceeds the model's block_size %d", T,
@@ -265,25 +264,7 @@ int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **
         rc = runs_error_set(RUNS_ENOTFOUND, "no source \"%s\" in the config's data.sources", source);
         goto done;
     }
-    /* A copy with only that source, its tail held out for these batch sizes. The config
-     * is large (fixed arrays), so it lives on the heap. */
-    if (!(one = malloc(sizeof *one))) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory for the measuring config");
-        goto done;
-    }
-    *one = *cfg;
-    runs_source_config only = cfg->data.sources[si];
-    only.cap = 1.0;
-    only.floor = 0.0;
-    one->data.sources[0] = only;
-    one->data.n_sources = 1;
-    one->data.n_exclude = 0;
-    one->data.n_warmup_sources = 0;
-    one->data.curriculum_warmup_steps = 0;
-    snprintf(one->data.heldout, sizeof one->data.heldout, "%s", only.name);
-    one->train.batch_size = B;
-    one->train.seq_len = T;
-    if ((rc = runs_data_open(&d, one))) goto done;
+    if ((rc = runs_data_open_one(&d, cfg, si, B, T))) goto done;
     size_t bt = (size_t)B * (size_t)T;
     in = malloc((size_t)n_batches * bt * sizeof *in);
     tg = malloc((size_t)n_batches * bt * sizeof *tg);
@@ -301,7 +282,38 @@ int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **
 done:
     free(in);
     free(tg);
-    free(one);
     runs_data_free(d);
+    return rc;
+}
+
+int runs_data_open_one(runs_data **out, const runs_config *cfg, int si, int B, int T)
+{
+    runs_config *one = NULL;
+    int rc;
+    if (si < 0 || si >= cfg->data.n_sources) {
+        rc = runs_error_set(RUNS_EINVALID, "source index %d: the config has %d data sources", si,
+                            cfg->data.n_sources);
+        goto done;
+    }
+    /* The config is large (fixed arrays), so the copy lives on the heap. */
+    if (!(one = malloc(sizeof *one))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory for a one-source config");
+        goto done;
+    }
+    *one = *cfg;
+    runs_source_config only = cfg->data.sources[si];
+    only.cap = 1.0;
+    only.floor = 0.0;
+    one->data.sources[0] = only;
+    one->data.n_sources = 1;
+    one->data.n_exclude = 0;
+    one->data.n_warmup_sources = 0;
+    one->data.curriculum_warmup_steps = 0;
+    snprintf(one->data.heldout, sizeof one->data.heldout, "%s", only.name);
+    one->train.batch_size = B;
+    one->train.seq_len = T;
+    rc = runs_data_open(out, one);
+done:
+    free(one);
     return rc;
 }

@@ -69,6 +69,12 @@ int runs_data_cursors_from_json(runs_data *d, const cJSON *j);
 
 void runs_data_free(runs_data *d);
 
+/* Opens source si of cfg alone, with its tail held out for batches of B rows of T
+ * tokens: a source's held-out range depends only on its own size and B × T, so it is
+ * the range training held out, whatever the other sources and the curriculum. *out is
+ * freed with runs_data_free. */
+int runs_data_open_one(runs_data **out, const runs_config *cfg, int si, int B, int T);
+
 /* n_batches fixed held-out batches of B rows of T tokens from one source of cfg, for
  * measuring a node (sharpness): `source` (NULL: data.heldout, else the first source).
  * Only that source is opened, with its tail held out for B and T, so the batches do not

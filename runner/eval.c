@@ -95,17 +95,8 @@ int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_stor
         rc = runs_error_set(RUNS_EINVALID, "node %.12s: data.heldout \"%s\" is not a source", id, cfg.data.heldout);
         goto done;
     }
-    /* open the held-out source alone: its held-out range depends only on its own
-     * size and B × T, so it is the range training held out */
-    runs_source_config only = cfg.data.sources[si];
-    only.cap = 1.0;
-    only.floor = 0.0;
-    cfg.data.sources[0] = only;
-    cfg.data.n_sources = 1;
-    cfg.data.n_exclude = 0;
-    cfg.data.n_warmup_sources = 0;
-    cfg.data.curriculum_warmup_steps = 0;
-    if ((rc = runs_data_open(&d, &cfg)))
+    /* the held-out source alone: the range training held out (runner/data.h) */
+    if ((rc = runs_data_open_one(&d, &cfg, si, B, T)))
         goto done;
     gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size,
                      cfg.model.block_size};
