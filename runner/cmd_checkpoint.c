@@ -26,16 +26,9 @@ int cmd_checkpoint(runs_cli *cli, int argc, char **argv)
         snprintf(run, sizeof run, "%s", argv[1]);
     else if (!rc)
         rc = runs_head_get(run, sizeof run, s);
-    if (!rc) {
-        int pid = runs_trainer_pid(s, run);
-        if (pid <= 0)
-            rc = runs_error_set(RUNS_ENOTFOUND, "no trainer is running run '%s'; `runs resume %s` starts one",
-                                run, run);
-        else if (kill(pid, SIGUSR1) != 0)
-            rc = runs_error_sys(RUNS_EIO, "kill", "the trainer");
-        else
-            printf("asked trainer %d of %s to checkpoint at its next boundary\n", pid, run);
-    }
+    int pid = 0;
+    if (!rc && !(rc = runs_trainer_signal(&pid, s, run, SIGUSR1)))
+        printf("asked trainer %d of %s to checkpoint at its next boundary\n", pid, run);
     runs_store_free(s);
     return rc ? runs_cli_fail("checkpoint") : 0;
 }

@@ -1,8 +1,10 @@
 /* runner/rundir.c — see rundir.h. */
 #include "runner/rundir.h"
+#include "store/lineage.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,4 +196,21 @@ int runs_trainer_pid(runs_store *s, const char *run)
     }
     close(fd);
     return pid;
+}
+
+int runs_trainer_signal(int *pid, runs_store *s, const char *run, int sig)
+{
+    char tip[41];
+    *pid = 0;
+    int rc = runs_run_tip(tip, s, run);
+    if (rc == RUNS_ENOTFOUND)
+        return runs_error_set(RUNS_ENOTFOUND, "no run named '%s'; `runs ls` lists the runs", run);
+    if (rc)
+        return rc;
+    if ((*pid = runs_trainer_pid(s, run)) <= 0)
+        return runs_error_set(RUNS_ENOTFOUND, "no trainer is running run '%s'; `runs resume %s` starts one", run,
+                              run);
+    if (kill(*pid, sig) != 0)
+        return runs_error_sys(RUNS_EIO, "kill", "the trainer");
+    return 0;
 }

@@ -44,6 +44,10 @@ int runs_rundir_claim(runs_store *s, const char *run, const char *dir);
 int runs_trainer_lock(int *fd_out, runs_store *s, const char *run);
 /* The pid of the trainer running run, or 0 when none (lock not held). */
 int runs_trainer_pid(runs_store *s, const char *run);
+/* Sends sig to the trainer of run (a run that exists: RUNS_ENOTFOUND naming the runs
+ * otherwise) and puts its pid in *pid. RUNS_ENOTFOUND with a hint when no trainer runs
+ * it: `runs resume RUN` starts one. */
+int runs_trainer_signal(int *pid, runs_store *s, const char *run, int sig);
 
 /* runs_jsonl_truncate_steps and the other JSON Lines log functions: store/jsonl.h. */
 #include "store/jsonl.h"

@@ -33,8 +33,10 @@ wait_exit() { i=0; while [ $i -lt 1200 ] && kill -0 "$1" 2>/dev/null; do sleep 0
 wait_status() { i=0; while [ $i -lt 600 ] && [ ! -s "runs/$1/.status.json" ]; do sleep 0.05; i=$((i + 1)); done; }
 
 expect "init" "$RUNS" init
-expect_exit 1 "no trainer to stop is one line, exit 1" "$RUNS" stop nosuch
-expect_match "... says so" "$(cat "$T/.err")" "^runs stop: no trainer is running run 'nosuch'"
+expect_exit 1 "stopping a run that does not exist is one line, exit 1" "$RUNS" stop nosuch
+expect_match "... naming the run, not suggesting to resume it" "$(cat "$T/.err")" "^runs stop: no run named 'nosuch'; .runs ls. lists the runs"
+expect_exit 1 "runs checkpoint of a run that does not exist: the same line" "$RUNS" checkpoint nosuch
+expect_match "... (it used to suggest \`runs resume nosuch\`)" "$(cat "$T/.err")" "^runs checkpoint: no run named 'nosuch'"
 expect_exit 129 "two runs is a usage error" "$RUNS" stop a b
 expect_exit 129 "an unknown option is a usage error" "$RUNS" stop --now
 expect_match "--help" "$("$RUNS" stop --help)" '^usage: runs stop \[RUN\]'
