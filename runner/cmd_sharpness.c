@@ -109,6 +109,11 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
         goto done;
     if (!B) B = cfg.train.batch_size;
     if (!T) T = cfg.train.seq_len;
+    if (T > cfg.model.block_size) { /* a usage error: the flag asked for more than the model takes */
+        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %ld exceeds the model's block_size %d", T,
+                            cfg.model.block_size);
+        goto done;
+    }
     int heldout;
     if ((rc = runs_data_measure_batches(&in, &tg, &source, &heldout, &cfg, source, (int)batches, (int)B, (int)T)))
         goto done;

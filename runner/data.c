@@ -243,7 +243,7 @@ int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **
     int32_t *in = NULL, *tg = NULL;
     int rc = 0, held = 1, si;
     if (T > cfg->model.block_size) {
-        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %d exceeds the model's block_size %d", T,
+        rc = runs_error_set(RUNS_EINVALID, "rows of %d tokens exceed the model's block_size %d", T,
                             cfg->model.block_size);
         goto done;
     }

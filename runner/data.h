@@ -81,7 +81,7 @@ int runs_data_open_one(runs_data **out, const runs_config *cfg, int si, int B, i
  * depend on the other sources or the curriculum. *inputs and *targets (n_batches*B*T
  * each) are malloc'd and free()d by the caller; *source_used points into cfg; *heldout
  * is 0 when the source is not cfg's data.heldout (the run trained on those tokens).
- * RUNS_EUSAGE when T exceeds model.block_size, RUNS_ENOTFOUND for an unknown source,
+ * RUNS_EINVALID when T exceeds model.block_size, RUNS_ENOTFOUND for an unknown source,
  * RUNS_EINVALID for a config without sources. */
 int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **source_used, int *heldout,
                               const runs_config *cfg, const char *source, int n_batches, int B, int T);
