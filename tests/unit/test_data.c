@@ -263,6 +263,54 @@ static void test_heldout_region(void **state)
     assert_non_null(strstr(runs_error_message(), "tiny"));
 }
 
+/* runs_data_measure_batches (sharpness) and runs_data_open_one (eval): the batches come
+ * from one source's held-out tail and do not depend on the other sources. */
+static void test_measure_batches(void **state)
+{
+    runs_config c;
+    make_shard("m1", 4000, 7, 3, 4096);
+    make_shard("m2", 3000, 5, 1, 4096);
+    base_config(&c);
+    c.model.block_size = 16;
+    add_source(&c, "m1", "m1.tok", 1.0);
+    add_source(&c, "m2", "m2.tok", 1.0);
+    snprintf(c.data.heldout, sizeof c.data.heldout, "m1");
+    int32_t *in = NULL, *tg = NULL, *in1 = NULL, *tg1 = NULL;
+    const char *src = NULL;
+    int held = -1;
+    assert_int_equal(runs_data_measure_batches(&in, &tg, &src, &held, &c, NULL, 3, 2, 8), 0);
+    assert_string_equal(src, "m1");
+    assert_int_equal(held, 1);
+    /* the same batches from a config without the other source */
+    runs_config one = c;
+    one.data.n_sources = 1;
+    assert_int_equal(runs_data_measure_batches(&in1, &tg1, &src, &held, &one, NULL, 3, 2, 8), 0);
+    assert_memory_equal(in, in1, 3 * 2 * 8 * sizeof *in);
+    assert_memory_equal(tg, tg1, 3 * 2 * 8 * sizeof *tg);
+    /* and what runs_data_open_one's held-out batches give (eval's path) */
+    runs_data *d = NULL;
+    int32_t bi[16], bt[16];
+    assert_int_equal(runs_data_open_one(&d, &c, 0, 2, 8), 0);
+    assert_int_equal(runs_data_heldout_batch(d, 2, 2, 8, bi, bt), 0);
+    assert_memory_equal(bi, in + 2 * 16, sizeof bi);
+    runs_data_free(d);
+    free(in1);
+    free(tg1);
+    /* another source by name is measured but flagged as not held out */
+    assert_int_equal(runs_data_measure_batches(&in1, &tg1, &src, &held, &c, "m2", 1, 2, 8), 0);
+    assert_string_equal(src, "m2");
+    assert_int_equal(held, 0);
+    free(in1);
+    free(tg1);
+    in1 = tg1 = NULL;
+    assert_int_equal(runs_data_measure_batches(&in1, &tg1, &src, &held, &c, "nope", 1, 2, 8), RUNS_ENOTFOUND);
+    assert_int_equal(runs_data_measure_batches(&in1, &tg1, &src, &held, &c, NULL, 1, 2, 17), RUNS_EINVALID);
+    assert_null(in1);
+    assert_int_equal(runs_data_open_one(&d, &c, 2, 2, 8), RUNS_EINVALID);
+    free(in);
+    free(tg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_sequential_wrap),
         cmocka_unit_test(test_resume_bit_exact),
         cmocka_unit_test(test_heldout_region),
+        cmocka_unit_test(test_measure_batches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
