@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "manifests/setpath.h"
 
 #define MAX_OPTS 24
 
@@ -56,4 +57,16 @@ int runs_cli_train_exit(const char *cmd, int rc)
     if (rc == RUNS_OK)
         return RUNS_EXIT_OK;
     return runs_cli_fail(cmd); /* RUNS_EHALT maps to exit 2 there */
+}
+
+int runs_cli_train_sets(cJSON *patch, const runs_opt_list *sets, const char *cmd, const char *usage)
+{
+    for (int i = 0; i < sets->n; i++) {
+        int rc = runs_config_set_path(patch, sets->items[i]);
+        if (rc == RUNS_EUSAGE)
+            return runs_cli_usage(cmd, usage, "%s", runs_error_message());
+        if (rc)
+            return runs_cli_fail(cmd);
+    }
+    return 0;
 }

@@ -19,6 +19,22 @@ int runs_cli_train_opts(runs_session_opts *o, const runs_opt *own, const char **
  * (--data-root and --allow-data-change only when data_opts: start refuses them). */
 void runs_cli_train_help(const runs_opt *own, int data_opts);
 
+/* The most -S PATH=VALUE overrides one command takes. */
+#define RUNS_CLI_MAX_SETS 32
+
+/* The -S/--set option for a command's own table (start, fork, restart; resume
+ * takes none: it changes no config). list's items must hold RUNS_CLI_MAX_SETS. */
+#define RUNS_CLI_SET_OPT(list)                                                                   \
+    RUNS_LIST("set", 'S', (list), "PATH=VALUE",                                                   \
+              "set a config key after --config (repeatable; VALUE is JSON, else a\n"               \
+              "string: -S optimizer.lr=1e-3 -S 'data.exclude=[\"x\"]')")
+
+/* Applies the -S assignments in order onto patch (a JSON object: the merge
+ * patch or the config being built), through runs_config_set_path. Returns 0,
+ * or the exit status after printing one line (129 for a malformed assignment,
+ * 1 for an unknown key, with its "did you mean"). patch stays the caller's. */
+int runs_cli_train_sets(cJSON *patch, const runs_opt_list *sets, const char *cmd, const char *usage);
+
 /* Maps a session's return code to the exit status (printing the error). */
 int runs_cli_train_exit(const char *cmd, int rc);
 

@@ -5,13 +5,14 @@
 
 #include "common/error.h"
 #include "manifests/canon.h"
+#include "manifests/merge_patch.h"
 #include "runner/cli_store.h"
 #include "runner/cli_events.h"
 #include "runner/cli_train.h"
 #include "runner/provenance.h"
 #include "store/lineage.h"
 
-static const char usage[] = "runs fork NODE --config PATCH.json [--name RUN] [--dir D] [--keep-bandit] "
+static const char usage[] = "runs fork NODE [--config PATCH.json] [-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] "
                             "[--no-train] [--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
 
 /* Which bandit state the new run took, said right after the branch line (issue
@@ -33,10 +34,13 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
 {
     runs_session_opts o = {.on_event = print_event};
     const char *config = NULL, *pos[1];
+    const char *set_items[RUNS_CLI_MAX_SETS];
+    runs_opt_list sets = {set_items, RUNS_CLI_MAX_SETS, 0};
     const runs_opt own[] = {
         RUNS_STR("config", 'c', &config, "PATCH.json", "the JSON Merge Patch for the node's config"),
         RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: PARENTRUN-PATCHNAME)"),
         RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep the parent's bandit state"),
+        RUNS_CLI_SET_OPT(&sets),
         RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
@@ -59,19 +63,38 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
         return st;
     if (npos != 1)
         return runs_cli_usage("fork", usage, "which node? give NODE (e.g. step_1000)");
-    if (!config)
-        return runs_cli_usage("fork", usage, "--config PATCH.json is required");
     runs_store *s = NULL;
-    cJSON *patch = NULL, *m = NULL;
+    cJSON *patch = NULL, *m = NULL, *over = cJSON_CreateObject();
     char id[41], name[64];
-    int rc = runs_json_parse_file(&patch, config);
+    if (!over) {
+        runs_error_set(RUNS_ENOMEM, "out of memory reading -S");
+        return runs_cli_fail("fork");
+    }
+    if ((st = runs_cli_train_sets(over, &sets, "fork", usage))) {
+        cJSON_Delete(over);
+        return st;
+    }
+    /* neither --config nor -S: an empty patch, the same config on a new run */
+    int rc = config ? runs_json_parse_file(&patch, config) : 0;
+    if (!config && !(patch = cJSON_CreateObject()))
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory creating the fork's patch");
     if (!rc && !cJSON_IsObject(patch))
         rc = runs_error_set(RUNS_EINVALID, "%s: a config patch must be a JSON object", config);
-    if (!rc) {
+    if (!rc && config) {
         /* data paths the patch sets are relative to the patch file */
         char tmp[4096];
         snprintf(tmp, sizeof tmp, "%s", config);
         rc = runs_provenance_absolute_paths(patch, dirname(tmp));
+    }
+    if (!rc && sets.n) {
+        /* -S after --config; paths it sets are relative to where runs was run */
+        cJSON *merged = NULL;
+        if (!(rc = runs_provenance_absolute_paths(over, NULL)) && !(merged = runs_merge_patch(patch, over)))
+            rc = RUNS_ENOMEM; /* error set by runs_merge_patch */
+        if (merged) {
+            cJSON_Delete(patch);
+            patch = merged;
+        }
     }
     if (rc || (rc = runs_cli_open_store(cli, &s)) || (rc = runs_node_resolve(id, s, pos[0])))
         goto done;
@@ -79,7 +102,7 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
         if ((rc = runs_node_manifest(&m, s, id)))
             goto done;
         char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s", config);
+        snprintf(tmp, sizeof tmp, "%s", config ? config : "fork");
         char *stem = basename(tmp), *dot = strrchr(stem, '.');
         if (dot && dot != stem)
             *dot = '\0';
@@ -94,6 +117,7 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
     rc = runs_session_branch(s, id, patch, 0, &o);
     runs_cli_events_end(&cur, rc);
 done:
+    cJSON_Delete(over);
     cJSON_Delete(patch);
     cJSON_Delete(m);
     {

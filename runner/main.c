@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "manifests/suggest.h"
 #include "runner/cli.h"
 #include "store/lineage.h"
 
@@ -182,7 +183,16 @@ int main(int argc, char **argv)
         if (!strcmp(commands[k].name, argv[i]))
             cmd = &commands[k];
     if (!cmd) {
-        fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n", runs_error_escape(safe, sizeof safe, argv[i]));
+        /* a typo names the command meant, the way unknown config keys do */
+        const char *names[sizeof commands / sizeof commands[0]];
+        for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+            names[k] = commands[k].name;
+        const char *near = runs_nearest_name(argv[i], names, sizeof names / sizeof names[0]);
+        if (near)
+            fprintf(stderr, "runs: unknown command '%s' (did you mean \"%s\"?)\n",
+                    runs_error_escape(safe, sizeof safe, argv[i]), near);
+        else
+            fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n", runs_error_escape(safe, sizeof safe, argv[i]));
         return RUNS_EXIT_USAGE;
     }
     int sub_argc = argc - i;
