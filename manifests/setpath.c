@@ -32,6 +32,20 @@ static int check_path(char **parts, int n, const char *assignment)
     }
     const cJSON *at = def;
     for (int i = 0; i < n; i++) {
+        if (i == 2 && !strcmp(parts[0], "data") && !strcmp(parts[1], "sources")) {
+            /* sources are keyed by the user's own names; only their fields are fixed */
+            static const char *const source_keys[] = {"path", "cap", "floor"};
+            if (n == 3)
+                break;
+            char hint[256] = "";
+            if (n > 4)
+                rc = runs_error_set(RUNS_EINVALID, "-S %s: 'data.sources.%s.%s' holds a value, not keys; set it whole",
+                                    assignment, parts[2], parts[3]);
+            else if (strcmp(parts[3], "path") && strcmp(parts[3], "cap") && strcmp(parts[3], "floor"))
+                rc = runs_error_set(RUNS_EINVALID, "-S %s: unknown config key 'data.sources.%s.%s'%s", assignment,
+                                    parts[2], parts[3], runs_suggest_hint(hint, sizeof hint, parts[3], source_keys, 3));
+            goto done;
+        }
         const cJSON *next = cJSON_IsObject(at) ? cJSON_GetObjectItemCaseSensitive(at, parts[i]) : NULL;
         if (!next) {
             const char *names[MAX_KEYS];

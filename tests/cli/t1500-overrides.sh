@@ -47,6 +47,9 @@ expect_exit 1 "start: the refused run left no run behind" "$RUNS" show bad
 # --- fork -S and fork without a patch ------------------------------------------------
 expect "fork with only -S" "$RUNS" fork base@step_0 --name fs -S optimizer.lr=5e-4 --no-train --quiet
 expect_eq "fork: -S value in the node's config" "$(cfg fs '["optimizer"]["lr"]')" "0.0005"
+expect "fork -S on a source named by the user" "$RUNS" fork base@step_0 --name fsrc -S data.sources.prose.cap=0.5 --no-train --quiet
+expect_eq "fork: the source's cap set" "$(cfg fsrc '["data"]["sources"]["prose"]["cap"]')" "0.5"
+expect_eq "fork: the source keeps its path" "$(cfg fsrc '["data"]["sources"]["prose"]["path"]')" "\"$T/prose.tok\""
 echo '{"optimizer": {"lr": 2e-3}, "train": {"seed": 9}}' >patch.json
 expect "fork with --config and -S" "$RUNS" fork base@step_0 --name fcs --config patch.json -S optimizer.lr=7e-4 --no-train --quiet
 expect_eq "fork: -S applies after --config" "$(cfg fcs '["optimizer"]["lr"]')" "0.0007"
