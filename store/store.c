@@ -41,6 +41,9 @@
  *     names its current value, or (a crash between the two) the line's old value is
  *     still in place; a ref file holding neither is damaged, and `runs verify
  *     --repair` puts it back to its newest journalled value whose node reads fine.
+ *     A missing ref whose last line is its creation is that crash window, not damage,
+ *     when nothing was lost: a per-step tag (its node stays on its branch), or a
+ *     first branch ref whose node nothing else reaches and no later line names.
  * 10. Readers of the lineage tell "end" from "error": a ref file that is not exactly
  *     40 lower-case hex digits and "\n" (HEAD: "ref: refs/heads/<run>\n"), a ref
  *     naming an unreadable commit, or a commit, tree or manifest that cannot be read
