@@ -38,7 +38,7 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
     runs_opt_list sets = {set_items, RUNS_CLI_MAX_SETS, 0};
     const runs_opt own[] = {
         RUNS_STR("config", 'c', &config, "PATCH.json", "the JSON Merge Patch for the node's config"),
-        RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: PARENTRUN-PATCHNAME)"),
+        RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: PARENTRUN-PATCHNAME, or\nPARENTRUN-fork without --config)"),
         RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep the parent's bandit state"),
         RUNS_CLI_SET_OPT(&sets),
         RUNS_OPT_END};
@@ -52,8 +52,10 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
                "and continues without a gap; the bandit starts fresh under the new caps and\n"
                "floors unless --keep-bandit (then arms now excluded or capped at 0 are dropped).\n"
                "Training goes on at once unless --no-train.\n\n"
-               "Data paths the patch sets are relative to PATCH.json's directory. The node's\n"
-               "data files must still hash as it recorded.\n\n",
+               "-S PATH=VALUE overrides apply after PATCH.json; with neither, the new run keeps\n"
+               "NODE's config. Data paths the patch sets are relative to PATCH.json's directory\n"
+               "(-S: to the working directory). The node's data files must still hash as it\n"
+               "recorded.\n\n",
                usage);
         runs_cli_train_help(own, 1);
         return 0;

@@ -61,6 +61,8 @@ expect_match "... with a suggestion" "$(cat "$T/.err")" "unknown config key 'opt
 expect "fork with neither --config nor -S" "$RUNS" fork base@step_0 --name same --no-train --quiet
 expect_eq "fork: no patch keeps the parent's config" "$(cfg same '')" "$(cfg base '')"
 expect_match "runs log shows the patchless fork" "$("$RUNS" log same)" "same"
+expect "fork with no patch and no --name" "$RUNS" fork base@step_0 --no-train --quiet
+expect "... is named PARENTRUN-fork" "$RUNS" show base-fork
 
 # --- a mistyped command -----------------------------------------------------------------
 expect_exit 129 "runs lgo" "$RUNS" lgo
