@@ -92,7 +92,7 @@ int runs_config_set_path(cJSON *patch, const char *assignment)
         goto done;
     }
     if (!eq || eq == assignment) {
-        rc = runs_error_set(RUNS_EUSAGE, "-S %s: expected PATH=VALUE (e.g. -S optimizer.lr=1e-3)",
+        rc = runs_error_set(RUNS_EINVALID, "-S %s: expected PATH=VALUE (e.g. -S optimizer.lr=1e-3)",
                             assignment ? assignment : "");
         goto done;
     }
@@ -108,7 +108,7 @@ int runs_config_set_path(cJSON *patch, const char *assignment)
         if (dot)
             *dot = '\0';
         if (!*p || n == MAX_DEPTH) {
-            rc = runs_error_set(RUNS_EUSAGE, "-S %s: %s in the path; write dotted keys like optimizer.lr",
+            rc = runs_error_set(RUNS_EINVALID, "-S %s: %s in the path; write dotted keys like optimizer.lr",
                                 assignment, *p ? "too many keys" : "an empty key");
             goto done;
         }
@@ -150,4 +150,25 @@ done:
     cJSON_Delete(value);
     free(copy);
     return rc;
+}
+
+int runs_config_assignment_check(const char *assignment)
+{
+    const char *eq = assignment ? strchr(assignment, '=') : NULL;
+    if (!eq || eq == assignment)
+        return runs_error_set(RUNS_EINVALID, "-S %s: expected PATH=VALUE (e.g. -S optimizer.lr=1e-3)",
+                              assignment ? assignment : "");
+    for (const char *p = assignment, *end = eq; p < end;) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        if ((dot ? dot : end) == p)
+            return runs_error_set(RUNS_EINVALID, "-S %s: an empty key in the path; write dotted keys like optimizer.lr",
+                                  assignment);
+        if (!dot)
+            break;
+        p = dot + 1;
+        if (p == end)
+            return runs_error_set(RUNS_EINVALID, "-S %s: an empty key in the path; write dotted keys like optimizer.lr",
+                                  assignment);
+    }
+    return 0;
 }

@@ -62,10 +62,9 @@ int runs_cli_train_exit(const char *cmd, int rc)
 int runs_cli_train_sets(cJSON *patch, const runs_opt_list *sets, const char *cmd, const char *usage)
 {
     for (int i = 0; i < sets->n; i++) {
-        int rc = runs_config_set_path(patch, sets->items[i]);
-        if (rc == RUNS_EUSAGE)
+        if (runs_config_assignment_check(sets->items[i]))
             return runs_cli_usage(cmd, usage, "%s", runs_error_message());
-        if (rc)
+        if (runs_config_set_path(patch, sets->items[i]))
             return runs_cli_fail(cmd);
     }
     return 0;

@@ -142,7 +142,7 @@ sed 's|"path": "[^"]*/chat.tok"|"path": "/nonexistent/chat.tok"|' tiny.json >nod
 expect_exit 1 "a missing token shard" "$RUNS" start --config nodata.json --name x3
 expect_eq "... leaves no run directory behind" "$(ls -d runs/x1 runs/x2 runs/x3 2>/dev/null)" ""
 expect_exit 1 "unknown node" "$RUNS" fork straight@step_999 --config polish.json --name x4
-expect_exit 129 "fork without --config" "$RUNS" fork straight@step_40
+expect_exit 129 "fork with a malformed -S" "$RUNS" fork straight@step_40 -S optimizer.lr --no-train
 expect_exit 1 "restart into an existing run" "$RUNS" restart straight@step_20 --peak-lr 0.01 --name warm
 expect "store verifies at the end" "$RUNS" verify
 done_testing

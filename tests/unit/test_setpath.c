@@ -70,10 +70,10 @@ static void expect_error(const char *assignment, int code, const char *needle)
 static void test_errors(void **state)
 {
     (void)state;
-    expect_error("optimizer.lr", RUNS_EUSAGE, "expected PATH=VALUE");
-    expect_error("=1", RUNS_EUSAGE, "expected PATH=VALUE");
-    expect_error("optimizer..lr=1", RUNS_EUSAGE, "an empty key");
-    expect_error("train.=1", RUNS_EUSAGE, "an empty key");
+    expect_error("optimizer.lr", RUNS_EINVALID, "expected PATH=VALUE");
+    expect_error("=1", RUNS_EINVALID, "expected PATH=VALUE");
+    expect_error("optimizer..lr=1", RUNS_EINVALID, "an empty key");
+    expect_error("train.=1", RUNS_EINVALID, "an empty key");
     expect_error("optimizer.lrr=1", RUNS_EINVALID, "unknown config key 'optimizer.lrr' (did you mean \"lr\"?)");
     expect_error("optimiser.lr=1", RUNS_EINVALID, "unknown config key 'optimiser' (did you mean \"optimizer\"?)");
     expect_error("train.seed.x=1", RUNS_EINVALID, "'train.seed' holds a value");
@@ -82,12 +82,28 @@ static void test_errors(void **state)
     expect_error("data.sources.lists.cap.x=1", RUNS_EINVALID, "'data.sources.lists.cap' holds a value");
 }
 
+/* the form alone, which the CLI checks first to answer a malformed -S with a usage
+ * line (129) rather than an error (1) */
+static void test_assignment_form(void **state)
+{
+    (void)state;
+    assert_int_equal(runs_config_assignment_check("optimizer.lr=1e-3"), 0);
+    assert_int_equal(runs_config_assignment_check("optimizer.lrr=1"), 0); /* keys are not its business */
+    assert_int_equal(runs_config_assignment_check("a=b=c"), 0);
+    const char *bad[] = {"optimizer.lr", "=1", "optimizer..lr=1", "train.=1", ".lr=1", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(runs_config_assignment_check(bad[i]), RUNS_EINVALID);
+        assert_non_null(strstr(runs_error_message(), "-S "));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_json_else_string),
         cmocka_unit_test(test_later_wins_and_keeps_siblings),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_assignment_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
