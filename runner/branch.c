@@ -84,7 +84,8 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     runs_diff_entry *d = NULL;
     size_t nd = 0;
     int rc;
-    const char *kind = patch ? "fork" : "restart";
+    /* a restart is the LR spike; its patch (from -S) may change the config as a fork's does */
+    const char *kind = peak_lr > 0 ? "restart" : "fork";
     char tip[41];
     /* under mpirun every rank runs this: refuse before any of them touches the store */
     if ((rc = runs_dp_check_launch()))
@@ -102,12 +103,24 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
         goto done;
     const cJSON *parent_cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
     long node_step = (long)cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble;
-    if (!patch) {
-        restart_patch = cJSON_CreateObject();
-        cJSON *sch = cJSON_AddObjectToObject(restart_patch, "schedule");
+    if (peak_lr > 0) { /* the spike goes on top of the user's patch */
+        if (!(restart_patch = patch ? cJSON_Duplicate(patch, 1) : cJSON_CreateObject())) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory building the restart patch");
+            goto done;
+        }
+        cJSON *sch = cJSON_GetObjectItemCaseSensitive(restart_patch, "schedule");
+        if (!cJSON_IsObject(sch)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(restart_patch, "schedule");
+            sch = cJSON_AddObjectToObject(restart_patch, "schedule");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(sch, "restart_step");
+        cJSON_DeleteItemFromObjectCaseSensitive(sch, "restart_lr");
         cJSON_AddNumberToObject(sch, "restart_step", (double)node_step);
         cJSON_AddNumberToObject(sch, "restart_lr", peak_lr);
         patch = restart_patch;
+    } else if (!patch) {
+        rc = runs_error_set(RUNS_EINVALID, "a branch needs a patch or a peak LR (a caller bug)");
+        goto done;
     }
     if (!(sess.config = runs_merge_patch(parent_cfg, patch))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory applying the patch");
@@ -138,8 +151,7 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
                             cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring);
     if (peak_lr > 0)
         cJSON_AddNumberToObject(changes, "peak_lr", peak_lr);
-    if (!strcmp(kind, "fork"))
-        cJSON_AddBoolToObject(changes, "bandit_kept", o->keep_bandit != 0);
+    cJSON_AddBoolToObject(changes, "bandit_kept", o->keep_bandit != 0);
     /* the parent run's audit log and bandit state, as they stand now */
     char pdir[PATH_MAX];
     const char *prun = cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring;

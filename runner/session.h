@@ -96,8 +96,9 @@ int runs_session_start(runs_store *s, const cJSON *config, const runs_session_op
  * run's tip). Lines of .loss.json / .samples.json past the node are dropped. */
 int runs_session_resume(runs_store *s, const char *node_id, const runs_session_opts *o);
 
-/* `runs fork` (patch != NULL, kind "fork") and `runs restart` (peak_lr > 0, kind
- * "restart"): a new run o->run branching from node_id. */
+/* `runs fork` (peak_lr 0, patch != NULL, kind "fork") and `runs restart` (peak_lr > 0,
+ * kind "restart", patch from -S or NULL; the LR spike is applied over it): a new run
+ * o->run branching from node_id. patch stays the caller's. */
 int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, double peak_lr,
                         const runs_session_opts *o);
 

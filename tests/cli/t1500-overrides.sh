@@ -64,6 +64,15 @@ expect_match "runs log shows the patchless fork" "$("$RUNS" log same)" "same"
 expect "fork with no patch and no --name" "$RUNS" fork base@step_0 --no-train --quiet
 expect "... is named PARENTRUN-fork" "$RUNS" show base-fork
 
+# --- restart -S: the LR spike over the overrides ------------------------------------------
+expect "restart with -S" "$RUNS" restart base@step_0 --peak-lr 0.02 -S optimizer.weight_decay=0.05 --name rs --no-train --quiet
+expect_eq "restart: the node is a restart" "$("$RUNS" show rs --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["kind"])')" "restart"
+expect_eq "restart: -S applied" "$(cfg rs '["optimizer"]["weight_decay"]')" "0.05"
+expect_eq "restart: the spike is still its schedule" "$(cfg rs '["schedule"]["restart_lr"]')" "0.02"
+expect_exit 1 "restart: -S that changes the model shape" "$RUNS" restart base@step_0 --peak-lr 0.02 -S model.n_layer=3 --name rs2 --no-train
+expect_match "... a shape change is refused as for a fork" "$(cat "$T/.err")" "model"
+expect_exit 129 "restart: a malformed -S is a usage line" "$RUNS" restart base@step_0 --peak-lr 0.02 -S schedule --name rs3 --no-train
+
 # --- a mistyped command -----------------------------------------------------------------
 expect_exit 129 "runs lgo" "$RUNS" lgo
 expect_eq "... one line naming the command meant" "$(cat "$T/.err")" "runs: unknown command 'lgo' (did you mean \"log\"?)"
