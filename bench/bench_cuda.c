@@ -37,17 +37,13 @@
 #endif
 
 typedef struct {
-    const char *match; /* substring of the nvidia-smi name */
+    const char *match;       /* substring of the nvidia-smi name */
     double fp32, tf32, bf16; /* dense TFLOPS */
 } peak_row;
 
 static const peak_row PEAKS[] = {
-    {"H100 PCIe", 51.2, 378.0, 756.0},
-    {"H100 NVL", 60.0, 417.5, 835.0},
-    {"H100", 66.9, 494.7, 989.4}, /* SXM5 */
-    {"H200", 66.9, 494.7, 989.4},
-    {"H800", 66.9, 494.7, 989.4},
-    {"A100", 19.5, 156.0, 312.0},
+    {"H100 PCIe", 51.2, 378.0, 756.0}, {"H100 NVL", 60.0, 417.5, 835.0}, {"H100", 66.9, 494.7, 989.4}, /* SXM5 */
+    {"H200", 66.9, 494.7, 989.4},      {"H800", 66.9, 494.7, 989.4},     {"A100", 19.5, 156.0, 312.0},
     {"L40S", 91.6, 183.0, 362.1},
 };
 
@@ -62,9 +58,12 @@ static void device_name(char *buf, size_t n)
 {
     snprintf(buf, n, "unknown");
     FILE *f = popen("nvidia-smi --query-gpu=name --format=csv,noheader -i 0 2>/dev/null", "r");
-    if (!f) return;
-    if (fgets(buf, (int)n, f)) buf[strcspn(buf, "\r\n")] = 0;
-    if (!buf[0]) snprintf(buf, n, "unknown");
+    if (!f)
+        return;
+    if (fgets(buf, (int)n, f))
+        buf[strcspn(buf, "\r\n")] = 0;
+    if (!buf[0])
+        snprintf(buf, n, "unknown");
     pclose(f);
 }
 
@@ -81,7 +80,8 @@ static const peak_row *peak_for(const char *name, int *guessed)
 
 static void fill(uint64_t *rng, int32_t *p, size_t n, int V)
 {
-    for (size_t i = 0; i < n; i++) p[i] = (int32_t)(gpt_rng_next(rng) % (uint64_t)V);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (int32_t)(gpt_rng_next(rng) % (uint64_t)V);
 }
 
 /* Largest batch (from a descending list) that creates and runs one step; *out
@@ -108,8 +108,8 @@ static int largest_batch(gpt_model **out, const gpt_config *cfg, int T, int32_t 
     return 0;
 }
 
-static int run_math(const char *math, const gpt_config *cfg, int T, int steps, int32_t *in,
-                    int32_t *tg, const peak_row *pk, int guessed, int *B_io)
+static int run_math(const char *math, const gpt_config *cfg, int T, int steps, int32_t *in, int32_t *tg,
+                    const peak_row *pk, int guessed, int *B_io)
 {
     setenv("RUNS_CUDA_MATH", math, 1); /* read by the backend at create */
     gpt_model *m = NULL;
@@ -129,7 +129,8 @@ static int run_math(const char *math, const gpt_config *cfg, int T, int steps, i
     float loss = 0, norm = 0;
     double t0 = 0;
     for (int k = 0; k < steps + 2; k++) {
-        if (k == 2) t0 = now_s(); /* two warm-up steps: cuBLAS heuristics, caches */
+        if (k == 2)
+            t0 = now_s(); /* two warm-up steps: cuBLAS heuristics, caches */
         if (gpt_forward(m, in, tg, B, T, 1, &loss) || gpt_update(m, &hp, 3e-4f, &norm)) {
             printf("%s: step %d failed: %s\n", math, k, gpt_last_error());
             gpt_free(m);
@@ -145,13 +146,17 @@ static int run_math(const char *math, const gpt_config *cfg, int T, int steps, i
     int is_tf32 = !strcmp(math, "tf32"), is_bf16 = !strcmp(math, "bf16");
     double peak = is_tf32 ? pk->tf32 : is_bf16 ? pk->bf16 : pk->fp32;
     const char *env = getenv("RUNS_PEAK_TFLOPS");
-    if (env && atof(env) > 0) peak = atof(env);
-    printf("%s: batch %d x seq %d, %.1f ms/step, %.0f tokens/s, %.1f TFLOPS achieved\n", math, B, T,
-           1e3 * secs / steps, tok_s, achieved);
+    if (env && atof(env) > 0)
+        peak = atof(env);
+    printf("%s: batch %d x seq %d, %.1f ms/step, %.0f tokens/s, %.1f TFLOPS achieved\n", math, B, T, 1e3 * secs / steps,
+           tok_s, achieved);
     printf("%s: MFU %.1f%% of %s %.1f TFLOPS%s (6N + 12LCT); %.1f%% of the BF16 dense peak %.1f "
            "counted as llm.c does (6N + 6LCT, llm.c's yardstick)\n",
-           math, 100.0 * achieved / peak, is_tf32 ? "TF32" : is_bf16 ? "BF16" : "FP32", peak,
-           guessed ? " (peak guessed: H100 SXM)" : "", 100.0 * achieved_llmc / pk->bf16, pk->bf16);
+           math, 100.0 * achieved / peak,
+           is_tf32   ? "TF32"
+           : is_bf16 ? "BF16"
+                     : "FP32",
+           peak, guessed ? " (peak guessed: H100 SXM)" : "", 100.0 * achieved_llmc / pk->bf16, pk->bf16);
     printf("%s: last loss %.4f, grad norm %.4f\n", math, loss, norm);
 
     if (!strcmp(math, "tf32")) {
@@ -182,19 +187,24 @@ static int run_math(const char *math, const gpt_config *cfg, int T, int steps, i
         for (int rep = 0; rep < 3; rep++) {
             double a = now_s();
             for (int s = 0; s < 3; s++)
-                if (gpt_read(m, slots[s], pin[s])) printf("read: %s\n", gpt_last_error());
+                if (gpt_read(m, slots[s], pin[s]))
+                    printf("read: %s\n", gpt_last_error());
             double b = now_s();
             for (int s = 0; s < 3; s++)
-                if (gpt_read(m, slots[s], pag[s])) printf("read: %s\n", gpt_last_error());
+                if (gpt_read(m, slots[s], pag[s]))
+                    printf("read: %s\n", gpt_last_error());
             double c = now_s();
-            if (b - a < best_pin) best_pin = b - a;
-            if (b - a > worst_pin) worst_pin = b - a;
-            if (c - b < best_pag) best_pag = c - b;
+            if (b - a < best_pin)
+                best_pin = b - a;
+            if (b - a > worst_pin)
+                worst_pin = b - a;
+            if (c - b < best_pag)
+                best_pag = c - b;
         }
         printf("checkpoint stall (params+m+v, %.2f GB, best of 3): pinned %.1f ms (%.1f GB/s; worst "
                "%.1f ms), pageable %.1f ms (%.1f GB/s); %.1f%% of one step with pinned\n",
-               3.0 * bytes / 1e9, 1e3 * best_pin, 3.0 * bytes / 1e9 / best_pin, 1e3 * worst_pin,
-               1e3 * best_pag, 3.0 * bytes / 1e9 / best_pag, 100.0 * best_pin / (secs / steps));
+               3.0 * bytes / 1e9, 1e3 * best_pin, 3.0 * bytes / 1e9 / best_pin, 1e3 * worst_pin, 1e3 * best_pag,
+               3.0 * bytes / 1e9 / best_pag, 100.0 * best_pin / (secs / steps));
         for (int s = 0; s < 3; s++) {
             gpt_host_free(m, pin[s]);
             free(pag[s]);
@@ -211,7 +221,8 @@ int main(int argc, char **argv)
         return 0;
     }
     int steps = argc > 1 ? atoi(argv[1]) : 10;
-    if (steps < 1) steps = 10;
+    if (steps < 1)
+        steps = 10;
     if (gpt_cuda_device_count() == 0) {
         /* where the backend (build/libruns-cuda.so) could not be loaded, the loader says why */
         const char *why = gpt_last_error();
@@ -225,7 +236,8 @@ int main(int argc, char **argv)
     gpt_config cfg = {.n_layer = 12, .n_head = 12, .n_embd = 768, .vocab_size = 50257, .block_size = 1024};
     const int T = 1024, maxB = 64;
     int32_t *in = malloc((size_t)maxB * T * sizeof *in), *tg = malloc((size_t)maxB * T * sizeof *tg);
-    if (!in || !tg) return 1;
+    if (!in || !tg)
+        return 1;
     uint64_t rng = 7;
     fill(&rng, in, (size_t)maxB * T, cfg.vocab_size);
     fill(&rng, tg, (size_t)maxB * T, cfg.vocab_size);
@@ -234,8 +246,10 @@ int main(int argc, char **argv)
     /* tf32 finds the batch and measures the stall; bf16 is the llm.c comparison
      * (same buffers, so the same batch fits); fp32 is the parity setting, briefly */
     int rc = run_math("tf32", &cfg, T, steps, in, tg, pk, guessed, &B);
-    if (rc == 0) rc = run_math("bf16", &cfg, T, steps, in, tg, pk, guessed, &B);
-    if (rc == 0) rc = run_math("fp32", &cfg, T, steps < 3 ? steps : 3, in, tg, pk, guessed, &B);
+    if (rc == 0)
+        rc = run_math("bf16", &cfg, T, steps, in, tg, pk, guessed, &B);
+    if (rc == 0)
+        rc = run_math("fp32", &cfg, T, steps < 3 ? steps : 3, in, tg, pk, guessed, &B);
     free(in);
     free(tg);
     return rc ? 1 : 0;

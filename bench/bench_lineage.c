@@ -51,15 +51,17 @@ static double run(char *const argv[])
  * Seconds, or -1. */
 static double grow(const char *synth, const char *store, long per_before, long add)
 {
-    static const char *runs[] = {"main", "fork1", "fork2", "fork3", "fork4", "fork5", "fork6", "fork7", "fork8", "fork9"};
+    static const char *runs[] = {"main",  "fork1", "fork2", "fork3", "fork4",
+                                 "fork5", "fork6", "fork7", "fork8", "fork9"};
     char count[32], from[64];
     double t0 = now_s();
     snprintf(count, sizeof count, "%ld", add);
     for (int r = 0; r < 10; r++) {
         /* fork r leaves main at a tenth of its first length times r (steps advance by 10) */
         snprintf(from, sizeof from, "main@step_%ld", 10 * (r * add / 10));
-        char *argv[] = {(char *)synth, "--store", (char *)store, "--run", (char *)runs[r], "--count", count,
-                        "--tensors", "1", "--elems", "8", NULL, NULL, NULL};
+        char *argv[] = {(char *)synth, "--store", (char *)store, "--run", (char *)runs[r],
+                        "--count",     count,     "--tensors",   "1",     "--elems",
+                        "8",           NULL,      NULL,          NULL};
         if (r > 0 && per_before == 0) {
             argv[11] = "--from";
             argv[12] = from;
@@ -123,7 +125,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3 && sizes[i] <= max; i++) {
         long add = sizes[i] / 10 - per;
         if (per && last_build * add / per > cap) {
-            printf("  %-8ld skipped: building it would take ~%.0f s (BENCH_LINEAGE_CAP=%.0f; TMPDIR=/dev/shm builds faster)\n",
+            printf("  %-8ld skipped: building it would take ~%.0f s (BENCH_LINEAGE_CAP=%.0f; TMPDIR=/dev/shm builds "
+                   "faster)\n",
                    sizes[i], last_build * add / per, cap);
             break;
         }

@@ -35,8 +35,10 @@ static double start_once(char *const argv[], posix_spawn_file_actions_t *fa)
     pid_t pid;
     int st;
     double t0 = now_ms();
-    if (posix_spawn(&pid, argv[0], fa, NULL, argv, environ) != 0) return -1;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+    if (posix_spawn(&pid, argv[0], fa, NULL, argv, environ) != 0)
+        return -1;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return -1;
     return now_ms() - t0;
 }
 
@@ -55,14 +57,16 @@ static double median(double *v, int n)
 static double mean(const double *v, int n)
 {
     double s = 0;
-    for (int i = 0; i < n; i++) s += v[i];
+    for (int i = 0; i < n; i++)
+        s += v[i];
     return s / n;
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: bench_startup [N] [RUNS]\nms per start of `runs --help` vs /bin/true, N starts each (default 50).\n");
+        printf("usage: bench_startup [N] [RUNS]\nms per start of `runs --help` vs /bin/true, N starts each (default "
+               "50).\n");
         return 0;
     }
     int n = argc > 1 ? atoi(argv[1]) : 50;

@@ -270,7 +270,8 @@ int main(void)
     uint64_t after = dir_bytes(objects);
 
     double gb = total / 1e9;
-    printf("save     %.3f s  %.2f GB/s   baseline write+fsync %.2f GB/s   ratio %.2f  (target >= 0.8; first pass %.2f GB/s)\n",
+    printf("save     %.3f s  %.2f GB/s   baseline write+fsync %.2f GB/s   ratio %.2f  (target >= 0.8; first pass %.2f "
+           "GB/s)\n",
            save, gb / save, gb / base_save, base_save / save, gb / save_first);
     printf("restore  %.3f s  %.2f GB/s   baseline read+SHA-256 %.2f GB/s   ratio %.2f  (target >= 0.8)\n", restore,
            gb / restore, gb / base_restore, base_restore / restore);

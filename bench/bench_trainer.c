@@ -63,18 +63,24 @@ static float fma_chains(long iters)
     float sink = 0;
 #ifdef __AVX512F__
     __m512 acc[12], x = _mm512_set1_ps(1.0000001f), y = _mm512_set1_ps(0.9999999f);
-    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i);
     for (long it = 0; it < iters / 12; it++)
-        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-    for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(acc[i]);
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+    for (int i = 0; i < 12; i++)
+        sink += _mm512_reduce_add_ps(acc[i]);
 #else
     float acc[12][8];
     for (int i = 0; i < 12; i++)
-        for (int l = 0; l < 8; l++) acc[i][l] = (float)i;
+        for (int l = 0; l < 8; l++)
+            acc[i][l] = (float)i;
     for (long it = 0; it < iters / 12; it++)
         for (int i = 0; i < 12; i++)
-            for (int l = 0; l < 8; l++) acc[i][l] = acc[i][l] * 1.0000001f + 0.9999999f;
-    for (int i = 0; i < 12; i++) sink += acc[i][0];
+            for (int l = 0; l < 8; l++)
+                acc[i][l] = acc[i][l] * 1.0000001f + 0.9999999f;
+    for (int i = 0; i < 12; i++)
+        sink += acc[i][0];
 #endif
     return sink;
 }
@@ -107,8 +113,10 @@ static void bench_gemm(void)
     float *A = malloc((size_t)M * K * 4), *W = malloc((size_t)N * K * 4), *C = malloc((size_t)M * N * 4),
           *wt = malloc((size_t)N * K * 4);
     uint64_t s = 1;
-    for (long i = 0; i < (long)M * K; i++) A[i] = gpt_rng_uniform(&s);
-    for (long i = 0; i < (long)N * K; i++) W[i] = gpt_rng_uniform(&s);
+    for (long i = 0; i < (long)M * K; i++)
+        A[i] = gpt_rng_uniform(&s);
+    for (long i = 0; i < (long)N * K; i++)
+        W[i] = gpt_rng_uniform(&s);
     cpu_matmul_fwd(C, A, W, NULL, M, K, N, wt);
     /* Timed in CPU seconds (best of reps): see cpu_now. */
     int reps = 10;
@@ -135,7 +143,12 @@ static void bench_gemm(void)
     double fl = 2.0 * M * N * K;
     printf("gemm     %dx%dx%d CPU-ms (GFLOP per CPU-second): fwd %.2f (%.1f), bwd dinp %.2f (%.1f), dW %.2f (%.1f)\n",
            M, N, K, fwd * 1e3, fl / fwd * 1e-9, bdi * 1e3, fl / bdi * 1e-9, bdw * 1e3, fl / bdw * 1e-9);
-    free(A); free(W); free(C); free(wt); free(dA); free(dW);
+    free(A);
+    free(W);
+    free(C);
+    free(wt);
+    free(dA);
+    free(dW);
 }
 
 /* Attention forward + backward of (a) (B 4, T 256, C 128, 4 heads of 32) alone,
@@ -147,8 +160,10 @@ static void bench_attn(void)
     float *qkv = malloc(n3 * 4), *out = malloc(nc * 4), *att = malloc(na * 4), *dout = malloc(nc * 4),
           *dqkv = malloc(n3 * 4), *scr = malloc(na * 4);
     uint64_t s = 5;
-    for (size_t i = 0; i < n3; i++) qkv[i] = gpt_rng_uniform(&s) - 0.5f;
-    for (size_t i = 0; i < nc; i++) dout[i] = gpt_rng_uniform(&s) - 0.5f;
+    for (size_t i = 0; i < n3; i++)
+        qkv[i] = gpt_rng_uniform(&s) - 0.5f;
+    for (size_t i = 0; i < nc; i++)
+        dout[i] = gpt_rng_uniform(&s) - 0.5f;
     double f = 1e30, b = 1e30;
     for (int r = 0; r < 10; r++) {
         double c0 = cpu_now();
@@ -162,7 +177,12 @@ static void bench_attn(void)
     double fl = B * 2.0 * 2.0 * (T * (T + 1) / 2.0) * C; /* forward; backward twice that */
     printf("attn     B%d T%d C%d H%d CPU-ms (GFLOP per CPU-second): fwd %.2f (%.1f), bwd %.2f (%.1f)\n", B, T, C, NH,
            f * 1e3, fl / f * 1e-9, b * 1e3, 2 * fl / b * 1e-9);
-    free(qkv); free(out); free(att); free(dout); free(dqkv); free(scr);
+    free(qkv);
+    free(out);
+    free(att);
+    free(dout);
+    free(dqkv);
+    free(scr);
 }
 
 /* Per-phase CPU-ms of one (a) training step, each phase timed alone on (a)'s
@@ -181,10 +201,14 @@ static void bench_phases(void)
           *losses = malloc((size_t)N * 4);
     int32_t *tg = malloc((size_t)N * 4);
     uint64_t s = 9;
-    for (size_t i = 0; i < (size_t)N * 4 * C; i++) x[i] = gpt_rng_uniform(&s) - 0.5f;
-    for (size_t i = 0; i < (size_t)V * C; i++) w[i] = (gpt_rng_uniform(&s) - 0.5f) * 0.1f;
-    for (int i = 0; i < 4 * C; i++) bias[i] = 0.01f;
-    for (int i = 0; i < N; i++) tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
+    for (size_t i = 0; i < (size_t)N * 4 * C; i++)
+        x[i] = gpt_rng_uniform(&s) - 0.5f;
+    for (size_t i = 0; i < (size_t)V * C; i++)
+        w[i] = (gpt_rng_uniform(&s) - 0.5f) * 0.1f;
+    for (int i = 0; i < 4 * C; i++)
+        bias[i] = 0.01f;
+    for (int i = 0; i < N; i++)
+        tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
     const char *name[5] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy", "layer GEMMs x4 (fwd+bwd)",
                            "attention x4 (fwd+bwd)", "layernorm+gelu+add x4"};
     double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
@@ -219,15 +243,30 @@ static void bench_phases(void)
             cpu_gelu_bwd(dx, x, y, (size_t)N * 4 * C);
         }
         t[5] = cpu_now();
-        for (int k = 0; k < 5; k++) best[k] = t[k + 1] - t[k] < best[k] ? t[k + 1] - t[k] : best[k];
+        for (int k = 0; k < 5; k++)
+            best[k] = t[k + 1] - t[k] < best[k] ? t[k + 1] - t[k] : best[k];
     }
     double tot = 0;
-    for (int k = 0; k < 5; k++) tot += best[k];
+    for (int k = 0; k < 5; k++)
+        tot += best[k];
     printf("phases   (a) one step, CPU-ms:");
-    for (int k = 0; k < 5; k++) printf("  %s %.1f (%.0f%%)", name[k], best[k] * 1e3, 100 * best[k] / tot);
+    for (int k = 0; k < 5; k++)
+        printf("  %s %.1f (%.0f%%)", name[k], best[k] * 1e3, 100 * best[k] / tot);
     printf("  sum %.1f\n", tot * 1e3);
-    free(x); free(y); free(w); free(wt); free(lg); free(dx); free(dw); free(bias); free(att); free(scr);
-    free(mean); free(rstd); free(losses); free(tg);
+    free(x);
+    free(y);
+    free(w);
+    free(wt);
+    free(lg);
+    free(dx);
+    free(dw);
+    free(bias);
+    free(att);
+    free(scr);
+    free(mean);
+    free(rstd);
+    free(losses);
+    free(tg);
 }
 
 static int bench_model(const char *label, gpt_config c, int B, int T, int steps, double llmc_ms)
@@ -240,8 +279,10 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
     }
     int32_t *in = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
     uint64_t s = 3;
-    for (int i = 0; i < B * T; i++) in[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)c.vocab_size);
-    for (int i = 0; i < B * T; i++) tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)c.vocab_size);
+    for (int i = 0; i < B * T; i++)
+        in[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)c.vocab_size);
+    for (int i = 0; i < B * T; i++)
+        tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)c.vocab_size);
     gpt_adamw hp = {0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
     float loss, norm;
     /* Warm-up step (page faults, first-touch of every buffer). */
@@ -273,8 +314,8 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
     printf("%s  %.1f ms/step (fwd %.1f, bwd %.1f, adamw %.1f; mean step %.1f)  %.0f tokens/s  %.2f GFLOP/step  "
            "%.1f GFLOP/s = %.0f%% of peak  llm.c ~%.0f ms/step -> %.1fx  [loss %.4f, %zu params]\n",
            label, step * 1e3, tf * 1e3, tb * 1e3, tu * 1e3, mean * 1e3, N / step, flops * 1e-9, flops / step * 1e-9,
-           peak_gflops > 0 ? 100.0 * flops / step * 1e-9 / peak_gflops : 0.0, llmc_ms, llmc_ms / (step * 1e3),
-           loss, gpt_num_params(m));
+           peak_gflops > 0 ? 100.0 * flops / step * 1e-9 / peak_gflops : 0.0, llmc_ms, llmc_ms / (step * 1e3), loss,
+           gpt_num_params(m));
     if (peak_cpu_gflops > 0)
         printf("%s  per CPU-second: %.1f GFLOP = %.0f%% of the FMA loop's (best step %.1f CPU-ms)\n", label,
                flops / cstep * 1e-9, 100.0 * flops / cstep * 1e-9 / peak_cpu_gflops, cstep * 1e3);
@@ -286,22 +327,29 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
 
 int main(int argc, char **argv)
 {
-    if (!getenv("OMP_NUM_THREADS")) omp_set_num_threads(2);
+    if (!getenv("OMP_NUM_THREADS"))
+        omp_set_num_threads(2);
     const char *def[] = {"peak", "gemm", "phases", "a", "b"};
     int n = argc > 1 ? argc - 1 : 5;
     const char **what = argc > 1 ? (const char **)argv + 1 : def;
     printf("threads %d\n", omp_get_max_threads());
     for (int i = 0; i < n; i++) {
-        if (strcmp(what[i], "peak") == 0) bench_peak();
-        else if (strcmp(what[i], "gemm") == 0) bench_gemm();
-        else if (strcmp(what[i], "attn") == 0) bench_attn();
-        else if (strcmp(what[i], "phases") == 0) bench_phases();
+        if (strcmp(what[i], "peak") == 0)
+            bench_peak();
+        else if (strcmp(what[i], "gemm") == 0)
+            bench_gemm();
+        else if (strcmp(what[i], "attn") == 0)
+            bench_attn();
+        else if (strcmp(what[i], "phases") == 0)
+            bench_phases();
         else if (strcmp(what[i], "a") == 0) {
             gpt_config a = {4, 4, 128, 8192, 256};
-            if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450)) return 1;
+            if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450))
+                return 1;
         } else if (strcmp(what[i], "b") == 0) {
             gpt_config b = {12, 12, 768, 50257, 1024};
-            if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000)) return 1;
+            if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000))
+                return 1;
         } else {
             fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|a|b ...]\n");
             return 129;

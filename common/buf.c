@@ -38,7 +38,10 @@ int runs_buf_append(runs_buf *b, const char *s, size_t n)
     return 0;
 }
 
-int runs_buf_puts(runs_buf *b, const char *s) { return runs_buf_append(b, s, strlen(s)); }
+int runs_buf_puts(runs_buf *b, const char *s)
+{
+    return runs_buf_append(b, s, strlen(s));
+}
 
 int runs_buf_printf(runs_buf *b, const char *fmt, ...)
 {

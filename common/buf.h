@@ -9,7 +9,7 @@
 typedef struct {
     char *s;
     size_t len, cap;
-    int oom;          /* an append failed: s holds what fitted before */
+    int oom; /* an append failed: s holds what fitted before */
 } runs_buf;
 
 /* Appends n bytes of s (0, or RUNS_ENOMEM: b->oom is set and later appends fail too,

@@ -28,17 +28,21 @@ static size_t utf8_len(const unsigned char *s)
     unsigned c = s[0];
     size_t len;
     unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 0;
         cp = (cp << 6) | (s[i] & 0x3F);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        (cp >= 0x80 && cp <= 0x9F))
         return 0;
     return len;
 }
@@ -116,8 +120,14 @@ int runs_error_sys(int code, const char *step, const char *path)
     return runs_error_set(code, "%s %s: %s%s", step, path ? path : "", strerror(saved), hint);
 }
 
-const char *runs_error_message(void) { return last_message; }
-int runs_error_code(void) { return last_code; }
+const char *runs_error_message(void)
+{
+    return last_message;
+}
+int runs_error_code(void)
+{
+    return last_code;
+}
 
 void runs_error_clear(void)
 {

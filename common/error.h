@@ -21,8 +21,8 @@ enum {
     RUNS_EIO = -6,       /* an operating-system call failed */
     RUNS_ELOCKED = -7,   /* another process holds the lock */
     RUNS_ENOMEM = -8,
-    RUNS_EUSAGE = -9,    /* command-line usage error (exit 129) */
-    RUNS_EHALT = -10     /* the coherence gate halted the run (exit 2) */
+    RUNS_EUSAGE = -9, /* command-line usage error (exit 129) */
+    RUNS_EHALT = -10  /* the coherence gate halted the run (exit 2) */
 };
 
 /* Sets the thread's message (printf-style) and returns code, so callers can

@@ -19,8 +19,8 @@ static void draw(runs_progress *p, int final)
     double pct = p->total ? 100.0 * (double)p->done / (double)p->total : 100.0;
     if (p->bytes) {
         double rate = el > 0 ? p->done / el / 1e9 : 0;
-        fprintf(stderr, "\r%s %3.0f%%  %.2f/%.2f GB  %.2f GB/s%s", p->label, pct, p->done / 1e9,
-                p->total / 1e9, rate, final ? "\n" : "");
+        fprintf(stderr, "\r%s %3.0f%%  %.2f/%.2f GB  %.2f GB/s%s", p->label, pct, p->done / 1e9, p->total / 1e9, rate,
+                final ? "\n" : "");
     } else {
         fprintf(stderr, "\r%s %3.0f%%  %llu/%llu%s", p->label, pct, (unsigned long long)p->done,
                 (unsigned long long)p->total, final ? "\n" : "");

@@ -10,7 +10,7 @@
 
 typedef struct {
     const char *label;
-    uint64_t total, done;   /* units: bytes when bytes != 0, else items */
+    uint64_t total, done; /* units: bytes when bytes != 0, else items */
     int bytes;
     int enabled;
     double started, last_draw;

@@ -32,16 +32,20 @@
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static const struct gpt_cuda_plugin *plugin; /* NULL: no CUDA (load_error says why) */
-static char load_error[16384]; /* paths may be PATH_MAX long */
+static char load_error[16384];               /* paths may be PATH_MAX long */
 
 /* The backend's messages land in this library's gpt_last_error buffer. */
-static void report(const char *msg) { gpt_set_error("%s", msg); }
+static void report(const char *msg)
+{
+    gpt_set_error("%s", msg);
+}
 
 /* Opens `path` and checks its table. 1 loaded, 0 not there, -1 there but unusable
  * (load_error set). */
 static int try_load(const char *path)
 {
-    if (access(path, F_OK) != 0) return 0;
+    if (access(path, F_OK) != 0)
+        return 0;
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
@@ -57,7 +61,8 @@ static int try_load(const char *path)
     if (!entry) {
         snprintf(load_error, sizeof load_error,
                  "no CUDA backend: %s is not a runs CUDA backend (no %s); rebuild it with make or "
-                 "use --backend cpu", path, GPT_CUDA_PLUGIN_SYMBOL);
+                 "use --backend cpu",
+                 path, GPT_CUDA_PLUGIN_SYMBOL);
         return -1;
     }
     const struct gpt_cuda_plugin *p = entry(report);
@@ -77,10 +82,12 @@ static int try_load(const char *path)
 static int exe_dir(char *buf, size_t n)
 {
     ssize_t k = readlink("/proc/self/exe", buf, n - 1);
-    if (k <= 0) return -1;
+    if (k <= 0)
+        return -1;
     buf[k] = '\0';
     char *slash = strrchr(buf, '/');
-    if (!slash) return -1;
+    if (!slash)
+        return -1;
     *slash = '\0';
     return 0;
 }
@@ -92,20 +99,22 @@ static void load(void)
         int r = try_load(env);
         if (r == 0)
             snprintf(load_error, sizeof load_error,
-                     "no CUDA backend: RUNS_CUDA_LIB=%s does not exist; point it at %s or unset it",
-                     env, SO_NAME);
+                     "no CUDA backend: RUNS_CUDA_LIB=%s does not exist; point it at %s or unset it", env, SO_NAME);
         return;
     }
     char dir[4096], path[4200];
     int have_dir = exe_dir(dir, sizeof dir) == 0;
     if (have_dir) {
         snprintf(path, sizeof path, "%s/%s", dir, SO_NAME);
-        if (try_load(path)) return;
+        if (try_load(path))
+            return;
         snprintf(path, sizeof path, "%s/../lib/runs/%s", dir, SO_NAME);
-        if (try_load(path)) return;
+        if (try_load(path))
+            return;
     }
 #ifdef RUNS_CUDA_SO_PATH
-    if (try_load(RUNS_CUDA_SO_PATH)) return;
+    if (try_load(RUNS_CUDA_SO_PATH))
+        return;
 #endif
 #ifdef RUNS_HAVE_CUDA
     snprintf(load_error, sizeof load_error,
@@ -142,7 +151,8 @@ int gpt_cuda_device_count(void)
 static int loader_create(gpt_model *m)
 {
     pthread_once(&load_once, load);
-    if (!plugin) return gpt_set_error("%s", load_error);
+    if (!plugin)
+        return gpt_set_error("%s", load_error);
     m->ops = plugin->ops;
     return plugin->ops->create(m);
 }

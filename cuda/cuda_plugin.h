@@ -24,13 +24,13 @@ extern "C" {
 #define GPT_CUDA_PLUGIN_SYMBOL "runs_cuda_plugin_v1"
 
 struct gpt_cuda_plugin {
-    int abi;                        /* GPT_CUDA_PLUGIN_ABI as the .so was built */
+    int abi; /* GPT_CUDA_PLUGIN_ABI as the .so was built */
     /* The layouts the .so was compiled against: a .so left over from another
      * version of runs is refused instead of reading the wrong fields. */
-    size_t model_size;              /* sizeof(struct gpt_model) */
-    size_t ops_size;                /* sizeof(struct gpt_ops) */
-    const struct gpt_ops *ops;      /* the real gpt_cuda_ops; static, never freed */
-    int (*device_count)(void);      /* the real gpt_cuda_device_count */
+    size_t model_size;         /* sizeof(struct gpt_model) */
+    size_t ops_size;           /* sizeof(struct gpt_ops) */
+    const struct gpt_ops *ops; /* the real gpt_cuda_ops; static, never freed */
+    int (*device_count)(void); /* the real gpt_cuda_device_count */
 };
 
 /* The exported entry. `report` receives every message the backend sets through

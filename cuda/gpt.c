@@ -23,30 +23,37 @@ const char *gpt_backend_name(gpt_backend b)
     return "unknown";
 }
 
-int gpt_cuda_available(void) { return gpt_cuda_device_count() > 0; }
+int gpt_cuda_available(void)
+{
+    return gpt_cuda_device_count() > 0;
+}
 
 /* Rejects what cannot work, naming the field and the value. No allocation. */
 static int check_config(const gpt_config *c, int max_batch, int max_seq)
 {
-    if (!c) return gpt_set_error("gpt_create: config is NULL");
-    if (c->n_layer <= 0) return gpt_set_error("model.n_layer (%d) must be positive", c->n_layer);
-    if (c->n_head <= 0) return gpt_set_error("model.n_head (%d) must be positive", c->n_head);
-    if (c->n_embd <= 0) return gpt_set_error("model.n_embd (%d) must be positive", c->n_embd);
+    if (!c)
+        return gpt_set_error("gpt_create: config is NULL");
+    if (c->n_layer <= 0)
+        return gpt_set_error("model.n_layer (%d) must be positive", c->n_layer);
+    if (c->n_head <= 0)
+        return gpt_set_error("model.n_head (%d) must be positive", c->n_head);
+    if (c->n_embd <= 0)
+        return gpt_set_error("model.n_embd (%d) must be positive", c->n_embd);
     if (c->vocab_size <= 0)
         return gpt_set_error("model.vocab_size (%d) must be positive", c->vocab_size);
     if (c->block_size <= 0)
         return gpt_set_error("model.block_size (%d) must be positive", c->block_size);
     if (c->n_embd % c->n_head != 0)
-        return gpt_set_error("model.n_embd (%d) is not divisible by model.n_head (%d)", c->n_embd,
-                             c->n_head);
+        return gpt_set_error("model.n_embd (%d) is not divisible by model.n_head (%d)", c->n_embd, c->n_head);
     if (c->vocab_size > GPT_MAX_VOCAB)
-        return gpt_set_error("model.vocab_size (%d) exceeds %d: token shards store uint16 ids",
-                             c->vocab_size, GPT_MAX_VOCAB);
-    if (max_batch <= 0) return gpt_set_error("batch size (%d) must be positive", max_batch);
-    if (max_seq <= 0) return gpt_set_error("sequence length (%d) must be positive", max_seq);
+        return gpt_set_error("model.vocab_size (%d) exceeds %d: token shards store uint16 ids", c->vocab_size,
+                             GPT_MAX_VOCAB);
+    if (max_batch <= 0)
+        return gpt_set_error("batch size (%d) must be positive", max_batch);
+    if (max_seq <= 0)
+        return gpt_set_error("sequence length (%d) must be positive", max_seq);
     if (max_seq > c->block_size)
-        return gpt_set_error("sequence length (%d) exceeds model.block_size (%d)", max_seq,
-                             c->block_size);
+        return gpt_set_error("sequence length (%d) exceeds model.block_size (%d)", max_seq, c->block_size);
     /* Sizes that would overflow the float counts (size_t) or int indexing. */
     double C = c->n_embd, L = c->n_layer;
     double params = (double)c->vocab_size * C + (double)c->block_size * C + L * (12.0 * C * C + 13.0 * C) + 2.0 * C;
@@ -54,7 +61,8 @@ static int check_config(const gpt_config *c, int max_batch, int max_seq)
         return gpt_set_error("model has %.3g parameters; this trainer supports at most 4e9", params);
     if ((double)max_batch * max_seq * (c->vocab_size > 4 * c->n_embd ? c->vocab_size : 4 * c->n_embd) > 2.0e9)
         return gpt_set_error("batch (%d) x sequence (%d) x width is too large for one step; lower "
-                             "the batch size or the sequence length", max_batch, max_seq);
+                             "the batch size or the sequence length",
+                             max_batch, max_seq);
     return 0;
 }
 
@@ -120,14 +128,17 @@ int gpt_create(gpt_model **out, const gpt_config *cfg, int max_batch, int max_se
 {
     gpt_model *m = NULL;
     int rc = -1;
-    if (!out) return gpt_set_error("gpt_create: out is NULL");
+    if (!out)
+        return gpt_set_error("gpt_create: out is NULL");
     *out = NULL;
-    if (check_config(cfg, max_batch, max_seq)) return -1;
+    if (check_config(cfg, max_batch, max_seq))
+        return -1;
     if (backend != GPT_BACKEND_CPU && backend != GPT_BACKEND_CUDA)
         return gpt_set_error("unknown backend %d (expected cpu or cuda)", (int)backend);
 
     m = calloc(1, sizeof *m);
-    if (!m) return gpt_set_error("gpt_create: out of memory");
+    if (!m)
+        return gpt_set_error("gpt_create: out of memory");
     m->cfg = *cfg;
     m->backend = backend;
     m->max_batch = max_batch;
@@ -140,7 +151,8 @@ int gpt_create(gpt_model **out, const gpt_config *cfg, int max_batch, int max_se
     build_table(m->info, &m->n_tensors, &m->n_params, cfg);
     m->ops = backend == GPT_BACKEND_CPU ? &gpt_cpu_ops : &gpt_cuda_ops;
     if (!m->ops->create || m->ops->create(m)) {
-        if (!m->ops->create) gpt_set_error("backend %s is not available", gpt_backend_name(backend));
+        if (!m->ops->create)
+            gpt_set_error("backend %s is not available", gpt_backend_name(backend));
         m->impl = NULL;
         goto done;
     }
@@ -157,22 +169,42 @@ done:
 
 void gpt_free(gpt_model *m)
 {
-    if (!m) return;
-    if (m->impl && m->ops->destroy) m->ops->destroy(m);
+    if (!m)
+        return;
+    if (m->impl && m->ops->destroy)
+        m->ops->destroy(m);
     free(m->info);
     free(m);
 }
 
-const gpt_config *gpt_get_config(const gpt_model *m) { return &m->cfg; }
-gpt_backend gpt_get_backend(const gpt_model *m) { return m->backend; }
-int gpt_num_tensors(const gpt_model *m) { return m->n_tensors; }
+const gpt_config *gpt_get_config(const gpt_model *m)
+{
+    return &m->cfg;
+}
+gpt_backend gpt_get_backend(const gpt_model *m)
+{
+    return m->backend;
+}
+int gpt_num_tensors(const gpt_model *m)
+{
+    return m->n_tensors;
+}
 const gpt_tensor_info *gpt_tensor(const gpt_model *m, int i)
 {
     return (i >= 0 && i < m->n_tensors) ? &m->info[i] : NULL;
 }
-size_t gpt_num_params(const gpt_model *m) { return m->n_params; }
-uint64_t gpt_adam_step(const gpt_model *m) { return m->adam_step; }
-void gpt_set_adam_step(gpt_model *m, uint64_t t) { m->adam_step = t; }
+size_t gpt_num_params(const gpt_model *m)
+{
+    return m->n_params;
+}
+uint64_t gpt_adam_step(const gpt_model *m)
+{
+    return m->adam_step;
+}
+void gpt_set_adam_step(gpt_model *m, uint64_t t)
+{
+    m->adam_step = t;
+}
 
 /* Host-side init: one pass over the tensors in table order, so the draws are
  * the same for every backend; the result goes in through ops->write. */
@@ -180,7 +212,8 @@ int gpt_init_weights(gpt_model *m, uint64_t seed)
 {
     int rc = -1;
     float *p = NULL;
-    if (!m) return gpt_set_error("gpt_init_weights: model is NULL");
+    if (!m)
+        return gpt_set_error("gpt_init_weights: model is NULL");
     p = gpt_host_alloc(m, m->n_params * sizeof(float));
     if (!p) {
         gpt_set_error("gpt_init_weights: out of host memory (%zu floats)", m->n_params);
@@ -209,16 +242,20 @@ int gpt_init_weights(gpt_model *m, uint64_t seed)
         } else {
             /* The only 1-D weights (".w") are LayerNorm gains; biases end in ".b". */
             float v = t->name[len - 1] == 'w' ? 1.0f : 0.0f;
-            for (size_t j = 0; j < t->numel; j++) dst[j] = v;
+            for (size_t j = 0; j < t->numel; j++)
+                dst[j] = v;
         }
     }
-    if (m->ops->write(m, GPT_PARAM, p)) goto done;
+    if (m->ops->write(m, GPT_PARAM, p))
+        goto done;
     memset(p, 0, m->n_params * sizeof(float));
-    if (m->ops->write(m, GPT_ADAM_M, p) || m->ops->write(m, GPT_ADAM_V, p)) goto done;
+    if (m->ops->write(m, GPT_ADAM_M, p) || m->ops->write(m, GPT_ADAM_V, p))
+        goto done;
     m->adam_step = 0;
     rc = 0;
 done:
-    if (p) gpt_host_free(m, p);
+    if (p)
+        gpt_host_free(m, p);
     return rc;
 }
 
@@ -226,23 +263,20 @@ static int check_tokens(const char *what, const int32_t *tok, size_t n, int V)
 {
     for (size_t i = 0; i < n; i++)
         if (tok[i] < 0 || tok[i] >= V)
-            return gpt_set_error("%s[%zu] = %d is outside the vocabulary [0, %d)", what, i,
-                                 (int)tok[i], V);
+            return gpt_set_error("%s[%zu] = %d is outside the vocabulary [0, %d)", what, i, (int)tok[i], V);
     return 0;
 }
 
-int gpt_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                int backward, float *loss)
+int gpt_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T, int backward, float *loss)
 {
-    if (!m || !inputs || !targets) return gpt_set_error("gpt_forward: model, inputs or targets is NULL");
+    if (!m || !inputs || !targets)
+        return gpt_set_error("gpt_forward: model, inputs or targets is NULL");
     if (B <= 0 || B > m->max_batch)
         return gpt_set_error("gpt_forward: batch %d outside [1, %d] (the model's max_batch)", B, m->max_batch);
     if (T <= 0 || T > m->max_seq)
-        return gpt_set_error("gpt_forward: sequence length %d outside [1, %d] (the model's max_seq)", T,
-                             m->max_seq);
+        return gpt_set_error("gpt_forward: sequence length %d outside [1, %d] (the model's max_seq)", T, m->max_seq);
     size_t n = (size_t)B * T;
-    if (check_tokens("inputs", inputs, n, m->cfg.vocab_size) ||
-        check_tokens("targets", targets, n, m->cfg.vocab_size))
+    if (check_tokens("inputs", inputs, n, m->cfg.vocab_size) || check_tokens("targets", targets, n, m->cfg.vocab_size))
         return -1;
     float dummy;
     return m->ops->forward(m, inputs, targets, B, T, backward, loss ? loss : &dummy);
@@ -250,57 +284,73 @@ int gpt_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int
 
 int gpt_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
 {
-    if (!m || !hp) return gpt_set_error("gpt_update: model or hyper-parameters is NULL");
-    if (!(lr >= 0.0f) || isinf(lr)) return gpt_set_error("learning rate (%g) must be finite and >= 0", lr);
+    if (!m || !hp)
+        return gpt_set_error("gpt_update: model or hyper-parameters is NULL");
+    if (!(lr >= 0.0f) || isinf(lr))
+        return gpt_set_error("learning rate (%g) must be finite and >= 0", lr);
     if (!(hp->beta1 >= 0.0f && hp->beta1 < 1.0f))
         return gpt_set_error("optimizer.beta1 (%g) must be in [0, 1)", hp->beta1);
     if (!(hp->beta2 >= 0.0f && hp->beta2 < 1.0f))
         return gpt_set_error("optimizer.beta2 (%g) must be in [0, 1)", hp->beta2);
-    if (!(hp->eps > 0.0f)) return gpt_set_error("optimizer.eps (%g) must be positive", hp->eps);
+    if (!(hp->eps > 0.0f))
+        return gpt_set_error("optimizer.eps (%g) must be positive", hp->eps);
     if (!(hp->weight_decay >= 0.0f))
         return gpt_set_error("optimizer.weight_decay (%g) must be >= 0", hp->weight_decay);
-    if (isnan(hp->grad_clip)) return gpt_set_error("optimizer.grad_clip is NaN");
+    if (isnan(hp->grad_clip))
+        return gpt_set_error("optimizer.grad_clip is NaN");
     m->adam_step++;
     float dummy;
     int rc = m->ops->update(m, hp, lr, grad_norm ? grad_norm : &dummy);
-    if (rc) m->adam_step--;
+    if (rc)
+        m->adam_step--;
     return rc;
 }
 
 int gpt_read(const gpt_model *m, gpt_slot slot, float *dst)
 {
-    if (!m || !dst) return gpt_set_error("gpt_read: model or destination is NULL");
-    if ((int)slot < GPT_PARAM || (int)slot > GPT_ADAM_V) return gpt_set_error("gpt_read: bad slot %d", (int)slot);
+    if (!m || !dst)
+        return gpt_set_error("gpt_read: model or destination is NULL");
+    if ((int)slot < GPT_PARAM || (int)slot > GPT_ADAM_V)
+        return gpt_set_error("gpt_read: bad slot %d", (int)slot);
     return m->ops->read(m, slot, dst);
 }
 
 int gpt_write(gpt_model *m, gpt_slot slot, const float *src)
 {
-    if (!m || !src) return gpt_set_error("gpt_write: model or source is NULL");
-    if ((int)slot < GPT_PARAM || (int)slot > GPT_ADAM_V) return gpt_set_error("gpt_write: bad slot %d", (int)slot);
+    if (!m || !src)
+        return gpt_set_error("gpt_write: model or source is NULL");
+    if ((int)slot < GPT_PARAM || (int)slot > GPT_ADAM_V)
+        return gpt_set_error("gpt_write: bad slot %d", (int)slot);
     return m->ops->write(m, slot, src);
 }
 
 void *gpt_host_alloc(const gpt_model *m, size_t bytes)
 {
-    if (!m) return NULL;
+    if (!m)
+        return NULL;
     return m->ops->host_alloc(bytes ? bytes : 1);
 }
 
 void gpt_host_free(const gpt_model *m, void *p)
 {
-    if (m && p) m->ops->host_free(p);
+    if (m && p)
+        m->ops->host_free(p);
 }
 
 /* Picks a token from logits (modified in place). Ties are broken towards the
  * lower id so the choice never depends on sort stability. */
-typedef struct { float v; int i; } scored;
+typedef struct {
+    float v;
+    int i;
+} scored;
 
 static int scored_cmp(const void *pa, const void *pb)
 {
     const scored *a = pa, *b = pb;
-    if (a->v > b->v) return -1;
-    if (a->v < b->v) return 1;
+    if (a->v > b->v)
+        return -1;
+    if (a->v < b->v)
+        return 1;
     return (a->i > b->i) - (a->i < b->i);
 }
 
@@ -309,7 +359,8 @@ static int sample_token(float *logits, int V, float temperature, int top_k, uint
     if (temperature <= 0.0f) {
         int best = 0;
         for (int i = 1; i < V; i++)
-            if (logits[i] > logits[best]) best = i;
+            if (logits[i] > logits[best])
+                best = i;
         return best;
     }
     for (int i = 0; i < V; i++) {
@@ -323,19 +374,22 @@ static int sample_token(float *logits, int V, float temperature, int top_k, uint
     }
     float mx = work[0].v;
     for (int i = 1; i < n; i++)
-        if (work[i].v > mx) mx = work[i].v;
+        if (work[i].v > mx)
+            mx = work[i].v;
     double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += exp((double)work[i].v - mx);
+    for (int i = 0; i < n; i++)
+        sum += exp((double)work[i].v - mx);
     double u = (double)gpt_rng_uniform(rng) * sum, acc = 0.0;
     for (int i = 0; i < n; i++) {
         acc += exp((double)work[i].v - mx);
-        if (u < acc) return work[i].i;
+        if (u < acc)
+            return work[i].i;
     }
     return work[n - 1].i;
 }
 
-int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, float temperature,
-                 int top_k, uint64_t *rng_state, int32_t *out)
+int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, float temperature, int top_k,
+                 uint64_t *rng_state, int32_t *out)
 {
     int rc = -1, V, window;
     int32_t *ctx = NULL;
@@ -343,11 +397,15 @@ int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, f
     scored *work = NULL;
     if (!m || !prompt || !rng_state || (n_new > 0 && !out))
         return gpt_set_error("gpt_generate: model, prompt, rng_state or out is NULL");
-    if (n_prompt < 1) return gpt_set_error("gpt_generate: the prompt needs at least one token (got %d)", n_prompt);
-    if (n_new < 0) return gpt_set_error("gpt_generate: n_new (%d) is negative", n_new);
+    if (n_prompt < 1)
+        return gpt_set_error("gpt_generate: the prompt needs at least one token (got %d)", n_prompt);
+    if (n_new < 0)
+        return gpt_set_error("gpt_generate: n_new (%d) is negative", n_new);
     V = m->cfg.vocab_size;
-    if (check_tokens("prompt", prompt, (size_t)n_prompt, V)) return -1;
-    if (isnan(temperature)) return gpt_set_error("gpt_generate: temperature is NaN");
+    if (check_tokens("prompt", prompt, (size_t)n_prompt, V))
+        return -1;
+    if (isnan(temperature))
+        return gpt_set_error("gpt_generate: temperature is NaN");
     /* Activations exist for max_seq positions (<= block_size), so the window
      * slides at max_seq. */
     window = m->max_seq;
@@ -363,7 +421,8 @@ int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, f
     size_t len = (size_t)n_prompt;
     for (int k = 0; k < n_new; k++) {
         size_t T = len < (size_t)window ? len : (size_t)window;
-        if (m->ops->logits_last(m, ctx + len - T, (int)T, logits)) goto done;
+        if (m->ops->logits_last(m, ctx + len - T, (int)T, logits))
+            goto done;
         int tok = sample_token(logits, V, temperature, top_k, rng_state, work);
         ctx[len++] = tok;
         out[k] = tok;

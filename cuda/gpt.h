@@ -57,12 +57,12 @@ typedef enum { GPT_BACKEND_CPU = 0, GPT_BACKEND_CUDA = 1 } gpt_backend;
 typedef enum { GPT_PARAM = 0, GPT_GRAD = 1, GPT_ADAM_M = 2, GPT_ADAM_V = 3 } gpt_slot;
 
 typedef struct {
-    char name[48];  /* e.g. "h.3.attn.c_attn.w" */
-    int ndim;       /* 1 or 2 */
-    int shape[2];   /* shape[1] is 1 when ndim == 1 */
+    char name[48]; /* e.g. "h.3.attn.c_attn.w" */
+    int ndim;      /* 1 or 2 */
+    int shape[2];  /* shape[1] is 1 when ndim == 1 */
     size_t numel;
-    size_t offset;  /* in floats, within a group buffer */
-    int decay;      /* 1: weight decay applies (2-D tensors) */
+    size_t offset; /* in floats, within a group buffer */
+    int decay;     /* 1: weight decay applies (2-D tensors) */
 } gpt_tensor_info;
 
 typedef struct {
@@ -98,8 +98,7 @@ size_t gpt_num_params(const gpt_model *m);
 /* Forward pass on B×T tokens (inputs and targets are row-major [B,T], values in
  * [0, vocab)); *loss = mean cross-entropy. With backward != 0, the gradients of
  * that loss replace whatever the GRAD group held. */
-int gpt_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                int backward, float *loss);
+int gpt_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T, int backward, float *loss);
 
 /* Clip + AdamW as above at learning rate lr; *grad_norm (may be NULL) gets the
  * norm before clipping. Increments adam_step. */
@@ -123,8 +122,8 @@ void gpt_host_free(const gpt_model *m, void *p);
  * *rng_state, which advances. The context slides when it exceeds max_seq
  * (activations exist for max_seq <= block_size positions; logits_last takes T <= max_seq).
  * out receives the n_new tokens. */
-int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, float temperature,
-                 int top_k, uint64_t *rng_state, int32_t *out);
+int gpt_generate(gpt_model *m, const int32_t *prompt, int n_prompt, int n_new, float temperature, int top_k,
+                 uint64_t *rng_state, int32_t *out);
 
 /* The message of the last failed call on this thread. */
 const char *gpt_last_error(void);
@@ -132,8 +131,8 @@ const char *gpt_last_error(void);
 /* Deterministic RNG (splitmix64): the trainer's, the sampler's, the data
  * loader's. State is one uint64_t, so it checkpoints as a number. */
 uint64_t gpt_rng_next(uint64_t *state);
-float gpt_rng_uniform(uint64_t *state);   /* [0, 1) with 24 random bits */
-float gpt_rng_normal(uint64_t *state);    /* N(0,1), Box–Muller */
+float gpt_rng_uniform(uint64_t *state); /* [0, 1) with 24 random bits */
+float gpt_rng_normal(uint64_t *state);  /* N(0,1), Box–Muller */
 
 #ifdef __cplusplus
 }

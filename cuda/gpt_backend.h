@@ -19,11 +19,11 @@ struct gpt_model {
     gpt_backend backend;
     int max_batch, max_seq;
     int n_tensors;
-    gpt_tensor_info *info;   /* n_tensors entries, order of gpt.h */
+    gpt_tensor_info *info; /* n_tensors entries, order of gpt.h */
     size_t n_params;
     uint64_t adam_step;
     const struct gpt_ops *ops;
-    void *impl;              /* backend-owned */
+    void *impl; /* backend-owned */
 };
 
 struct gpt_ops {
@@ -31,8 +31,8 @@ struct gpt_ops {
     int (*create)(gpt_model *m);
     void (*destroy)(gpt_model *m);
     /* See gpt_forward. */
-    int (*forward)(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                   int backward, float *loss);
+    int (*forward)(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T, int backward,
+                   float *loss);
     /* Clip + AdamW; m->adam_step has already been incremented to t. */
     int (*update)(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm);
     int (*read)(const gpt_model *m, gpt_slot slot, float *dst);
@@ -44,8 +44,8 @@ struct gpt_ops {
 };
 
 extern const struct gpt_ops gpt_cpu_ops;
-extern const struct gpt_ops gpt_cuda_ops;  /* libruns.a: cuda/cuda_loader.c (loads the .so on create) */
-int gpt_cuda_device_count(void);           /* 0 where none answers or the backend cannot be loaded */
+extern const struct gpt_ops gpt_cuda_ops; /* libruns.a: cuda/cuda_loader.c (loads the .so on create) */
+int gpt_cuda_device_count(void);          /* 0 where none answers or the backend cannot be loaded */
 
 /* Sets gpt_last_error (printf-style); returns -1. */
 int gpt_set_error(const char *fmt, ...)

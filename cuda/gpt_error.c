@@ -15,4 +15,7 @@ int gpt_set_error(const char *fmt, ...)
     return -1;
 }
 
-const char *gpt_last_error(void) { return gpt_err_buf; }
+const char *gpt_last_error(void)
+{
+    return gpt_err_buf;
+}

@@ -28,20 +28,20 @@ typedef enum { F_INT, F_LONG, F_U64, F_DOUBLE, F_STRING, F_ENUM, F_NAMES, F_PROM
 typedef struct {
     const char *key;
     ftype type;
-    size_t off;                    /* into runs_config */
-    size_t size;                   /* F_STRING/F_ENUM: buffer size */
-    double lo, hi;                 /* numeric range */
-    int lo_open, hi_open;          /* exclusive bounds */
-    const char *const *choices;    /* F_ENUM, NULL-terminated */
-    size_t count_off;              /* F_NAMES/F_PROMPTS: int count in runs_config */
-    double cap;                    /* F_DOUBLE open at the top: the largest sane value (0: none) */
+    size_t off;                 /* into runs_config */
+    size_t size;                /* F_STRING/F_ENUM: buffer size */
+    double lo, hi;              /* numeric range */
+    int lo_open, hi_open;       /* exclusive bounds */
+    const char *const *choices; /* F_ENUM, NULL-terminated */
+    size_t count_off;           /* F_NAMES/F_PROMPTS: int count in runs_config */
+    double cap;                 /* F_DOUBLE open at the top: the largest sane value (0: none) */
 } field;
 
 typedef struct {
     const char *name;
     const field *fields;
     size_t n;
-    int schedule_only;             /* checked by runs_config_load_schedule_only */
+    int schedule_only; /* checked by runs_config_load_schedule_only */
 } section;
 
 static const char *const backends[] = {"cpu", "cuda", "auto", NULL};
@@ -50,22 +50,44 @@ static const char *const stage_types[] = {"constant", "linear", NULL};
 static const char *const bandit_types[] = {"ucb1", NULL};
 
 #define OFF(path) offsetof(runs_config, path)
-#define INT(sec, k, lo, hi) {#k, F_INT, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0, 0}
-#define LONG(sec, k, lo, hi) {#k, F_LONG, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0, 0}
-#define U64(sec, k) {#k, F_U64, OFF(sec.k), 0, 0, MAX_SAFE, 0, 0, NULL, 0, 0}
-#define DBL(sec, k, lo, hi, lo_open, hi_open) {#k, F_DOUBLE, OFF(sec.k), 0, lo, hi, lo_open, hi_open, NULL, 0, 0}
+#define INT(sec, k, lo, hi)                                                                                            \
+    {                                                                                                                  \
+#k, F_INT, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0, 0                                                             \
+    }
+#define LONG(sec, k, lo, hi)                                                                                           \
+    {                                                                                                                  \
+#k, F_LONG, OFF(sec.k), 0, lo, hi, 0, 0, NULL, 0, 0                                                            \
+    }
+#define U64(sec, k)                                                                                                    \
+    {                                                                                                                  \
+#k, F_U64, OFF(sec.k), 0, 0, MAX_SAFE, 0, 0, NULL, 0, 0                                                        \
+    }
+#define DBL(sec, k, lo, hi, lo_open, hi_open)                                                                          \
+    {                                                                                                                  \
+#k, F_DOUBLE, OFF(sec.k), 0, lo, hi, lo_open, hi_open, NULL, 0, 0                                              \
+    }
 /* A number bounded below whose top is only a sanity cap: 1e308 as a learning rate
  * is a typo that would otherwise pass validation and poison the run with inf/NaN. */
-#define DBLCAP(sec, k, lo, lo_open, cap) {#k, F_DOUBLE, OFF(sec.k), 0, lo, INFINITY, lo_open, 0, NULL, 0, cap}
-#define STR(sec, k) {#k, F_STRING, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, NULL, 0, 0}
-#define ENUM(sec, k, set) {#k, F_ENUM, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, set, 0, 0}
-#define LIST(sec, k, t, cnt) {#k, t, OFF(sec.k), sizeof(((runs_config *)0)->sec.k[0]), 0, 0, 0, 0, NULL, OFF(sec.cnt), 0}
+#define DBLCAP(sec, k, lo, lo_open, cap)                                                                               \
+    {                                                                                                                  \
+#k, F_DOUBLE, OFF(sec.k), 0, lo, INFINITY, lo_open, 0, NULL, 0, cap                                            \
+    }
+#define STR(sec, k)                                                                                                    \
+    {                                                                                                                  \
+#k, F_STRING, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, NULL, 0, 0                            \
+    }
+#define ENUM(sec, k, set)                                                                                              \
+    {                                                                                                                  \
+#k, F_ENUM, OFF(sec.k), sizeof(((runs_config *)0)->sec.k), 0, 0, 0, 0, set, 0, 0                               \
+    }
+#define LIST(sec, k, t, cnt)                                                                                           \
+    {                                                                                                                  \
+#k, t, OFF(sec.k), sizeof(((runs_config *)0)->sec.k[0]), 0, 0, 0, 0, NULL, OFF(sec.cnt), 0                     \
+    }
 
 static const field model_fields[] = {
-    INT(model, n_layer, 1, 1024),
-    INT(model, n_head, 1, 1024),
-    INT(model, n_embd, 1, 65536),
-    INT(model, vocab_size, 2, 65536),   /* tokens are uint16 */
+    INT(model, n_layer, 1, 1024),       INT(model, n_head, 1, 1024),
+    INT(model, n_embd, 1, 65536),       INT(model, vocab_size, 2, 65536), /* tokens are uint16 */
     INT(model, block_size, 1, 1 << 20),
 };
 static const field train_fields[] = {
@@ -77,22 +99,14 @@ static const field train_fields[] = {
     ENUM(train, backend, backends),
 };
 static const field optimizer_fields[] = {
-    DBLCAP(optimizer, lr, 0, 1, 10),
-    DBL(optimizer, beta1, 0, 1, 0, 1),
-    DBL(optimizer, beta2, 0, 1, 0, 1),
-    DBLCAP(optimizer, eps, 0, 1, 1),
-    DBLCAP(optimizer, weight_decay, 0, 0, 10),
-    DBLCAP(optimizer, grad_clip, 0, 0, 1e6),
+    DBLCAP(optimizer, lr, 0, 1, 10), DBL(optimizer, beta1, 0, 1, 0, 1),         DBL(optimizer, beta2, 0, 1, 0, 1),
+    DBLCAP(optimizer, eps, 0, 1, 1), DBLCAP(optimizer, weight_decay, 0, 0, 10), DBLCAP(optimizer, grad_clip, 0, 0, 1e6),
 };
 static const field schedule_fields[] = {
-    ENUM(schedule, type, schedule_types),
-    LONG(schedule, warmup_steps, 0, 1e15),
-    DBL(schedule, min_lr_factor, 0, 1, 0, 0),
-    DBL(schedule, stable_ratio, 0, 1, 0, 0),
-    DBLCAP(schedule, exp_decay, 0, 0, 1e3),
-    LONG(schedule, restart_step, 0, 1e15),
-    DBLCAP(schedule, restart_lr, 0, 0, 10),
-    LONG(schedule, stage_start, 0, 1e15),
+    ENUM(schedule, type, schedule_types),     LONG(schedule, warmup_steps, 0, 1e15),
+    DBL(schedule, min_lr_factor, 0, 1, 0, 0), DBL(schedule, stable_ratio, 0, 1, 0, 0),
+    DBLCAP(schedule, exp_decay, 0, 0, 1e3),   LONG(schedule, restart_step, 0, 1e15),
+    DBLCAP(schedule, restart_lr, 0, 0, 10),   LONG(schedule, stage_start, 0, 1e15),
     ENUM(schedule, stage_type, stage_types),
 };
 static const field data_fields[] = {
@@ -140,17 +154,14 @@ static const char *json_key(const field *f)
     return f->off == OFF(data.warmup_sources) && f->type == F_NAMES ? "curriculum_warmup_sources" : f->key;
 }
 
-#define SEC(name, f, s) {name, f, COUNT(f), s}
+#define SEC(name, f, s)                                                                                                \
+    {                                                                                                                  \
+        name, f, COUNT(f), s                                                                                           \
+    }
 static const section sections[] = {
-    SEC("model", model_fields, 0),
-    SEC("train", train_fields, 1),
-    SEC("optimizer", optimizer_fields, 1),
-    SEC("schedule", schedule_fields, 1),
-    SEC("data", data_fields, 0),
-    SEC("bandit", bandit_fields, 0),
-    SEC("sampling", sampling_fields, 0),
-    SEC("gate", gate_fields, 0),
-    SEC("checkpoint", checkpoint_fields, 0),
+    SEC("model", model_fields, 0),       SEC("train", train_fields, 1), SEC("optimizer", optimizer_fields, 1),
+    SEC("schedule", schedule_fields, 1), SEC("data", data_fields, 0),   SEC("bandit", bandit_fields, 0),
+    SEC("sampling", sampling_fields, 0), SEC("gate", gate_fields, 0),   SEC("checkpoint", checkpoint_fields, 0),
     SEC("eval", eval_fields, 0),
 };
 static const char *const source_keys[] = {"path", "cap", "floor"};
@@ -165,8 +176,8 @@ static void copy_str(char *dst, size_t n, const char *src)
 /* The defaults: a small model that trains in minutes on a CPU. */
 void runs_config_default(runs_config *c)
 {
-    static const char *const prompts[] = {"Once upon a time", "The meaning of life is",
-                                          "Here is a short story about", "In the beginning"};
+    static const char *const prompts[] = {"Once upon a time", "The meaning of life is", "Here is a short story about",
+                                          "In the beginning"};
     memset(c, 0, sizeof *c);
     c->model = (runs_model_config){.n_layer = 4, .n_head = 4, .n_embd = 128, .vocab_size = 4096, .block_size = 256};
     c->train = (runs_train_config){.total_steps = 2000, .batch_size = 8, .seq_len = 256, .grad_accum = 1, .seed = 1337};
@@ -190,7 +201,8 @@ void runs_config_default(runs_config *c)
     c->sampling.top_k = 40;
     c->sampling.seed = 42;
     c->sampling.n_prompts = (int)COUNT(prompts);
-    for (size_t i = 0; i < COUNT(prompts); i++) copy_str(c->sampling.prompts[i], RUNS_PROMPT_MAX, prompts[i]);
+    for (size_t i = 0; i < COUNT(prompts); i++)
+        copy_str(c->sampling.prompts[i], RUNS_PROMPT_MAX, prompts[i]);
     /* loss spike: 3x and 50 steps never fire on a healthy run (source swings move
      * the EMA by at most ~2x: chat ~3.5 vs jargon ~7 nats) yet catch the seed's
      * lr-1.0 divergence (EMA 308 against a best near 4) within a few dozen steps */
@@ -219,7 +231,10 @@ static cJSON *field_to_json(const runs_config *c, const field *f)
         int n = *(const int *)((const char *)c + f->count_off);
         for (int i = 0; a && i < n; i++) {
             cJSON *s = cJSON_CreateString(base + (size_t)i * f->size);
-            if (!s) { cJSON_Delete(a); return NULL; }
+            if (!s) {
+                cJSON_Delete(a);
+                return NULL;
+            }
             cJSON_AddItemToArray(a, s);
         }
         return a;
@@ -248,14 +263,17 @@ static cJSON *field_to_json(const runs_config *c, const field *f)
 cJSON *runs_config_to_json(const runs_config *c)
 {
     cJSON *root = cJSON_CreateObject();
-    if (!root) goto oom;
+    if (!root)
+        goto oom;
     for (size_t s = 0; s < COUNT(sections); s++) {
         cJSON *sec = cJSON_CreateObject();
-        if (!sec) goto oom;
+        if (!sec)
+            goto oom;
         cJSON_AddItemToObject(root, sections[s].name, sec);
         for (size_t i = 0; i < sections[s].n; i++) {
             cJSON *v = field_to_json(c, &sections[s].fields[i]);
-            if (!v) goto oom;
+            if (!v)
+                goto oom;
             cJSON_AddItemToObject(sec, json_key(&sections[s].fields[i]), v);
         }
     }
@@ -276,7 +294,7 @@ cJSON *runs_config_default_json(void)
 /* ---------- checking ---------- */
 
 typedef struct {
-    const char *origin;  /* message prefix, may be NULL */
+    const char *origin; /* message prefix, may be NULL */
 } ctx;
 
 static int fail(const ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -287,7 +305,8 @@ static int fail(const ctx *x, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (x->origin) return runs_error_set(RUNS_EINVALID, "%s: %s", x->origin, msg);
+    if (x->origin)
+        return runs_error_set(RUNS_EINVALID, "%s: %s", x->origin, msg);
     return runs_error_set(RUNS_EINVALID, "%s", msg);
 }
 
@@ -308,14 +327,19 @@ static const char *expectation(char *buf, size_t n, const field *f)
     case F_LONG:
     case F_U64: {
         int open_top = f->hi >= (f->type == F_INT ? (double)INT_MAX : 1e15);
-        if (f->type == F_U64) snprintf(buf, n, "an integer in [0, 2^53]");
-        else if (open_top) snprintf(buf, n, "an integer >= %s", lo);
-        else snprintf(buf, n, "an integer in [%s, %s]", lo, hi);
+        if (f->type == F_U64)
+            snprintf(buf, n, "an integer in [0, 2^53]");
+        else if (open_top)
+            snprintf(buf, n, "an integer >= %s", lo);
+        else
+            snprintf(buf, n, "an integer in [%s, %s]", lo, hi);
         break;
     }
     case F_DOUBLE:
-        if (isinf(f->hi)) snprintf(buf, n, "a number %s %s", f->lo_open ? ">" : ">=", lo);
-        else snprintf(buf, n, "a number in %c%s, %s%c", f->lo_open ? '(' : '[', lo, hi, f->hi_open ? ')' : ']');
+        if (isinf(f->hi))
+            snprintf(buf, n, "a number %s %s", f->lo_open ? ">" : ">=", lo);
+        else
+            snprintf(buf, n, "a number in %c%s, %s%c", f->lo_open ? '(' : '[', lo, hi, f->hi_open ? ')' : ']');
         break;
     case F_STRING: snprintf(buf, n, "a string of at most %zu bytes", f->size - 1); break;
     case F_ENUM: {
@@ -342,16 +366,20 @@ static int bad_value(const ctx *x, const char *path, const field *f, const cJSON
 
 static int in_range(const field *f, double d)
 {
-    if (isnan(d)) return 0;
-    if (d < f->lo || (f->lo_open && d == f->lo)) return 0;
-    if (d > f->hi || (f->hi_open && d == f->hi)) return 0;
+    if (isnan(d))
+        return 0;
+    if (d < f->lo || (f->lo_open && d == f->lo))
+        return 0;
+    if (d > f->hi || (f->hi_open && d == f->hi))
+        return 0;
     return 1;
 }
 
 static int is_source_name(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n >= RUNS_NAME_MAX) return 0;
+    if (n == 0 || n >= RUNS_NAME_MAX)
+        return 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
@@ -391,13 +419,16 @@ static int parse_sources(const ctx *x, runs_config *c, const cJSON *v)
         src->floor = 0.0;
         const cJSON *path = cJSON_GetObjectItemCaseSensitive(s, "path");
         if (!cJSON_IsString(path) || !path->valuestring[0] || strlen(path->valuestring) >= RUNS_PATH_MAX)
-            return fail(x, "data.sources.%s.path: expected a token shard path (a non-empty string under %d bytes), "
-                        "got %s", s->string, RUNS_PATH_MAX, runs_json_describe(g, sizeof g, path));
+            return fail(x,
+                        "data.sources.%s.path: expected a token shard path (a non-empty string under %d bytes), "
+                        "got %s",
+                        s->string, RUNS_PATH_MAX, runs_json_describe(g, sizeof g, path));
         copy_str(src->path, sizeof src->path, path->valuestring);
         static const char *const share[] = {"cap", "floor"};
         for (int k = 0; k < 2; k++) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(s, share[k]);
-            if (!n || cJSON_IsNull(n)) continue;
+            if (!n || cJSON_IsNull(n))
+                continue;
             if (!cJSON_IsNumber(n) || !(n->valuedouble >= 0 && n->valuedouble <= 1))
                 return fail(x, "data.sources.%s.%s: expected a share of steps in [0, 1], got %s", s->string, share[k],
                             runs_json_describe(g, sizeof g, n));
@@ -414,15 +445,18 @@ static int parse_list(const ctx *x, runs_config *c, const field *f, const char *
 {
     char g[96];
     int max = f->type == F_PROMPTS ? RUNS_MAX_PROMPTS : RUNS_MAX_SOURCES;
-    if (!cJSON_IsArray(v)) return bad_value(x, path, f, v);
+    if (!cJSON_IsArray(v))
+        return bad_value(x, path, f, v);
     int n = cJSON_GetArraySize(v);
-    if (n > max) return fail(x, "%s: at most %d entries, got %d", path, max, n);
+    if (n > max)
+        return fail(x, "%s: at most %d entries, got %d", path, max, n);
     char *base = (char *)c + f->off;
     int i = 0;
     for (const cJSON *e = v->child; e; e = e->next, i++) {
         if (f->type == F_PROMPTS) {
             if (!cJSON_IsString(e) || !e->valuestring[0])
-                return fail(x, "%s[%d]: expected a non-empty string, got %s", path, i, runs_json_describe(g, sizeof g, e));
+                return fail(x, "%s[%d]: expected a non-empty string, got %s", path, i,
+                            runs_json_describe(g, sizeof g, e));
             if (strlen(e->valuestring) >= RUNS_PROMPT_MAX)
                 return fail(x, "%s[%d]: prompt is %zu bytes, the limit is %d", path, i, strlen(e->valuestring),
                             RUNS_PROMPT_MAX - 1);
@@ -445,13 +479,17 @@ static int parse_field(const ctx *x, runs_config *c, const field *f, const char 
     case F_U64: {
         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || !in_range(f, v->valuedouble))
             return bad_value(x, path, f, v);
-        if (f->type == F_INT) *(int *)base = (int)v->valuedouble;
-        else if (f->type == F_LONG) *(long *)base = (long)v->valuedouble;
-        else *(uint64_t *)base = (uint64_t)v->valuedouble;
+        if (f->type == F_INT)
+            *(int *)base = (int)v->valuedouble;
+        else if (f->type == F_LONG)
+            *(long *)base = (long)v->valuedouble;
+        else
+            *(uint64_t *)base = (uint64_t)v->valuedouble;
         return 0;
     }
     case F_DOUBLE:
-        if (!cJSON_IsNumber(v) || !in_range(f, v->valuedouble)) return bad_value(x, path, f, v);
+        if (!cJSON_IsNumber(v) || !in_range(f, v->valuedouble))
+            return bad_value(x, path, f, v);
         if (!isfinite(v->valuedouble) || (f->cap > 0 && v->valuedouble > f->cap)) {
             char lo[32], cap[32], g[96];
             return fail(x, "%s: expected a finite number in %c%s, %s], got %s", path, f->lo_open ? '(' : '[',
@@ -461,7 +499,8 @@ static int parse_field(const ctx *x, runs_config *c, const field *f, const char 
         *(double *)base = v->valuedouble;
         return 0;
     case F_STRING:
-        if (!cJSON_IsString(v) || strlen(v->valuestring) >= f->size) return bad_value(x, path, f, v);
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= f->size)
+            return bad_value(x, path, f, v);
         copy_str(base, f->size, v->valuestring);
         return 0;
     case F_ENUM:
@@ -482,14 +521,16 @@ static int parse_field(const ctx *x, runs_config *c, const field *f, const char 
 static const section *find_section(const char *name)
 {
     for (size_t s = 0; s < COUNT(sections); s++)
-        if (strcmp(sections[s].name, name) == 0) return &sections[s];
+        if (strcmp(sections[s].name, name) == 0)
+            return &sections[s];
     return NULL;
 }
 
 static const field *find_field(const section *sec, const char *key)
 {
     for (size_t i = 0; i < sec->n; i++)
-        if (strcmp(json_key(&sec->fields[i]), key) == 0) return &sec->fields[i];
+        if (strcmp(json_key(&sec->fields[i]), key) == 0)
+            return &sec->fields[i];
     return NULL;
 }
 
@@ -499,28 +540,32 @@ static int check_keys(const ctx *x, const cJSON *root)
 {
     char hint[600];
     const char *names[32];
-    for (size_t s = 0; s < COUNT(sections); s++) names[s] = sections[s].name;
+    for (size_t s = 0; s < COUNT(sections); s++)
+        names[s] = sections[s].name;
     for (const cJSON *sj = root->child; sj; sj = sj->next) {
         const section *sec = find_section(sj->string);
         if (!sec)
             return fail(x, "%s: unknown key%s", sj->string,
                         runs_suggest_hint(hint, sizeof hint, sj->string, names, COUNT(sections)));
-        if (!cJSON_IsObject(sj)) continue;  /* the type check in pass 2 reports it */
+        if (!cJSON_IsObject(sj))
+            continue; /* the type check in pass 2 reports it */
         const char *keys[32];
-        for (size_t i = 0; i < sec->n; i++) keys[i] = json_key(&sec->fields[i]);
+        for (size_t i = 0; i < sec->n; i++)
+            keys[i] = json_key(&sec->fields[i]);
         for (const cJSON *k = sj->child; k; k = k->next) {
             const field *f = find_field(sec, k->string);
             if (!f)
                 return fail(x, "%s.%s: unknown key%s", sec->name, k->string,
                             runs_suggest_hint(hint, sizeof hint, k->string, keys, sec->n));
-            if (f->type != F_SOURCES || !cJSON_IsObject(k)) continue;
+            if (f->type != F_SOURCES || !cJSON_IsObject(k))
+                continue;
             for (const cJSON *src = k->child; src; src = src->next) {
-                if (!cJSON_IsObject(src)) continue;
+                if (!cJSON_IsObject(src))
+                    continue;
                 for (const cJSON *sk = src->child; sk; sk = sk->next)
                     if (strcmp(sk->string, "path") && strcmp(sk->string, "cap") && strcmp(sk->string, "floor"))
                         return fail(x, "data.sources.%s.%s: unknown key%s", src->string, sk->string,
-                                    runs_suggest_hint(hint, sizeof hint, sk->string, source_keys,
-                                                      COUNT(source_keys)));
+                                    runs_suggest_hint(hint, sizeof hint, sk->string, source_keys, COUNT(source_keys)));
             }
         }
     }
@@ -532,18 +577,21 @@ static int parse_sections(const ctx *x, runs_config *c, const cJSON *root, int s
 {
     for (const cJSON *sj = root->child; sj; sj = sj->next) {
         const section *sec = find_section(sj->string);
-        if (schedule_only && !sec->schedule_only) continue;
+        if (schedule_only && !sec->schedule_only)
+            continue;
         if (!cJSON_IsObject(sj)) {
             char g[96];
             return fail(x, "%s: expected an object, got %s", sec->name, runs_json_describe(g, sizeof g, sj));
         }
         for (const cJSON *k = sj->child; k; k = k->next) {
-            if (cJSON_IsNull(k)) continue;  /* merge patch already removed these; keep the default */
+            if (cJSON_IsNull(k))
+                continue; /* merge patch already removed these; keep the default */
             const field *f = find_field(sec, k->string);
             char path[160];
             snprintf(path, sizeof path, "%s.%s", sec->name, k->string);
             int rc = parse_field(x, c, f, path, k);
-            if (rc) return rc;
+            if (rc)
+                return rc;
         }
     }
     return 0;
@@ -585,10 +633,13 @@ static int check_cross(const ctx *x, const runs_config *c)
     if (c->sampling.top_k > m->vocab_size)
         return fail(x, "sampling.top_k (%d) is above model.vocab_size (%d)", c->sampling.top_k, m->vocab_size);
     if (c->sampling.every > 0 && c->sampling.n_prompts == 0)
-        return fail(x, "sampling.prompts: expected at least one prompt while sampling.every is %ld (set it to 0 to "
-                    "turn the sample audit off)", c->sampling.every);
+        return fail(x,
+                    "sampling.prompts: expected at least one prompt while sampling.every is %ld (set it to 0 to "
+                    "turn the sample audit off)",
+                    c->sampling.every);
     double floors = 0;
-    for (int i = 0; i < c->data.n_sources; i++) floors += c->data.sources[i].floor;
+    for (int i = 0; i < c->data.n_sources; i++)
+        floors += c->data.sources[i].floor;
     if (floors > 1 + 1e-12)
         return fail(x, "data.sources: the floors add up to %g, more than 1 (every step would be over-committed)",
                     floors);
@@ -615,15 +666,23 @@ static int from_json(runs_config *out, cJSON **merged_out, const cJSON *j, const
         goto done;
     }
     defaults = runs_config_to_json(&c);
-    if (!defaults || !(merged = runs_merge_patch(defaults, j))) { rc = runs_error_code(); goto done; }
-    if ((rc = check_keys(&x, merged))) goto done;
-    if ((rc = parse_sections(&x, &c, merged, schedule_only))) goto done;
-    if ((rc = check_schedule(&x, &c))) goto done;
-    if (!schedule_only && (rc = check_cross(&x, &c))) goto done;
+    if (!defaults || !(merged = runs_merge_patch(defaults, j))) {
+        rc = runs_error_code();
+        goto done;
+    }
+    if ((rc = check_keys(&x, merged)))
+        goto done;
+    if ((rc = parse_sections(&x, &c, merged, schedule_only)))
+        goto done;
+    if ((rc = check_schedule(&x, &c)))
+        goto done;
+    if (!schedule_only && (rc = check_cross(&x, &c)))
+        goto done;
     *out = c;
     if (merged_out) {
         *merged_out = runs_config_to_json(&c);
-        if (!*merged_out) rc = runs_error_code();
+        if (!*merged_out)
+            rc = runs_error_code();
     }
 done:
     cJSON_Delete(defaults);
@@ -639,9 +698,11 @@ int runs_config_from_json(runs_config *out, const cJSON *j, const char *origin)
 int runs_config_load(runs_config *out, cJSON **json_out, const char *path)
 {
     cJSON *j = NULL;
-    if (json_out) *json_out = NULL;
+    if (json_out)
+        *json_out = NULL;
     int rc = runs_json_parse_file(&j, path);
-    if (!rc) rc = from_json(out, json_out, j, path, 0);
+    if (!rc)
+        rc = from_json(out, json_out, j, path, 0);
     cJSON_Delete(j);
     return rc;
 }
@@ -650,7 +711,8 @@ int runs_config_load_schedule_only(runs_config *out, const char *path)
 {
     cJSON *j = NULL;
     int rc = runs_json_parse_file(&j, path);
-    if (!rc) rc = from_json(out, NULL, j, path, 1);
+    if (!rc)
+        rc = from_json(out, NULL, j, path, 1);
     cJSON_Delete(j);
     return rc;
 }
@@ -658,6 +720,7 @@ int runs_config_load_schedule_only(runs_config *out, const char *path)
 int runs_config_source_index(const runs_config *cfg, const char *name)
 {
     for (int i = 0; i < cfg->data.n_sources; i++)
-        if (strcmp(cfg->data.sources[i].name, name) == 0) return i;
+        if (strcmp(cfg->data.sources[i].name, name) == 0)
+            return i;
     return -1;
 }

@@ -25,9 +25,9 @@ typedef struct {
 typedef struct {
     long total_steps;
     int batch_size, seq_len;
-    int grad_accum;           /* micro-batches per optimizer step (their gradients averaged) */
+    int grad_accum; /* micro-batches per optimizer step (their gradients averaged) */
     uint64_t seed;
-    char backend[8];          /* "cpu" | "cuda" | "auto" */
+    char backend[8]; /* "cpu" | "cuda" | "auto" */
 } runs_train_config;
 
 typedef struct {
@@ -36,15 +36,15 @@ typedef struct {
 
 /* Learning-rate schedule; see runner/schedule.h for the formulas. */
 typedef struct {
-    char type[16];            /* constant | cosine | linear | wsd | wso | exp */
+    char type[16]; /* constant | cosine | linear | wsd | wso | exp */
     long warmup_steps;
-    double min_lr_factor;     /* α */
-    double stable_ratio;      /* wsd: decay starts at floor(stable_ratio · T) */
-    double exp_decay;         /* exp: k in P·exp(−k(t−W)) */
-    long restart_step;        /* warm restart at R (0 = none) ... */
-    double restart_lr;        /* ... to peak P′ */
-    long stage_start;         /* mid-training stage from step S (0 = none) ... */
-    char stage_type[16];      /* ... "constant" or "linear" (to 0 at total_steps) */
+    double min_lr_factor; /* α */
+    double stable_ratio;  /* wsd: decay starts at floor(stable_ratio · T) */
+    double exp_decay;     /* exp: k in P·exp(−k(t−W)) */
+    long restart_step;    /* warm restart at R (0 = none) ... */
+    double restart_lr;    /* ... to peak P′ */
+    long stage_start;     /* mid-training stage from step S (0 = none) ... */
+    char stage_type[16];  /* ... "constant" or "linear" (to 0 at total_steps) */
 } runs_schedule_config;
 
 typedef struct {
@@ -57,23 +57,23 @@ typedef struct {
 typedef struct {
     char tokenizer[RUNS_PATH_MAX];
     int n_sources;
-    runs_source_config sources[RUNS_MAX_SOURCES];  /* in sorted name order */
+    runs_source_config sources[RUNS_MAX_SOURCES]; /* in sorted name order */
     int n_exclude;
     char exclude[RUNS_MAX_SOURCES][RUNS_NAME_MAX];
     long curriculum_warmup_steps;
     int n_warmup_sources;
     char warmup_sources[RUNS_MAX_SOURCES][RUNS_NAME_MAX];
-    char heldout[RUNS_NAME_MAX];  /* source used for held-out loss and sharpness ("" = none) */
+    char heldout[RUNS_NAME_MAX]; /* source used for held-out loss and sharpness ("" = none) */
 } runs_data_config;
 
 typedef struct {
-    char type[16];            /* "ucb1" */
-    int pull_min, pull_max;   /* steps per pull */
-    double exploration;       /* UCB exploration constant c */
+    char type[16];          /* "ucb1" */
+    int pull_min, pull_max; /* steps per pull */
+    double exploration;     /* UCB exploration constant c */
 } runs_bandit_config;
 
 typedef struct {
-    long every;               /* 0 = no sample audit */
+    long every; /* 0 = no sample audit */
     int tokens;
     double temperature;
     int top_k;

@@ -16,7 +16,8 @@ static char *join(const char *prefix, const char *key)
 {
     size_t a = strlen(prefix), b = strlen(key);
     char *s = malloc(a + b + 2);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     if (a) {
         memcpy(s, prefix, a);
         s[a] = '.';
@@ -29,11 +30,15 @@ static char *join(const char *prefix, const char *key)
 
 static void add(dlist *l, const char *path, const cJSON *a, const cJSON *b)
 {
-    if (l->oom) return;
+    if (l->oom)
+        return;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         runs_diff_entry *nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv) { l->oom = 1; return; }
+        if (!nv) {
+            l->oom = 1;
+            return;
+        }
         l->v = nv;
         l->cap = cap;
     }
@@ -41,33 +46,43 @@ static void add(dlist *l, const char *path, const cJSON *a, const cJSON *b)
     e->path = strdup(path);
     e->a = a ? cJSON_Duplicate(a, 1) : NULL;
     e->b = b ? cJSON_Duplicate(b, 1) : NULL;
-    l->n++;  /* counted even when a copy failed, so runs_diff_free releases it */
-    if (!e->path || (a && !e->a) || (b && !e->b)) l->oom = 1;
+    l->n++; /* counted even when a copy failed, so runs_diff_free releases it */
+    if (!e->path || (a && !e->a) || (b && !e->b))
+        l->oom = 1;
 }
 
 static void walk(dlist *l, const char *path, const cJSON *a, const cJSON *b)
 {
-    if (l->oom) return;
+    if (l->oom)
+        return;
     int ao = a && cJSON_IsObject(a), bo = b && cJSON_IsObject(b);
     /* descend when both are objects, or one is a non-empty object and the other missing */
     int descend = (ao && bo) || (ao && !b && a->child) || (bo && !a && b->child);
     if (!descend) {
-        if (!runs_json_equal(a, b)) add(l, path, a, b);
+        if (!runs_json_equal(a, b))
+            add(l, path, a, b);
         return;
     }
     if (a) {
         for (const cJSON *x = a->child; x; x = x->next) {
             char *p = join(path, x->string ? x->string : "");
-            if (!p) { l->oom = 1; return; }
+            if (!p) {
+                l->oom = 1;
+                return;
+            }
             walk(l, p, x, b ? cJSON_GetObjectItemCaseSensitive(b, x->string) : NULL);
             free(p);
         }
     }
     if (b) {
         for (const cJSON *y = b->child; y; y = y->next) {
-            if (a && cJSON_GetObjectItemCaseSensitive(a, y->string)) continue;  /* done above */
+            if (a && cJSON_GetObjectItemCaseSensitive(a, y->string))
+                continue; /* done above */
             char *p = join(path, y->string ? y->string : "");
-            if (!p) { l->oom = 1; return; }
+            if (!p) {
+                l->oom = 1;
+                return;
+            }
             walk(l, p, NULL, y);
             free(p);
         }
@@ -89,7 +104,8 @@ int runs_json_diff(runs_diff_entry **out, size_t *n, const cJSON *a, const cJSON
         runs_diff_free(l.v, l.n);
         return runs_error_set(RUNS_ENOMEM, "diff: out of memory");
     }
-    if (l.n > 1) qsort(l.v, l.n, sizeof *l.v, cmp_path);
+    if (l.n > 1)
+        qsort(l.v, l.n, sizeof *l.v, cmp_path);
     *out = l.v;
     *n = l.n;
     return 0;
@@ -97,7 +113,8 @@ int runs_json_diff(runs_diff_entry **out, size_t *n, const cJSON *a, const cJSON
 
 void runs_diff_free(runs_diff_entry *d, size_t n)
 {
-    if (!d) return;
+    if (!d)
+        return;
     for (size_t i = 0; i < n; i++) {
         free(d[i].path);
         cJSON_Delete(d[i].a);
@@ -109,10 +126,12 @@ void runs_diff_free(runs_diff_entry *d, size_t n)
 cJSON *runs_diff_to_json(const runs_diff_entry *d, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
-    if (!arr) goto oom;
+    if (!arr)
+        goto oom;
     for (size_t i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        if (!o) goto oom;
+        if (!o)
+            goto oom;
         cJSON_AddItemToArray(arr, o);
         cJSON *a = d[i].a ? cJSON_Duplicate(d[i].a, 1) : cJSON_CreateNull();
         cJSON *b = d[i].b ? cJSON_Duplicate(d[i].b, 1) : cJSON_CreateNull();
@@ -147,7 +166,7 @@ const char *runs_diff_section(const char *path)
 static int under(const char *path, const char *filter)
 {
     size_t l = strlen(filter);
-    while (l && filter[l - 1] == '.')  /* "optimizer." reads as "optimizer" */
+    while (l && filter[l - 1] == '.') /* "optimizer." reads as "optimizer" */
         l--;
     if (!l)
         return 1;

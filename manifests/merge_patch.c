@@ -16,9 +16,10 @@ static cJSON *apply(cJSON *t, const cJSON *patch)
     }
     int created = 0;
     if (!cJSON_IsObject(t)) {
-        cJSON_Delete(t);  /* a non-object target is replaced by {} before patching */
+        cJSON_Delete(t); /* a non-object target is replaced by {} before patching */
         t = cJSON_CreateObject();
-        if (!t) return NULL;
+        if (!t)
+            return NULL;
         created = 1;
     }
     for (const cJSON *p = patch->child; p; p = p->next) {
@@ -28,29 +29,37 @@ static cJSON *apply(cJSON *t, const cJSON *patch)
         }
         cJSON *old = cJSON_GetObjectItemCaseSensitive(t, p->string);
         if (old && cJSON_IsObject(old) && cJSON_IsObject(p)) {
-            if (!apply(old, p)) goto fail;  /* patched in place, keeps its position */
+            if (!apply(old, p))
+                goto fail; /* patched in place, keeps its position */
             continue;
         }
         cJSON *nv = apply(NULL, p);
-        if (!nv) goto fail;
-        if (old) cJSON_ReplaceItemInObjectCaseSensitive(t, p->string, nv);
-        else cJSON_AddItemToObject(t, p->string, nv);
+        if (!nv)
+            goto fail;
+        if (old)
+            cJSON_ReplaceItemInObjectCaseSensitive(t, p->string, nv);
+        else
+            cJSON_AddItemToObject(t, p->string, nv);
     }
     return t;
 fail:
-    if (created) cJSON_Delete(t);
+    if (created)
+        cJSON_Delete(t);
     return NULL;
 }
 
 cJSON *runs_merge_patch(const cJSON *target, const cJSON *patch)
 {
     cJSON *t = target ? cJSON_Duplicate(target, 1) : NULL;
-    if (target && !t) goto oom;
-    if (!patch) return t ? t : cJSON_CreateNull();
+    if (target && !t)
+        goto oom;
+    if (!patch)
+        return t ? t : cJSON_CreateNull();
     int in_place = cJSON_IsObject(t) && cJSON_IsObject(patch);
     cJSON *r = apply(t, patch);
     if (!r) {
-        if (in_place) cJSON_Delete(t);
+        if (in_place)
+            cJSON_Delete(t);
         goto oom;
     }
     return r;

@@ -108,8 +108,8 @@ int runs_config_set_path(cJSON *patch, const char *assignment)
         if (dot)
             *dot = '\0';
         if (!*p || n == MAX_DEPTH) {
-            rc = runs_error_set(RUNS_EINVALID, "-S %s: %s in the path; write dotted keys like optimizer.lr",
-                                assignment, *p ? "too many keys" : "an empty key");
+            rc = runs_error_set(RUNS_EINVALID, "-S %s: %s in the path; write dotted keys like optimizer.lr", assignment,
+                                *p ? "too many keys" : "an empty key");
             goto done;
         }
         parts[n++] = p;

@@ -13,9 +13,8 @@ int runs_backend_pick(gpt_backend *out, const char *want)
         *out = GPT_BACKEND_CPU;
     } else if (!strcmp(want, "cuda")) {
         if (!gpt_cuda_available())
-            return runs_error_set(RUNS_EINVALID,
-                                  "backend cuda: no CUDA device answers on this machine "
-                                  "(or this build has no CUDA); use --backend cpu or auto");
+            return runs_error_set(RUNS_EINVALID, "backend cuda: no CUDA device answers on this machine "
+                                                 "(or this build has no CUDA); use --backend cpu or auto");
         *out = GPT_BACKEND_CUDA;
     } else if (!strcmp(want, "auto")) {
         *out = gpt_cuda_available() ? GPT_BACKEND_CUDA : GPT_BACKEND_CPU;

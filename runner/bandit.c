@@ -11,8 +11,8 @@
 
 #define GAMMA 0x9e3779b97f4a7c15ULL
 #define SEED_MASK ((1ULL << 53) - 1)
-#define VALUE_EMA 0.1     /* arm value: mean for the first 1/VALUE_EMA pulls, then EMA */
-#define SCALE_EMA 0.05    /* reward normaliser */
+#define VALUE_EMA 0.1  /* arm value: mean for the first 1/VALUE_EMA pulls, then EMA */
+#define SCALE_EMA 0.05 /* reward normaliser */
 #define SCHEMA "runs.bandit/1"
 
 typedef struct {
@@ -26,8 +26,8 @@ typedef struct {
 } arm;
 
 typedef struct {
-    int src;                  /* -1: no pull in progress */
-    long start, end;          /* steps [start, end) */
+    int src;         /* -1: no pull in progress */
+    long start, end; /* steps [start, end) */
     long observed;
     double loss_sum, div_sum;
     double first_sum, second_sum;
@@ -42,7 +42,7 @@ struct runs_bandit {
     long warmup_steps;
     int has_warmup_list;
     uint64_t seed, draws;
-    int phase;                /* 0 curriculum warmup, 1 main */
+    int phase; /* 0 curriculum warmup, 1 main */
     long phase_steps;
     long total_pulls, scored;
     double scale;
@@ -117,15 +117,13 @@ int runs_bandit_create(runs_bandit **out, const runs_config *cfg, const int *has
         n_warm += active(a) && a->warmup;
     }
     if (!n_active) {
-        rc = runs_error_set(RUNS_EINVALID,
-                            "data.sources: no source can be drawn from (each is excluded, has cap 0.0 "
-                            "or has no data); add a source or lift an exclusion");
+        rc = runs_error_set(RUNS_EINVALID, "data.sources: no source can be drawn from (each is excluded, has cap 0.0 "
+                                           "or has no data); add a source or lift an exclusion");
         goto done;
     }
     if (b->has_warmup_list && !n_warm) {
-        rc = runs_error_set(RUNS_EINVALID,
-                            "data.curriculum_warmup_sources: none of the listed sources can be drawn "
-                            "from (missing, excluded, cap 0.0 or no data); list an active source");
+        rc = runs_error_set(RUNS_EINVALID, "data.curriculum_warmup_sources: none of the listed sources can be drawn "
+                                           "from (missing, excluded, cap 0.0 or no data); list an active source");
         goto done;
     }
     *out = b;
@@ -288,7 +286,7 @@ double runs_batch_diversity(const int32_t *tokens, size_t n)
     size_t cap = 16;
     while (cap < 2 * (n - 1))
         cap *= 2;
-    uint64_t *set = calloc(cap, sizeof *set);   /* 0 = empty; keys are stored + 1 */
+    uint64_t *set = calloc(cap, sizeof *set); /* 0 = empty; keys are stored + 1 */
     if (!set)
         return 1.0; /* out of memory: neutral, never penalise a source for it */
     size_t distinct = 0;
@@ -383,8 +381,7 @@ cJSON *runs_bandit_to_json(const runs_bandit *b)
         o = cJSON_AddObjectToObject(arms, a->name);
         ok = o && cJSON_AddNumberToObject(o, "steps", (double)a->steps) &&
              cJSON_AddNumberToObject(o, "total_steps", (double)a->total_steps) &&
-             cJSON_AddNumberToObject(o, "pulls", (double)a->pulls) &&
-             cJSON_AddNumberToObject(o, "value", a->value) &&
+             cJSON_AddNumberToObject(o, "pulls", (double)a->pulls) && cJSON_AddNumberToObject(o, "value", a->value) &&
              (a->has_baseline ? cJSON_AddNumberToObject(o, "baseline", a->baseline) != NULL
                               : cJSON_AddNullToObject(o, "baseline") != NULL);
     }
@@ -414,8 +411,8 @@ static int get_int(const cJSON *o, const char *where, const char *key, double lo
     if (rc)
         return rc;
     if (d != floor(d) || d < lo || d > 9007199254740992.0)
-        return runs_error_set(RUNS_ECORRUPT, "bandit state: %s%s: expected an integer >= %.0f, got %.17g",
-                              where, key, lo, d);
+        return runs_error_set(RUNS_ECORRUPT, "bandit state: %s%s: expected an integer >= %.0f, got %.17g", where, key,
+                              lo, d);
     *out = (long)d;
     return 0;
 }
@@ -453,7 +450,7 @@ int runs_bandit_load_json(runs_bandit *b, const cJSON *state, char ***warnings, 
     int rc = 0;
     char **w = NULL;
     size_t nw = 0;
-    runs_bandit *t = malloc(sizeof *t);   /* built aside, committed only on success */
+    runs_bandit *t = malloc(sizeof *t); /* built aside, committed only on success */
     long v;
     if (warnings)
         *warnings = NULL;
@@ -520,11 +517,11 @@ int runs_bandit_load_json(runs_bandit *b, const cJSON *state, char ***warnings, 
         if (cJSON_IsNumber(val))
             value = val->valuedouble;
         int i = index_of(t, o->string);
-        const char *why = i < 0                      ? "is not in the config's data.sources"
-                          : t->arms[i].excluded      ? "is excluded by data.exclude"
-                          : !(t->arms[i].cap > 0)    ? "has cap 0.0"
-                          : !t->arms[i].has_data     ? "has no data (missing or empty shard)"
-                                                     : NULL;
+        const char *why = i < 0                   ? "is not in the config's data.sources"
+                          : t->arms[i].excluded   ? "is excluded by data.exclude"
+                          : !(t->arms[i].cap > 0) ? "has cap 0.0"
+                          : !t->arms[i].has_data  ? "has no data (missing or empty shard)"
+                                                  : NULL;
         if (why) {
             if ((rc = add_warning(&w, &nw, "bandit state: arm '%s' (value %g) %s; dropped", o->string, value, why)))
                 goto done;

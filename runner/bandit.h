@@ -118,11 +118,11 @@ double runs_batch_diversity(const int32_t *tokens, size_t n);
 /* Introspection for the run loop, `runs status` and tests. */
 typedef struct {
     const char *name;
-    int active;          /* may ever be pulled under the config */
-    long steps;          /* steps drawn from it in the current phase */
-    long total_steps;    /* steps drawn from it since the bandit was created */
+    int active;       /* may ever be pulled under the config */
+    long steps;       /* steps drawn from it in the current phase */
+    long total_steps; /* steps drawn from it since the bandit was created */
     long pulls;
-    double value;        /* the arm's reward estimate */
+    double value; /* the arm's reward estimate */
 } runs_bandit_arm_info;
 
 int runs_bandit_n_arms(const runs_bandit *b);

@@ -141,14 +141,12 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
         goto done;
     memcpy(sess.parent, node_id, 41);
     extra = cJSON_CreateObject();
-    cJSON_AddItemToObject(extra, "tensors",
-                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "tensors"), 1));
+    cJSON_AddItemToObject(extra, "tensors", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "tensors"), 1));
     cJSON *changes = cJSON_AddObjectToObject(extra, "changes");
     if ((rc = runs_json_diff(&d, &nd, parent_cfg, sess.config)))
         goto done;
     cJSON_AddItemToObject(changes, "config", runs_diff_to_json(d, nd));
-    cJSON_AddStringToObject(changes, "from_run",
-                            cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring);
+    cJSON_AddStringToObject(changes, "from_run", cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring);
     if (peak_lr > 0)
         cJSON_AddNumberToObject(changes, "peak_lr", peak_lr);
     cJSON_AddBoolToObject(changes, "bandit_kept", o->keep_bandit != 0);
@@ -157,8 +155,7 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     const char *prun = cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring;
     if (!strcmp(kind, "fork") && runs_rundir_get(pdir, sizeof pdir, s, prun) == RUNS_OK) {
         runs_oid so, st;
-        if ((rc = archive_file(&so, s, pdir, ".samples.json")) ||
-            (rc = archive_file(&st, s, pdir, ".state.json")))
+        if ((rc = archive_file(&so, s, pdir, ".samples.json")) || (rc = archive_file(&st, s, pdir, ".state.json")))
             goto done;
         cJSON *arch = cJSON_AddObjectToObject(extra, "archived");
         if (so.hex[0])
@@ -174,8 +171,12 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     if (rc || (rc = runs_head_set(s, o->run)))
         goto done;
     if (!o->quiet) {
-        runs_session_event ev = {.kind = RUNS_EV_BRANCH, .node_kind = kind, .node = node_id,
-                                 .step = sess.step, .changes = d, .n_changes = nd};
+        runs_session_event ev = {.kind = RUNS_EV_BRANCH,
+                                 .node_kind = kind,
+                                 .node = node_id,
+                                 .step = sess.step,
+                                 .changes = d,
+                                 .n_changes = nd};
         runs__session_emit(&sess, &ev);
     }
     if (!o->no_train)

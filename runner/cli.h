@@ -23,8 +23,8 @@ typedef struct {
     /* The store directory: --store, else $RUNS_STORE, else the nearest .runs in
      * the working directory or its parents, else "./.runs" (which may not exist). */
     char store_path[4096];
-    int store_found;          /* store_path holds an initialised store */
-    int progress;             /* stderr is a TTY: commands may draw progress */
+    int store_found; /* store_path holds an initialised store */
+    int progress;    /* stderr is a TTY: commands may draw progress */
 } runs_cli;
 
 typedef int (*runs_cmd_fn)(runs_cli *cli, int argc, char **argv);
@@ -36,8 +36,7 @@ int runs_cli_fail(const char *cmd);
 /* Prints "runs CMD: <fmt...>" and "usage: <usage>" hint on one line; returns 129.
  * Control bytes in the formatted text are escaped (runs_error_escape), so user
  * arguments echoed into it cannot split the line or reach the terminal raw. */
-int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* runs_opts_parse (runner/optparse.h: the one option parser; each command declares
  * its options once, as a table), then on a usage error prints
@@ -45,8 +44,8 @@ int runs_cli_usage(const char *cmd, const char *usage, const char *fmt, ...)
  * on stderr and returns 129 (RUNS_EXIT_USAGE); a table error prints
  * "runs CMD: <what>" and returns 1. Returns 0 when all was well. npos, pos and
  * max_pos as in runs_opts_parse (pos is the caller's array). */
-int runs_cli_opts(int *npos, const char **pos, int max_pos, const char *cmd, const char *usage,
-                  const runs_opt *opts, int argc, char **argv);
+int runs_cli_opts(int *npos, const char **pos, int max_pos, const char *cmd, const char *usage, const runs_opt *opts,
+                  int argc, char **argv);
 
 /* Prints the option list of opts (runs_opts_help) on stdout, the help column at
  * least min_col wide so hand-written lines above it (positional arguments) can

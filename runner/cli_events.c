@@ -95,9 +95,7 @@ static void print_branch(const runs_session_event *ev)
 void runs_cli_print_event(void *ctx, const runs_session_event *ev)
 {
     switch (ev->kind) {
-    case RUNS_EV_WARNING:
-        fprintf(stderr, "runs: warning: %s\n", ev->message);
-        return;
+    case RUNS_EV_WARNING: fprintf(stderr, "runs: warning: %s\n", ev->message); return;
     case RUNS_EV_RESUMING:
         printf("resuming %s from %.12s (step %ld)\n", ev->run, ev->node, ev->step);
         say_if_moved(ctx, ev);
@@ -114,8 +112,8 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
                    ev->run, ev->step, ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len,
                    ev->grad_accum > 1 ? ev->grad_accum : 1, ev->ranks > 1 ? ev->ranks : 1, ev->batch_tokens);
         else
-            printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step,
-                   ev->end, ev->backend, ev->n_params, ev->batch, ev->seq_len);
+            printf("training %s from step %ld to %ld (%s, %zu params, batch %d x %d)\n", ev->run, ev->step, ev->end,
+                   ev->backend, ev->n_params, ev->batch, ev->seq_len);
         if (ctx) {
             runs_cli_events *c = ctx;
             c->end = ev->end;
@@ -126,8 +124,8 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
         say_if_moved(ctx, ev);
         break;
     case RUNS_EV_STEP:
-        printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s", ev->step,
-               ev->total_steps, ev->loss, ev->loss_ema, ev->lr, ev->grad_norm, ev->source, ev->tokens_per_s);
+        printf("step %6ld/%ld  loss %.4f (ema %.4f)  lr %.3e  |g| %.3f  %-10s %6.0f tok/s", ev->step, ev->total_steps,
+               ev->loss, ev->loss_ema, ev->lr, ev->grad_norm, ev->source, ev->tokens_per_s);
         /* a pending stop ends the session early: it says where instead of an ETA */
         if (ev->stop_at > 0)
             printf("  (stop pending at step %ld)", ev->stop_at);
@@ -145,15 +143,11 @@ void runs_cli_print_event(void *ctx, const runs_session_event *ev)
         printf("  sample @%ld (score %.0f): %s%s\n", ev->step, ev->score, ev->prompt, shown);
         return;
     }
-    case RUNS_EV_NODE:
-        printf("  node %.12s  %s %s@step_%ld\n", ev->node, ev->node_kind, ev->run, ev->step);
-        break;
+    case RUNS_EV_NODE: printf("  node %.12s  %s %s@step_%ld\n", ev->node, ev->node_kind, ev->run, ev->step); break;
     case RUNS_EV_STOPPED:
         printf("stopped by signal at step %ld; continue with: runs resume %s\n", ev->step, ev->run);
         return;
-    case RUNS_EV_DONE:
-        printf("done: %s at step %ld, loss ema %.4f\n", ev->run, ev->step, ev->loss_ema);
-        return;
+    case RUNS_EV_DONE: printf("done: %s at step %ld, loss ema %.4f\n", ev->run, ev->step, ev->loss_ema); return;
     }
     /* the lines a watcher waits on (training, steps, nodes) are flushed at once;
      * the others go out with stdout's buffer, as they always did */

@@ -22,7 +22,7 @@ typedef struct {
     char was[64]; /* the current run before the command; "" when there was none */
     int said;
     int quiet;
-    long end;         /* the training line's last step: the step lines' ETA counts to it */
+    long end; /* the training line's last step: the step lines' ETA counts to it */
     int batch, seq_len;
 } runs_cli_events;
 

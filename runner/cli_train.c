@@ -17,8 +17,9 @@ static void build(runs_opt *t, runs_session_opts *o, const runs_opt *own, int da
     for (; own && (own[n].lng || own[n].shrt) && n < MAX_OPTS - 9; n++)
         t[n] = own[n];
     const runs_opt shared[] = {
-        RUNS_STR("dir", 'd', &o->dir, "D", "run directory (default: runs/RUN beside the store, or the one\n"
-                                           "recorded for the run)"),
+        RUNS_STR("dir", 'd', &o->dir, "D",
+                 "run directory (default: runs/RUN beside the store, or the one\n"
+                 "recorded for the run)"),
         RUNS_STR("backend", 'b', &o->backend, "B", "cpu, cuda or auto (default: the config's train.backend)"),
         RUNS_INT("steps", 's', &o->stop_after, "N", "[1,)",
                  "stop (with a checkpoint) after step N (the step to reach, not a count)"),

@@ -24,9 +24,9 @@ void runs_cli_train_help(const runs_opt *own, int data_opts);
 
 /* The -S/--set option for a command's own table (start, fork, restart; resume
  * takes none: it changes no config). list's items must hold RUNS_CLI_MAX_SETS. */
-#define RUNS_CLI_SET_OPT(list)                                                                   \
-    RUNS_LIST("set", 'S', (list), "PATH=VALUE",                                                   \
-              "set a config key after --config (repeatable; VALUE is JSON, else a\n"               \
+#define RUNS_CLI_SET_OPT(list)                                                                                         \
+    RUNS_LIST("set", 'S', (list), "PATH=VALUE",                                                                        \
+              "set a config key after --config (repeatable; VALUE is JSON, else a\n"                                   \
               "string: -S optimizer.lr=1e-3 -S 'data.exclude=[\"x\"]')")
 
 /* Applies the -S assignments in order onto patch (a JSON object: the merge

@@ -43,8 +43,8 @@ int runs_cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-int runs_cli_opts(int *npos, const char **pos, int max_pos, const char *cmd, const char *usage,
-                  const runs_opt *opts, int argc, char **argv)
+int runs_cli_opts(int *npos, const char **pos, int max_pos, const char *cmd, const char *usage, const runs_opt *opts,
+                  int argc, char **argv)
 {
     int rc = runs_opts_parse(npos, pos, max_pos, opts, argc, argv);
     if (rc == 0)

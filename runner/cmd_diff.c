@@ -119,8 +119,7 @@ int cmd_diff(runs_cli *cli, int argc, char **argv)
     const runs_opt opts[] = {
         RUNS_FLAG("json", 0, &json, "print an array of {\"path\",\"a\",\"b\"} (a missing side is null)"),
         RUNS_FLAG("stat", 0, &stat, "only count the differences per section"),
-        RUNS_FLAG("all", 0, &all, "list every difference (long lists are cut otherwise)"),
-        RUNS_OPT_END};
+        RUNS_FLAG("all", 0, &all, "list every difference (long lists are cut otherwise)"), RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Compare two nodes, in sections: config (by dotted key path, optimizer.lr),\n"

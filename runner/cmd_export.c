@@ -58,25 +58,33 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     char id[41];
     runs_config cfg;
     rc = runs_cli_open_store(cli, &s);
-    if (rc) goto done;
-    if ((rc = runs_node_resolve(id, s, pos[0]))) goto done;
-    if ((rc = runs_node_manifest(&m, s, id))) goto done;
+    if (rc)
+        goto done;
+    if ((rc = runs_node_resolve(id, s, pos[0])))
+        goto done;
+    if ((rc = runs_node_manifest(&m, s, id)))
+        goto done;
     const cJSON *config = cJSON_GetObjectItemCaseSensitive(m, "config");
-    if ((rc = runs_config_from_json(&cfg, config, "node config"))) goto done;
+    if ((rc = runs_config_from_json(&cfg, config, "node config")))
+        goto done;
     gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size, cfg.model.block_size};
-    if ((rc = runs_export_tensor_table(&table, &nt, &gc))) goto done;
+    if ((rc = runs_export_tensor_table(&table, &nt, &gc)))
+        goto done;
     /* The manifest's weights must be exactly the trainer's table for this config. */
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(m, "tensors"), *t;
     int k = 0;
-    cJSON_ArrayForEach(t, tensors) {
+    cJSON_ArrayForEach(t, tensors)
+    {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
         if (!cJSON_IsString(g) || strcmp(g->valuestring, RUNS_GROUP_WEIGHTS))
             continue;
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "name"), *by = cJSON_GetObjectItemCaseSensitive(t, "bytes");
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(t, "name"),
+                    *by = cJSON_GetObjectItemCaseSensitive(t, "bytes");
         if (k >= nt || !cJSON_IsString(nm) || strcmp(nm->valuestring, table[k].name) || !cJSON_IsNumber(by) ||
             (size_t)by->valuedouble != table[k].numel * sizeof(float)) {
-            rc = runs_error_set(RUNS_ECORRUPT, "node %.12s: weight tensor %d (%s) does not match the model its config describes",
-                                id, k, cJSON_IsString(nm) ? nm->valuestring : "?");
+            rc = runs_error_set(RUNS_ECORRUPT,
+                                "node %.12s: weight tensor %d (%s) does not match the model its config describes", id,
+                                k, cJSON_IsString(nm) ? nm->valuestring : "?");
             goto done;
         }
         k++;
@@ -87,15 +95,22 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     }
     size_t n = runs_export_num_params(&gc);
     w = malloc(n * sizeof *w);
-    if (!w) { rc = runs_error_set(RUNS_ENOMEM, "out of memory for %zu weights", n); goto done; }
-    if ((rc = runs_node_load_group(s, m, RUNS_GROUP_WEIGHTS, w, n * sizeof *w))) goto done;
+    if (!w) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory for %zu weights", n);
+        goto done;
+    }
+    if ((rc = runs_node_load_group(s, m, RUNS_GROUP_WEIGHTS, w, n * sizeof *w)))
+        goto done;
 
     if (!strcmp(format, "llmc")) {
         rc = runs_export_llmc(out, &gc, w);
     } else {
         ts = calloc((size_t)nt, sizeof *ts);
         md = cJSON_CreateObject();
-        if (!ts || !md) { rc = runs_error_set(RUNS_ENOMEM, "out of memory"); goto done; }
+        if (!ts || !md) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory");
+            goto done;
+        }
         for (int i = 0; i < nt; i++) {
             ts[i].name = table[i].name;
             ts[i].group = RUNS_GROUP_WEIGHTS;

@@ -12,8 +12,9 @@
 #include "runner/provenance.h"
 #include "store/lineage.h"
 
-static const char usage[] = "runs fork NODE [--config PATCH.json] [-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] "
-                            "[--no-train] [--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
+static const char usage[] =
+    "runs fork NODE [--config PATCH.json] [-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] "
+    "[--no-train] [--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
 
 /* Which bandit state the new run took, said right after the branch line (issue
  * 12: a user must not have to guess): "bandit: kept (from NODE)" or "bandit: fresh". */
@@ -38,9 +39,9 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
     runs_opt_list sets = {set_items, RUNS_CLI_MAX_SETS, 0};
     const runs_opt own[] = {
         RUNS_STR("config", 'c', &config, "PATCH.json", "the JSON Merge Patch for the node's config"),
-        RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: PARENTRUN-PATCHNAME, or\nPARENTRUN-fork without --config)"),
-        RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep the parent's bandit state"),
-        RUNS_CLI_SET_OPT(&sets),
+        RUNS_STR("name", 'n', &o.run, "RUN",
+                 "new run name (default: PARENTRUN-PATCHNAME, or\nPARENTRUN-fork without --config)"),
+        RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep the parent's bandit state"), RUNS_CLI_SET_OPT(&sets),
         RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
@@ -108,8 +109,7 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
         char *stem = basename(tmp), *dot = strrchr(stem, '.');
         if (dot && dot != stem)
             *dot = '\0';
-        snprintf(name, sizeof name, "%.30s-%.30s",
-                 cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring, stem);
+        snprintf(name, sizeof name, "%.30s-%.30s", cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring, stem);
         o.run = name;
     }
     runs_cli_events cur; /* says when the session moves the current run */

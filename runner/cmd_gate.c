@@ -26,8 +26,9 @@
 #include "runner/coherence.h"
 #include "runner/gate.h"
 
-#define USAGE "runs gate --backtest LOG.json [--threshold X] [--patience N] [--loss-spike-factor X] " \
-              "[--loss-spike-steps N] [--grace N] [--json]"
+#define USAGE                                                                                                          \
+    "runs gate --backtest LOG.json [--threshold X] [--patience N] [--loss-spike-factor X] "                            \
+    "[--loss-spike-steps N] [--grace N] [--json]"
 #define PREVIEW 48
 
 static void help(const runs_opt *opts)
@@ -100,14 +101,16 @@ static int take_loss(reading *r, const cJSON *j, long lineno)
         step->valuedouble > 9e15)
         return runs_error_set(RUNS_EINVALID, "%s:%ld: \"step\" must be a non-negative integer", path, lineno);
     if (loss_value(cJSON_GetObjectItemCaseSensitive(j, "loss"), &loss))
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"loss\" must be a number or null (a loss log's record)",
-                              path, lineno);
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"loss\" must be a number or null (a loss log's record)", path,
+                              lineno);
     if (gn && loss_value(gn, &gnorm))
         return runs_error_set(RUNS_EINVALID, "%s:%ld: \"grad_norm\" must be a number or null", path, lineno);
     long s = (long)step->valuedouble;
     if (s <= r->last_step)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: step %ld comes after step %ld (a loss log's steps "
-                              "increase)", path, lineno, s, r->last_step);
+        return runs_error_set(RUNS_EINVALID,
+                              "%s:%ld: step %ld comes after step %ld (a loss log's steps "
+                              "increase)",
+                              path, lineno, s, r->last_step);
     if (r->n == 0)
         r->first_step = s;
     r->last_step = s;
@@ -121,17 +124,19 @@ static int take_sample(void *ctx, const cJSON *j, const char *line, size_t len, 
 {
     reading *r = ctx;
     const char *path = r->path;
-    int kind = cJSON_GetObjectItemCaseSensitive(j, "text") ? LOG_SAMPLES
+    int kind = cJSON_GetObjectItemCaseSensitive(j, "text")   ? LOG_SAMPLES
                : cJSON_GetObjectItemCaseSensitive(j, "loss") ? LOG_LOSS
-                                                              : LOG_UNKNOWN;
+                                                             : LOG_UNKNOWN;
     if (kind == LOG_UNKNOWN)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: neither \"text\" (a samples log) nor \"loss\" (a loss "
-                              "log) in this record", path, lineno);
+        return runs_error_set(RUNS_EINVALID,
+                              "%s:%ld: neither \"text\" (a samples log) nor \"loss\" (a loss "
+                              "log) in this record",
+                              path, lineno);
     if (r->kind == LOG_UNKNOWN)
         r->kind = kind;
     if (kind != r->kind)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: a %s record in a %s log; give one log at a time", path,
-                              lineno, kind == LOG_LOSS ? "loss" : "samples", r->kind == LOG_LOSS ? "loss" : "samples");
+        return runs_error_set(RUNS_EINVALID, "%s:%ld: a %s record in a %s log; give one log at a time", path, lineno,
+                              kind == LOG_LOSS ? "loss" : "samples", r->kind == LOG_LOSS ? "loss" : "samples");
     if (kind == LOG_LOSS)
         return take_loss(r, j, lineno);
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
@@ -149,8 +154,10 @@ static int take_sample(void *ctx, const cJSON *j, const char *line, size_t len, 
         return runs_error_set(RUNS_EINVALID, "%s:%ld: \"score\" must be a number or null", path, lineno);
     long s = (long)step->valuedouble;
     if (s < r->last_step)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: step %ld comes after step %ld (a samples log is in "
-                              "step order)", path, lineno, s, r->last_step);
+        return runs_error_set(RUNS_EINVALID,
+                              "%s:%ld: step %ld comes after step %ld (a samples log is in "
+                              "step order)",
+                              path, lineno, s, r->last_step);
     r->last_step = s;
     if (r->n == r->alloc) {
         size_t na = r->alloc ? r->alloc * 2 : 64;
@@ -214,25 +221,25 @@ static int report_loss(const reading *r, const runs_loss_gate *g, double thresho
     }
     cJSON *out = cJSON_CreateObject();
     char *text = NULL;
-    int ok = out && cJSON_AddNumberToObject(out, "threshold", threshold) &&
-             cJSON_AddNumberToObject(out, "patience", patience) && cJSON_AddArrayToObject(out, "samples") &&
-             cJSON_AddBoolToObject(out, "fired", g->fired != RUNS_LOSS_RULE_NONE) &&
-             (g->fired ? cJSON_AddNumberToObject(out, "fired_step", (double)g->fired_step) != NULL
-                       : cJSON_AddNullToObject(out, "fired_step") != NULL) &&
-             (g->fired ? cJSON_AddNumberToObject(out, "run_start", (double)run_start) != NULL
-                       : cJSON_AddNullToObject(out, "run_start") != NULL) &&
-             cJSON_AddStringToObject(out, "log", "loss") &&
-             cJSON_AddNumberToObject(out, "loss_spike_factor", g->factor) &&
-             cJSON_AddNumberToObject(out, "loss_spike_steps", (double)g->steps) &&
-             cJSON_AddNumberToObject(out, "grace", (double)g->grace) &&
-             cJSON_AddNumberToObject(out, "records", (double)r->n) &&
-             (g->fired ? cJSON_AddStringToObject(out, "rule", runs_loss_rule_name(g->fired)) != NULL &&
-                             cJSON_AddStringToObject(out, "message", why) != NULL
-                       : cJSON_AddNullToObject(out, "rule") != NULL && cJSON_AddNullToObject(out, "message") != NULL) &&
-             (g->have_ema ? cJSON_AddNumberToObject(out, "ema", g->ema) != NULL &&
-                                cJSON_AddNumberToObject(out, "best_ema", g->best) != NULL
-                          : cJSON_AddNullToObject(out, "ema") != NULL && cJSON_AddNullToObject(out, "best_ema") != NULL) &&
-             cJSON_AddNumberToObject(out, "worst_ratio", g->worst_ratio);
+    int ok =
+        out && cJSON_AddNumberToObject(out, "threshold", threshold) &&
+        cJSON_AddNumberToObject(out, "patience", patience) && cJSON_AddArrayToObject(out, "samples") &&
+        cJSON_AddBoolToObject(out, "fired", g->fired != RUNS_LOSS_RULE_NONE) &&
+        (g->fired ? cJSON_AddNumberToObject(out, "fired_step", (double)g->fired_step) != NULL
+                  : cJSON_AddNullToObject(out, "fired_step") != NULL) &&
+        (g->fired ? cJSON_AddNumberToObject(out, "run_start", (double)run_start) != NULL
+                  : cJSON_AddNullToObject(out, "run_start") != NULL) &&
+        cJSON_AddStringToObject(out, "log", "loss") && cJSON_AddNumberToObject(out, "loss_spike_factor", g->factor) &&
+        cJSON_AddNumberToObject(out, "loss_spike_steps", (double)g->steps) &&
+        cJSON_AddNumberToObject(out, "grace", (double)g->grace) &&
+        cJSON_AddNumberToObject(out, "records", (double)r->n) &&
+        (g->fired ? cJSON_AddStringToObject(out, "rule", runs_loss_rule_name(g->fired)) != NULL &&
+                        cJSON_AddStringToObject(out, "message", why) != NULL
+                  : cJSON_AddNullToObject(out, "rule") != NULL && cJSON_AddNullToObject(out, "message") != NULL) &&
+        (g->have_ema ? cJSON_AddNumberToObject(out, "ema", g->ema) != NULL &&
+                           cJSON_AddNumberToObject(out, "best_ema", g->best) != NULL
+                     : cJSON_AddNullToObject(out, "ema") != NULL && cJSON_AddNullToObject(out, "best_ema") != NULL) &&
+        cJSON_AddNumberToObject(out, "worst_ratio", g->worst_ratio);
     if (ok && (text = cJSON_PrintUnformatted(out)))
         printf("%s\n", text);
     free(text);
@@ -304,8 +311,7 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
         goto done;
     }
     if (torn)
-        fprintf(stderr, "runs gate: warning: %s: the last line is torn (a crash mid-write); it was skipped\n",
-                file);
+        fprintf(stderr, "runs gate: warning: %s: the last line is torn (a crash mid-write); it was skipped\n", file);
     if (r.kind == LOG_LOSS) {
         if (report_loss(&r, &lg, threshold, patience, json))
             status = runs_cli_fail("gate");

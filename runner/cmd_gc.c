@@ -50,12 +50,14 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
         rc = runs_gc(&r, s, &opt);
     if (rc == 0) {
         const char *verb = opt.dry_run ? "would remove" : "removed";
-        printf("%llu nodes (%llu pinned, %llu thinned before); %s %llu of %llu objects (%llu orphans) and %llu temp files\n",
+        printf("%llu nodes (%llu pinned, %llu thinned before); %s %llu of %llu objects (%llu orphans) and %llu temp "
+               "files\n",
                (unsigned long long)r.nodes, (unsigned long long)r.nodes_pinned,
                (unsigned long long)r.nodes_thinned_before, verb, (unsigned long long)r.objects_removed,
                (unsigned long long)r.objects_total, (unsigned long long)r.orphans, (unsigned long long)r.tmp_removed);
         if (opt.keep_last || opt.keep_every)
-            printf("%s %llu checkpoint nodes\n", opt.dry_run ? "would thin" : "thinned", (unsigned long long)r.nodes_thinned);
+            printf("%s %llu checkpoint nodes\n", opt.dry_run ? "would thin" : "thinned",
+                   (unsigned long long)r.nodes_thinned);
         printf("%s %llu bytes (%.1f MB)\n", opt.dry_run ? "would free" : "freed", (unsigned long long)r.bytes_freed,
                r.bytes_freed / 1e6);
     }

@@ -31,10 +31,10 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
 {
     const char *run = NULL, *config_path = NULL, *pos[8];
     int npos, rc;
-    const runs_opt opts[] = {
-        RUNS_STR("run", 'r', &run, "NAME", "the new run's name (must not exist)"),
-        RUNS_STR("config", 'c', &config_path, "F", "the rest of the config (its model section must agree or be absent)"),
-        RUNS_OPT_END};
+    const runs_opt opts[] = {RUNS_STR("run", 'r', &run, "NAME", "the new run's name (must not exist)"),
+                             RUNS_STR("config", 'c', &config_path, "F",
+                                      "the rest of the config (its model section must agree or be absent)"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         help(opts);
         return RUNS_EXIT_OK;
@@ -52,12 +52,14 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
     char id[41], was[64];
     const char *file = pos[0];
     rc = runs_cli_open_store(cli, &s);
-    if (rc) goto done;
+    if (rc)
+        goto done;
     if (runs_head_get(was, sizeof was, s) != RUNS_OK) /* a store without runs: none was current */
         was[0] = '\0';
-    if ((rc = runs_import_node(id, &gc, &n, s, run, file, config_path))) goto done;
-    printf("imported %s as %s@step_0 (%.12s): %d layers, %d heads, n_embd %d, vocab %d, block %d, %zu weights\n",
-           file, run, id, gc.n_layer, gc.n_head, gc.n_embd, gc.vocab_size, gc.block_size, n);
+    if ((rc = runs_import_node(id, &gc, &n, s, run, file, config_path)))
+        goto done;
+    printf("imported %s as %s@step_0 (%.12s): %d layers, %d heads, n_embd %d, vocab %d, block %d, %zu weights\n", file,
+           run, id, gc.n_layer, gc.n_head, gc.n_embd, gc.vocab_size, gc.block_size, n);
     if (strcmp(was, run))
         runs_cli_say_current(run, was);
 done:

@@ -201,7 +201,7 @@ done:
  * into it ("|/") after its line. */
 static int print_graph(lnode *v, size_t n, runs_store *s, const tagmap *tm)
 {
-    char (*lanes)[41] = calloc(n + 1, sizeof *lanes);
+    char(*lanes)[41] = calloc(n + 1, sizeof *lanes);
     char *line = malloc(2 * n + 8);
     size_t nl = 0;
     if (!lanes || !line) {
@@ -265,8 +265,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
                   "\"sharpness\",\"val_loss\"}, sharpness being the note's record ({\"trace\",\n"
                   "\"stderr\",\"samples\",\"eps\",...}) or null, val_loss the node's held-out\n"
                   "loss (metrics.val_loss, `runs eval`) or null"),
-        RUNS_FLAG("all", 0, &all, "list every node of every run"),
-        RUNS_OPT_END};
+        RUNS_FLAG("all", 0, &all, "list every node of every run"), RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "List lineage nodes, newest first: short id, kind, run, step, loss\n"
@@ -294,10 +293,10 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     if (graph && !want)
         all = 1;
     runs_store *s = NULL;
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0;
     lnode *v = NULL;
-    char (*rew)[41] = NULL;
+    char(*rew)[41] = NULL;
     size_t nrew = 0;
     tagmap tm = {NULL, 0};
     rc = runs_cli_open_store(cli, &s);
@@ -311,7 +310,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
             snprintf(run, sizeof run, "%s", want);
         else if ((rc = runs_head_get(run, sizeof run, s)) != 0) {
             /* an empty store has no current run: nothing to list */
-            char (*any)[41] = NULL;
+            char(*any)[41] = NULL;
             size_t na = 0;
             if (runs_node_all(&any, &na, s) == 0 && na == 0)
                 rc = 0;

@@ -106,8 +106,8 @@ static int write_svg(const runs_config *cfg, const char *path)
         x[i] = (double)t;
         y[i] = runs_schedule_lr(cfg, t);
     }
-    snprintf(title, sizeof title, "learning rate: %s, peak %g, %ld steps", cfg->schedule.type,
-             cfg->optimizer.lr, cfg->train.total_steps);
+    snprintf(title, sizeof title, "learning rate: %s, peak %g, %ld steps", cfg->schedule.type, cfg->optimizer.lr,
+             cfg->train.total_steps);
     c = runs_svg_new(title, "step", "lr", 0, 0);
     if (!c) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory drawing the schedule");

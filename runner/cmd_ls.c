@@ -52,15 +52,9 @@ static void config_cell(char *buf, size_t n, const cJSON *v)
 static void tail_cell(char *buf, size_t n, const runs_runtable_row *r, int c)
 {
     switch (c) {
-    case T_LOSS:
-        r->has_loss ? snprintf(buf, n, "%.4f", r->loss_ema) : snprintf(buf, n, "-");
-        break;
-    case T_VAL:
-        r->has_val ? snprintf(buf, n, "%.4f", r->val_loss) : snprintf(buf, n, "-");
-        break;
-    case T_TOKENS:
-        human_count(buf, n, r->tokens);
-        break;
+    case T_LOSS: r->has_loss ? snprintf(buf, n, "%.4f", r->loss_ema) : snprintf(buf, n, "-"); break;
+    case T_VAL: r->has_val ? snprintf(buf, n, "%.4f", r->val_loss) : snprintf(buf, n, "-"); break;
+    case T_TOKENS: human_count(buf, n, r->tokens); break;
     default:
         /* "2026-11-30T05:01:12Z" -> "2026-11-30 05:01" */
         if (strlen(r->updated) >= 16)
@@ -139,8 +133,7 @@ int cmd_ls(runs_cli *cli, int argc, char **argv)
                  "sort by a column (run, step, state, parent, loss, val_loss, tokens,\n"
                  "updated) or any config path (optimizer.lr); numbers sort as numbers,\n"
                  "missing values last; -KEY sorts descending"),
-        RUNS_FLAG("json", 0, &json, "print a JSON array, one object per run"),
-        RUNS_OPT_END};
+        RUNS_FLAG("json", 0, &json, "print a JSON array, one object per run"), RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "One row per run: its tip step; state (running: a trainer holds the run;\n"

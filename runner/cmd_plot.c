@@ -32,11 +32,16 @@ static unsigned parse_what(const char *s)
     char buf[128];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!strcmp(tok, "loss")) bits |= RUNS_PLOT_LOSS;
-        else if (!strcmp(tok, "lr")) bits |= RUNS_PLOT_LR;
-        else if (!strcmp(tok, "grad_norm") || !strcmp(tok, "grad-norm")) bits |= RUNS_PLOT_GRAD_NORM;
-        else if (!strcmp(tok, "all")) bits |= RUNS_PLOT_ALL;
-        else return 0;
+        if (!strcmp(tok, "loss"))
+            bits |= RUNS_PLOT_LOSS;
+        else if (!strcmp(tok, "lr"))
+            bits |= RUNS_PLOT_LR;
+        else if (!strcmp(tok, "grad_norm") || !strcmp(tok, "grad-norm"))
+            bits |= RUNS_PLOT_GRAD_NORM;
+        else if (!strcmp(tok, "all"))
+            bits |= RUNS_PLOT_ALL;
+        else
+            return 0;
     }
     return bits;
 }

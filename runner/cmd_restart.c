@@ -9,8 +9,9 @@
 #include "runner/provenance.h"
 #include "store/lineage.h"
 
-static const char usage[] = "runs restart NODE --peak-lr X [-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] [--no-train] "
-                            "[--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
+static const char usage[] =
+    "runs restart NODE --peak-lr X [-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] [--no-train] "
+    "[--backend B] [--steps N] [--quiet] [--data-root DIR] [--allow-data-change]";
 
 /* Which bandit state the new run took, said right after the branch line (issue
  * 12: a user must not have to guess): "bandit: kept (from NODE)" or "bandit: fresh". */
@@ -36,12 +37,10 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
     runs_opt_list sets = {set_items, RUNS_CLI_MAX_SETS, 0};
     /* the bound matches optimizer.lr and schedule.restart_lr in a config (inf used
      * to pass `> 0` and fail only at commit, after the model was loaded) */
-    const runs_opt own[] = {
-        RUNS_NUM("peak-lr", 'p', &peak, "X", "(0, 10]", "the learning rate to jump to"),
-        RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: RUN-restartSTEP)"),
-        RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep NODE's bandit state (default: fresh)"),
-        RUNS_CLI_SET_OPT(&sets),
-        RUNS_OPT_END};
+    const runs_opt own[] = {RUNS_NUM("peak-lr", 'p', &peak, "X", "(0, 10]", "the learning rate to jump to"),
+                            RUNS_STR("name", 'n', &o.run, "RUN", "new run name (default: RUN-restartSTEP)"),
+                            RUNS_FLAG("keep-bandit", 'K', &o.keep_bandit, "keep NODE's bandit state (default: fresh)"),
+                            RUNS_CLI_SET_OPT(&sets), RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Warm restart (SGDR) from NODE as a new run: weights and the optimizer state\n"
@@ -80,8 +79,7 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
     if (!o.run) {
         if ((rc = runs_node_manifest(&m, s, id)))
             goto done;
-        snprintf(name, sizeof name, "%.40s-restart%ld",
-                 cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring,
+        snprintf(name, sizeof name, "%.40s-restart%ld", cJSON_GetObjectItemCaseSensitive(m, "run")->valuestring,
                  (long)cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble);
         o.run = name;
     }

@@ -119,12 +119,11 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
 {
     const char *out = NULL, *pos[8];
     int force = 0, npos, rc;
-    const runs_opt opts[] = {
-        RUNS_STR("out", 0, &out, "DIR", "the directory to write (new or empty)"),
-        RUNS_FLAG("force", 0, &force,
-                  "replace an earlier restore in DIR (its manifest.json and GROUP/*.f32\n"
-                  "files); refused when DIR holds anything else"),
-        RUNS_OPT_END};
+    const runs_opt opts[] = {RUNS_STR("out", 0, &out, "DIR", "the directory to write (new or empty)"),
+                             RUNS_FLAG("force", 0, &force,
+                                       "replace an earlier restore in DIR (its manifest.json and GROUP/*.f32\n"
+                                       "files); refused when DIR holds anything else"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Write a node's tensors as DIR/<group>/<name>.f32 (raw little-endian float32,\n"

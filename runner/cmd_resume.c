@@ -9,8 +9,7 @@
 #include "runner/cli_train.h"
 #include "store/lineage.h"
 
-static const char usage[] =
-    "runs resume [NODE] [--name RUN] [--rewind] [--dir D] [--backend B] [--steps N] [--quiet]";
+static const char usage[] = "runs resume [NODE] [--name RUN] [--rewind] [--dir D] [--backend B] [--steps N] [--quiet]";
 
 static void print_warning(void *ctx, const char *msg)
 {
@@ -26,7 +25,7 @@ static long node_step(const cJSON *m)
 /* 1 when anc is id or one of its ancestors, 0 when not, or an error code. */
 static int is_ancestor(runs_store *s, const char *anc, const char *id)
 {
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0;
     int rc = runs_lineage(&ids, &n, s, id);
     if (rc)
@@ -141,8 +140,7 @@ int cmd_resume(runs_cli *cli, int argc, char **argv)
         rc = runs_error_set(RUNS_EINVALID,
                             "--steps %ld: %s resumes at step %ld and --steps is the step to stop at, not a count; "
                             "give a step past %ld (e.g. --steps %ld for %ld more)",
-                            o.stop_after, o.run, node_step(m), node_step(m), node_step(m) + o.stop_after,
-                            o.stop_after);
+                            o.stop_after, o.run, node_step(m), node_step(m), node_step(m) + o.stop_after, o.stop_after);
         goto done;
     }
     if (npos && (rc = check_tip(s, o.run, id, m, rewind, o.quiet)) != 0)

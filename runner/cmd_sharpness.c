@@ -48,7 +48,10 @@ typedef struct {
     runs_progress p;
 } prog;
 
-static void on_sample(void *arg, int done, int total) { runs_progress_add(&((prog *)arg)->p, 1); }
+static void on_sample(void *arg, int done, int total)
+{
+    runs_progress_add(&((prog *)arg)->p, 1);
+}
 
 int cmd_sharpness(runs_cli *cli, int argc, char **argv)
 {
@@ -91,27 +94,31 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     char id[41];
     runs_config cfg;
     rc = runs_cli_open_store(cli, &s);
-    if (rc) goto done;
-    if ((rc = runs_node_resolve(id, s, pos[0]))) goto done;
-    if ((rc = runs_node_manifest(&m, s, id))) goto done;
+    if (rc)
+        goto done;
+    if ((rc = runs_node_resolve(id, s, pos[0])))
+        goto done;
+    if ((rc = runs_node_manifest(&m, s, id)))
+        goto done;
     /* the node's data paths are absolute, so this works from any directory; the
      * files must still be what the node was trained on */
     if (!(ncfg = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "config"), 1))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = runs_provenance_check(NULL, &note, s, cJSON_GetObjectItemCaseSensitive(m, "data_files"), ncfg,
-                                    data_root, allow_change)))
+    if ((rc = runs_provenance_check(NULL, &note, s, cJSON_GetObjectItemCaseSensitive(m, "data_files"), ncfg, data_root,
+                                    allow_change)))
         goto done;
     if (note)
         fprintf(stderr, "runs: warning: %s\n", note);
     if ((rc = runs_config_from_json(&cfg, ncfg, "node config")))
         goto done;
-    if (!B) B = cfg.train.batch_size;
-    if (!T) T = cfg.train.seq_len;
+    if (!B)
+        B = cfg.train.batch_size;
+    if (!T)
+        T = cfg.train.seq_len;
     if (T > cfg.model.block_size) { /* a usage error: the flag asked for more than the model takes */
-        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %ld exceeds the model's block_size %d", T,
-                            cfg.model.block_size);
+        rc = runs_error_set(RUNS_EUSAGE, "--seq-len %ld exceeds the model's block_size %d", T, cfg.model.block_size);
         goto done;
     }
     int heldout;
@@ -124,18 +131,21 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
         goto done;
     prog pr;
     runs_progress_start(&pr.p, "sharpness", (uint64_t)samples, 0);
-    runs_sharpness_opts o = {.samples = (int)samples, .eps = eps, .seed = (uint64_t)seed,
-                             .progress = on_sample, .progress_arg = &pr};
+    runs_sharpness_opts o = {
+        .samples = (int)samples, .eps = eps, .seed = (uint64_t)seed, .progress = on_sample, .progress_arg = &pr};
     runs_sharpness_result r;
     rc = runs_sharpness_node(&r, s, id, backend, in, tg, (int)batches, (int)B, (int)T, &o);
     runs_progress_end(&pr.p);
-    if (rc) goto done;
-    if (record &&
-        (rc = runs_sharpness_record(s, id, &r, source, heldout, (int)batches, (int)B, (int)T, backend)))
+    if (rc)
+        goto done;
+    if (record && (rc = runs_sharpness_record(s, id, &r, source, heldout, (int)batches, (int)B, (int)T, backend)))
         goto done;
     if (json) {
         out = runs_sharpness_to_json(&r);
-        if (!out) { rc = runs_error_set(RUNS_ENOMEM, "out of memory"); goto done; }
+        if (!out) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory");
+            goto done;
+        }
         cJSON_AddStringToObject(out, "id", id);
         cJSON_AddNumberToObject(out, "step", cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble);
         cJSON_AddStringToObject(out, "source", source);

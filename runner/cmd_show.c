@@ -190,9 +190,8 @@ static const char *arm_state(const cJSON *cfg, const char *arm)
     const cJSON *data = get(cfg, "data"), *src = get(get(data, "sources"), arm), *x;
     if (!src)
         return "dropped (not in config)";
-    cJSON_ArrayForEach(x, get(data, "exclude"))
-        if (cJSON_IsString(x) && !strcmp(x->valuestring, arm))
-            return "excluded";
+    cJSON_ArrayForEach(x,
+                       get(data, "exclude")) if (cJSON_IsString(x) && !strcmp(x->valuestring, arm)) return "excluded";
     const cJSON *cap = get(src, "cap");
     if (cJSON_IsNumber(cap) && cap->valuedouble <= 0)
         return "off (cap 0)";
@@ -202,7 +201,7 @@ static const char *arm_state(const cJSON *cfg, const char *arm)
 static void print_bandit(const cJSON *m)
 {
     const cJSON *b = get(m, "bandit"), *arms = get(b, "arms");
-    if (!cJSON_IsObject(arms) || !arms->child)  /* no bandit (imported or synthetic nodes) */
+    if (!cJSON_IsObject(arms) || !arms->child) /* no bandit (imported or synthetic nodes) */
         return;
     const cJSON *cfg = get(m, "config"), *sources = get(get(cfg, "data"), "sources"), *a;
     const char *type = cJSON_GetStringValue(get(b, "type")), *phase = cJSON_GetStringValue(get(b, "phase"));
@@ -222,8 +221,8 @@ static void print_bandit(const cJSON *m)
         char rew[32] = "-"; /* no reward before the first pull */
         if (cJSON_IsNumber(pulls_a) && pulls_a->valuedouble > 0 && cJSON_IsNumber(value))
             snprintf(rew, sizeof rew, "%.4f", value->valuedouble);
-        printf("  %-16s %6.0f %9s %6s %6s  %s\n", a->string, cJSON_IsNumber(pulls_a) ? pulls_a->valuedouble : 0.0,
-               rew, capb, floorb, arm_state(cfg, a->string));
+        printf("  %-16s %6.0f %9s %6s %6s  %s\n", a->string, cJSON_IsNumber(pulls_a) ? pulls_a->valuedouble : 0.0, rew,
+               capb, floorb, arm_state(cfg, a->string));
     }
     /* a source the config has but the state does not (added by this fork): fresh */
     cJSON_ArrayForEach(a, sources)
@@ -231,8 +230,8 @@ static void print_bandit(const cJSON *m)
         if (cJSON_GetObjectItemCaseSensitive(arms, a->string))
             continue;
         const cJSON *cap = get(a, "cap"), *floor_ = get(a, "floor");
-        printf("  %-16s %6s %9s %6.2f %6.2f  %s\n", a->string, "-", "-",
-               cJSON_IsNumber(cap) ? cap->valuedouble : 1.0, cJSON_IsNumber(floor_) ? floor_->valuedouble : 0.0,
+        printf("  %-16s %6s %9s %6.2f %6.2f  %s\n", a->string, "-", "-", cJSON_IsNumber(cap) ? cap->valuedouble : 1.0,
+               cJSON_IsNumber(floor_) ? floor_->valuedouble : 0.0,
                !strcmp(arm_state(cfg, a->string), "active") ? "no state yet" : arm_state(cfg, a->string));
     }
 }

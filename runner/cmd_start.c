@@ -25,8 +25,7 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
         RUNS_STR("config", 'c', &config, "F", "the run config (JSON)"),
         RUNS_STR("name", 'n', &o.run, "RUN", "run name (default: the config file's name without .json)"),
         RUNS_FLAG("keep-bandit", 'K', &keep_bandit_unused, NULL), /* accepted as before; fork's option */
-        RUNS_CLI_SET_OPT(&sets),
-        RUNS_OPT_END};
+        RUNS_CLI_SET_OPT(&sets), RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\n"
                "Records a start node (step 0, the initial weights) for the config, then trains:\n"
@@ -46,8 +45,9 @@ int cmd_start(runs_cli *cli, int argc, char **argv)
     if (!config)
         return runs_cli_usage("start", usage, "--config is required");
     if (o.data_root || o.allow_data_change)
-        return runs_cli_usage("start", usage, "--data-root and --allow-data-change are for resume, fork and "
-                                              "restart (a new run fingerprints the data it starts on)");
+        return runs_cli_usage("start", usage,
+                              "--data-root and --allow-data-change are for resume, fork and "
+                              "restart (a new run fingerprints the data it starts on)");
     char name[64];
     if (!o.run) {
         char tmp[4096];

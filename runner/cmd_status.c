@@ -23,7 +23,8 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: %s\n\nShows step, loss, LR, tokens/s and ETA of RUN's trainer (default: the\n"
                "current run, named first; `runs switch` sets it), read from the run directory's\n"
-               ".status.json, and whether a trainer is running now, and whether a stop (`runs stop`) is pending and at which step.\n",
+               ".status.json, and whether a trainer is running now, and whether a stop (`runs stop`) is pending and at "
+               "which step.\n",
                usage);
         return 0;
     }
@@ -67,10 +68,9 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
         free(out);
     } else {
         double eta = num(st, "eta_s");
-        printf("%s: %s, step %.0f/%.0f, loss %.4f (ema %.4f), lr %.3e, |g| %.3f, %.0f tok/s",
-               run, pid > 0 ? "running" : "not running", num(st, "step"), num(st, "total_steps"),
-               num(st, "loss"), num(st, "loss_ema"), num(st, "lr"), num(st, "grad_norm"),
-               num(st, "tokens_per_s"));
+        printf("%s: %s, step %.0f/%.0f, loss %.4f (ema %.4f), lr %.3e, |g| %.3f, %.0f tok/s", run,
+               pid > 0 ? "running" : "not running", num(st, "step"), num(st, "total_steps"), num(st, "loss"),
+               num(st, "loss_ema"), num(st, "lr"), num(st, "grad_norm"), num(st, "tokens_per_s"));
         if (pid > 0 && eta >= 0)
             printf(", ETA %ldm%02lds", (long)eta / 60, (long)eta % 60);
         if (pid > 0 && num(st, "stop_at") > 0)

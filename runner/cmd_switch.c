@@ -49,8 +49,7 @@ int cmd_switch(runs_cli *cli, int argc, char **argv)
             snprintf(hint, sizeof hint, "; the store has no runs yet (runs start --config FILE)");
         else
             runs_suggest_hint(hint, sizeof hint, pos[0], (const char *const *)names, nn);
-        rc = runs_error_set(RUNS_ENOTFOUND, "no run '%s'%s; `runs ls` lists the runs",
-                            pos[0], hint);
+        rc = runs_error_set(RUNS_ENOTFOUND, "no run '%s'%s; `runs ls` lists the runs", pos[0], hint);
         goto done;
     }
     if (runs_head_get(was, sizeof was, s) != RUNS_OK)

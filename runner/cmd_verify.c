@@ -77,13 +77,12 @@ static long check_rundirs(runs_store *s, uint64_t *checked)
 int cmd_verify(runs_cli *cli, int argc, char **argv)
 {
     int all = 0, repair = 0, npos, rc;
-    const runs_opt opts[] = {
-        RUNS_FLAG("all", 0, &all, "also re-hash objects no node references"),
-        RUNS_FLAG("repair", 0, &repair,
-                  "first put each damaged or missing ref back to its newest journalled\n"
-                  "value whose node reads fine, printing \"repaired REF: OLD -> NEW\",\n"
-                  "then verify"),
-        RUNS_OPT_END};
+    const runs_opt opts[] = {RUNS_FLAG("all", 0, &all, "also re-hash objects no node references"),
+                             RUNS_FLAG("repair", 0, &repair,
+                                       "first put each damaged or missing ref back to its newest journalled\n"
+                                       "value whose node reads fine, printing \"repaired REF: OLD -> NEW\",\n"
+                                       "then verify"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Check everything the store holds and say what is broken, one line each:\n"
@@ -134,7 +133,8 @@ int cmd_verify(runs_cli *cli, int argc, char **argv)
         printf("; %zu refs repaired", fixed);
     printf("; %llu problem%s\n", (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
     if (r.refs_damaged && !repair)
-        fprintf(stderr, "runs verify: %llu damaged ref%s: `runs verify --repair` puts them back to their journalled values\n",
+        fprintf(stderr,
+                "runs verify: %llu damaged ref%s: `runs verify --repair` puts them back to their journalled values\n",
                 (unsigned long long)r.refs_damaged, r.refs_damaged == 1 ? "" : "s");
     return r.problems ? RUNS_EXIT_ERROR : RUNS_EXIT_OK;
 }

@@ -309,8 +309,8 @@ double runs_coherence_score(const char *text, runs_coherence_detail *detail)
     }
 
 score:
-    d.score = 100.0 * (0.3 * d.bigram_div + 0.3 * d.trigram_div + 0.2 * d.word_div + 0.2 * d.char_score) *
-              d.dominance * d.alnum_score * d.lz_score * d.space_score;
+    d.score = 100.0 * (0.3 * d.bigram_div + 0.3 * d.trigram_div + 0.2 * d.word_div + 0.2 * d.char_score) * d.dominance *
+              d.alnum_score * d.lz_score * d.space_score;
     free(words);
     counter_free(&uni);
     counter_free(&bi);

@@ -56,14 +56,14 @@
 
 typedef struct {
     size_t words;
-    double bigram_div, trigram_div, word_div;   /* b, t, w */
-    double char_entropy, char_score;            /* H (bits), c */
-    char top_word[32];                          /* the most frequent word (truncated) */
-    double top_share;                           /* its count / n */
-    double dominance;                           /* d */
-    double alnum_ratio, alnum_score;            /* L, a */
-    double lz_ratio, lz_score;                  /* r, z */
-    double space_share, space_score;            /* S, e */
+    double bigram_div, trigram_div, word_div; /* b, t, w */
+    double char_entropy, char_score;          /* H (bits), c */
+    char top_word[32];                        /* the most frequent word (truncated) */
+    double top_share;                         /* its count / n */
+    double dominance;                         /* d */
+    double alnum_ratio, alnum_score;          /* L, a */
+    double lz_ratio, lz_score;                /* r, z */
+    double space_share, space_score;          /* S, e */
     double score;
 } runs_coherence_detail;
 

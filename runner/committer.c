@@ -41,8 +41,7 @@ static void *commit_thread(void *arg)
     if (job->samples_seg.len) {
         if ((job->rc = runs_object_put(&oid, job->store, job->samples_seg.buf, job->samples_seg.len)))
             goto done;
-        cJSON_ReplaceItemInObjectCaseSensitive(job->manifest, "samples_log",
-                                               cJSON_CreateString(oid.hex));
+        cJSON_ReplaceItemInObjectCaseSensitive(job->manifest, "samples_log", cJSON_CreateString(oid.hex));
     }
     if ((job->rc = runs_node_commit(job->id, job->store, job->manifest, job->tensors, job->n_tensors)))
         goto done;

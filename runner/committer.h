@@ -55,7 +55,7 @@ typedef struct {
     int rc;
     char err[1024];
     char id[41];
-    volatile int finished;  /* set last by the committer thread, so the loop can join early */
+    volatile int finished; /* set last by the committer thread, so the loop can join early */
 } runs_commit_job;
 
 /* Frees a job and all it owns (NULL is fine). */

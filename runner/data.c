@@ -10,8 +10,8 @@
 #include "tools/shard.h"
 
 typedef struct {
-    int open;          /* shard mapped */
-    int train;         /* has a training region the bandit may use */
+    int open;  /* shard mapped */
+    int train; /* has a training region the bandit may use */
     runs_shard shard;
     uint64_t train_len; /* training region: tokens [0, train_len) */
     uint64_t pos;       /* cursor in [0, train_len) */
@@ -22,21 +22,24 @@ struct runs_data {
     int n;
     char names[RUNS_MAX_SOURCES][RUNS_NAME_MAX];
     src_t src[RUNS_MAX_SOURCES];
-    int heldout;          /* source index or -1 */
+    int heldout; /* source index or -1 */
     uint64_t ho_start, ho_len;
 };
 
 static int is_excluded(const runs_config *cfg, const char *name)
 {
     for (int i = 0; i < cfg->data.n_exclude; i++)
-        if (strcmp(cfg->data.exclude[i], name) == 0) return 1;
+        if (strcmp(cfg->data.exclude[i], name) == 0)
+            return 1;
     return 0;
 }
 
 void runs_data_free(runs_data *d)
 {
-    if (!d) return;
-    for (int i = 0; i < d->n; i++) runs_shard_close(&d->src[i].shard);
+    if (!d)
+        return;
+    for (int i = 0; i < d->n; i++)
+        runs_shard_close(&d->src[i].shard);
     free(d);
 }
 
@@ -45,7 +48,8 @@ int runs_data_open(runs_data **out, const runs_config *cfg)
     *out = NULL;
     int rc = 0;
     runs_data *d = calloc(1, sizeof *d);
-    if (!d) return runs_error_set(RUNS_ENOMEM, "out of memory opening the data sources");
+    if (!d)
+        return runs_error_set(RUNS_ENOMEM, "out of memory opening the data sources");
     d->n = cfg->data.n_sources;
     d->heldout = -1;
     if (d->n < 0 || d->n > RUNS_MAX_SOURCES) {
@@ -70,7 +74,8 @@ int runs_data_open(runs_data **out, const runs_config *cfg)
         src_t *s = &d->src[i];
         snprintf(d->names[i], RUNS_NAME_MAX, "%s", sc->name);
         int trainable = !is_excluded(cfg, sc->name) && sc->cap > 0.0;
-        if (!trainable && i != d->heldout) continue;
+        if (!trainable && i != d->heldout)
+            continue;
         rc = runs_shard_open(&s->shard, sc->path, cfg->model.vocab_size);
         if (rc == RUNS_ENOTFOUND) {
             rc = runs_error_set(RUNS_ENOTFOUND,
@@ -98,8 +103,10 @@ int runs_data_open(runs_data **out, const runs_config *cfg)
         s->train_len = n;
         if (i == d->heldout) {
             uint64_t r = n / 10, lo = BT + 1, hi = 8 * BT + 1;
-            if (r < lo) r = lo;
-            if (r > hi) r = hi;
+            if (r < lo)
+                r = lo;
+            if (r > hi)
+                r = hi;
             if (r >= n || (trainable && n - r < (uint64_t)T + 1)) {
                 rc = runs_error_set(RUNS_EINVALID,
                                     "data source '%s' (%s): %llu tokens are too few to hold out %llu for data.heldout "
@@ -141,16 +148,19 @@ uint64_t runs_data_train_tokens(const runs_data *d, int i)
 int runs_data_next_batch(runs_data *d, int i, int B, int T, int32_t *inputs, int32_t *targets)
 {
     if (!runs_data_has_tokens(d, i))
-        return runs_error_set(RUNS_EINVALID, "data source %d (%s) has no training data open (excluded, cap 0 or unknown)",
-                              i, i >= 0 && d && i < d->n ? d->names[i] : "?");
-    if (B < 1 || T < 1) return runs_error_set(RUNS_EINVALID, "batch %dx%d: B and T must be >= 1", B, T);
+        return runs_error_set(RUNS_EINVALID,
+                              "data source %d (%s) has no training data open (excluded, cap 0 or unknown)", i,
+                              i >= 0 && d && i < d->n ? d->names[i] : "?");
+    if (B < 1 || T < 1)
+        return runs_error_set(RUNS_EINVALID, "batch %dx%d: B and T must be >= 1", B, T);
     src_t *s = &d->src[i];
     const uint16_t *tok = s->shard.tokens;
     uint64_t L = s->train_len, p = s->pos, n = (uint64_t)B * T;
     /* prev = token at p; each step emits (prev, next) */
     int32_t prev = tok[p];
     for (uint64_t k = 0; k < n; k++) {
-        if (++p == L) p = 0;
+        if (++p == L)
+            p = 0;
         int32_t next = tok[p];
         inputs[k] = prev;
         targets[k] = next;
@@ -164,8 +174,10 @@ int runs_data_next_batch(runs_data *d, int i, int B, int T, int32_t *inputs, int
 
 int runs_data_heldout_batch(runs_data *d, int k, int B, int T, int32_t *in, int32_t *tgt)
 {
-    if (!d || d->heldout < 0) return runs_error_set(RUNS_EINVALID, "no held-out source: set data.heldout to a source name");
-    if (k < 0 || B < 1 || T < 1) return runs_error_set(RUNS_EINVALID, "held-out batch %d of %dx%d: bad arguments", k, B, T);
+    if (!d || d->heldout < 0)
+        return runs_error_set(RUNS_EINVALID, "no held-out source: set data.heldout to a source name");
+    if (k < 0 || B < 1 || T < 1)
+        return runs_error_set(RUNS_EINVALID, "held-out batch %d of %dx%d: bad arguments", k, B, T);
     if ((uint64_t)T + 1 > d->ho_len)
         return runs_error_set(RUNS_EINVALID, "held-out region of '%s' has %llu tokens, fewer than seq_len + 1 = %d",
                               d->names[d->heldout], (unsigned long long)d->ho_len, T + 1);
@@ -184,12 +196,15 @@ int runs_data_heldout_batch(runs_data *d, int k, int B, int T, int32_t *in, int3
 cJSON *runs_data_cursors_to_json(const runs_data *d)
 {
     cJSON *j = cJSON_CreateObject();
-    if (!j) return NULL;
+    if (!j)
+        return NULL;
     for (int i = 0; i < d->n; i++) {
         const src_t *s = &d->src[i];
-        if (!s->train) continue;
+        if (!s->train)
+            continue;
         cJSON *o = cJSON_CreateObject();
-        if (!o || !cJSON_AddItemToObject(j, d->names[i], o) || !cJSON_AddNumberToObject(o, "position", (double)s->pos) ||
+        if (!o || !cJSON_AddItemToObject(j, d->names[i], o) ||
+            !cJSON_AddNumberToObject(o, "position", (double)s->pos) ||
             !cJSON_AddNumberToObject(o, "epoch", (double)s->epoch) ||
             !cJSON_AddNumberToObject(o, "tokens", (double)s->train_len)) {
             cJSON_Delete(j);
@@ -211,17 +226,23 @@ static int get_u64(const cJSON *o, const char *key, const char *name, uint64_t *
 
 int runs_data_cursors_from_json(runs_data *d, const cJSON *j)
 {
-    if (!cJSON_IsObject(j)) return runs_error_set(RUNS_EINVALID, "data cursors: expected a JSON object of sources");
+    if (!cJSON_IsObject(j))
+        return runs_error_set(RUNS_EINVALID, "data cursors: expected a JSON object of sources");
     uint64_t pos[RUNS_MAX_SOURCES] = {0}, ep[RUNS_MAX_SOURCES] = {0};
     /* validate everything first so a bad cursor leaves d unchanged */
     for (int i = 0; i < d->n; i++) {
-        if (!d->src[i].train) continue;
+        if (!d->src[i].train)
+            continue;
         const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, d->names[i]);
-        if (!o) continue;
-        if (!cJSON_IsObject(o)) return runs_error_set(RUNS_EINVALID, "data cursors: %s must be an object", d->names[i]);
+        if (!o)
+            continue;
+        if (!cJSON_IsObject(o))
+            return runs_error_set(RUNS_EINVALID, "data cursors: %s must be an object", d->names[i]);
         int rc = get_u64(o, "position", d->names[i], &pos[i]);
-        if (!rc) rc = get_u64(o, "epoch", d->names[i], &ep[i]);
-        if (rc) return rc;
+        if (!rc)
+            rc = get_u64(o, "epoch", d->names[i], &ep[i]);
+        if (rc)
+            return rc;
         if (pos[i] >= d->src[i].train_len)
             return runs_error_set(RUNS_EINVALID,
                                   "data cursors: %s.position %llu is outside its training region of %llu tokens (the "
@@ -229,7 +250,8 @@ int runs_data_cursors_from_json(runs_data *d, const cJSON *j)
                                   d->names[i], (unsigned long long)pos[i], (unsigned long long)d->src[i].train_len);
     }
     for (int i = 0; i < d->n; i++) {
-        if (!d->src[i].train) continue;
+        if (!d->src[i].train)
+            continue;
         d->src[i].pos = pos[i];
         d->src[i].epoch = ep[i];
     }
@@ -264,7 +286,8 @@ int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **
         rc = runs_error_set(RUNS_ENOTFOUND, "no source \"%s\" in the config's data.sources", source);
         goto done;
     }
-    if ((rc = runs_data_open_one(&d, cfg, si, B, T))) goto done;
+    if ((rc = runs_data_open_one(&d, cfg, si, B, T)))
+        goto done;
     size_t bt = (size_t)B * (size_t)T;
     in = malloc((size_t)n_batches * bt * sizeof *in);
     tg = malloc((size_t)n_batches * bt * sizeof *tg);
@@ -273,7 +296,8 @@ int runs_data_measure_batches(int32_t **inputs, int32_t **targets, const char **
         goto done;
     }
     for (int k = 0; k < n_batches; k++)
-        if ((rc = runs_data_heldout_batch(d, k, B, T, in + k * bt, tg + k * bt))) goto done;
+        if ((rc = runs_data_heldout_batch(d, k, B, T, in + k * bt, tg + k * bt)))
+            goto done;
     *inputs = in;
     *targets = tg;
     in = tg = NULL;
@@ -291,8 +315,7 @@ int runs_data_open_one(runs_data **out, const runs_config *cfg, int si, int B, i
     runs_config *one = NULL;
     int rc;
     if (si < 0 || si >= cfg->data.n_sources) {
-        rc = runs_error_set(RUNS_EINVALID, "source index %d: the config has %d data sources", si,
-                            cfg->data.n_sources);
+        rc = runs_error_set(RUNS_EINVALID, "source index %d: the config has %d data sources", si, cfg->data.n_sources);
         goto done;
     }
     /* The config is large (fixed arrays), so the copy lives on the heap. */

@@ -56,8 +56,10 @@ int runs_dp_check_launch(void)
     MPI_Initialized(&init);
     if (!init) {
         if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
-            return runs_error_set(RUNS_EINVALID, "MPI_Init failed under mpirun (%d processes); check the "
-                                                 "launcher (mpirun --allow-run-as-root as root)", n);
+            return runs_error_set(RUNS_EINVALID,
+                                  "MPI_Init failed under mpirun (%d processes); check the "
+                                  "launcher (mpirun --allow-run-as-root as root)",
+                                  n);
         atexit(dp_finalize);
     }
     MPI_Comm_rank(MPI_COMM_WORLD, &dp_rank);
@@ -102,9 +104,21 @@ static int no_mpi(void)
 {
     return runs_error_set(RUNS_EINVALID, "this build has no MPI; install Open MPI (make deps) and rebuild");
 }
-int runs_dp_bcast(void *buf, size_t bytes) { (void)buf, (void)bytes; return no_mpi(); }
-int runs_dp_send0(const void *buf, size_t bytes) { (void)buf, (void)bytes; return no_mpi(); }
-int runs_dp_recv(void *buf, size_t bytes, int from) { (void)buf, (void)bytes, (void)from; return no_mpi(); }
+int runs_dp_bcast(void *buf, size_t bytes)
+{
+    (void)buf, (void)bytes;
+    return no_mpi();
+}
+int runs_dp_send0(const void *buf, size_t bytes)
+{
+    (void)buf, (void)bytes;
+    return no_mpi();
+}
+int runs_dp_recv(void *buf, size_t bytes, int from)
+{
+    (void)buf, (void)bytes, (void)from;
+    return no_mpi();
+}
 
 int runs_dp_check_launch(void)
 {

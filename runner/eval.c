@@ -58,8 +58,8 @@ done:
     return rc;
 }
 
-int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_store *s, const char *id,
-                   int n_batches, gpt_backend backend, const char *data_root, int allow_data_change)
+int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_store *s, const char *id, int n_batches,
+                   gpt_backend backend, const char *data_root, int allow_data_change)
 {
     int rc;
     cJSON *m = NULL, *cfgj = NULL;
@@ -76,8 +76,8 @@ int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_stor
         goto done;
     }
     /* the node's data paths are absolute; the shard must still be what it recorded */
-    if ((rc = runs_provenance_check(NULL, note, s, cJSON_GetObjectItemCaseSensitive(m, "data_files"), cfgj,
-                                    data_root, allow_data_change)) ||
+    if ((rc = runs_provenance_check(NULL, note, s, cJSON_GetObjectItemCaseSensitive(m, "data_files"), cfgj, data_root,
+                                    allow_data_change)) ||
         (rc = runs_config_from_json(&cfg, cfgj, "the node's config")))
         goto done;
     if (!cfg.data.heldout[0]) {
@@ -98,8 +98,7 @@ int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_stor
     /* the held-out source alone: the range training held out (runner/data.h) */
     if ((rc = runs_data_open_one(&d, &cfg, si, B, T)))
         goto done;
-    gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size,
-                     cfg.model.block_size};
+    gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size, cfg.model.block_size};
     /* the same shape the trainer had (max batch B, max sequence T) */
     if (gpt_create(&model, &gc, B, T, backend)) {
         rc = runs_error_set(RUNS_ERROR, "eval: building the model: %s", gpt_last_error());
@@ -160,8 +159,10 @@ static int append_rows(runs_seg *b, long *last, const cJSON *m, const char *id)
         const cJSON *vl = cJSON_GetObjectItemCaseSensitive(row, "val_loss");
         const cJSON *tk = cJSON_GetObjectItemCaseSensitive(row, "tokens");
         if (!cJSON_IsNumber(st) || !cJSON_IsNumber(tk) || !(cJSON_IsNumber(vl) || cJSON_IsNull(vl)))
-            return runs_error_set(RUNS_ECORRUPT, "node %.12s: an eval_log row is not {step, val_loss, tokens}; "
-                                                 "run `runs verify`", id);
+            return runs_error_set(RUNS_ECORRUPT,
+                                  "node %.12s: an eval_log row is not {step, val_loss, tokens}; "
+                                  "run `runs verify`",
+                                  id);
         long step = (long)st->valuedouble;
         if (step <= *last)
             continue;

@@ -27,9 +27,9 @@
 #include "store/store.h"
 
 typedef struct {
-    double val_loss;  /* NaN when a batch's loss was not finite */
+    double val_loss; /* NaN when a batch's loss was not finite */
     int batches;
-    long tokens;      /* held-out tokens scored: batches × B × T */
+    long tokens; /* held-out tokens scored: batches × B × T */
 } runs_eval_result;
 
 /* 1 when cfg asks for evaluations during training (eval.every > 0 and data.heldout set). */
@@ -49,8 +49,8 @@ int runs_eval_loss(runs_eval_result *out, gpt_model *model, runs_data *data, int
  * caller prints and frees; NULL when there is none). data_root: the node's data
  * files moved under DIR (may be NULL). *step_out (may be NULL) gets the node's step.
  * RUNS_EINVALID when the node's config has no data.heldout. */
-int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_store *s, const char *id,
-                   int n_batches, gpt_backend backend, const char *data_root, int allow_data_change);
+int runs_eval_node(runs_eval_result *out, long *step_out, char **note, runs_store *s, const char *id, int n_batches,
+                   gpt_backend backend, const char *data_root, int allow_data_change);
 
 /* One .eval.json line, without the '\n': {"step":S,"val_loss":V,"tokens":N} with V in
  * %.17g (so it reads back to the same double) or null when not finite. Returns the

@@ -7,8 +7,7 @@
 
 void runs_loss_gate_init(runs_loss_gate *g, double factor, long steps, long grace)
 {
-    *g = (runs_loss_gate){.factor = factor, .steps = steps, .grace = grace, .above_start = -1,
-                          .fired_step = -1};
+    *g = (runs_loss_gate){.factor = factor, .steps = steps, .grace = grace, .above_start = -1, .fired_step = -1};
 }
 
 static int fire(runs_loss_gate *g, runs_loss_rule rule, long step, double value)
@@ -75,12 +74,11 @@ void runs_loss_gate_describe(char *buf, size_t len, const runs_loss_gate *g)
         snprintf(buf, len, "non-finite loss (%s) at step %ld", nonfinite_name(g->fired_value), g->fired_step);
         break;
     case RUNS_LOSS_RULE_NONFINITE_GRAD:
-        snprintf(buf, len, "non-finite gradient norm (%s) at step %ld", nonfinite_name(g->fired_value),
-                 g->fired_step);
+        snprintf(buf, len, "non-finite gradient norm (%s) at step %ld", nonfinite_name(g->fired_value), g->fired_step);
         break;
     case RUNS_LOSS_RULE_SPIKE:
-        snprintf(buf, len, "loss EMA %.4g > %g × best %.4g for %ld steps at step %ld", g->fired_value,
-                 g->factor, g->fired_best, g->steps, g->fired_step);
+        snprintf(buf, len, "loss EMA %.4g > %g × best %.4g for %ld steps at step %ld", g->fired_value, g->factor,
+                 g->fired_best, g->steps, g->fired_step);
         break;
     default:
         if (len)

@@ -40,10 +40,10 @@ typedef enum {
 } runs_loss_rule;
 
 typedef struct {
-    double factor;        /* loss_spike_factor (> 1) */
-    long steps;           /* loss_spike_steps (0 = spike rule off) */
-    long grace;           /* steps below this are not judged by the spike rule */
-    double ema, best;     /* current loss EMA and its lowest value */
+    double factor;    /* loss_spike_factor (> 1) */
+    long steps;       /* loss_spike_steps (0 = spike rule off) */
+    long grace;       /* steps below this are not judged by the spike rule */
+    double ema, best; /* current loss EMA and its lowest value */
     int have_ema;
     long above;           /* consecutive judged steps with ema > factor·best */
     long above_start;     /* step of the first of them (-1: none) */
@@ -77,10 +77,10 @@ void runs_loss_gate_describe(char *buf, size_t len, const runs_loss_gate *g);
 typedef struct {
     double threshold;
     int patience;
-    int run;              /* consecutive low scores so far */
-    long run_start;       /* step of the first of them (-1: none) */
+    int run;        /* consecutive low scores so far */
+    long run_start; /* step of the first of them (-1: none) */
     int fired;
-    long fired_step;      /* step of the score that fired it (-1: not fired) */
+    long fired_step; /* step of the score that fired it (-1: not fired) */
     long n_seen;
 } runs_gate;
 

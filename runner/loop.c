@@ -55,8 +55,7 @@ static int sample_audit(session *sess)
         runs_tokens prompt = {0};
         char *text = NULL;
         size_t tl = 0;
-        if ((rc = runs_bpe_encode(sess->bpe, sc->prompts[p], strlen(sc->prompts[p]), RUNS_BPE_SPECIALS,
-                                  &prompt)))
+        if ((rc = runs_bpe_encode(sess->bpe, sc->prompts[p], strlen(sc->prompts[p]), RUNS_BPE_SPECIALS, &prompt)))
             goto next;
         if (prompt.n == 0 && (rc = runs_tokens_push(&prompt, RUNS_BPE_EOT)))
             goto next;
@@ -65,8 +64,8 @@ static int sample_audit(session *sess)
         if (keep > sess->cfg.model.block_size - 1)
             keep = sess->cfg.model.block_size - 1;
         uint64_t rng = sc->seed;
-        if (gpt_generate(sess->model, prompt.ids + (prompt.n - (size_t)keep), keep, sc->tokens,
-                         (float)sc->temperature, sc->top_k, &rng, gen)) {
+        if (gpt_generate(sess->model, prompt.ids + (prompt.n - (size_t)keep), keep, sc->tokens, (float)sc->temperature,
+                         sc->top_k, &rng, gen)) {
             rc = runs__gpt_fail("sample");
             goto next;
         }
@@ -95,8 +94,8 @@ static int sample_audit(session *sess)
         }
         free(s);
         if (!sess->opts.quiet && p == 0) {
-            runs_session_event ev = {.kind = RUNS_EV_SAMPLE, .step = sess->step, .score = score,
-                                     .prompt = sc->prompts[p], .text = text};
+            runs_session_event ev = {
+                .kind = RUNS_EV_SAMPLE, .step = sess->step, .score = score, .prompt = sc->prompts[p], .text = text};
             runs__session_emit(sess, &ev);
         }
     next:
@@ -184,7 +183,7 @@ int runs__session_eval(session *sess)
 
 /* Host buffers of one optimizer step's gradient accumulation (grad_accum > 1). */
 typedef struct {
-    float *sum, *grad;   /* n_params each: the running sum, one micro-batch's gradient */
+    float *sum, *grad; /* n_params each: the running sum, one micro-batch's gradient */
 } accum_bufs;
 
 /* One optimizer step's forward+backward passes: A = train.grad_accum micro-batches,
@@ -361,8 +360,8 @@ int runs__session_worker(session *sess)
     if ((rc = runs_dp_bcast(hdr, sizeof hdr)))
         goto done;
     size_t n = (size_t)hdr[4];
-    if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) ||
-        !(sum = malloc(n * sizeof *sum)) || !(g = malloc((n + 1) * sizeof *g))) {
+    if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) || !(sum = malloc(n * sizeof *sum)) ||
+        !(g = malloc((n + 1) * sizeof *g))) {
         rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for the model", me);
         goto done;
     }
@@ -452,8 +451,10 @@ int runs__session_train(session *sess)
     int rc = RUNS_OK;
     int N = runs_dp_size();
     if (N > 1 && gpt_get_backend(sess->model) != GPT_BACKEND_CPU) {
-        rc = runs_error_set(RUNS_EINVALID, "data-parallel training (%d ranks) runs on the CPU backend only; "
-                                           "use --backend cpu", N);
+        rc = runs_error_set(RUNS_EINVALID,
+                            "data-parallel training (%d ranks) runs on the CPU backend only; "
+                            "use --backend cpu",
+                            N);
         goto done;
     }
     if (sess->cfg.train.grad_accum > 1 || N > 1) {
@@ -461,8 +462,10 @@ int runs__session_train(session *sess)
         ab.sum = gpt_host_alloc(sess->model, bytes);
         ab.grad = gpt_host_alloc(sess->model, bytes + sizeof(float)); /* + a rank's loss */
         if (!ab.sum || !ab.grad) {
-            rc = runs_error_set(RUNS_ENOMEM, "out of memory for gradient accumulation (2 x %zu bytes); "
-                                             "use a smaller model", bytes);
+            rc = runs_error_set(RUNS_ENOMEM,
+                                "out of memory for gradient accumulation (2 x %zu bytes); "
+                                "use a smaller model",
+                                bytes);
             goto done;
         }
     }
@@ -503,18 +506,26 @@ static int train_steps(session *sess, accum_bufs *ab)
                         c->schedule.warmup_steps);
     int stop_seen = 0;
     if (!sess->opts.quiet && sess->step < end) {
-        runs_session_event ev = {.kind = RUNS_EV_TRAINING, .step = sess->step, .end = end,
+        runs_session_event ev = {.kind = RUNS_EV_TRAINING,
+                                 .step = sess->step,
+                                 .end = end,
                                  .backend = gpt_backend_name(gpt_get_backend(sess->model)),
-                                 .n_params = gpt_num_params(sess->model), .batch = B, .seq_len = T,
-                                 .grad_accum = A, .ranks = N, .batch_tokens = step_tokens};
+                                 .n_params = gpt_num_params(sess->model),
+                                 .batch = B,
+                                 .seq_len = T,
+                                 .grad_accum = A,
+                                 .ranks = N,
+                                 .batch_tokens = step_tokens};
         runs__session_emit(sess, &ev);
     }
     while (sess->step < end) {
         long t = sess->step;
         int src = runs_bandit_source_for_step(sess->bandit, t);
         if (src < 0)
-            return runs_error_set(RUNS_EINVALID, "no data source can be drawn at step %ld: every "
-                                                 "source is excluded, capped at 0 or empty", t);
+            return runs_error_set(RUNS_EINVALID,
+                                  "no data source can be drawn at step %ld: every "
+                                  "source is excluded, capped at 0 or empty",
+                                  t);
         float loss = 0, gnorm;
         double diversity = 0;
         if ((rc = N > 1 ? accumulate_dp(sess, ab, src, t, &loss, &diversity)
@@ -539,13 +550,15 @@ static int train_steps(session *sess, accum_bufs *ab)
         sess->have_ema = 1;
         char line[256];
         int n = snprintf(line, sizeof line,
-                         "{\"step\":%ld,\"loss\":%.6g,\"lr\":%.9g,\"grad_norm\":%.6g,\"source\":\"%s\"}\n",
-                         t, loss, lr, gnorm, c->data.sources[src].name);
+                         "{\"step\":%ld,\"loss\":%.6g,\"lr\":%.9g,\"grad_norm\":%.6g,\"source\":\"%s\"}\n", t, loss, lr,
+                         gnorm, c->data.sources[src].name);
         char lp[PATH_MAX];
         runs__session_path(lp, sizeof lp, sess, ".loss.json");
         if (n <= 0 || (size_t)n >= sizeof line)
-            return runs_error_set(RUNS_EINVALID, "step %ld: loss-log line too long (source name '%s'); use a "
-                                                 "shorter source name", t, c->data.sources[src].name);
+            return runs_error_set(RUNS_EINVALID,
+                                  "step %ld: loss-log line too long (source name '%s'); use a "
+                                  "shorter source name",
+                                  t, c->data.sources[src].name);
         if ((rc = runs_jsonl_append(sess->loss_f, lp, line, (size_t)n - 1)) ||
             (rc = runs_seg_append(&sess->loss_seg, line, (size_t)n)))
             return rc;
@@ -554,9 +567,13 @@ static int train_steps(session *sess, accum_bufs *ab)
         sess->steps_this_session++;
         if (!sess->opts.quiet && (sess->step % print_every == 0 || sess->step == end)) {
             double el = runs__now_s() - sess->t_start;
-            runs_session_event ev = {.kind = RUNS_EV_STEP, .step = sess->step,
-                                     .total_steps = c->train.total_steps, .loss = loss,
-                                     .loss_ema = sess->loss_ema, .lr = lr, .grad_norm = gnorm,
+            runs_session_event ev = {.kind = RUNS_EV_STEP,
+                                     .step = sess->step,
+                                     .total_steps = c->train.total_steps,
+                                     .loss = loss,
+                                     .loss_ema = sess->loss_ema,
+                                     .lr = lr,
+                                     .grad_norm = gnorm,
                                      .source = c->data.sources[src].name,
                                      .tokens_per_s = el > 0 ? sess->steps_this_session * (double)step_tokens / el : 0,
                                      .stop_at = runs__session_stop_at(sess)};
@@ -572,8 +589,7 @@ static int train_steps(session *sess, accum_bufs *ab)
             return loss_gate_halt(sess);
         /* announce a finished background commit as soon as it lands */
         runs_commit_state cs = runs_committer_state(&sess->committer);
-        if ((cs == RUNS_COMMIT_COMMITTED || cs == RUNS_COMMIT_FAILED) &&
-            (rc = runs__session_wait_commit(sess, 1)))
+        if ((cs == RUNS_COMMIT_COMMITTED || cs == RUNS_COMMIT_FAILED) && (rc = runs__session_wait_commit(sess, 1)))
             return rc;
         if (c->eval.every > 0 && sess->step % c->eval.every == 0 && (rc = runs__session_eval(sess)))
             return rc;
@@ -582,16 +598,14 @@ static int train_steps(session *sess, accum_bufs *ab)
                 return rc;
             if (sess->gate.fired) {
                 cJSON *extra = cJSON_CreateObject();
-                cJSON_AddStringToObject(extra, "note",
-                                        "coherence gate: sample scores stayed below the threshold");
+                cJSON_AddStringToObject(extra, "note", "coherence gate: sample scores stayed below the threshold");
                 if ((rc = runs__session_commit_node(sess, "halt", extra, 1)))
                     return rc;
                 return runs_error_set(RUNS_EHALT,
                                       "coherence gate halted %s at step %ld: %d consecutive samples "
                                       "scored below %g (mean of the last audit %.1f); read "
                                       ".samples.json, then fork a fix from an earlier node",
-                                      sess->run, sess->step, sess->gate.run, c->gate.threshold,
-                                      sess->last_coherence);
+                                      sess->run, sess->step, sess->gate.run, c->gate.threshold, sess->last_coherence);
             }
         }
         /* read each flag once a step: a signal landing between the checkpoint and
@@ -601,8 +615,8 @@ static int train_steps(session *sess, accum_bufs *ab)
         /* runs stop (SIGUSR2): the checkpoint at the boundary, then as SIGTERM */
         if (runs_signals_boundary_stop_wanted() && at_boundary)
             want_stop = 1;
-        int due = (c->checkpoint.every > 0 && sess->step % c->checkpoint.every == 0) ||
-                  sess->step == end || want_stop || (want_checkpoint && at_boundary);
+        int due = (c->checkpoint.every > 0 && sess->step % c->checkpoint.every == 0) || sess->step == end ||
+                  want_stop || (want_checkpoint && at_boundary);
         if (due) {
             if (want_checkpoint && at_boundary)
                 runs_signals_checkpoint_taken();

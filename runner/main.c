@@ -19,33 +19,33 @@
 
 enum needs { NEEDS_NOTHING, NEEDS_STORE };
 
-#define COMMANDS(X)                                                                        \
-    X(init, NEEDS_NOTHING, "create an empty store (.runs/)")                              \
-    X(start, NEEDS_STORE, "start a run from a config and train")                         \
-    X(resume, NEEDS_STORE, "continue a run from its last node (or a given one)")         \
-    X(fork, NEEDS_STORE, "branch a new run from a node with a config patch (polish pivot)") \
-    X(restart, NEEDS_STORE, "warm restart from a node: LR spiked to a new peak, cosine after") \
-    X(checkpoint, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary") \
-    X(stop, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary, then stop") \
-    X(switch, NEEDS_STORE, "make a run the current one (what step_N and the defaults name)") \
-    X(status, NEEDS_STORE, "show a running trainer's step, loss, LR, tokens/s and ETA")  \
-    X(ls, NEEDS_STORE, "list the runs: step, state, parent, differing config, loss, tokens") \
-    X(log, NEEDS_STORE, "show the lineage of a run")                                      \
-    X(show, NEEDS_STORE, "show one node's manifest")                                      \
-    X(diff, NEEDS_STORE, "compare two nodes: config, step, tensors, bandit state")       \
-    X(tag, NEEDS_STORE, "name a node")                                                    \
-    X(restore, NEEDS_STORE, "materialise a checkpoint into a directory, verified")       \
-    X(verify, NEEDS_STORE, "re-hash stored objects and check the lineage")               \
-    X(gc, NEEDS_STORE, "remove unreachable objects and thin old checkpoints")            \
-    X(lr, NEEDS_NOTHING, "print the learning-rate schedule of a config")                 \
-    X(gate, NEEDS_NOTHING, "replay a samples log through the coherence gate")            \
-    X(tokenizer, NEEDS_NOTHING, "train a BPE tokenizer or encode text into token shards") \
-    X(filter, NEEDS_NOTHING, "drop leaked prompts, oversize and foreign-script lines")    \
-    X(plot, NEEDS_STORE, "draw loss, LR and grad-norm charts of a lineage (SVG)")        \
-    X(report, NEEDS_STORE, "write a self-contained HTML report of a lineage")            \
-    X(sharpness, NEEDS_STORE, "estimate the Hessian trace at a node (Hutchinson)")       \
-    X(eval, NEEDS_STORE, "the held-out loss of a node (as its metrics.val_loss)")       \
-    X(export, NEEDS_STORE, "write a node's weights as safetensors or an llm.c model file") \
+#define COMMANDS(X)                                                                                                    \
+    X(init, NEEDS_NOTHING, "create an empty store (.runs/)")                                                           \
+    X(start, NEEDS_STORE, "start a run from a config and train")                                                       \
+    X(resume, NEEDS_STORE, "continue a run from its last node (or a given one)")                                       \
+    X(fork, NEEDS_STORE, "branch a new run from a node with a config patch (polish pivot)")                            \
+    X(restart, NEEDS_STORE, "warm restart from a node: LR spiked to a new peak, cosine after")                         \
+    X(checkpoint, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary")                             \
+    X(stop, NEEDS_STORE, "ask a running trainer to checkpoint at the next boundary, then stop")                        \
+    X(switch, NEEDS_STORE, "make a run the current one (what step_N and the defaults name)")                           \
+    X(status, NEEDS_STORE, "show a running trainer's step, loss, LR, tokens/s and ETA")                                \
+    X(ls, NEEDS_STORE, "list the runs: step, state, parent, differing config, loss, tokens")                           \
+    X(log, NEEDS_STORE, "show the lineage of a run")                                                                   \
+    X(show, NEEDS_STORE, "show one node's manifest")                                                                   \
+    X(diff, NEEDS_STORE, "compare two nodes: config, step, tensors, bandit state")                                     \
+    X(tag, NEEDS_STORE, "name a node")                                                                                 \
+    X(restore, NEEDS_STORE, "materialise a checkpoint into a directory, verified")                                     \
+    X(verify, NEEDS_STORE, "re-hash stored objects and check the lineage")                                             \
+    X(gc, NEEDS_STORE, "remove unreachable objects and thin old checkpoints")                                          \
+    X(lr, NEEDS_NOTHING, "print the learning-rate schedule of a config")                                               \
+    X(gate, NEEDS_NOTHING, "replay a samples log through the coherence gate")                                          \
+    X(tokenizer, NEEDS_NOTHING, "train a BPE tokenizer or encode text into token shards")                              \
+    X(filter, NEEDS_NOTHING, "drop leaked prompts, oversize and foreign-script lines")                                 \
+    X(plot, NEEDS_STORE, "draw loss, LR and grad-norm charts of a lineage (SVG)")                                      \
+    X(report, NEEDS_STORE, "write a self-contained HTML report of a lineage")                                          \
+    X(sharpness, NEEDS_STORE, "estimate the Hessian trace at a node (Hutchinson)")                                     \
+    X(eval, NEEDS_STORE, "the held-out loss of a node (as its metrics.val_loss)")                                      \
+    X(export, NEEDS_STORE, "write a node's weights as safetensors or an llm.c model file")                             \
     X(import, NEEDS_STORE, "record an llm.c model file as a start node")
 
 #define DECLARE(name, needs, summary) int cmd_##name(runs_cli *cli, int argc, char **argv);
@@ -58,8 +58,7 @@ static const struct command {
     const char *summary;
 } commands[] = {
 #define ENTRY(name, needs, summary) {#name, cmd_##name, needs, summary},
-    COMMANDS(ENTRY)
-};
+    COMMANDS(ENTRY)};
 
 static void print_help(FILE *f)
 {
@@ -125,7 +124,8 @@ static int pull_store_opt(int *argc, char **argv, const char **store_opt)
         }
         if (!strcmp(argv[i], "--store")) {
             if (i + 1 >= *argc || !*argv[i + 1]) {
-                fprintf(stderr, "runs %s: --store needs a directory (usage: runs [--store DIR] COMMAND ...)\n", argv[0]);
+                fprintf(stderr, "runs %s: --store needs a directory (usage: runs [--store DIR] COMMAND ...)\n",
+                        argv[0]);
                 return RUNS_EXIT_USAGE;
             }
             *store_opt = argv[++i];
@@ -170,7 +170,8 @@ int main(int argc, char **argv)
             printf("runs %s\n", RUNS_VERSION);
             return 0;
         } else {
-            fprintf(stderr, "runs: unknown option '%s' (see runs --help)\n", runs_error_escape(safe, sizeof safe, argv[i]));
+            fprintf(stderr, "runs: unknown option '%s' (see runs --help)\n",
+                    runs_error_escape(safe, sizeof safe, argv[i]));
             return RUNS_EXIT_USAGE;
         }
     }
@@ -192,7 +193,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "runs: unknown command '%s' (did you mean \"%s\"?)\n",
                     runs_error_escape(safe, sizeof safe, argv[i]), near);
         else
-            fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n", runs_error_escape(safe, sizeof safe, argv[i]));
+            fprintf(stderr, "runs: '%s' is not a command (see runs --help)\n",
+                    runs_error_escape(safe, sizeof safe, argv[i]));
         return RUNS_EXIT_USAGE;
     }
     int sub_argc = argc - i;
@@ -203,8 +205,8 @@ int main(int argc, char **argv)
     find_store(&cli, store_opt);
     cli.progress = isatty(2) && !getenv("RUNS_NO_PROGRESS");
     if (cmd->needs == NEEDS_STORE && !cli.store_found && !runs_cli_wants_help(sub_argc, sub_argv)) {
-        fprintf(stderr, "runs %s: no store at %s; run `runs init` there first or pass --store DIR\n",
-                cmd->name, runs_error_escape(safe, sizeof safe, cli.store_path));
+        fprintf(stderr, "runs %s: no store at %s; run `runs init` there first or pass --store DIR\n", cmd->name,
+                runs_error_escape(safe, sizeof safe, cli.store_path));
         return RUNS_EXIT_ERROR;
     }
     return cmd->fn(&cli, sub_argc, sub_argv);

@@ -69,8 +69,9 @@ cJSON *runs__node_build_manifest(const session *sess, const char *kind)
     cJSON_AddNumberToObject(m, "step", (double)sess->step);
     cJSON_AddNumberToObject(m, "tokens", (double)sess->tokens);
     /* the effective batch: tokens per optimizer step over micro-batches (and ranks) */
-    cJSON_AddNumberToObject(m, "batch_tokens", (double)sess->cfg.train.batch_size * sess->cfg.train.seq_len *
-                                                   sess->cfg.train.grad_accum * runs_dp_size());
+    cJSON_AddNumberToObject(m, "batch_tokens",
+                            (double)sess->cfg.train.batch_size * sess->cfg.train.seq_len * sess->cfg.train.grad_accum *
+                                runs_dp_size());
     if (sess->parent[0])
         cJSON_AddStringToObject(m, "parent", sess->parent);
     else
@@ -151,8 +152,7 @@ int runs__node_build_load(session *sess, const cJSON *m, int keep_bandit_state)
         (rc = runs_node_load_group(sess->store, m, RUNS_GROUP_ADAM_M, sess->staging + np, bytes)) ||
         (rc = runs_node_load_group(sess->store, m, RUNS_GROUP_ADAM_V, sess->staging + 2 * np, bytes)))
         return rc;
-    if (gpt_write(sess->model, GPT_PARAM, sess->staging) ||
-        gpt_write(sess->model, GPT_ADAM_M, sess->staging + np) ||
+    if (gpt_write(sess->model, GPT_PARAM, sess->staging) || gpt_write(sess->model, GPT_ADAM_M, sess->staging + np) ||
         gpt_write(sess->model, GPT_ADAM_V, sess->staging + 2 * np))
         return runs__gpt_fail("restore");
     cJSON *opt = cJSON_GetObjectItemCaseSensitive(m, "optimizer");

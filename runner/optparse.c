@@ -69,7 +69,8 @@ static int parse_range(range_t *r, const char *spec, const runs_opt *o)
         copy_trim(r->lo_s, sizeof r->lo_s, spec + 1, (size_t)(comma - spec - 1)) ||
         copy_trim(r->hi_s, sizeof r->hi_s, comma + 1, (size_t)(spec + len - 1 - comma - 1)) ||
         read_bound(&r->lo, r->lo_s) || (*r->hi_s && read_bound(&r->hi, r->hi_s)))
-        return runs_error_set(RUNS_EINVALID, "option table: --%s has range \"%s\"; write it like \"[1, 10]\" or \"(0,)\"",
+        return runs_error_set(RUNS_EINVALID,
+                              "option table: --%s has range \"%s\"; write it like \"[1, 10]\" or \"(0,)\"",
                               o->lng ? o->lng : "?", spec);
     r->lo_open = spec[0] == '(';
     r->hi_open = spec[len - 1] == ')';
@@ -241,7 +242,10 @@ done:
 /* common/buf.h's builder: 0, or non-zero when out of memory. */
 typedef runs_buf sbuf;
 
-static int sb_add(sbuf *b, const char *s, size_t n) { return runs_buf_append(b, s, n) != 0; }
+static int sb_add(sbuf *b, const char *s, size_t n)
+{
+    return runs_buf_append(b, s, n) != 0;
+}
 
 static int left_column(char *buf, size_t n, const runs_opt *o)
 {

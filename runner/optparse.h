@@ -34,8 +34,8 @@ typedef struct {
 } runs_opt_list;
 
 typedef struct {
-    const char *lng;      /* long name without "--", or NULL */
-    char shrt;            /* short letter, or 0 */
+    const char *lng; /* long name without "--", or NULL */
+    char shrt;       /* short letter, or 0 */
     runs_opt_kind kind;
     void *dest;           /* see runs_opt_kind */
     const char *arg_name; /* the value's name in help ("N", "FILE"); "VALUE" when NULL */
@@ -47,20 +47,35 @@ typedef struct {
 
 /* Table entries. Each macro checks dest's type at compile time (_Generic), so a
  * long flag or an int count cannot be written through the wrong pointer. */
-#define RUNS_OPT_DEST_(dest, T) _Generic((dest), T: (dest))
-#define RUNS_FLAG(lng, shrt, dest, help) \
-    {(lng), (shrt), RUNS_OPT_FLAG, RUNS_OPT_DEST_(dest, int *), NULL, (help), NULL, 0}
-#define RUNS_SET(lng, shrt, dest, value, help) \
-    {(lng), (shrt), RUNS_OPT_SET, RUNS_OPT_DEST_(dest, int *), NULL, (help), NULL, (value)}
-#define RUNS_STR(lng, shrt, dest, arg, help) \
-    {(lng), (shrt), RUNS_OPT_STRING, RUNS_OPT_DEST_(dest, const char **), (arg), (help), NULL, 0}
-#define RUNS_INT(lng, shrt, dest, arg, range, help) \
-    {(lng), (shrt), RUNS_OPT_INT, RUNS_OPT_DEST_(dest, long *), (arg), (help), (range), 0}
-#define RUNS_NUM(lng, shrt, dest, arg, range, help) \
-    {(lng), (shrt), RUNS_OPT_DOUBLE, RUNS_OPT_DEST_(dest, double *), (arg), (help), (range), 0}
-#define RUNS_LIST(lng, shrt, dest, arg, help) \
-    {(lng), (shrt), RUNS_OPT_LIST, RUNS_OPT_DEST_(dest, runs_opt_list *), (arg), (help), NULL, 0}
-#define RUNS_OPT_END {NULL, 0, RUNS_OPT_FLAG, NULL, NULL, NULL, NULL, 0}
+#define RUNS_OPT_DEST_(dest, T) _Generic((dest), T : (dest))
+#define RUNS_FLAG(lng, shrt, dest, help)                                                                               \
+    {                                                                                                                  \
+        (lng), (shrt), RUNS_OPT_FLAG, RUNS_OPT_DEST_(dest, int *), NULL, (help), NULL, 0                               \
+    }
+#define RUNS_SET(lng, shrt, dest, value, help)                                                                         \
+    {                                                                                                                  \
+        (lng), (shrt), RUNS_OPT_SET, RUNS_OPT_DEST_(dest, int *), NULL, (help), NULL, (value)                          \
+    }
+#define RUNS_STR(lng, shrt, dest, arg, help)                                                                           \
+    {                                                                                                                  \
+        (lng), (shrt), RUNS_OPT_STRING, RUNS_OPT_DEST_(dest, const char **), (arg), (help), NULL, 0                    \
+    }
+#define RUNS_INT(lng, shrt, dest, arg, range, help)                                                                    \
+    {                                                                                                                  \
+        (lng), (shrt), RUNS_OPT_INT, RUNS_OPT_DEST_(dest, long *), (arg), (help), (range), 0                           \
+    }
+#define RUNS_NUM(lng, shrt, dest, arg, range, help)                                                                    \
+    {                                                                                                                  \
+        (lng), (shrt), RUNS_OPT_DOUBLE, RUNS_OPT_DEST_(dest, double *), (arg), (help), (range), 0                      \
+    }
+#define RUNS_LIST(lng, shrt, dest, arg, help)                                                                          \
+    {                                                                                                                  \
+        (lng), (shrt), RUNS_OPT_LIST, RUNS_OPT_DEST_(dest, runs_opt_list *), (arg), (help), NULL, 0                    \
+    }
+#define RUNS_OPT_END                                                                                                   \
+    {                                                                                                                  \
+        NULL, 0, RUNS_OPT_FLAG, NULL, NULL, NULL, NULL, 0                                                              \
+    }
 
 /* Parses argv[1..argc-1] (argv[0] is the command name) against opts (ended by an
  * entry with neither lng nor shrt), storing each option's value in its dest and

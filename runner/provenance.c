@@ -191,8 +191,8 @@ int runs_provenance_file_hash(runs_oid *out, uint64_t *bytes, runs_store *s, con
         }
         line = nl + 1;
     }
-    used += (size_t)snprintf(next + used, pl + 128, "%s %llu %lld %s\n", out->hex, (unsigned long long)*bytes,
-                             mtime_ns, path);
+    used += (size_t)snprintf(next + used, pl + 128, "%s %llu %lld %s\n", out->hex, (unsigned long long)*bytes, mtime_ns,
+                             path);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/cache", runs_store_dir(s));
     if ((mkdir(dir, 0755) != 0 && errno != EEXIST) || runs_file_write_atomic(cp, next, used))
@@ -321,24 +321,27 @@ int runs_provenance_check(cJSON **now, char **note, runs_store *s, const cJSON *
             runs_error_clear();
             rc = RUNS_OK;
             if (!changed++)
-                snprintf(msg, sizeof msg, "data file %s%s is missing (the node recorded sha256 %.12s); pass "
-                         "--data-root DIR if the corpus moved%s", cur, as, rsha,
-                         allow_change ? "" : ", or --allow-data-change");
+                snprintf(msg, sizeof msg,
+                         "data file %s%s is missing (the node recorded sha256 %.12s); pass "
+                         "--data-root DIR if the corpus moved%s",
+                         cur, as, rsha, allow_change ? "" : ", or --allow-data-change");
             continue;
         }
         if (rc)
             goto done;
         if (strcmp(h.hex, rsha) && !changed++)
-            snprintf(msg, sizeof msg, "data file %s%s changed since the node: sha256 %.12s (%.0f bytes) then, %.12s "
-                     "(%llu bytes) now; restore the original data%s", cur, as, rsha, cJSON_GetNumberValue(rb), h.hex,
-                     (unsigned long long)bytes, allow_change ? "" : ", or pass --allow-data-change to train on it anyway");
+            snprintf(msg, sizeof msg,
+                     "data file %s%s changed since the node: sha256 %.12s (%.0f bytes) then, %.12s "
+                     "(%llu bytes) now; restore the original data%s",
+                     cur, as, rsha, cJSON_GetNumberValue(rb), h.hex, (unsigned long long)bytes,
+                     allow_change ? "" : ", or pass --allow-data-change to train on it anyway");
     }
     if (changed && !allow_change) {
         rc = runs_error_set(RUNS_EINVALID, "%s%s", msg, changed > 1 ? " (and other files)" : "");
         goto done;
     }
-    if (changed && note && asprintf(note, "%s (--allow-data-change: going on)%s", msg,
-                                    changed > 1 ? "; other files changed too" : "") < 0)
+    if (changed && note &&
+        asprintf(note, "%s (--allow-data-change: going on)%s", msg, changed > 1 ? "; other files changed too" : "") < 0)
         *note = NULL;
     if (now)
         rc = runs_provenance_fingerprint(now, s, config);

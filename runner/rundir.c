@@ -208,8 +208,7 @@ int runs_trainer_signal(int *pid, runs_store *s, const char *run, int sig)
     if (rc)
         return rc;
     if ((*pid = runs_trainer_pid(s, run)) <= 0)
-        return runs_error_set(RUNS_ENOTFOUND, "no trainer is running run '%s'; `runs resume %s` starts one", run,
-                              run);
+        return runs_error_set(RUNS_ENOTFOUND, "no trainer is running run '%s'; `runs resume %s` starts one", run, run);
     if (kill(*pid, sig) != 0)
         return runs_error_sys(RUNS_EIO, "kill", "the trainer");
     return 0;

@@ -52,5 +52,4 @@ int runs_trainer_signal(int *pid, runs_store *s, const char *run, int sig);
 /* runs_jsonl_truncate_steps and the other JSON Lines log functions: store/jsonl.h. */
 #include "store/jsonl.h"
 
-
 #endif

@@ -150,14 +150,22 @@ void runs__runlog_status(session *sess, int final)
         return;
     sess->t_last_status = now;
     double el = now - sess->t_start;
-    double tps = el > 0 ? sess->steps_this_session * (double)sess->cfg.train.batch_size *
-                              sess->cfg.train.seq_len / el
-                        : 0;
+    double tps =
+        el > 0 ? sess->steps_this_session * (double)sess->cfg.train.batch_size * sess->cfg.train.seq_len / el : 0;
     long total = sess->opts.stop_after > 0 ? sess->opts.stop_after : sess->cfg.train.total_steps;
     double sps = el > 0 ? sess->steps_this_session / el : 0;
-    runs_run_status st = {sess->run, (long)getpid(), !final, sess->step, sess->cfg.train.total_steps,
-                          sess->last_loss, sess->loss_ema, sess->last_lr, sess->last_gnorm, tps,
-                          sps > 0 ? round((total - sess->step) / sps) : -1, (long)time(NULL),
+    runs_run_status st = {sess->run,
+                          (long)getpid(),
+                          !final,
+                          sess->step,
+                          sess->cfg.train.total_steps,
+                          sess->last_loss,
+                          sess->loss_ema,
+                          sess->last_lr,
+                          sess->last_gnorm,
+                          tps,
+                          sps > 0 ? round((total - sess->step) / sps) : -1,
+                          (long)time(NULL),
                           final ? 0 : runs__session_stop_at(sess)};
     /* best effort: status is advisory and must never stop training */
     if (runs_runlog_write_status(sess->dir, &st))

@@ -16,13 +16,13 @@
 typedef struct {
     const char *run;
     long pid;
-    int running;          /* 0 once the trainer finished or stopped */
+    int running; /* 0 once the trainer finished or stopped */
     long step, total_steps;
     double loss, loss_ema, lr, grad_norm;
-    double tokens_per_s;  /* rounded when written */
-    double eta_s;         /* -1 = unknown */
-    long updated;         /* unix seconds */
-    long stop_at;         /* `runs stop` pending: the boundary step it stops at (0 = none) */
+    double tokens_per_s; /* rounded when written */
+    double eta_s;        /* -1 = unknown */
+    long updated;        /* unix seconds */
+    long stop_at;        /* `runs stop` pending: the boundary step it stops at (0 = none) */
 } runs_run_status;
 
 /* Writes dir/.status.json (one JSON object, no newline) from st: renamed into

@@ -208,8 +208,8 @@ static int rewound_rows(runs_runtable *t, runs_store *s)
                 if ((rc = runs_node_manifest(&m, s, lin[k])))
                     goto done;
                 const cJSON *mr = get(m, "run"), *st = get(m, "step");
-                snprintf(r->parent, sizeof r->parent, "%s@step_%.0f",
-                         cJSON_IsString(mr) ? mr->valuestring : "?", cJSON_IsNumber(st) ? st->valuedouble : -1.0);
+                snprintf(r->parent, sizeof r->parent, "%s@step_%.0f", cJSON_IsString(mr) ? mr->valuestring : "?",
+                         cJSON_IsNumber(st) ? st->valuedouble : -1.0);
                 cJSON_Delete(m);
                 break;
             }
@@ -387,8 +387,9 @@ int runs_runtable_sort(runs_runtable *t, const char *key)
         if (near)
             snprintf(hint, sizeof hint, " (did you mean \"%s\"?)", near);
         else
-            snprintf(hint, sizeof hint, "; use a column (run, step, state, parent, loss, val_loss, tokens, "
-                                        "updated) or a config path such as optimizer.lr");
+            snprintf(hint, sizeof hint,
+                     "; use a column (run, step, state, parent, loss, val_loss, tokens, "
+                     "updated) or a config path such as optimizer.lr");
         rc = runs_error_set(RUNS_EINVALID, "--sort: no column or config path '%s'%s", name, hint);
         goto done;
     }

@@ -24,17 +24,17 @@
 
 typedef struct {
     char run[64];
-    char tip[41];          /* node id of the tip */
-    char kind[16];         /* the tip's kind (start, checkpoint, fork, halt, ...) */
+    char tip[41];  /* node id of the tip */
+    char kind[16]; /* the tip's kind (start, checkpoint, fork, halt, ...) */
     long step;
-    const char *state;     /* "running" | "stopped" | "halted" | "finished" | "rewound" */
-    char parent[96];       /* "RUN@step_N" where the run branched off; "" for a root */
-    cJSON *config;         /* the tip's effective config (owned by the table) */
+    const char *state; /* "running" | "stopped" | "halted" | "finished" | "rewound" */
+    char parent[96];   /* "RUN@step_N" where the run branched off; "" for a root */
+    cJSON *config;     /* the tip's effective config (owned by the table) */
     int has_loss, has_val;
-    double loss_ema;       /* metrics.loss_ema of the tip (has_loss) */
-    double val_loss;       /* metrics.val_loss of the tip (has_val) */
-    double tokens;         /* tokens seen up to the tip */
-    char updated[32];      /* the tip's "created" (ISO 8601, UTC); "" if absent */
+    double loss_ema;  /* metrics.loss_ema of the tip (has_loss) */
+    double val_loss;  /* metrics.val_loss of the tip (has_val) */
+    double tokens;    /* tokens seen up to the tip */
+    char updated[32]; /* the tip's "created" (ISO 8601, UTC); "" if absent */
     /* the config flattened: dotted path -> leaf value (objects recursed, arrays are
      * leaves); paths are owned, values point into config */
     char **paths;

@@ -65,7 +65,8 @@ int runs__session_setup(session *sess)
     struct stat tst;
     if ((c->sampling.every > 0 || stat(c->data.tokenizer, &tst) == 0) &&
         (rc = runs_bpe_load(&sess->bpe, c->data.tokenizer)))
-        return runs_error_wrap(rc, "data.tokenizer (sample audits need it: build it with `make corpus` or set sampling.every to 0)");
+        return runs_error_wrap(
+            rc, "data.tokenizer (sample audits need it: build it with `make corpus` or set sampling.every to 0)");
     if (sess->bpe && runs_bpe_vocab_size(sess->bpe) > c->model.vocab_size)
         return runs_error_set(RUNS_EINVALID,
                               "data.tokenizer %s has a vocabulary of %d tokens, more than model.vocab_size "
@@ -74,8 +75,7 @@ int runs__session_setup(session *sess)
                               runs_bpe_vocab_size(sess->bpe), c->model.vocab_size);
     if ((rc = runs_data_open(&sess->data, c)))
         return rc;
-    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size,
-                     c->model.block_size};
+    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};
     if (gpt_create(&sess->model, &gc, c->train.batch_size, c->train.seq_len, be))
         return runs__gpt_fail("model");
     size_t n = (size_t)c->train.batch_size * c->train.seq_len;
@@ -142,8 +142,7 @@ int runs__session_open_run(session *sess, const char *run, const char *dir_opt, 
     if ((rc = mkdirs(sess->dir)))
         return rc;
     /* claim before recording: a copied store must not take the original's directory */
-    if ((rc = runs_rundir_claim(sess->store, run, sess->dir)) ||
-        (rc = runs_rundir_set(sess->store, run, sess->dir)))
+    if ((rc = runs_rundir_claim(sess->store, run, sess->dir)) || (rc = runs_rundir_set(sess->store, run, sess->dir)))
         return rc;
     char real[PATH_MAX];
     if (realpath(sess->dir, real) && strlen(real) < sizeof sess->dir)
@@ -168,7 +167,8 @@ int runs__session_wait_commit(session *sess, int announce)
         if (announce && !sess->opts.quiet) {
             cJSON *k = cJSON_GetObjectItemCaseSensitive(job->manifest, "kind");
             cJSON *st = cJSON_GetObjectItemCaseSensitive(job->manifest, "step");
-            runs_session_event ev = {.kind = RUNS_EV_NODE, .node = job->id,
+            runs_session_event ev = {.kind = RUNS_EV_NODE,
+                                     .node = job->id,
                                      .node_kind = k ? k->valuestring : "?",
                                      .step = st ? (long)st->valuedouble : -1L};
             runs__session_emit(sess, &ev);
@@ -302,9 +302,9 @@ int runs__session_finish(session *sess, int rc)
 int runs__session_check_data(session *sess, const cJSON *m)
 {
     char *note = NULL;
-    int rc = runs_provenance_check(&sess->data_files, &note, sess->store,
-                                   cJSON_GetObjectItemCaseSensitive(m, "data_files"), sess->config,
-                                   sess->opts.data_root, sess->opts.allow_data_change);
+    int rc =
+        runs_provenance_check(&sess->data_files, &note, sess->store, cJSON_GetObjectItemCaseSensitive(m, "data_files"),
+                              sess->config, sess->opts.data_root, sess->opts.allow_data_change);
     if (note) {
         runs_session_event ev = {.kind = RUNS_EV_WARNING, .message = note};
         runs__session_emit(sess, &ev);
@@ -399,7 +399,8 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
                             o->run);
         goto done;
     }
-    if ((rc = runs__session_open_run(&sess, o->run, o->dir, 1)) || (rc = runs__session_setup(&sess)) || (rc = runs__node_build_load(&sess, m, 1)))
+    if ((rc = runs__session_open_run(&sess, o->run, o->dir, 1)) || (rc = runs__session_setup(&sess)) ||
+        (rc = runs__node_build_load(&sess, m, 1)))
         goto done;
     memcpy(sess.parent, id, 41);
     if ((rc = runs__runlog_rebuild(&sess, id, 0)) || (rc = runs__runlog_open(&sess)) || (rc = runs_head_set(s, o->run)))

@@ -60,26 +60,26 @@ typedef struct {
     const char *source, *backend, *prompt, *text, *message;
     size_t n_params;
     int batch, seq_len;
-    int grad_accum, ranks;  /* RUNS_EV_TRAINING: micro-batches per step, data-parallel ranks */
-    long batch_tokens;      /* RUNS_EV_TRAINING: tokens per optimizer step, all ranks */
+    int grad_accum, ranks; /* RUNS_EV_TRAINING: micro-batches per step, data-parallel ranks */
+    long batch_tokens;     /* RUNS_EV_TRAINING: tokens per optimizer step, all ranks */
     const runs_diff_entry *changes;
     size_t n_changes;
-    long stop_at;          /* RUNS_EV_STEP: the boundary a pending stop lands on (0 = none) */
+    long stop_at; /* RUNS_EV_STEP: the boundary a pending stop lands on (0 = none) */
 } runs_session_event;
 
 typedef void (*runs_session_event_fn)(void *ctx, const runs_session_event *ev);
 
 typedef struct {
-    const char *run;       /* run name (required) */
-    const char *dir;       /* run directory; NULL = the store's sibling runs/<run> */
-    const char *backend;   /* "cpu" | "cuda" | "auto"; NULL = config's train.backend */
-    long stop_after;       /* stop (with a checkpoint) after this step; 0 = total_steps */
-    int no_train;          /* record the node only */
-    int keep_bandit;       /* fork: keep the parent's bandit state */
-    int quiet;             /* no progress events (warnings still come) */
-    const char *data_root; /* resume/fork/restart: the node's data files moved under this
+    const char *run;                /* run name (required) */
+    const char *dir;                /* run directory; NULL = the store's sibling runs/<run> */
+    const char *backend;            /* "cpu" | "cuda" | "auto"; NULL = config's train.backend */
+    long stop_after;                /* stop (with a checkpoint) after this step; 0 = total_steps */
+    int no_train;                   /* record the node only */
+    int keep_bandit;                /* fork: keep the parent's bandit state */
+    int quiet;                      /* no progress events (warnings still come) */
+    const char *data_root;          /* resume/fork/restart: the node's data files moved under this
                             * directory (runner/provenance.h); NULL = where recorded */
-    int allow_data_change; /* go on (with a warning) when a data file no longer hashes as
+    int allow_data_change;          /* go on (with a warning) when a data file no longer hashes as
                             * the node recorded; otherwise that is refused */
     runs_session_event_fn on_event; /* NULL = events are dropped */
     void *event_ctx;                /* passed to on_event */

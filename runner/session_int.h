@@ -30,14 +30,14 @@ typedef struct {
     char dir[PATH_MAX - 64]; /* room for "/.samples.json" in PATH_MAX */
     runs_session_opts opts;
     runs_config cfg;
-    cJSON *config;          /* full effective config */
-    cJSON *data_files;      /* fingerprints of the data this session reads (provenance.h) */
+    cJSON *config;     /* full effective config */
+    cJSON *data_files; /* fingerprints of the data this session reads (provenance.h) */
     gpt_model *model;
     runs_data *data;
     runs_bandit *bandit;
     runs_bpe *bpe;
     int32_t *inputs, *targets;
-    float *staging;         /* 3 × n_params: weights | m | v */
+    float *staging; /* 3 × n_params: weights | m | v */
     long step;
     long tokens;
     char parent[41];
@@ -45,7 +45,7 @@ typedef struct {
     int have_ema;
     float last_loss, last_lr, last_gnorm;
     double last_coherence;
-    runs_gate gate;         /* fed every sample's score, in order */
+    runs_gate gate;           /* fed every sample's score, in order */
     runs_loss_gate loss_gate; /* fed every step's loss and gradient norm (runner/gate.h) */
     runs_seg loss_seg, samples_seg;
     FILE *loss_f, *samples_f;

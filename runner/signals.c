@@ -6,9 +6,21 @@
 
 static volatile sig_atomic_t want_checkpoint, want_stop, want_boundary_stop;
 
-static void on_usr1(int sig) { (void)sig; want_checkpoint = 1; }
-static void on_stop(int sig) { (void)sig; want_stop = 1; }
-static void on_usr2(int sig) { (void)sig; want_boundary_stop = 1; }
+static void on_usr1(int sig)
+{
+    (void)sig;
+    want_checkpoint = 1;
+}
+static void on_stop(int sig)
+{
+    (void)sig;
+    want_stop = 1;
+}
+static void on_usr2(int sig)
+{
+    (void)sig;
+    want_boundary_stop = 1;
+}
 
 void runs_signals_install(void)
 {
@@ -24,10 +36,22 @@ void runs_signals_install(void)
     want_checkpoint = want_stop = want_boundary_stop = 0;
 }
 
-int runs_signals_stop_wanted(void) { return want_stop != 0; }
+int runs_signals_stop_wanted(void)
+{
+    return want_stop != 0;
+}
 
-int runs_signals_checkpoint_wanted(void) { return want_checkpoint != 0; }
+int runs_signals_checkpoint_wanted(void)
+{
+    return want_checkpoint != 0;
+}
 
-void runs_signals_checkpoint_taken(void) { want_checkpoint = 0; }
+void runs_signals_checkpoint_taken(void)
+{
+    want_checkpoint = 0;
+}
 
-int runs_signals_boundary_stop_wanted(void) { return want_boundary_stop != 0; }
+int runs_signals_boundary_stop_wanted(void)
+{
+    return want_boundary_stop != 0;
+}

@@ -104,9 +104,9 @@ int runs__thinned_load(runs_store *s)
         if ((rc = runs_sha256_hex(&got, seen ? seen : "", body)) != 0)
             goto done;
         if (strcmp(got.hex, want) != 0) {
-            rc = runs_error_set(RUNS_ECORRUPT,
-                                "%s: its checksum does not match its %zu bytes of entries (damaged); run `runs verify --all`",
-                                p, body);
+            rc = runs_error_set(
+                RUNS_ECORRUPT,
+                "%s: its checksum does not match its %zu bytes of entries (damaged); run `runs verify --all`", p, body);
             goto done;
         }
     }
@@ -293,7 +293,7 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
     runs_gc_report r;
     memset(&r, 0, sizeof r);
     gnode *nodes = NULL, **ck = NULL;
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0, nck = 0;
     strset live = {0}, referenced = {0};
     char **tips = NULL, **tags = NULL;

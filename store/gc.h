@@ -27,9 +27,9 @@
 #include "store/store.h"
 
 typedef struct {
-    int dry_run;          /* count only, change nothing */
-    long keep_last;       /* 0 = no last-N rule */
-    long keep_every;      /* 0 = no multiple-of-K rule */
+    int dry_run;     /* count only, change nothing */
+    long keep_last;  /* 0 = no last-N rule */
+    long keep_every; /* 0 = no multiple-of-K rule */
 } runs_gc_options;
 
 typedef struct {

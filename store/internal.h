@@ -20,7 +20,7 @@ struct runs_thinned {
 struct runs_store {
     char *dir;
     git_repository *repo;
-    int writer_fd;       /* flock(LOCK_SH) on locks/gc.lock while this handle writes; -1 */
+    int writer_fd;                /* flock(LOCK_SH) on locks/gc.lock while this handle writes; -1 */
     struct runs_thinned *thinned; /* nodes thinned by gc, sorted by id (loaded lazily) */
     size_t n_thinned;
     int thinned_loaded;
@@ -52,8 +52,7 @@ int runs__fsync_dir(const char *dir);
 int runs__fsync_parent(const char *path);
 /* Writes data to path atomically: temp in tmpdir (or path's directory when NULL),
  * fsync, rename, fsync the destination directory. mode applies to the result. */
-int runs__write_atomic(const char *path, const void *data, size_t len, const char *tmpdir,
-                       mode_t mode);
+int runs__write_atomic(const char *path, const void *data, size_t len, const char *tmpdir, mode_t mode);
 /* write() all of buf, retrying short writes and EINTR; sets the error naming path. */
 int runs__write_all(int fd, const void *buf, size_t len, const char *path);
 
@@ -65,8 +64,7 @@ int runs__git_error(int code, const char *what);
 
 /* Collects the objects a manifest references: tensors (thinnable) and the others
  * (kept for every node). Arrays of pointers into manifest strings. */
-int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux,
-                           size_t *na);
+int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux, size_t *na);
 
 int runs__thinned_load(runs_store *s);
 /* Replaces the thinned list atomically (invariant 5); v sorted by id. */
@@ -91,7 +89,7 @@ typedef struct {
 
 /* What one ref file holds and whether it is sound. */
 typedef struct {
-    char ref[256];                /* "HEAD", "refs/heads/main", ... */
+    char ref[256]; /* "HEAD", "refs/heads/main", ... */
     int exists;
     char token[RUNS_REF_TOKEN];   /* its value as a journal token, or "damaged" */
     char raw[RUNS_REF_TOKEN * 2]; /* its bytes, escaped, for messages */

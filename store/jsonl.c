@@ -18,8 +18,8 @@
 #include "common/error.h"
 #include "store/publish.h"
 
-int runs_jsonl_read_buf(const char *text, size_t len, const char *origin, int flags, runs_jsonl_fn fn,
-                        void *ctx, size_t *torn)
+int runs_jsonl_read_buf(const char *text, size_t len, const char *origin, int flags, runs_jsonl_fn fn, void *ctx,
+                        size_t *torn)
 {
     size_t pos = 0;
     long lineno = 0;
@@ -212,8 +212,10 @@ static int keep_line(void *ctx, const cJSON *obj, const char *line, size_t len, 
     keep_ctx *k = ctx;
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(obj, "step");
     if (!cJSON_IsNumber(step))
-        return runs_error_set(RUNS_ECORRUPT, "%s:%ld: a log record without a numeric \"step\"; restore the "
-                                             "file or remove the line", k->path, lineno);
+        return runs_error_set(RUNS_ECORRUPT,
+                              "%s:%ld: a log record without a numeric \"step\"; restore the "
+                              "file or remove the line",
+                              k->path, lineno);
     long st = (long)step->valuedouble;
     if (st < k->limit || (k->keep_equal && st == k->limit)) {
         memcpy(k->buf + k->n, line, len);

@@ -33,8 +33,8 @@ typedef int (*runs_jsonl_fn)(void *ctx, const cJSON *obj, const char *line, size
 /* Reads text[0..len) under the policy above; origin names it in messages (a path,
  * or "object abc123..."). flags: 0 or RUNS_JSONL_WHOLE. torn may be NULL; else it
  * is set to the number of torn lines skipped (0 or 1). */
-int runs_jsonl_read_buf(const char *text, size_t len, const char *origin, int flags, runs_jsonl_fn fn,
-                        void *ctx, size_t *torn);
+int runs_jsonl_read_buf(const char *text, size_t len, const char *origin, int flags, runs_jsonl_fn fn, void *ctx,
+                        size_t *torn);
 
 /* Reads the file at path; RUNS_ENOTFOUND when it does not exist (callers that treat
  * a missing log as empty clear that error). An empty file calls fn never. */

@@ -42,8 +42,7 @@ static int push_str(const char ***v, size_t *n, size_t *cap, const char *x)
     return 0;
 }
 
-int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux,
-                           size_t *na)
+int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux, size_t *na)
 {
     size_t ct = 0, ca = 0;
     int rc = 0;
@@ -254,8 +253,8 @@ static int check_tensor(const runs_tensor *t, size_t i)
         elems *= (uint64_t)t->shape[d];
     }
     if (elems * 4 != t->bytes)
-        return runs_error_set(RUNS_EINVALID, "tensor %s: %zu bytes, but its f32 shape needs %llu", t->name,
-                              t->bytes, (unsigned long long)(elems * 4));
+        return runs_error_set(RUNS_EINVALID, "tensor %s: %zu bytes, but its f32 shape needs %llu", t->name, t->bytes,
+                              (unsigned long long)(elems * 4));
     if (!t->data && t->bytes)
         return runs_error_set(RUNS_EINVALID, "tensor %s has no data", t->name);
     return 0;
@@ -409,8 +408,7 @@ int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs
     }
     snprintf(msg, sizeof msg, "%s %s step_%lld\n", kind->valuestring, run->valuestring, step);
     const git_commit *parents[1] = {parent};
-    if (git_commit_create(&commit_oid, s->repo, NULL, sig, sig, "UTF-8", msg, tree, parent ? 1 : 0,
-                          parents) != 0) {
+    if (git_commit_create(&commit_oid, s->repo, NULL, sig, sig, "UTF-8", msg, tree, parent ? 1 : 0, parents) != 0) {
         rc = runs__git_error(RUNS_EIO, "writing the node commit to lineage.git");
         goto done;
     }
@@ -423,8 +421,7 @@ int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs
         struct stat st;
         snprintf(p, sizeof p, "%s/lineage.git/refs/tags/%s", s->dir, run->valuestring);
         if (stat(p, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            rc = runs_error_set(RUNS_EEXISTS, "a tag named '%s' exists; a run cannot share its name",
-                                run->valuestring);
+            rc = runs_error_set(RUNS_EEXISTS, "a tag named '%s' exists; a run cannot share its name", run->valuestring);
             goto done;
         }
     }
@@ -524,7 +521,7 @@ int runs_node_parent(char parent[41], runs_store *s, const char *id)
 
 int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id)
 {
-    char (*v)[41] = NULL;
+    char(*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
     char cur[41];
     int rc = 0;
@@ -534,7 +531,7 @@ int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id)
     while (cur[0]) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
-            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            char(*nv)[41] = realloc(v, cap * sizeof *nv);
             if (!nv) {
                 rc = runs_error_set(RUNS_ENOMEM, "out of memory walking the lineage");
                 goto done;
@@ -547,8 +544,10 @@ int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id)
             /* the start was looked up by the caller; a node further back that cannot
              * be read is a damaged lineage, not an unknown name */
             if (cnt > 1)
-                rc = runs_error_wrap(RUNS_ECORRUPT, "node %.12s (parent of %.12s) cannot be read from lineage.git "
-                                     "(run `runs verify --all`)", cur, v[cnt - 2]);
+                rc = runs_error_wrap(RUNS_ECORRUPT,
+                                     "node %.12s (parent of %.12s) cannot be read from lineage.git "
+                                     "(run `runs verify --all`)",
+                                     cur, v[cnt - 2]);
             goto done;
         }
         memcpy(cur, p, 41);
@@ -566,7 +565,7 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     git_revwalk *w = NULL;
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
-    char (*v)[41] = NULL;
+    char(*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
     int rc = 0, g;
     *ids = NULL;
@@ -619,7 +618,7 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     while ((g = git_revwalk_next(&oid, w)) == 0) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 256;
-            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            char(*nv)[41] = realloc(v, cap * sizeof *nv);
             if (!nv) {
                 rc = runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
                 goto done;
@@ -912,8 +911,8 @@ static int resolve_step(char out_id[41], runs_store *s, const char *run, const c
     snprintf(ref, sizeof ref, "refs/tags/%s/%s", run, step);
     rc = read_ref(&oid, s, ref);
     if (rc == RUNS_ENOTFOUND)
-        return runs_error_set(RUNS_ENOTFOUND, "run '%s' has no node at %s; `runs log %s` lists its nodes", run,
-                              step, run);
+        return runs_error_set(RUNS_ENOTFOUND, "run '%s' has no node at %s; `runs log %s` lists its nodes", run, step,
+                              run);
     if (rc)
         return rc;
     git_oid_tostr(out_id, 41, &oid);
@@ -1002,7 +1001,7 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
     if (hex && len == 40 && lookup_unreachable(out_id, s, spec, len) == 0)
         return 0;
     if (hex) {
-        char (*ids)[41] = NULL;
+        char(*ids)[41] = NULL;
         size_t n = 0, found = 0, first = 0;
         /* reachable nodes first: a short prefix may also match a manifest's blob or tree */
         int walk = runs_node_all(&ids, &n, s);
@@ -1017,8 +1016,8 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
         if (found == 1)
             return 0;
         if (found > 1)
-            return runs_error_set(RUNS_EINVALID, "node id prefix '%s' is ambiguous (%zu nodes); give more digits",
-                                  spec, found);
+            return runs_error_set(RUNS_EINVALID, "node id prefix '%s' is ambiguous (%zu nodes); give more digits", spec,
+                                  found);
         /* a committed node no ref reaches (an abandoned tip, a lost ref) is still a node:
          * look its commit up in lineage.git's object database */
         char walk_msg[512];
@@ -1028,9 +1027,9 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
         if (walk)
             return runs_error_set(walk, "%s", walk_msg);
     }
-    return runs_error_set(RUNS_ENOTFOUND,
-                          "no node named '%s' (not RUN@step_N, step_N, a tag, a run or an id prefix); see `runs log --all`",
-                          spec);
+    return runs_error_set(
+        RUNS_ENOTFOUND,
+        "no node named '%s' (not RUN@step_N, step_N, a tag, a run or an id prefix); see `runs log --all`", spec);
 }
 
 /* ---- loading tensors ---- */
@@ -1130,9 +1129,10 @@ int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group
             const cJSON *step = cJSON_GetObjectItemCaseSensitive(manifest, "step");
             if (cJSON_IsString(run) && cJSON_IsNumber(step) &&
                 runs__thinned_find_step(s, run->valuestring, (long long)step->valuedouble))
-                rc = runs_error_set(RUNS_ENOTFOUND,
-                                    "the tensors of %s@step_%.0f were thinned by `runs gc` (retention); restore a kept node",
-                                    run->valuestring, step->valuedouble);
+                rc = runs_error_set(
+                    RUNS_ENOTFOUND,
+                    "the tensors of %s@step_%.0f were thinned by `runs gc` (retention); restore a kept node",
+                    run->valuestring, step->valuedouble);
             else
                 rc = runs_error_set(RUNS_ENOTFOUND, "object %s of group %s is missing from the store", j.items[i].hex,
                                     group);
@@ -1184,8 +1184,9 @@ int runs_run_rewind(char kept[128], runs_store *s, const char *run, const char *
     if (!git_oid_equal(&cur, &tip_oid)) {
         char now[41];
         git_oid_tostr(now, sizeof now, &cur);
-        rc = runs_error_set(RUNS_ELOCKED, "the tip of run '%s' moved to %.12s while rewinding (another writer?); "
-                                          "check `runs log %s` and retry",
+        rc = runs_error_set(RUNS_ELOCKED,
+                            "the tip of run '%s' moved to %.12s while rewinding (another writer?); "
+                            "check `runs log %s` and retry",
                             run, now, run);
         goto done;
     }
@@ -1220,7 +1221,7 @@ static int cmp_id41(const void *a, const void *b)
 int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s)
 {
     git_revwalk *w = NULL;
-    char (*v)[41] = NULL;
+    char(*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
     git_oid oid;
     int rc = 0, g;
@@ -1234,7 +1235,7 @@ int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s)
     while ((g = git_revwalk_next(&oid, w)) == 0) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 64;
-            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            char(*nv)[41] = realloc(v, cap * sizeof *nv);
             if (!nv) {
                 rc = runs_error_set(RUNS_ENOMEM, "out of memory listing rewound nodes");
                 goto done;

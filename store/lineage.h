@@ -22,11 +22,11 @@
 #include "store/store.h"
 
 typedef struct {
-    const char *name;    /* "h.0.attn.c_attn.w" */
-    const char *group;   /* "weights" | "adam_m" | "adam_v" */
+    const char *name;  /* "h.0.attn.c_attn.w" */
+    const char *group; /* "weights" | "adam_m" | "adam_v" */
     int ndim;
     int64_t shape[2];
-    const void *data;    /* dtype f32 */
+    const void *data; /* dtype f32 */
     size_t bytes;
 } runs_tensor;
 
@@ -44,8 +44,7 @@ typedef struct {
  * not re-hashed), so no tensor bytes are hashed or written.
  * out_id receives the commit id (40 hex) = the node id. manifest is modified (tensors
  * added); the caller still owns it. */
-int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs_tensor *tensors,
-                     size_t n);
+int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs_tensor *tensors, size_t n);
 
 /* Resolves a node name: RUN@step_N, step_N (in HEAD's run), a user tag, a run name
  * (its tip), HEAD, or a commit-id prefix (>= 4 hex digits, unambiguous).
@@ -62,8 +61,7 @@ int runs_node_manifest_text(char **out, size_t *len, runs_store *s, const char *
 
 /* Concatenates the tensors of group (in manifest order) into dst, verified; bytes
  * must equal their total size. RUNS_ENOTFOUND when the node was thinned by gc. */
-int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group, void *dst,
-                         size_t bytes);
+int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group, void *dst, size_t bytes);
 
 /* Total size of the tensors of group in manifest (0 when none). */
 size_t runs_manifest_group_bytes(const cJSON *manifest, const char *group);

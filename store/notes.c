@@ -22,8 +22,7 @@ static int note_git_error(int code, const char *what)
 static int node_oid(git_oid *oid, runs_store *s, const char *id)
 {
     if (!id || strlen(id) != 40 || git_oid_fromstr(oid, id))
-        return runs_error_set(RUNS_EINVALID, "note: \"%s\" is not a full node id (40 hex digits)",
-                              id ? id : "(null)");
+        return runs_error_set(RUNS_EINVALID, "note: \"%s\" is not a full node id (40 hex digits)", id ? id : "(null)");
     git_commit *c = NULL;
     if (git_commit_lookup(&c, s->repo, oid))
         return runs_error_set(RUNS_ENOTFOUND, "note: no node %s in %s/lineage.git", id, s->dir);
@@ -145,10 +144,9 @@ int runs_note_merge(runs_store *s, const char *id, const cJSON *patch)
                 goto step_done;
             }
         }
-        int g = have_head ? git_reference_create_matching(&ref, s->repo, RUNS_NOTES_REF, &new_commit, 1,
-                                                          &head, "runs: note")
-                          : git_reference_create(&ref, s->repo, RUNS_NOTES_REF, &new_commit, 0,
-                                                 "runs: note");
+        int g = have_head
+                    ? git_reference_create_matching(&ref, s->repo, RUNS_NOTES_REF, &new_commit, 1, &head, "runs: note")
+                    : git_reference_create(&ref, s->repo, RUNS_NOTES_REF, &new_commit, 0, "runs: note");
         if (g == GIT_EMODIFIED || g == GIT_EEXISTS || g == GIT_ELOCKED) {
             rc = 1; /* someone else moved the ref: retry on top of theirs */
         } else if (g) {

@@ -48,8 +48,7 @@ int runs_object_size(uint64_t *size, runs_store *s, const char *hex)
         return rc;
     runs__object_path(p, sizeof p, s, hex);
     if (stat(p, &st) != 0)
-        return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "object %s is missing from %s/objects",
-                                                hex, s->dir)
+        return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "object %s is missing from %s/objects", hex, s->dir)
                                : runs_error_sys(RUNS_EIO, "stat", p);
     *size = (uint64_t)st.st_size;
     return 0;
@@ -66,8 +65,7 @@ static int open_object(int *fd, uint64_t *size, runs_store *s, const char *hex)
     runs__object_path(p, sizeof p, s, hex);
     *fd = open(p, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
-        return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "object %s is missing from %s/objects",
-                                                hex, s->dir)
+        return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "object %s is missing from %s/objects", hex, s->dir)
                                : runs_error_sys(RUNS_EIO, "open", p);
     if (fstat(*fd, &st) != 0) {
         rc = runs_error_sys(RUNS_EIO, "stat", p);
@@ -101,9 +99,9 @@ static int read_full(int fd, void *dst, size_t len, uint64_t off, const char *he
 
 static int corrupt(const char *hex, const runs_oid *got)
 {
-    return runs_error_set(RUNS_ECORRUPT,
-                          "object %s is corrupt: its bytes hash to %.12s…; restore the file from a good copy of the store",
-                          hex, got->hex);
+    return runs_error_set(
+        RUNS_ECORRUPT, "object %s is corrupt: its bytes hash to %.12s…; restore the file from a good copy of the store",
+        hex, got->hex);
 }
 
 /* Reads fd (size bytes) in chunks into dst (when non-NULL; else into a scratch
@@ -196,8 +194,7 @@ int runs_object_get(void **out, size_t *len, runs_store *s, const char *hex)
     if (rc)
         return rc;
     if (!(buf = alloc_big((size_t)size))) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory reading object %s (%llu bytes)", hex,
-                            (unsigned long long)size);
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory reading object %s (%llu bytes)", hex, (unsigned long long)size);
         goto done;
     }
     if ((rc = read_verify(fd, size, hex, buf, NULL, NULL)) != 0)
@@ -429,8 +426,7 @@ done:
 }
 
 /* put_begin + put_finish; fsync_dir: also fsync objects/ab/ (single puts). */
-static int put_known(int *written, runs_store *s, const runs_oid *oid, const void *data, size_t len,
-                     int fsync_dir)
+static int put_known(int *written, runs_store *s, const runs_oid *oid, const void *data, size_t len, int fsync_dir)
 {
     pending p;
     int rc = put_begin(&p, s, oid, data, len);
@@ -464,13 +460,13 @@ int runs_object_put(runs_oid *out, runs_store *s, const void *data, size_t len)
 struct put_job {
     runs_store *s;
     runs_put *items;
-    size_t *order;  /* items by size, largest first */
-    size_t n, next; /* next: first entry of order no worker has taken */
-    pending *slot;  /* slot[k]: object k, begun by a worker */
-    size_t *ready;  /* item indexes in the order their writes finished */
-    size_t nready;  /* entries of ready filled; the caller consumes them in order */
+    size_t *order;   /* items by size, largest first */
+    size_t n, next;  /* next: first entry of order no worker has taken */
+    pending *slot;   /* slot[k]: object k, begun by a worker */
+    size_t *ready;   /* item indexes in the order their writes finished */
+    size_t nready;   /* entries of ready filled; the caller consumes them in order */
     size_t inflight; /* begun and not yet finished by the caller: bounds open files */
-    int workers;    /* workers still running */
+    int workers;     /* workers still running */
     unsigned char dirs[256];
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -53,5 +53,4 @@ int runs_object_exists(runs_store *s, const char *hex);
 /* Size of object hex in *size (from the file system, not verified). */
 int runs_object_size(uint64_t *size, runs_store *s, const char *hex);
 
-
 #endif

@@ -21,9 +21,9 @@
 
 struct runs_publish {
     int fd;
-    FILE *f;       /* stdio stream on fd once runs_publish_file was called */
-    int failed;    /* a write failed: only abort is meaningful */
-    int advisory;  /* rename into place without fsync (runs_file_write_advisory) */
+    FILE *f;      /* stdio stream on fd once runs_publish_file was called */
+    int failed;   /* a write failed: only abort is meaningful */
+    int advisory; /* rename into place without fsync (runs_file_write_advisory) */
     mode_t mode;
     char tmp[PATH_MAX];
     char path[PATH_MAX];
@@ -91,8 +91,7 @@ int runs__tmp_create(int *fd, char tmp[PATH_MAX], const char *path, const char *
     if (n < 0 || n >= PATH_MAX) {
         tmp[0] = '\0';
         *fd = -1;
-        return runs_error_set(RUNS_EINVALID, "%s: path too long for a temporary file; use a shorter path",
-                              path);
+        return runs_error_set(RUNS_EINVALID, "%s: path too long for a temporary file; use a shorter path", path);
     }
     if ((*fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
         int rc = runs_error_sys(RUNS_EIO, "create temporary file", tmp);
@@ -225,8 +224,7 @@ int runs_publish_commit(runs_publish *p)
         return runs_error_set(RUNS_EINVALID, "publish: commit without a handle");
     int rc;
     if (p->failed) {
-        rc = runs_error_set(RUNS_EIO, "write %s: an earlier write failed; the file was left as it was",
-                            p->path);
+        rc = runs_error_set(RUNS_EIO, "write %s: an earlier write failed; the file was left as it was", p->path);
         runs_publish_abort(p);
         return rc;
     }

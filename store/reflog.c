@@ -45,8 +45,8 @@ void runs__ref_token(char out[RUNS_REF_TOKEN], const char *ref, const char *cont
     if (!content)
         return;
     if (!strcmp(ref, "HEAD")) {
-        if (len > 17 && len < 17 + 64 && !strncmp(content, "ref: refs/heads/", 16) &&
-            content[len - 1] == '\n' && !memchr(content, '\0', len)) {
+        if (len > 17 && len < 17 + 64 && !strncmp(content, "ref: refs/heads/", 16) && content[len - 1] == '\n' &&
+            !memchr(content, '\0', len)) {
             char run[64];
             memcpy(run, content + 16, len - 17);
             run[len - 17] = '\0';
@@ -306,8 +306,7 @@ done:
  * whose node no other ref reaches and no later journal line names (its commit never
  * became a node). A lost creation
  * of any other ref (a user tag, a rewound tip) is reported: --repair puts it back. */
-static int creation_never_landed(runs_store *s, const runs_reflog_entry *log, size_t nlog,
-                                 const runs_reflog_entry *e)
+static int creation_never_landed(runs_store *s, const runs_reflog_entry *log, size_t nlog, const runs_reflog_entry *e)
 {
     if (strcmp(e->old, ZERO_OID) != 0 || !lower_hex40(e->new_))
         return 0;
@@ -336,8 +335,7 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
      * store: a writer may move a ref between our reading the files and the journal.
      * gc holds the store exclusively; verify is run by hand. */
     snprintf(p, sizeof p, "%s/lineage.git/HEAD", s->dir);
-    if (deep &&
-        ((rc = read_ref_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0))
+    if (deep && ((rc = read_ref_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0))
         goto done;
     if ((rc = scan_dir(&sc, "refs")) != 0)
         goto done;
@@ -368,8 +366,8 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
             if (head)
                 snprintf(r->problem, sizeof r->problem, "HEAD: missing (expected \"ref: refs/heads/RUN\")");
             else
-                snprintf(r->problem, sizeof r->problem, "%s: missing, but the ref journal says it names %.40s",
-                         r->ref, e ? e->new_ : "?");
+                snprintf(r->problem, sizeof r->problem, "%s: missing, but the ref journal says it names %.40s", r->ref,
+                         e ? e->new_ : "?");
         } else if (!strcmp(r->token, "damaged")) {
             snprintf(r->problem, sizeof r->problem, "%.200s: damaged, holds \"%.120s\" (expected %s)", r->ref, r->raw,
                      head ? "\"ref: refs/heads/RUN\\n\"" : "40 lower-case hex digits and a newline");

@@ -290,8 +290,7 @@ static void lock_clear_stale(const char *path, char *why, size_t whylen)
             if (age > LOCK_STALE_AGE_S && unlink(path) == 0)
                 store_warn("removed stale lock %s (unreadable, %ld s old)", path, age);
             else
-                snprintf(why, whylen, "is unreadable and %ld s old (taken as stale after %d s)", age,
-                         LOCK_STALE_AGE_S);
+                snprintf(why, whylen, "is unreadable and %ld s old (taken as stale after %d s)", age, LOCK_STALE_AGE_S);
         }
         return;
     }
@@ -362,8 +361,9 @@ int runs__lock_acquire(runs_lock *l, runs_store *s, const char *name, double wai
             break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 > wait_s) {
-            rc = runs_error_set(RUNS_ELOCKED, "%s %s; wait for it to finish, or remove it if no runs process is running",
-                                l->path, why[0] ? why : "is held by another process");
+            rc =
+                runs_error_set(RUNS_ELOCKED, "%s %s; wait for it to finish, or remove it if no runs process is running",
+                               l->path, why[0] ? why : "is held by another process");
             goto done;
         }
         struct timespec ts = {0, 5 * 1000 * 1000};

@@ -150,7 +150,7 @@ static int push_pending(pending **v, size_t *n, size_t *cap, const git_oid *o, c
         *cap = nc;
     }
     (*v)[*n].oid = *o;
-    snprintf((*v)[*n].from, sizeof (*v)[*n].from, "%s", from);
+    snprintf((*v)[*n].from, sizeof(*v)[*n].from, "%s", from);
     (*n)++;
     return 0;
 }
@@ -165,7 +165,7 @@ static int walk_lineage(char (**ids)[41], size_t *nids, runs_verify_report *r, r
     pending *todo = NULL;
     size_t nt = 0, ct = 0, cap = 0;
     oidset seen = {0};
-    char (*v)[41] = NULL;
+    char(*v)[41] = NULL;
     char msg[1024];
     int rc = 0, g;
     *ids = NULL;
@@ -214,7 +214,7 @@ static int walk_lineage(char (**ids)[41], size_t *nids, runs_verify_report *r, r
         }
         if (*nids == cap) {
             cap = cap ? cap * 2 : 256;
-            char (*nv)[41] = realloc(v, cap * sizeof *nv);
+            char(*nv)[41] = realloc(v, cap * sizeof *nv);
             if (!nv) {
                 git_commit_free(c);
                 rc = runs_error_set(RUNS_ENOMEM, "out of memory walking the lineage");
@@ -345,7 +345,7 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
 {
     runs_verify_report r;
     memset(&r, 0, sizeof r);
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0, nu = 0, cu = 0, no = 0;
     vnode *nodes = NULL;
     use *uses = NULL;

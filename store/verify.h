@@ -11,16 +11,16 @@
 #include "store/store.h"
 
 typedef struct {
-    uint64_t nodes;          /* lineage nodes checked */
-    uint64_t nodes_thinned;  /* of which thinned (their tensors are not expected) */
-    uint64_t objects;        /* distinct objects re-hashed */
-    uint64_t bytes;          /* bytes re-hashed */
-    uint64_t unreferenced;   /* with all: objects no node references (re-hashed too) */
-    uint64_t problems;       /* corrupt or missing objects, bad manifests, damaged refs,
+    uint64_t nodes;         /* lineage nodes checked */
+    uint64_t nodes_thinned; /* of which thinned (their tensors are not expected) */
+    uint64_t objects;       /* distinct objects re-hashed */
+    uint64_t bytes;         /* bytes re-hashed */
+    uint64_t unreferenced;  /* with all: objects no node references (re-hashed too) */
+    uint64_t problems;      /* corrupt or missing objects, bad manifests, damaged refs,
                                 commits, git objects, journal or thinned list */
-    uint64_t refs;           /* ref files checked (HEAD, heads, tags) */
-    uint64_t refs_damaged;   /* of which damaged or missing (`--repair` may fix them) */
-    uint64_t git_objects;    /* loose objects in lineage.git re-hashed */
+    uint64_t refs;          /* ref files checked (HEAD, heads, tags) */
+    uint64_t refs_damaged;  /* of which damaged or missing (`--repair` may fix them) */
+    uint64_t git_objects;   /* loose objects in lineage.git re-hashed */
 } runs_verify_report;
 
 /* Called once per problem: subject is the object name or node id, message one line

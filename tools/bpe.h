@@ -42,11 +42,11 @@
 #define RUNS_BPE_SYSTEM 259
 #define RUNS_BPE_N_SPECIAL 4
 #define RUNS_BPE_FIRST_MERGE 260
-#define RUNS_BPE_MAX_VOCAB 65536   /* token shards hold uint16 */
+#define RUNS_BPE_MAX_VOCAB 65536 /* token shards hold uint16 */
 #define RUNS_BPE_MAX_CHUNK 64
 
 /* encode flags */
-#define RUNS_BPE_SPECIALS 1        /* literal "<|endoftext|>" etc. become special ids */
+#define RUNS_BPE_SPECIALS 1 /* literal "<|endoftext|>" etc. become special ids */
 
 typedef struct runs_bpe runs_bpe;
 typedef struct runs_bpe_trainer runs_bpe_trainer;

@@ -63,8 +63,8 @@ int runs_export_safetensors(const char *path, const runs_tensor *t, size_t n, co
         for (int d = 0; d < t[i].ndim; d++)
             numel *= (uint64_t)t[i].shape[d];
         if (numel * 4 != t[i].bytes) {
-            rc = runs_error_set(RUNS_EINVALID, "safetensors: tensor %s: shape says %llu bytes, data has %zu",
-                                t[i].name, (unsigned long long)(numel * 4), t[i].bytes);
+            rc = runs_error_set(RUNS_EINVALID, "safetensors: tensor %s: shape says %llu bytes, data has %zu", t[i].name,
+                                (unsigned long long)(numel * 4), t[i].bytes);
             goto done;
         }
         if (!strcmp(t[i].name, "__metadata__") || cJSON_GetObjectItemCaseSensitive(hdr, t[i].name)) {
@@ -87,7 +87,8 @@ int runs_export_safetensors(const char *path, const runs_tensor *t, size_t n, co
     if (metadata && cJSON_GetArraySize(metadata) > 0) {
         cJSON *md = cJSON_AddObjectToObject(hdr, "__metadata__");
         const cJSON *it;
-        cJSON_ArrayForEach(it, metadata) {
+        cJSON_ArrayForEach(it, metadata)
+        {
             if (cJSON_IsString(it)) {
                 cJSON_AddStringToObject(md, it->string, it->valuestring);
             } else {
@@ -124,8 +125,10 @@ int runs_export_safetensors(const char *path, const runs_tensor *t, size_t n, co
         rc = runs_error_set(RUNS_ENOMEM, "safetensors: out of memory");
         goto done;
     }
-    parts[0] = len8; lens[0] = 8;
-    parts[1] = hdr_text; lens[1] = padded;
+    parts[0] = len8;
+    lens[0] = 8;
+    parts[1] = hdr_text;
+    lens[1] = padded;
     for (size_t i = 0; i < n; i++) {
         parts[i + 2] = t[i].data;
         lens[i + 2] = t[i].bytes;
@@ -143,8 +146,22 @@ done:
 static void llmc_sizes(size_t sz[16], const gpt_config *c, size_t Vp)
 {
     size_t C = (size_t)c->n_embd, L = (size_t)c->n_layer;
-    size_t s[16] = {Vp * C, (size_t)c->block_size * C, L * C, L * C, L * 3 * C * C, L * 3 * C,
-                    L * C * C, L * C, L * C, L * C, L * 4 * C * C, L * 4 * C, L * 4 * C * C, L * C, C, C};
+    size_t s[16] = {Vp * C,
+                    (size_t)c->block_size * C,
+                    L * C,
+                    L * C,
+                    L * 3 * C * C,
+                    L * 3 * C,
+                    L * C * C,
+                    L * C,
+                    L * C,
+                    L * C,
+                    L * 4 * C * C,
+                    L * 4 * C,
+                    L * 4 * C * C,
+                    L * C,
+                    C,
+                    C};
     memcpy(sz, s, sizeof s);
 }
 
@@ -164,12 +181,14 @@ static int convert(float *llmc, float *ours, const gpt_config *c, size_t Vp, int
     if (rc)
         return rc;
     size_t C = (size_t)c->n_embd, V = (size_t)c->vocab_size;
-#define MOVE(dst_llmc, src_ours, count)                                                     \
-    do {                                                                                   \
-        if (to_llmc) memcpy(dst_llmc, src_ours, (count) * sizeof(float));                  \
-        else memcpy(src_ours, dst_llmc, (count) * sizeof(float));                          \
+#define MOVE(dst_llmc, src_ours, count)                                                                                \
+    do {                                                                                                               \
+        if (to_llmc)                                                                                                   \
+            memcpy(dst_llmc, src_ours, (count) * sizeof(float));                                                       \
+        else                                                                                                           \
+            memcpy(src_ours, dst_llmc, (count) * sizeof(float));                                                       \
     } while (0)
-    MOVE(llmc + base[0], ours + t[0].offset, V * C);  /* wte; the Vp-V padding rows stay as they are */
+    MOVE(llmc + base[0], ours + t[0].offset, V * C); /* wte; the Vp-V padding rows stay as they are */
     MOVE(llmc + base[1], ours + t[1].offset, t[1].numel);
     for (int l = 0; l < c->n_layer; l++)
         for (int k = 0; k < 12; k++) {
@@ -183,7 +202,10 @@ static int convert(float *llmc, float *ours, const gpt_config *c, size_t Vp, int
     return 0;
 }
 
-static size_t padded_vocab(int V) { return ((size_t)V + 127) / 128 * 128; }
+static size_t padded_vocab(int V)
+{
+    return ((size_t)V + 127) / 128 * 128;
+}
 
 int runs_export_llmc(const char *path, const gpt_config *cfg, const float *weights)
 {
@@ -235,15 +257,15 @@ int runs_import_llmc(gpt_config *cfg, float **weights, size_t *n, const char *pa
         goto done;
     }
     if (h[1] != RUNS_LLMC_VERSION_FP32) {
-        rc = runs_error_set(RUNS_EINVALID, "%s: llm.c model version %d is not supported (want %d, fp32%s)",
-                            path, h[1], RUNS_LLMC_VERSION_FP32, h[1] == 5 ? "; version 5 is bf16" : "");
+        rc = runs_error_set(RUNS_EINVALID, "%s: llm.c model version %d is not supported (want %d, fp32%s)", path, h[1],
+                            RUNS_LLMC_VERSION_FP32, h[1] == 5 ? "; version 5 is bf16" : "");
         goto done;
     }
     gpt_config c = {.block_size = h[2], .vocab_size = h[3], .n_layer = h[4], .n_head = h[5], .n_embd = h[6]};
     long long Vp = h[7];
     if (c.block_size <= 0 || c.vocab_size <= 0 || c.n_layer <= 0 || c.n_head <= 0 || c.n_embd <= 0 ||
-        Vp < c.vocab_size || c.n_embd % c.n_head || c.vocab_size > 65536 || c.n_layer > 4096 ||
-        c.n_embd > 65536 || c.block_size > (1 << 20) || Vp > (1 << 22)) {
+        Vp < c.vocab_size || c.n_embd % c.n_head || c.vocab_size > 65536 || c.n_layer > 4096 || c.n_embd > 65536 ||
+        c.block_size > (1 << 20) || Vp > (1 << 22)) {
         rc = runs_error_set(RUNS_EINVALID,
                             "%s: header describes no model we can build (maxT %d, V %d, L %d, NH %d, C %d, Vp %lld)",
                             path, c.block_size, c.vocab_size, c.n_layer, c.n_head, c.n_embd, Vp);
@@ -259,8 +281,8 @@ int runs_import_llmc(gpt_config *cfg, float **weights, size_t *n, const char *pa
     }
     long size = ftell(f);
     if (size < 0 || (unsigned long long)size != 1024ull + total * 4ull) {
-        rc = runs_error_set(RUNS_EINVALID, "%s: %ld bytes, but its header describes %llu (1024 + %zu floats)",
-                            path, size, 1024ull + total * 4ull, total);
+        rc = runs_error_set(RUNS_EINVALID, "%s: %ld bytes, but its header describes %llu (1024 + %zu floats)", path,
+                            size, 1024ull + total * 4ull, total);
         goto done;
     }
     fseek(f, 1024, SEEK_SET);
@@ -297,7 +319,8 @@ static int import_config(cJSON **out, const gpt_config *gc, const char *path, co
     runs_config cfg;
     int rc = 0;
     if (config_path) {
-        if ((rc = runs_config_load(&cfg, &config, config_path))) goto done;
+        if ((rc = runs_config_load(&cfg, &config, config_path)))
+            goto done;
     } else if (!(config = runs_config_default_json())) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory building the default config for %s", path);
         goto done;
@@ -312,8 +335,8 @@ static int import_config(cJSON **out, const gpt_config *gc, const char *path, co
     for (int i = 0; i < 5; i++) {
         const cJSON *cur = cJSON_GetObjectItemCaseSensitive(model, keys[i]);
         if (config_path && cJSON_IsNumber(cur) && (int)cur->valuedouble != vals[i]) {
-            rc = runs_error_set(RUNS_EINVALID, "%s: model.%s is %d but %s says %d; drop the key or fix it",
-                                config_path, keys[i], (int)cur->valuedouble, path, vals[i]);
+            rc = runs_error_set(RUNS_EINVALID, "%s: model.%s is %d but %s says %d; drop the key or fix it", config_path,
+                                keys[i], (int)cur->valuedouble, path, vals[i]);
             goto done;
         }
         cJSON_DeleteItemFromObjectCaseSensitive(model, keys[i]);
@@ -333,7 +356,8 @@ static int import_config(cJSON **out, const gpt_config *gc, const char *path, co
         cJSON_DeleteItemFromObjectCaseSensitive(samp, "top_k");
         cJSON_AddNumberToObject(samp, "top_k", gc->vocab_size);
     }
-    if ((rc = runs_config_from_json(&cfg, config, path))) goto done;
+    if ((rc = runs_config_from_json(&cfg, config, path)))
+        goto done;
     *out = config;
     config = NULL;
 done:
@@ -351,15 +375,19 @@ int runs_import_node(char out_id[41], gpt_config *cfg, size_t *n_weights, runs_s
     int nt = 0, rc;
     cJSON *config = NULL, *man = NULL;
     char tip[41];
-    if ((rc = runs_name_check(run, "run"))) goto done;
+    if ((rc = runs_name_check(run, "run")))
+        goto done;
     if (runs_run_tip(tip, s, run) == 0) {
         rc = runs_error_set(RUNS_EEXISTS, "run %s already exists; pick another --run name", run);
         goto done;
     }
     runs_error_clear();
-    if ((rc = runs_import_llmc(cfg, &w, &n, path))) goto done;
-    if ((rc = import_config(&config, cfg, path, config_path))) goto done;
-    if ((rc = runs_export_tensor_table(&table, &nt, cfg))) goto done;
+    if ((rc = runs_import_llmc(cfg, &w, &n, path)))
+        goto done;
+    if ((rc = import_config(&config, cfg, path, config_path)))
+        goto done;
+    if ((rc = runs_export_tensor_table(&table, &nt, cfg)))
+        goto done;
     zeros = calloc(n, sizeof *zeros);
     ts = calloc((size_t)nt * RUNS_GROUP_COUNT, sizeof *ts);
     man = cJSON_CreateObject();
@@ -391,9 +419,11 @@ int runs_import_node(char out_id[41], gpt_config *cfg, size_t *n_weights, runs_s
     cJSON_AddItemToObject(man, "config", config);
     config = NULL;
     cJSON_AddStringToObject(man, "note", note);
-    if ((rc = runs_node_commit(out_id, s, man, ts, (size_t)nt * RUNS_GROUP_COUNT))) goto done;
+    if ((rc = runs_node_commit(out_id, s, man, ts, (size_t)nt * RUNS_GROUP_COUNT)))
+        goto done;
     /* a new run becomes the current one, as with start (`runs switch` goes back) */
-    if ((rc = runs_head_set(s, run))) goto done;
+    if ((rc = runs_head_set(s, run)))
+        goto done;
     *n_weights = n;
 done:
     free(w);

@@ -60,9 +60,9 @@ int runs_filter_has_system_prompt_shape(const char *turn, size_t len);
 int runs_filter_classify(const char *line, size_t len);
 
 typedef struct {
-    long in, out;                       /* non-empty lines read / kept */
-    long by_rule[RUNS_FILTER_N_RULES];  /* dropped lines by rule ([0] unused) */
-    int show;                           /* examples kept per rule */
+    long in, out;                      /* non-empty lines read / kept */
+    long by_rule[RUNS_FILTER_N_RULES]; /* dropped lines by rule ([0] unused) */
+    int show;                          /* examples kept per rule */
     int n_examples[RUNS_FILTER_N_RULES];
     char **examples[RUNS_FILTER_N_RULES]; /* "line N: text" truncated to 160 chars; owned */
 } runs_filter_stats;
@@ -84,8 +84,7 @@ char *runs_filter_report(const runs_filter_stats *st, const char *source);
  * they print (runs_filter_report). source names the input in the table; NULL = the
  * file name of in_path. show_dropped as in runs_filter_file. On success *report is
  * the caller's to free; on failure it is NULL and the error is set. */
-int runs_filter_run(char **report, const char *in_path, const char *out_path, const char *source,
-                    int show_dropped);
+int runs_filter_run(char **report, const char *in_path, const char *out_path, const char *source, int show_dropped);
 
 /* The middle of both CLIs' --help: what the filter does and its rules with their
  * thresholds, ending in a blank line (the option list follows it). Caller frees;

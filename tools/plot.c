@@ -17,14 +17,21 @@ static int series_grow(runs_plot_series *sr)
         return 0;
     size_t cap = sr->cap ? sr->cap * 2 : 256;
     long *st = realloc(sr->step, cap * sizeof *st);
-    if (st) sr->step = st;
+    if (st)
+        sr->step = st;
     double *cols[4] = {sr->loss, sr->ema, sr->lr, sr->grad_norm};
     for (int i = 0; i < 4 && st; i++) {
         double *p = realloc(cols[i], cap * sizeof(double));
-        if (!p) { st = NULL; break; }
+        if (!p) {
+            st = NULL;
+            break;
+        }
         cols[i] = p;
     }
-    sr->loss = cols[0]; sr->ema = cols[1]; sr->lr = cols[2]; sr->grad_norm = cols[3];
+    sr->loss = cols[0];
+    sr->ema = cols[1];
+    sr->lr = cols[2];
+    sr->grad_norm = cols[3];
     if (!st)
         return runs_error_set(RUNS_ENOMEM, "plot: out of memory for %zu points", cap);
     sr->cap = cap;
@@ -83,9 +90,11 @@ int runs_plot_series_append_eval(runs_plot_series *sr, const cJSON *m)
         if (sr->n_val == sr->cap_val) {
             size_t cap = sr->cap_val ? sr->cap_val * 2 : 64;
             long *vs = realloc(sr->val_step, cap * sizeof *vs);
-            if (vs) sr->val_step = vs;
+            if (vs)
+                sr->val_step = vs;
             double *vl = vs ? realloc(sr->val_loss, cap * sizeof *vl) : NULL;
-            if (vl) sr->val_loss = vl;
+            if (vl)
+                sr->val_loss = vl;
             if (!vs || !vl)
                 return runs_error_set(RUNS_ENOMEM, "plot: out of memory for %zu held-out points", cap);
             sr->cap_val = cap;
@@ -162,8 +171,8 @@ static int add_event(runs_plot_data *d, const char *id, const cJSON *m, int sibl
 
 /* Loads the series of the lineage ids[0] (tip) .. ids[n-1] (root); adds events for
  * nodes with index < upto (the nodes not shared with the main lineage). */
-static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, char (*ids)[41], size_t n,
-                       size_t upto, int sibling)
+static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, char (*ids)[41], size_t n, size_t upto,
+                       int sibling)
 {
     int rc = 0;
     for (size_t k = n; k-- > 0 && !rc;) {
@@ -193,13 +202,16 @@ static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, c
     return rc;
 }
 
-static int cmp_id(const void *a, const void *b) { return memcmp(a, b, 40); }
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, 40);
+}
 
 int runs_plot_collect(runs_plot_data **out, runs_store *s, const char *run)
 {
     int rc = 0;
     char tip[41];
-    char (*ids)[41] = NULL, (*sorted)[41] = NULL, (*oids)[41] = NULL;
+    char(*ids)[41] = NULL, (*sorted)[41] = NULL, (*oids)[41] = NULL;
     size_t n = 0, on = 0, nruns = 0;
     char **runs = NULL;
     *out = NULL;
@@ -234,14 +246,14 @@ int runs_plot_collect(runs_plot_data **out, runs_store *s, const char *run)
         oids = NULL;
         if ((rc = runs_lineage(&oids, &on, s, otip)))
             break;
-        size_t meet = on;  /* first node (from the tip) shared with the main lineage */
+        size_t meet = on; /* first node (from the tip) shared with the main lineage */
         for (size_t k = 0; k < on; k++)
             if (bsearch(oids[k], sorted, n, sizeof *sorted, cmp_id)) {
                 meet = k;
                 break;
             }
         if (meet == on || meet == 0)
-            continue;  /* unrelated, or an ancestor run that never left our lineage */
+            continue; /* unrelated, or an ancestor run that never left our lineage */
         cJSON *bm = NULL;
         if ((rc = runs_node_manifest(&bm, s, oids[meet])))
             break;
@@ -296,14 +308,17 @@ static size_t slice(const runs_plot_series *sr, const double *col, long from, do
 
 static const char *event_color(const char *kind)
 {
-    if (!strcmp(kind, "halt")) return "#b00000";
-    if (!strcmp(kind, "restart")) return "#9467bd";
-    if (!strcmp(kind, "stage")) return "#8c564b";
+    if (!strcmp(kind, "halt"))
+        return "#b00000";
+    if (!strcmp(kind, "restart"))
+        return "#9467bd";
+    if (!strcmp(kind, "stage"))
+        return "#8c564b";
     return "#555555";
 }
 
-static int add_series(runs_svg_chart *c, const runs_plot_series *sr, const double *col, long from,
-                      const char *name, const char *color, int dashed, double width)
+static int add_series(runs_svg_chart *c, const runs_plot_series *sr, const double *col, long from, const char *name,
+                      const char *color, int dashed, double width)
 {
     double *x = NULL, *y = NULL;
     size_t m = slice(sr, col, from, &x, &y);
@@ -315,8 +330,7 @@ static int add_series(runs_svg_chart *c, const runs_plot_series *sr, const doubl
 }
 
 /* The held-out points of a series at steps >= from (none: nothing drawn). */
-static int add_val_series(runs_svg_chart *c, const runs_plot_series *sr, long from, const char *name,
-                          const char *color)
+static int add_val_series(runs_svg_chart *c, const runs_plot_series *sr, long from, const char *name, const char *color)
 {
     size_t first = 0;
     while (first < sr->n_val && sr->val_step[first] < from)
@@ -350,11 +364,13 @@ static int build_chart(runs_svg_chart **out, const runs_plot_data *d, int which)
         snprintf(name, sizeof name, "%s (raw)", d->main.run);
         rc = add_series(c, &d->main, d->main.loss, 0, name, "#a6c8e8", 0, 1);
         snprintf(name, sizeof name, "%s (EMA)", d->main.run);
-        if (!rc) rc = add_series(c, &d->main, d->main.ema, 0, name, runs_svg_palette(0), 0, 2);
+        if (!rc)
+            rc = add_series(c, &d->main, d->main.ema, 0, name, runs_svg_palette(0), 0, 2);
         /* held-out loss, dashed in the run's colour: unseen data, so a fork that helps
          * only the training mix shows here as no gain */
         snprintf(name, sizeof name, "%s (held-out)", d->main.run);
-        if (!rc) rc = add_val_series(c, &d->main, 0, name, runs_svg_palette(0));
+        if (!rc)
+            rc = add_val_series(c, &d->main, 0, name, runs_svg_palette(0));
     } else {
         const double *col = which == 1 ? d->main.lr : d->main.grad_norm;
         rc = add_series(c, &d->main, col, 0, d->main.run, runs_svg_palette(0), 0, 1.5);
@@ -391,8 +407,10 @@ int runs_plot_render(runs_buf *b, const runs_plot_data *d, unsigned what, int st
     for (int i = 0; i < 3; i++)
         count += (what >> i) & 1;
     if (standalone)
-        rc = runs_buf_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"%d\" "
-                             "viewBox=\"0 0 760 %d\">\n", 300 * count, 300 * count);
+        rc = runs_buf_printf(b,
+                             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"%d\" "
+                             "viewBox=\"0 0 760 %d\">\n",
+                             300 * count, 300 * count);
     int row = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         if (!((what >> i) & 1))

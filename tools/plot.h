@@ -27,7 +27,7 @@
 typedef struct {
     char run[64];
     char tip[41];
-    long branch_step;    /* siblings: the step they leave the main lineage; main: 0 */
+    long branch_step; /* siblings: the step they leave the main lineage; main: 0 */
     size_t n, cap;
     long *step;
     double *loss, *ema, *lr, *grad_norm;
@@ -35,7 +35,7 @@ typedef struct {
      * row not past the previous one is skipped, as in .eval.json */
     size_t n_val, cap_val;
     long *val_step;
-    double *val_loss;     /* NaN where the loss was not finite */
+    double *val_loss; /* NaN where the loss was not finite */
 } runs_plot_series;
 
 typedef struct {
@@ -43,7 +43,7 @@ typedef struct {
     char kind[16];
     char run[64];
     long step;
-    int sibling;         /* -1: on the main lineage, else index into siblings */
+    int sibling; /* -1: on the main lineage, else index into siblings */
 } runs_plot_event;
 
 typedef struct {

@@ -20,8 +20,8 @@
 
 typedef struct {
     char id[41];
-    cJSON *m;      /* manifest */
-    cJSON *note;   /* may be NULL */
+    cJSON *m;    /* manifest */
+    cJSON *note; /* may be NULL */
 } rnode;
 
 typedef struct {
@@ -108,24 +108,33 @@ static int put_json(runs_buf *b, const cJSON *v)
 
 static int node_table(runs_buf *b, const rnodes *ns, const char *run)
 {
-    int rc = runs_buf_puts(b, "<h2 id=\"nodes\">Nodes</h2>\n<table class=\"nodes\"><tr><th>id</th><th>kind</th><th>run</th>"
-                              "<th>step</th><th>loss</th><th>loss EMA</th><th>held-out loss</th><th>coherence</th>"
-                              "<th>sharpness tr(H)</th></tr>\n");
+    int rc =
+        runs_buf_puts(b, "<h2 id=\"nodes\">Nodes</h2>\n<table class=\"nodes\"><tr><th>id</th><th>kind</th><th>run</th>"
+                         "<th>step</th><th>loss</th><th>loss EMA</th><th>held-out loss</th><th>coherence</th>"
+                         "<th>sharpness tr(H)</th></tr>\n");
     for (size_t i = 0; i < ns->n && !rc; i++) {
         const rnode *r = &ns->v[i];
         const cJSON *met = cJSON_GetObjectItemCaseSensitive(r->m, "metrics");
         const char *kind = jstr(r->m, "kind"), *nrun = jstr(r->m, "run");
         rc = runs_buf_printf(b, "<tr class=\"%s%s\"><td class=\"id\" title=\"%s\">%.12s</td><td>", kind ? kind : "",
                              nrun && !strcmp(nrun, run) ? "" : " other", r->id, r->id);
-        if (!rc) rc = runs_buf_put_escaped(b, kind ? kind : "?");
-        if (!rc) rc = runs_buf_puts(b, "</td><td>");
-        if (!rc) rc = runs_buf_put_escaped(b, nrun ? nrun : "?");
-        if (!rc) rc = runs_buf_printf(b, "</td><td>%.0f</td>", jnum(r->m, "step"));
-        if (!rc) rc = put_num(b, jnum(met, "loss"), "<td>%.4f</td>");
-        if (!rc) rc = put_num(b, jnum(met, "loss_ema"), "<td>%.4f</td>");
+        if (!rc)
+            rc = runs_buf_put_escaped(b, kind ? kind : "?");
+        if (!rc)
+            rc = runs_buf_puts(b, "</td><td>");
+        if (!rc)
+            rc = runs_buf_put_escaped(b, nrun ? nrun : "?");
+        if (!rc)
+            rc = runs_buf_printf(b, "</td><td>%.0f</td>", jnum(r->m, "step"));
+        if (!rc)
+            rc = put_num(b, jnum(met, "loss"), "<td>%.4f</td>");
+        if (!rc)
+            rc = put_num(b, jnum(met, "loss_ema"), "<td>%.4f</td>");
         /* metrics.val_loss (runner/eval.h): the loss on data training never read */
-        if (!rc) rc = put_num(b, jnum(met, "val_loss"), "<td class=\"val\">%.4f</td>");
-        if (!rc) rc = put_num(b, jnum(met, "coherence"), "<td>%.1f</td>");
+        if (!rc)
+            rc = put_num(b, jnum(met, "val_loss"), "<td class=\"val\">%.4f</td>");
+        if (!rc)
+            rc = put_num(b, jnum(met, "coherence"), "<td>%.1f</td>");
         const cJSON *sh = r->note ? cJSON_GetObjectItemCaseSensitive(r->note, "sharpness") : NULL;
         double tr = jnum(sh, "trace"), se = jnum(sh, "stderr");
         if (!rc) {
@@ -137,9 +146,11 @@ static int node_table(runs_buf *b, const rnodes *ns, const char *run)
             else
                 rc = runs_buf_printf(b, "<td>%.4g</td>", tr);
         }
-        if (!rc) rc = runs_buf_puts(b, "</tr>\n");
+        if (!rc)
+            rc = runs_buf_puts(b, "</tr>\n");
     }
-    if (!rc) rc = runs_buf_puts(b, "</table>\n");
+    if (!rc)
+        rc = runs_buf_puts(b, "</table>\n");
     return rc;
 }
 
@@ -156,9 +167,12 @@ static int changes_section(runs_buf *b, const rnodes *ns)
         any = 1;
         const char *parent = jstr(r->m, "parent");
         rc = runs_buf_printf(b, "<h3 class=\"change\">%s ", kind);
-        if (!rc) rc = runs_buf_put_escaped(b, jstr(r->m, "run") ? jstr(r->m, "run") : "?");
-        if (!rc) rc = runs_buf_printf(b, "@step_%.0f <span class=\"id\">%.12s</span> from <span class=\"id\">%.12s</span></h3>\n",
-                                      jnum(r->m, "step"), r->id, parent ? parent : "(root)");
+        if (!rc)
+            rc = runs_buf_put_escaped(b, jstr(r->m, "run") ? jstr(r->m, "run") : "?");
+        if (!rc)
+            rc = runs_buf_printf(
+                b, "@step_%.0f <span class=\"id\">%.12s</span> from <span class=\"id\">%.12s</span></h3>\n",
+                jnum(r->m, "step"), r->id, parent ? parent : "(root)");
         double peak = jnum(ch, "peak_lr");
         if (!rc && isfinite(peak))
             rc = runs_buf_printf(b, "<p>peak LR → %.6g</p>\n", peak);
@@ -166,17 +180,26 @@ static int changes_section(runs_buf *b, const rnodes *ns)
         if (!rc && cJSON_IsArray(cfg) && cJSON_GetArraySize(cfg) > 0) {
             rc = runs_buf_puts(b, "<table class=\"diff\"><tr><th>path</th><th>before</th><th>after</th></tr>\n");
             const cJSON *e;
-            cJSON_ArrayForEach(e, cfg) {
-                if (rc) break;
+            cJSON_ArrayForEach(e, cfg)
+            {
+                if (rc)
+                    break;
                 rc = runs_buf_puts(b, "<tr><td class=\"path\">");
-                if (!rc) rc = put_json(b, cJSON_GetObjectItemCaseSensitive(e, "path"));
-                if (!rc) rc = runs_buf_puts(b, "</td><td class=\"a\">");
-                if (!rc) rc = put_json(b, cJSON_GetObjectItemCaseSensitive(e, "a"));
-                if (!rc) rc = runs_buf_puts(b, "</td><td class=\"b\">");
-                if (!rc) rc = put_json(b, cJSON_GetObjectItemCaseSensitive(e, "b"));
-                if (!rc) rc = runs_buf_puts(b, "</td></tr>\n");
+                if (!rc)
+                    rc = put_json(b, cJSON_GetObjectItemCaseSensitive(e, "path"));
+                if (!rc)
+                    rc = runs_buf_puts(b, "</td><td class=\"a\">");
+                if (!rc)
+                    rc = put_json(b, cJSON_GetObjectItemCaseSensitive(e, "a"));
+                if (!rc)
+                    rc = runs_buf_puts(b, "</td><td class=\"b\">");
+                if (!rc)
+                    rc = put_json(b, cJSON_GetObjectItemCaseSensitive(e, "b"));
+                if (!rc)
+                    rc = runs_buf_puts(b, "</td></tr>\n");
             }
-            if (!rc) rc = runs_buf_puts(b, "</table>\n");
+            if (!rc)
+                rc = runs_buf_puts(b, "</table>\n");
         } else if (!rc && !isfinite(peak)) {
             rc = runs_buf_puts(b, "<p class=\"na\">no config change recorded</p>\n");
         }
@@ -184,12 +207,16 @@ static int changes_section(runs_buf *b, const rnodes *ns)
         if (!rc && cJSON_IsObject(arch) && cJSON_GetArraySize(arch) > 0) {
             rc = runs_buf_puts(b, "<p class=\"small\">archived: ");
             const cJSON *e;
-            cJSON_ArrayForEach(e, arch) {
-                if (rc) break;
+            cJSON_ArrayForEach(e, arch)
+            {
+                if (rc)
+                    break;
                 rc = runs_buf_put_escaped(b, e->string);
-                if (!rc && cJSON_IsString(e)) rc = runs_buf_printf(b, " <span class=\"id\">%.12s</span> ", e->valuestring);
+                if (!rc && cJSON_IsString(e))
+                    rc = runs_buf_printf(b, " <span class=\"id\">%.12s</span> ", e->valuestring);
             }
-            if (!rc) rc = runs_buf_puts(b, "</p>\n");
+            if (!rc)
+                rc = runs_buf_puts(b, "</p>\n");
         }
     }
     if (!rc && !any)
@@ -208,17 +235,24 @@ static int gate_section(runs_buf *b, const rnodes *ns)
             continue;
         const cJSON *gate = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->m, "metrics"), "gate");
         if (!any)
-            rc = runs_buf_puts(b, "<table class=\"gate\"><tr><th>node</th><th>run</th><th>step</th><th>scores</th></tr>\n");
+            rc = runs_buf_puts(
+                b, "<table class=\"gate\"><tr><th>node</th><th>run</th><th>step</th><th>scores</th></tr>\n");
         any = 1;
-        if (!rc) rc = runs_buf_printf(b, "<tr><td class=\"id\">%.12s</td><td>", r->id);
-        if (!rc) rc = runs_buf_put_escaped(b, jstr(r->m, "run") ? jstr(r->m, "run") : "?");
+        if (!rc)
+            rc = runs_buf_printf(b, "<tr><td class=\"id\">%.12s</td><td>", r->id);
+        if (!rc)
+            rc = runs_buf_put_escaped(b, jstr(r->m, "run") ? jstr(r->m, "run") : "?");
         double st = jnum(gate, "step");
-        if (!rc) rc = runs_buf_printf(b, "</td><td>%.0f</td><td>", isfinite(st) ? st : jnum(r->m, "step"));
-        if (!rc) rc = put_json(b, cJSON_GetObjectItemCaseSensitive(gate, "scores"));
-        if (!rc) rc = runs_buf_puts(b, "</td></tr>\n");
+        if (!rc)
+            rc = runs_buf_printf(b, "</td><td>%.0f</td><td>", isfinite(st) ? st : jnum(r->m, "step"));
+        if (!rc)
+            rc = put_json(b, cJSON_GetObjectItemCaseSensitive(gate, "scores"));
+        if (!rc)
+            rc = runs_buf_puts(b, "</td></tr>\n");
     }
     if (!rc)
-        rc = runs_buf_puts(b, any ? "</table>\n" : "<p class=\"na\">the coherence gate never halted this lineage</p>\n");
+        rc =
+            runs_buf_puts(b, any ? "</table>\n" : "<p class=\"na\">the coherence gate never halted this lineage</p>\n");
     return rc;
 }
 
@@ -245,13 +279,13 @@ static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
     int rc = runs_buf_puts(b, "<h2 id=\"samples\">Sample audit</h2>\n");
     runs_buf rows = {0};
     long total = 0, shown = 0, low = 0;
-    for (size_t i = ns->n; i-- > 0 && !rc;) {  /* newest nodes first */
+    for (size_t i = ns->n; i-- > 0 && !rc;) { /* newest nodes first */
         const rnode *r = &ns->v[i];
         const char *log = jstr(r->m, "samples_log");
         if (!log)
             continue;
-        double threshold = jnum(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->m, "config"), "gate"),
-                                "threshold");
+        double threshold = jnum(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->m, "config"), "gate"), "threshold");
         void *text = NULL;
         size_t len = 0;
         if ((rc = runs_object_get(&text, &len, s, log)))
@@ -274,14 +308,22 @@ static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
                 continue;
             shown++;
             rc = runs_buf_printf(&rows, "<tr%s><td>", is_low ? " class=\"low\"" : "");
-            if (!rc) rc = runs_buf_put_escaped(&rows, jstr(r->m, "run") ? jstr(r->m, "run") : "?");
-            if (!rc) rc = runs_buf_printf(&rows, "</td><td>%.0f</td><td class=\"prompt\">", jnum(o, "step"));
-            if (!rc) rc = runs_buf_put_escaped(&rows, jstr(o, "prompt") ? jstr(o, "prompt") : "");
-            if (!rc) rc = runs_buf_puts(&rows, "</td><td class=\"text\">");
-            if (!rc) rc = runs_buf_put_escaped(&rows, jstr(o, "text") ? jstr(o, "text") : "");
-            if (!rc) rc = runs_buf_puts(&rows, "</td>");
-            if (!rc) rc = put_num(&rows, score, "<td class=\"score\">%.1f</td>");
-            if (!rc) rc = runs_buf_puts(&rows, "</tr>\n");
+            if (!rc)
+                rc = runs_buf_put_escaped(&rows, jstr(r->m, "run") ? jstr(r->m, "run") : "?");
+            if (!rc)
+                rc = runs_buf_printf(&rows, "</td><td>%.0f</td><td class=\"prompt\">", jnum(o, "step"));
+            if (!rc)
+                rc = runs_buf_put_escaped(&rows, jstr(o, "prompt") ? jstr(o, "prompt") : "");
+            if (!rc)
+                rc = runs_buf_puts(&rows, "</td><td class=\"text\">");
+            if (!rc)
+                rc = runs_buf_put_escaped(&rows, jstr(o, "text") ? jstr(o, "text") : "");
+            if (!rc)
+                rc = runs_buf_puts(&rows, "</td>");
+            if (!rc)
+                rc = put_num(&rows, score, "<td class=\"score\">%.1f</td>");
+            if (!rc)
+                rc = runs_buf_puts(&rows, "</tr>\n");
         }
         for (size_t k = 0; k < ni; k++)
             cJSON_Delete(items[k]);
@@ -295,10 +337,13 @@ static int samples_section(runs_buf *b, runs_store *s, const rnodes *ns)
             rc = runs_buf_printf(b, "<p>%ld samples, %ld under the gate threshold (highlighted)%s.</p>\n", total, low,
                                  shown < total ? "; the newest are shown" : "");
             if (!rc)
-                rc = runs_buf_puts(b, "<table class=\"samples\"><tr><th>run</th><th>step</th><th>prompt</th><th>text</th>"
-                                      "<th>coherence</th></tr>\n");
-            if (!rc) rc = runs_buf_append(b, rows.s, rows.len);
-            if (!rc) rc = runs_buf_puts(b, "</table>\n");
+                rc = runs_buf_puts(b,
+                                   "<table class=\"samples\"><tr><th>run</th><th>step</th><th>prompt</th><th>text</th>"
+                                   "<th>coherence</th></tr>\n");
+            if (!rc)
+                rc = runs_buf_append(b, rows.s, rows.len);
+            if (!rc)
+                rc = runs_buf_puts(b, "</table>\n");
         }
     }
     runs_buf_free(&rows);
@@ -319,7 +364,7 @@ int runs_report_html(runs_buf *b, runs_store *s, const char *run)
     int rc = 0;
     runs_plot_data *d = NULL;
     rnodes ns = {0};
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0;
     if ((rc = runs_plot_collect(&d, s, run)))
         goto done;
@@ -336,21 +381,35 @@ int runs_report_html(runs_buf *b, runs_store *s, const char *run)
     if (rc)
         goto done;
     rc = runs_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>runs report: ");
-    if (!rc) rc = runs_buf_put_escaped(b, run);
-    if (!rc) rc = runs_buf_printf(b, "</title>\n<style>%s</style></head>\n<body>\n<h1>Run ", css);
-    if (!rc) rc = runs_buf_put_escaped(b, run);
-    if (!rc) rc = runs_buf_printf(b, "</h1>\n<p>tip <span class=\"id\">%s</span>, %zu steps on this lineage, %zu sibling run%s.</p>\n",
-                                  d->main.tip, d->main.n, d->n_siblings, d->n_siblings == 1 ? "" : "s");
-    if (!rc) rc = runs_buf_puts(b, "<p><a href=\"#charts\">charts</a> · <a href=\"#nodes\">nodes</a> · "
-                                   "<a href=\"#changes\">config changes</a> · <a href=\"#gate\">gate events</a> · "
-                                   "<a href=\"#samples\">sample audit</a></p>\n<h2 id=\"charts\">Charts</h2>\n<div class=\"charts\">\n");
-    if (!rc) rc = runs_plot_render(b, d, RUNS_PLOT_ALL, 0);
-    if (!rc) rc = runs_buf_puts(b, "</div>\n");
-    if (!rc) rc = node_table(b, &ns, run);
-    if (!rc) rc = changes_section(b, &ns);
-    if (!rc) rc = gate_section(b, &ns);
-    if (!rc) rc = samples_section(b, s, &ns);
-    if (!rc) rc = runs_buf_puts(b, "<p class=\"small\">made by runs " RUNS_VERSION "</p>\n</body></html>\n");
+    if (!rc)
+        rc = runs_buf_put_escaped(b, run);
+    if (!rc)
+        rc = runs_buf_printf(b, "</title>\n<style>%s</style></head>\n<body>\n<h1>Run ", css);
+    if (!rc)
+        rc = runs_buf_put_escaped(b, run);
+    if (!rc)
+        rc = runs_buf_printf(
+            b, "</h1>\n<p>tip <span class=\"id\">%s</span>, %zu steps on this lineage, %zu sibling run%s.</p>\n",
+            d->main.tip, d->main.n, d->n_siblings, d->n_siblings == 1 ? "" : "s");
+    if (!rc)
+        rc = runs_buf_puts(
+            b, "<p><a href=\"#charts\">charts</a> · <a href=\"#nodes\">nodes</a> · "
+               "<a href=\"#changes\">config changes</a> · <a href=\"#gate\">gate events</a> · "
+               "<a href=\"#samples\">sample audit</a></p>\n<h2 id=\"charts\">Charts</h2>\n<div class=\"charts\">\n");
+    if (!rc)
+        rc = runs_plot_render(b, d, RUNS_PLOT_ALL, 0);
+    if (!rc)
+        rc = runs_buf_puts(b, "</div>\n");
+    if (!rc)
+        rc = node_table(b, &ns, run);
+    if (!rc)
+        rc = changes_section(b, &ns);
+    if (!rc)
+        rc = gate_section(b, &ns);
+    if (!rc)
+        rc = samples_section(b, s, &ns);
+    if (!rc)
+        rc = runs_buf_puts(b, "<p class=\"small\">made by runs " RUNS_VERSION "</p>\n</body></html>\n");
 done:
     free(ids);
     rnodes_free(&ns);

@@ -60,18 +60,23 @@ int runs_shard_writer_add(runs_shard_writer *w, const int32_t *ids, size_t n)
             buf[k] = (uint16_t)v;
         }
         int rc = runs_publish_write(w->pub, buf, 2 * k);
-        if (rc) return rc;
+        if (rc)
+            return rc;
         i += k;
     }
     w->count += n;
     return 0;
 }
 
-uint64_t runs_shard_writer_count(const runs_shard_writer *w) { return w->count; }
+uint64_t runs_shard_writer_count(const runs_shard_writer *w)
+{
+    return w->count;
+}
 
 void runs_shard_writer_abort(runs_shard_writer *w)
 {
-    if (!w) return;
+    if (!w)
+        return;
     runs_publish_abort(w->pub);
     free(w->path);
     free(w);
@@ -105,7 +110,8 @@ int runs_shard_write(const char *path, const int32_t *ids, size_t n)
 {
     runs_shard_writer *w;
     int rc = runs_shard_writer_open(&w, path);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     rc = runs_shard_writer_add(w, ids, n);
     if (rc) {
         runs_shard_writer_abort(w);
@@ -116,8 +122,10 @@ int runs_shard_write(const char *path, const int32_t *ids, size_t n)
 
 void runs_shard_close(runs_shard *s)
 {
-    if (!s) return;
-    if (s->map) munmap(s->map, s->map_len);
+    if (!s)
+        return;
+    if (s->map)
+        munmap(s->map, s->map_len);
     free(s->path);
     memset(s, 0, sizeof *s);
 }
@@ -128,7 +136,8 @@ int runs_shard_open(runs_shard *s, const char *path, int vocab_size)
     int rc = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        if (errno == ENOENT) return runs_error_set(RUNS_ENOTFOUND, "token shard %s does not exist", path);
+        if (errno == ENOENT)
+            return runs_error_set(RUNS_ENOTFOUND, "token shard %s does not exist", path);
         return runs_error_sys(RUNS_EIO, "open", path);
     }
     struct stat st;
@@ -169,11 +178,12 @@ int runs_shard_open(runs_shard *s, const char *path, int vocab_size)
         goto done;
     }
     if (h[2] < 0 || (uint64_t)st.st_size != RUNS_SHARD_HEADER_BYTES + 2 * (uint64_t)h[2]) {
-        rc = runs_error_set(RUNS_ECORRUPT,
-                            "token shard %s: header (byte offset 8) says %d tokens, so %llu bytes, but the file has %lld "
-                            "(truncated or not a shard; re-encode it)",
-                            path, h[2], (unsigned long long)(RUNS_SHARD_HEADER_BYTES + 2 * (uint64_t)(h[2] < 0 ? 0 : h[2])),
-                            (long long)st.st_size);
+        rc = runs_error_set(
+            RUNS_ECORRUPT,
+            "token shard %s: header (byte offset 8) says %d tokens, so %llu bytes, but the file has %lld "
+            "(truncated or not a shard; re-encode it)",
+            path, h[2], (unsigned long long)(RUNS_SHARD_HEADER_BYTES + 2 * (uint64_t)(h[2] < 0 ? 0 : h[2])),
+            (long long)st.st_size);
         goto done;
     }
     s->count = (uint64_t)h[2];
@@ -181,17 +191,19 @@ int runs_shard_open(runs_shard *s, const char *path, int vocab_size)
     if (vocab_size > 0) {
         for (uint64_t i = 0; i < s->count; i++) {
             if (s->tokens[i] >= vocab_size) {
-                rc = runs_error_set(RUNS_EINVALID,
-                                    "token shard %s: token %u at index %llu (byte offset %llu) is >= model.vocab_size %d; "
-                                    "re-encode with the configured tokenizer or raise model.vocab_size",
-                                    path, s->tokens[i], (unsigned long long)i,
-                                    (unsigned long long)(RUNS_SHARD_HEADER_BYTES + 2 * i), vocab_size);
+                rc = runs_error_set(
+                    RUNS_EINVALID,
+                    "token shard %s: token %u at index %llu (byte offset %llu) is >= model.vocab_size %d; "
+                    "re-encode with the configured tokenizer or raise model.vocab_size",
+                    path, s->tokens[i], (unsigned long long)i, (unsigned long long)(RUNS_SHARD_HEADER_BYTES + 2 * i),
+                    vocab_size);
                 goto done;
             }
         }
     }
 done:
     close(fd);
-    if (rc) runs_shard_close(s);
+    if (rc)
+        runs_shard_close(s);
     return rc;
 }

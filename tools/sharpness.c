@@ -12,8 +12,8 @@
 #include "store/lineage.h"
 #include "store/notes.h"
 
-int runs_sharpness_hvp(float *hv, size_t n, const float *theta, const float *v, double eps,
-                       runs_grad_fn grad, void *ctx, float *scratch)
+int runs_sharpness_hvp(float *hv, size_t n, const float *theta, const float *v, double eps, runs_grad_fn grad,
+                       void *ctx, float *scratch)
 {
     int rc = 0;
     float *own = NULL;
@@ -40,9 +40,8 @@ done:
     return rc;
 }
 
-int runs_sharpness_hutchinson(runs_sharpness_result *out, double *per_sample, size_t n,
-                              const float *theta, runs_grad_fn grad, void *ctx,
-                              const runs_sharpness_opts *o)
+int runs_sharpness_hutchinson(runs_sharpness_result *out, double *per_sample, size_t n, const float *theta,
+                              runs_grad_fn grad, void *ctx, const runs_sharpness_opts *o)
 {
     int rc = 0;
     float *buf = NULL;
@@ -62,7 +61,7 @@ int runs_sharpness_hutchinson(runs_sharpness_result *out, double *per_sample, si
     if ((rc = grad(ctx, theta, hv, &loss)))
         goto done;
     uint64_t rng = o->seed;
-    double mean = 0, m2 = 0;  /* Welford */
+    double mean = 0, m2 = 0; /* Welford */
     for (int k = 0; k < o->samples; k++) {
         uint64_t bits = 0;
         for (size_t i = 0; i < n; i++) {
@@ -76,9 +75,10 @@ int runs_sharpness_hutchinson(runs_sharpness_result *out, double *per_sample, si
         for (size_t i = 0; i < n; i++)
             q += (double)v[i] * (double)hv[i];
         if (!isfinite(q)) {
-            rc = runs_error_set(RUNS_ECORRUPT,
-                                "sharpness: sample %d gave a non-finite vᵀHv (loss diverges within eps=%g; try a smaller --eps)",
-                                k + 1, o->eps);
+            rc = runs_error_set(
+                RUNS_ECORRUPT,
+                "sharpness: sample %d gave a non-finite vᵀHv (loss diverges within eps=%g; try a smaller --eps)", k + 1,
+                o->eps);
             goto done;
         }
         if (per_sample)
@@ -114,8 +114,7 @@ int runs_sharpness_gpt_grad(void *ctx, const float *theta, float *grad, double *
     for (int b = 0; b < g->n_batches; b++) {
         float l = 0;
         if (gpt_forward(g->model, g->inputs + b * bt, g->targets + b * bt, g->B, g->T, 1, &l))
-            return runs_error_set(RUNS_ERROR, "sharpness: forward/backward on batch %d: %s", b,
-                                  gpt_last_error());
+            return runs_error_set(RUNS_ERROR, "sharpness: forward/backward on batch %d: %s", b, gpt_last_error());
         float *dst = b == 0 ? grad : g->tmp;
         if (gpt_read(g->model, GPT_GRAD, dst))
             return runs_error_set(RUNS_ERROR, "sharpness: reading gradients: %s", gpt_last_error());
@@ -140,7 +139,10 @@ void runs_sharpness_gpt_free(runs_sharpness_gpt *g)
     g->tmp = NULL;
 }
 
-static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
 
 cJSON *runs_sharpness_to_json(const runs_sharpness_result *r)
 {
@@ -178,16 +180,15 @@ int runs_sharpness_node(runs_sharpness_result *out, runs_store *s, const char *i
         goto done;
     if ((rc = runs_config_from_json(&cfg, cJSON_GetObjectItemCaseSensitive(m, "config"), "node config")))
         goto done;
-    gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size,
-                     cfg.model.block_size};
+    gpt_config gc = {cfg.model.n_layer, cfg.model.n_head, cfg.model.n_embd, cfg.model.vocab_size, cfg.model.block_size};
     if (gpt_create(&model, &gc, B, T, backend)) {
         rc = runs_error_set(RUNS_ERROR, "sharpness: building the model: %s", gpt_last_error());
         goto done;
     }
     size_t n = gpt_num_params(model), bytes = runs_manifest_group_bytes(m, RUNS_GROUP_WEIGHTS);
     if (bytes != n * sizeof(float)) {
-        rc = runs_error_set(RUNS_ECORRUPT, "sharpness: node %.12s has %zu weight bytes, its config needs %zu",
-                            id, bytes, n * sizeof(float));
+        rc = runs_error_set(RUNS_ECORRUPT, "sharpness: node %.12s has %zu weight bytes, its config needs %zu", id,
+                            bytes, n * sizeof(float));
         goto done;
     }
     theta = malloc(bytes);

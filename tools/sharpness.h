@@ -30,19 +30,19 @@ typedef int (*runs_grad_fn)(void *ctx, const float *theta, float *grad, double *
 #define RUNS_SHARPNESS_DEFAULT_SAMPLES 50
 
 typedef struct {
-    int samples;     /* K >= 1 Rademacher vectors */
-    double eps;      /* finite-difference step ε > 0 (parameter units, per coordinate) */
-    uint64_t seed;   /* Rademacher stream (gpt_rng_next) */
+    int samples;   /* K >= 1 Rademacher vectors */
+    double eps;    /* finite-difference step ε > 0 (parameter units, per coordinate) */
+    uint64_t seed; /* Rademacher stream (gpt_rng_next) */
     /* Called after each sample (may be NULL), e.g. for a progress bar. */
     void (*progress)(void *arg, int done, int total);
     void *progress_arg;
 } runs_sharpness_opts;
 
 typedef struct {
-    double trace;    /* mean of vᵀHv: the estimate of tr(H) */
-    double stderr_;  /* standard error of that mean (NaN when samples < 2) */
-    double sd;       /* sample standard deviation of vᵀHv (NaN when samples < 2) */
-    double loss;     /* loss at θ */
+    double trace;   /* mean of vᵀHv: the estimate of tr(H) */
+    double stderr_; /* standard error of that mean (NaN when samples < 2) */
+    double sd;      /* sample standard deviation of vᵀHv (NaN when samples < 2) */
+    double loss;    /* loss at θ */
     int samples;
     double eps;
     uint64_t seed;
@@ -50,30 +50,29 @@ typedef struct {
 
 /* Hutchinson's estimate at theta (n floats, left unchanged). per_sample (may be NULL)
  * receives the K values vᵀHv. Returns 0 or a negative RUNS_E* code. */
-int runs_sharpness_hutchinson(runs_sharpness_result *out, double *per_sample, size_t n,
-                              const float *theta, runs_grad_fn grad, void *ctx,
-                              const runs_sharpness_opts *opts);
+int runs_sharpness_hutchinson(runs_sharpness_result *out, double *per_sample, size_t n, const float *theta,
+                              runs_grad_fn grad, void *ctx, const runs_sharpness_opts *opts);
 
 /* One finite-difference Hessian-vector product: hv (n floats) ≈ H(theta)·v with step eps.
  * scratch: 3n floats (or NULL: allocated here). Also used by tests with v = basis vectors
  * to build the exact diagonal. Returns 0 or a negative RUNS_E* code. */
-int runs_sharpness_hvp(float *hv, size_t n, const float *theta, const float *v, double eps,
-                       runs_grad_fn grad, void *ctx, float *scratch);
+int runs_sharpness_hvp(float *hv, size_t n, const float *theta, const float *v, double eps, runs_grad_fn grad,
+                       void *ctx, float *scratch);
 
 /* ---- a cuda/gpt.h model as the oracle ---- */
 
 typedef struct {
-    gpt_model *model;        /* created for batch B × seq T (borrowed) */
+    gpt_model *model; /* created for batch B × seq T (borrowed) */
     int n_batches, B, T;
-    const int32_t *inputs;   /* n_batches × B × T (borrowed) */
+    const int32_t *inputs; /* n_batches × B × T (borrowed) */
     const int32_t *targets;
-    float *tmp;              /* internal: gpt_num_params floats */
+    float *tmp; /* internal: gpt_num_params floats */
 } runs_sharpness_gpt;
 
 /* runs_grad_fn for a runs_sharpness_gpt: writes theta as the model's weights and
  * returns the gradient of the mean loss over the batches. */
 int runs_sharpness_gpt_grad(void *ctx, const float *theta, float *grad, double *loss);
-void runs_sharpness_gpt_free(runs_sharpness_gpt *g);  /* frees tmp only */
+void runs_sharpness_gpt_free(runs_sharpness_gpt *g); /* frees tmp only */
 
 /* ---- a stored lineage node ---- */
 

@@ -45,10 +45,12 @@ const char *runs_svg_palette(int i)
     return palette[((i % n) + n) % n];
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
-runs_svg_chart *runs_svg_new(const char *title, const char *xlabel, const char *ylabel, int width,
-                             int height)
+runs_svg_chart *runs_svg_new(const char *title, const char *xlabel, const char *ylabel, int width, int height)
 {
     runs_svg_chart *c = calloc(1, sizeof *c);
     if (!c)
@@ -84,24 +86,26 @@ void runs_svg_free(runs_svg_chart *c)
     free(c);
 }
 
-void runs_svg_set_log_y(runs_svg_chart *c, int on) { c->log_y = on != 0; }
+void runs_svg_set_log_y(runs_svg_chart *c, int on)
+{
+    c->log_y = on != 0;
+}
 
 static void set_color(char dst[32], const char *color, const char *fallback)
 {
     snprintf(dst, 32, "%s", color && *color ? color : fallback);
     /* A colour goes into an attribute: keep only characters a CSS colour uses. */
     for (char *p = dst; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '#' || *p == '(' || *p == ')' || *p == ',' ||
-              *p == '.' || *p == ' ' || *p == '%'))
+        if (!(isalnum((unsigned char)*p) || *p == '#' || *p == '(' || *p == ')' || *p == ',' || *p == '.' ||
+              *p == ' ' || *p == '%'))
             *p = '_';
 }
 
-int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x,
-                        const double *y, size_t n, int dashed, double width)
+int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x, const double *y,
+                        size_t n, int dashed, double width)
 {
     if (n && (!x || !y))
-        return runs_error_set(RUNS_EINVALID, "svg series \"%s\": %zu points but no data",
-                              name ? name : "", n);
+        return runs_error_set(RUNS_EINVALID, "svg series \"%s\": %zu points but no data", name ? name : "", n);
     series *grown = realloc(c->s, (size_t)(c->ns + 1) * sizeof *c->s);
     if (!grown)
         return runs_error_set(RUNS_ENOMEM, "out of memory adding a chart series");
@@ -164,10 +168,14 @@ int runs_svg_nice_ticks(double lo, double hi, int target, double *ticks, int max
     double raw = span / target;
     double mag = pow(10, floor(log10(raw)));
     double f = raw / mag, step;
-    if (f < 1.5) step = 1 * mag;
-    else if (f < 3.5) step = 2 * mag;
-    else if (f < 7.5) step = 5 * mag;
-    else step = 10 * mag;
+    if (f < 1.5)
+        step = 1 * mag;
+    else if (f < 3.5)
+        step = 2 * mag;
+    else if (f < 7.5)
+        step = 5 * mag;
+    else
+        step = 10 * mag;
     int n = 0;
     for (double k = ceil(lo / step - 1e-9); n < max; k++) {
         double v = k * step;
@@ -188,12 +196,15 @@ static void fmt_num(char *dst, size_t n, double v)
 }
 
 typedef struct {
-    double x0, x1, y0, y1;  /* data range (y in log10 when log_y) */
-    double px, py, pw, ph;  /* plot frame in pixels */
+    double x0, x1, y0, y1; /* data range (y in log10 when log_y) */
+    double px, py, pw, ph; /* plot frame in pixels */
     int log_y;
 } frame;
 
-static double fx(const frame *f, double x) { return f->px + (x - f->x0) / (f->x1 - f->x0) * f->pw; }
+static double fx(const frame *f, double x)
+{
+    return f->px + (x - f->x0) / (f->x1 - f->x0) * f->pw;
+}
 
 static double fy(const frame *f, double y)
 {
@@ -202,7 +213,10 @@ static double fy(const frame *f, double y)
     return f->py + f->ph - (y - f->y0) / (f->y1 - f->y0) * f->ph;
 }
 
-static int y_ok(const frame *f, double y) { return isfinite(y) && (!f->log_y || y > 0); }
+static int y_ok(const frame *f, double y)
+{
+    return isfinite(y) && (!f->log_y || y > 0);
+}
 
 /* One path per series; consecutive points that land in the same pixel column are
  * reduced to their first, min, max and last, so 100k-step logs stay small. */
@@ -220,11 +234,12 @@ static int render_series(runs_buf *b, const frame *f, const series *s)
         }
         double col = floor(fx(f, s->x[i]));
         size_t j = i, imin = i, imax = i;
-        while (j + 1 < s->n && isfinite(s->x[j + 1]) && y_ok(f, s->y[j + 1]) &&
-               floor(fx(f, s->x[j + 1])) == col) {
+        while (j + 1 < s->n && isfinite(s->x[j + 1]) && y_ok(f, s->y[j + 1]) && floor(fx(f, s->x[j + 1])) == col) {
             j++;
-            if (s->y[j] < s->y[imin]) imin = j;
-            if (s->y[j] > s->y[imax]) imax = j;
+            if (s->y[j] < s->y[imin])
+                imin = j;
+            if (s->y[j] > s->y[imax])
+                imax = j;
         }
         size_t pick[4] = {i, imin < imax ? imin : imax, imin < imax ? imax : imin, j};
         size_t last = (size_t)-1;
@@ -232,8 +247,7 @@ static int render_series(runs_buf *b, const frame *f, const series *s)
             if (pick[k] == last)
                 continue;
             last = pick[k];
-            rc = runs_buf_printf(b, "%s%.1f %.1f ", pen_down ? "L" : "M", fx(f, s->x[last]),
-                                 fy(f, s->y[last]));
+            rc = runs_buf_printf(b, "%s%.1f %.1f ", pen_down ? "L" : "M", fx(f, s->x[last]), fy(f, s->y[last]));
             pen_down = 1;
         }
         i = j + 1;
@@ -255,8 +269,10 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
                 continue;
             if (f.log_y)
                 yv = log10(yv);
-            xlo = fmin(xlo, xv); xhi = fmax(xhi, xv);
-            ylo = fmin(ylo, yv); yhi = fmax(yhi, yv);
+            xlo = fmin(xlo, xv);
+            xhi = fmax(xhi, xv);
+            ylo = fmin(ylo, yv);
+            yhi = fmax(yhi, yv);
         }
     for (int i = 0; i < c->nm; i++)
         if (isfinite(c->m[i].x)) {
@@ -264,12 +280,22 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
             xhi = fmax(xhi, c->m[i].x);
         }
     int empty = !(ylo <= yhi);
-    if (!(xlo <= xhi)) { xlo = 0; xhi = 1; }
-    if (empty) { ylo = 0; yhi = 1; }
-    if (xhi == xlo) { xlo -= 0.5; xhi += 0.5; }
+    if (!(xlo <= xhi)) {
+        xlo = 0;
+        xhi = 1;
+    }
+    if (empty) {
+        ylo = 0;
+        yhi = 1;
+    }
+    if (xhi == xlo) {
+        xlo -= 0.5;
+        xhi += 0.5;
+    }
     if (yhi == ylo) {
         double d = f.log_y ? 0.5 : (fabs(ylo) > 0 ? fabs(ylo) * 0.1 : 1);
-        ylo -= d; yhi += d;
+        ylo -= d;
+        yhi += d;
     }
     if (f.log_y) {
         ylo = floor(ylo);
@@ -279,23 +305,34 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
         ylo -= pad;
         yhi += pad;
     }
-    f.x0 = xlo; f.x1 = xhi; f.y0 = ylo; f.y1 = yhi;
-    f.px = 72; f.py = 34; f.pw = c->width - 72 - 16; f.ph = c->height - 34 - 48;
-    if (f.pw < 10) f.pw = 10;
-    if (f.ph < 10) f.ph = 10;
+    f.x0 = xlo;
+    f.x1 = xhi;
+    f.y0 = ylo;
+    f.y1 = yhi;
+    f.px = 72;
+    f.py = 34;
+    f.pw = c->width - 72 - 16;
+    f.ph = c->height - 34 - 48;
+    if (f.pw < 10)
+        f.pw = 10;
+    if (f.ph < 10)
+        f.ph = 10;
 
-    int rc = runs_buf_printf(b, "<svg %sx=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    int rc = runs_buf_printf(b,
+                             "<svg %sx=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                              "font-family=\"sans-serif\" font-size=\"11\">\n",
-                             standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y,
-                             c->width, c->height, c->width, c->height);
-    if (!rc)
-        rc = runs_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
+                             standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y, c->width, c->height,
                              c->width, c->height);
+    if (!rc)
+        rc = runs_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n", c->width,
+                             c->height);
     if (!rc && c->title) {
         rc = runs_buf_printf(b, "<text class=\"title\" x=\"%.1f\" y=\"18\" font-size=\"14\" font-weight=\"bold\">",
                              f.px);
-        if (!rc) rc = runs_buf_put_escaped(b, c->title);
-        if (!rc) rc = runs_buf_puts(b, "</text>\n");
+        if (!rc)
+            rc = runs_buf_put_escaped(b, c->title);
+        if (!rc)
+            rc = runs_buf_puts(b, "</text>\n");
     }
     /* grid + ticks */
     double ticks[64];
@@ -304,7 +341,8 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
         char lab[32];
         fmt_num(lab, sizeof lab, ticks[i]);
         double px = fx(&f, ticks[i]);
-        rc = runs_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>"
+        rc = runs_buf_printf(b,
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>"
                              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
                              px, f.py, px, f.py + f.ph, px, f.py + f.ph + 14, lab);
     }
@@ -327,25 +365,30 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
         char lab[32];
         fmt_num(lab, sizeof lab, v);
         double py = fy(&f, v);
-        rc = runs_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>"
+        rc = runs_buf_printf(b,
+                             "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>"
                              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                              f.px, py, f.px + f.pw, py, f.px - 5, py + 4, lab);
     }
     if (!rc)
-        rc = runs_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n",
-                             f.px, f.py, f.pw, f.ph);
+        rc = runs_buf_printf(
+            b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n", f.px,
+            f.py, f.pw, f.ph);
     if (!rc && c->xlabel) {
-        rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", f.px + f.pw / 2,
-                             c->height - 8);
-        if (!rc) rc = runs_buf_put_escaped(b, c->xlabel);
-        if (!rc) rc = runs_buf_puts(b, "</text>\n");
+        rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", f.px + f.pw / 2, c->height - 8);
+        if (!rc)
+            rc = runs_buf_put_escaped(b, c->xlabel);
+        if (!rc)
+            rc = runs_buf_puts(b, "</text>\n");
     }
     if (!rc && c->ylabel) {
         double cy = f.py + f.ph / 2;
         rc = runs_buf_printf(b, "<text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 14 %.1f)\">",
                              cy, cy);
-        if (!rc) rc = runs_buf_put_escaped(b, c->ylabel);
-        if (!rc) rc = runs_buf_puts(b, "</text>\n");
+        if (!rc)
+            rc = runs_buf_put_escaped(b, c->ylabel);
+        if (!rc)
+            rc = runs_buf_puts(b, "</text>\n");
     }
     if (!rc && f.log_y)
         rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#666666\">log scale</text>\n",
@@ -355,13 +398,19 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
         if (!isfinite(c->m[i].x))
             continue;
         double px = fx(&f, c->m[i].x);
-        rc = runs_buf_printf(b, "<line class=\"marker\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"3 3\"/>\n",
+        rc = runs_buf_printf(b,
+                             "<line class=\"marker\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                             "stroke-dasharray=\"3 3\"/>\n",
                              px, f.py, px, f.py + f.ph, c->m[i].color);
         if (!rc && c->m[i].label) {
-            rc = runs_buf_printf(b, "<text class=\"marker-label\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" transform=\"rotate(-90 %.1f %.1f)\" text-anchor=\"end\">",
+            rc = runs_buf_printf(b,
+                                 "<text class=\"marker-label\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" "
+                                 "transform=\"rotate(-90 %.1f %.1f)\" text-anchor=\"end\">",
                                  px - 3, f.py + 4, c->m[i].color, px - 3, f.py + 4);
-            if (!rc) rc = runs_buf_put_escaped(b, c->m[i].label);
-            if (!rc) rc = runs_buf_puts(b, "</text>\n");
+            if (!rc)
+                rc = runs_buf_put_escaped(b, c->m[i].label);
+            if (!rc)
+                rc = runs_buf_puts(b, "</text>\n");
         }
     }
     for (int i = 0; i < c->ns && !rc; i++)
@@ -376,12 +425,15 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
             continue;
         double ly = f.py + 12 + 14 * row++;
         double lx = f.px + f.pw - 170;
-        rc = runs_buf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
-                             "<text x=\"%.1f\" y=\"%.1f\">",
-                             lx, ly - 4, lx + 18, ly - 4, c->s[i].color,
-                             c->s[i].dashed ? " stroke-dasharray=\"6 4\"" : "", lx + 22, ly);
-        if (!rc) rc = runs_buf_put_escaped(b, c->s[i].name);
-        if (!rc) rc = runs_buf_puts(b, "</text>\n");
+        rc = runs_buf_printf(
+            b,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
+            "<text x=\"%.1f\" y=\"%.1f\">",
+            lx, ly - 4, lx + 18, ly - 4, c->s[i].color, c->s[i].dashed ? " stroke-dasharray=\"6 4\"" : "", lx + 22, ly);
+        if (!rc)
+            rc = runs_buf_put_escaped(b, c->s[i].name);
+        if (!rc)
+            rc = runs_buf_puts(b, "</text>\n");
     }
     if (!rc)
         rc = runs_buf_puts(b, "</svg>\n");

@@ -19,8 +19,7 @@ typedef struct runs_svg_chart runs_svg_chart;
 
 /* A new chart width×height pixels (<= 0: 720×300). title/xlabel/ylabel may be
  * NULL; they are copied. Returns NULL on out-of-memory. Free with runs_svg_free. */
-runs_svg_chart *runs_svg_new(const char *title, const char *xlabel, const char *ylabel, int width,
-                             int height);
+runs_svg_chart *runs_svg_new(const char *title, const char *xlabel, const char *ylabel, int width, int height);
 void runs_svg_free(runs_svg_chart *c);
 
 /* Log scale (base 10) on the y axis; values <= 0 are skipped. */
@@ -29,8 +28,8 @@ void runs_svg_set_log_y(runs_svg_chart *c, int on);
 /* Adds a series of n points (x, y are copied). color: a CSS colour or NULL for the
  * next palette colour; dashed: draw dashed; width: stroke width (<= 0: 1.5).
  * name (may be NULL: no legend entry) is copied. Returns 0 or RUNS_ENOMEM/RUNS_EINVALID. */
-int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x,
-                        const double *y, size_t n, int dashed, double width);
+int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x, const double *y,
+                        size_t n, int dashed, double width);
 
 /* A vertical line at x with a label written along it (color NULL: grey). */
 int runs_svg_add_marker(runs_svg_chart *c, double x, const char *label, const char *color);

@@ -21,26 +21,27 @@ typedef struct {
 } layer_params;
 
 typedef struct {
-    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *attproj, *res2, *ln2, *ln2_mean, *ln2_rstd,
-        *fch, *fch_gelu, *fcproj, *res3;
+    float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *att, *attproj, *res2, *ln2, *ln2_mean, *ln2_rstd, *fch, *fch_gelu,
+        *fcproj, *res3;
 } layer_acts;
 
 typedef struct {
-    float *group[4];   /* GPT_PARAM, GPT_GRAD, GPT_ADAM_M, GPT_ADAM_V */
-    float *acts;       /* one allocation for everything below */
-    float *encoded;    /* [N,C] */
-    layer_acts *layer; /* n_layer */
-    float *lnf, *lnf_mean, *lnf_rstd, *logits; /* logits [N,V], dlogits in place */
+    float *group[4];                                 /* GPT_PARAM, GPT_GRAD, GPT_ADAM_M, GPT_ADAM_V */
+    float *acts;                                     /* one allocation for everything below */
+    float *encoded;                                  /* [N,C] */
+    layer_acts *layer;                               /* n_layer */
+    float *lnf, *lnf_mean, *lnf_rstd, *logits;       /* logits [N,V], dlogits in place */
     float *dres, *dbuf, *dqkv, *dfch, *dfchg, *datt; /* backward scratch */
-    float *wt;         /* transposed-weight scratch, max(V·C, 4C·C) */
-    float *losses;     /* [N] per-row losses */
+    float *wt;                                       /* transposed-weight scratch, max(V·C, 4C·C) */
+    float *losses;                                   /* [N] per-row losses */
 } cpu_impl;
 
 static void *aligned_floats(size_t n)
 {
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
     void *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p) memset(p, 0, bytes ? bytes : 64);
+    if (p)
+        memset(p, 0, bytes ? bytes : 64);
     return p;
 }
 
@@ -64,8 +65,10 @@ static void params_of(const gpt_model *m, float *g, int l, layer_params *lp)
 static void cpu_destroy(gpt_model *m)
 {
     cpu_impl *im = m->impl;
-    if (!im) return;
-    for (int i = 0; i < 4; i++) free(im->group[i]);
+    if (!im)
+        return;
+    for (int i = 0; i < 4; i++)
+        free(im->group[i]);
     free(im->acts);
     free(im->layer);
     free(im->wt);
@@ -79,22 +82,25 @@ static int cpu_create(gpt_model *m)
     size_t N = (size_t)m->max_batch * m->max_seq, C = c->n_embd, V = c->vocab_size, L = c->n_layer;
     size_t H = c->n_head, T = m->max_seq, B = m->max_batch;
     cpu_impl *im = calloc(1, sizeof *im);
-    if (!im) return gpt_set_error("cpu backend: out of memory");
+    if (!im)
+        return gpt_set_error("cpu backend: out of memory");
     m->impl = im;
     for (int i = 0; i < 4; i++) {
         im->group[i] = aligned_floats(m->n_params);
-        if (!im->group[i]) goto oom;
+        if (!im->group[i])
+            goto oom;
     }
     size_t att = B * H * T * T;
-    size_t per_layer = N * C /*ln1*/ + 2 * N + N * 3 * C + N * C /*atty*/ + att + N * C /*attproj*/ +
-                       N * C /*res2*/ + N * C /*ln2*/ + 2 * N + N * 4 * C * 2 + N * C /*fcproj*/ + N * C /*res3*/;
-    size_t total = N * C + L * per_layer + N * C + 2 * N + N * V + N * C /*dres*/ + N * C /*dbuf*/ +
-                   N * 3 * C + 2 * N * 4 * C + att + N /*losses*/;
+    size_t per_layer = N * C /*ln1*/ + 2 * N + N * 3 * C + N * C /*atty*/ + att + N * C /*attproj*/ + N * C /*res2*/ +
+                       N * C /*ln2*/ + 2 * N + N * 4 * C * 2 + N * C /*fcproj*/ + N * C /*res3*/;
+    size_t total = N * C + L * per_layer + N * C + 2 * N + N * V + N * C /*dres*/ + N * C /*dbuf*/ + N * 3 * C +
+                   2 * N * 4 * C + att + N /*losses*/;
     im->acts = aligned_floats(total);
     im->layer = calloc(L, sizeof *im->layer);
     size_t wt = V * C > 4 * C * C ? V * C : 4 * C * C;
     im->wt = aligned_floats(wt);
-    if (!im->acts || !im->layer || !im->wt) goto oom;
+    if (!im->acts || !im->layer || !im->wt)
+        goto oom;
     float *p = im->acts;
 #define TAKE(dst, n) (dst = p, p += (n))
     TAKE(im->encoded, N * C);
@@ -179,8 +185,8 @@ static void backward(gpt_model *m, const int32_t *inputs, int B, int T)
     cpu_matmul_bwd(im->dbuf, dwte, NULL, im->logits, im->lnf, wte, N, C, V, 0);
     memset(im->dres, 0, (size_t)N * C * sizeof(float));
     float *res_last = L > 0 ? im->layer[L - 1].res3 : im->encoded;
-    cpu_layernorm_bwd(im->dres, G + tf[0].offset, G + tf[1].offset, im->dbuf, res_last, P + tf[0].offset,
-                      im->lnf_mean, im->lnf_rstd, N, C);
+    cpu_layernorm_bwd(im->dres, G + tf[0].offset, G + tf[1].offset, im->dbuf, res_last, P + tf[0].offset, im->lnf_mean,
+                      im->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
         layer_params lp, lg;
         layer_acts *a = &im->layer[l];
@@ -204,8 +210,8 @@ static void backward(gpt_model *m, const int32_t *inputs, int B, int T)
     cpu_embedding_bwd(dwte, dwpe, im->dres, inputs, B, T, C);
 }
 
-static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T,
-                       int do_backward, float *loss)
+static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T, int do_backward,
+                       float *loss)
 {
     cpu_impl *im = m->impl;
     const gpt_config *c = &m->cfg;
@@ -215,7 +221,8 @@ static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targe
     cpu_matmul_fwd(im->logits, im->lnf, P + m->info[0].offset, NULL, N, C, V, im->wt);
     float l = cpu_crossentropy(im->logits, im->losses, targets, N, V, do_backward);
     *loss = l;
-    if (do_backward) backward(m, inputs, B, T);
+    if (do_backward)
+        backward(m, inputs, B, T);
     return 0;
 }
 
@@ -240,21 +247,22 @@ typedef struct {
  * the bias corrections' reciprocals (1 ulp from dividing; one divide and one
  * square root per element so the loop stays vectorised). Clipped gradients
  * are written back, so the GRAD group holds what the update used. */
-__attribute__((noinline)) static void adam_chunk(float *restrict p, float *restrict g, float *restrict mm, float *restrict vv, size_t n,
-                       float wd, const adam_consts *k)
+__attribute__((noinline)) static void adam_chunk(float *restrict p, float *restrict g, float *restrict mm,
+                                                 float *restrict vv, size_t n, float wd, const adam_consts *k)
 {
-    float b1 = k->b1, b2 = k->b2, c1 = 1.0f - k->b1, c2 = 1.0f - k->b2, eps = k->eps, lr = k->lr,
-          s = k->gscale, ibc1 = k->ibc1, ibc2 = k->ibc2;
+    float b1 = k->b1, b2 = k->b2, c1 = 1.0f - k->b1, c2 = 1.0f - k->b2, eps = k->eps, lr = k->lr, s = k->gscale,
+          ibc1 = k->ibc1, ibc2 = k->ibc2;
     if (s != 1.0f)
-        for (size_t i = 0; i < n; i++) g[i] *= s;
+        for (size_t i = 0; i < n; i++)
+            g[i] *= s;
     size_t i = 0;
 #ifdef __AVX512F__
     /* Explicit vectors: sqrtf's errno branch keeps the compiler's loop scalar.
      * Chunks start at fixed offsets, so which elements take this path does not
      * depend on the thread count. */
-    __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), vc1 = _mm512_set1_ps(c1),
-           vc2 = _mm512_set1_ps(c2), veps = _mm512_set1_ps(eps), vlr = _mm512_set1_ps(lr),
-           vi1 = _mm512_set1_ps(ibc1), vi2 = _mm512_set1_ps(ibc2), vwd = _mm512_set1_ps(wd);
+    __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), vc1 = _mm512_set1_ps(c1), vc2 = _mm512_set1_ps(c2),
+           veps = _mm512_set1_ps(eps), vlr = _mm512_set1_ps(lr), vi1 = _mm512_set1_ps(ibc1), vi2 = _mm512_set1_ps(ibc2),
+           vwd = _mm512_set1_ps(wd);
     for (; i + 16 <= n; i += 16) {
         __m512 gi = _mm512_loadu_ps(g + i), pi = _mm512_loadu_ps(p + i);
         __m512 mi = _mm512_fmadd_ps(vb1, _mm512_loadu_ps(mm + i), _mm512_mul_ps(vc1, gi));
@@ -282,32 +290,40 @@ __attribute__((noinline)) static void adam_chunk(float *restrict p, float *restr
 static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
 {
     cpu_impl *im = m->impl;
-    float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD], *M = im->group[GPT_ADAM_M],
-          *Vv = im->group[GPT_ADAM_V];
+    float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD], *M = im->group[GPT_ADAM_M], *Vv = im->group[GPT_ADAM_V];
     size_t n = m->n_params;
     long nch = (long)((n + NORM_CHUNK - 1) / NORM_CHUNK);
     double *part = malloc((size_t)nch * sizeof *part);
-    if (!part) return gpt_set_error("gpt_update: out of memory");
+    if (!part)
+        return gpt_set_error("gpt_update: out of memory");
 #pragma omp parallel for schedule(static)
     for (long ch = 0; ch < nch; ch++) {
         size_t i0 = (size_t)ch * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n;
         double acc[8] = {0};
         size_t i = i0;
         for (; i + 8 <= i1; i += 8)
-            for (int l = 0; l < 8; l++) acc[l] += (double)G[i + l] * G[i + l];
-        for (int l = 0; i + l < i1; l++) acc[l] += (double)G[i + l] * G[i + l];
+            for (int l = 0; l < 8; l++)
+                acc[l] += (double)G[i + l] * G[i + l];
+        for (int l = 0; i + l < i1; l++)
+            acc[l] += (double)G[i + l] * G[i + l];
         part[ch] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     }
     double sq = 0.0;
-    for (long ch = 0; ch < nch; ch++) sq += part[ch];
+    for (long ch = 0; ch < nch; ch++)
+        sq += part[ch];
     free(part);
     double norm = sqrt(sq);
     *grad_norm = (float)norm;
     float gscale = 1.0f;
-    if (hp->grad_clip > 0.0f && norm > hp->grad_clip) gscale = (float)(hp->grad_clip / norm);
+    if (hp->grad_clip > 0.0f && norm > hp->grad_clip)
+        gscale = (float)(hp->grad_clip / norm);
 
     uint64_t t = m->adam_step;
-    adam_consts k = {.b1 = hp->beta1, .b2 = hp->beta2, .eps = hp->eps, .lr = lr, .gscale = gscale,
+    adam_consts k = {.b1 = hp->beta1,
+                     .b2 = hp->beta2,
+                     .eps = hp->eps,
+                     .lr = lr,
+                     .gscale = gscale,
                      .ibc1 = (float)(1.0 / (1.0 - pow((double)hp->beta1, (double)t))),
                      .ibc2 = (float)(1.0 / (1.0 - pow((double)hp->beta2, (double)t)))};
     /* Tensors are independent, so threads move on without a barrier (nowait);
@@ -346,7 +362,10 @@ static void *cpu_host_alloc(size_t bytes)
     return aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
-static void cpu_host_free(void *p) { free(p); }
+static void cpu_host_free(void *p)
+{
+    free(p);
+}
 
 const struct gpt_ops gpt_cpu_ops = {
     .create = cpu_create,

@@ -24,7 +24,8 @@
 static inline float lane_reduce(float acc[16])
 {
     for (int s = 8; s > 0; s >>= 1)
-        for (int l = 0; l < s; l++) acc[l] += acc[l + s];
+        for (int l = 0; l < s; l++)
+            acc[l] += acc[l + s];
     return acc[0];
 }
 
@@ -33,8 +34,10 @@ static inline float sum16(const float *x, int n)
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] += x[i + l];
-    for (int l = 0; i + l < n; l++) acc[l] += x[i + l];
+        for (int l = 0; l < 16; l++)
+            acc[l] += x[i + l];
+    for (int l = 0; i + l < n; l++)
+        acc[l] += x[i + l];
     return lane_reduce(acc);
 }
 
@@ -43,21 +46,27 @@ static inline float dot16(const float *a, const float *b, int n)
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] += a[i + l] * b[i + l];
-    for (int l = 0; i + l < n; l++) acc[l] += a[i + l] * b[i + l];
+        for (int l = 0; l < 16; l++)
+            acc[l] += a[i + l] * b[i + l];
+    for (int l = 0; i + l < n; l++)
+        acc[l] += a[i + l] * b[i + l];
     return lane_reduce(acc);
 }
 
 static inline float max16(const float *x, int n)
 {
     float acc[16];
-    for (int l = 0; l < 16; l++) acc[l] = -INFINITY;
+    for (int l = 0; l < 16; l++)
+        acc[l] = -INFINITY;
     int i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
-    for (int l = 0; i + l < n; l++) acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+        for (int l = 0; l < 16; l++)
+            acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
+    for (int l = 0; i + l < n; l++)
+        acc[l] = x[i + l] > acc[l] ? x[i + l] : acc[l];
     for (int s = 8; s > 0; s >>= 1)
-        for (int l = 0; l < s; l++) acc[l] = acc[l + s] > acc[l] ? acc[l + s] : acc[l];
+        for (int l = 0; l < s; l++)
+            acc[l] = acc[l + s] > acc[l] ? acc[l + s] : acc[l];
     return acc[0];
 }
 
@@ -113,27 +122,43 @@ static inline __mmask16 lane_mask(int rem)
 
 /* init: 0 load C, 1 zero, 2 bias row. Rows >= mr read row 0 of A (valid memory)
  * and are not stored. */
-static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb,
-                        int nr, float *Cm, long ldc, int init, const float *bias)
+static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb, int nr,
+                        float *Cm, long ldc, int init, const float *bias)
 {
-    __mmask16 mk0 = lane_mask(nr), mk1 = lane_mask(nr - 16), mk2 = lane_mask(nr - 32),
-              mk3 = lane_mask(nr - 48);
+    __mmask16 mk0 = lane_mask(nr), mk1 = lane_mask(nr - 16), mk2 = lane_mask(nr - 32), mk3 = lane_mask(nr - 48);
     const float *a0 = A, *a1 = A + (mr > 1 ? a_rs : 0), *a2 = A + (mr > 2 ? 2 * a_rs : 0),
-                *a3 = A + (mr > 3 ? 3 * a_rs : 0), *a4 = A + (mr > 4 ? 4 * a_rs : 0),
-                *a5 = A + (mr > 5 ? 5 * a_rs : 0);
-    __m512 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41,
-        c42, c43, c50, c51, c52, c53;
+                *a3 = A + (mr > 3 ? 3 * a_rs : 0), *a4 = A + (mr > 4 ? 4 * a_rs : 0), *a5 = A + (mr > 5 ? 5 * a_rs : 0);
+    __m512 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51,
+        c52, c53;
     if (init == 0) {
-#define LD(r, v, mk)                                                                         \
-    (r >= mr ? _mm512_setzero_ps()                                                           \
-     : nr == NR ? _mm512_loadu_ps(Cm + (long)r * ldc + 16 * v)                               \
+#define LD(r, v, mk)                                                                                                   \
+    (r >= mr    ? _mm512_setzero_ps()                                                                                  \
+     : nr == NR ? _mm512_loadu_ps(Cm + (long)r * ldc + 16 * v)                                                         \
                 : _mm512_maskz_loadu_ps(mk, Cm + (long)r * ldc + 16 * v))
-        c00 = LD(0, 0, mk0); c01 = LD(0, 1, mk1); c02 = LD(0, 2, mk2); c03 = LD(0, 3, mk3);
-        c10 = LD(1, 0, mk0); c11 = LD(1, 1, mk1); c12 = LD(1, 2, mk2); c13 = LD(1, 3, mk3);
-        c20 = LD(2, 0, mk0); c21 = LD(2, 1, mk1); c22 = LD(2, 2, mk2); c23 = LD(2, 3, mk3);
-        c30 = LD(3, 0, mk0); c31 = LD(3, 1, mk1); c32 = LD(3, 2, mk2); c33 = LD(3, 3, mk3);
-        c40 = LD(4, 0, mk0); c41 = LD(4, 1, mk1); c42 = LD(4, 2, mk2); c43 = LD(4, 3, mk3);
-        c50 = LD(5, 0, mk0); c51 = LD(5, 1, mk1); c52 = LD(5, 2, mk2); c53 = LD(5, 3, mk3);
+        c00 = LD(0, 0, mk0);
+        c01 = LD(0, 1, mk1);
+        c02 = LD(0, 2, mk2);
+        c03 = LD(0, 3, mk3);
+        c10 = LD(1, 0, mk0);
+        c11 = LD(1, 1, mk1);
+        c12 = LD(1, 2, mk2);
+        c13 = LD(1, 3, mk3);
+        c20 = LD(2, 0, mk0);
+        c21 = LD(2, 1, mk1);
+        c22 = LD(2, 2, mk2);
+        c23 = LD(2, 3, mk3);
+        c30 = LD(3, 0, mk0);
+        c31 = LD(3, 1, mk1);
+        c32 = LD(3, 2, mk2);
+        c33 = LD(3, 3, mk3);
+        c40 = LD(4, 0, mk0);
+        c41 = LD(4, 1, mk1);
+        c42 = LD(4, 2, mk2);
+        c43 = LD(4, 3, mk3);
+        c50 = LD(5, 0, mk0);
+        c51 = LD(5, 1, mk1);
+        c52 = LD(5, 2, mk2);
+        c53 = LD(5, 3, mk3);
 #undef LD
     } else {
         __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
@@ -155,62 +180,94 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
         long o = (long)p * a_cs;
         __m512 a;
         a = _mm512_set1_ps(a0[o]);
-        c00 = _mm512_fmadd_ps(a, b0, c00); c01 = _mm512_fmadd_ps(a, b1, c01);
-        c02 = _mm512_fmadd_ps(a, b2, c02); c03 = _mm512_fmadd_ps(a, b3, c03);
+        c00 = _mm512_fmadd_ps(a, b0, c00);
+        c01 = _mm512_fmadd_ps(a, b1, c01);
+        c02 = _mm512_fmadd_ps(a, b2, c02);
+        c03 = _mm512_fmadd_ps(a, b3, c03);
         a = _mm512_set1_ps(a1[o]);
-        c10 = _mm512_fmadd_ps(a, b0, c10); c11 = _mm512_fmadd_ps(a, b1, c11);
-        c12 = _mm512_fmadd_ps(a, b2, c12); c13 = _mm512_fmadd_ps(a, b3, c13);
+        c10 = _mm512_fmadd_ps(a, b0, c10);
+        c11 = _mm512_fmadd_ps(a, b1, c11);
+        c12 = _mm512_fmadd_ps(a, b2, c12);
+        c13 = _mm512_fmadd_ps(a, b3, c13);
         a = _mm512_set1_ps(a2[o]);
-        c20 = _mm512_fmadd_ps(a, b0, c20); c21 = _mm512_fmadd_ps(a, b1, c21);
-        c22 = _mm512_fmadd_ps(a, b2, c22); c23 = _mm512_fmadd_ps(a, b3, c23);
+        c20 = _mm512_fmadd_ps(a, b0, c20);
+        c21 = _mm512_fmadd_ps(a, b1, c21);
+        c22 = _mm512_fmadd_ps(a, b2, c22);
+        c23 = _mm512_fmadd_ps(a, b3, c23);
         a = _mm512_set1_ps(a3[o]);
-        c30 = _mm512_fmadd_ps(a, b0, c30); c31 = _mm512_fmadd_ps(a, b1, c31);
-        c32 = _mm512_fmadd_ps(a, b2, c32); c33 = _mm512_fmadd_ps(a, b3, c33);
+        c30 = _mm512_fmadd_ps(a, b0, c30);
+        c31 = _mm512_fmadd_ps(a, b1, c31);
+        c32 = _mm512_fmadd_ps(a, b2, c32);
+        c33 = _mm512_fmadd_ps(a, b3, c33);
         a = _mm512_set1_ps(a4[o]);
-        c40 = _mm512_fmadd_ps(a, b0, c40); c41 = _mm512_fmadd_ps(a, b1, c41);
-        c42 = _mm512_fmadd_ps(a, b2, c42); c43 = _mm512_fmadd_ps(a, b3, c43);
+        c40 = _mm512_fmadd_ps(a, b0, c40);
+        c41 = _mm512_fmadd_ps(a, b1, c41);
+        c42 = _mm512_fmadd_ps(a, b2, c42);
+        c43 = _mm512_fmadd_ps(a, b3, c43);
         a = _mm512_set1_ps(a5[o]);
-        c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51);
-        c52 = _mm512_fmadd_ps(a, b2, c52); c53 = _mm512_fmadd_ps(a, b3, c53);
+        c50 = _mm512_fmadd_ps(a, b0, c50);
+        c51 = _mm512_fmadd_ps(a, b1, c51);
+        c52 = _mm512_fmadd_ps(a, b2, c52);
+        c53 = _mm512_fmadd_ps(a, b3, c53);
     }
     /* Full-width tiles use plain stores: masked stores are slower on some cores. */
-#define ST(r, v, mk, c)                                                                      \
-    if (r < mr) {                                                                            \
-        if (nr == NR) _mm512_storeu_ps(Cm + (long)r * ldc + 16 * v, c);                      \
-        else _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk, c);                      \
+#define ST(r, v, mk, c)                                                                                                \
+    if (r < mr) {                                                                                                      \
+        if (nr == NR)                                                                                                  \
+            _mm512_storeu_ps(Cm + (long)r * ldc + 16 * v, c);                                                          \
+        else                                                                                                           \
+            _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk, c);                                                 \
     }
-    ST(0, 0, mk0, c00); ST(0, 1, mk1, c01); ST(0, 2, mk2, c02); ST(0, 3, mk3, c03);
-    ST(1, 0, mk0, c10); ST(1, 1, mk1, c11); ST(1, 2, mk2, c12); ST(1, 3, mk3, c13);
-    ST(2, 0, mk0, c20); ST(2, 1, mk1, c21); ST(2, 2, mk2, c22); ST(2, 3, mk3, c23);
-    ST(3, 0, mk0, c30); ST(3, 1, mk1, c31); ST(3, 2, mk2, c32); ST(3, 3, mk3, c33);
-    ST(4, 0, mk0, c40); ST(4, 1, mk1, c41); ST(4, 2, mk2, c42); ST(4, 3, mk3, c43);
-    ST(5, 0, mk0, c50); ST(5, 1, mk1, c51); ST(5, 2, mk2, c52); ST(5, 3, mk3, c53);
+    ST(0, 0, mk0, c00);
+    ST(0, 1, mk1, c01);
+    ST(0, 2, mk2, c02);
+    ST(0, 3, mk3, c03);
+    ST(1, 0, mk0, c10);
+    ST(1, 1, mk1, c11);
+    ST(1, 2, mk2, c12);
+    ST(1, 3, mk3, c13);
+    ST(2, 0, mk0, c20);
+    ST(2, 1, mk1, c21);
+    ST(2, 2, mk2, c22);
+    ST(2, 3, mk3, c23);
+    ST(3, 0, mk0, c30);
+    ST(3, 1, mk1, c31);
+    ST(3, 2, mk2, c32);
+    ST(3, 3, mk3, c33);
+    ST(4, 0, mk0, c40);
+    ST(4, 1, mk1, c41);
+    ST(4, 2, mk2, c42);
+    ST(4, 3, mk3, c43);
+    ST(5, 0, mk0, c50);
+    ST(5, 1, mk1, c51);
+    ST(5, 2, mk2, c52);
+    ST(5, 3, mk3, c53);
 #undef ST
 }
 #else
 /* Portable micro-kernel: same tile and the same per-element order (fmaf, p in
  * order), so it gives the AVX-512 kernel's bits where fmaf is exact-fused. */
-static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb,
-                        int nr, float *Cm, long ldc, int init, const float *bias)
+static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb, int nr,
+                        float *Cm, long ldc, int init, const float *bias)
 {
     float acc[MR][NR];
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < NR; j++)
-            acc[r][j] = (j >= nr || r >= mr) ? 0.0f
-                        : init == 0        ? Cm[(long)r * ldc + j]
-                        : init == 2        ? bias[j]
-                                           : 0.0f;
+            acc[r][j] = (j >= nr || r >= mr) ? 0.0f : init == 0 ? Cm[(long)r * ldc + j] : init == 2 ? bias[j] : 0.0f;
     for (int p = 0; p < kc; p++) {
         const float *b = B + (long)p * ldb;
         float bb[NR];
-        for (int j = 0; j < NR; j++) bb[j] = j < nr ? b[j] : 0.0f;
+        for (int j = 0; j < NR; j++)
+            bb[j] = j < nr ? b[j] : 0.0f;
         for (int r = 0; r < mr; r++) {
             float a = A[(long)r * a_rs + (long)p * a_cs];
-            for (int j = 0; j < NR; j++) acc[r][j] = fmaf(a, bb[j], acc[r][j]);
+            for (int j = 0; j < NR; j++)
+                acc[r][j] = fmaf(a, bb[j], acc[r][j]);
         }
     }
     for (int r = 0; r < mr; r++)
-        for (int j = 0; j < nr; j++) Cm[(long)r * ldc + j] = acc[r][j];
+        for (int j = 0; j < nr; j++)
+            Cm[(long)r * ldc + j] = acc[r][j];
 }
 #endif
 
@@ -228,9 +285,11 @@ static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, i
             for (int ip = 0; ip < mc; ip += MR) {
                 float *dst = packA + (long)ip * kc + (long)p * MR;
                 int mr = mc - ip < MR ? mc - ip : MR;
-                if (mr == MR) memcpy(dst, src + ip, MR * sizeof(float)); /* a few vector moves */
+                if (mr == MR)
+                    memcpy(dst, src + ip, MR * sizeof(float)); /* a few vector moves */
                 else
-                    for (int r = 0; r < MR; r++) dst[r] = r < mr ? src[ip + r] : 0.0f;
+                    for (int r = 0; r < MR; r++)
+                        dst[r] = r < mr ? src[ip + r] : 0.0f;
             }
         }
         return;
@@ -240,7 +299,8 @@ static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, i
         int mr = mc - ip < MR ? mc - ip : MR;
         for (int p = 0; p < kc; p++) {
             const float *src = A + (long)(i0 + ip) * a_rs + (long)(k0 + p) * a_cs;
-            for (int r = 0; r < MR; r++) dst[p * MR + r] = r < mr ? src[(long)r * a_rs] : 0.0f;
+            for (int r = 0; r < MR; r++)
+                dst[p * MR + r] = r < mr ? src[(long)r * a_rs] : 0.0f;
         }
     }
 }
@@ -267,19 +327,21 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
         for (int j = j0; j < j0 + nc; j += NR) {
             int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
             float *dst = packB + (long)(j - j0) * kc;
-            for (int p = 0; p < kc; p++) memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
+            for (int p = 0; p < kc; p++)
+                memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
         }
         for (int ib = i0; ib < i0 + mcg; ib += MC) {
             int mc = i0 + mcg - ib < MC ? i0 + mcg - ib : MC;
-            if (pack) pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc);
+            if (pack)
+                pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc);
             for (int j = j0; j < j0 + nc; j += NR) {
                 int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
                 const float *bp = packB + (long)(j - j0) * kc;
                 for (int i = ib; i < ib + mc; i += MR) {
                     int mr = ib + mc - i < MR ? ib + mc - i : MR;
                     const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
-                    kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr,
-                                Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
+                    kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr, Cm + (long)i * ldc + j, ldc,
+                                init, bias ? bias + j : NULL);
                 }
             }
         }
@@ -295,24 +357,28 @@ static int gemm_group(int mb, int nb, int nc, int K, int want)
     int gmax = K > KC ? 192 * 1024 / (MC * nc * (int)sizeof(float)) : mb;
     gmax = gmax < 1 ? 1 : gmax;
     int g = 1;
-    while (2 * g <= gmax && g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want) g *= 2;
+    while (2 * g <= gmax && g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want)
+        g *= 2;
     return g;
 }
 
 static int gemm_empty(float *Cm, long ldc, int M, int N, int K, int accumulate, const float *bias)
 {
-    if (K > 0) return 0;
+    if (K > 0)
+        return 0;
     if (!accumulate)
         for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) Cm[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
+            for (int j = 0; j < N; j++)
+                Cm[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
     return 1;
 }
 
-void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
-              int M, int N, int K, int accumulate, const float *bias)
+void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb, int M, int N, int K,
+              int accumulate, const float *bias)
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
-    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
+    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias))
+        return;
     int nt = omp_get_max_threads(), nc = N < NC ? N : NC;
     int g = gemm_group(mb, nb, nc, K, nt == 1 ? 1 : 4 * nt);
     long mt = (mb + g - 1) / g;
@@ -322,11 +388,12 @@ void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const f
         gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
 }
 
-void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
-                     int M, int N, int K, int accumulate, const float *bias)
+void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb, int M, int N,
+                     int K, int accumulate, const float *bias)
 {
     int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
-    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias)) return;
+    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias))
+        return;
     int nc = N < NC ? N : NC, g = gemm_group(mb, nb, nc, K, 1);
     for (long task = 0; task < (long)((mb + g - 1) / g) * nb; task++)
         gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
@@ -341,7 +408,8 @@ void cpu_transpose(float *dst, const float *src, int rows, int cols)
         int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
         int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
         for (int c = c0; c < c1; c++)
-            for (int r = r0; r < r1; r++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+            for (int r = r0; r < r1; r++)
+                dst[(long)c * rows + r] = src[(long)r * cols + c];
     }
 }
 
@@ -355,7 +423,8 @@ static void transpose_add(float *dst, const float *src, int rows, int cols, cons
         int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
         int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
         for (int c = c0; c < c1; c++)
-            for (int r = r0; r < r1; r++) dst[(long)c * rows + r] = src[(long)r * cols + c] + (rbias ? rbias[r] : 0.0f);
+            for (int r = r0; r < r1; r++)
+                dst[(long)c * rows + r] = src[(long)r * cols + c] + (rbias ? rbias[r] : 0.0f);
     }
 }
 
@@ -363,8 +432,8 @@ static void transpose_add(float *dst, const float *src, int rows, int cols, cons
  * weights (IC·OC floats) or, when the batch is small, the activations in and
  * out (N·(IC+OC) floats), whichever moves less memory. The choice depends on
  * the shapes only, never on the thread count. */
-void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
-                    int OC, float *wt_scratch)
+void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
+                    float *wt_scratch)
 {
     if ((double)N * (IC + OC) < (double)IC * OC) {
         float *inT = wt_scratch, *outT = wt_scratch + (size_t)IC * N; /* [IC,N], [OC,N] */
@@ -377,12 +446,14 @@ void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *b
     cpu_gemm(out, OC, inp, IC, 1, wt_scratch, OC, N, OC, IC, 0, bias);
 }
 
-void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                    const float *w, int N, int IC, int OC, int accumulate_dw)
+void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                    int IC, int OC, int accumulate_dw)
 {
-    if (dinp) cpu_gemm(dinp, IC, dout, OC, 1, w, IC, N, IC, OC, 0, NULL);
+    if (dinp)
+        cpu_gemm(dinp, IC, dout, OC, 1, w, IC, N, IC, OC, 0, NULL);
     /* dw[o,i] = Σ_n dout[n,o] inp[n,i]: A = doutᵀ (row stride 1, column stride OC). */
-    if (dw) cpu_gemm(dw, IC, dout, 1, OC, inp, IC, OC, IC, N, accumulate_dw, NULL);
+    if (dw)
+        cpu_gemm(dw, IC, dout, 1, OC, inp, IC, OC, IC, N, accumulate_dw, NULL);
     if (dbias) {
         int nch = (OC + 63) / 64;
 #pragma omp parallel for schedule(static)
@@ -391,17 +462,19 @@ void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, con
             float acc[64] = {0};
             for (int n = 0; n < N; n++) {
                 const float *d = dout + (long)n * OC;
-                for (int o = o0; o < o1; o++) acc[o - o0] += d[o];
+                for (int o = o0; o < o1; o++)
+                    acc[o - o0] += d[o];
             }
-            for (int o = o0; o < o1; o++) dbias[o] = acc[o - o0];
+            for (int o = o0; o < o1; o++)
+                dbias[o] = acc[o - o0];
         }
     }
 }
 
 /* ---------- LayerNorm ---------- */
 
-void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                       const float *b, int N, int C)
+void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
+                       int C)
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -421,14 +494,15 @@ void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, c
         }
         float var = lane_reduce(acc) / (float)C;
         float rs = 1.0f / sqrtf(var + 1e-5f);
-        for (int c = 0; c < C; c++) y[c] = (x[c] - mu) * rs * w[c] + b[c];
+        for (int c = 0; c < C; c++)
+            y[c] = (x[c] - mu) * rs * w[c] + b[c];
         mean[n] = mu;
         rstd[n] = rs;
     }
 }
 
-void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                       const float *w, const float *mean, const float *rstd, int N, int C)
+void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                       const float *mean, const float *rstd, int N, int C)
 {
 #pragma omp parallel
     {
@@ -445,7 +519,8 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, con
             }
             float m1 = sum16(dxhat, C) / (float)C;
             float m2 = dot16(dxhat, xh, C) / (float)C;
-            for (int c = 0; c < C; c++) dx[c] += rs * (dxhat[c] - m1 - xh[c] * m2);
+            for (int c = 0; c < C; c++)
+                dx[c] += rs * (dxhat[c] - m1 - xh[c] * m2);
         }
         free(dxhat);
         /* Parameter gradients: each channel block sums rows 0..N−1 in order. */
@@ -483,7 +558,8 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, con
 static void transpose_head(float *dst, const float *src, long ld, int T, int hd)
 {
     for (int t = 0; t < T; t++)
-        for (int d = 0; d < hd; d++) dst[(long)d * T + t] = src[(long)t * ld + d];
+        for (int d = 0; d < hd; d++)
+            dst[(long)d * T + t] = src[(long)t * ld + d];
 }
 
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
@@ -506,12 +582,16 @@ void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
             }
             for (int t = 0; t < T; t++) {
                 float *a = S + (long)t * T;
-                for (int j = 0; j <= t; j++) a[j] *= scale;
+                for (int j = 0; j <= t; j++)
+                    a[j] *= scale;
                 float mx = max16(a, t + 1);
-                for (int j = 0; j <= t; j++) a[j] = exp_fast(a[j] - mx);
+                for (int j = 0; j <= t; j++)
+                    a[j] = exp_fast(a[j] - mx);
                 float inv = 1.0f / sum16(a, t + 1);
-                for (int j = 0; j <= t; j++) a[j] *= inv;
-                for (int j = t + 1; j < T; j++) a[j] = 0.0f;
+                for (int j = 0; j <= t; j++)
+                    a[j] *= inv;
+                for (int j = t + 1; j < T; j++)
+                    a[j] = 0.0f;
             }
             for (int i0 = 0; i0 < T; i0 += AB) {
                 int rows = T - i0 < AB ? T - i0 : AB, kk = i0 + rows;
@@ -522,8 +602,8 @@ void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
     }
 }
 
-void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                       const float *att, int B, int T, int C, int NH)
+void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B, int T,
+                       int C, int NH)
 {
     int hd = C / NH;
     long C3 = 3L * C;
@@ -549,16 +629,18 @@ void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
                 const float *pr = P + (long)t * T;
                 float *ds = dS + (long)t * T;
                 float s = dot16(pr, ds, t + 1);
-                for (int j = 0; j <= t; j++) ds[j] = pr[j] * (ds[j] - s) * scale;
-                for (int j = t + 1; j < T; j++) ds[j] = 0.0f;
+                for (int j = 0; j <= t; j++)
+                    ds[j] = pr[j] * (ds[j] - s) * scale;
+                for (int j = t + 1; j < T; j++)
+                    ds[j] = 0.0f;
             }
             for (int i0 = 0; i0 < T; i0 += AB) {
                 int rows = T - i0 < AB ? T - i0 : AB;
                 /* dQ rows i0.. = dS[i0.., 0..i0+rows) · K */
                 cpu_gemm_serial(dq + (long)i0 * C3, C3, dS + (long)i0 * T, T, 1, k, C3, rows, hd, i0 + rows, 0, NULL);
                 /* dK rows j0 = i0.. = Σ_{t >= i0} dS[t, j]·Q[t]; dV likewise with P and dO. */
-                cpu_gemm_serial(dk + (long)i0 * C3, C3, dS + (long)i0 * T + i0, 1, T, q + (long)i0 * C3, C3, rows,
-                                hd, T - i0, 0, NULL);
+                cpu_gemm_serial(dk + (long)i0 * C3, C3, dS + (long)i0 * T + i0, 1, T, q + (long)i0 * C3, C3, rows, hd,
+                                T - i0, 0, NULL);
                 cpu_gemm_serial(dv + (long)i0 * C3, C3, P + (long)i0 * T + i0, 1, T, go + (long)i0 * C, C, rows, hd,
                                 T - i0, 0, NULL);
             }
@@ -630,12 +712,14 @@ float cpu_crossentropy(float *logits, float *losses, const int32_t *targets, int
         losses[n] = logf(sum) + mx - xt;
         if (backward) {
             float s = invN / sum;
-            for (int j = 0; j < V; j++) x[j] *= s;
+            for (int j = 0; j < V; j++)
+                x[j] *= s;
             x[tg] -= invN;
         }
     }
     double total = 0.0;
-    for (int n = 0; n < N; n++) total += losses[n];
+    for (int n = 0; n < N; n++)
+        total += losses[n];
     return (float)(total / N);
 }
 
@@ -647,7 +731,8 @@ void cpu_embedding_fwd(float *out, const int32_t *tok, const float *wte, const f
     for (long r = 0; r < (long)B * T; r++) {
         const float *e = wte + (long)tok[r] * C, *p = wpe + (r % T) * C;
         float *o = out + r * C;
-        for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
+        for (int c = 0; c < C; c++)
+            o[c] = e[c] + p[c];
     }
 }
 
@@ -661,16 +746,19 @@ void cpu_embedding_bwd(float *dwte, float *dwpe, const float *dout, const int32_
         for (long r = 0; r < (long)B * T; r++) {
             float *w = dwte + (long)tok[r] * C;
             const float *d = dout + r * C;
-            for (int c = c0; c < c1; c++) w[c] += d[c];
+            for (int c = c0; c < c1; c++)
+                w[c] += d[c];
         }
     }
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         float *w = dwpe + (long)t * C;
-        for (int c = 0; c < C; c++) w[c] = 0.0f;
+        for (int c = 0; c < C; c++)
+            w[c] = 0.0f;
         for (int b = 0; b < B; b++) {
             const float *d = dout + ((long)b * T + t) * C;
-            for (int c = 0; c < C; c++) w[c] += d[c];
+            for (int c = 0; c < C; c++)
+                w[c] += d[c];
         }
     }
 }
@@ -681,12 +769,14 @@ void cpu_add(float *out, const float *a, const float *b, size_t n)
 #pragma omp parallel for schedule(static)
     for (long ch = 0; ch < nch; ch++) {
         size_t i0 = (size_t)ch * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
-        for (size_t i = i0; i < i1; i++) out[i] = a[i] + b[i];
+        for (size_t i = i0; i < i1; i++)
+            out[i] = a[i] + b[i];
     }
 }
 
 void cpu_matvec(float *out, const float *W, const float *x, int rows, int cols)
 {
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) out[r] = dot16(W + (long)r * cols, x, cols);
+    for (int r = 0; r < rows; r++)
+        out[r] = dot16(W + (long)r * cols, x, cols);
 }

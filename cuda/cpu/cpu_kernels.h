@@ -14,38 +14,38 @@
  * (any strides), B row-major [K,N] with leading dimension ldb, C row-major with
  * leading dimension ldc. When !accumulate, bias (may be NULL) is added per
  * column j before the products. Each C element sums p = 0..K−1 in order. */
-void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
-              int M, int N, int K, int accumulate, const float *bias);
+void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb, int M, int N, int K,
+              int accumulate, const float *bias);
 
 /* cpu_gemm on the calling thread only (for use inside parallel regions). */
-void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb,
-                     int M, int N, int K, int accumulate, const float *bias);
+void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb, int M, int N,
+                     int K, int accumulate, const float *bias);
 
 /* out[N,OC] = inp[N,IC] · w[OC,IC]ᵀ + bias (bias may be NULL). wt_scratch holds
  * IC·OC floats: w (or, for small N, inp and out) is transposed there first so
  * the kernel reads rows of B. */
-void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC,
-                    int OC, float *wt_scratch);
+void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
+                    float *wt_scratch);
 /* dst[cols,rows] = src[rows,cols]ᵀ. */
 void cpu_transpose(float *dst, const float *src, int rows, int cols);
 /* dinp[N,IC] = dout·w (skipped when dinp is NULL); dw[OC,IC] (= or += with
  * accumulate_dw) doutᵀ·inp (skipped when dw is NULL); dbias[OC] = Σ_rows dout (skipped when NULL). */
-void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                    const float *w, int N, int IC, int OC, int accumulate_dw);
+void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                    int IC, int OC, int accumulate_dw);
 
 /* LayerNorm (eps 1e-5, biased variance). mean/rstd: [N] saved for backward. */
-void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                       const float *b, int N, int C);
+void cpu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b, int N,
+                       int C);
 /* dinp += ..., dw = ..., db = ... */
-void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                       const float *w, const float *mean, const float *rstd, int N, int C);
+void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                       const float *mean, const float *rstd, int N, int C);
 
 /* Causal self-attention. qkv [B,T,3C] ([q|k|v]); out [B,T,C]; att [B,NH,T,T]
  * receives the softmax probabilities (row t: columns 0..t, zeros after). */
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 /* dqkv [B,T,3C] (=); scratch [B,NH,T,T]. */
-void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                       const float *att, int B, int T, int C, int NH);
+void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B, int T,
+                       int C, int NH);
 
 /* GELU, tanh approximation. dinp (=) may alias dout (slower: the loop stays scalar). */
 void cpu_gelu_fwd(float *out, const float *inp, size_t n);

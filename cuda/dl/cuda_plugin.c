@@ -21,7 +21,8 @@ int gpt_set_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (host_report) host_report(buf);
+    if (host_report)
+        host_report(buf);
     return -1;
 }
 
@@ -34,7 +35,8 @@ static const struct gpt_cuda_plugin plugin = {
 };
 
 /* See gpt_cuda_plugin_entry in cuda/cuda_plugin.h. */
-__attribute__((visibility("default"))) const struct gpt_cuda_plugin *runs_cuda_plugin_v1(void (*report)(const char *msg))
+__attribute__((visibility("default"))) const struct gpt_cuda_plugin *
+runs_cuda_plugin_v1(void (*report)(const char *msg))
 {
     host_report = report;
     return &plugin;

@@ -27,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(runs_json_parse(&m2, c, "canonical") == 0, "canonical text does not parse: %s", runs_error_message());
     FUZZ_CHECK(runs_json_equal(m, m2), "canonical text parses to a different value");
     int rc2 = runs_manifest_validate(m2);
-    FUZZ_CHECK(rc2 == rc, "the canonical form validates differently (%d, was %d): %s", rc2, rc,
-               runs_error_message());
+    FUZZ_CHECK(rc2 == rc, "the canonical form validates differently (%d, was %d): %s", rc2, rc, runs_error_message());
     if (rc == 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(m2, "schema");
         FUZZ_CHECK(runs_manifest_validate(m2) == RUNS_EINVALID, "a manifest without \"schema\" validated");

@@ -53,10 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
     back = fuzz_read(out, &n);
     /* header ints 3..255 are reserved (zero when we write them); the rest must match */
-    FUZZ_CHECK(n == size && memcmp(back, data, 12) == 0 &&
-                   memcmp(back + RUNS_SHARD_HEADER_BYTES, data + RUNS_SHARD_HEADER_BYTES,
-                          size - RUNS_SHARD_HEADER_BYTES) == 0,
-               "write(open(x)) differs from x");
+    FUZZ_CHECK(
+        n == size && memcmp(back, data, 12) == 0 &&
+            memcmp(back + RUNS_SHARD_HEADER_BYTES, data + RUNS_SHARD_HEADER_BYTES, size - RUNS_SHARD_HEADER_BYTES) == 0,
+        "write(open(x)) differs from x");
     free(back);
     free(ids);
     return 0;

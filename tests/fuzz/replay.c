@@ -25,7 +25,10 @@
 /* ASan reserves terabytes of address space, so no rlimit: its allocator refuses
  * instead (NULL, as malloc would under the rlimit). */
 const char *__asan_default_options(void);
-const char *__asan_default_options(void) { return "allocator_may_return_null=1:max_allocation_size_mb=1024"; }
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1:max_allocation_size_mb=1024";
+}
 #endif
 
 int main(int argc, char **argv)

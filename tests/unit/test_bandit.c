@@ -110,9 +110,9 @@ static void caps_and_floors_hold(void **state)
     add_source(&c, "dictionary", 0.25, 0.0);
     add_source(&c, "gutenberg", 0.7, 0.2);
     add_source(&c, "repo-commits", 0.2, 0.0);
-    add_source(&c, "repo-docs", 0.3, 0.0);   /* repetitive, loss low and easy */
-    curve cv[] = {natural(5.5, 2.2, 3000), natural(6.5, 3.5, 2500), natural(6.0, 2.8, 4000),
-                  natural(6.0, 3.0, 2000), repetitive};
+    add_source(&c, "repo-docs", 0.3, 0.0); /* repetitive, loss low and easy */
+    curve cv[] = {natural(5.5, 2.2, 3000), natural(6.5, 3.5, 2500), natural(6.0, 2.8, 4000), natural(6.0, 3.0, 2000),
+                  repetitive};
     double pm = c.bandit.pull_max, k = 2;
     runs_bandit *b;
     assert_int_equal(runs_bandit_create(&b, &c, NULL), 0);
@@ -131,18 +131,18 @@ static void caps_and_floors_hold(void **state)
             runs_bandit_arm_info a;
             runs_bandit_arm(b, i, &a);
             double share = (double)a.steps / (double)n;
-            double over = (share - c.data.sources[i].cap) * n / pm;   /* in pulls */
+            double over = (share - c.data.sources[i].cap) * n / pm; /* in pulls */
             double under = (c.data.sources[i].floor - share) * n / pm;
             if (over > worst_cap)
                 worst_cap = over;
             if (c.data.sources[i].floor > 0 && under > worst_floor)
                 worst_floor = under;
             if (share > c.data.sources[i].cap + pm / n)
-                fail_msg("step %ld: %s share %.4f over cap %.2f + %.4f", t, a.name, share,
-                         c.data.sources[i].cap, pm / n);
+                fail_msg("step %ld: %s share %.4f over cap %.2f + %.4f", t, a.name, share, c.data.sources[i].cap,
+                         pm / n);
             if (share < c.data.sources[i].floor - k * pm / n)
-                fail_msg("step %ld: %s share %.4f under floor %.2f - %.4f", t, a.name, share,
-                         c.data.sources[i].floor, k * pm / n);
+                fail_msg("step %ld: %s share %.4f under floor %.2f - %.4f", t, a.name, share, c.data.sources[i].floor,
+                         k * pm / n);
         }
     }
     /* at the end every share is within 0.5% of its bounds */
@@ -154,7 +154,8 @@ static void caps_and_floors_hold(void **state)
         assert_true(share >= c.data.sources[i].floor - 0.005);
     }
     print_message("# caps/floors: worst excess over a cap %.2f pulls, worst shortfall under a floor "
-                  "%.2f pulls (pull_max %d steps)\n", worst_cap, worst_floor, (int)pm);
+                  "%.2f pulls (pull_max %d steps)\n",
+                  worst_cap, worst_floor, (int)pm);
     runs_bandit_free(b);
 }
 
@@ -172,8 +173,8 @@ static void repetition_does_not_win(void **state)
     long picks[3] = {0};
     drive(b, &m, cv, 0, 20000, picks, NULL);
     double rep = picks[2] / 20000.0;
-    print_message("# shares: chat %.3f gutenberg %.3f repo-docs (repetitive, loss ~0.05) %.3f\n",
-                  picks[0] / 20000.0, picks[1] / 20000.0, rep);
+    print_message("# shares: chat %.3f gutenberg %.3f repo-docs (repetitive, loss ~0.05) %.3f\n", picks[0] / 20000.0,
+                  picks[1] / 20000.0, rep);
     assert_true(rep < 0.15);
     assert_true(picks[2] < picks[0] && picks[2] < picks[1]);
     runs_bandit_arm_info a, r;
@@ -227,9 +228,9 @@ static void zombie_arm_dropped(void **state)
     runs_config c = base_config();
     add_source(&c, "chat", 1.0, 0.0);
     add_source(&c, "gutenberg", 1.0, 0.0);
-    add_source(&c, "hermes3", 1.0, 0.0);          /* its shard is empty */
-    add_source(&c, "repo-docs", 0.0, 0.0);        /* cap 0.0 */
-    add_source(&c, "repo-docstrings", 0.8, 0.0);  /* excluded, cap left at 0.8 */
+    add_source(&c, "hermes3", 1.0, 0.0);         /* its shard is empty */
+    add_source(&c, "repo-docs", 0.0, 0.0);       /* cap 0.0 */
+    add_source(&c, "repo-docstrings", 0.8, 0.0); /* excluded, cap left at 0.8 */
     strcpy(c.data.exclude[c.data.n_exclude++], "repo-docstrings");
     int has_data[] = {1, 1, 0, 1, 1};
     runs_bandit *b;
@@ -271,8 +272,7 @@ static void zombie_arm_dropped(void **state)
     assert_int_equal(a.pulls, 300);
     assert_true(a.value == 0.4);
     /* never pulled, not even to finish the stale pull; never written back */
-    curve cv[] = {natural(5.5, 2.2, 3000), natural(6.0, 2.8, 4000), natural(5, 2, 1000),
-                  repetitive, repetitive};
+    curve cv[] = {natural(5.5, 2.2, 3000), natural(6.0, 2.8, 4000), natural(5, 2, 1000), repetitive, repetitive};
     sim m = {.rng = 3};
     long picks[5] = {0};
     drive(b, &m, cv, 20000, 30000, picks, NULL);
@@ -329,7 +329,7 @@ static void cap_zero_and_exclude_never_pulled(void **state)
 static void curriculum_warmup(void **state)
 {
     runs_config c = base_config();
-    add_source(&c, "chat", 0.4, 0.3);     /* DESIGN.md's example: the only warmup source has cap 0.4 */
+    add_source(&c, "chat", 0.4, 0.3); /* DESIGN.md's example: the only warmup source has cap 0.4 */
     add_source(&c, "gutenberg", 1.0, 0.0);
     add_source(&c, "oasst", 1.0, 0.0);
     add_source(&c, "repo-docs", 0.3, 0.0);
@@ -386,8 +386,8 @@ static runs_config four_sources(void)
     add_source(&c, "repo-docs", 0.3, 0.0);
     return c;
 }
-static const curve four_curves[] = {{5.5, 2.2, 3000, 0.7}, {6.5, 3.5, 2500, 0.6}, {6.0, 2.8, 4000, 0.8},
-                                    {1.0, 0.05, 300, 0.03}};
+static const curve four_curves[] = {
+    {5.5, 2.2, 3000, 0.7}, {6.5, 3.5, 2500, 0.6}, {6.0, 2.8, 4000, 0.8}, {1.0, 0.05, 300, 0.03}};
 
 /* Save mid-pull, reload into a fresh bandit (a resumed process), carry on: the
  * same text and the same choices as the bandit that never stopped. */

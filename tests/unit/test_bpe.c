@@ -14,17 +14,17 @@
 #include "common/error.h"
 #include "tools/bpe.h"
 
-static const char *CORPUS =
-    "The quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs.\n"
-    "A tokenizer learns merges: the the the then there these those.\n"
-    "Numbers 12345 and 2024-05-20, tabs\tand  double  spaces.\n"
-    "Unicode: café, naïve, Straße, 東京, Москва, مرحبا.\n";
+static const char *CORPUS = "The quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs.\n"
+                            "A tokenizer learns merges: the the the then there these those.\n"
+                            "Numbers 12345 and 2024-05-20, tabs\tand  double  spaces.\n"
+                            "Unicode: café, naïve, Straße, 東京, Москва, مرحبا.\n";
 
 static char *big_corpus(size_t *len)
 {
     size_t n = strlen(CORPUS), reps = 200;
     char *s = malloc(n * reps + 1);
-    for (size_t i = 0; i < reps; i++) memcpy(s + i * n, CORPUS, n);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(s + i * n, CORPUS, n);
     s[n * reps] = 0;
     *len = n * reps;
     return s;
@@ -49,7 +49,8 @@ static void roundtrip(const runs_bpe *b, const void *bytes, size_t n, int flags)
     assert_int_equal(runs_bpe_decode(b, t.ids, t.n, &out, &out_len), 0);
     assert_int_equal(out_len, n);
     assert_memory_equal(out, bytes, n);
-    for (size_t i = 0; i < t.n; i++) assert_true(t.ids[i] >= 0 && t.ids[i] < runs_bpe_vocab_size(b));
+    for (size_t i = 0; i < t.n; i++)
+        assert_true(t.ids[i] >= 0 && t.ids[i] < runs_bpe_vocab_size(b));
     free(out);
     free(t.ids);
 }
@@ -71,7 +72,8 @@ static void test_roundtrip_arbitrary_bytes(void **state)
     runs_bpe *b = trained(600);
     /* every byte value, invalid UTF-8, NULs, long runs (chunk cutting) */
     unsigned char buf[4096];
-    for (int i = 0; i < 256; i++) buf[i] = (unsigned char)i;
+    for (int i = 0; i < 256; i++)
+        buf[i] = (unsigned char)i;
     const unsigned char bad[] = {0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82, 0x00, 0xf0, 0x28, 0x8c, 0xbc, 0x80};
     memcpy(buf + 256, bad, sizeof bad);
     memset(buf + 268, ' ', 300);
@@ -108,7 +110,8 @@ static void test_special_tokens(void **state)
     /* without the flag the literal stays bytes and still round-trips */
     t = (runs_tokens){0};
     assert_int_equal(runs_bpe_encode(b, s, strlen(s), 0, &t), 0);
-    for (size_t i = 0; i < t.n; i++) assert_true(t.ids[i] < 256 || t.ids[i] >= RUNS_BPE_FIRST_MERGE);
+    for (size_t i = 0; i < t.n; i++)
+        assert_true(t.ids[i] < 256 || t.ids[i] >= RUNS_BPE_FIRST_MERGE);
     free(t.ids);
     roundtrip(b, s, strlen(s), RUNS_BPE_SPECIALS);
     assert_int_equal(runs_bpe_special_id("<|endoftext|>"), 256);

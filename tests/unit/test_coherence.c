@@ -23,17 +23,17 @@ static double score(const char *s)
     return runs_coherence_score(s, NULL);
 }
 
-#define below(text, lim)                                                                        \
-    do {                                                                                        \
-        double v_ = score(text);                                                                \
-        if (!(v_ < (lim)))                                                                      \
-            fail_msg("score %.2f not below %g for: %s", v_, (double)(lim), text);              \
+#define below(text, lim)                                                                                               \
+    do {                                                                                                               \
+        double v_ = score(text);                                                                                       \
+        if (!(v_ < (lim)))                                                                                             \
+            fail_msg("score %.2f not below %g for: %s", v_, (double)(lim), text);                                      \
     } while (0)
-#define above(text, lim)                                                                        \
-    do {                                                                                        \
-        double v_ = score(text);                                                                \
-        if (!(v_ > (lim)))                                                                      \
-            fail_msg("score %.2f not above %g for: %s", v_, (double)(lim), text);              \
+#define above(text, lim)                                                                                               \
+    do {                                                                                                               \
+        double v_ = score(text);                                                                                       \
+        if (!(v_ > (lim)))                                                                                             \
+            fail_msg("score %.2f not above %g for: %s", v_, (double)(lim), text);                                      \
     } while (0)
 
 /* Seed 002: ANDREA-120M v1's samples from step 80K on. */
@@ -63,7 +63,7 @@ static void article_dominance(void **state)
     assert_int_equal(d.words, 50);
     assert_string_equal(d.top_word, "a");
     assert_true(fabs(d.top_share - 0.26) < 1e-12);
-    assert_true(d.bigram_div > 0.9);   /* n-grams alone would not catch it */
+    assert_true(d.bigram_div > 0.9); /* n-grams alone would not catch it */
     if (!(v < 30))
         fail_msg("a = 26%% of words scored %.2f", v);
 }
@@ -72,13 +72,15 @@ static void article_dominance(void **state)
 static void ordinary_english(void **state)
 {
     above("The Fourier transform decomposes signals into frequency components, allowing analysis of "
-          "signal characteristics & filtering in the frequency domain.", 80);
+          "signal characteristics & filtering in the frequency domain.",
+          80);
     above("black spider montano is alive, carolina parakeet is extinct.", 80);
     above("Rain's rhythmic refrain, Rivulets on the window, Respite from life's pain.", 80);
     above("Use pip list --outdated names to see the pip packages list in your project management...", 80);
     above("Once upon a time there was a little girl who lived in a village near the forest. Whenever "
           "she went out, the little girl wore a red riding cloak, so everyone in the village called "
-          "her Little Red Riding Hood.", 80);
+          "her Little Red Riding Hood.",
+          80);
     above("The cat sat on the mat.", 60);
     above("Machine learning models are trained on large datasets. They learn patterns that help them "
           "make predictions about new examples, but they can also memorise noise if the data is small.",
@@ -94,7 +96,7 @@ static void detail_components(void **state)
     runs_coherence_detail d;
     double v = runs_coherence_score("games, games, games, games, games, games", &d);
     assert_int_equal(d.words, 6);
-    assert_string_equal(d.top_word, "games");   /* punctuation trimmed, lowercased */
+    assert_string_equal(d.top_word, "games"); /* punctuation trimmed, lowercased */
     assert_true(d.top_share == 1.0);
     assert_true(d.dominance == 0.0);
     assert_true(fabs(d.bigram_div - 1.0 / 5) < 1e-12);
@@ -175,8 +177,7 @@ static void gate_on_scored_collapse(void **state)
 {
     const char *good = "The Fourier transform decomposes signals into frequency components.";
     const char *bad[] = {"region region region region region region region",
-                         "''''' ''''' '' ''' '' ''' '''?' ''' ' '' '' '",
-                         "games, games, games, games, games, games",
+                         "''''' ''''' '' ''' '' ''' '''?' ''' ' '' '' '", "games, games, games, games, games, games",
                          "Budy Budy Budy Budy Budy Budy Budy Budy Budy"};
     runs_gate g;
     runs_gate_init(&g, 30, 5);
@@ -201,7 +202,7 @@ static void issue12_spaceless_loops(void **state)
     /* one "word": every word-level term is perfect, the characters alone say loop */
     assert_int_equal(d.words, 1);
     assert_true(d.bigram_div == 1.0 && d.trigram_div == 1.0 && d.word_div == 1.0 && d.dominance == 1.0);
-    assert_true(d.lz_ratio < 0.1);   /* 2 literals + 1 back-reference over 60 bytes */
+    assert_true(d.lz_ratio < 0.1); /* 2 literals + 1 back-reference over 60 bytes */
     assert_true(d.lz_score == 0.0);
     if (!(v < 30))
         fail_msg("\"ieie...\" scored %.2f", v);
@@ -242,10 +243,10 @@ static FILE *open_fixture(void)
 
 static void labelled_fixture(void **state)
 {
-    static const char *kinds[] = {"word-loop", "phrase-loop", "nospace-loop-p1", "nospace-loop-p2",
-                                  "nospace-loop-p20", "char-run", "punct-run", "whitespace",
-                                  "empty", "token-repeat", "mutated-cycle", "sample:diverged", "corpus:",
-                                  "sample:early", "sample:late"};
+    static const char *kinds[] = {
+        "word-loop",     "phrase-loop",     "nospace-loop-p1", "nospace-loop-p2", "nospace-loop-p20",
+        "char-run",      "punct-run",       "whitespace",      "empty",           "token-repeat",
+        "mutated-cycle", "sample:diverged", "corpus:",         "sample:early",    "sample:late"};
     enum { NKINDS = sizeof kinds / sizeof *kinds };
     int seen[NKINDS] = {0};
     FILE *f = open_fixture();
@@ -289,7 +290,8 @@ static void labelled_fixture(void **state)
             good_ok += ok;
             good_min = v < good_min ? v : good_min;
         }
-        if (!degenerate && strncmp(kind->valuestring, "corpus:", 7) == 0 && strlen(corpus) + strlen(text->valuestring) + 2 < sizeof corpus) {
+        if (!degenerate && strncmp(kind->valuestring, "corpus:", 7) == 0 &&
+            strlen(corpus) + strlen(text->valuestring) + 2 < sizeof corpus) {
             strcat(corpus, text->valuestring);
             strcat(corpus, "\n");
         }
@@ -307,8 +309,8 @@ static void labelled_fixture(void **state)
     assert_true(d.lz_score == 1.0);
     assert_true(v >= 30);
     fclose(f);
-    printf("coherence fixture: %d/%d degenerate < 30 (highest %.1f), %d/%d sound >= 30 (lowest %.1f)\n",
-           bad_ok, n_bad, bad_max, good_ok, n_good, good_min);
+    printf("coherence fixture: %d/%d degenerate < 30 (highest %.1f), %d/%d sound >= 30 (lowest %.1f)\n", bad_ok, n_bad,
+           bad_max, good_ok, n_good, good_min);
     for (int k = 0; k < NKINDS; k++)
         if (!seen[k])
             fail_msg("the fixture has no text of kind %s*", kinds[k]);
@@ -321,14 +323,10 @@ int main(int argc, char **argv)
 {
     argv0 = argc > 0 ? argv[0] : "";
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seed_collapse_samples),
-        cmocka_unit_test(article_dominance),
-        cmocka_unit_test(ordinary_english),
-        cmocka_unit_test(detail_components),
-        cmocka_unit_test(gate_patience),
-        cmocka_unit_test(gate_on_scored_collapse),
-        cmocka_unit_test(issue12_spaceless_loops),
-        cmocka_unit_test(labelled_fixture),
+        cmocka_unit_test(seed_collapse_samples),   cmocka_unit_test(article_dominance),
+        cmocka_unit_test(ordinary_english),        cmocka_unit_test(detail_components),
+        cmocka_unit_test(gate_patience),           cmocka_unit_test(gate_on_scored_collapse),
+        cmocka_unit_test(issue12_spaceless_loops), cmocka_unit_test(labelled_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,7 +59,8 @@ static const gpt_adamw HP = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weigh
 
 static int have_device(void)
 {
-    if (gpt_cuda_device_count() > 0) return 1;
+    if (gpt_cuda_device_count() > 0)
+        return 1;
     /* the backend's reason (no device, a driver too old for this build, no CUDA
      * build): on a GPU machine a skip must not pass for a pass unnoticed */
     gpt_model *m = NULL;
@@ -72,8 +73,10 @@ static int have_device(void)
 static gpt_model *make(gpt_backend be, uint64_t seed)
 {
     gpt_model *m = NULL;
-    if (gpt_create(&m, &CFG, B_, T_, be)) fail_msg("gpt_create(%s): %s", gpt_backend_name(be), gpt_last_error());
-    if (gpt_init_weights(m, seed)) fail_msg("init (%s): %s", gpt_backend_name(be), gpt_last_error());
+    if (gpt_create(&m, &CFG, B_, T_, be))
+        fail_msg("gpt_create(%s): %s", gpt_backend_name(be), gpt_last_error());
+    if (gpt_init_weights(m, seed))
+        fail_msg("init (%s): %s", gpt_backend_name(be), gpt_last_error());
     return m;
 }
 
@@ -89,14 +92,16 @@ static float *group(const gpt_model *m, gpt_slot s)
 {
     float *p = gpt_host_alloc(m, gpt_num_params(m) * sizeof(float));
     assert_non_null(p);
-    if (gpt_read(m, s, p)) fail_msg("gpt_read(%s): %s", gpt_backend_name(gpt_get_backend(m)), gpt_last_error());
+    if (gpt_read(m, s, p))
+        fail_msg("gpt_read(%s): %s", gpt_backend_name(gpt_get_backend(m)), gpt_last_error());
     return p;
 }
 
 static void assert_rel(const char *what, double want, double got, double tol)
 {
     double err = fabs(got - want) / fmax(fabs(want), 1e-12);
-    if (!(err <= tol)) fail_msg("%s: cpu %.9g cuda %.9g (relative %.3g > %.1g)", what, want, got, err, tol);
+    if (!(err <= tol))
+        fail_msg("%s: cpu %.9g cuda %.9g (relative %.3g > %.1g)", what, want, got, err, tol);
 }
 
 /* Per-tensor max-abs difference against the tensor's own scale (see the top). */
@@ -105,7 +110,8 @@ static void assert_group_close(const gpt_model *mc, const gpt_model *mg, gpt_slo
     float *a = group(mc, s), *b = group(mg, s);
     int nt = gpt_num_tensors(mc);
     double global = 0.0;
-    for (size_t i = 0; i < gpt_num_params(mc); i++) global = fmax(global, fabs(a[i]));
+    for (size_t i = 0; i < gpt_num_params(mc); i++)
+        global = fmax(global, fabs(a[i]));
     assert_true(global > 0.0);
     for (int t = 0; t < nt; t++) {
         const gpt_tensor_info *ti = gpt_tensor(mc, t);
@@ -130,28 +136,35 @@ static void assert_params_close(const gpt_model *mc, const gpt_model *mg, int st
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]);
-        if (isnan(b[i])) d = INFINITY;
+        if (isnan(b[i]))
+            d = INFINITY;
         worst = fmax(worst, d);
-        if (d > 1e-4) far++;
+        if (d > 1e-4)
+            far++;
     }
-    if (!(worst <= 2.0 * LR * steps)) fail_msg("params: max |cuda-cpu| = %.3g > 2*lr*steps", worst);
-    if (far * 1000 > n) fail_msg("params: %zu of %zu elements differ by more than 1e-4", far, n);
+    if (!(worst <= 2.0 * LR * steps))
+        fail_msg("params: max |cuda-cpu| = %.3g > 2*lr*steps", worst);
+    if (far * 1000 > n)
+        fail_msg("params: %zu of %zu elements differ by more than 1e-4", far, n);
     gpt_host_free(mc, a);
     gpt_host_free(mg, b);
 }
 
 /* One training step on both; checks loss and grad norm agree. */
-static void step_both(gpt_model *mc, gpt_model *mg, const int32_t *in, const int32_t *tg, int k,
-                      const gpt_adamw *hp)
+static void step_both(gpt_model *mc, gpt_model *mg, const int32_t *in, const int32_t *tg, int k, const gpt_adamw *hp)
 {
     float lc, lg, nc, ng;
     char what[64];
-    if (gpt_forward(mc, in, tg, B_, T_, 1, &lc)) fail_msg("cpu forward: %s", gpt_last_error());
-    if (gpt_forward(mg, in, tg, B_, T_, 1, &lg)) fail_msg("cuda forward: %s", gpt_last_error());
+    if (gpt_forward(mc, in, tg, B_, T_, 1, &lc))
+        fail_msg("cpu forward: %s", gpt_last_error());
+    if (gpt_forward(mg, in, tg, B_, T_, 1, &lg))
+        fail_msg("cuda forward: %s", gpt_last_error());
     snprintf(what, sizeof what, "loss at step %d", k);
     assert_rel(what, lc, lg, 1e-4);
-    if (gpt_update(mc, hp, LR, &nc)) fail_msg("cpu update: %s", gpt_last_error());
-    if (gpt_update(mg, hp, LR, &ng)) fail_msg("cuda update: %s", gpt_last_error());
+    if (gpt_update(mc, hp, LR, &nc))
+        fail_msg("cpu update: %s", gpt_last_error());
+    if (gpt_update(mg, hp, LR, &ng))
+        fail_msg("cuda update: %s", gpt_last_error());
     snprintf(what, sizeof what, "grad norm at step %d", k);
     assert_rel(what, nc, ng, 1e-4);
     assert_int_equal(gpt_adam_step(mc), gpt_adam_step(mg));
@@ -160,7 +173,8 @@ static void step_both(gpt_model *mc, gpt_model *mg, const int32_t *in, const int
 static void test_absent_device_fails_cleanly(void **state)
 {
     (void)state;
-    if (gpt_cuda_device_count() > 0) skip();
+    if (gpt_cuda_device_count() > 0)
+        skip();
     gpt_model *m = (gpt_model *)0x1;
     assert_int_equal(gpt_cuda_available(), 0);
     assert_int_equal(gpt_create(&m, &CFG, B_, T_, GPT_BACKEND_CUDA), -1);
@@ -173,7 +187,8 @@ static void test_absent_device_fails_cleanly(void **state)
 static void test_loss_and_gradients(void **state)
 {
     (void)state;
-    if (!have_device()) skip();
+    if (!have_device())
+        skip();
     gpt_model *mc = make(GPT_BACKEND_CPU, 1234), *mg = make(GPT_BACKEND_CUDA, 1234);
     int32_t in[B_ * T_], tg[B_ * T_];
     uint64_t rng = 99;
@@ -227,7 +242,8 @@ static void reduced_math(const char *math, double loss_tol, double grad_tol)
 static void test_tensor_core_maths(void **state)
 {
     (void)state;
-    if (!have_device()) skip();
+    if (!have_device())
+        skip();
     reduced_math("tf32", 2e-3, 1e-2);
     reduced_math("bf16", 2e-2, 1e-1);
     /* an unknown math is refused at create, with the choices in the message */
@@ -243,7 +259,8 @@ static void test_tensor_core_maths(void **state)
 static void test_ten_adamw_steps(void **state)
 {
     (void)state;
-    if (!have_device()) skip();
+    if (!have_device())
+        skip();
     gpt_model *mc = make(GPT_BACKEND_CPU, 77), *mg = make(GPT_BACKEND_CUDA, 77);
     int32_t in[B_ * T_], tg[B_ * T_];
     uint64_t rng = 5;
@@ -252,7 +269,8 @@ static void test_ten_adamw_steps(void **state)
          * every step would clip; every other step runs with clipping off
          * (grad_clip 0) so the unclipped path (scale 1) is compared too. */
         gpt_adamw hp = HP;
-        if (k % 2 == 0) hp.grad_clip = 0.0f;
+        if (k % 2 == 0)
+            hp.grad_clip = 0.0f;
         batch(&rng, in, tg);
         step_both(mc, mg, in, tg, k, &hp);
     }
@@ -286,7 +304,8 @@ static void resume_across(gpt_backend from, gpt_backend to)
     assert_int_equal(gpt_create(&b, &CFG, B_, T_, to), 0);
     for (int s = GPT_PARAM; s <= GPT_ADAM_V; s++) {
         float *p = group(a, (gpt_slot)s);
-        if (gpt_write(b, (gpt_slot)s, p)) fail_msg("gpt_write: %s", gpt_last_error());
+        if (gpt_write(b, (gpt_slot)s, p))
+            fail_msg("gpt_write: %s", gpt_last_error());
         gpt_host_free(a, p);
     }
     gpt_set_adam_step(b, gpt_adam_step(a));
@@ -305,14 +324,16 @@ static void resume_across(gpt_backend from, gpt_backend to)
 static void test_checkpoint_cpu_to_cuda(void **state)
 {
     (void)state;
-    if (!have_device()) skip();
+    if (!have_device())
+        skip();
     resume_across(GPT_BACKEND_CPU, GPT_BACKEND_CUDA);
 }
 
 static void test_checkpoint_cuda_to_cpu(void **state)
 {
     (void)state;
-    if (!have_device()) skip();
+    if (!have_device())
+        skip();
     resume_across(GPT_BACKEND_CUDA, GPT_BACKEND_CPU);
 }
 
@@ -320,12 +341,9 @@ int main(void)
 {
     unsetenv("RUNS_CUDA_MATH"); /* parity is stated for fp32 math */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_absent_device_fails_cleanly),
-        cmocka_unit_test(test_loss_and_gradients),
-        cmocka_unit_test(test_tensor_core_maths),
-        cmocka_unit_test(test_ten_adamw_steps),
-        cmocka_unit_test(test_checkpoint_cpu_to_cuda),
-        cmocka_unit_test(test_checkpoint_cuda_to_cpu),
+        cmocka_unit_test(test_absent_device_fails_cleanly), cmocka_unit_test(test_loss_and_gradients),
+        cmocka_unit_test(test_tensor_core_maths),           cmocka_unit_test(test_ten_adamw_steps),
+        cmocka_unit_test(test_checkpoint_cpu_to_cuda),      cmocka_unit_test(test_checkpoint_cuda_to_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

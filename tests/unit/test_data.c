@@ -37,7 +37,8 @@ static void make_shard(const char *name, int n, int mul, int add, int mod)
     char p[256];
     snprintf(p, sizeof p, "%s/%s.tok", dir, name);
     int32_t *t = malloc((size_t)(n ? n : 1) * sizeof *t);
-    for (int i = 0; i < n; i++) t[i] = (int32_t)(((int64_t)i * mul + add) % mod);
+    for (int i = 0; i < n; i++)
+        t[i] = (int32_t)(((int64_t)i * mul + add) % mod);
     assert_int_equal(runs_shard_write(p, t, (size_t)n), 0);
     free(t);
 }
@@ -66,8 +67,8 @@ static void test_open_rules_and_errors(void **state)
     make_shard("a", 100, 1, 0, 4096);
     base_config(&c);
     add_source(&c, "a", "a.tok", 1.0);
-    add_source(&c, "b-capped", "nope1.tok", 0.0);     /* cap 0: never opened, missing is fine */
-    add_source(&c, "c-excluded", "nope2.tok", 0.5);   /* excluded: never opened */
+    add_source(&c, "b-capped", "nope1.tok", 0.0);   /* cap 0: never opened, missing is fine */
+    add_source(&c, "c-excluded", "nope2.tok", 0.5); /* excluded: never opened */
     snprintf(c.data.exclude[c.data.n_exclude++], RUNS_NAME_MAX, "c-excluded");
     assert_int_equal(runs_data_open(&d, &c), 0);
     assert_true(runs_data_has_tokens(d, 0));
@@ -169,7 +170,8 @@ static void test_resume_bit_exact(void **state)
     add_source(&c, "y", "y.tok", 0.5);
     assert_int_equal(runs_data_open(&a, &c), 0);
     int32_t in[64], tg[64], in2[64], tg2[64];
-    for (int s = 0; s < 23; s++) assert_int_equal(runs_data_next_batch(a, s % 3 == 0, 4, 16, in, tg), 0);
+    for (int s = 0; s < 23; s++)
+        assert_int_equal(runs_data_next_batch(a, s % 3 == 0, 4, 16, in, tg), 0);
     cJSON *j = runs_data_cursors_to_json(a);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
@@ -314,10 +316,8 @@ static void test_measure_batches(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_rules_and_errors),
-        cmocka_unit_test(test_sequential_wrap),
-        cmocka_unit_test(test_resume_bit_exact),
-        cmocka_unit_test(test_heldout_region),
+        cmocka_unit_test(test_open_rules_and_errors), cmocka_unit_test(test_sequential_wrap),
+        cmocka_unit_test(test_resume_bit_exact),      cmocka_unit_test(test_heldout_region),
         cmocka_unit_test(test_measure_batches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

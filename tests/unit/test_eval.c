@@ -94,10 +94,12 @@ static void fixture_open(fixture *f, uint64_t seed)
     enum { N = 3000 };
     int32_t *t = malloc(N * sizeof *t);
     char p[256];
-    for (int i = 0; i < N; i++) t[i] = (int32_t)((i * 7 + i / 13) % 61);
+    for (int i = 0; i < N; i++)
+        t[i] = (int32_t)((i * 7 + i / 13) % 61);
     snprintf(p, sizeof p, "%s/train.tok", dir);
     assert_int_equal(runs_shard_write(p, t, N), 0);
-    for (int i = 0; i < N; i++) t[i] = (int32_t)((i * 11 + i / 5) % 61);
+    for (int i = 0; i < N; i++)
+        t[i] = (int32_t)((i * 11 + i / 5) % 61);
     snprintf(p, sizeof p, "%s/ho.tok", dir);
     assert_int_equal(runs_shard_write(p, t, N), 0);
     free(t);
@@ -251,8 +253,7 @@ static void test_plot_val_series(void **state)
     memset(&sr, 0, sizeof sr);
     const char *nodes[] = {
         "{\"eval_log\":[{\"step\":0,\"val_loss\":5,\"tokens\":8},{\"step\":10,\"val_loss\":4,\"tokens\":8}]}",
-        "{\"eval_log\":[{\"step\":10,\"val_loss\":9,\"tokens\":8},{\"step\":20,\"val_loss\":null,\"tokens\":8}]}",
-        "{}",
+        "{\"eval_log\":[{\"step\":10,\"val_loss\":9,\"tokens\":8},{\"step\":20,\"val_loss\":null,\"tokens\":8}]}", "{}",
         "{\"eval_log\":[{\"step\":30,\"val_loss\":3.5,\"tokens\":8}]}"};
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
         cJSON *m = NULL;
@@ -262,7 +263,8 @@ static void test_plot_val_series(void **state)
     }
     assert_int_equal(sr.n_val, 4);
     long want_step[] = {0, 10, 20, 30};
-    for (int i = 0; i < 4; i++) assert_int_equal(sr.val_step[i], want_step[i]);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sr.val_step[i], want_step[i]);
     assert_true(sr.val_loss[1] == 4.0); /* the parent's row at 10 stays */
     assert_true(isnan(sr.val_loss[2]));
     assert_true(sr.val_loss[3] == 3.5);

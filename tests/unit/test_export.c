@@ -26,7 +26,8 @@ static int teardown(void **state)
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
+    if (system(cmd)) {
+    }
     return 0;
 }
 
@@ -71,7 +72,8 @@ static void test_llmc_round_trip(void **state)
     gpt_config c = {.n_layer = 2, .n_head = 2, .n_embd = 8, .vocab_size = 50, .block_size = 16};
     size_t n = runs_export_num_params(&c), C = 8, L = 2, Vp = 128;
     float *w = malloc(n * sizeof *w);
-    for (size_t i = 0; i < n; i++) w[i] = (float)i * 0.001f - 1.0f;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)i * 0.001f - 1.0f;
     char path[128];
     snprintf(path, sizeof path, "%s/model.bin", dir);
     assert_int_equal(runs_export_llmc(path, &c, w), 0);
@@ -91,7 +93,8 @@ static void test_llmc_round_trip(void **state)
     float *p = (float *)(f + 1024);
     /* wte rows as ours, then zero padding rows */
     assert_memory_equal(p, w, 50 * C * 4);
-    for (size_t i = 50 * C; i < Vp * C; i++) assert_true(p[i] == 0.0f);
+    for (size_t i = 50 * C; i < Vp * C; i++)
+        assert_true(p[i] == 0.0f);
     /* wpe follows the padded wte */
     assert_memory_equal(p + Vp * C, w + 50 * C, 16 * C * 4);
     /* layer 1's qkvw: llm.c array 4 (after wte, wpe, ln1w[L], ln1b[L], qkvw of layer 0) */
@@ -160,7 +163,8 @@ static void test_safetensors(void **state)
     size_t len;
     unsigned char *f = slurp(path, &len);
     uint64_t hl = 0;
-    for (int i = 0; i < 8; i++) hl |= (uint64_t)f[i] << (8 * i);
+    for (int i = 0; i < 8; i++)
+        hl |= (uint64_t)f[i] << (8 * i);
     assert_int_equal(hl % 8, 0);
     assert_int_equal(len, 8 + hl + sizeof a + sizeof b + sizeof c1);
     char *hdr = strndup((char *)f + 8, hl);

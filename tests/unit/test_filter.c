@@ -15,7 +15,10 @@
 #include "common/error.h"
 #include "tools/filter.h"
 
-static int classify(const char *s) { return runs_filter_classify(s, strlen(s)); }
+static int classify(const char *s)
+{
+    return runs_filter_classify(s, strlen(s));
+}
 
 /* n copies of unit joined */
 static char *rep(const char *prefix, const char *unit, int n, const char *suffix)
@@ -23,7 +26,8 @@ static char *rep(const char *prefix, const char *unit, int n, const char *suffix
     size_t len = strlen(prefix) + strlen(unit) * (size_t)n + strlen(suffix) + 1;
     char *s = malloc(len);
     strcpy(s, prefix);
-    for (int i = 0; i < n; i++) strcat(s, unit);
+    for (int i = 0; i < n; i++)
+        strcat(s, unit);
     strcat(s, suffix);
     return s;
 }
@@ -279,14 +283,10 @@ static void test_run_and_help(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_leaks_of_several_shapes),
-        cmocka_unit_test(test_markdown_in_assistant_turns_survives),
-        cmocka_unit_test(test_slash_splitting),
-        cmocka_unit_test(test_oversize_paragraphs),
-        cmocka_unit_test(test_foreign_script),
-        cmocka_unit_test(test_low_bigram_diversity),
-        cmocka_unit_test(test_file_counts_and_report),
-        cmocka_unit_test(test_run_and_help),
+        cmocka_unit_test(test_leaks_of_several_shapes), cmocka_unit_test(test_markdown_in_assistant_turns_survives),
+        cmocka_unit_test(test_slash_splitting),         cmocka_unit_test(test_oversize_paragraphs),
+        cmocka_unit_test(test_foreign_script),          cmocka_unit_test(test_low_bigram_diversity),
+        cmocka_unit_test(test_file_counts_and_report),  cmocka_unit_test(test_run_and_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,8 +87,7 @@ static void spike_fires_after_exactly_n_steps(void **state)
     assert_true(g.fired_value > 12.0);
     char buf[160], want[160];
     runs_loss_gate_describe(buf, sizeof buf, &g);
-    snprintf(want, sizeof want, "loss EMA %.4g > 3 × best 4 for 50 steps at step %ld", g.fired_value,
-             first_above + 49);
+    snprintf(want, sizeof want, "loss EMA %.4g > 3 × best 4 for 50 steps at step %ld", g.fired_value, first_above + 49);
     assert_string_equal(buf, want);
     assert_string_equal(runs_loss_rule_name(g.fired), "loss_spike");
 }
@@ -167,7 +166,7 @@ static void healthy_source_swings_never_fire(void **state)
         }
         src = !src;
     }
-    assert_true(g.worst_ratio > 1.2);   /* the swings did reach the gate */
+    assert_true(g.worst_ratio > 1.2); /* the swings did reach the gate */
     assert_true(g.worst_ratio < c.gate.loss_spike_factor);
 }
 
@@ -204,12 +203,9 @@ static void config_defaults_and_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(nonfinite_loss_fires_at_once),
-        cmocka_unit_test(nonfinite_grad_norm_fires_at_once),
-        cmocka_unit_test(spike_fires_after_exactly_n_steps),
-        cmocka_unit_test(spike_needs_consecutive_steps),
-        cmocka_unit_test(spike_waits_for_grace_and_can_be_off),
-        cmocka_unit_test(healthy_source_swings_never_fire),
+        cmocka_unit_test(nonfinite_loss_fires_at_once),         cmocka_unit_test(nonfinite_grad_norm_fires_at_once),
+        cmocka_unit_test(spike_fires_after_exactly_n_steps),    cmocka_unit_test(spike_needs_consecutive_steps),
+        cmocka_unit_test(spike_waits_for_grace_and_can_be_off), cmocka_unit_test(healthy_source_swings_never_fire),
         cmocka_unit_test(config_defaults_and_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,8 @@ static gpt_model *make(const gpt_config *c, int B, int T, uint64_t seed)
 {
     gpt_model *m = NULL;
     int rc = gpt_create(&m, c, B, T, GPT_BACKEND_CPU);
-    if (rc) fail_msg("gpt_create: %s", gpt_last_error());
+    if (rc)
+        fail_msg("gpt_create: %s", gpt_last_error());
     assert_int_equal(gpt_init_weights(m, seed), 0);
     return m;
 }
@@ -34,8 +35,10 @@ static gpt_model *make(const gpt_config *c, int B, int T, uint64_t seed)
 static void batch(int step, int V, int32_t *in, int32_t *tg, int n)
 {
     uint64_t s = 1000 + (uint64_t)step;
-    for (int i = 0; i < n; i++) in[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
-    for (int i = 0; i < n; i++) tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
+    for (int i = 0; i < n; i++)
+        in[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
+    for (int i = 0; i < n; i++)
+        tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
 }
 
 static void expect_refused(gpt_config c, int B, int T, const char *needle)
@@ -43,7 +46,8 @@ static void expect_refused(gpt_config c, int B, int T, const char *needle)
     gpt_model *m = (gpt_model *)0x1;
     assert_int_equal(gpt_create(&m, &c, B, T, GPT_BACKEND_CPU), -1);
     assert_null(m);
-    if (!strstr(gpt_last_error(), needle)) fail_msg("message \"%s\" lacks \"%s\"", gpt_last_error(), needle);
+    if (!strstr(gpt_last_error(), needle))
+        fail_msg("message \"%s\" lacks \"%s\"", gpt_last_error(), needle);
 }
 
 static void test_refuses_bad_configs(void **state)
@@ -54,18 +58,35 @@ static void test_refuses_bad_configs(void **state)
     c.n_head = 4;
     expect_refused(c, 1, 4, "model.n_embd (130) is not divisible by model.n_head (4)");
     expect_refused(tiny, 1, 9, "sequence length (9) exceeds model.block_size (8)");
-    c = tiny; c.n_layer = 0; expect_refused(c, 1, 4, "model.n_layer (0)");
-    c = tiny; c.n_head = -2; expect_refused(c, 1, 4, "model.n_head (-2)");
-    c = tiny; c.n_embd = 0; expect_refused(c, 1, 4, "model.n_embd (0)");
-    c = tiny; c.vocab_size = -1; expect_refused(c, 1, 4, "model.vocab_size (-1)");
-    c = tiny; c.block_size = 0; expect_refused(c, 1, 1, "model.block_size (0)");
-    c = tiny; c.vocab_size = 65537; expect_refused(c, 1, 4, "model.vocab_size (65537) exceeds 65536");
+    c = tiny;
+    c.n_layer = 0;
+    expect_refused(c, 1, 4, "model.n_layer (0)");
+    c = tiny;
+    c.n_head = -2;
+    expect_refused(c, 1, 4, "model.n_head (-2)");
+    c = tiny;
+    c.n_embd = 0;
+    expect_refused(c, 1, 4, "model.n_embd (0)");
+    c = tiny;
+    c.vocab_size = -1;
+    expect_refused(c, 1, 4, "model.vocab_size (-1)");
+    c = tiny;
+    c.block_size = 0;
+    expect_refused(c, 1, 1, "model.block_size (0)");
+    c = tiny;
+    c.vocab_size = 65537;
+    expect_refused(c, 1, 4, "model.vocab_size (65537) exceeds 65536");
     expect_refused(tiny, 0, 4, "batch size (0)");
     expect_refused(tiny, 1, -3, "sequence length (-3)");
     /* A size that would need terabytes is refused by arithmetic, not by malloc. */
-    c = tiny; c.n_embd = 65536; c.n_head = 1; c.n_layer = 100;
+    c = tiny;
+    c.n_embd = 65536;
+    c.n_head = 1;
+    c.n_layer = 100;
     expect_refused(c, 1, 4, "parameters");
-    c = tiny; c.vocab_size = 65536; c.n_embd = 64;
+    c = tiny;
+    c.vocab_size = 65536;
+    c.n_embd = 64;
     gpt_model *m = NULL;
     assert_int_equal(gpt_create(&m, &c, 1, 4, GPT_BACKEND_CPU), 0); /* 65536 itself is fine */
     gpt_free(m);
@@ -94,17 +115,20 @@ static void test_tensor_table(void **state)
     float *p = gpt_host_alloc(m, gpt_num_params(m) * sizeof *p);
     assert_int_equal(gpt_read(m, GPT_PARAM, p), 0);
     const gpt_tensor_info *lnw = gpt_tensor(m, 2), *lnb = gpt_tensor(m, 3);
-    for (size_t i = 0; i < lnw->numel; i++) assert_true(p[lnw->offset + i] == 1.0f && p[lnb->offset + i] == 0.0f);
+    for (size_t i = 0; i < lnw->numel; i++)
+        assert_true(p[lnw->offset + i] == 1.0f && p[lnb->offset + i] == 0.0f);
     /* The (parallel) init equals one sequential pass of the RNG over the
      * tensors in table order: N(0, 0.02), c_proj weights N(0, 0.02/sqrt(2L)). */
     uint64_t r = 1;
     for (int ti = 0; ti < gpt_num_tensors(m); ti++) {
         const gpt_tensor_info *t = gpt_tensor(m, ti);
-        if (t->ndim != 2) continue;
+        if (t->ndim != 2)
+            continue;
         float sd = strstr(t->name, "c_proj.w") ? 0.02f / sqrtf(2.0f * L) : 0.02f;
         for (size_t i = 0; i < t->numel; i++) {
             float want = sd * gpt_rng_normal(&r);
-            if (p[t->offset + i] != want) fail_msg("%s[%zu] = %g, sequential init gives %g", t->name, i, p[t->offset + i], want);
+            if (p[t->offset + i] != want)
+                fail_msg("%s[%zu] = %g, sequential init gives %g", t->name, i, p[t->offset + i], want);
         }
     }
     gpt_host_free(m, p);
@@ -132,7 +156,8 @@ static void test_whole_model_gradcheck(void **state)
     float *p = malloc(n * 4), *g = malloc(n * 4), *q = malloc(n * 4);
     uint64_t r = 99;
     assert_int_equal(gpt_read(m, GPT_PARAM, p), 0);
-    for (size_t i = 0; i < n; i++) p[i] += 0.3f * gpt_rng_normal(&r);
+    for (size_t i = 0; i < n; i++)
+        p[i] += 0.3f * gpt_rng_normal(&r);
     assert_int_equal(gpt_write(m, GPT_PARAM, p), 0);
     int32_t in[TB * TT], tg[TB * TT];
     batch(0, tiny.vocab_size, in, tg, TB * TT);
@@ -146,13 +171,15 @@ static void test_whole_model_gradcheck(void **state)
         memcpy(q, p, n * 4);
         for (size_t i = 0; i < t->numel; i++) {
             float d = (gpt_rng_next(&r) & 1) ? 1.0f : -1.0f;
-            if (ti == 1 && i >= (size_t)TT * tiny.n_embd) d = 0; /* unused wpe rows: checked below */
+            if (ti == 1 && i >= (size_t)TT * tiny.n_embd)
+                d = 0; /* unused wpe rows: checked below */
             analytic += (double)d * g[t->offset + i];
             q[t->offset + i] = p[t->offset + i] + h * d;
         }
         assert_int_equal(gpt_write(m, GPT_PARAM, q), 0);
         float lp = loss_at(m, in, tg);
-        for (size_t i = 0; i < t->numel; i++) q[t->offset + i] = 2 * p[t->offset + i] - q[t->offset + i];
+        for (size_t i = 0; i < t->numel; i++)
+            q[t->offset + i] = 2 * p[t->offset + i] - q[t->offset + i];
         assert_int_equal(gpt_write(m, GPT_PARAM, q), 0);
         float lm = loss_at(m, in, tg);
         double fd = ((double)lp - lm) / (2.0 * h);
@@ -160,8 +187,11 @@ static void test_whole_model_gradcheck(void **state)
             fail_msg("tensor %s: analytic %.6g, finite difference %.6g", t->name, analytic, fd);
     }
     const gpt_tensor_info *wpe = gpt_tensor(m, 1);
-    for (size_t i = (size_t)TT * tiny.n_embd; i < wpe->numel; i++) assert_true(g[wpe->offset + i] == 0.0f);
-    free(p); free(g); free(q);
+    for (size_t i = (size_t)TT * tiny.n_embd; i < wpe->numel; i++)
+        assert_true(g[wpe->offset + i] == 0.0f);
+    free(p);
+    free(g);
+    free(q);
     gpt_free(m);
 }
 
@@ -176,15 +206,18 @@ static void test_adamw_hand(void **state)
     gpt_adamw hp = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 0.0f};
     uint64_t r = 5;
     assert_int_equal(gpt_read(m, GPT_PARAM, p0), 0);
-    for (size_t i = 0; i < n; i++) ep[i] = p0[i];
+    for (size_t i = 0; i < n; i++)
+        ep[i] = p0[i];
     for (int t = 1; t <= 2; t++) {
-        for (size_t i = 0; i < n; i++) g[i] = 0.01f * gpt_rng_normal(&r);
+        for (size_t i = 0; i < n; i++)
+            g[i] = 0.01f * gpt_rng_normal(&r);
         assert_int_equal(gpt_write(m, GPT_GRAD, g), 0);
         float norm;
         assert_int_equal(gpt_update(m, &hp, 3e-3f, &norm), 0);
         assert_int_equal(gpt_adam_step(m), (uint64_t)t);
         double sq = 0;
-        for (size_t i = 0; i < n; i++) sq += (double)g[i] * g[i];
+        for (size_t i = 0; i < n; i++)
+            sq += (double)g[i] * g[i];
         assert_true(fabs(norm - sqrt(sq)) <= 1e-6 * sqrt(sq));
         for (int ti = 0; ti < gpt_num_tensors(m); ti++) {
             const gpt_tensor_info *inf = gpt_tensor(m, ti);
@@ -193,7 +226,8 @@ static void test_adamw_hand(void **state)
                 em[i] = 0.9 * em[i] + 0.1 * g[i];
                 ev[i] = 0.95 * ev[i] + 0.05 * (double)g[i] * g[i];
                 double mh = em[i] / (1 - pow(0.9, t)), vh = ev[i] / (1 - pow(0.95, t));
-                if (t == 1) assert_true(fabs(mh - g[i]) <= 1e-6 * fabs(g[i]) + 1e-12); /* bias correction */
+                if (t == 1)
+                    assert_true(fabs(mh - g[i]) <= 1e-6 * fabs(g[i]) + 1e-12); /* bias correction */
                 ep[i] -= 3e-3 * (mh / (sqrt(vh) + 1e-8) + wd * ep[i]);
             }
         }
@@ -202,7 +236,8 @@ static void test_adamw_hand(void **state)
         assert_int_equal(gpt_read(m, GPT_ADAM_V, vv), 0);
         /* Float vs double: the update is ~lr per element; 1e-7 absolute is a few ulps of p. */
         for (size_t i = 0; i < n; i++) {
-            if (fabs(p[i] - ep[i]) > 2e-7 + 1e-6 * fabs(ep[i])) fail_msg("p[%zu] %.9g want %.9g (t=%d)", i, p[i], ep[i], t);
+            if (fabs(p[i] - ep[i]) > 2e-7 + 1e-6 * fabs(ep[i]))
+                fail_msg("p[%zu] %.9g want %.9g (t=%d)", i, p[i], ep[i], t);
             /* m and v: a few float roundings of terms of size |g| and g². */
             /* (1 − β) is itself rounded in float (0.1f·(1+2.4e-7)), hence 1e-6 relative. */
             double gm = fabs((double)g[i]);
@@ -222,12 +257,21 @@ static void test_adamw_hand(void **state)
     assert_int_equal(gpt_update(m, &hp, 0.5f, NULL), 0);
     gpt_read(m, GPT_PARAM, p);
     const gpt_tensor_info *lnw = gpt_tensor(m, 2), *qkv = gpt_tensor(m, 4);
-    for (size_t i = 0; i < lnw->numel; i++) assert_true(p[lnw->offset + i] == p0[lnw->offset + i]);
+    for (size_t i = 0; i < lnw->numel; i++)
+        assert_true(p[lnw->offset + i] == p0[lnw->offset + i]);
     for (size_t i = 0; i < qkv->numel; i++) {
         float a = p0[qkv->offset + i];
         assert_true(fabsf(p[qkv->offset + i] - (a - 0.5f * 0.1f * a)) <= 1e-7f + 1e-6f * fabsf(a));
     }
-    free(z); free(p0); free(g); free(p); free(mm); free(vv); free(em); free(ev); free(ep);
+    free(z);
+    free(p0);
+    free(g);
+    free(p);
+    free(mm);
+    free(vv);
+    free(em);
+    free(ev);
+    free(ep);
     gpt_free(m);
 }
 
@@ -238,7 +282,8 @@ static void test_clip(void **state)
     size_t n = gpt_num_params(m);
     float *g = malloc(n * 4), *g2 = malloc(n * 4);
     /* Every gradient 0.5: norm = 0.5·sqrt(n). */
-    for (size_t i = 0; i < n; i++) g[i] = 0.5f;
+    for (size_t i = 0; i < n; i++)
+        g[i] = 0.5f;
     double want = 0.5 * sqrt((double)n);
     gpt_adamw hp = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f, .grad_clip = 1.0f};
     float norm;
@@ -246,7 +291,8 @@ static void test_clip(void **state)
     assert_int_equal(gpt_update(m, &hp, 1e-3f, &norm), 0);
     assert_true(fabs(norm - want) <= 1e-6 * want); /* reported before clipping */
     gpt_read(m, GPT_GRAD, g2);
-    for (size_t i = 0; i < n; i++) assert_true(fabsf(g2[i] - (float)(0.5 / want)) <= 1e-7f); /* scaled to norm 1 */
+    for (size_t i = 0; i < n; i++)
+        assert_true(fabsf(g2[i] - (float)(0.5 / want)) <= 1e-7f); /* scaled to norm 1 */
     /* Below the threshold: untouched. */
     hp.grad_clip = (float)(2 * want);
     gpt_write(m, GPT_GRAD, g);
@@ -264,7 +310,8 @@ static void test_clip(void **state)
     assert_int_equal(gpt_update(m, &hp, -1.0f, NULL), -1);
     assert_non_null(strstr(gpt_last_error(), "learning rate"));
     assert_int_equal(gpt_adam_step(m), t);
-    free(g); free(g2);
+    free(g);
+    free(g2);
     gpt_free(m);
 }
 
@@ -300,13 +347,16 @@ static void test_threads_same_bits(void **state)
         }
         p[k] = malloc(gpt_num_params(m) * 4);
         gpt_read(m, GPT_PARAM, p[k]);
-        if (k == 1) assert_memory_equal(p[0], p[1], gpt_num_params(m) * 4);
-        free(in); free(tg);
+        if (k == 1)
+            assert_memory_equal(p[0], p[1], gpt_num_params(m) * 4);
+        free(in);
+        free(tg);
         gpt_free(m);
     }
     assert_memory_equal(loss[0], loss[1], sizeof loss[0]);
     omp_set_num_threads(2);
-    free(p[0]); free(p[1]);
+    free(p[0]);
+    free(p[1]);
 }
 
 static const char *self_path;
@@ -364,15 +414,19 @@ static int resume_child(const char *state_path, const char *out_path)
 {
     enum { N = 6, K = 3 };
     gpt_model *m = NULL;
-    if (gpt_create(&m, &tiny, TB, TT, GPT_BACKEND_CPU)) return 1;
+    if (gpt_create(&m, &tiny, TB, TT, GPT_BACKEND_CPU))
+        return 1;
     size_t n = gpt_num_params(m);
     float *buf = gpt_host_alloc(m, n * 4);
     FILE *f = fopen(state_path, "rb");
     uint64_t t;
-    if (!f || fread(&t, sizeof t, 1, f) != 1) return 2;
+    if (!f || fread(&t, sizeof t, 1, f) != 1)
+        return 2;
     for (int s = GPT_PARAM; s <= GPT_ADAM_V; s++) {
-        if (fread(buf, 4, n, f) != n) return 3;
-        if (gpt_write(m, (gpt_slot)s, buf)) return 4;
+        if (fread(buf, 4, n, f) != n)
+            return 3;
+        if (gpt_write(m, (gpt_slot)s, buf))
+            return 4;
     }
     fclose(f);
     gpt_set_adam_step(m, t);
@@ -381,7 +435,8 @@ static int resume_child(const char *state_path, const char *out_path)
     float losses[N - K];
     for (int s = K; s < N; s++) {
         batch(s, tiny.vocab_size, in, tg, TB * TT);
-        if (gpt_forward(m, in, tg, TB, TT, 1, &losses[s - K]) || gpt_update(m, &hp, 1e-2f, NULL)) return 5;
+        if (gpt_forward(m, in, tg, TB, TT, 1, &losses[s - K]) || gpt_update(m, &hp, 1e-2f, NULL))
+            return 5;
     }
     f = fopen(out_path, "wb");
     fwrite(losses, sizeof losses[0], N - K, f);
@@ -404,7 +459,8 @@ static void test_generate(void **state)
     assert_true(s1 == s2 && s1 != 42);
     assert_int_equal(gpt_generate(m, prompt, 3, 12, 1.0f, 0, &s3, c), 0);
     assert_memory_not_equal(a, c, sizeof a); /* 29^12 outcomes: a collision is not plausible */
-    for (int i = 0; i < 12; i++) assert_true(a[i] >= 0 && a[i] < tiny.vocab_size);
+    for (int i = 0; i < 12; i++)
+        assert_true(a[i] >= 0 && a[i] < tiny.vocab_size);
     /* Greedy: deterministic and equal to top-k 1 at any temperature. */
     uint64_t g1 = 1, g2 = 99;
     assert_int_equal(gpt_generate(m, prompt, 3, 12, 0.0f, 0, &g1, c), 0);
@@ -419,8 +475,10 @@ static void test_generate(void **state)
     for (int rep = 0; rep < 40; rep++) {
         assert_int_equal(gpt_generate(m, prompt, 3, 1, 50.0f, 3, &s4, &one), 0);
         int dup = 0;
-        for (int i = 0; i < distinct; i++) dup |= seen[i] == one;
-        if (!dup) seen[distinct++] = one;
+        for (int i = 0; i < distinct; i++)
+            dup |= seen[i] == one;
+        if (!dup)
+            seen[distinct++] = one;
         has_greedy |= one == greedy;
     }
     assert_true(distinct >= 2 && distinct <= 3);
@@ -443,21 +501,28 @@ static void test_forward_rejects_bad_input(void **state)
     assert_int_equal(gpt_forward(m, in, tg, TB, TT, 0, &l), -1);
     assert_non_null(strstr(gpt_last_error(), "targets[3] = 29"));
     /* Targets unlike the inputs (tied embeddings favour repeating the input). */
-    for (int i = 0; i < TB * TT; i++) tg[i] = 1 + i % 20;
+    for (int i = 0; i < TB * TT; i++)
+        tg[i] = 1 + i % 20;
     assert_int_equal(gpt_forward(m, in, tg, TB, TT, 0, &l), 0);
-    if (!(fabsf(l - logf((float)tiny.vocab_size)) < 0.1f)) fail_msg("loss at init %g", l); /* near-uniform */
+    if (!(fabsf(l - logf((float)tiny.vocab_size)) < 0.1f))
+        fail_msg("loss at init %g", l); /* near-uniform */
     gpt_free(m);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--resume-child") == 0) return resume_child(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "--resume-child") == 0)
+        return resume_child(argv[2], argv[3]);
     self_path = argv[0];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refuses_bad_configs), cmocka_unit_test(test_tensor_table),
-        cmocka_unit_test(test_whole_model_gradcheck), cmocka_unit_test(test_adamw_hand),
-        cmocka_unit_test(test_clip),                 cmocka_unit_test(test_threads_same_bits),
-        cmocka_unit_test(test_resume_fresh_process), cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_refuses_bad_configs),
+        cmocka_unit_test(test_tensor_table),
+        cmocka_unit_test(test_whole_model_gradcheck),
+        cmocka_unit_test(test_adamw_hand),
+        cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_threads_same_bits),
+        cmocka_unit_test(test_resume_fresh_process),
+        cmocka_unit_test(test_generate),
         cmocka_unit_test(test_forward_rejects_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,17 +25,22 @@
 #define H 1e-5
 
 static uint64_t rs = 12345;
-static float frand(void) { return gpt_rng_uniform(&rs) * 2.0f - 1.0f; }
+static float frand(void)
+{
+    return gpt_rng_uniform(&rs) * 2.0f - 1.0f;
+}
 static float *frandv(size_t n)
 {
     float *p = malloc(n * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
     return p;
 }
 static double *tod(const float *x, size_t n)
 {
     double *d = malloc(n * sizeof *d);
-    for (size_t i = 0; i < n; i++) d[i] = x[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
     return d;
 }
 
@@ -64,13 +69,18 @@ static void fd_grad(double *g, double *x, size_t n, scalar_fn f, void *ctx)
 }
 
 /* ---- matmul ---- */
-typedef struct { int N, IC, OC, which; double *inp, *w, *b; const float *R; } mm_ctx;
+typedef struct {
+    int N, IC, OC, which;
+    double *inp, *w, *b;
+    const float *R;
+} mm_ctx;
 static void mm_ref(double *out, const mm_ctx *c)
 {
     for (int n = 0; n < c->N; n++)
         for (int o = 0; o < c->OC; o++) {
             double s = c->b[o];
-            for (int i = 0; i < c->IC; i++) s += c->inp[n * c->IC + i] * c->w[o * c->IC + i];
+            for (int i = 0; i < c->IC; i++)
+                s += c->inp[n * c->IC + i] * c->w[o * c->IC + i];
             out[n * c->OC + o] = s;
         }
 }
@@ -80,7 +90,8 @@ static double mm_loss(double *x, void *vc)
     (void)x;
     double *out = malloc((size_t)c->N * c->OC * sizeof *out), L = 0;
     mm_ref(out, c);
-    for (int i = 0; i < c->N * c->OC; i++) L += out[i] * c->R[i];
+    for (int i = 0; i < c->N * c->OC; i++)
+        L += out[i] * c->R[i];
     free(out);
     return L;
 }
@@ -96,18 +107,32 @@ static void check_matmul(int N, int IC, int OC)
     cpu_matmul_fwd(out, inp, w, b, N, IC, OC, wt);
     close_enough(out, ref, (size_t)N * OC, 1e-4, 1e-3, "matmul out");
     /* accumulate_dw: start dw at 1 and expect 1 + grad. */
-    for (int i = 0; i < OC * IC; i++) dw[i] = 1.0f;
+    for (int i = 0; i < OC * IC; i++)
+        dw[i] = 1.0f;
     cpu_matmul_bwd(dinp, dw, db, R, inp, w, N, IC, OC, 1);
     double *g = malloc((size_t)(N * IC + OC * IC + OC) * sizeof *g);
     fd_grad(g, c.inp, (size_t)N * IC, mm_loss, &c);
     close_enough(dinp, g, (size_t)N * IC, 2e-4, 2e-3, "matmul dinp");
     fd_grad(g, c.w, (size_t)OC * IC, mm_loss, &c);
-    for (int i = 0; i < OC * IC; i++) g[i] += 1.0;
+    for (int i = 0; i < OC * IC; i++)
+        g[i] += 1.0;
     close_enough(dw, g, (size_t)OC * IC, 2e-4, 2e-3, "matmul dw (accumulated)");
     fd_grad(g, c.b, OC, mm_loss, &c);
     close_enough(db, g, OC, 2e-4, 2e-3, "matmul db");
-    free(inp); free(w); free(b); free(R); free(out); free(wt); free(dinp); free(dw); free(db);
-    free(c.inp); free(c.w); free(c.b); free(ref); free(g);
+    free(inp);
+    free(w);
+    free(b);
+    free(R);
+    free(out);
+    free(wt);
+    free(dinp);
+    free(dw);
+    free(db);
+    free(c.inp);
+    free(c.w);
+    free(c.b);
+    free(ref);
+    free(g);
 }
 
 static void test_matmul(void **state)
@@ -129,12 +154,16 @@ static void test_gemm_strides(void **state)
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double s = C[i * N + j];
-            for (int p = 0; p < K; p++) s += (double)A[p * M + i] * B[p * N + j];
+            for (int p = 0; p < K; p++)
+                s += (double)A[p * M + i] * B[p * N + j];
             want[i * N + j] = s;
         }
     cpu_gemm(C, N, A, 1, M, B, N, M, N, K, 1, NULL);
     close_enough(C, want, (size_t)M * N, 1e-4, 1e-4, "gemm");
-    free(A); free(B); free(C); free(want);
+    free(A);
+    free(B);
+    free(C);
+    free(want);
 }
 
 /* The GEMM's bits: every element is init (0, the bias, or C when accumulating)
@@ -152,7 +181,8 @@ static void check_gemm_bits(int M, int N, int K, int transA, int accumulate, int
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             float acc = accumulate ? C0[(long)i * N + j] : with_bias ? bias[j] : 0.0f;
-            for (int p = 0; p < K; p++) acc = fmaf(A[i * a_rs + p * a_cs], B[(long)p * N + j], acc);
+            for (int p = 0; p < K; p++)
+                acc = fmaf(A[i * a_rs + p * a_cs], B[(long)p * N + j], acc);
             want[(long)i * N + j] = acc;
         }
     int saved = omp_get_max_threads();
@@ -170,7 +200,12 @@ static void check_gemm_bits(int M, int N, int K, int transA, int accumulate, int
                          accumulate, with_bias, run, e, got[e], want[e]);
     }
     omp_set_num_threads(saved);
-    free(A); free(B); free(C0); free(bias); free(want); free(got);
+    free(A);
+    free(B);
+    free(C0);
+    free(bias);
+    free(want);
+    free(got);
 }
 
 static void test_gemm_bits(void **state)
@@ -196,21 +231,34 @@ static void test_matmul_bwd_parts(void **state)
     cpu_matmul_bwd(NULL, dw2, NULL, dout, inp, w, N, IC, OC, 0);
     assert_memory_equal(dinp, dinp2, (size_t)N * IC * 4);
     assert_memory_equal(dw, dw2, (size_t)OC * IC * 4);
-    free(inp); free(w); free(dout); free(dinp); free(dw); free(dinp2); free(dw2);
+    free(inp);
+    free(w);
+    free(dout);
+    free(dinp);
+    free(dw);
+    free(dinp2);
+    free(dw2);
 }
 
 /* ---- layernorm ---- */
-typedef struct { int N, C; double *x, *w, *b; const float *R; } ln_ctx;
+typedef struct {
+    int N, C;
+    double *x, *w, *b;
+    const float *R;
+} ln_ctx;
 static void ln_ref(double *out, const ln_ctx *c)
 {
     for (int n = 0; n < c->N; n++) {
         const double *x = c->x + n * c->C;
         double mu = 0, var = 0;
-        for (int i = 0; i < c->C; i++) mu += x[i];
+        for (int i = 0; i < c->C; i++)
+            mu += x[i];
         mu /= c->C;
-        for (int i = 0; i < c->C; i++) var += (x[i] - mu) * (x[i] - mu);
+        for (int i = 0; i < c->C; i++)
+            var += (x[i] - mu) * (x[i] - mu);
         var /= c->C;
-        for (int i = 0; i < c->C; i++) out[n * c->C + i] = (x[i] - mu) / sqrt(var + 1e-5) * c->w[i] + c->b[i];
+        for (int i = 0; i < c->C; i++)
+            out[n * c->C + i] = (x[i] - mu) / sqrt(var + 1e-5) * c->w[i] + c->b[i];
     }
 }
 static double ln_loss(double *x, void *vc)
@@ -219,7 +267,8 @@ static double ln_loss(double *x, void *vc)
     (void)x;
     double *out = malloc((size_t)c->N * c->C * sizeof *out), L = 0;
     ln_ref(out, c);
-    for (int i = 0; i < c->N * c->C; i++) L += out[i] * c->R[i];
+    for (int i = 0; i < c->N * c->C; i++)
+        L += out[i] * c->R[i];
     free(out);
     return L;
 }
@@ -235,21 +284,38 @@ static void test_layernorm(void **state)
     ln_ref(ref, &c);
     cpu_layernorm_fwd(out, mean, rstd, x, w, b, N, C);
     close_enough(out, ref, (size_t)N * C, 1e-4, 1e-3, "layernorm out");
-    for (int i = 0; i < N * C; i++) dx[i] = 0.5f; /* dinp accumulates */
+    for (int i = 0; i < N * C; i++)
+        dx[i] = 0.5f; /* dinp accumulates */
     cpu_layernorm_bwd(dx, dw, db, R, x, w, mean, rstd, N, C);
     fd_grad(g, c.x, (size_t)N * C, ln_loss, &c);
-    for (int i = 0; i < N * C; i++) g[i] += 0.5;
+    for (int i = 0; i < N * C; i++)
+        g[i] += 0.5;
     close_enough(dx, g, (size_t)N * C, 2e-4, 2e-3, "layernorm dx (accumulated)");
     fd_grad(g, c.w, C, ln_loss, &c);
     close_enough(dw, g, C, 2e-4, 2e-3, "layernorm dw");
     fd_grad(g, c.b, C, ln_loss, &c);
     close_enough(db, g, C, 2e-4, 2e-3, "layernorm db");
-    free(x); free(w); free(b); free(R); free(out); free(dx); free(dw); free(db);
-    free(c.x); free(c.w); free(c.b); free(ref); free(g);
+    free(x);
+    free(w);
+    free(b);
+    free(R);
+    free(out);
+    free(dx);
+    free(dw);
+    free(db);
+    free(c.x);
+    free(c.w);
+    free(c.b);
+    free(ref);
+    free(g);
 }
 
 /* ---- attention ---- */
-typedef struct { int B, T, C, NH; double *qkv; const float *R; } at_ctx;
+typedef struct {
+    int B, T, C, NH;
+    double *qkv;
+    const float *R;
+} at_ctx;
 static void at_ref(double *out, const at_ctx *c)
 {
     int hd = c->C / c->NH, C3 = 3 * c->C;
@@ -262,15 +328,19 @@ static void at_ref(double *out, const at_ctx *c)
                 for (int j = 0; j <= t; j++) {
                     const double *k = c->qkv + (b * c->T + j) * C3 + c->C + h * hd;
                     double d = 0;
-                    for (int i = 0; i < hd; i++) d += q[i] * k[i];
+                    for (int i = 0; i < hd; i++)
+                        d += q[i] * k[i];
                     s[j] = d / sqrt((double)hd);
-                    if (s[j] > mx) mx = s[j];
+                    if (s[j] > mx)
+                        mx = s[j];
                 }
-                for (int j = 0; j <= t; j++) sum += (s[j] = exp(s[j] - mx));
+                for (int j = 0; j <= t; j++)
+                    sum += (s[j] = exp(s[j] - mx));
                 double *o = out + (b * c->T + t) * c->C + h * hd;
                 for (int i = 0; i < hd; i++) {
                     double a = 0;
-                    for (int j = 0; j <= t; j++) a += s[j] / sum * c->qkv[(b * c->T + j) * C3 + 2 * c->C + h * hd + i];
+                    for (int j = 0; j <= t; j++)
+                        a += s[j] / sum * c->qkv[(b * c->T + j) * C3 + 2 * c->C + h * hd + i];
                     o[i] = a;
                 }
             }
@@ -283,7 +353,8 @@ static double at_loss(double *x, void *vc)
     size_t n = (size_t)c->B * c->T * c->C;
     double *out = malloc(n * sizeof *out), L = 0;
     at_ref(out, c);
-    for (size_t i = 0; i < n; i++) L += out[i] * c->R[i];
+    for (size_t i = 0; i < n; i++)
+        L += out[i] * c->R[i];
     free(out);
     return L;
 }
@@ -300,18 +371,29 @@ static void check_attention(int B, int T, int C, int NH)
     cpu_attention_bwd(dqkv, scr, R, qkv, att, B, T, C, NH);
     fd_grad(g, c.qkv, nq, at_loss, &c);
     close_enough(dqkv, g, nq, 2e-4, 2e-3, "attention dqkv");
-    free(qkv); free(R); free(out); free(att); free(dqkv); free(scr); free(c.qkv); free(ref); free(g);
+    free(qkv);
+    free(R);
+    free(out);
+    free(att);
+    free(dqkv);
+    free(scr);
+    free(c.qkv);
+    free(ref);
+    free(g);
 }
 
 static void test_attention(void **state)
 {
     (void)state;
-    check_attention(2, 5, 12, 3); /* one row block */
+    check_attention(2, 5, 12, 3);  /* one row block */
     check_attention(1, 100, 8, 2); /* T spans three causal row blocks of 48 */
 }
 
 /* ---- gelu ---- */
-static double gelu_d(double x) { return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }
+static double gelu_d(double x)
+{
+    return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+}
 static void test_gelu(void **state)
 {
     (void)state;
@@ -327,11 +409,20 @@ static void test_gelu(void **state)
     close_enough(y, want, n, 1e-6, 1e-5, "gelu");
     cpu_gelu_bwd(dx, x, R, n);
     close_enough(dx, g, n, 1e-5, 1e-4, "gelu backward");
-    free(x); free(y); free(R); free(dx); free(want); free(g);
+    free(x);
+    free(y);
+    free(R);
+    free(dx);
+    free(want);
+    free(g);
 }
 
 /* ---- softmax cross-entropy ---- */
-typedef struct { int N, V; double *x; const int32_t *tg; } ce_ctx;
+typedef struct {
+    int N, V;
+    double *x;
+    const int32_t *tg;
+} ce_ctx;
 static double ce_loss(double *x, void *vc)
 {
     ce_ctx *c = vc;
@@ -339,8 +430,10 @@ static double ce_loss(double *x, void *vc)
     for (int n = 0; n < c->N; n++) {
         const double *r = x + n * c->V;
         double mx = -1e300, s = 0;
-        for (int j = 0; j < c->V; j++) mx = r[j] > mx ? r[j] : mx;
-        for (int j = 0; j < c->V; j++) s += exp(r[j] - mx);
+        for (int j = 0; j < c->V; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        for (int j = 0; j < c->V; j++)
+            s += exp(r[j] - mx);
         L += log(s) + mx - r[c->tg[n]];
     }
     return L / c->N;
@@ -351,7 +444,8 @@ static void test_crossentropy(void **state)
     int N = 5, V = 37;
     int32_t tg[5] = {0, 36, 3, 17, 3};
     float *x = frandv((size_t)N * V), losses[5];
-    for (int i = 0; i < N * V; i++) x[i] *= 4.0f;
+    for (int i = 0; i < N * V; i++)
+        x[i] *= 4.0f;
     ce_ctx c = {N, V, tod(x, (size_t)N * V), tg};
     double *g = malloc((size_t)N * V * sizeof *g);
     double want = ce_loss(c.x, &c);
@@ -359,7 +453,9 @@ static void test_crossentropy(void **state)
     assert_true(fabs(loss - want) <= 1e-5 * fabs(want));
     fd_grad(g, c.x, (size_t)N * V, ce_loss, &c);
     close_enough(x, g, (size_t)N * V, 1e-6, 1e-4, "crossentropy dlogits");
-    free(x); free(c.x); free(g);
+    free(x);
+    free(c.x);
+    free(g);
 }
 
 /* ---- embedding ---- */
@@ -372,33 +468,42 @@ static void test_embedding(void **state)
     float *R = frandv((size_t)B * T * C), *dwte = calloc((size_t)V * C, 4), *dwpe = calloc((size_t)BS * C, 4);
     cpu_embedding_fwd(out, tok, wte, wpe, B, T, C);
     for (int r = 0; r < B * T; r++)
-        for (int c = 0; c < C; c++) assert_true(out[r * C + c] == wte[tok[r] * C + c] + wpe[(r % T) * C + c]);
-    for (int i = 0; i < V * C; i++) dwte[i] = 2.0f; /* dwte accumulates */
+        for (int c = 0; c < C; c++)
+            assert_true(out[r * C + c] == wte[tok[r] * C + c] + wpe[(r % T) * C + c]);
+    for (int i = 0; i < V * C; i++)
+        dwte[i] = 2.0f; /* dwte accumulates */
     cpu_embedding_bwd(dwte, dwpe, R, tok, B, T, C);
     /* The op is linear, so its gradient is the adjoint: check it directly in double. */
     for (int v = 0; v < V; v++)
         for (int c = 0; c < C; c++) {
             double s = 2.0;
             for (int r = 0; r < B * T; r++)
-                if (tok[r] == v) s += R[r * C + c];
+                if (tok[r] == v)
+                    s += R[r * C + c];
             assert_true(fabs(dwte[v * C + c] - s) <= 1e-5);
         }
     for (int t = 0; t < T; t++)
         for (int c = 0; c < C; c++) {
             double s = 0;
-            for (int b = 0; b < B; b++) s += R[(b * T + t) * C + c];
+            for (int b = 0; b < B; b++)
+                s += R[(b * T + t) * C + c];
             assert_true(fabs(dwpe[t * C + c] - s) <= 1e-5);
         }
-    free(wte); free(wpe); free(out); free(R); free(dwte); free(dwpe);
+    free(wte);
+    free(wpe);
+    free(out);
+    free(R);
+    free(dwte);
+    free(dwpe);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul),     cmocka_unit_test(test_gemm_strides),
-        cmocka_unit_test(test_gemm_bits),  cmocka_unit_test(test_matmul_bwd_parts),
-        cmocka_unit_test(test_layernorm),  cmocka_unit_test(test_attention),
-        cmocka_unit_test(test_gelu),       cmocka_unit_test(test_crossentropy),
+        cmocka_unit_test(test_matmul),    cmocka_unit_test(test_gemm_strides),
+        cmocka_unit_test(test_gemm_bits), cmocka_unit_test(test_matmul_bwd_parts),
+        cmocka_unit_test(test_layernorm), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_gelu),      cmocka_unit_test(test_crossentropy),
         cmocka_unit_test(test_embedding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

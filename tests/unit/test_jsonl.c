@@ -143,8 +143,7 @@ static void test_whole_buffer_has_no_torn_line(void **state)
     assert_int_equal(s.steps[1], 2);
     assert_int_equal(torn, 0);
     const char *cut = "{\"step\":1}\n{\"step\":2,";
-    assert_int_equal(runs_jsonl_read_buf(cut, strlen(cut), "seg", RUNS_JSONL_WHOLE, collect, &s, NULL),
-                     RUNS_ECORRUPT);
+    assert_int_equal(runs_jsonl_read_buf(cut, strlen(cut), "seg", RUNS_JSONL_WHOLE, collect, &s, NULL), RUNS_ECORRUPT);
     assert_non_null(strstr(runs_error_message(), "seg:2: not a JSON object"));
 }
 

@@ -18,7 +18,8 @@ static cJSON *parse(const char *text)
 {
     cJSON *v = NULL;
     int rc = runs_json_parse(&v, text, "test");
-    if (rc) fail_msg("parse of %s failed: %s", text, runs_error_message());
+    if (rc)
+        fail_msg("parse of %s failed: %s", text, runs_error_message());
     return v;
 }
 
@@ -75,14 +76,14 @@ static void test_numbers(void **state)
     expect_canon("0.3", "0.3");
     expect_canon("2.5", "2.5");
     expect_canon("123456789012", "123456789012");
-    expect_canon("9007199254740991", "9007199254740991");          /* 2^53 - 1 */
+    expect_canon("9007199254740991", "9007199254740991"); /* 2^53 - 1 */
     expect_canon("-9007199254740991", "-9007199254740991");
-    expect_canon("9007199254740992", "9007199254740992");          /* 2^53: %g form round-trips */
+    expect_canon("9007199254740992", "9007199254740992"); /* 2^53: %g form round-trips */
     expect_canon("1e20", "1e+20");
     expect_canon("12345678901234567890", "1.2345678901234567e+19");
     expect_canon("0.30000000000000004", "0.30000000000000004");
     expect_canon("3.141592653589793", "3.141592653589793");
-    expect_canon("5e-324", "5e-324");                              /* smallest subnormal */
+    expect_canon("5e-324", "5e-324"); /* smallest subnormal */
     /* every form of the same value gives the same bytes */
     char *a = canon("[100, 1e2, 100.0, 1.00e+2]");
     assert_string_equal(a, "[100,100,100,100]");
@@ -171,7 +172,7 @@ static void test_parse_errors(void **state)
     expect_parse_error("\"\\udc00\"", "lone low surrogate");
     expect_parse_error("\"\\u0000\"", "\\u0000 is not supported");
     expect_parse_error("\"\xff\"", "invalid UTF-8 byte 0xff");
-    expect_parse_error("\"\xc0\xaf\"", "invalid UTF-8");   /* overlong '/' */
+    expect_parse_error("\"\xc0\xaf\"", "invalid UTF-8"); /* overlong '/' */
     expect_parse_error("{} {}", "cfg.json:1:4: unexpected data after the JSON value");
     expect_parse_error("{'a':1}", "unexpected ''', expected a string key");
     expect_parse_error("NaN", "expected a JSON value");
@@ -205,7 +206,7 @@ static void test_parse_file(void **state)
     assert_non_null(strstr(runs_error_message(), want));
 
     f = fopen(path, "w");
-    fputs("\xEF\xBB\xBF{\"b\": [1, 2.50], \"a\": \"x\"}\n", f);  /* with a BOM */
+    fputs("\xEF\xBB\xBF{\"b\": [1, 2.50], \"a\": \"x\"}\n", f); /* with a BOM */
     fclose(f);
     assert_int_equal(runs_json_parse_file(&v, path), 0);
     char *s = runs_json_canonical(v);

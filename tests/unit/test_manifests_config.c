@@ -17,7 +17,8 @@
 static int from_text(runs_config *c, const char *text)
 {
     cJSON *j = NULL;
-    if (runs_json_parse(&j, text, "cfg.json")) fail_msg("parse of %s failed: %s", text, runs_error_message());
+    if (runs_json_parse(&j, text, "cfg.json"))
+        fail_msg("parse of %s failed: %s", text, runs_error_message());
     runs_error_clear();
     int rc = runs_config_from_json(c, j, "cfg.json");
     cJSON_Delete(j);
@@ -27,14 +28,16 @@ static int from_text(runs_config *c, const char *text)
 static void expect_ok(const char *text)
 {
     runs_config c;
-    if (from_text(&c, text)) fail_msg("config %s refused: %s", text, runs_error_message());
+    if (from_text(&c, text))
+        fail_msg("config %s refused: %s", text, runs_error_message());
 }
 
 static void expect_error(const char *text, const char *want)
 {
     runs_config c;
     int rc = from_text(&c, text);
-    if (rc != RUNS_EINVALID) fail_msg("config %s: expected RUNS_EINVALID, got %d", text, rc);
+    if (rc != RUNS_EINVALID)
+        fail_msg("config %s: expected RUNS_EINVALID, got %d", text, rc);
     if (!strstr(runs_error_message(), want))
         fail_msg("config %s: message \"%s\" lacks \"%s\"", text, runs_error_message(), want);
     if (strncmp(runs_error_message(), "cfg.json: ", 10) != 0)
@@ -77,8 +80,10 @@ static void test_defaults(void **state)
     /* the default JSON has every key and validates to the same struct */
     cJSON *d = runs_config_default_json();
     assert_non_null(d);
-    const char *sections[] = {"model", "train", "optimizer", "schedule", "data", "bandit", "sampling", "gate", "checkpoint"};
-    for (size_t i = 0; i < 9; i++) assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(d, sections[i])));
+    const char *sections[] = {"model",  "train",    "optimizer", "schedule",  "data",
+                              "bandit", "sampling", "gate",      "checkpoint"};
+    for (size_t i = 0; i < 9; i++)
+        assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(d, sections[i])));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(d, "data"), "curriculum_warmup_sources"));
     runs_config c2;
     assert_int_equal(runs_config_from_json(&c2, d, "defaults"), 0);
@@ -107,7 +112,7 @@ static void test_design_example(void **state)
         "\"checkpoint\":{\"every\":500,\"boundary\":100,\"keep_last\":10,\"keep_every\":5000}}";
     assert_int_equal(from_text(&c, design), 0);
     assert_int_equal(c.data.n_sources, 2);
-    assert_string_equal(c.data.sources[0].name, "chat");  /* sorted by name */
+    assert_string_equal(c.data.sources[0].name, "chat"); /* sorted by name */
     assert_string_equal(c.data.sources[0].path, "data/chat.tok");
     assert_true(c.data.sources[0].cap == 0.4 && c.data.sources[0].floor == 0.3);
     assert_string_equal(c.data.sources[1].name, "repo-docs");
@@ -125,7 +130,8 @@ static void test_design_example(void **state)
 
     /* struct -> JSON -> struct is the identity; a source without cap/floor gets 1 and 0 */
     expect_ok("{\"data\":{\"sources\":{\"a\":{\"path\":\"a.tok\"}}}}");
-    assert_int_equal(from_text(&c, "{\"data\":{\"sources\":{\"b\":{\"path\":\"b.tok\"},\"a\":{\"path\":\"a.tok\"}}}}"), 0);
+    assert_int_equal(from_text(&c, "{\"data\":{\"sources\":{\"b\":{\"path\":\"b.tok\"},\"a\":{\"path\":\"a.tok\"}}}}"),
+                     0);
     assert_true(c.data.sources[0].cap == 1.0 && c.data.sources[0].floor == 0.0);
     cJSON *j = runs_config_to_json(&c);
     runs_config back;
@@ -148,29 +154,35 @@ static void test_unknown_keys(void **state)
     expect_error("{\"data\":{\"warmup_sources\":[]}}", "data.warmup_sources: unknown key (did you mean");
     expect_error("{\"data\":{\"sources\":{\"chat\":{\"path\":\"c\",\"flor\":0.1}}}}",
                  "data.sources.chat.flor: unknown key (did you mean \"floor\"?)");
-    expect_error("{\"gate\":{\"zzzzzzzzzz\":1}}", "gate.zzzzzzzzzz: unknown key (known: threshold, patience, loss_spike_factor, loss_spike_steps)");
+    expect_error("{\"gate\":{\"zzzzzzzzzz\":1}}",
+                 "gate.zzzzzzzzzz: unknown key (known: threshold, patience, loss_spike_factor, loss_spike_steps)");
     expect_error("{\"checkpoint\":{\"keeplast\":3}}", "checkpoint.keeplast: unknown key (did you mean \"keep_last\"?)");
     expect_error("{\"sampling\":{\"topk\":3}}", "sampling.topk: unknown key (did you mean \"top_k\"?)");
     expect_error("{\"bandit\":{\"pullmax\":3}}", "bandit.pullmax: unknown key (did you mean \"pull_max\"?)");
     /* a typo is reported even when another value is also wrong */
-    expect_error("{\"optimizer\":{\"lr\":-1},\"train\":{\"sed\":1}}", "train.sed: unknown key (did you mean \"seed\"?)");
+    expect_error("{\"optimizer\":{\"lr\":-1},\"train\":{\"sed\":1}}",
+                 "train.sed: unknown key (did you mean \"seed\"?)");
 }
 
 static void test_wrong_types(void **state)
 {
     expect_error("[]", "cfg.json: expected a JSON object");
     expect_error("{\"model\":5}", "model: expected an object, got 5");
-    expect_error("{\"train\":{\"batch_size\":\"8\"}}", "train.batch_size: expected an integer in [1, 1048576], got \"8\"");
+    expect_error("{\"train\":{\"batch_size\":\"8\"}}",
+                 "train.batch_size: expected an integer in [1, 1048576], got \"8\"");
     expect_error("{\"train\":{\"batch_size\":2.5}}", "train.batch_size: expected an integer in [1, 1048576], got 2.5");
     expect_error("{\"train\":{\"total_steps\":true}}", "train.total_steps: expected an integer >= 1, got true");
     expect_error("{\"train\":{\"seed\":-1}}", "train.seed: expected an integer in [0, 2^53], got -1");
     expect_error("{\"train\":{\"seed\":1e300}}", "train.seed: expected an integer in [0, 2^53]");
     expect_error("{\"optimizer\":{\"lr\":\"1e-3\"}}", "optimizer.lr: expected a number > 0, got \"1e-3\"");
     expect_error("{\"schedule\":{\"type\":3}}", "schedule.type: expected one of");
-    expect_error("{\"data\":{\"tokenizer\":[]}}", "data.tokenizer: expected a string of at most 511 bytes, got an array");
-    expect_error("{\"data\":{\"sources\":[]}}", "data.sources: expected an object NAME -> {\"path\", \"cap\", \"floor\"}, got an array");
+    expect_error("{\"data\":{\"tokenizer\":[]}}",
+                 "data.tokenizer: expected a string of at most 511 bytes, got an array");
+    expect_error("{\"data\":{\"sources\":[]}}",
+                 "data.sources: expected an object NAME -> {\"path\", \"cap\", \"floor\"}, got an array");
     expect_error("{\"data\":{\"sources\":{\"chat\":\"data/chat.tok\"}}}", "data.sources.chat: expected an object");
-    expect_error("{\"data\":{\"sources\":{\"chat\":{\"cap\":0.5}}}}", "data.sources.chat.path: expected a token shard path");
+    expect_error("{\"data\":{\"sources\":{\"chat\":{\"cap\":0.5}}}}",
+                 "data.sources.chat.path: expected a token shard path");
     expect_error("{\"data\":{\"sources\":{\"chat\":{\"path\":\"\"}}}}", "data.sources.chat.path:");
     expect_error("{\"data\":{\"sources\":{\"chat\":{\"path\":\"c\",\"cap\":\"0.5\"}}}}",
                  "data.sources.chat.cap: expected a share of steps in [0, 1], got \"0.5\"");
@@ -180,12 +192,15 @@ static void test_wrong_types(void **state)
     expect_error("{\"sampling\":{\"prompts\":\"hi\"}}", "sampling.prompts: expected an array");
     expect_error("{\"sampling\":{\"prompts\":[\"ok\",2]}}", "sampling.prompts[1]: expected a non-empty string, got 2");
     expect_error("{\"sampling\":{\"prompts\":[\"\"]}}", "sampling.prompts[0]: expected a non-empty string");
-    expect_error("{\"gate\":{\"patience\":null,\"threshold\":\"high\"}}", "gate.threshold: expected a number in [0, 100], got \"high\"");
+    expect_error("{\"gate\":{\"patience\":null,\"threshold\":\"high\"}}",
+                 "gate.threshold: expected a number in [0, 100], got \"high\"");
 }
 
 static void test_ranges(void **state)
 {
-    static const struct { const char *cfg, *want; } cases[] = {
+    static const struct {
+        const char *cfg, *want;
+    } cases[] = {
         {"{\"model\":{\"n_layer\":0}}", "model.n_layer: expected an integer in [1, 1024], got 0"},
         {"{\"model\":{\"n_head\":0}}", "model.n_head: expected an integer in [1, 1024], got 0"},
         {"{\"model\":{\"n_embd\":-8}}", "model.n_embd: expected an integer in [1, 65536], got -8"},
@@ -194,7 +209,8 @@ static void test_ranges(void **state)
         {"{\"train\":{\"total_steps\":0}}", "train.total_steps: expected an integer >= 1, got 0"},
         {"{\"train\":{\"batch_size\":0}}", "train.batch_size: expected an integer in [1, 1048576], got 0"},
         {"{\"train\":{\"seq_len\":0}}", "train.seq_len: expected an integer in [1, 1048576], got 0"},
-        {"{\"train\":{\"backend\":\"gpu\"}}", "train.backend: expected one of \"cpu\", \"cuda\", \"auto\", got \"gpu\""},
+        {"{\"train\":{\"backend\":\"gpu\"}}",
+         "train.backend: expected one of \"cpu\", \"cuda\", \"auto\", got \"gpu\""},
         {"{\"optimizer\":{\"lr\":0}}", "optimizer.lr: expected a number > 0, got 0"},
         {"{\"optimizer\":{\"lr\":-1}}", "optimizer.lr: expected a number > 0, got -1"},
         {"{\"optimizer\":{\"beta1\":1}}", "optimizer.beta1: expected a number in [0, 1), got 1"},
@@ -202,8 +218,8 @@ static void test_ranges(void **state)
         {"{\"optimizer\":{\"eps\":0}}", "optimizer.eps: expected a number > 0, got 0"},
         {"{\"optimizer\":{\"weight_decay\":-0.01}}", "optimizer.weight_decay: expected a number >= 0, got -0.01"},
         {"{\"optimizer\":{\"grad_clip\":-1}}", "optimizer.grad_clip: expected a number >= 0, got -1"},
-        {"{\"schedule\":{\"type\":\"cosin\"}}",
-         "schedule.type: expected one of \"constant\", \"cosine\", \"linear\", \"wsd\", \"wso\", \"exp\", got \"cosin\""},
+        {"{\"schedule\":{\"type\":\"cosin\"}}", "schedule.type: expected one of \"constant\", \"cosine\", \"linear\", "
+                                                "\"wsd\", \"wso\", \"exp\", got \"cosin\""},
         {"{\"schedule\":{\"warmup_steps\":-1}}", "schedule.warmup_steps: expected an integer >= 0, got -1"},
         {"{\"schedule\":{\"min_lr_factor\":1.5}}", "schedule.min_lr_factor: expected a number in [0, 1], got 1.5"},
         {"{\"schedule\":{\"stable_ratio\":-0.5}}", "schedule.stable_ratio: expected a number in [0, 1], got -0.5"},
@@ -211,10 +227,14 @@ static void test_ranges(void **state)
         {"{\"schedule\":{\"restart_step\":-1}}", "schedule.restart_step: expected an integer >= 0, got -1"},
         {"{\"schedule\":{\"restart_lr\":-1}}", "schedule.restart_lr: expected a number >= 0, got -1"},
         {"{\"schedule\":{\"stage_start\":-1}}", "schedule.stage_start: expected an integer >= 0, got -1"},
-        {"{\"schedule\":{\"stage_type\":\"cosine\"}}", "schedule.stage_type: expected one of \"constant\", \"linear\", got \"cosine\""},
-        {"{\"data\":{\"curriculum_warmup_steps\":-5}}", "data.curriculum_warmup_steps: expected an integer >= 0, got -5"},
-        {"{\"data\":{\"sources\":{\"c\":{\"path\":\"c\",\"cap\":1.5}}}}", "data.sources.c.cap: expected a share of steps in [0, 1], got 1.5"},
-        {"{\"data\":{\"sources\":{\"c\":{\"path\":\"c\",\"floor\":-0.1}}}}", "data.sources.c.floor: expected a share of steps in [0, 1], got -0.1"},
+        {"{\"schedule\":{\"stage_type\":\"cosine\"}}",
+         "schedule.stage_type: expected one of \"constant\", \"linear\", got \"cosine\""},
+        {"{\"data\":{\"curriculum_warmup_steps\":-5}}",
+         "data.curriculum_warmup_steps: expected an integer >= 0, got -5"},
+        {"{\"data\":{\"sources\":{\"c\":{\"path\":\"c\",\"cap\":1.5}}}}",
+         "data.sources.c.cap: expected a share of steps in [0, 1], got 1.5"},
+        {"{\"data\":{\"sources\":{\"c\":{\"path\":\"c\",\"floor\":-0.1}}}}",
+         "data.sources.c.floor: expected a share of steps in [0, 1], got -0.1"},
         {"{\"bandit\":{\"type\":\"thompson\"}}", "bandit.type: expected one of \"ucb1\", got \"thompson\""},
         {"{\"bandit\":{\"pull_min\":0}}", "bandit.pull_min: expected an integer >= 1, got 0"},
         {"{\"bandit\":{\"exploration\":-1}}", "bandit.exploration: expected a number >= 0, got -1"},
@@ -229,7 +249,8 @@ static void test_ranges(void **state)
         {"{\"checkpoint\":{\"keep_last\":-1}}", "checkpoint.keep_last: expected an integer >= 0, got -1"},
         {"{\"checkpoint\":{\"keep_every\":1.5}}", "checkpoint.keep_every: expected an integer >= 0, got 1.5"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_error(cases[i].cfg, cases[i].want);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_error(cases[i].cfg, cases[i].want);
 
     /* edges that are allowed */
     expect_ok("{\"model\":{\"vocab_size\":65536},\"optimizer\":{\"beta1\":0,\"beta2\":0.999999,\"grad_clip\":0,"
@@ -244,7 +265,8 @@ static void test_list_limits(void **state)
 {
     char buf[8192];
     size_t n = (size_t)snprintf(buf, sizeof buf, "{\"sampling\":{\"prompts\":[");
-    for (int i = 0; i <= RUNS_MAX_PROMPTS; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"p%d\"", i ? "," : "", i);
+    for (int i = 0; i <= RUNS_MAX_PROMPTS; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"p%d\"", i ? "," : "", i);
     snprintf(buf + n, sizeof buf - n, "]}}");
     expect_error(buf, "sampling.prompts: at most 16 entries, got 17");
 
@@ -283,11 +305,13 @@ static void test_cross_field(void **state)
     expect_error("{\"schedule\":{\"restart_step\":1000}}",
                  "schedule.restart_lr: expected a number > 0 when schedule.restart_step is set (1000), got 0");
     expect_ok("{\"schedule\":{\"restart_step\":1000,\"restart_lr\":2e-4}}");
-    expect_error("{\"schedule\":{\"stage_start\":2000}}", "schedule.stage_start (2000) must be below train.total_steps");
+    expect_error("{\"schedule\":{\"stage_start\":2000}}",
+                 "schedule.stage_start (2000) must be below train.total_steps");
     expect_error("{\"bandit\":{\"pull_min\":50}}", "bandit.pull_min (50) is above bandit.pull_max (42)");
     expect_ok("{\"bandit\":{\"pull_min\":42}}");
     expect_error("{\"sampling\":{\"top_k\":5000}}", "sampling.top_k (5000) is above model.vocab_size (4096)");
-    expect_error("{\"sampling\":{\"prompts\":[]}}", "sampling.prompts: expected at least one prompt while sampling.every is 100");
+    expect_error("{\"sampling\":{\"prompts\":[]}}",
+                 "sampling.prompts: expected at least one prompt while sampling.every is 100");
     expect_error("{\"data\":{\"sources\":{\"c\":{\"path\":\"c\",\"cap\":0.2,\"floor\":0.3}}}}",
                  "data.sources.c: floor (0.3) is above cap (0.2)");
     expect_error("{\"data\":{\"sources\":{\"a\":{\"path\":\"a\",\"floor\":0.6},\"b\":{\"path\":\"b\",\"floor\":0.6}}}}",
@@ -337,9 +361,9 @@ static void test_load_files(void **state)
 {
     runs_config c;
     cJSON *j = NULL;
-    const char *p = write_file("polish.json",
-                               "{\n  \"optimizer\": {\"lr\": 1e-4},\n  \"data\": {\"sources\": {\n"
-                               "    \"chat\": {\"path\": \"data/chat.tok\", \"cap\": 0.4, \"floor\": 0.3}}}\n}\n");
+    const char *p =
+        write_file("polish.json", "{\n  \"optimizer\": {\"lr\": 1e-4},\n  \"data\": {\"sources\": {\n"
+                                  "    \"chat\": {\"path\": \"data/chat.tok\", \"cap\": 0.4, \"floor\": 0.3}}}\n}\n");
     assert_int_equal(runs_config_load(&c, &j, p), 0);
     assert_true(c.optimizer.lr == 1e-4);
     assert_int_equal(c.model.n_embd, 128);
@@ -370,7 +394,8 @@ static void test_load_files(void **state)
     assert_null(j);
     char want[300];
     snprintf(want, sizeof want, "%s/bad.json:4:5: unexpected '\"', expected ',' or '}'", tmpdir);
-    if (!strstr(runs_error_message(), want)) fail_msg("got \"%s\", want \"%s\"", runs_error_message(), want);
+    if (!strstr(runs_error_message(), want))
+        fail_msg("got \"%s\", want \"%s\"", runs_error_message(), want);
 
     /* semantic errors name the file and the dotted key */
     p = write_file("typo.json", "{\"train\": {\"totl_steps\": 10}}");
@@ -419,22 +444,18 @@ static void test_schedule_only(void **state)
     assert_non_null(strstr(runs_error_message(), "optimizer.lr: expected a number > 0, got 0"));
     p = write_file("lr5.json", "{\"schedule\": {\"warmup_steps\": 5000}}");
     assert_int_equal(runs_config_load_schedule_only(&c, p), RUNS_EINVALID);
-    assert_non_null(strstr(runs_error_message(), "schedule.warmup_steps (5000) must be below train.total_steps (2000)"));
+    assert_non_null(
+        strstr(runs_error_message(), "schedule.warmup_steps (5000) must be below train.total_steps (2000)"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_design_example),
-        cmocka_unit_test(test_unknown_keys),
-        cmocka_unit_test(test_wrong_types),
-        cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_list_limits),
-        cmocka_unit_test(test_cross_field),
-        cmocka_unit_test(test_null_keeps_default),
-        cmocka_unit_test(test_load_files),
-        cmocka_unit_test(test_schedule_only),
+        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_design_example),
+        cmocka_unit_test(test_unknown_keys), cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_ranges),       cmocka_unit_test(test_list_limits),
+        cmocka_unit_test(test_cross_field),  cmocka_unit_test(test_null_keeps_default),
+        cmocka_unit_test(test_load_files),   cmocka_unit_test(test_schedule_only),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -15,7 +15,8 @@
 static cJSON *parse(const char *text)
 {
     cJSON *v = NULL;
-    if (runs_json_parse(&v, text, "test")) fail_msg("parse of %s failed: %s", text, runs_error_message());
+    if (runs_json_parse(&v, text, "test"))
+        fail_msg("parse of %s failed: %s", text, runs_error_message());
     return v;
 }
 
@@ -39,7 +40,8 @@ static char *diff_json(const char *a, const char *b)
 static void expect_diff(const char *a, const char *b, const char *want)
 {
     char *got = diff_json(a, b);
-    if (strcmp(got, want) != 0) fail_msg("diff(%s, %s)\n got  %s\n want %s", a, b, got, want);
+    if (strcmp(got, want) != 0)
+        fail_msg("diff(%s, %s)\n got  %s\n want %s", a, b, got, want);
     free(got);
 }
 
@@ -66,7 +68,8 @@ static void test_nested_config(void **state)
 
 static void test_sorted_by_path(void **state)
 {
-    cJSON *a = parse("{\"z\":1,\"a\":{\"y\":1,\"b\":1},\"m\":1}"), *b = parse("{\"z\":2,\"a\":{\"y\":2,\"b\":2},\"m\":2}");
+    cJSON *a = parse("{\"z\":1,\"a\":{\"y\":1,\"b\":1},\"m\":1}"),
+          *b = parse("{\"z\":2,\"a\":{\"y\":2,\"b\":2},\"m\":2}");
     runs_diff_entry *d;
     size_t n;
     assert_int_equal(runs_json_diff(&d, &n, a, b), 0);
@@ -76,7 +79,7 @@ static void test_sorted_by_path(void **state)
     assert_string_equal(d[2].path, "m");
     assert_string_equal(d[3].path, "z");
     assert_non_null(d[0].a);
-    assert_true(d[0].a != cJSON_GetObjectItem(cJSON_GetObjectItem(a, "a"), "b"));  /* copies, not borrowed */
+    assert_true(d[0].a != cJSON_GetObjectItem(cJSON_GetObjectItem(a, "a"), "b")); /* copies, not borrowed */
     runs_diff_free(d, n);
     cJSON_Delete(a);
     cJSON_Delete(b);
@@ -122,9 +125,9 @@ static void test_missing_side_is_null_pointer(void **state)
     size_t n;
     assert_int_equal(runs_json_diff(&d, &n, a, b), 0);
     assert_int_equal(n, 1);
-    assert_non_null(d[0].a);  /* present, value null */
+    assert_non_null(d[0].a); /* present, value null */
     assert_true(cJSON_IsNull(d[0].a));
-    assert_null(d[0].b);      /* missing */
+    assert_null(d[0].b); /* missing */
     runs_diff_free(d, n);
     cJSON_Delete(a);
     cJSON_Delete(b);
@@ -151,7 +154,7 @@ static void test_filter_by_path(void **state)
     assert_string_equal(d[0].path, "config.data.sources.c.cap");
     assert_string_equal(d[1].path, "config.optimizer.lr");
     assert_string_equal(d[2].path, "metrics.loss");
-    runs_diff_filter(d, &n, NULL, 0);  /* no filter keeps all */
+    runs_diff_filter(d, &n, NULL, 0); /* no filter keeps all */
     assert_int_equal(n, 3);
     const char *none[] = {"nosuch"};
     runs_diff_filter(d, &n, none, 1);

@@ -24,7 +24,8 @@ static const char *valid =
     "\"sha256\":\"" SHA "\"},"
     "{\"name\":\"wte\",\"group\":\"adam_m\",\"dtype\":\"f32\",\"shape\":[4096,128],\"bytes\":2097152,"
     "\"sha256\":\"" SHA "\"},"
-    "{\"name\":\"ln_f.b\",\"group\":\"adam_v\",\"dtype\":\"f32\",\"shape\":[128],\"bytes\":512,\"sha256\":\"" SHA "\"}],"
+    "{\"name\":\"ln_f.b\",\"group\":\"adam_v\",\"dtype\":\"f32\",\"shape\":[128],\"bytes\":512,\"sha256\":\"" SHA
+    "\"}],"
     "\"optimizer\":{\"t\":112600},\"rng\":{\"state\":\"1\"},\"data\":{},\"bandit\":{},\"loss_log\":\"" SHA "\","
     "\"archived\":{\"samples\":\"" SHA "\"},\"metrics\":{\"loss_ema\":2.5},\"backend\":\"cpu\","
     "\"code_version\":\"abc\",\"created\":\"2024-01-01T00:00:00Z\",\"note\":\"hi\",\"changes\":{},\"sharpness\":{}}";
@@ -47,7 +48,8 @@ static int validate_patched(const char *patch)
 static void expect_error(const char *patch, const char *want)
 {
     int rc = validate_patched(patch);
-    if (rc != RUNS_EINVALID) fail_msg("patch %s: expected RUNS_EINVALID, got %d", patch, rc);
+    if (rc != RUNS_EINVALID)
+        fail_msg("patch %s: expected RUNS_EINVALID, got %d", patch, rc);
     if (!strstr(runs_error_message(), want))
         fail_msg("patch %s: message \"%s\" lacks \"%s\"", patch, runs_error_message(), want);
 }
@@ -59,7 +61,8 @@ static void test_valid(void **state)
     assert_int_equal(validate_patched("{\"optimizer\":null,\"rng\":null,\"data\":null,\"bandit\":null,"
                                       "\"loss_log\":null,\"archived\":null,\"metrics\":null,\"backend\":null,"
                                       "\"code_version\":null,\"created\":null,\"note\":null,\"changes\":null,"
-                                      "\"sharpness\":null}"), 0);
+                                      "\"sharpness\":null}"),
+                     0);
     assert_int_equal(validate_patched("{\"tensors\":[]}"), 0);
     /* a start node may have no parent */
     assert_int_equal(validate_patched("{\"kind\":\"start\",\"parent\":null}"), 0);
@@ -73,14 +76,17 @@ static void test_valid(void **state)
     }
     /* a scalar tensor (shape []) holds one float */
     char p[256];
-    snprintf(p, sizeof p, "{\"tensors\":[{\"name\":\"s\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[],"
-                          "\"bytes\":4,\"sha256\":\"%s\"}]}", SHA);
+    snprintf(p, sizeof p,
+             "{\"tensors\":[{\"name\":\"s\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[],"
+             "\"bytes\":4,\"sha256\":\"%s\"}]}",
+             SHA);
     assert_int_equal(validate_patched(p), 0);
 }
 
 static void test_top_level_errors(void **state)
 {
-    expect_error("{\"schema\":\"runs.manifest/2\"}", "manifest.schema: expected \"runs.manifest/1\", got \"runs.manifest/2\"");
+    expect_error("{\"schema\":\"runs.manifest/2\"}",
+                 "manifest.schema: expected \"runs.manifest/1\", got \"runs.manifest/2\"");
     expect_error("{\"schema\":null}", "manifest.schema: expected \"runs.manifest/1\", got nothing");
     expect_error("{\"kind\":\"checkpt\"}", "manifest.kind: expected one of \"start\", \"checkpoint\"");
     expect_error("{\"run\":\"a b\"}", "manifest.run: expected a run name");
@@ -93,7 +99,8 @@ static void test_top_level_errors(void **state)
     expect_error("{\"step\":1.5}", "manifest.step: expected a non-negative integer, got 1.5");
     expect_error("{\"step\":null}", "manifest.step: expected a non-negative integer, got nothing");
     expect_error("{\"tokens\":1e300}", "manifest.tokens: expected a non-negative integer");
-    expect_error("{\"parent\":null}", "manifest.parent: expected a 40-hex commit id (a \"checkpoint\" node has a parent), got nothing");
+    expect_error("{\"parent\":null}",
+                 "manifest.parent: expected a 40-hex commit id (a \"checkpoint\" node has a parent), got nothing");
     expect_error("{\"parent\":\"0123\"}", "manifest.parent: expected a 40-hex commit id");
     expect_error("{\"kind\":\"fork\",\"parent\":\"0123456789ABCDEF0123456789abcdef01234567\"}", "manifest.parent:");
     expect_error("{\"kind\":\"start\",\"parent\":5}", "manifest.parent: expected null or a 40-hex commit id, got 5");
@@ -113,7 +120,9 @@ static void test_top_level_errors(void **state)
     assert_int_equal(runs_json_parse(&m, valid, "valid"), 0);
     cJSON_ReplaceItemInObjectCaseSensitive(m, "parent", cJSON_CreateNull());
     assert_int_equal(runs_manifest_validate(m), RUNS_EINVALID);
-    assert_non_null(strstr(runs_error_message(), "manifest.parent: expected a 40-hex commit id (a \"checkpoint\" node has a parent), got null"));
+    assert_non_null(
+        strstr(runs_error_message(),
+               "manifest.parent: expected a 40-hex commit id (a \"checkpoint\" node has a parent), got null"));
     cJSON_ReplaceItemInObjectCaseSensitive(m, "kind", cJSON_CreateString("start"));
     assert_int_equal(runs_manifest_validate(m), 0);
     cJSON_Delete(m);
@@ -137,24 +146,34 @@ static void test_tensor_errors(void **state)
     expect_tensor_error("1", "manifest.tensors[0]: expected an object");
     expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8}",
                         "manifest.tensors[0].sha256: missing");
-    expect_tensor_error("{\"name\":\"\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].name: expected a non-empty string");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"adam\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].group: expected one of \"weights\", \"adam_m\", \"adam_v\", got \"adam\"");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"bf16\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].dtype: expected \"f32\", got \"bf16\"");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":2,\"bytes\":8,\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].shape: expected an array of non-negative integers, got 2");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2,-1],\"bytes\":8,\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].shape[1]: expected a non-negative integer, got -1");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2,3],\"bytes\":8,\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].bytes: expected 24 (4 bytes x shape [2,3]), got 8");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":\"8\",\"sha256\":\"" SHA "\"}",
-                        "manifest.tensors[0].bytes: expected a non-negative integer, got \"8\"");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"xyz\"}",
-                        "manifest.tensors[0].sha256: expected 64 lowercase hex digits, got \"xyz\"");
-    expect_tensor_error("{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\","
-                        "\"shap\":[2]}", "manifest.tensors[0].shap: unknown key (did you mean \"shape\"?)");
+    expect_tensor_error(
+        "{\"name\":\"\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].name: expected a non-empty string");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"adam\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].group: expected one of \"weights\", \"adam_m\", \"adam_v\", got \"adam\"");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"bf16\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].dtype: expected \"f32\", got \"bf16\"");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":2,\"bytes\":8,\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].shape: expected an array of non-negative integers, got 2");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2,-1],\"bytes\":8,\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].shape[1]: expected a non-negative integer, got -1");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2,3],\"bytes\":8,\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].bytes: expected 24 (4 bytes x shape [2,3]), got 8");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":\"8\",\"sha256\":\"" SHA "\"}",
+        "manifest.tensors[0].bytes: expected a non-negative integer, got \"8\"");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"xyz\"}",
+        "manifest.tensors[0].sha256: expected 64 lowercase hex digits, got \"xyz\"");
+    expect_tensor_error(
+        "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"" SHA "\","
+        "\"shap\":[2]}",
+        "manifest.tensors[0].shap: unknown key (did you mean \"shape\"?)");
     char two[1024];
     snprintf(two, sizeof two,
              "{\"name\":\"w\",\"group\":\"weights\",\"dtype\":\"f32\",\"shape\":[2],\"bytes\":8,\"sha256\":\"%s\"},"
@@ -163,7 +182,8 @@ static void test_tensor_errors(void **state)
     expect_tensor_error(two, "manifest.tensors[1]: duplicate of tensors[0] (w in weights)");
     /* the same name in another group is no duplicate; the first later repeat is named */
     char four[2048];
-#define T(n, g) "{\"name\":\"" n "\",\"group\":\"" g "\",\"dtype\":\"f32\",\"shape\":[1],\"bytes\":4,\"sha256\":\"" SHA "\"}"
+#define T(n, g)                                                                                                        \
+    "{\"name\":\"" n "\",\"group\":\"" g "\",\"dtype\":\"f32\",\"shape\":[1],\"bytes\":4,\"sha256\":\"" SHA "\"}"
     snprintf(four, sizeof four, "%s,%s,%s,%s,%s", T("b", "weights"), T("a", "weights"), T("a", "adam_m"),
              T("b", "weights"), T("a", "weights"));
 #undef T

@@ -15,7 +15,8 @@
 static cJSON *parse(const char *text)
 {
     cJSON *v = NULL;
-    if (runs_json_parse(&v, text, "test")) fail_msg("parse of %s failed: %s", text, runs_error_message());
+    if (runs_json_parse(&v, text, "test"))
+        fail_msg("parse of %s failed: %s", text, runs_error_message());
     return v;
 }
 
@@ -35,11 +36,17 @@ static void check(const char *original, const char *patch, const char *result)
     cJSON *r = runs_merge_patch(t, p);
     assert_non_null(r);
     char *got = runs_json_canonical(r), *want = canon_text(result);
-    if (strcmp(got, want) != 0) fail_msg("MergePatch(%s, %s) = %s, want %s", original, patch, got, want);
+    if (strcmp(got, want) != 0)
+        fail_msg("MergePatch(%s, %s) = %s, want %s", original, patch, got, want);
     char *t1 = runs_json_canonical(t), *p1 = runs_json_canonical(p);
     assert_string_equal(t0, t1);
     assert_string_equal(p0, p1);
-    free(t0); free(p0); free(t1); free(p1); free(got); free(want);
+    free(t0);
+    free(p0);
+    free(t1);
+    free(p1);
+    free(got);
+    free(want);
     cJSON_Delete(t);
     cJSON_Delete(p);
     cJSON_Delete(r);
@@ -94,15 +101,15 @@ static void test_keeps_key_order_and_null_target(void **state)
     cJSON *t = parse("{\"x\":1,\"y\":{\"a\":1,\"b\":2},\"z\":3}"), *p = parse("{\"y\":{\"a\":9},\"x\":0}");
     cJSON *r = runs_merge_patch(t, p);
     char *s = cJSON_PrintUnformatted(r);
-    assert_string_equal(s, "{\"x\":0,\"y\":{\"a\":9,\"b\":2},\"z\":3}");  /* patched keys stay where they were */
+    assert_string_equal(s, "{\"x\":0,\"y\":{\"a\":9,\"b\":2},\"z\":3}"); /* patched keys stay where they were */
     free(s);
     cJSON_Delete(r);
-    r = runs_merge_patch(NULL, p);  /* absent target */
+    r = runs_merge_patch(NULL, p); /* absent target */
     char *c = runs_json_canonical(r);
     assert_string_equal(c, "{\"x\":0,\"y\":{\"a\":9}}");
     free(c);
     cJSON_Delete(r);
-    r = runs_merge_patch(t, NULL);  /* no patch: a copy */
+    r = runs_merge_patch(t, NULL); /* no patch: a copy */
     assert_true(runs_json_equal(r, t));
     assert_ptr_not_equal(r, t);
     cJSON_Delete(r);

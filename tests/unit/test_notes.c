@@ -28,12 +28,12 @@ static void commit_node(runs_store *s, char id[41], const char *parent, long ste
     snprintf(text, sizeof text,
              "{\"schema\":\"runs.manifest/1\",\"kind\":\"%s\",\"run\":\"a\",\"step\":%ld,\"tokens\":0,"
              "\"parent\":%s%s%s,\"config\":{},\"tensors\":[]}",
-             parent ? "checkpoint" : "start", step, parent ? "\"" : "", parent ? parent : "null",
-             parent ? "\"" : "");
+             parent ? "checkpoint" : "start", step, parent ? "\"" : "", parent ? parent : "null", parent ? "\"" : "");
     cJSON *m = NULL;
     assert_int_equal(runs_json_parse(&m, text, "test"), 0);
     int rc = runs_node_commit(id, s, m, NULL, 0);
-    if (rc) fprintf(stderr, "commit: %s\n", runs_error_message());
+    if (rc)
+        fprintf(stderr, "commit: %s\n", runs_error_message());
     assert_int_equal(rc, 0);
     cJSON_Delete(m);
 }
@@ -58,7 +58,8 @@ static int teardown(void **state)
     runs_store_free(f->s);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strlen(f->dir) - 6), f->dir);
-    if (system(cmd)) {}
+    if (system(cmd)) {
+    }
     free(f);
     return 0;
 }
@@ -93,7 +94,7 @@ static void test_merge_and_get(void **state)
     assert_int_equal(runs_note_merge(f->s, f->id, p), 0);
     cJSON_Delete(p);
     expect_note(f->s, f->id, "{\"sharpness\":{\"samples\":50,\"trace\":12.5}}");
-    expect_note(f->s, f->id2, NULL);  /* other nodes untouched */
+    expect_note(f->s, f->id2, NULL); /* other nodes untouched */
     p = J("{\"remark\":\"polish pivot\",\"sharpness\":{\"trace\":13}}");
     assert_int_equal(runs_note_merge(f->s, f->id, p), 0);
     cJSON_Delete(p);
@@ -119,7 +120,7 @@ static void test_merge_and_get(void **state)
     expect_note(f->s, f->id, NULL);
     expect_note(f->s, f->id2, "{\"x\":1}");
     p = J("{\"nothing\":null}");
-    assert_int_equal(runs_note_merge(f->s, f->id, p), 0);  /* no note, nothing to remove */
+    assert_int_equal(runs_note_merge(f->s, f->id, p), 0); /* no note, nothing to remove */
     cJSON_Delete(p);
     expect_note(f->s, f->id, NULL);
 }
@@ -146,7 +147,8 @@ static void test_concurrent_writers(void **state)
         assert_true(pid >= 0);
         if (pid == 0) {
             runs_store *s = NULL;
-            if (runs_store_open(&s, f->dir)) _exit(3);
+            if (runs_store_open(&s, f->dir))
+                _exit(3);
             for (int r = 0; r < R; r++) {
                 char text[64];
                 snprintf(text, sizeof text, "{\"w%d_%d\":%d}", w, r, r);
@@ -168,7 +170,7 @@ static void test_concurrent_writers(void **state)
     }
     cJSON *got = NULL;
     assert_int_equal(runs_note_get(&got, f->s, f->id2), 0);
-    assert_int_equal(cJSON_GetArraySize(got), W * R + 1);  /* + "x" from before */
+    assert_int_equal(cJSON_GetArraySize(got), W * R + 1); /* + "x" from before */
     cJSON_Delete(got);
 }
 

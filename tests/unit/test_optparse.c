@@ -209,9 +209,8 @@ static void test_help(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forms),         cmocka_unit_test(test_list_and_set),
-        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_bounds_accepted),
-        cmocka_unit_test(test_bad_table),     cmocka_unit_test(test_help),
+        cmocka_unit_test(test_forms),           cmocka_unit_test(test_list_and_set), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_bounds_accepted), cmocka_unit_test(test_bad_table),    cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

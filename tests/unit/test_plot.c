@@ -46,7 +46,8 @@ static void node_x(runs_store *s, char id[41], const char *kind, const char *run
     cJSON *m = NULL;
     assert_int_equal(runs_json_parse(&m, text, "test"), 0);
     int rc = runs_node_commit(id, s, m, NULL, 0);
-    if (rc) fprintf(stderr, "%s\n", runs_error_message());
+    if (rc)
+        fprintf(stderr, "%s\n", runs_error_message());
     assert_int_equal(rc, 0);
     cJSON_Delete(m);
 }
@@ -77,9 +78,10 @@ static int setup(void **state)
            "{\"path\":\"data.sources.chat.cap\",\"a\":null,\"b\":0.4}]},"
            "\"metrics\":{\"loss\":9.1,\"coherence\":71.5}");
     cJSON *note = NULL;
-    assert_int_equal(runs_json_parse(&note, "{\"sharpness\":{\"trace\":123.25,\"stderr\":4.5,\"samples\":50}}", "t"), 0);
+    assert_int_equal(runs_json_parse(&note, "{\"sharpness\":{\"trace\":123.25,\"stderr\":4.5,\"samples\":50}}", "t"),
+                     0);
     assert_int_equal(runs_note_merge(s, a10, note), 0);
-    cJSON_Delete(note);   /* empty segment: a fork records no steps */
+    cJSON_Delete(note); /* empty segment: a fork records no steps */
     node(s, b25, "checkpoint", "b", 25, b10, 10, 1);
     node(s, c0, "start", "c", 0, NULL, 0, 5);
     node(s, c5, "checkpoint", "c", 5, c0, 0, 5);
@@ -91,7 +93,8 @@ static int teardown(void **state)
 {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd)) {}
+    if (system(cmd)) {
+    }
     return 0;
 }
 
@@ -109,7 +112,7 @@ static void test_collect_main_and_sibling(void **state)
     /* EMA: bias-corrected, so the first value is the first loss, and it lags a falling loss */
     assert_true(fabs(d->main.ema[0] - d->main.loss[0]) < 1e-12);
     assert_true(d->main.ema[19] > d->main.loss[19]);
-    assert_int_equal(d->n_siblings, 1);   /* c is unrelated */
+    assert_int_equal(d->n_siblings, 1); /* c is unrelated */
     assert_string_equal(d->siblings[0].run, "b");
     assert_int_equal(d->siblings[0].branch_step, 10);
     assert_int_equal(d->siblings[0].n, 25);
@@ -117,8 +120,16 @@ static void test_collect_main_and_sibling(void **state)
     /* events: a's halt (main) and b's fork (sibling 0) */
     int halt = 0, fork = 0;
     for (size_t i = 0; i < d->n_events; i++) {
-        if (!strcmp(d->events[i].kind, "halt")) { halt++; assert_int_equal(d->events[i].sibling, -1); assert_int_equal(d->events[i].step, 20); }
-        if (!strcmp(d->events[i].kind, "fork")) { fork++; assert_int_equal(d->events[i].sibling, 0); assert_string_equal(d->events[i].run, "b"); }
+        if (!strcmp(d->events[i].kind, "halt")) {
+            halt++;
+            assert_int_equal(d->events[i].sibling, -1);
+            assert_int_equal(d->events[i].step, 20);
+        }
+        if (!strcmp(d->events[i].kind, "fork")) {
+            fork++;
+            assert_int_equal(d->events[i].sibling, 0);
+            assert_string_equal(d->events[i].run, "b");
+        }
     }
     assert_int_equal(halt, 1);
     assert_int_equal(fork, 1);
@@ -130,8 +141,9 @@ static void test_collect_main_and_sibling(void **state)
     assert_non_null(strstr(b.s, "halt a@step_20"));
     assert_non_null(strstr(b.s, "b (EMA, from step 10)"));
     int charts = 0;
-    for (const char *p = b.s; (p = strstr(p, "<svg")); p++) charts++;
-    assert_int_equal(charts, 4);  /* the document + three charts */
+    for (const char *p = b.s; (p = strstr(p, "<svg")); p++)
+        charts++;
+    assert_int_equal(charts, 4); /* the document + three charts */
     runs_buf_free(&b);
     assert_int_equal(runs_plot_render(&b, d, RUNS_PLOT_LR, 0), 0);
     assert_null(strstr(b.s, "xmlns"));
@@ -187,7 +199,7 @@ static void test_report(void **state)
     assert_non_null(strstr(b.s, "71.5"));
     assert_non_null(strstr(b.s, "<svg"));
     assert_null(strstr(b.s, "<script"));
-    assert_null(strstr(b.s, "http://"));   /* nothing external (inline SVG needs no xmlns) */
+    assert_null(strstr(b.s, "http://")); /* nothing external (inline SVG needs no xmlns) */
     assert_null(strstr(b.s, "https://"));
     /* the halt of a is a gate event */
     assert_non_null(strstr(b.s, "<table class=\"gate\">"));
@@ -202,7 +214,8 @@ static void test_report(void **state)
         snprintf(cmd, sizeof cmd,
                  "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
                  "--disable-component-update --disable-sync --no-first-run --user-data-dir=%s/prof "
-                 "--dump-dom file://%s 2>/dev/null > %s/dom.html", root, path, root);
+                 "--dump-dom file://%s 2>/dev/null > %s/dom.html",
+                 root, path, root);
         if (system(cmd) == 0) {
             snprintf(path, sizeof path, "%s/dom.html", root);
             size_t len = 0;

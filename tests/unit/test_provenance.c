@@ -195,7 +195,7 @@ static void test_check_and_allow(void **state)
     snprintf(b, sizeof b, "%s/missing.tok", dir);
     cJSON *c = config_for(t, a, b);
     assert_int_equal(runs_provenance_fingerprint(&rec, NULL, c), 0);
-    assert_int_equal(cJSON_GetArraySize(rec), 2); /* the missing file is not fingerprinted */
+    assert_int_equal(cJSON_GetArraySize(rec), 2);    /* the missing file is not fingerprinted */
     const cJSON *first = cJSON_GetArrayItem(rec, 0); /* sorted by path: a.tok first */
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "path")), a);
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "sha256")), SHA_ABC);

@@ -70,9 +70,9 @@ static void warmup_multiplier(void **state)
 static void cosine_end_points(void **state)
 {
     runs_config c = andrea("cosine", 0.0);
-    near(runs_schedule_lr(&c, 2000), 3e-4);                      /* p = 0 */
-    near(runs_schedule_lr(&c, 101000), 1.5e-4);                  /* p = ½ */
-    assert_true(fabs(runs_schedule_lr(&c, 200000)) < 1e-20);      /* p = 1, α = 0 */
+    near(runs_schedule_lr(&c, 2000), 3e-4);                  /* p = 0 */
+    near(runs_schedule_lr(&c, 101000), 1.5e-4);              /* p = ½ */
+    assert_true(fabs(runs_schedule_lr(&c, 200000)) < 1e-20); /* p = 1, α = 0 */
     assert_true(runs_schedule_lr(&c, 250000) == runs_schedule_lr(&c, 200000));
     /* monotone non-increasing after warmup */
     double prev = runs_schedule_lr(&c, 1999);
@@ -104,16 +104,16 @@ static void linear_schedule(void **state)
 
 static void wsd_decay(void **state)
 {
-    runs_config c = andrea("wsd", 0.1);       /* D = floor(0.75·200000) = 150000 */
+    runs_config c = andrea("wsd", 0.1); /* D = floor(0.75·200000) = 150000 */
     near(runs_schedule_lr(&c, 2000), 3e-4);
-    near(runs_schedule_lr(&c, 149999), 3e-4);  /* stable to the last step before D */
-    near(runs_schedule_lr(&c, 150000), 3e-4);  /* decay starts at D from P */
+    near(runs_schedule_lr(&c, 149999), 3e-4); /* stable to the last step before D */
+    near(runs_schedule_lr(&c, 150000), 3e-4); /* decay starts at D from P */
     near(runs_schedule_lr(&c, 150001), 3e-4 - 2.7e-4 / 50000);
     near(runs_schedule_lr(&c, 175000), 3e-4 - 2.7e-4 * 0.5);
-    near(runs_schedule_lr(&c, 200000), 3e-5);  /* ends at αP */
+    near(runs_schedule_lr(&c, 200000), 3e-5); /* ends at αP */
     c = andrea("wsd", 0.0);
     assert_true(fabs(runs_schedule_lr(&c, 200000)) < 1e-20);
-    c.schedule.stable_ratio = 0.5;             /* D = 100000 */
+    c.schedule.stable_ratio = 0.5; /* D = 100000 */
     near(runs_schedule_lr(&c, 99999), 3e-4);
     near(runs_schedule_lr(&c, 150000), 1.5e-4);
 }
@@ -136,11 +136,11 @@ static void exp_schedule(void **state)
 {
     runs_config c = andrea("exp", 0.0);
     c.schedule.exp_decay = 1e-4;
-    near(runs_schedule_lr(&c, 999), 3e-4 * 0.5);           /* warmup, no decay yet */
+    near(runs_schedule_lr(&c, 999), 3e-4 * 0.5); /* warmup, no decay yet */
     near(runs_schedule_lr(&c, 2000), 3e-4);
     near(runs_schedule_lr(&c, 12000), 3e-4 * exp(-1.0));
     near(runs_schedule_lr(&c, 2000 + 6931), 3e-4 * exp(-0.6931));
-    c.schedule.min_lr_factor = 0.1;                          /* floored at αP */
+    c.schedule.min_lr_factor = 0.1; /* floored at αP */
     near(runs_schedule_lr(&c, 200000), 3e-5);
     near(runs_schedule_lr(&c, 12000), 3e-4 * exp(-1.0));
 }
@@ -157,18 +157,18 @@ static void warm_restart(void **state)
     double before = runs_schedule_lr(&c, 24999);
     c.schedule.restart_step = 25000;
     c.schedule.restart_lr = 4e-4;
-    near(runs_schedule_lr(&c, 24999), before);               /* unchanged before R */
+    near(runs_schedule_lr(&c, 24999), before); /* unchanged before R */
     assert_true(before < 4e-4 * 0.8);
-    near(runs_schedule_lr(&c, 25000), 4e-4);                 /* the spike */
-    near(runs_schedule_lr(&c, 42500), 2e-4);                 /* half way through [R, T] */
+    near(runs_schedule_lr(&c, 25000), 4e-4); /* the spike */
+    near(runs_schedule_lr(&c, 42500), 2e-4); /* half way through [R, T] */
     assert_true(fabs(runs_schedule_lr(&c, 60000)) < 1e-20);
-    c.schedule.min_lr_factor = 0.1;                           /* to αP′ */
+    c.schedule.min_lr_factor = 0.1; /* to αP′ */
     c.schedule.restart_lr = 6e-4;
     near(runs_schedule_lr(&c, 25000), 6e-4);
     near(runs_schedule_lr(&c, 60000), 6e-5);
     double q = (30000.0 - 25000) / 35000;
     near(runs_schedule_lr(&c, 30000), 6e-5 + 5.4e-4 * 0.5 * (1 + cos(M_PI * q)));
-    c.schedule.restart_lr = 0;                                /* P′ defaults to P */
+    c.schedule.restart_lr = 0; /* P′ defaults to P */
     near(runs_schedule_lr(&c, 25000), 4e-4);
     /* restarting a WSO run: cosine after R too */
     strcpy(c.schedule.type, "wso");
@@ -227,8 +227,8 @@ static void no_warmup_and_degenerate(void **state)
 {
     runs_config c = andrea("cosine", 0.0);
     c.schedule.warmup_steps = 0;
-    near(runs_schedule_lr(&c, 0), 3e-4);                     /* v1's mistake, on purpose */
-    c.schedule.warmup_steps = 300000;                         /* W > T: still finite */
+    near(runs_schedule_lr(&c, 0), 3e-4); /* v1's mistake, on purpose */
+    c.schedule.warmup_steps = 300000;    /* W > T: still finite */
     double v = runs_schedule_lr(&c, 250000);
     assert_true(isfinite(v) && v >= 0);
     c.train.total_steps = 0;

@@ -118,8 +118,8 @@ static void test_events_not_prints(void **state)
     captured got = {0};
     char dir[400];
     snprintf(dir, sizeof dir, "%s/rundir", x.dir);
-    call c = {&x, tiny_config(x.dir), {.run = "ev", .dir = dir, .stop_after = 2,
-                                      .on_event = capture, .event_ctx = &got}};
+    call c = {
+        &x, tiny_config(x.dir), {.run = "ev", .dir = dir, .stop_after = 2, .on_event = capture, .event_ctx = &got}};
     int rc;
     assert_int_equal(silenced(do_start, &c, &rc), 0); /* the library printed nothing */
     assert_int_equal(rc, 0);

@@ -61,7 +61,8 @@ static void test_committer_commits(void **state)
     runs_commit_state st = runs_committer_state(&c);
     assert_true(st == RUNS_COMMIT_WRITING || st == RUNS_COMMIT_COMMITTED);
     /* one commit at a time: a second start is refused and frees its job */
-    assert_int_not_equal(runs_committer_start(&c, new_job(x.s, make_manifest("start", "main", 0, NULL), NULL, NULL)), 0);
+    assert_int_not_equal(runs_committer_start(&c, new_job(x.s, make_manifest("start", "main", 0, NULL), NULL, NULL)),
+                         0);
     assert_int_equal(settle(&c), RUNS_COMMIT_COMMITTED);
     assert_int_equal(runs_committer_wait(&job, &c), 0);
     assert_int_equal(runs_committer_state(&c), RUNS_COMMIT_IDLE);

@@ -27,9 +27,14 @@ static char *apply(const char *const *as, int n)
 static void test_values_json_else_string(void **state)
 {
     (void)state;
-    const char *as[] = {"optimizer.lr=1e-3", "train.total_steps=20", "data.exclude=[\"x\"]", "train.backend=cpu",
-                        "sampling.prompts=[\"a\",\"b\"]", "data.tokenizer={\"k\":",
-                        "data.sources.lists.cap=0.2", "data.sources.prose={\"path\":\"p.tok\"}"};
+    const char *as[] = {"optimizer.lr=1e-3",
+                        "train.total_steps=20",
+                        "data.exclude=[\"x\"]",
+                        "train.backend=cpu",
+                        "sampling.prompts=[\"a\",\"b\"]",
+                        "data.tokenizer={\"k\":",
+                        "data.sources.lists.cap=0.2",
+                        "data.sources.prose={\"path\":\"p.tok\"}"};
     char *s = apply(as, 8);
     assert_string_equal(s, "{\"data\":{\"exclude\":[\"x\"],\"sources\":{\"lists\":{\"cap\":0.2},"
                            "\"prose\":{\"path\":\"p.tok\"}},\"tokenizer\":\"{\\\"k\\\":\"},"

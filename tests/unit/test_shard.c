@@ -30,7 +30,10 @@ static int teardown(void **state)
     return system(cmd);
 }
 
-static void path_of(char *p, const char *name) { snprintf(p, 256, "%s/%s", dir, name); }
+static void path_of(char *p, const char *name)
+{
+    snprintf(p, 256, "%s/%s", dir, name);
+}
 
 static void test_layout(void **state)
 {
@@ -50,8 +53,10 @@ static void test_layout(void **state)
     assert_int_equal(h[0], 20240520);
     assert_int_equal(h[1], 1);
     assert_int_equal(h[2], 5);
-    for (int i = 3; i < 256; i++) assert_int_equal(h[i], 0);
-    for (int i = 0; i < 5; i++) assert_int_equal(t[i], ids[i]);
+    for (int i = 3; i < 256; i++)
+        assert_int_equal(h[i], 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(t[i], ids[i]);
     runs_shard s;
     assert_int_equal(runs_shard_open(&s, p, 0), 0);
     assert_int_equal(s.count, 5);
@@ -67,7 +72,8 @@ static void test_streaming_writer(void **state)
     assert_int_equal(runs_shard_writer_open(&w, p), 0);
     int32_t buf[10000];
     for (int k = 0; k < 3; k++) {
-        for (int i = 0; i < 10000; i++) buf[i] = (k * 10000 + i) % 5000;
+        for (int i = 0; i < 10000; i++)
+            buf[i] = (k * 10000 + i) % 5000;
         assert_int_equal(runs_shard_writer_add(w, buf, 10000), 0);
     }
     assert_int_equal(access(p, F_OK), -1); /* nothing under the final name until close */
@@ -75,7 +81,8 @@ static void test_streaming_writer(void **state)
     runs_shard s;
     assert_int_equal(runs_shard_open(&s, p, 5000), 0);
     assert_int_equal(s.count, 30000);
-    for (int i = 0; i < 30000; i++) assert_int_equal(s.tokens[i], i % 5000);
+    for (int i = 0; i < 30000; i++)
+        assert_int_equal(s.tokens[i], i % 5000);
     runs_shard_close(&s);
     /* a token that does not fit uint16 is refused with its index */
     assert_int_equal(runs_shard_writer_open(&w, p), 0);

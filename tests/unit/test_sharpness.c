@@ -22,8 +22,8 @@
 
 typedef struct {
     size_t n;
-    const double *A;   /* n×n symmetric, or NULL with diag */
-    const double *b;   /* quartic coefficients (may be NULL) */
+    const double *A; /* n×n symmetric, or NULL with diag */
+    const double *b; /* quartic coefficients (may be NULL) */
 } quad;
 
 /* L = ½θᵀAθ + ¼Σ b_i θ_i⁴ */
@@ -40,12 +40,16 @@ static int quad_grad(void *ctx, const float *th, float *g, double *loss)
         g[i] = (float)(s + bi * x * x * x);
         L += 0.5 * x * s + 0.25 * bi * x * x * x * x;
     }
-    if (loss) *loss = L;
+    if (loss)
+        *loss = L;
     return 0;
 }
 
 static uint64_t lcg = 12345;
-static double urand(void) { return (gpt_rng_next(&lcg) >> 11) * (1.0 / 9007199254740992.0); }
+static double urand(void)
+{
+    return (gpt_rng_next(&lcg) >> 11) * (1.0 / 9007199254740992.0);
+}
 
 static void test_diagonal_quadratic(void **state)
 {
@@ -87,7 +91,8 @@ static void test_dense_quadratic(void **state)
         tr += A[i * n + i];
         th[i] = (float)(urand() - 0.5);
         for (size_t j = 0; j < n; j++)
-            if (i != j) off2 += A[i * n + j] * A[i * n + j];
+            if (i != j)
+                off2 += A[i * n + j] * A[i * n + j];
     }
     quad q = {n, A, NULL};
     int K = 4000;
@@ -95,8 +100,8 @@ static void test_dense_quadratic(void **state)
     runs_sharpness_result r;
     assert_int_equal(runs_sharpness_hutchinson(&r, NULL, n, th, quad_grad, &q, &o), 0);
     double sd_theory = sqrt(2 * off2);
-    printf("# dense quadratic: trace %.6f, estimate %.6f ± %.6f (K=%d), sd %.4f vs theory %.4f\n",
-           tr, r.trace, r.stderr_, K, r.sd, sd_theory);
+    printf("# dense quadratic: trace %.6f, estimate %.6f ± %.6f (K=%d), sd %.4f vs theory %.4f\n", tr, r.trace,
+           r.stderr_, K, r.sd, sd_theory);
     assert_true(fabs(r.trace - tr) < 4 * r.stderr_);
     assert_true(fabs(r.sd / sd_theory - 1) < 0.1);
     assert_true(fabs(r.stderr_ - r.sd / sqrt(K)) < 1e-12);
@@ -165,12 +170,18 @@ static void softmax_probs(const softreg *r, const float *W, int n, double *p)
     double mx = -1e300, z = 0;
     for (int k = 0; k < r->Kc; k++) {
         double a = 0;
-        for (int d = 0; d < r->D; d++) a += (double)W[k * r->D + d] * r->X[n * r->D + d];
+        for (int d = 0; d < r->D; d++)
+            a += (double)W[k * r->D + d] * r->X[n * r->D + d];
         p[k] = a;
-        if (a > mx) mx = a;
+        if (a > mx)
+            mx = a;
     }
-    for (int k = 0; k < r->Kc; k++) { p[k] = exp(p[k] - mx); z += p[k]; }
-    for (int k = 0; k < r->Kc; k++) p[k] /= z;
+    for (int k = 0; k < r->Kc; k++) {
+        p[k] = exp(p[k] - mx);
+        z += p[k];
+    }
+    for (int k = 0; k < r->Kc; k++)
+        p[k] /= z;
 }
 
 static int softreg_grad(void *ctx, const float *W, float *g, double *loss)
@@ -183,12 +194,14 @@ static int softreg_grad(void *ctx, const float *W, float *g, double *loss)
         L -= log(p[r->y[n]]);
         for (int k = 0; k < r->Kc; k++) {
             float e = (float)(p[k] - (k == r->y[n])) / (float)r->N;
-            for (int d = 0; d < r->D; d++) acc[k * r->D + d] += e * r->X[n * r->D + d];
+            for (int d = 0; d < r->D; d++)
+                acc[k * r->D + d] += e * r->X[n * r->D + d];
         }
     }
     memcpy(g, acc, (size_t)r->Kc * r->D * sizeof *g);
     free(acc);
-    if (loss) *loss = L / r->N;
+    if (loss)
+        *loss = L / r->N;
     return 0;
 }
 
@@ -197,16 +210,21 @@ static void test_softmax_regression_exact_trace(void **state)
     enum { N = 32, D = 20, KC = 8 };
     static float X[N * D], W[KC * D];
     static int y[N];
-    for (int i = 0; i < N * D; i++) X[i] = (float)(2 * urand() - 1);
-    for (int i = 0; i < KC * D; i++) W[i] = (float)(0.5 * (2 * urand() - 1));
-    for (int n = 0; n < N; n++) y[n] = (int)(urand() * KC) % KC;
+    for (int i = 0; i < N * D; i++)
+        X[i] = (float)(2 * urand() - 1);
+    for (int i = 0; i < KC * D; i++)
+        W[i] = (float)(0.5 * (2 * urand() - 1));
+    for (int n = 0; n < N; n++)
+        y[n] = (int)(urand() * KC) % KC;
     softreg r = {N, D, KC, X, y};
     double exact = 0, p[KC];
     for (int n = 0; n < N; n++) {
         softmax_probs(&r, W, n, p);
         double x2 = 0;
-        for (int d = 0; d < D; d++) x2 += (double)X[n * D + d] * X[n * D + d];
-        for (int k = 0; k < KC; k++) exact += p[k] * (1 - p[k]) * x2 / N;
+        for (int d = 0; d < D; d++)
+            x2 += (double)X[n * D + d] * X[n * D + d];
+        for (int k = 0; k < KC; k++)
+            exact += p[k] * (1 - p[k]) * x2 / N;
     }
     /* Exact vᵀHv for the estimator's own v (same Rademacher stream): per v and n,
      * u = V x_n, vᵀH_n v = Σ_k p_k u_k² − (Σ_k p_k u_k)². This separates the
@@ -218,7 +236,8 @@ static void test_softmax_regression_exact_trace(void **state)
     for (int k = 0; k < K; k++) {
         uint64_t bits = 0;
         for (int i = 0; i < KC * D; i++) {
-            if ((i & 63) == 0) bits = gpt_rng_next(&rng);
+            if ((i & 63) == 0)
+                bits = gpt_rng_next(&rng);
             v[i] = (bits >> (i & 63)) & 1 ? 1.0f : -1.0f;
         }
         double q = 0;
@@ -227,7 +246,8 @@ static void test_softmax_regression_exact_trace(void **state)
             double su2 = 0, su = 0;
             for (int c = 0; c < KC; c++) {
                 double u = 0;
-                for (int d = 0; d < D; d++) u += (double)v[c * D + d] * X[n * D + d];
+                for (int d = 0; d < D; d++)
+                    u += (double)v[c * D + d] * X[n * D + d];
                 su2 += p[c] * u * u;
                 su += p[c] * u;
             }
@@ -243,7 +263,8 @@ static void test_softmax_regression_exact_trace(void **state)
         double worst = 0, mean_exact_q = 0;
         for (int k = 0; k < K; k++) {
             double err = fabs(per[k] - qx[k]) / exact;
-            if (err > worst) worst = err;
+            if (err > worst)
+                worst = err;
             mean_exact_q += qx[k] / K;
         }
         printf("# softmax regression (%d params): exact tr(H) %.6f; eps %.0e: estimate %.6f ± %.6f (K=%d), "
@@ -251,10 +272,10 @@ static void test_softmax_regression_exact_trace(void **state)
                KC * D, exact, eps[e], res.trace, res.stderr_, K, res.trace - exact, (res.trace - exact) / res.stderr_,
                worst, res.trace - mean_exact_q);
         if (eps[e] <= 1e-2) {
-            assert_true(fabs(res.trace - exact) < 4 * res.stderr_);  /* sampling error only */
-            assert_true(worst < 1e-2);                                  /* FD + fp32 rounding */
+            assert_true(fabs(res.trace - exact) < 4 * res.stderr_); /* sampling error only */
+            assert_true(worst < 1e-2);                              /* FD + fp32 rounding */
         } else {
-            assert_true(worst < 5e-2);  /* ε = 0.1: O(ε²) truncation shows, still bounded */
+            assert_true(worst < 5e-2); /* ε = 0.1: O(ε²) truncation shows, still bounded */
         }
     }
     free(per);
@@ -299,7 +320,8 @@ static void test_gpt_exact_trace(void **state)
             e[i] = 0;
             exact[k] += col[i];
             if (k == 0)
-                for (size_t j = 0; j < n; j++) H[j * n + i] = col[j];
+                for (size_t j = 0; j < n; j++)
+                    H[j * n + i] = col[j];
         }
     }
     /* two step sizes agree: the "exact" diagonal is not dominated by FD error.
@@ -322,9 +344,8 @@ static void test_gpt_exact_trace(void **state)
     runs_sharpness_opts o = {.samples = K, .eps = 1e-3, .seed = 2024};
     runs_sharpness_result res;
     assert_int_equal(runs_sharpness_hutchinson(&res, per, n, th, runs_sharpness_gpt_grad, &g, &o), 0);
-    printf("# hutchinson K=%d eps=1e-3: %.6f ± %.6f (exact %.6f, error %.6f = %.2f stderr; sd %.4f, theory %.4f)\n",
-           K, res.trace, res.stderr_, tr, res.trace - tr, (res.trace - tr) / res.stderr_, res.sd,
-           sqrt(2 * off2));
+    printf("# hutchinson K=%d eps=1e-3: %.6f ± %.6f (exact %.6f, error %.6f = %.2f stderr; sd %.4f, theory %.4f)\n", K,
+           res.trace, res.stderr_, tr, res.trace - tr, (res.trace - tr) / res.stderr_, res.sd, sqrt(2 * off2));
     assert_true(fabs(res.trace - tr) < 4 * res.stderr_);
     assert_true(fabs(res.sd / sqrt(2 * off2) - 1) < 0.15);
 
@@ -336,7 +357,8 @@ static void test_gpt_exact_trace(void **state)
     for (int k = 0; k < 20; k++) {
         uint64_t bits = 0;
         for (size_t i = 0; i < n; i++) {
-            if ((i & 63) == 0) bits = gpt_rng_next(&rng);
+            if ((i & 63) == 0)
+                bits = gpt_rng_next(&rng);
             v[i] = (bits >> (i & 63)) & 1 ? 1.0f : -1.0f;
         }
         double q = 0;
@@ -344,7 +366,8 @@ static void test_gpt_exact_trace(void **state)
             for (size_t j = 0; j < n; j++)
                 q += v[i] * H[i * n + j] * v[j];
         double err = fabs(q - per[k]) / (fabs(q) + fabs(tr));
-        if (err > worst) worst = err;
+        if (err > worst)
+            worst = err;
     }
     printf("# per-sample vHv vs assembled Hessian: worst relative error %.2e\n", worst);
     assert_true(worst < 1e-2);
@@ -357,7 +380,12 @@ static void test_gpt_exact_trace(void **state)
     assert_true(fabs(res.loss - 0.5 * (l0 + l1)) < 1e-5);
 
     runs_sharpness_gpt_free(&g);
-    free(th); free(e); free(col); free(H); free(per); free(v);
+    free(th);
+    free(e);
+    free(col);
+    free(H);
+    free(per);
+    free(v);
     gpt_free(m);
 }
 #endif
@@ -368,8 +396,10 @@ int main(void)
      * 2-core machine, OpenMP barriers made this test 4x slower */
     omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_diagonal_quadratic), cmocka_unit_test(test_dense_quadratic),
-        cmocka_unit_test(test_quartic_fd_error), cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_diagonal_quadratic),
+        cmocka_unit_test(test_dense_quadratic),
+        cmocka_unit_test(test_quartic_fd_error),
+        cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_softmax_regression_exact_trace),
 #ifndef TEST_SHARPNESS_NO_GPT
         cmocka_unit_test(test_gpt_exact_trace),

@@ -100,7 +100,7 @@ static void test_retention_pins(void **state)
     cJSON *m = NULL;
     assert_int_equal(runs_node_manifest(&m, x.s, got), 0);
     cJSON_Delete(m);
-    char (*lin)[41] = NULL;
+    char(*lin)[41] = NULL;
     size_t n = 0;
     assert_int_equal(runs_lineage(&lin, &n, x.s, id[9]), 0);
     assert_int_equal(n, 10);

@@ -104,7 +104,7 @@ static void test_lineage_and_runs(void **state)
     for (int i = 1; i < 4; i++)
         assert_int_equal(commit_node(ids[i], x.s, "checkpoint", "main", i * 10, ids[i - 1], (uint32_t)i + 1), 0);
     assert_int_equal(commit_node(ids[4], x.s, "fork", "polish", 20, ids[2], 3), 0);
-    char (*lin)[41] = NULL;
+    char(*lin)[41] = NULL;
     size_t n = 0;
     assert_int_equal(runs_lineage(&lin, &n, x.s, ids[4]), 0);
     assert_int_equal(n, 4);
@@ -123,7 +123,7 @@ static void test_lineage_and_runs(void **state)
     assert_int_equal(runs_run_tip(tip, x.s, "polish"), 0);
     assert_string_equal(tip, ids[4]);
     assert_int_equal(runs_run_tip(tip, x.s, "nope"), RUNS_ENOTFOUND);
-    char (*all)[41] = NULL;
+    char(*all)[41] = NULL;
     assert_int_equal(runs_node_all(&all, &n, x.s), 0);
     assert_int_equal(n, 5);
     /* topological: every node comes before its parent */
@@ -286,7 +286,7 @@ static void test_rewind_keeps_old_tip(void **state)
     assert_int_equal(runs_run_tip(tip, x.s, "main"), 0);
     assert_string_equal(tip, a);
     /* b and c stay listed (gc's walk) and are the rewound ones */
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0, seen = 0;
     assert_int_equal(runs_node_all(&ids, &n, x.s), 0);
     for (size_t i = 0; i < n; i++)
@@ -390,16 +390,11 @@ static void test_stale_ref_lock(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit_and_read_back),
-        cmocka_unit_test(test_resolve_forms),
-        cmocka_unit_test(test_lineage_and_runs),
-        cmocka_unit_test(test_commit_rejects_bad_input),
-        cmocka_unit_test(test_fork_reuses_objects),
-        cmocka_unit_test(test_tags),
-        cmocka_unit_test(test_same_step_moves_tag),
-        cmocka_unit_test(test_resolve_unreachable_node),
-        cmocka_unit_test(test_rewind_keeps_old_tip),
-        cmocka_unit_test(test_stale_ref_lock),
+        cmocka_unit_test(test_commit_and_read_back), cmocka_unit_test(test_resolve_forms),
+        cmocka_unit_test(test_lineage_and_runs),     cmocka_unit_test(test_commit_rejects_bad_input),
+        cmocka_unit_test(test_fork_reuses_objects),  cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_same_step_moves_tag),  cmocka_unit_test(test_resolve_unreachable_node),
+        cmocka_unit_test(test_rewind_keeps_old_tip), cmocka_unit_test(test_stale_ref_lock),
     };
     return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);
 }

@@ -81,7 +81,7 @@ static void test_corrupt_commit_is_an_error(void **state)
     git_object_path(p, sizeof p, &x, b);
     flip_file(p, -1);
     reopen(&x);
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 99;
     /* the old walker stopped at the damage and returned the nodes above it */
     assert_int_equal(runs_node_all(&ids, &n, x.s), RUNS_ECORRUPT);
@@ -123,7 +123,7 @@ static void test_damaged_ref_file_is_an_error(void **state)
         }
     write_file(p, text);
     reopen(&x);
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     char **names = NULL;
     size_t n = 0;
     assert_int_equal(runs_node_all(&ids, &n, x.s), RUNS_ECORRUPT);

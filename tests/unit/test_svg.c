@@ -27,13 +27,15 @@ static void test_nice_ticks(void **state)
     assert_true(n >= 4 && n <= 9);
     for (int i = 0; i < n; i++) {
         assert_true(t[i] >= 0.13 - 1e-12 && t[i] <= 0.87 + 1e-12);
-        if (i) assert_true(fabs((t[i] - t[i - 1]) - 0.1) < 1e-12);
+        if (i)
+            assert_true(fabs((t[i] - t[i - 1]) - 0.1) < 1e-12);
     }
     n = runs_svg_nice_ticks(5, 5, 5, t, 32);
     assert_int_equal(n, 1);
     n = runs_svg_nice_ticks(-3, 3, 6, t, 32);
     int zero = 0;
-    for (int i = 0; i < n; i++) zero |= t[i] == 0.0;
+    for (int i = 0; i < n; i++)
+        zero |= t[i] == 0.0;
     assert_true(zero);
     assert_int_equal(runs_svg_nice_ticks(NAN, 1, 5, t, 32), 0);
 }
@@ -70,7 +72,8 @@ static void test_chart(void **state)
     const char *d = strstr(p, " d=\"");
     const char *end = strchr(d + 4, '"');
     int moves = 0;
-    for (const char *q = d + 4; q < end; q++) moves += *q == 'M';
+    for (const char *q = d + 4; q < end; q++)
+        moves += *q == 'M';
     assert_int_equal(moves, 2);
     assert_non_null(strstr(b.s, "stroke-dasharray=\"6 4\""));
     assert_int_equal(count(b.s, "<svg"), count(b.s, "</svg>"));
@@ -110,7 +113,10 @@ static void test_decimation(void **state)
 {
     size_t n = 200000;
     double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
-    for (size_t i = 0; i < n; i++) { x[i] = (double)i; y[i] = sin(i * 0.001) + (i % 7) * 0.01; }
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)i;
+        y[i] = sin(i * 0.001) + (i % 7) * 0.01;
+    }
     runs_svg_chart *c = runs_svg_new("big", NULL, NULL, 700, 300);
     assert_int_equal(runs_svg_add_series(c, NULL, NULL, x, y, n, 0, 0), 0);
     runs_buf b = {0};
@@ -125,9 +131,8 @@ static void test_decimation(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nice_ticks), cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_chart), cmocka_unit_test(test_log_and_empty),
-        cmocka_unit_test(test_decimation),
+        cmocka_unit_test(test_nice_ticks),    cmocka_unit_test(test_escape),     cmocka_unit_test(test_chart),
+        cmocka_unit_test(test_log_and_empty), cmocka_unit_test(test_decimation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

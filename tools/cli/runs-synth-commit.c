@@ -29,7 +29,6 @@
 #include "store/object.h"
 #include "store/store.h"
 
-
 static uint64_t fnv(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -63,7 +62,7 @@ static void tensor_name(char *buf, size_t n, int k)
 /* Every node of the store, loaded through runs_node_load_group, against gen(). */
 static int check_store(runs_store *s, int ntens_default, long elems_default, const char *special)
 {
-    char (*ids)[41] = NULL;
+    char(*ids)[41] = NULL;
     size_t n = 0, bad = 0;
     int rc = runs_node_all(&ids, &n, s);
     if (rc)
@@ -93,7 +92,8 @@ static int check_store(runs_store *s, int ntens_default, long elems_default, con
         float *got = malloc(gb), *want = malloc((size_t)elems * 4);
         for (int g = 0; g < 3; g++) {
             if (runs_node_load_group(s, m, runs_manifest_groups[g], got, gb) != 0) {
-                fprintf(stderr, "%.12s %s@step_%ld %s: %s\n", ids[i], run, step, runs_manifest_groups[g], runs_error_message());
+                fprintf(stderr, "%.12s %s@step_%ld %s: %s\n", ids[i], run, step, runs_manifest_groups[g],
+                        runs_error_message());
                 bad++;
                 break;
             }
@@ -148,15 +148,21 @@ int main(int argc, char **argv)
     int check_all = 0, help = 0, npos;
     const char *special = NULL;
     double lr = 4e-4;
-    const runs_opt opts[] = {
-        RUNS_STR("store", 0, &store, "DIR", NULL),      RUNS_STR("run", 0, &run, "RUN", NULL),
-        RUNS_INT("count", 0, &count, "N", NULL, NULL),  RUNS_STR("from", 0, &from, "NODE", NULL),
-        RUNS_INT("tensors", 0, &ntens_l, "K", NULL, NULL), RUNS_INT("elems", 0, &elems, "E", NULL, NULL),
-        RUNS_INT("every", 0, &every, "S", NULL, NULL),  RUNS_NUM("lr", 0, &lr, "X", NULL, NULL),
-        RUNS_STR("kind", 0, &kind, "KIND", NULL),       RUNS_STR("check", 0, &checkdir, "DIR", NULL),
-        RUNS_INT("step", 0, &step, "N", NULL, NULL),    RUNS_FLAG("help", 'h', &help, NULL),
-        RUNS_FLAG("check-store", 0, &check_all, NULL),  RUNS_STR("special", 0, &special, "RUN=K:E", NULL),
-        RUNS_OPT_END};
+    const runs_opt opts[] = {RUNS_STR("store", 0, &store, "DIR", NULL),
+                             RUNS_STR("run", 0, &run, "RUN", NULL),
+                             RUNS_INT("count", 0, &count, "N", NULL, NULL),
+                             RUNS_STR("from", 0, &from, "NODE", NULL),
+                             RUNS_INT("tensors", 0, &ntens_l, "K", NULL, NULL),
+                             RUNS_INT("elems", 0, &elems, "E", NULL, NULL),
+                             RUNS_INT("every", 0, &every, "S", NULL, NULL),
+                             RUNS_NUM("lr", 0, &lr, "X", NULL, NULL),
+                             RUNS_STR("kind", 0, &kind, "KIND", NULL),
+                             RUNS_STR("check", 0, &checkdir, "DIR", NULL),
+                             RUNS_INT("step", 0, &step, "N", NULL, NULL),
+                             RUNS_FLAG("help", 'h', &help, NULL),
+                             RUNS_FLAG("check-store", 0, &check_all, NULL),
+                             RUNS_STR("special", 0, &special, "RUN=K:E", NULL),
+                             RUNS_OPT_END};
     if (runs_opts_parse(&npos, NULL, 0, opts, argc, argv)) {
         fprintf(stderr, "runs-synth-commit: %s (see --help)\n", runs_error_message());
         return 129;
@@ -193,7 +199,7 @@ int main(int argc, char **argv)
     runs_store *s = NULL;
     float *buf = malloc((size_t)3 * ntens * elems * 4);
     runs_tensor *t = calloc((size_t)3 * ntens, sizeof *t);
-    char (*names)[64] = calloc((size_t)ntens, sizeof *names);
+    char(*names)[64] = calloc((size_t)ntens, sizeof *names);
     int rc = runs_store_open(&s, store);
     if (rc)
         goto done;
@@ -236,8 +242,9 @@ int main(int argc, char **argv)
             }
         /* a loss-log segment object, as the trainer records per node */
         char log[256];
-        int ll = snprintf(log, sizeof log, "{\"step\":%ld,\"loss\":%.4f,\"lr\":%g,\"grad_norm\":1.0,\"source\":\"synth\"}\n",
-                          cur, 6.0 / (1.0 + cur * 0.01), lr);
+        int ll =
+            snprintf(log, sizeof log, "{\"step\":%ld,\"loss\":%.4f,\"lr\":%g,\"grad_norm\":1.0,\"source\":\"synth\"}\n",
+                     cur, 6.0 / (1.0 + cur * 0.01), lr);
         runs_oid lo;
         if ((rc = runs_object_put(&lo, s, log, (size_t)ll)) != 0)
             goto done;
