@@ -51,8 +51,7 @@ static int check_path(char **parts, int n, const char *assignment)
             const char *names[MAX_KEYS];
             size_t k = 0;
             const cJSON *c;
-            cJSON_ArrayForEach(c, at)
-            {
+            cJSON_ArrayForEach (c, at) {
                 if (k < MAX_KEYS && c->string)
                     names[k++] = c->string;
             }

@@ -504,8 +504,7 @@ int runs_bandit_load_json(runs_bandit *b, const cJSON *state, char ***warnings, 
         rc = runs_error_set(RUNS_ECORRUPT, "bandit state: arms: expected an object");
         goto done;
     }
-    cJSON_ArrayForEach(o, arms)
-    {
+    cJSON_ArrayForEach (o, arms) {
         char where[RUNS_NAME_MAX + 16];
         snprintf(where, sizeof where, "arms.%.*s.", RUNS_NAME_MAX, o->string);
         if (!cJSON_IsObject(o)) {

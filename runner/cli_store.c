@@ -23,8 +23,7 @@ int runs_cli_print_json(const cJSON *v)
         const cJSON *e;
         int first = 1;
         fputs("[", stdout);
-        cJSON_ArrayForEach(e, v)
-        {
+        cJSON_ArrayForEach (e, v) {
             char *t = runs_json_canonical(e);
             if (!t)
                 return runs_error_code() ? runs_error_code() : RUNS_ENOMEM;

@@ -25,8 +25,7 @@ static cJSON *view(const cJSON *m)
     }
     cJSON *ts = cJSON_AddObjectToObject(v, "tensors");
     const cJSON *t;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
+    cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
         const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "group"));
         const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
         const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "sha256"));
@@ -88,8 +87,7 @@ static void print_tensors(const runs_diff_entry *d, size_t nd, const cJSON *va, 
 {
     const cJSON *ta = cJSON_GetObjectItem(va, "tensors"), *tb = cJSON_GetObjectItem(vb, "tensors");
     const cJSON *g, *groups = cJSON_IsObject(ta) && ta->child ? ta : tb;
-    cJSON_ArrayForEach(g, groups)
-    {
+    cJSON_ArrayForEach (g, groups) {
         size_t changed = 0, plen = strlen(g->string);
         for (size_t i = 0; i < nd; i++)
             if (!strncmp(d[i].path, "tensors.", 8) && !strncmp(d[i].path + 8, g->string, plen) &&

@@ -73,8 +73,7 @@ int cmd_export(runs_cli *cli, int argc, char **argv)
     /* The manifest's weights must be exactly the trainer's table for this config. */
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(m, "tensors"), *t;
     int k = 0;
-    cJSON_ArrayForEach(t, tensors)
-    {
+    cJSON_ArrayForEach (t, tensors) {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
         if (!cJSON_IsString(g) || strcmp(g->valuestring, RUNS_GROUP_WEIGHTS))
             continue;

@@ -47,8 +47,7 @@ static void print_changes(const cJSON *m)
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(changes, "config");
     int total = cJSON_GetArraySize(cfg), shown = 0;
     const cJSON *e;
-    cJSON_ArrayForEach(e, cfg)
-    {
+    cJSON_ArrayForEach (e, cfg) {
         if (shown == 3)
             break;
         const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");

@@ -158,8 +158,7 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
         goto done;
     const cJSON *t;
     uint64_t total = 0;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
+    cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
         const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "group"));
         const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
         if (!safe_name(g) || !safe_name(n)) {
@@ -172,8 +171,7 @@ int cmd_restore(runs_cli *cli, int argc, char **argv)
     if ((rc = prepare_out(out, force)) != 0)
         goto done;
     runs_progress_start(&pr, "restore", total, 1);
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
+    cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
         const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "group"));
         const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "name"));
         const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "sha256"));

@@ -92,8 +92,7 @@ static void print_changes(runs_store *s, const cJSON *m, const char *at)
         }
     } else {
         const cJSON *e;
-        cJSON_ArrayForEach(e, cfg)
-        {
+        cJSON_ArrayForEach (e, cfg) {
             char *a = canon(get(e, "a")), *b = canon(get(e, "b"));
             printf("  %s: %s -> %s\n", cJSON_GetStringValue(get(e, "path")) ? get(e, "path")->valuestring : "?",
                    a ? a : "?", b ? b : "?");
@@ -167,8 +166,7 @@ static void print_metrics(runs_store *s, const char *id, const cJSON *m)
         printf("  %-12s %.4g (Hessian trace, from the node's note)\n", "sharpness", tr->valuedouble);
     cJSON_Delete(note);
     const cJSON *x;
-    cJSON_ArrayForEach(x, met)
-    {
+    cJSON_ArrayForEach (x, met) {
         int listed = 0;
         for (size_t i = 0; i < sizeof first / sizeof first[0]; i++)
             listed |= !strcmp(x->string, first[i]);
@@ -190,8 +188,9 @@ static const char *arm_state(const cJSON *cfg, const char *arm)
     const cJSON *data = get(cfg, "data"), *src = get(get(data, "sources"), arm), *x;
     if (!src)
         return "dropped (not in config)";
-    cJSON_ArrayForEach(x,
-                       get(data, "exclude")) if (cJSON_IsString(x) && !strcmp(x->valuestring, arm)) return "excluded";
+    cJSON_ArrayForEach (x, get(data, "exclude"))
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, arm))
+            return "excluded";
     const cJSON *cap = get(src, "cap");
     if (cJSON_IsNumber(cap) && cap->valuedouble <= 0)
         return "off (cap 0)";
@@ -209,8 +208,7 @@ static void print_bandit(const cJSON *m)
     printf("\nbandit       %s, phase %s, %.0f pulls\n", type ? type : "?", phase ? phase : "?",
            cJSON_IsNumber(pulls) ? pulls->valuedouble : 0.0);
     printf("  %-16s %6s %9s %6s %6s  %s\n", "arm", "pulls", "reward", "cap", "floor", "state");
-    cJSON_ArrayForEach(a, arms)
-    {
+    cJSON_ArrayForEach (a, arms) {
         const cJSON *src = get(sources, a->string), *cap = get(src, "cap"), *floor_ = get(src, "floor");
         char capb[16] = "-", floorb[16] = "-";
         if (cJSON_IsNumber(cap))
@@ -225,8 +223,7 @@ static void print_bandit(const cJSON *m)
                capb, floorb, arm_state(cfg, a->string));
     }
     /* a source the config has but the state does not (added by this fork): fresh */
-    cJSON_ArrayForEach(a, sources)
-    {
+    cJSON_ArrayForEach (a, sources) {
         if (cJSON_GetObjectItemCaseSensitive(arms, a->string))
             continue;
         const cJSON *cap = get(a, "cap"), *floor_ = get(a, "floor");
@@ -243,8 +240,7 @@ static void print_tensors(const cJSON *m, int list)
     cJSON *groups = cJSON_CreateObject(); /* group -> {"n", "bytes", "dtypes": {dtype: true}} */
     int count = 0;
     double total = 0;
-    cJSON_ArrayForEach(t, ts)
-    {
+    cJSON_ArrayForEach (t, ts) {
         const char *g = cJSON_GetStringValue(get(t, "group")), *dt = cJSON_GetStringValue(get(t, "dtype"));
         double bytes = cJSON_GetNumberValue(get(t, "bytes"));
         if (bytes != bytes)
@@ -271,12 +267,10 @@ static void print_tensors(const cJSON *m, int list)
     human_bytes(hb, sizeof hb, total);
     printf("\ntensors      %d, %s%s\n", count, hb, list || !count ? "" : " (--tensors lists them)");
     const cJSON *gr;
-    cJSON_ArrayForEach(gr, groups)
-    {
+    cJSON_ArrayForEach (gr, groups) {
         char dts[64] = "";
         const cJSON *d;
-        cJSON_ArrayForEach(d, cJSON_GetObjectItem(gr, "dtypes"))
-        {
+        cJSON_ArrayForEach (d, cJSON_GetObjectItem(gr, "dtypes")) {
             size_t l = strlen(dts);
             snprintf(dts + l, sizeof dts - l, "%s%s", l ? "," : "", d->string);
         }
@@ -287,12 +281,10 @@ static void print_tensors(const cJSON *m, int list)
     cJSON_Delete(groups);
     if (!list)
         return;
-    cJSON_ArrayForEach(t, ts)
-    {
+    cJSON_ArrayForEach (t, ts) {
         const cJSON *sh = get(t, "shape"), *d;
         char shape[64] = "";
-        cJSON_ArrayForEach(d, sh)
-        {
+        cJSON_ArrayForEach (d, sh) {
             size_t l = strlen(shape);
             snprintf(shape + l, sizeof shape - l, "%s%.0f", l ? "x" : "", d->valuedouble);
         }
@@ -405,8 +397,7 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     const cJSON *f;
     if (cJSON_GetArraySize(get(m, "data_files")))
         putchar('\n');
-    cJSON_ArrayForEach(f, get(m, "data_files"))
-    {
+    cJSON_ArrayForEach (f, get(m, "data_files")) {
         printf("data         %s  %.0f bytes  sha256 %.16s\n", cJSON_GetStringValue(get(f, "path")),
                cJSON_GetNumberValue(get(f, "bytes")), cJSON_GetStringValue(get(f, "sha256")));
     }

@@ -153,8 +153,8 @@ int runs_eval_format_line(char *buf, size_t n, long step, const runs_eval_result
 static int append_rows(runs_seg *b, long *last, const cJSON *m, const char *id)
 {
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(m, "eval_log"), *row;
-    cJSON_ArrayForEach(row, cJSON_IsArray(rows) ? rows : NULL)
-    {
+    const cJSON *arr = cJSON_IsArray(rows) ? rows : NULL;
+    cJSON_ArrayForEach (row, arr) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
         const cJSON *vl = cJSON_GetObjectItemCaseSensitive(row, "val_loss");
         const cJSON *tk = cJSON_GetObjectItemCaseSensitive(row, "tokens");

@@ -29,8 +29,7 @@ static int path_items(cJSON **items, const cJSON *config)
     if (cJSON_IsString(tok) && tok->valuestring[0])
         items[n++] = tok;
     const cJSON *src;
-    cJSON_ArrayForEach(src, cJSON_GetObjectItemCaseSensitive(data, "sources"))
-    {
+    cJSON_ArrayForEach (src, cJSON_GetObjectItemCaseSensitive(data, "sources")) {
         cJSON *p = cJSON_GetObjectItemCaseSensitive(src, "path");
         if (cJSON_IsString(p) && p->valuestring[0] && n < MAX_PATHS)
             items[n++] = p;
@@ -298,8 +297,7 @@ int runs_provenance_check(cJSON **now, char **note, runs_store *s, const cJSON *
         goto done;
     const cJSON *e;
     const cJSON *rec = cJSON_IsArray(recorded) ? recorded : NULL;
-    cJSON_ArrayForEach(e, rec)
-    {
+    cJSON_ArrayForEach (e, rec) {
         const char *rp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "path"));
         const char *rsha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "sha256"));
         const cJSON *rb = cJSON_GetObjectItemCaseSensitive(e, "bytes");

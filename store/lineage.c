@@ -50,8 +50,7 @@ int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, co
     *aux = NULL;
     *nt = *na = 0;
     const cJSON *t, *e;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
+    cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
         e = cJSON_GetObjectItemCaseSensitive(t, "sha256");
         if (cJSON_IsString(e) && (rc = push_str(tensors, nt, &ct, e->valuestring)) != 0)
             goto done;
@@ -62,8 +61,7 @@ int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, co
         if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
             goto done;
     }
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(m, "archived"))
-    {
+    cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(m, "archived")) {
         if (cJSON_IsString(e) && (rc = push_str(aux, na, &ca, e->valuestring)) != 0)
             goto done;
     }
@@ -274,8 +272,7 @@ static int check_referenced(runs_store *s, const cJSON *m, int tensors_too)
                                 av[i]);
     if (tensors_too) {
         const cJSON *t;
-        cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-        {
+        cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
             if (rc)
                 break;
             const cJSON *sha = cJSON_GetObjectItemCaseSensitive(t, "sha256");
@@ -1038,8 +1035,7 @@ size_t runs_manifest_group_bytes(const cJSON *m, const char *group)
 {
     size_t total = 0;
     const cJSON *t;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tensors"))
-    {
+    cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(m, "tensors")) {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "bytes");
         if (cJSON_IsString(g) && !strcmp(g->valuestring, group) && cJSON_IsNumber(b))
@@ -1096,8 +1092,7 @@ int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group
         return runs_error_set(RUNS_EINVALID, "group '%s' holds %zu bytes in the manifest, %zu were expected", group,
                               total, bytes);
     const cJSON *t;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(manifest, "tensors"))
-    {
+    cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive(manifest, "tensors")) {
         const cJSON *g = cJSON_GetObjectItemCaseSensitive(t, "group");
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(t, "bytes");
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(t, "sha256");

@@ -87,8 +87,7 @@ int runs_export_safetensors(const char *path, const runs_tensor *t, size_t n, co
     if (metadata && cJSON_GetArraySize(metadata) > 0) {
         cJSON *md = cJSON_AddObjectToObject(hdr, "__metadata__");
         const cJSON *it;
-        cJSON_ArrayForEach(it, metadata)
-        {
+        cJSON_ArrayForEach (it, metadata) {
             if (cJSON_IsString(it)) {
                 cJSON_AddStringToObject(md, it->string, it->valuestring);
             } else {

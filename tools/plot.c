@@ -82,8 +82,8 @@ int runs_plot_series_append(runs_plot_series *sr, const char *text, size_t len, 
 int runs_plot_series_append_eval(runs_plot_series *sr, const cJSON *m)
 {
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(m, "eval_log"), *row;
-    cJSON_ArrayForEach(row, cJSON_IsArray(rows) ? rows : NULL)
-    {
+    const cJSON *arr = cJSON_IsArray(rows) ? rows : NULL;
+    cJSON_ArrayForEach (row, arr) {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "step");
         if (!cJSON_IsNumber(st) || (sr->n_val && (long)st->valuedouble <= sr->val_step[sr->n_val - 1]))
             continue;

@@ -180,8 +180,7 @@ static int changes_section(runs_buf *b, const rnodes *ns)
         if (!rc && cJSON_IsArray(cfg) && cJSON_GetArraySize(cfg) > 0) {
             rc = runs_buf_puts(b, "<table class=\"diff\"><tr><th>path</th><th>before</th><th>after</th></tr>\n");
             const cJSON *e;
-            cJSON_ArrayForEach(e, cfg)
-            {
+            cJSON_ArrayForEach (e, cfg) {
                 if (rc)
                     break;
                 rc = runs_buf_puts(b, "<tr><td class=\"path\">");
@@ -207,8 +206,7 @@ static int changes_section(runs_buf *b, const rnodes *ns)
         if (!rc && cJSON_IsObject(arch) && cJSON_GetArraySize(arch) > 0) {
             rc = runs_buf_puts(b, "<p class=\"small\">archived: ");
             const cJSON *e;
-            cJSON_ArrayForEach(e, arch)
-            {
+            cJSON_ArrayForEach (e, arch) {
                 if (rc)
                     break;
                 rc = runs_buf_put_escaped(b, e->string);
