@@ -75,7 +75,8 @@ static int is_store(const char *dir)
 {
     char p[PATH_MAX];
     struct stat st;
-    snprintf(p, sizeof p, "%s/lineage.git", dir);
+    if ((size_t)snprintf(p, sizeof p, "%s/lineage.git", dir) >= sizeof p)
+        return 0; /* a path too long to open is no store, rather than a truncated one */
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -84,8 +85,13 @@ static void find_store(runs_cli *cli, const char *opt)
 {
     const char *env = getenv("RUNS_STORE");
     if (opt || (env && *env)) {
-        snprintf(cli->store_path, sizeof cli->store_path, "%s", opt ? opt : env);
-        cli->store_found = is_store(cli->store_path);
+        const char *want = opt ? opt : env;
+        size_t n = strlen(want);
+        if (n >= sizeof cli->store_path) /* never a truncated path: "no store" names it */
+            n = sizeof cli->store_path - 1;
+        memcpy(cli->store_path, want, n);
+        cli->store_path[n] = '\0';
+        cli->store_found = n == strlen(want) && is_store(cli->store_path);
         return;
     }
     char dir[PATH_MAX];
@@ -95,9 +101,9 @@ static void find_store(runs_cli *cli, const char *opt)
     }
     for (;;) {
         char cand[PATH_MAX + 8];
-        snprintf(cand, sizeof cand, "%s/.runs", dir);
-        if (is_store(cand)) {
-            snprintf(cli->store_path, sizeof cli->store_path, "%s", cand);
+        size_t n = (size_t)snprintf(cand, sizeof cand, "%s/.runs", dir);
+        if (n < sizeof cli->store_path && is_store(cand)) {
+            memcpy(cli->store_path, cand, n + 1);
             cli->store_found = 1;
             return;
         }

@@ -79,4 +79,14 @@ expect_match "a warning goes to stderr as 'runs: warning:'" "$(head -1 err.txt)"
     '^runs: warning: data file .*prose.tok changed since the node'
 expect_eq "... and not to stdout" "$(grep -c warning out.txt)" 0
 
+# main.c decides which store every command opens: a path it cannot hold is "no store",
+# never a silently truncated path (gcc's format-truncation warning found it)
+if command -v gcc >/dev/null 2>&1 && pkg-config --exists libgit2 libcjson 2>/dev/null; then
+    expect "runner/main.c builds without truncation warnings" gcc -std=gnu11 -O2 -Wall -DRUNS_VERSION=\"t\" \
+        -Wformat-truncation=1 -Werror -I"$ROOT" $(pkg-config --cflags libgit2 libcjson) -c "$ROOT/runner/main.c" \
+        -o "$T/main.o"
+else
+    n=$((n + 1)); echo "ok $n - main.c warnings # SKIP no gcc or pkg-config here"
+fi
+
 done_testing
