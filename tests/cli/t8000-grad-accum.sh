@@ -64,10 +64,11 @@ one='{"one": {"path": "'$T'/one.tok"}}'
 cfg o1.json 1 12 "$one"; cfg o3.json 3 12 "$one"
 expect "one-token run, grad_accum 1" "$RUNS" start --config o1.json --name o1 --quiet
 expect "one-token run, grad_accum 3" "$RUNS" start --config o3.json --name o3 --quiet
-close() { # every loss and grad_norm within 1e-6 (relative) of the other run's
+close() { # every loss and grad_norm within 1e-5 (relative) of the other run's: (g+g+g)/3 is g to
+          # an ulp, which 12 steps grow to 1.7e-6 at -O1 (SAN=1); a missing /3 is off by far more
     paste -d' ' "$1" "$2" | sed 's/[^ ]*"loss":\([^,]*\),[^ ]*"grad_norm":\([^,]*\),[^ ]*/\1 \2/g' |
-        awk '{ for (i = 1; i <= 2; i++) { d = $i - $(i + 2); if (d < 0) d = -d; if (d > 1e-6 * ($i < 0 ? -$i : $i) + 1e-12) bad = 1 } n++ }
+        awk '{ for (i = 1; i <= 2; i++) { d = $i - $(i + 2); if (d < 0) d = -d; if (d > 1e-5 * ($i < 0 ? -$i : $i) + 1e-12) bad = 1 } n++ }
              END { exit bad || n != 12 }'
 }
-expect "grad_accum 3 on identical micro-batches = one step (1e-6)" close runs/o1/.loss.json runs/o3/.loss.json
+expect "grad_accum 3 on identical micro-batches = one step (1e-5)" close runs/o1/.loss.json runs/o3/.loss.json
 done_testing
