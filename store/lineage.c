@@ -659,8 +659,7 @@ void runs_strings_free(char **v, size_t n)
 }
 
 /* Names of refs matching glob, minus prefix; only names without '/' when flat. */
-static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, const char *prefix,
-                     const git_oid *target)
+static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, const char *prefix)
 {
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
@@ -676,19 +675,7 @@ static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, 
         return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
     while ((g = git_reference_next(&r, it)) == 0) {
         const char *name = git_reference_name(r);
-        git_object *o = NULL;
-        int keep = !strncmp(name, prefix, pl) && !strchr(name + pl, '/');
-        if (keep && target) {
-            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
-                char what[512];
-                snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)", name);
-                rc = runs__git_error(RUNS_ECORRUPT, what);
-                goto done;
-            }
-            keep = git_oid_equal(git_object_id(o), target);
-            git_object_free(o);
-        }
-        if (keep) {
+        if (!strncmp(name, prefix, pl) && !strchr(name + pl, '/')) {
             if (cnt == cap) {
                 cap = cap ? cap * 2 : 16;
                 char **nv = realloc(v, cap * sizeof *nv);
@@ -728,18 +715,44 @@ done:
 
 int runs_run_list(char ***names, size_t *n, runs_store *s)
 {
-    return list_refs(names, n, s, "refs/heads/*", "refs/heads/", NULL);
+    return list_refs(names, n, s, "refs/heads/*", "refs/heads/");
 }
 
+/* The user tags of id (every user tag when id is NULL), from the one tag map. */
 int runs_tag_list(char ***names, size_t *n, runs_store *s, const char *id)
 {
+    runs_tag_ref *map = NULL;
+    size_t nmap = 0, cnt = 0;
+    char **v = NULL;
     git_oid oid;
-    if (id) {
-        int rc = parse_id(&oid, id);
-        if (rc)
-            return rc;
+    int rc = id ? parse_id(&oid, id) : 0;
+    *names = NULL;
+    *n = 0;
+    if (rc || (rc = runs_tag_map(&map, &nmap, s)) != 0)
+        goto done;
+    if (nmap && !(v = calloc(nmap, sizeof *v))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+        goto done;
     }
-    return list_refs(names, n, s, "refs/tags/*", "refs/tags/", id ? &oid : NULL);
+    for (size_t i = 0; i < nmap; i++) {
+        if (id && strcmp(map[i].id, id) != 0)
+            continue;
+        if (!(v[cnt] = strdup(map[i].name))) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+            goto done;
+        }
+        cnt++;
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, cmp_str);
+    *names = v;
+    *n = cnt;
+    v = NULL;
+done:
+    if (v)
+        runs_strings_free(v, cnt);
+    runs_tag_map_free(map, nmap);
+    return rc;
 }
 
 static int cmp_tag_ref(const void *a, const void *b)
