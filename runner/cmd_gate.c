@@ -1,4 +1,4 @@
-/* runner/cmd_gate.c — `runs gate --backtest LOG.json`: replay a sample audit log
+/* runner/cmd_gate.c — `runs gate --backtest LOG.json`: replay a runs_gate_sample audit log
  * through the coherence gate, or a loss log through the divergence gate.
  *
  * The kind of log is told by content: records with "text" are samples, records
@@ -25,6 +25,7 @@
 #include "runner/cli.h"
 #include "runner/coherence.h"
 #include "runner/gate.h"
+#include "runner/gatelog.h"
 
 #define USAGE                                                                                                          \
     "runs gate --backtest LOG.json [--threshold X] [--patience N] [--loss-spike-factor X] "                            \
@@ -34,11 +35,11 @@
 static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
-           "Replay a run's sample audit log (.samples.json, JSON Lines of\n"
+           "Replay a run's runs_gate_sample audit log (.samples.json, JSON Lines of\n"
            "{\"step\", \"prompt\", \"text\", \"score\"}) through the coherence gate: every\n"
            "text is scored again (0-100: bigram/trigram/word/character diversity and\n"
            "top-word dominance), and the gate fires after PATIENCE consecutive samples\n"
-           "score below THRESHOLD. Prints each sample's score and the step at which\n"
+           "score below THRESHOLD. Prints each runs_gate_sample's score and the step at which\n"
            "the gate would have halted the run, or that it would not have. Exits 0\n"
            "either way.\n\n"
            "A loss log (.loss.json, records with \"loss\") is replayed through the\n"
@@ -50,156 +51,9 @@ static void help(const runs_opt *opts)
     runs_cli_opts_help(opts, 0);
 }
 
-typedef struct {
-    long step;
-    char *prompt, *text;
-    double score, recorded;
-    int has_recorded;
-} sample;
-
-static void free_samples(sample *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(s[i].prompt);
-        free(s[i].text);
-    }
-    free(s);
-}
-
-enum { LOG_UNKNOWN, LOG_SAMPLES, LOG_LOSS };
-
-typedef struct {
-    const char *path;
-    sample *v;
-    size_t n, alloc;
-    long last_step;
-    int kind;             /* LOG_*: set by the first record */
-    runs_loss_gate *loss; /* a loss log's records are fed here as they are read */
-    long first_step;
-} reading;
-
-/* A loss value: a number, or null (JSON's only way to write NaN/inf) = NaN. */
-static int loss_value(const cJSON *v, double *out)
-{
-    if (cJSON_IsNumber(v))
-        *out = v->valuedouble;
-    else if (cJSON_IsNull(v))
-        *out = NAN;
-    else
-        return -1;
-    return 0;
-}
-
-/* One record of a loss log, fed to the divergence gate at once. */
-static int take_loss(reading *r, const cJSON *j, long lineno)
-{
-    const char *path = r->path;
-    const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
-    const cJSON *gn = cJSON_GetObjectItemCaseSensitive(j, "grad_norm");
-    double loss, gnorm = 0;
-    if (!cJSON_IsNumber(step) || step->valuedouble < 0 || step->valuedouble != floor(step->valuedouble) ||
-        step->valuedouble > 9e15)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"step\" must be a non-negative integer", path, lineno);
-    if (loss_value(cJSON_GetObjectItemCaseSensitive(j, "loss"), &loss))
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"loss\" must be a number or null (a loss log's record)", path,
-                              lineno);
-    if (gn && loss_value(gn, &gnorm))
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"grad_norm\" must be a number or null", path, lineno);
-    long s = (long)step->valuedouble;
-    if (s <= r->last_step)
-        return runs_error_set(RUNS_EINVALID,
-                              "%s:%ld: step %ld comes after step %ld (a loss log's steps "
-                              "increase)",
-                              path, lineno, s, r->last_step);
-    if (r->n == 0)
-        r->first_step = s;
-    r->last_step = s;
-    r->n++;
-    runs_loss_gate_feed(r->loss, s, loss, gnorm);
-    return 0;
-}
-
-/* One record of the log: checked field by field, the message naming file:line. */
-static int take_sample(void *ctx, const cJSON *j, const char *line, size_t len, long lineno)
-{
-    reading *r = ctx;
-    const char *path = r->path;
-    int kind = cJSON_GetObjectItemCaseSensitive(j, "text")   ? LOG_SAMPLES
-               : cJSON_GetObjectItemCaseSensitive(j, "loss") ? LOG_LOSS
-                                                             : LOG_UNKNOWN;
-    if (kind == LOG_UNKNOWN)
-        return runs_error_set(RUNS_EINVALID,
-                              "%s:%ld: neither \"text\" (a samples log) nor \"loss\" (a loss "
-                              "log) in this record",
-                              path, lineno);
-    if (r->kind == LOG_UNKNOWN)
-        r->kind = kind;
-    if (kind != r->kind)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: a %s record in a %s log; give one log at a time", path, lineno,
-                              kind == LOG_LOSS ? "loss" : "samples", r->kind == LOG_LOSS ? "loss" : "samples");
-    if (kind == LOG_LOSS)
-        return take_loss(r, j, lineno);
-    const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
-    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(j, "prompt");
-    const cJSON *score = cJSON_GetObjectItemCaseSensitive(j, "score");
-    if (!cJSON_IsNumber(step) || step->valuedouble < 0 || step->valuedouble != floor(step->valuedouble) ||
-        step->valuedouble > 9e15)
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"step\" must be a non-negative integer", path, lineno);
-    if (!cJSON_IsString(text))
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"text\" must be a string", path, lineno);
-    if (prompt && !cJSON_IsString(prompt) && !cJSON_IsNull(prompt))
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"prompt\" must be a string", path, lineno);
-    if (score && !cJSON_IsNumber(score) && !cJSON_IsNull(score))
-        return runs_error_set(RUNS_EINVALID, "%s:%ld: \"score\" must be a number or null", path, lineno);
-    long s = (long)step->valuedouble;
-    if (s < r->last_step)
-        return runs_error_set(RUNS_EINVALID,
-                              "%s:%ld: step %ld comes after step %ld (a samples log is in "
-                              "step order)",
-                              path, lineno, s, r->last_step);
-    r->last_step = s;
-    if (r->n == r->alloc) {
-        size_t na = r->alloc ? r->alloc * 2 : 64;
-        sample *nv = realloc(r->v, na * sizeof *nv);
-        if (!nv)
-            return runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
-        r->v = nv;
-        r->alloc = na;
-    }
-    sample *x = &r->v[r->n];
-    memset(x, 0, sizeof *x);
-    x->step = s;
-    x->text = strdup(text->valuestring);
-    x->prompt = strdup(cJSON_IsString(prompt) ? prompt->valuestring : "");
-    if (!x->text || !x->prompt) {
-        free(x->text);
-        free(x->prompt);
-        return runs_error_set(RUNS_ENOMEM, "out of memory reading %s", path);
-    }
-    x->has_recorded = cJSON_IsNumber(score);
-    x->recorded = x->has_recorded ? score->valuedouble : 0;
-    r->n++;
-    return 0;
-}
-
-/* Reads the whole log (store/jsonl.h's policy: a torn last line is skipped and
- * *torn says so; a line that is not a JSON object is RUNS_ECORRUPT naming file:line). */
-static int read_log(reading *r, const char *path, size_t *torn)
-{
-    int rc = strcmp(path, "-") ? runs_jsonl_read_file(path, take_sample, r, torn)
-                               : runs_jsonl_read_stream(stdin, path, take_sample, r, torn);
-    if (rc) {
-        free_samples(r->v, r->kind == LOG_SAMPLES ? r->n : 0);
-        r->v = NULL;
-        r->n = 0;
-    }
-    return rc;
-}
-
 /* The loss log's verdict: text or JSON (the samples fields, samples empty, plus
  * the loss rule's). */
-static int report_loss(const reading *r, const runs_loss_gate *g, double threshold, int patience, int json)
+static int report_loss(const runs_gate_log *r, const runs_loss_gate *g, double threshold, int patience, int json)
 {
     char why[200];
     runs_loss_gate_describe(why, sizeof why, g);
@@ -272,7 +126,8 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
     int patience, json = 0, npos, status = RUNS_EXIT_OK;
     const runs_opt opts[] = {
         RUNS_STR("backtest", 'b', &file, "F", "the samples or loss log (- for stdin)"),
-        RUNS_NUM("threshold", 't', &threshold, "X", "[0, 100]", "score below which a sample is low (default 30)"),
+        RUNS_NUM("threshold", 't', &threshold, "X", "[0, 100]",
+                 "score below which a runs_gate_sample is low (default 30)"),
         RUNS_INT("patience", 'p', &patience_l, "N", "[0, 1000000]",
                  "consecutive low samples that fire the gate (default 5;\n0 = gate off)"),
         RUNS_NUM("loss-spike-factor", 0, &spike_factor, "X", "(1, 1000000]",
@@ -287,7 +142,7 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
                   "a loss log adds log, loss_spike_factor, loss_spike_steps,\n"
                   "grace, records, rule, message, ema, best_ema, worst_ratio"),
         RUNS_OPT_END};
-    sample *v = NULL;
+    runs_gate_sample *v = NULL;
     size_t n = 0;
     cJSON *out = NULL;
     char *text = NULL;
@@ -305,14 +160,14 @@ int cmd_gate(runs_cli *cli, int argc, char **argv)
     size_t torn = 0;
     runs_loss_gate lg;
     runs_loss_gate_init(&lg, spike_factor, spike_steps, grace);
-    reading r = {.path = file, .last_step = -1, .loss = &lg};
-    if (read_log(&r, file, &torn)) {
+    runs_gate_log r = {.path = file, .last_step = -1, .loss = &lg};
+    if (runs_gate_log_read(&r, file, &torn)) {
         status = runs_cli_fail("gate");
         goto done;
     }
     if (torn)
         fprintf(stderr, "runs gate: warning: %s: the last line is torn (a crash mid-write); it was skipped\n", file);
-    if (r.kind == LOG_LOSS) {
+    if (r.kind == RUNS_GATE_LOG_LOSS) {
         if (report_loss(&r, &lg, threshold, patience, json))
             status = runs_cli_fail("gate");
         goto flush;
@@ -392,6 +247,6 @@ flush:
 done:
     free(text);
     cJSON_Delete(out);
-    free_samples(v, n);
+    runs_gate_samples_free(v, n);
     return status;
 }
