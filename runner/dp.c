@@ -2,6 +2,8 @@
 #include "runner/dp.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/error.h"
@@ -135,6 +137,48 @@ int runs_dp_check_launch(void)
                           n);
 }
 #endif
+
+static int init_done;
+
+void runs_dp_init_sent(void)
+{
+    init_done = 1;
+}
+
+int runs_dp_release(void)
+{
+    if (init_done || dp_rank != 0 || dp_size <= 1)
+        return RUNS_OK;
+    init_done = 1;
+    int64_t zero[RUNS_DP_INIT_WORDS] = {0};
+    return runs_dp_bcast(zero, sizeof zero);
+}
+
+int runs_dp_fit_accum(int *accum, long batch_tokens, int batch, int seq_len, int ranks)
+{
+    long micro = (long)batch * seq_len;
+    if (batch < 1 || seq_len < 1 || ranks < 1 || batch_tokens < micro || batch_tokens % micro)
+        return runs_error_set(RUNS_EINVALID,
+                              "the node's global batch of %ld tokens is not a whole number of micro-batches "
+                              "of train.batch_size %d x train.seq_len %d; resume it with the config it was "
+                              "written with",
+                              batch_tokens, batch, seq_len);
+    long total = batch_tokens / micro; /* micro-batches per optimizer step, all ranks */
+    if (total % ranks || total / ranks > 1 << 16) {
+        char ok[160] = "";
+        size_t len = 0;
+        for (long d = 1; d <= total && len < sizeof ok - 24; d++)
+            if (total % d == 0 && total / d <= 1 << 16)
+                len += (size_t)snprintf(ok + len, sizeof ok - len, "%s%ld", len ? ", " : "", d);
+        return runs_error_set(RUNS_EINVALID,
+                              "cannot keep the run's global batch on %d ranks: a step is %ld micro-batches "
+                              "(%ld tokens = %d x %d each), which %d ranks do not share evenly; launch with "
+                              "-np one of %s",
+                              ranks, total, batch_tokens, batch, seq_len, ranks, ok);
+    }
+    *accum = (int)(total / ranks);
+    return RUNS_OK;
+}
 
 void runs_dp_grad_add(float *sum, const float *g, size_t n)
 {

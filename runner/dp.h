@@ -35,6 +35,26 @@ int runs_dp_bcast(void *buf, size_t bytes);
 int runs_dp_send0(const void *buf, size_t bytes);
 int runs_dp_recv(void *buf, size_t bytes, int from);
 
+/* The grad_accum that keeps a run's global batch on `ranks` ranks: batch_tokens
+ * (a node's, = batch × seq_len × grad_accum × ranks when it was written) over
+ * batch × seq_len × ranks. *accum is set only on RUNS_OK; RUNS_EINVALID (one line
+ * naming the rank counts that would work) where the micro-batches of a step do not
+ * split evenly over the ranks, or batch_tokens is not a whole number of
+ * micro-batches. Why scale grad_accum: the global batch is the run's contract (the
+ * LR schedule and the loss curve assume it), and with micro-batches folded in
+ * global order (runner/loop.c) N ranks x A give the bits of M ranks x N·A/M. */
+int runs_dp_fit_accum(int *accum, long batch_tokens, int batch, int seq_len, int ranks);
+
+/* The first broadcast of a job (rank 0 → all, runner/loop.c): RUNS_DP_INIT_WORDS
+ * int64s, the sizes of what follows. All zero: rank 0 stopped before training (a
+ * refused resume, a locked run, a bad config), and the other ranks stop too instead
+ * of waiting for it forever. runs_dp_init_sent records that rank 0 sent the real
+ * one; runs_dp_release (rank 0, in its teardown) sends the zeros when it did not.
+ * Both are no-ops on one rank, on ranks > 0, and once done. */
+#define RUNS_DP_INIT_WORDS 5
+void runs_dp_init_sent(void);
+int runs_dp_release(void);
+
 /* sum[i] += g[i] for i in 0..n-1, in index order (a plain float add each, so a
  * left fold over micro-batches gives the same bits wherever it runs). */
 void runs_dp_grad_add(float *sum, const float *g, size_t n);

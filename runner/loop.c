@@ -267,8 +267,9 @@ static int dp_send_init(session *sess, accum_bufs *ab)
         rc = runs_error_set(RUNS_ENOMEM, "out of memory starting the data-parallel ranks");
         goto done;
     }
-    int64_t hdr[5] = {(int64_t)strlen(cfg) + 1, (int64_t)strlen(cs) + 1, sess->step,
+    int64_t hdr[RUNS_DP_INIT_WORDS] = {(int64_t)strlen(cfg) + 1, (int64_t)strlen(cs) + 1, sess->step,
                       (int64_t)gpt_adam_step(sess->model), (int64_t)n};
+    runs_dp_init_sent();
     if ((rc = runs_dp_bcast(hdr, sizeof hdr)) || (rc = runs_dp_bcast(cfg, (size_t)hdr[0])) ||
         (rc = runs_dp_bcast(cs, (size_t)hdr[1])))
         goto done;
@@ -356,8 +357,10 @@ int runs__session_worker(session *sess)
     sess->opts.quiet = 1; /* rank 0 speaks for the job */
     if (sess->opts.no_train)
         return RUNS_OK;
-    int64_t hdr[5];
+    int64_t hdr[RUNS_DP_INIT_WORDS];
     if ((rc = runs_dp_bcast(hdr, sizeof hdr)))
+        goto done;
+    if (hdr[0] == 0) /* rank 0 stopped before training: its own line says why */
         goto done;
     size_t n = (size_t)hdr[4];
     if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) || !(sum = malloc(n * sizeof *sum)) ||

@@ -288,6 +288,9 @@ int runs__session_init(session *sess, runs_store *s, const runs_session_opts *o)
 
 int runs__session_finish(session *sess, int rc)
 {
+    /* rank 0 that stopped before training: the other ranks wait for it to start */
+    if (!sess->opts.no_train)
+        runs_dp_release();
     if (rc == RUNS_OK && !sess->opts.quiet && !sess->opts.no_train) {
         runs_session_event ev = {.kind = RUNS_EV_DONE, .step = sess->step, .loss_ema = sess->loss_ema};
         runs__session_emit(sess, &ev);
@@ -367,6 +370,39 @@ done:
     return runs__session_finish(&sess, rc);
 }
 
+/* Resuming on a rank count other than the one that wrote node m: train.grad_accum
+ * is scaled so that the global batch (the node's batch_tokens; B x T x A before the
+ * field existed, one rank) stays what it was, in sess->cfg and in sess->config, which
+ * the following ranks take their config from and the next nodes record. */
+static int fit_ranks(session *sess, const cJSON *m)
+{
+    runs_train_config *t = &sess->cfg.train;
+    const cJSON *bt = cJSON_GetObjectItemCaseSensitive(m, "batch_tokens");
+    long tokens = cJSON_IsNumber(bt) ? (long)bt->valuedouble : (long)t->batch_size * t->seq_len * t->grad_accum;
+    int ranks = runs_dp_size(), accum = 0;
+    int rc = runs_dp_fit_accum(&accum, tokens, t->batch_size, t->seq_len, ranks);
+    if (rc || accum == t->grad_accum)
+        return rc;
+    cJSON *train = cJSON_GetObjectItemCaseSensitive(sess->config, "train");
+    cJSON *v = cJSON_CreateNumber(accum);
+    if (!cJSON_IsObject(train) || !v) {
+        cJSON_Delete(v);
+        return runs_error_set(RUNS_EINVALID, "the node's config has no train section (internal)");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(train, "grad_accum"))
+        cJSON_ReplaceItemInObjectCaseSensitive(train, "grad_accum", v);
+    else
+        cJSON_AddItemToObject(train, "grad_accum", v);
+    char note[200];
+    snprintf(note, sizeof note,
+             "resuming on %d rank%s: train.grad_accum %d -> %d keeps the global batch of %ld tokens a step", ranks,
+             ranks > 1 ? "s" : "", t->grad_accum, accum, tokens);
+    t->grad_accum = accum;
+    runs_session_event ev = {.kind = RUNS_EV_WARNING, .message = note};
+    runs__session_emit(sess, &ev);
+    return RUNS_OK;
+}
+
 int runs_session_resume(runs_store *s, const char *node_id, const runs_session_opts *o)
 {
     session sess;
@@ -389,7 +425,7 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
         goto done;
     if (!(sess.config = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "config"), 1)) ||
         (rc = runs__session_check_data(&sess, m)) ||
-        (rc = runs_config_from_json(&sess.cfg, sess.config, "the node's config")))
+        (rc = runs_config_from_json(&sess.cfg, sess.config, "the node's config")) || (rc = fit_ranks(&sess, m)))
         goto done;
     cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
     if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "halt") && !node_id) {

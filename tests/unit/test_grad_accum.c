@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/error.h"
 #include "cuda/gpt.h"
 #include "runner/dp.h"
 
@@ -116,12 +117,40 @@ static void test_fold_order_and_count_one(void **state)
     assert_true(x[0] == 0.1f && x[1] == -7);
 }
 
+/* runs_dp_fit_accum: the global batch a node was written with, kept on another rank
+ * count, or refused with the counts that would keep it */
+static void test_fit_accum(void **state)
+{
+    (void)state;
+    int a = -1;
+    /* 2 ranks x 1 x (2 x 8) = 32 tokens: 1 rank takes 2, 2 ranks 1 */
+    assert_int_equal(runs_dp_fit_accum(&a, 32, 2, 8, 1), 0);
+    assert_int_equal(a, 2);
+    assert_int_equal(runs_dp_fit_accum(&a, 32, 2, 8, 2), 0);
+    assert_int_equal(a, 1);
+    /* 3 ranks x 2 = 6 micro-batches: 2 ranks x 3, 6 ranks x 1 */
+    assert_int_equal(runs_dp_fit_accum(&a, 96, 2, 8, 2), 0);
+    assert_int_equal(a, 3);
+    assert_int_equal(runs_dp_fit_accum(&a, 96, 2, 8, 6), 0);
+    assert_int_equal(a, 1);
+    /* 4 ranks cannot share 6; 12 ranks would need half a micro-batch each */
+    a = -1;
+    assert_int_equal(runs_dp_fit_accum(&a, 96, 2, 8, 4), RUNS_EINVALID);
+    assert_int_equal(a, -1);
+    assert_non_null(strstr(runs_error_message(), "-np one of 1, 2, 3, 6"));
+    assert_int_equal(runs_dp_fit_accum(&a, 96, 2, 8, 12), RUNS_EINVALID);
+    /* a batch that is not whole micro-batches (another batch_size) */
+    assert_int_equal(runs_dp_fit_accum(&a, 40, 2, 8, 1), RUNS_EINVALID);
+    assert_int_equal(runs_dp_fit_accum(&a, 8, 2, 8, 1), RUNS_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mean_of_halves_is_full_batch_gradient),
         cmocka_unit_test(test_identical_micro_batches_average_to_one),
         cmocka_unit_test(test_fold_order_and_count_one),
+        cmocka_unit_test(test_fit_accum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

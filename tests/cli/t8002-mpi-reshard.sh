@@ -1,0 +1,77 @@
+#!/bin/sh
+# Resume on a different rank count: a node written by N ranks continues on M ranks with
+# train.grad_accum scaled to keep the node's global batch, bit-identical on the CPU to
+# the run that never changed its rank count (2 ranks -> 1, 1 -> 2, 3 ranks x 2 -> 2
+# ranks x 3); a rank count that cannot share a step's micro-batches is refused with one
+# line naming the counts that can, and the other ranks stop with rank 0 instead of
+# waiting for it. Skips without MPI (build or mpirun).
+. "$(dirname "$0")/lib.sh"
+
+awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
+             for (i = 0; i < 300; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
+awk 'BEGIN { for (i = 0; i < 300; i++) print "- item " i % 7 " list list list" }' >lists.txt
+"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt lists.txt >/dev/null 2>&1
+for s in prose lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+cfg() { # cfg FILE GRAD_ACCUM
+    cat >"$1" <<JSON
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
+ "train": {"total_steps": 12, "batch_size": 2, "seq_len": 8, "seed": 3, "grad_accum": $2},
+ "schedule": {"warmup_steps": 2},
+ "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}, "lists": {"path": "$T/lists.tok"}}},
+ "bandit": {"pull_min": 2, "pull_max": 3},
+ "sampling": {"every": 6, "tokens": 6, "prompts": ["the cat"]}, "eval": {"every": 0},
+ "checkpoint": {"every": 6, "boundary": 3, "keep_last": 0, "keep_every": 0}}
+JSON
+}
+for a in 1 2 6; do cfg a$a.json $a; done
+loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }
+tensors() { "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '"sha256":"[0-9a-f]*"' | md5sum; }
+mpi="mpirun --allow-run-as-root --oversubscribe"
+skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
+
+why=""
+ldd "$RUNS" 2>/dev/null | grep -q libmpi || why="this build has no MPI (make deps, then rebuild)"
+[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+if [ -n "$why" ]; then
+    skip "2 -> 1 ranks" "2 -> 1 losses" "2 -> 1 tensors" "2 -> 1 line" "1 -> 2 ranks" "1 -> 2 losses" "1 -> 2 tensors" \
+        "3 -> 2 ranks" "3 -> 2 losses" "3 -> 2 tensors" "3 -> 2 records grad_accum 3" "4 ranks refused" "refusal line" \
+        "refusal leaves the tip"
+    done_testing
+    exit
+fi
+expect "init" "$RUNS" init
+expect "1 rank x 2, straight" "$RUNS" start --config a2.json --name base --quiet
+expect "1 rank x 6, straight" "$RUNS" start --config a6.json --name six --quiet
+
+# 2 ranks x 1 for 6 steps, then 1 rank: grad_accum becomes 2
+expect "2 ranks x 1 stop at step 6" $mpi -np 2 "$RUNS" start --config a1.json --name down --steps 6 --quiet
+"$RUNS" resume --name down >out.txt 2>err.txt; rc=$?
+expect_eq "the 2-rank node resumes on 1 rank" "$rc" 0
+expect_eq "2 -> 1 rank: losses bit for bit with the straight run" "$(loss_of runs/down/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
+expect_eq "2 -> 1 rank: weights, m, v" "$(tensors down)" "$(tensors base)"
+expect_match "2 -> 1 rank: says how it keeps the batch" "$(cat err.txt)" 'resuming on 1 rank: train.grad_accum 1 -> 2 keeps the global batch of 32 tokens'
+
+# 1 rank x 2 for 6 steps, then 2 ranks: grad_accum becomes 1
+expect "1 rank x 2 stop at step 6" "$RUNS" start --config a2.json --name up --steps 6 --quiet
+expect "the 1-rank node resumes on 2 ranks" $mpi -np 2 "$RUNS" resume --name up --quiet
+expect_eq "1 -> 2 ranks: losses" "$(loss_of runs/up/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
+expect_eq "1 -> 2 ranks: weights, m, v" "$(tensors up)" "$(tensors base)"
+
+# 3 ranks x 2 for 6 steps, then 2 ranks x 3
+expect "3 ranks x 2 stop at step 6" $mpi -np 3 "$RUNS" start --config a2.json --name three --steps 6 --quiet
+expect "the 3-rank node resumes on 2 ranks" $mpi -np 2 "$RUNS" resume --name three --quiet
+expect_eq "3 -> 2 ranks: losses = 1 rank x 6" "$(loss_of runs/three/.loss.json | md5sum)" "$(loss_of runs/six/.loss.json | md5sum)"
+expect_eq "3 -> 2 ranks: weights, m, v" "$(tensors three)" "$(tensors six)"
+expect_match "3 -> 2 ranks: the tip records grad_accum 3 and the same global batch" \
+    "$("$RUNS" show three --json | tr -d ' \n')" '"batch_tokens":96.*"grad_accum":3'
+
+# 6 micro-batches a step do not split over 4 ranks: one line (from rank 0), no hang
+expect "3 ranks x 2 stop at step 6 again" $mpi -np 3 "$RUNS" start --config a2.json --name odd --steps 6 --quiet
+tip=$("$RUNS" show odd --json | tr -d ' \n' | sed 's/.*"step":\([0-9]*\).*/\1/')
+timeout 120 $mpi -np 4 "$RUNS" resume --name odd --quiet >out.txt 2>err.txt; rc=$?
+expect_eq "4 ranks are refused (non-zero, no timeout)" "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && echo refused)" refused
+expect_eq "one line, from rank 0, names the rank counts that work" \
+    "$(grep -c 'cannot keep the run.s global batch on 4 ranks: a step is 6 micro-batches.*-np one of 1, 2, 3, 6' err.txt)" 1
+expect_eq "the refused resume left the tip where it was" \
+    "$("$RUNS" show odd --json | tr -d ' \n' | sed 's/.*"step":\([0-9]*\).*/\1/')" "$tip"
+done_testing
