@@ -9,13 +9,21 @@
 
 #define USAGE "runs gc [--dry-run] [--keep-last N] [--keep-every K]"
 
+/* One line per checkpoint node retention thins: which, not only how many (issue 13). */
+static void print_thin(void *ctx, const char *run, long long step, const char *id)
+{
+    printf("%s %s step_%lld %.12s\n", *(const int *)ctx ? "would thin" : "thinning", run, step, id);
+}
+
 int cmd_gc(runs_cli *cli, int argc, char **argv)
 {
-    runs_gc_options opt = {0};
+    /* -1: not given. 0 given means "keep none" to a reader and "no rule" to gc, so
+     * it is refused rather than guessed at. */
+    runs_gc_options opt = {.keep_last = -1, .keep_every = -1};
     const runs_opt opts[] = {
         RUNS_FLAG("dry-run", 0, &opt.dry_run, "report what would be removed and freed; change nothing"),
-        RUNS_INT("keep-last", 0, &opt.keep_last, "N", "[0,)", "keep the last N checkpoints of each run"),
-        RUNS_INT("keep-every", 0, &opt.keep_every, "K", "[0,)", "keep checkpoints whose step is a multiple of K"),
+        RUNS_INT("keep-last", 0, &opt.keep_last, "N", "[0,)", "keep the last N (>= 1) checkpoints of each run"),
+        RUNS_INT("keep-every", 0, &opt.keep_every, "K", "[0,)", "keep checkpoints whose step is a multiple of K (>= 1)"),
         RUNS_OPT_END};
     int npos, rc;
     if (runs_cli_wants_help(argc, argv)) {
@@ -33,7 +41,9 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
                "it was thinned and `runs verify` does not count it as corruption.\n"
                "Pinned (never thinned): nodes named by a tag, run tips, start nodes, and fork\n"
                "points (a node with a child in another run, or more than one child). Nodes of\n"
-               "kinds other than checkpoint (fork, restart, stage, halt) are never thinned.\n\n");
+               "kinds other than checkpoint (fork, restart, stage, halt) are never thinned.\n"
+               "Each node thinned (with --dry-run: that would be) is listed as\n"
+               "\"thinning RUN step_N ID\" (\"would thin ...\"), then the counts.\n\n");
         runs_cli_opts_help(opts, 0);
         printf("\ngc needs the store to itself: it refuses while a trainer or commit is writing.\n"
                "gc fails closed: unless it reads every ref, every node commit, every manifest\n"
@@ -43,11 +53,16 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
     }
     if ((rc = runs_cli_opts(&npos, NULL, 0, "gc", USAGE, opts, argc, argv)))
         return rc;
+    if (!opt.keep_last || !opt.keep_every)
+        return runs_cli_usage("gc", USAGE, "--keep-%s 0 would keep no checkpoint; give 1 or more, or leave it out",
+                              !opt.keep_last ? "last" : "every");
+    opt.keep_last = opt.keep_last < 0 ? 0 : opt.keep_last;
+    opt.keep_every = opt.keep_every < 0 ? 0 : opt.keep_every;
     runs_store *s = NULL;
     runs_gc_report r;
     rc = runs_cli_open_store(cli, &s);
     if (rc == 0)
-        rc = runs_gc(&r, s, &opt);
+        rc = runs_gc_list(&r, s, &opt, print_thin, &opt.dry_run);
     if (rc == 0) {
         const char *verb = opt.dry_run ? "would remove" : "removed";
         printf("%llu nodes (%llu pinned, %llu thinned before); %s %llu of %llu objects (%llu orphans) and %llu temp "

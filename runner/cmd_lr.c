@@ -1,8 +1,10 @@
-/* runner/cmd_lr.c — `runs lr`: print (and draw) a config's learning-rate schedule.
+/* runner/cmd_lr.c — `runs lr`: print (and draw) a config's or a node's learning-rate schedule.
  *
- * Contract (DESIGN.md): one line per step, "STEP LR", LR in %.17g. Only the
+ * Contract (DESIGN.md): one line per step, "STEP LR"; with --exact (and in --json)
+ * LR in %.17g, otherwise rounded to 6 significant digits for people. Only the
  * config's train, optimizer and schedule sections are needed, so a half-written
- * config can be checked before its data exists.
+ * config can be checked before its data exists; but a file without
+ * train.total_steps reads as a patch, whose schedule would be the defaults'.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,21 +12,28 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "manifests/canon.h"
 #include "manifests/config.h"
 #include "runner/cli.h"
+#include "runner/cli_store.h"
 #include "runner/schedule.h"
+#include "store/lineage.h"
 #include "store/publish.h"
 #include "tools/svg.h"
 
-#define USAGE "runs lr --config F [--steps LIST] [--svg OUT.svg]"
+#define USAGE "runs lr (--config F | NODE) [--steps LIST] [--exact | --json] [--svg OUT.svg]"
 #define MAX_STEPS 10000000L /* a typo like 0:1e9 should not print forever */
 
 static void help(const runs_opt *opts)
 {
     printf("usage: " USAGE "\n\n"
            "Print the learning rate the config's schedule gives at each step, one line\n"
-           "\"STEP LR\" per step (LR in %%.17g). Only the train, optimizer and schedule\n"
-           "sections of the config are read.\n\n");
+           "\"STEP LR\" per step: LR to 6 significant digits, or in %%.17g with --exact;\n"
+           "--json prints [{\"step\": N, \"lr\": LR}, ...] in %%.17g. Only the train,\n"
+           "optimizer and schedule sections of the config are read, and train.total_steps\n"
+           "must be there: a patch file (a fork's --config) is refused, as its schedule\n"
+           "would be the defaults'. NODE (e.g. step_300, base@step_300) reads the node's\n"
+           "effective config from the store instead.\n\n");
     runs_cli_opts_help(opts, 0);
 }
 
@@ -135,16 +144,52 @@ done:
     return rc;
 }
 
+/* A whole config's schedule. A file without train.total_steps is a patch (a fork's
+ * --config): its schedule would be the defaults', printed without a word, so it is
+ * refused, naming what to do instead. */
+static int load_file(runs_config *cfg, const char *path)
+{
+    cJSON *j = NULL;
+    int rc = runs_config_load_schedule_only(cfg, path);
+    if (!rc && !(rc = runs_json_parse_file(&j, path))) {
+        const cJSON *train = cJSON_GetObjectItemCaseSensitive(j, "train");
+        if (!cJSON_GetObjectItemCaseSensitive(train, "total_steps"))
+            rc = runs_error_set(RUNS_EINVALID,
+                                "%s has no train.total_steps: a patch, not a whole config (its schedule would "
+                                "be the defaults'); give the whole config, or a node: runs lr NODE",
+                                path);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* The schedule of the effective config a node recorded (what a fork of it inherits). */
+static int load_node(runs_config *cfg, runs_cli *cli, const char *spec)
+{
+    runs_store *s = NULL;
+    cJSON *m = NULL;
+    char id[41], label[128];
+    int rc = runs_cli_open_store(cli, &s);
+    if (!rc && !(rc = runs_node_resolve(id, s, spec)) && !(rc = runs_node_manifest(&m, s, id)))
+        rc = runs_config_from_json(cfg, cJSON_GetObjectItemCaseSensitive(m, "config"),
+                                   runs_cli_node_label(label, sizeof label, m));
+    cJSON_Delete(m);
+    runs_store_free(s);
+    return rc;
+}
+
 int cmd_lr(runs_cli *cli, int argc, char **argv)
 {
-    const char *config = NULL, *steps = NULL, *svg = NULL;
+    const char *config = NULL, *steps = NULL, *svg = NULL, *pos[1] = {NULL};
+    int exact = 0, json = 0;
     const runs_opt opts[] = {
         RUNS_STR("config", 'c', &config, "F", "the run config (JSON)"),
         RUNS_STR("steps", 's', &steps, "LIST",
                  "comma-separated steps or ranges A:B[:STEP] (B included),\n"
                  "e.g. 0,1000,2000 or 0:200000:10000; default 0..T in 10 parts"),
         RUNS_STR("svg", 'g', &svg, "OUT.svg", "also draw the curve over [0, total_steps] as an SVG chart"),
-        RUNS_OPT_END};
+        RUNS_FLAG("exact", 'e', &exact, "the LR in %.17g (round-trips a double), not rounded"),
+        RUNS_FLAG("json", 'j', &json, "a JSON array of {\"step\", \"lr\"} (LR in %.17g)"), RUNS_OPT_END};
     long *v = NULL;
     size_t n = 0, cap = 0;
     char *list = NULL;
@@ -156,10 +201,12 @@ int cmd_lr(runs_cli *cli, int argc, char **argv)
         help(opts);
         return RUNS_EXIT_OK;
     }
-    if ((status = runs_cli_opts(&npos, NULL, 0, "lr", USAGE, opts, argc, argv)))
+    if ((status = runs_cli_opts(&npos, pos, 1, "lr", USAGE, opts, argc, argv)))
         return status;
-    if (!config)
-        return runs_cli_usage("lr", USAGE, "--config is required");
+    if (!config == !pos[0])
+        return runs_cli_usage("lr", USAGE, "give either --config F or a NODE, not %s", config ? "both" : "neither");
+    if (exact && json)
+        return runs_cli_usage("lr", USAGE, "--json is already exact; give one of --exact and --json");
 
     /* Parse --steps before reading the config, so usage errors win over config errors. */
     if (steps) {
@@ -187,7 +234,7 @@ int cmd_lr(runs_cli *cli, int argc, char **argv)
             goto done;
         }
     }
-    if (runs_config_load_schedule_only(&cfg, config)) {
+    if (config ? load_file(&cfg, config) : load_node(&cfg, cli, pos[0])) {
         status = runs_cli_fail("lr");
         goto done;
     }
@@ -209,8 +256,15 @@ int cmd_lr(runs_cli *cli, int argc, char **argv)
             v[n++] = t;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        printf("%ld %.17g\n", v[i], runs_schedule_lr(&cfg, v[i]));
+    for (size_t i = 0; i < n; i++) {
+        double lr = runs_schedule_lr(&cfg, v[i]);
+        if (json)
+            printf("%s{\"step\": %ld, \"lr\": %.17g}", i ? ",\n  " : "[\n  ", v[i], lr);
+        else
+            printf(exact ? "%ld %.17g\n" : "%ld %.6g\n", v[i], lr);
+    }
+    if (json)
+        printf(n ? "\n]\n" : "[]\n");
     if (svg && write_svg(&cfg, svg))
         status = runs_cli_fail("lr");
     if (fflush(stdout)) {

@@ -290,6 +290,11 @@ static int sweep_dir(runs_gc_report *r, const char *dir, const char *prefix, int
 
 int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
 {
+    return runs_gc_list(out, s, opt, NULL, NULL);
+}
+
+int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt, runs_gc_thin_fn on_thin, void *ctx)
+{
     runs_gc_report r;
     memset(&r, 0, sizeof r);
     gnode *nodes = NULL, **ck = NULL;
@@ -411,6 +416,14 @@ int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt)
                        (keep_every > 0 && g->step >= 0 && g->step % keep_every == 0);
             if (!keep && !g->thinned)
                 g->thin_now = 1;
+        }
+        /* ck is by run, newest first: walk each run's block backwards for steps ascending */
+        for (size_t i = 0, j; on_thin && i < nck; i = j) {
+            for (j = i + 1; j < nck && !strcmp(ck[j]->run, ck[i]->run); j++)
+                ;
+            for (size_t k = j; k-- > i;)
+                if (ck[k]->thin_now)
+                    on_thin(ctx, ck[k]->run, ck[k]->step, ck[k]->id);
         }
     }
 

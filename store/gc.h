@@ -46,6 +46,14 @@ typedef struct {
 
 int runs_gc(runs_gc_report *out, runs_store *s, const runs_gc_options *opt);
 
+/* Called once for each checkpoint node retention thins (with dry_run: would thin). */
+typedef void (*runs_gc_thin_fn)(void *ctx, const char *run, long long step, const char *id);
+
+/* runs_gc, and on_thin (may be NULL) hears of every node thinned, run by run in
+ * name order, steps ascending, before anything is deleted: so a dry run can say
+ * which nodes and not only how many. The strings are gc's, valid during the call. */
+int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt, runs_gc_thin_fn on_thin, void *ctx);
+
 /* 1 when node id was thinned by gc, 0 otherwise. */
 int runs_node_thinned(runs_store *s, const char *id);
 

@@ -29,7 +29,7 @@ cat >cos.json <<'J'
 {"train": {"total_steps": 1000}, "optimizer": {"lr": 3e-4},
  "schedule": {"type": "cosine", "warmup_steps": 100, "min_lr_factor": 0.1}}
 J
-expect_eq "runs lr --steps 0" "$("$RUNS" lr --config cos.json --steps 0 2>&1)" "0 2.9999999999999997e-06"
+expect_eq "runs lr --steps 0 --exact" "$("$RUNS" lr --config cos.json --steps 0 --exact 2>&1)" "0 2.9999999999999997e-06"
 
 # --- asking for CUDA ----------------------------------------------------------------------
 awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");

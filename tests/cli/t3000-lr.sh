@@ -6,13 +6,13 @@ cat >cos.json <<'J'
 {"train": {"total_steps": 200000}, "optimizer": {"lr": 3e-4},
  "schedule": {"type": "cosine", "warmup_steps": 2000, "min_lr_factor": 0.1}}
 J
-out=$("$RUNS" lr --config cos.json --steps 0,1000,1999,200000)
+out=$("$RUNS" lr --config cos.json --steps 0,1000,1999,200000 --exact)
 expect_eq "warmup and cosine end points (seed 000)" "$out" "0 1.4999999999999999e-07
 1000 0.00015014999999999996
 1999 0.00029999999999999997
 200000 2.9999999999999997e-05"
 
-out=$("$RUNS" lr --config cos.json --steps 0:6000:2000,101000)
+out=$("$RUNS" lr --config cos.json --steps 0:6000:2000,101000 --exact)
 expect_eq "ranges A:B:STEP include B; items mix" "$(echo "$out" | cut -d' ' -f1 | tr '\n' ' ')" "0 2000 4000 6000 101000 "
 expect_eq "cosine half way is (P + αP)/2" "$(echo "$out" | tail -1)" "101000 0.000165"
 expect_eq "A:B means step 1" "$("$RUNS" lr --config cos.json --steps 3:5 | wc -l | tr -d ' ')" "3"
@@ -23,7 +23,7 @@ cat >wsd.json <<'J'
 {"train": {"total_steps": 1000}, "optimizer": {"lr": 0.001},
  "schedule": {"type": "wsd", "warmup_steps": 0, "min_lr_factor": 0.0, "stable_ratio": 0.8}}
 J
-out=$("$RUNS" lr --config wsd.json --steps 799,800,900,1000)
+out=$("$RUNS" lr --config wsd.json --steps 799,800,900,1000 --exact)
 expect_eq "wsd: stable then linear to αP" "$out" "799 0.001
 800 0.001
 900 0.00050000000000000001
@@ -34,7 +34,7 @@ cat >stage.json <<'J'
  "schedule": {"type": "cosine", "warmup_steps": 0, "min_lr_factor": 0.1,
               "stage_start": 1000, "stage_type": "linear"}}
 J
-out=$("$RUNS" lr --config stage.json --steps 1000,1100,1200)
+out=$("$RUNS" lr --config stage.json --steps 1000,1100,1200 --exact)
 expect_eq "mid-training stage continues from the previous stage's end, linear to 0" "$out" "1000 0.0001
 1100 5.0000000000000002e-05
 1200 0"

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Issue 13's smaller findings, one block each: runs lr on a patch or a node and its
+# rounding, gc --dry-run naming what it would thin, --keep-last 0, forking a thinned
+# node, restart --quiet naming its run, exit codes of a signalled run, did-you-mean
+# for run names, import --name, tag -f, long run names in log and ls.
+. "$(dirname "$0")/lib.sh"
+# one thread: a tiny model gains nothing from two, and a busy machine makes them wait
+OMP_NUM_THREADS=1
+export OMP_NUM_THREADS
+
+# --- a tiny corpus and a tiny run (40 steps, a node every 5) ----------------------
+awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
+             for (i = 0; i < 300; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
+"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt >/dev/null 2>&1
+"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
+expect "tiny corpus encodes" test -s prose.tok
+cat >tiny.json <<JSON
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
+ "train": {"total_steps": 40, "batch_size": 2, "seq_len": 8, "seed": 7, "backend": "cpu"},
+ "optimizer": {"lr": 3e-3},
+ "schedule": {"type": "cosine", "warmup_steps": 4},
+ "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}}},
+ "sampling": {"every": 0},
+ "gate": {"threshold": 0, "patience": 3},
+ "checkpoint": {"every": 5, "boundary": 5, "keep_last": 0, "keep_every": 0}}
+JSON
+"$RUNS" init >/dev/null 2>&1
+expect "a 40-step run" "$RUNS" start --config tiny.json --name base --quiet
+
+# --- runs lr: a patch is refused, a node is read, rounding for people ---------------
+echo '{"optimizer": {"lr": 1e-3}}' >patch.json
+expect_exit 1 "lr on a patch file (no train.total_steps) is refused" "$RUNS" lr --config patch.json
+expect_match "... naming the patch and runs lr NODE" "$(cat "$T/.err")" "patch\.json has no train\.total_steps.*runs lr NODE"
+expect_eq "lr NODE: the node's effective config (3e-3 peak, warmup 4)" "$("$RUNS" lr base@step_20 --steps 4)" "4 0.003"
+expect_eq "... the same as its config file" "$("$RUNS" lr step_20 --steps 0:40:8)" "$("$RUNS" lr --config tiny.json --steps 0:40:8)"
+expect_exit 1 "lr of a node that does not exist" "$RUNS" lr nosuch
+expect_exit 129 "lr with both --config and NODE" "$RUNS" lr step_20 --config tiny.json
+expect_eq "lr rounds to 6 significant digits by default" "$("$RUNS" lr --config tiny.json --steps 0,10)" "0 0.00075
+10 0.00279904"
+expect_eq "... --exact prints %.17g" "$("$RUNS" lr --config tiny.json --steps 0 --exact)" "0 0.00075000000000000002"
+expect_eq "... --json too" "$("$RUNS" lr --config tiny.json --steps 0,3 --json | tr -d ' \n')" \
+    '[{"step":0,"lr":0.00075000000000000002},{"step":3,"lr":0.0030000000000000001}]'
+expect_exit 129 "--exact with --json is a usage error" "$RUNS" lr --config tiny.json --exact --json
+
+# --- gc --dry-run names the nodes; --keep-last 0 is refused -----------------------
+out=$("$RUNS" gc --dry-run --keep-last 2)
+expect_eq "gc --dry-run lists each node it would thin, steps ascending" \
+    "$(echo "$out" | grep '^would thin base' | cut -d' ' -f4 | tr '\n' ' ')" \
+    "step_5 step_10 step_15 step_20 step_25 step_30 "
+id15=$("$RUNS" log base --json | grep '"step":15,' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+expect_match "... with the id prefix" "$out" "^would thin base step_15 $(echo "$id15" | cut -c1-12)\$"
+expect_match "... and keeps the count line" "$out" '^would thin 6 checkpoint nodes$'
+expect_exit 129 "gc --keep-last 0 is refused (it read as 'no rule')" "$RUNS" gc --keep-last 0
+expect_match "... saying why" "$(cat "$T/.err")" "--keep-last 0 would keep no checkpoint"
+expect_exit 129 "gc --keep-every 0 likewise" "$RUNS" gc --dry-run --keep-every 0
+
+done_testing
