@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "store/gc.h"
 #include "store/internal.h"
 #include "store/object.h"
+#include "store/pool.h"
 
 static int is_hex_n(const char *s, size_t n)
 {
@@ -1066,32 +1066,13 @@ struct load_item {
 struct load_job {
     runs_store *s;
     struct load_item *items;
-    size_t n, next;
-    pthread_mutex_t mu;
-    int rc;
-    char msg[1024];
+    size_t n;
 };
 
-static void *load_worker(void *arg)
+static int load_one(void *ctx, size_t k)
 {
-    struct load_job *j = arg;
-    for (;;) {
-        pthread_mutex_lock(&j->mu);
-        size_t k = j->rc == 0 && j->next < j->n ? j->next++ : (size_t)-1;
-        pthread_mutex_unlock(&j->mu);
-        if (k == (size_t)-1)
-            break;
-        int rc = runs_object_read_into(j->s, j->items[k].hex, j->items[k].dst, j->items[k].len);
-        if (rc) {
-            pthread_mutex_lock(&j->mu);
-            if (!j->rc) {
-                j->rc = rc;
-                snprintf(j->msg, sizeof j->msg, "%s", runs_error_message());
-            }
-            pthread_mutex_unlock(&j->mu);
-        }
-    }
-    return NULL;
+    struct load_job *j = ctx;
+    return runs_object_read_into(j->s, j->items[k].hex, j->items[k].dst, j->items[k].len);
 }
 
 int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group, void *dst, size_t bytes)
@@ -1147,20 +1128,7 @@ int runs_node_load_group(runs_store *s, const cJSON *manifest, const char *group
             goto done;
         }
     }
-    pthread_t th[64];
-    int nt = runs__threads(j.n), started = 0;
-    pthread_mutex_init(&j.mu, NULL);
-    for (int k = 1; k < nt; k++)
-        if (pthread_create(&th[k], NULL, load_worker, &j) == 0)
-            started = k;
-        else
-            break;
-    load_worker(&j);
-    for (int k = 1; k <= started; k++)
-        pthread_join(th[k], NULL);
-    pthread_mutex_destroy(&j.mu);
-    if (j.rc)
-        rc = runs_error_set(j.rc, "%s", j.msg);
+    rc = runs_pool_run(j.n, runs__threads(j.n), load_one, &j);
 done:
     free(j.items);
     return rc;

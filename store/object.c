@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "store/internal.h"
+#include "store/pool.h"
 #include "store/sha256.h"
 
 #define CHUNK (2u << 20) /* read+hash granularity: stays in cache between the two */
@@ -460,17 +461,16 @@ int runs_object_put(runs_oid *out, runs_store *s, const void *data, size_t len)
 struct put_job {
     runs_store *s;
     runs_put *items;
-    size_t *order;   /* items by size, largest first */
-    size_t n, next;  /* next: first entry of order no worker has taken */
+    size_t *order; /* items by size, largest first: the pool's index i is item order[i] */
+    size_t n;
     pending *slot;   /* slot[k]: object k, begun by a worker */
     size_t *ready;   /* item indexes in the order their writes finished */
     size_t nready;   /* entries of ready filled; the caller consumes them in order */
     size_t inflight; /* begun and not yet finished by the caller: bounds open files */
-    int workers;     /* workers still running */
     unsigned char dirs[256];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int rc;
+    int rc; /* set by the first failure on either side: both sides stop */
     char msg[1024];
 };
 
@@ -485,29 +485,30 @@ static void put_fail(struct put_job *j, int rc)
     }
 }
 
-static void *put_worker(void *arg)
+/* A pool worker's item: hashes and writes object order[i], then hands it to the
+ * caller's thread. Waits while PUT_INFLIGHT objects are not yet durable; once
+ * either side failed it begins nothing more. */
+static int put_one(void *ctx, size_t i)
 {
-    struct put_job *j = arg;
+    struct put_job *j = ctx;
+    size_t k = j->order[i];
     pthread_mutex_lock(&j->mu);
-    for (;;) {
-        while (j->rc == 0 && j->next < j->n && j->inflight >= PUT_INFLIGHT)
-            pthread_cond_wait(&j->cv, &j->mu);
-        if (j->rc != 0 || j->next >= j->n)
-            break;
-        size_t k = j->order[j->next++];
-        j->inflight++;
+    while (j->rc == 0 && j->inflight >= PUT_INFLIGHT)
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (j->rc != 0) {
         pthread_mutex_unlock(&j->mu);
-        runs_put *it = &j->items[k];
-        int rc = put_begin_stream(&j->slot[k], &it->oid, j->s, it->data, it->len);
-        pthread_mutex_lock(&j->mu);
-        put_fail(j, rc);
-        j->ready[j->nready++] = k; /* a failed one too: the caller cleans its slot */
-        pthread_cond_broadcast(&j->cv);
+        return 0; /* the failure is recorded already; this object was never begun */
     }
-    j->workers--;
+    j->inflight++;
+    pthread_mutex_unlock(&j->mu);
+    runs_put *it = &j->items[k];
+    int rc = put_begin_stream(&j->slot[k], &it->oid, j->s, it->data, it->len);
+    pthread_mutex_lock(&j->mu);
+    put_fail(j, rc);
+    j->ready[j->nready++] = k; /* a failed one too: the caller cleans its slot */
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
-    return NULL;
+    return rc;
 }
 
 /* Makes objects ready[from..to) durable with one syncfs() of the store's file system:
@@ -529,16 +530,17 @@ static int put_sync_batch(struct put_job *j, size_t from, size_t to)
 /* The caller's side of put_many: as the workers hand objects over, makes each batch
  * durable and names its objects, until every item is handed over or one failed.
  * Waiting on the device here, the workers keep hashing: the flush of one batch
- * overlaps the writing of the next. */
-static void put_finisher(struct put_job *j, runs_progress *progress)
+ * overlaps the writing of the next. Returns how many of ready it consumed; the
+ * rest (handed over after a failure stopped it) are the caller's to drop. */
+static size_t put_finisher(struct put_job *j, runs_progress *progress)
 {
     size_t taken = 0;
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (taken == j->nready && j->workers > 0)
+        while (taken == j->nready && j->nready < j->n && j->rc == 0)
             pthread_cond_wait(&j->cv, &j->mu);
         if (taken == j->nready)
-            break;
+            break; /* all handed over, or a failure: runs_object_put_many drops the stragglers */
         size_t from = taken, to = j->nready;
         int rc = j->rc;
         taken = to;
@@ -566,6 +568,7 @@ static void put_finisher(struct put_job *j, runs_progress *progress)
         pthread_cond_broadcast(&j->cv);
     }
     pthread_mutex_unlock(&j->mu);
+    return taken;
 }
 
 static struct put_job *sort_job;
@@ -582,8 +585,7 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
         return rc;
     struct put_job j;
     memset(&j, 0, sizeof j);
-    pthread_t th[64];
-    int nt = runs__threads(n), started = 0;
+    int nt = runs__threads(n);
     j.s = s;
     j.items = items;
     j.n = n;
@@ -607,30 +609,22 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     pthread_mutex_unlock(&sort_mu);
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.cv, NULL);
-    /* the workers hash (CPU); this thread mostly waits on syncfs (device). A worker is
-     * counted before it starts, so one that finishes early cannot be counted twice. */
-    for (int t = 0; t < nt; t++) {
-        pthread_mutex_lock(&j.mu);
-        j.workers++;
-        pthread_mutex_unlock(&j.mu);
-        if (pthread_create(&th[t], NULL, put_worker, &j) != 0) {
-            pthread_mutex_lock(&j.mu);
-            j.workers--;
-            pthread_mutex_unlock(&j.mu);
-            break;
-        }
-        started = t + 1;
+    /* the workers hash (CPU); this thread mostly waits on syncfs (device) */
+    runs_pool *pool = NULL;
+    rc = runs_pool_start(&pool, n, nt, put_one, &j);
+    if (rc == 0) {
+        size_t taken = put_finisher(&j, progress);
+        int prc = runs_pool_wait(pool);
+        /* objects handed over after the finisher stopped on a failure */
+        for (size_t i = taken; i < j.nready; i++)
+            put_drop(&j.slot[j.ready[i]]);
+        if (prc != 0)
+            rc = prc; /* the lowest failing object (by size order), with its message */
+        else if (j.rc != 0)
+            rc = runs_error_set(j.rc, "%s", j.msg);
     }
-    if (started == 0)
-        rc = runs_error_set(RUNS_ERROR, "could not start a thread to store objects");
-    else
-        put_finisher(&j, progress);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
     pthread_cond_destroy(&j.cv);
     pthread_mutex_destroy(&j.mu);
-    if (rc == 0 && j.rc != 0)
-        rc = runs_error_set(j.rc, "%s", j.msg);
     if (rc != 0) {
         for (size_t i = 0; i < n; i++)
             items[i].written = 0;

@@ -13,6 +13,7 @@
 #include "store/internal.h"
 #include "store/lineage.h"
 #include "store/object.h"
+#include "store/pool.h"
 #include "store/verify.h"
 
 typedef struct {
@@ -41,31 +42,26 @@ static int cmp_use(const void *a, const void *b)
 struct vjob {
     runs_store *s;
     vobj *objs;
-    size_t n, next;
     runs_progress *progress;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu; /* the progress counter's lock */
 };
 
-static void *vworker(void *arg)
+/* Re-hashes one object. A damaged object is a finding, not a failure of the walk:
+ * it is kept in the object's own rc and message, and the pool goes on. */
+static int verify_one(void *ctx, size_t k)
 {
-    struct vjob *j = arg;
-    for (;;) {
+    struct vjob *j = ctx;
+    vobj *o = &j->objs[k];
+    runs_object_size(&o->size, j->s, o->hex);
+    o->rc = runs_object_verify(j->s, o->hex);
+    if (o->rc)
+        snprintf(o->msg, sizeof o->msg, "%s", runs_error_message());
+    if (j->progress) {
         pthread_mutex_lock(&j->mu);
-        size_t k = j->next < j->n ? j->next++ : (size_t)-1;
-        pthread_mutex_unlock(&j->mu);
-        if (k == (size_t)-1)
-            break;
-        vobj *o = &j->objs[k];
-        runs_object_size(&o->size, j->s, o->hex);
-        o->rc = runs_object_verify(j->s, o->hex);
-        if (o->rc)
-            snprintf(o->msg, sizeof o->msg, "%s", runs_error_message());
-        pthread_mutex_lock(&j->mu);
-        if (j->progress)
-            runs_progress_add(j->progress, o->size);
+        runs_progress_add(j->progress, o->size);
         pthread_mutex_unlock(&j->mu);
     }
-    return NULL;
+    return 0;
 }
 
 static int add_use(use **v, size_t *n, size_t *cap, const char *hex, size_t node)
@@ -455,7 +451,7 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
         }
         objs[no - 1].count++;
     }
-    struct vjob j = {.s = s, .objs = objs, .n = no, .progress = progress};
+    struct vjob j = {.s = s, .objs = objs, .progress = progress};
     if (progress) {
         /* the total in bytes, so a TTY shows how far the re-hashing is */
         uint64_t total = 0, sz;
@@ -466,16 +462,7 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
         runs_progress_start(progress, "verify", total, 1);
     }
     pthread_mutex_init(&j.mu, NULL);
-    pthread_t th[64];
-    int nt = runs__threads(no), started = 0;
-    for (int k = 1; k < nt; k++)
-        if (pthread_create(&th[k], NULL, vworker, &j) == 0)
-            started = k;
-        else
-            break;
-    vworker(&j);
-    for (int k = 1; k <= started; k++)
-        pthread_join(th[k], NULL);
+    runs_pool_run(no, runs__threads(no), verify_one, &j);
     pthread_mutex_destroy(&j.mu);
     if (progress)
         runs_progress_end(progress);
