@@ -20,14 +20,6 @@
 #include "store/object.h"
 #include "store/pool.h"
 
-static int is_hex_n(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return s[n] == '\0';
-}
-
 static int push_str(const char ***v, size_t *n, size_t *cap, const char *x)
 {
     if (*n == *cap) {
@@ -77,7 +69,7 @@ done:
 
 static int parse_id(git_oid *oid, const char *id)
 {
-    if (!id || !is_hex_n(id, 40) || git_oid_fromstr(oid, id) != 0)
+    if (!id || !runs_is_hex(id, 40) || git_oid_fromstr(oid, id) != 0)
         return runs_error_set(RUNS_EINVALID, "'%.60s' is not a node id (40 hex digits)", id ? id : "(null)");
     return 0;
 }
@@ -1002,9 +994,7 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
         }
     }
     size_t len = strlen(spec);
-    int hex = len >= 4 && len <= 40;
-    for (size_t i = 0; hex && i < len; i++)
-        hex = (spec[i] >= '0' && spec[i] <= '9') || (spec[i] >= 'a' && spec[i] <= 'f');
+    int hex = len >= 4 && len <= 40 && runs_is_hex(spec, len);
     /* a full id names one commit: look it up directly instead of walking every node
      * (the walk reads every ref). The answer is the same: the walk below finds a
      * reachable node by its full id, and lookup_unreachable finds it otherwise. */

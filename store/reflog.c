@@ -26,18 +26,11 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "manifests/manifest.h"
 #include "store/internal.h"
 #include "store/lineage.h"
 
 #define ZERO_OID "0000000000000000000000000000000000000000"
-
-static int lower_hex40(const char *s)
-{
-    for (int i = 0; i < 40; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
 
 void runs__ref_token(char out[RUNS_REF_TOKEN], const char *ref, const char *content, size_t len)
 {
@@ -56,9 +49,12 @@ void runs__ref_token(char out[RUNS_REF_TOKEN], const char *ref, const char *cont
         }
         return;
     }
-    if (len == 41 && content[40] == '\n' && lower_hex40(content)) {
-        memcpy(out, content, 40);
-        out[40] = '\0';
+    if (len == 41 && content[40] == '\n') {
+        char id[41];
+        memcpy(id, content, 40);
+        id[40] = '\0';
+        if (runs_is_hex(id, 40))
+            memcpy(out, id, 41);
     }
 }
 
@@ -239,7 +235,7 @@ static int cmp_state(const void *a, const void *b)
 static int commit_reads(runs_store *s, const char *hex)
 {
     cJSON *m = NULL;
-    if (strlen(hex) != 40 || !lower_hex40(hex) || !strcmp(hex, ZERO_OID))
+    if (!runs_is_hex(hex, 40) || !strcmp(hex, ZERO_OID))
         return 0;
     int ok = runs_node_manifest(&m, s, hex) == 0;
     cJSON_Delete(m);
@@ -308,7 +304,7 @@ done:
  * of any other ref (a user tag, a rewound tip) is reported: --repair puts it back. */
 static int creation_never_landed(runs_store *s, const runs_reflog_entry *log, size_t nlog, const runs_reflog_entry *e)
 {
-    if (strcmp(e->old, ZERO_OID) != 0 || !lower_hex40(e->new_))
+    if (strcmp(e->old, ZERO_OID) != 0 || !runs_is_hex(e->new_, 40))
         return 0;
     if (is_step_tag(e->ref))
         return 1;
