@@ -17,6 +17,29 @@ static double num(const cJSON *j, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* A data-parallel session's ranks (RUNDIR/.ranks.json, written by rank 0: see
+ * runner/dp_loop.h) into st, when they belong to the session st describes (same
+ * rank-0 pid): "ranks", "per_rank", "reduce_share". Advisory: a missing or stale
+ * file leaves st as it is. */
+static void merge_ranks(cJSON *st, const char *dir)
+{
+    char path[PATH_MAX + 16], *text = NULL;
+    cJSON *r = NULL;
+    snprintf(path, sizeof path, "%s/.ranks.json", dir);
+    if (runs_file_read(&text, NULL, path) || !(r = cJSON_Parse(text)) || num(r, "pid") != num(st, "pid"))
+        goto done;
+    static const char *keys[] = {"ranks", "per_rank", "reduce_share"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(r, keys[i]);
+        if (v)
+            cJSON_AddItemToObject(st, keys[i], v);
+    }
+done:
+    runs_error_clear();
+    cJSON_Delete(r);
+    free(text);
+}
+
 int cmd_status(runs_cli *cli, int argc, char **argv)
 {
     static const char usage[] = "runs status [RUN] [--json]";
@@ -24,7 +47,8 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
         printf("usage: %s\n\nShows step, loss, LR, tokens/s and ETA of RUN's trainer (default: the\n"
                "current run, named first; `runs switch` sets it), read from the run directory's\n"
                ".status.json, and whether a trainer is running now, and whether a stop (`runs stop`) is pending and at "
-               "which step.\n",
+               "which step.\nA data-parallel job (mpirun) adds its rank count, each rank's tokens/s and busy share\n"
+               "(forward+backward time over wall time) and the all-reduce's share of the step.\n",
                usage);
         return 0;
     }
@@ -60,6 +84,7 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
     }
     if ((rc = runs_json_parse(&st, text, path)))
         goto done;
+    merge_ranks(st, dir);
     int pid = runs_trainer_pid(s, run);
     cJSON_ReplaceItemInObjectCaseSensitive(st, "running", cJSON_CreateBool(pid > 0));
     if (json) {
@@ -76,6 +101,17 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
         if (pid > 0 && num(st, "stop_at") > 0)
             printf(", stop pending at step %.0f", num(st, "stop_at"));
         printf("\n");
+        const cJSON *per = cJSON_GetObjectItemCaseSensitive(st, "per_rank");
+        if (cJSON_IsArray(per)) {
+            printf("ranks: %.0f (", num(st, "ranks"));
+            const cJSON *r;
+            cJSON_ArrayForEach(r, per)
+            {
+                printf("%srank %.0f %.0f tok/s, busy %.0f%%", r == per->child ? "" : "; ", num(r, "rank"),
+                       num(r, "tokens_per_s"), 100 * num(r, "busy"));
+            }
+            printf("), all-reduce %.0f%% of the step\n", 100 * num(st, "reduce_share"));
+        }
     }
 done:
     free(text);

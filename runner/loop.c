@@ -29,6 +29,7 @@
 #include "runner/coherence.h"
 #include "runner/data.h"
 #include "runner/dp.h"
+#include "runner/dp_loop.h"
 #include "runner/eval.h"
 #include "runner/gate.h"
 #include "runner/provenance.h"
@@ -181,11 +182,6 @@ int runs__session_eval(session *sess)
     return runs__runlog_eval_append(sess, sess->step, line, (size_t)n);
 }
 
-/* Host buffers of one optimizer step's gradient accumulation (grad_accum > 1). */
-typedef struct {
-    float *sum, *grad; /* n_params each: the running sum, one micro-batch's gradient */
-} accum_bufs;
-
 /* One optimizer step's forward+backward passes: A = train.grad_accum micro-batches,
  * each the data loader's next batch from source src. With A = 1 this is exactly
  * one gpt_forward (bit-identical to a run without accumulation). With A > 1 the
@@ -196,7 +192,7 @@ typedef struct {
  * *loss is the mean of the micro-batches' losses; *diversity the mean of their
  * distinct-bigram ratios (the bandit's input). A non-finite micro-batch loss stops
  * the passes at once: *loss is that loss and no gradient is written back. */
-static int accumulate_step(session *sess, accum_bufs *ab, int src, float *loss, double *diversity)
+static int accumulate_step(session *sess, runs_accum_bufs *ab, int src, float *loss, double *diversity)
 {
     const runs_config *c = &sess->cfg;
     int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
@@ -234,223 +230,13 @@ static int accumulate_step(session *sess, accum_bufs *ab, int src, float *loss, 
     return RUNS_OK;
 }
 
-/* ---- data parallel (runner/dp.h): rank 0 leads, ranks 1..N-1 follow ----------
- *
- * Every rank reads every micro-batch of the step from its own data loader (reading
- * is cheap, and so the cursors stay the same on every rank) and computes those
- * whose global index g = k·N + r (micro-step k, rank r) is its own. Rank 0 folds the
- * gradients in g order — its own, then rank 1's, ... for k = 0, then k = 1 ... — which
- * is the order one rank with grad_accum N·A folds them in, so the bits are the same;
- * the mean goes to every rank, and each runs the same gpt_update. Per step:
- *   rank 0 → all: {DP_STEP, source, t}     ranks → 0: gradient + loss per micro-batch
- *   rank 0 → all: ok (0: a non-finite loss, the step is abandoned and the workers
- *   stop), then the mean gradient.   At the end rank 0 → all: {DP_STOP}. */
-enum { DP_STOP = 0, DP_STEP = 1 };
-static int dp_live; /* rank 0: workers are waiting for a step header */
-
-static gpt_adamw adamw_of(const runs_config *c)
-{
-    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
-                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
-    return hp;
-}
-
-/* rank 0: what a worker needs to follow (the config, the cursors, the step and the
- * model's weights, m, v and adam_step); ab->grad is the staging buffer */
-static int dp_send_init(session *sess, accum_bufs *ab)
-{
-    size_t n = gpt_num_params(sess->model);
-    cJSON *cur = runs_data_cursors_to_json(sess->data);
-    char *cs = cur ? cJSON_PrintUnformatted(cur) : NULL, *cfg = cJSON_PrintUnformatted(sess->config);
-    int rc = RUNS_OK;
-    if (!cs || !cfg) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory starting the data-parallel ranks");
-        goto done;
-    }
-    int64_t hdr[RUNS_DP_INIT_WORDS] = {(int64_t)strlen(cfg) + 1, (int64_t)strlen(cs) + 1, sess->step,
-                      (int64_t)gpt_adam_step(sess->model), (int64_t)n};
-    runs_dp_init_sent();
-    if ((rc = runs_dp_bcast(hdr, sizeof hdr)) || (rc = runs_dp_bcast(cfg, (size_t)hdr[0])) ||
-        (rc = runs_dp_bcast(cs, (size_t)hdr[1])))
-        goto done;
-    static const gpt_slot slots[3] = {GPT_PARAM, GPT_ADAM_M, GPT_ADAM_V};
-    for (int i = 0; i < 3 && !rc; i++) {
-        if (gpt_read(sess->model, slots[i], ab->grad)) {
-            rc = runs__gpt_fail("reading the model for the ranks");
-            goto done;
-        }
-        rc = runs_dp_bcast(ab->grad, n * sizeof(float));
-    }
-    if (!rc)
-        dp_live = 1;
-done:
-    cJSON_Delete(cur);
-    free(cs);
-    free(cfg);
-    return rc;
-}
-
-/* rank 0's accumulate_step with N ranks (see above). */
-static int accumulate_dp(session *sess, accum_bufs *ab, int src, long t, float *loss, double *diversity)
-{
-    const runs_config *c = &sess->cfg;
-    int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum, N = runs_dp_size();
-    size_t n = gpt_num_params(sess->model);
-    double lsum = 0, dsum = 0;
-    float bad = 0;
-    int have_bad = 0, rc;
-    int64_t h[3] = {DP_STEP, src, t};
-    if ((rc = runs_dp_bcast(h, sizeof h)))
-        return rc;
-    for (int k = 0; k < A; k++) {
-        for (int r = 0; r < N; r++) {
-            if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
-                return rc;
-            dsum += runs_batch_diversity(sess->inputs, (size_t)B * T);
-            if (r)
-                continue;
-            float l;
-            if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &l))
-                return runs__gpt_fail("forward");
-            if (gpt_read(sess->model, GPT_GRAD, k == 0 ? ab->sum : ab->grad))
-                return runs__gpt_fail("reading gradients");
-            if (k > 0)
-                runs_dp_grad_add(ab->sum, ab->grad, n);
-            lsum += l;
-            if (!isfinite(l) && !have_bad++)
-                bad = l;
-        }
-        for (int r = 1; r < N; r++) {
-            if ((rc = runs_dp_recv(ab->grad, (n + 1) * sizeof(float), r)))
-                return rc;
-            runs_dp_grad_add(ab->sum, ab->grad, n);
-            lsum += ab->grad[n];
-            if (!isfinite(ab->grad[n]) && !have_bad++)
-                bad = ab->grad[n];
-        }
-    }
-    int32_t ok = !have_bad;
-    if ((rc = runs_dp_bcast(&ok, sizeof ok)))
-        return rc;
-    *diversity = dsum / ((double)N * A);
-    if (!ok) {
-        dp_live = 0; /* the workers have stopped */
-        *loss = bad;
-        return RUNS_OK;
-    }
-    runs_dp_grad_mean(ab->sum, n, N * A);
-    if ((rc = runs_dp_bcast(ab->sum, n * sizeof(float))))
-        return rc;
-    if (gpt_write(sess->model, GPT_GRAD, ab->sum))
-        return runs__gpt_fail("writing gradients");
-    *loss = (float)(lsum / ((double)N * A));
-    return RUNS_OK;
-}
-
-int runs__session_worker(session *sess)
-{
-    int me = runs_dp_rank(), N = runs_dp_size();
-    char *cfg = NULL, *cs = NULL;
-    cJSON *cur = NULL;
-    float *sum = NULL, *g = NULL;
-    int rc;
-    sess->opts.quiet = 1; /* rank 0 speaks for the job */
-    if (sess->opts.no_train)
-        return RUNS_OK;
-    int64_t hdr[RUNS_DP_INIT_WORDS];
-    if ((rc = runs_dp_bcast(hdr, sizeof hdr)))
-        goto done;
-    if (hdr[0] == 0) /* rank 0 stopped before training: its own line says why */
-        goto done;
-    size_t n = (size_t)hdr[4];
-    if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) || !(sum = malloc(n * sizeof *sum)) ||
-        !(g = malloc((n + 1) * sizeof *g))) {
-        rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for the model", me);
-        goto done;
-    }
-    if ((rc = runs_dp_bcast(cfg, (size_t)hdr[0])) || (rc = runs_dp_bcast(cs, (size_t)hdr[1])))
-        goto done;
-    if (!(sess->config = cJSON_Parse(cfg)) || !(cur = cJSON_Parse(cs))) {
-        rc = runs_error_set(RUNS_EINVALID, "rank %d: rank 0's config or cursors do not parse (internal)", me);
-        goto done;
-    }
-    if ((rc = runs_config_from_json(&sess->cfg, sess->config, "rank 0's config")))
-        goto done;
-    const runs_config *c = &sess->cfg;
-    int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
-    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};
-    if (gpt_create(&sess->model, &gc, B, T, GPT_BACKEND_CPU)) {
-        rc = runs__gpt_fail("creating the model");
-        goto done;
-    }
-    if (gpt_num_params(sess->model) != n) {
-        rc = runs_error_set(RUNS_EINVALID, "rank %d: the model has %zu parameters, rank 0's %zu (internal)", me,
-                            gpt_num_params(sess->model), n);
-        goto done;
-    }
-    if ((rc = runs_data_open(&sess->data, c)) || (rc = runs_data_cursors_from_json(sess->data, cur)))
-        goto done;
-    if (!(sess->inputs = malloc(sizeof(int32_t) * (size_t)B * T)) ||
-        !(sess->targets = malloc(sizeof(int32_t) * (size_t)B * T))) {
-        rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for a batch", me);
-        goto done;
-    }
-    static const gpt_slot slots[3] = {GPT_PARAM, GPT_ADAM_M, GPT_ADAM_V};
-    for (int i = 0; i < 3; i++) {
-        if ((rc = runs_dp_bcast(g, n * sizeof(float))))
-            goto done;
-        if (gpt_write(sess->model, slots[i], g)) {
-            rc = runs__gpt_fail("loading rank 0's model");
-            goto done;
-        }
-    }
-    gpt_set_adam_step(sess->model, (uint64_t)hdr[3]);
-    gpt_adamw hp = adamw_of(c);
-    for (;;) {
-        int64_t h[3];
-        if ((rc = runs_dp_bcast(h, sizeof h)) || h[0] == DP_STOP)
-            break;
-        int src = (int)h[1];
-        for (int k = 0; k < A && !rc; k++)
-            for (int r = 0; r < N && !rc; r++) {
-                if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
-                    break;
-                if (r != me)
-                    continue;
-                if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &g[n]) ||
-                    gpt_read(sess->model, GPT_GRAD, g)) {
-                    rc = runs__gpt_fail("forward");
-                    break;
-                }
-                rc = runs_dp_send0(g, (n + 1) * sizeof(float));
-            }
-        int32_t ok = 0;
-        if (rc || (rc = runs_dp_bcast(&ok, sizeof ok)) || !ok)
-            break;
-        if ((rc = runs_dp_bcast(sum, n * sizeof(float))))
-            break;
-        if (gpt_write(sess->model, GPT_GRAD, sum) ||
-            gpt_update(sess->model, &hp, (float)runs_schedule_lr(c, (long)h[2]), NULL)) {
-            rc = runs__gpt_fail("update");
-            break;
-        }
-    }
-done:
-    cJSON_Delete(cur);
-    free(cfg);
-    free(cs);
-    free(sum);
-    free(g);
-    return rc;
-}
-
-static int train_steps(session *sess, accum_bufs *ab);
+static int train_steps(session *sess, runs_accum_bufs *ab);
 
 /* Runs the training loop (train_steps) with the accumulation buffers it needs,
  * which live only as long as the loop. */
 int runs__session_train(session *sess)
 {
-    accum_bufs ab = {0};
+    runs_accum_bufs ab = {0};
     int rc = RUNS_OK;
     int N = runs_dp_size();
     if (N > 1 && gpt_get_backend(sess->model) != GPT_BACKEND_CPU) {
@@ -463,7 +249,7 @@ int runs__session_train(session *sess)
     if (sess->cfg.train.grad_accum > 1 || N > 1) {
         size_t bytes = sizeof(float) * gpt_num_params(sess->model);
         ab.sum = gpt_host_alloc(sess->model, bytes);
-        ab.grad = gpt_host_alloc(sess->model, bytes + sizeof(float)); /* + a rank's loss */
+        ab.grad = gpt_host_alloc(sess->model, bytes + RUNS_DP_TAIL * sizeof(float)); /* + a rank's tail */
         if (!ab.sum || !ab.grad) {
             rc = runs_error_set(RUNS_ENOMEM,
                                 "out of memory for gradient accumulation (2 x %zu bytes); "
@@ -472,16 +258,14 @@ int runs__session_train(session *sess)
             goto done;
         }
     }
-    if (N > 1 && (rc = dp_send_init(sess, &ab)))
+    runs__dp_write_ranks(sess, -1);
+    if (N > 1 && (rc = runs__dp_start(sess, &ab)))
         goto done;
     rc = train_steps(sess, &ab);
-    if (dp_live) {
-        int64_t h[3] = {DP_STOP, 0, 0};
-        int rc2 = runs_dp_bcast(h, sizeof h);
-        dp_live = 0;
-        if (!rc)
-            rc = rc2;
-    }
+    int rc2 = runs__dp_stop();
+    if (!rc)
+        rc = rc2;
+    runs__dp_write_ranks(sess, 1);
 done:
     if (ab.sum)
         gpt_host_free(sess->model, ab.sum);
@@ -490,7 +274,7 @@ done:
     return rc;
 }
 
-static int train_steps(session *sess, accum_bufs *ab)
+static int train_steps(session *sess, runs_accum_bufs *ab)
 {
     const runs_config *c = &sess->cfg;
     int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum, N = runs_dp_size();
@@ -531,7 +315,7 @@ static int train_steps(session *sess, accum_bufs *ab)
                                   t);
         float loss = 0, gnorm;
         double diversity = 0;
-        if ((rc = N > 1 ? accumulate_dp(sess, ab, src, t, &loss, &diversity)
+        if ((rc = N > 1 ? runs__dp_accumulate(sess, ab, src, t, &loss, &diversity)
                         : accumulate_step(sess, ab, src, &loss, &diversity)))
             return rc;
         /* a non-finite loss halts before the update, so the halt node's weights are
@@ -588,6 +372,7 @@ static int train_steps(session *sess, accum_bufs *ab)
             sess->t_last_status = 0;
         }
         runs__runlog_status(sess, 0);
+        runs__dp_write_ranks(sess, 0);
         if (sess->loss_gate.fired)
             return loss_gate_halt(sess);
         /* announce a finished background commit as soon as it lands */

@@ -55,3 +55,23 @@ int runs_signals_boundary_stop_wanted(void)
 {
     return want_boundary_stop != 0;
 }
+
+int runs_signals_take(void)
+{
+    int bits = (want_stop ? RUNS_SIG_STOP : 0) | (want_boundary_stop ? RUNS_SIG_BOUNDARY_STOP : 0);
+    if (want_checkpoint) {
+        want_checkpoint = 0;
+        bits |= RUNS_SIG_CHECKPOINT;
+    }
+    return bits;
+}
+
+void runs_signals_raise(int bits)
+{
+    if (bits & RUNS_SIG_CHECKPOINT)
+        want_checkpoint = 1;
+    if (bits & RUNS_SIG_STOP)
+        want_stop = 1;
+    if (bits & RUNS_SIG_BOUNDARY_STOP)
+        want_boundary_stop = 1;
+}

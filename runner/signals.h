@@ -20,4 +20,11 @@ void runs_signals_checkpoint_taken(void);
  * cleared within a session (the run stops at that boundary). */
 int runs_signals_boundary_stop_wanted(void);
 
+/* The flags as bits, for passing them between the ranks of a data-parallel job
+ * (runner/dp_loop.h): a rank's take reads its flags and clears the checkpoint one
+ * (it is passed on once); rank 0's raise sets the ones another rank caught. */
+enum { RUNS_SIG_CHECKPOINT = 1, RUNS_SIG_STOP = 2, RUNS_SIG_BOUNDARY_STOP = 4 };
+int runs_signals_take(void);
+void runs_signals_raise(int bits);
+
 #endif

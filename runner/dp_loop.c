@@ -1,0 +1,338 @@
+/* runner/dp_loop.c — see dp_loop.h. */
+#include "runner/dp_loop.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "manifests/config.h"
+#include "runner/dp.h"
+#include "runner/schedule.h"
+#include "runner/signals.h"
+#include "store/publish.h"
+
+enum { DP_STOP = 0, DP_STEP = 1 };
+#define HOST_MAX 64
+
+/* rank 0's view of the job; one job per process, so file scope */
+static struct {
+    int live;    /* the other ranks wait for a step header */
+    int n;       /* ranks */
+    long *pid;   /* per rank */
+    char (*host)[HOST_MAX];
+    double *busy; /* seconds of forward+backward, per rank */
+    double reduce, step, t0, t_prev, t_written;
+    long steps;
+} job;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    int64_t pid;
+    char host[HOST_MAX];
+} rank_id;
+
+static void my_id(rank_id *id)
+{
+    memset(id, 0, sizeof *id);
+    id->pid = getpid();
+    if (gethostname(id->host, sizeof id->host - 1))
+        snprintf(id->host, sizeof id->host, "?");
+}
+
+int runs__dp_start(session *sess, runs_accum_bufs *ab)
+{
+    size_t n = gpt_num_params(sess->model);
+    int N = runs_dp_size();
+    cJSON *cur = runs_data_cursors_to_json(sess->data);
+    char *cs = cur ? cJSON_PrintUnformatted(cur) : NULL, *cfg = cJSON_PrintUnformatted(sess->config);
+    int rc = RUNS_OK;
+    free(job.pid);
+    free(job.host);
+    free(job.busy);
+    memset(&job, 0, sizeof job);
+    job.pid = calloc((size_t)N, sizeof *job.pid);
+    job.host = calloc((size_t)N, sizeof *job.host);
+    job.busy = calloc((size_t)N, sizeof *job.busy);
+    if (!cs || !cfg || !job.pid || !job.host || !job.busy) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory starting the data-parallel ranks");
+        goto done;
+    }
+    job.n = N;
+    int64_t hdr[RUNS_DP_INIT_WORDS] = {(int64_t)strlen(cfg) + 1, (int64_t)strlen(cs) + 1, sess->step,
+                                       (int64_t)gpt_adam_step(sess->model), (int64_t)n};
+    runs_dp_init_sent();
+    if ((rc = runs_dp_bcast(hdr, sizeof hdr)) || (rc = runs_dp_bcast(cfg, (size_t)hdr[0])) ||
+        (rc = runs_dp_bcast(cs, (size_t)hdr[1])))
+        goto done;
+    static const gpt_slot slots[3] = {GPT_PARAM, GPT_ADAM_M, GPT_ADAM_V};
+    for (int i = 0; i < 3 && !rc; i++) {
+        if (gpt_read(sess->model, slots[i], ab->grad)) {
+            rc = runs__gpt_fail("reading the model for the ranks");
+            goto done;
+        }
+        rc = runs_dp_bcast(ab->grad, n * sizeof(float));
+    }
+    if (rc)
+        goto done;
+    job.live = 1;
+    for (int r = 0; r < N && !rc; r++) {
+        rank_id id;
+        if (r == 0)
+            my_id(&id);
+        else if ((rc = runs_dp_recv(&id, sizeof id, r)))
+            break;
+        id.host[HOST_MAX - 1] = '\0';
+        job.pid[r] = (long)id.pid;
+        memcpy(job.host[r], id.host, HOST_MAX);
+    }
+    job.t0 = job.t_prev = now_s();
+done:
+    cJSON_Delete(cur);
+    free(cs);
+    free(cfg);
+    return rc;
+}
+
+int runs__dp_accumulate(session *sess, runs_accum_bufs *ab, int src, long t, float *loss, double *diversity)
+{
+    const runs_config *c = &sess->cfg;
+    int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum, N = runs_dp_size();
+    size_t n = gpt_num_params(sess->model);
+    double lsum = 0, dsum = 0, t_in = now_s(), t_red = 0;
+    float bad = 0;
+    int have_bad = 0, flags = 0, rc;
+    /* the time from one step's start to the next: the step as a whole (update, logs) */
+    if (job.steps++)
+        job.step += t_in - job.t_prev;
+    job.t_prev = t_in;
+    int64_t h[3] = {DP_STEP, src, t};
+    if ((rc = runs_dp_bcast(h, sizeof h)))
+        return rc;
+    for (int k = 0; k < A; k++) {
+        for (int r = 0; r < N; r++) {
+            if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
+                return rc;
+            dsum += runs_batch_diversity(sess->inputs, (size_t)B * T);
+            if (r)
+                continue;
+            float l;
+            double t_b = now_s();
+            if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &l))
+                return runs__gpt_fail("forward");
+            if (gpt_read(sess->model, GPT_GRAD, k == 0 ? ab->sum : ab->grad))
+                return runs__gpt_fail("reading gradients");
+            job.busy[0] += now_s() - t_b;
+            if (k > 0)
+                runs_dp_grad_add(ab->sum, ab->grad, n);
+            lsum += l;
+            if (!isfinite(l) && !have_bad++)
+                bad = l;
+        }
+        for (int r = 1; r < N; r++) {
+            double t_r = now_s();
+            if ((rc = runs_dp_recv(ab->grad, (n + RUNS_DP_TAIL) * sizeof(float), r)))
+                return rc;
+            t_red += now_s() - t_r;
+            runs_dp_grad_add(ab->sum, ab->grad, n);
+            float l = ab->grad[n];
+            lsum += l;
+            if (!isfinite(l) && !have_bad++)
+                bad = l;
+            flags |= (int)ab->grad[n + 1];
+            job.busy[r] += ab->grad[n + 2];
+        }
+    }
+    /* another rank's signal becomes rank 0's: the loop decides on it after this step */
+    runs_signals_raise(flags);
+    int32_t ok = !have_bad;
+    double t_b = now_s();
+    if ((rc = runs_dp_bcast(&ok, sizeof ok)))
+        return rc;
+    *diversity = dsum / ((double)N * A);
+    if (!ok) {
+        job.live = 0; /* the other ranks have stopped */
+        *loss = bad;
+        return RUNS_OK;
+    }
+    runs_dp_grad_mean(ab->sum, n, N * A);
+    if ((rc = runs_dp_bcast(ab->sum, n * sizeof(float))))
+        return rc;
+    job.reduce += t_red + (now_s() - t_b);
+    if (gpt_write(sess->model, GPT_GRAD, ab->sum))
+        return runs__gpt_fail("writing gradients");
+    *loss = (float)(lsum / ((double)N * A));
+    return RUNS_OK;
+}
+
+int runs__dp_stop(void)
+{
+    if (!job.live)
+        return RUNS_OK;
+    job.live = 0;
+    int64_t h[3] = {DP_STOP, 0, 0};
+    return runs_dp_bcast(h, sizeof h);
+}
+
+void runs__dp_write_ranks(session *sess, int final)
+{
+    char p[PATH_MAX];
+    runs__session_path(p, sizeof p, sess, ".ranks.json");
+    if (final < 0 || runs_dp_size() <= 1) {
+        unlink(p); /* a past job's ranks are not this session's */
+        return;
+    }
+    double now = now_s();
+    if (!job.n || (!final && now - job.t_written < 1.0))
+        return;
+    job.t_written = now;
+    double wall = now - job.t0;
+    long micro = (long)sess->cfg.train.batch_size * sess->cfg.train.seq_len * sess->cfg.train.grad_accum;
+    long done = sess->steps_this_session;
+    cJSON *j = cJSON_CreateObject(), *per = cJSON_AddArrayToObject(j, "per_rank");
+    char *s = NULL;
+    if (!j || !per)
+        goto done;
+    cJSON_AddNumberToObject(j, "ranks", job.n);
+    cJSON_AddNumberToObject(j, "pid", (double)job.pid[0]);
+    cJSON_AddNumberToObject(j, "steps", (double)done);
+    cJSON_AddNumberToObject(j, "tokens_per_s", wall > 0 ? round(done * (double)micro * job.n / wall) : 0);
+    cJSON_AddNumberToObject(j, "reduce_s", job.reduce);
+    cJSON_AddNumberToObject(j, "step_s", job.step);
+    cJSON_AddNumberToObject(j, "reduce_share", job.step > 0 ? job.reduce / job.step : 0);
+    for (int r = 0; r < job.n; r++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            goto done;
+        cJSON_AddNumberToObject(o, "rank", r);
+        cJSON_AddNumberToObject(o, "pid", (double)job.pid[r]);
+        cJSON_AddStringToObject(o, "host", job.host[r]);
+        /* each rank computes B x T x A tokens a step: its share of the job's rate */
+        cJSON_AddNumberToObject(o, "tokens_per_s", wall > 0 ? round(done * (double)micro / wall) : 0);
+        cJSON_AddNumberToObject(o, "busy", wall > 0 ? round(job.busy[r] / wall * 1000) / 1000 : 0);
+        cJSON_AddItemToArray(per, o);
+    }
+    if ((s = cJSON_PrintUnformatted(j)) && runs_file_write_advisory(p, s, strlen(s)))
+        runs_error_clear(); /* advisory: never stops training */
+done:
+    cJSON_Delete(j);
+    free(s);
+}
+
+int runs__session_worker(session *sess)
+{
+    int me = runs_dp_rank(), N = runs_dp_size();
+    char *cfg = NULL, *cs = NULL;
+    cJSON *cur = NULL;
+    float *sum = NULL, *g = NULL;
+    int rc;
+    sess->opts.quiet = 1; /* rank 0 speaks for the job */
+    if (sess->opts.no_train)
+        return RUNS_OK;
+    /* from here a signal is passed to rank 0, never acted on alone */
+    runs_signals_install();
+    int64_t hdr[RUNS_DP_INIT_WORDS];
+    if ((rc = runs_dp_bcast(hdr, sizeof hdr)))
+        goto done;
+    if (hdr[0] == 0) /* rank 0 stopped before training: its own line says why */
+        goto done;
+    size_t n = (size_t)hdr[4];
+    if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) || !(sum = malloc(n * sizeof *sum)) ||
+        !(g = malloc((n + RUNS_DP_TAIL) * sizeof *g))) {
+        rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for the model", me);
+        goto done;
+    }
+    if ((rc = runs_dp_bcast(cfg, (size_t)hdr[0])) || (rc = runs_dp_bcast(cs, (size_t)hdr[1])))
+        goto done;
+    if (!(sess->config = cJSON_Parse(cfg)) || !(cur = cJSON_Parse(cs))) {
+        rc = runs_error_set(RUNS_EINVALID, "rank %d: rank 0's config or cursors do not parse (internal)", me);
+        goto done;
+    }
+    if ((rc = runs_config_from_json(&sess->cfg, sess->config, "rank 0's config")))
+        goto done;
+    const runs_config *c = &sess->cfg;
+    int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
+    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};
+    if (gpt_create(&sess->model, &gc, B, T, GPT_BACKEND_CPU)) {
+        rc = runs__gpt_fail("creating the model");
+        goto done;
+    }
+    if (gpt_num_params(sess->model) != n) {
+        rc = runs_error_set(RUNS_EINVALID, "rank %d: the model has %zu parameters, rank 0's %zu (internal)", me,
+                            gpt_num_params(sess->model), n);
+        goto done;
+    }
+    if ((rc = runs_data_open(&sess->data, c)) || (rc = runs_data_cursors_from_json(sess->data, cur)))
+        goto done;
+    if (!(sess->inputs = malloc(sizeof(int32_t) * (size_t)B * T)) ||
+        !(sess->targets = malloc(sizeof(int32_t) * (size_t)B * T))) {
+        rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for a batch", me);
+        goto done;
+    }
+    static const gpt_slot slots[3] = {GPT_PARAM, GPT_ADAM_M, GPT_ADAM_V};
+    for (int i = 0; i < 3; i++) {
+        if ((rc = runs_dp_bcast(g, n * sizeof(float))))
+            goto done;
+        if (gpt_write(sess->model, slots[i], g)) {
+            rc = runs__gpt_fail("loading rank 0's model");
+            goto done;
+        }
+    }
+    gpt_set_adam_step(sess->model, (uint64_t)hdr[3]);
+    rank_id id;
+    my_id(&id);
+    if ((rc = runs_dp_send0(&id, sizeof id)))
+        goto done;
+    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
+                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
+    for (;;) {
+        int64_t h[3];
+        if ((rc = runs_dp_bcast(h, sizeof h)) || h[0] == DP_STOP)
+            break;
+        int src = (int)h[1];
+        for (int k = 0; k < A && !rc; k++)
+            for (int r = 0; r < N && !rc; r++) {
+                if ((rc = runs_data_next_batch(sess->data, src, B, T, sess->inputs, sess->targets)))
+                    break;
+                if (r != me)
+                    continue;
+                double t_b = now_s();
+                if (gpt_forward(sess->model, sess->inputs, sess->targets, B, T, 1, &g[n]) ||
+                    gpt_read(sess->model, GPT_GRAD, g)) {
+                    rc = runs__gpt_fail("forward");
+                    break;
+                }
+                g[n + 1] = (float)runs_signals_take();
+                g[n + 2] = (float)(now_s() - t_b);
+                rc = runs_dp_send0(g, (n + RUNS_DP_TAIL) * sizeof(float));
+            }
+        int32_t ok = 0;
+        if (rc || (rc = runs_dp_bcast(&ok, sizeof ok)) || !ok)
+            break;
+        if ((rc = runs_dp_bcast(sum, n * sizeof(float))))
+            break;
+        if (gpt_write(sess->model, GPT_GRAD, sum) ||
+            gpt_update(sess->model, &hp, (float)runs_schedule_lr(c, (long)h[2]), NULL)) {
+            rc = runs__gpt_fail("update");
+            break;
+        }
+    }
+done:
+    cJSON_Delete(cur);
+    free(cfg);
+    free(cs);
+    free(sum);
+    free(g);
+    return rc;
+}

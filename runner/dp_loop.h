@@ -1,0 +1,52 @@
+/* runner/dp_loop.h — the data-parallel step of the training loop (internal to the
+ * run loop's rooms, like session_int.h): rank 0 leads, ranks 1..N-1 follow.
+ *
+ * Every rank reads every micro-batch of the step from its own data loader (reading
+ * is cheap, and so the cursors stay the same on every rank) and computes those
+ * whose global index g = k·N + r (micro-step k, rank r) is its own. Rank 0 folds the
+ * gradients in g order — its own, then rank 1's, ... for k = 0, then k = 1 ... — which
+ * is the order one rank with grad_accum N·A folds them in, so the bits are the same;
+ * the mean goes to every rank, and each runs the same gpt_update. Messages:
+ *   start  rank 0 → all: RUNS_DP_INIT_WORDS sizes (all 0: rank 0 stopped, runner/dp.h),
+ *          the config, the data cursors, weights, m, v;  ranks → 0: pid and host
+ *   step   rank 0 → all: {DP_STEP, source, t}
+ *          ranks → 0: per micro-batch its gradient, loss, signal flags, busy seconds
+ *          rank 0 → all: ok (0: a non-finite loss; the step is abandoned and the
+ *          others stop), then the mean gradient
+ *   end    rank 0 → all: {DP_STOP}
+ * Signals: a rank that catches SIGUSR1/SIGUSR2/SIGINT/SIGTERM (mpirun forwards them,
+ * srun and schedulers send them to every task) passes the flags to rank 0 with its
+ * next gradient; rank 0 folds them into its own (runner/signals.h), so the job acts
+ * on the step rank 0 chooses, and a worker never stops on its own. */
+#ifndef RUNS_RUNNER_DP_LOOP_H
+#define RUNS_RUNNER_DP_LOOP_H
+
+#include "runner/session_int.h"
+
+/* Host buffers of one optimizer step's gradient accumulation (grad_accum > 1 or
+ * several ranks): sum holds n_params floats, grad n_params + RUNS_DP_TAIL. */
+typedef struct {
+    float *sum, *grad;
+} runs_accum_bufs;
+
+enum { RUNS_DP_TAIL = 3 }; /* floats after a worker's gradient: loss, signal flags, busy seconds */
+
+/* rank 0: hands the other ranks what they need to follow (config, cursors, weights,
+ * m, v, adam step) and takes their pids and hosts; ab->grad is the staging buffer. */
+int runs__dp_start(session *sess, runs_accum_bufs *ab);
+
+/* rank 0: one optimizer step's gradients over all ranks, mean written to the model;
+ * *loss the mean loss (or the first non-finite one: then no gradient is written and
+ * the other ranks have stopped), *diversity the mean distinct-bigram ratio. */
+int runs__dp_accumulate(session *sess, runs_accum_bufs *ab, int src, long t, float *loss, double *diversity);
+
+/* rank 0: tells the other ranks to stop, if they are still following. */
+int runs__dp_stop(void);
+
+/* rank 0: writes RUNDIR/.ranks.json (advisory, at most once a second unless final):
+ * {"ranks", "pid", "tokens_per_s", "reduce_s", "step_s", "reduce_share",
+ *  "per_rank": [{"rank", "pid", "host", "tokens_per_s", "busy"}]}. Removes a stale
+ * one on a single rank (final = -1). Best effort: never fails the run. */
+void runs__dp_write_ranks(session *sess, int final);
+
+#endif
