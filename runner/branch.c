@@ -75,6 +75,57 @@ static int archive_file(runs_oid *oid_out, runs_store *s, const char *dir, const
     return rc;
 }
 
+/* "RUN@step_N (ID12)" of node id into buf, or "" when its manifest does not read. */
+static const char *node_name(char *buf, size_t n, runs_store *s, const char *id)
+{
+    cJSON *m = NULL;
+    buf[0] = '\0';
+    if (runs_node_manifest(&m, s, id) == RUNS_OK) {
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(m, "run");
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
+        if (cJSON_IsString(run) && cJSON_IsNumber(step))
+            snprintf(buf, n, "%s@step_%.0f (%.12s)", run->valuestring, step->valuedouble, id);
+    }
+    cJSON_Delete(m);
+    runs_error_clear();
+    return buf;
+}
+
+/* A thinned node has no tensors to branch from: the error names the nearest kept
+ * node before it (its closest unthinned ancestor) and after it (the closest
+ * unthinned descendant on its run's line), so the user knows what to fork instead. */
+static int thinned_error(runs_store *s, const char *id, const cJSON *m)
+{
+    char(*up)[41] = NULL, (*down)[41] = NULL;
+    size_t nup = 0, ndown = 0;
+    char tip[41], self[128], before[128] = "", after[128] = "";
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(m, "run");
+    node_name(self, sizeof self, s, id);
+    if (runs_lineage(&up, &nup, s, id) == RUNS_OK)
+        for (size_t i = 1; i < nup && !before[0]; i++)
+            if (!runs_node_thinned(s, up[i]))
+                node_name(before, sizeof before, s, up[i]);
+    /* the run's line runs tip first: the last kept node met before id is the nearest */
+    if (cJSON_IsString(run) && runs_run_tip(tip, s, run->valuestring) == RUNS_OK &&
+        runs_lineage(&down, &ndown, s, tip) == RUNS_OK)
+        for (size_t i = 0; i < ndown && strcmp(down[i], id); i++)
+            if (!runs_node_thinned(s, down[i]))
+                node_name(after, sizeof after, s, down[i]);
+    free(up);
+    free(down);
+    runs_error_clear();
+    if (!before[0] && !after[0])
+        return runs_error_set(RUNS_ENOTFOUND,
+                              "the tensors of %s were thinned by `runs gc` and no kept node is near it; "
+                              "`runs log --all` lists the nodes",
+                              self);
+    return runs_error_set(RUNS_ENOTFOUND,
+                          "the tensors of %s were thinned by `runs gc`; the nearest kept nodes are %s%s%s%s%s: "
+                          "branch from one of them",
+                          self, before[0] ? before : "", before[0] ? " before it" : "",
+                          before[0] && after[0] ? " and " : "", after, after[0] ? " after it" : "");
+}
+
 int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, double peak_lr,
                         const runs_session_opts *o)
 {
@@ -101,6 +152,10 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
     runs_error_clear();
     if ((rc = runs_node_manifest(&m, s, node_id)))
         goto done;
+    if (runs_node_thinned(s, node_id)) {
+        rc = thinned_error(s, node_id, m);
+        goto done;
+    }
     const cJSON *parent_cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
     long node_step = (long)cJSON_GetObjectItemCaseSensitive(m, "step")->valuedouble;
     if (peak_lr > 0) { /* the spike goes on top of the user's patch */

@@ -17,6 +17,7 @@
 #include "manifests/manifest.h"
 #include "store/gc.h"
 #include "store/internal.h"
+#include "store/names.h"
 #include "store/object.h"
 #include "store/pool.h"
 
@@ -847,15 +848,20 @@ int runs_run_tip(char out_id[41], runs_store *s, const char *run)
         return rc;
     snprintf(ref, sizeof ref, "refs/heads/%s", run);
     rc = read_ref(&oid, s, ref);
-    if (rc == RUNS_ENOTFOUND)
-        return runs_error_set(RUNS_ENOTFOUND, "no run named '%s'; `runs log --all` lists the runs", run);
+    if (rc == RUNS_ENOTFOUND) {
+        char hint[160];
+        runs_store_suggest(hint, sizeof hint, s, run);
+        return runs_error_set(RUNS_ENOTFOUND, "no run named '%s'%s; `runs log --all` lists the runs", run, hint);
+    }
     if (rc)
         return rc;
     git_oid_tostr(out_id, 41, &oid);
     return 0;
 }
 
-int runs_tag_create(runs_store *s, const char *name, const char *id)
+/* runs_tag_create (move 0) and runs_tag_move (move 1: an existing tag is re-pointed,
+ * its old target into old_id); the ref write is journalled like every ref move. */
+static int tag_set(char old_id[41], runs_store *s, const char *name, const char *id, int move)
 {
     git_commit *c = NULL;
     runs_lock l = {.fd = -1};
@@ -873,13 +879,20 @@ int runs_tag_create(runs_store *s, const char *name, const char *id)
     snprintf(p, sizeof p, "%s/lineage.git/refs/tags/%s", s->dir, name);
     git_oid o;
     snprintf(ref, sizeof ref, "refs/tags/%s", name);
-    if (stat(p, &st) == 0 || read_ref(&o, s, ref) == 0) {
-        rc = runs_error_set(RUNS_EEXISTS, "tag '%s' already exists; choose another name", name);
+    if (old_id)
+        old_id[0] = '\0';
+    int had = read_ref(&o, s, ref) == 0;
+    if (had && move && old_id)
+        git_oid_tostr(old_id, 41, &o);
+    /* a run's step tags live in refs/tags/RUN/: its name is the run's, not a tag's */
+    snprintf(ref, sizeof ref, "refs/heads/%s", name);
+    if (read_ref(&o, s, ref) == 0 || (!had && stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+        rc = runs_error_set(RUNS_EEXISTS, "'%s' is a run; a tag cannot share its name", name);
         goto done;
     }
-    snprintf(ref, sizeof ref, "refs/heads/%s", name);
-    if (read_ref(&o, s, ref) == 0) {
-        rc = runs_error_set(RUNS_EEXISTS, "'%s' is a run; a tag cannot share its name", name);
+    if ((had && !move) || (!had && stat(p, &st) == 0)) {
+        rc = runs_error_set(RUNS_EEXISTS, "tag '%s' already exists; choose another name%s", name,
+                            move ? "" : " (or move it: runs tag -f NODE NAME)");
         goto done;
     }
     snprintf(ref, sizeof ref, "refs/tags/%s", name);
@@ -888,6 +901,16 @@ done:
     runs__lock_release(&l);
     git_commit_free(c);
     return rc;
+}
+
+int runs_tag_create(runs_store *s, const char *name, const char *id)
+{
+    return tag_set(NULL, s, name, id, 0);
+}
+
+int runs_tag_move(char old_id[41], runs_store *s, const char *name, const char *id)
+{
+    return tag_set(old_id, s, name, id, 1);
 }
 
 /* ---- resolving names ---- */
@@ -1027,9 +1050,12 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
         if (walk)
             return runs_error_set(walk, "%s", walk_msg);
     }
-    return runs_error_set(
-        RUNS_ENOTFOUND,
-        "no node named '%s' (not RUN@step_N, step_N, a tag, a run or an id prefix); see `runs log --all`", spec);
+    char hint[160];
+    runs_store_suggest(hint, sizeof hint, s, spec);
+    return runs_error_set(RUNS_ENOTFOUND,
+                          "no node named '%s'%s (not RUN@step_N, step_N, a tag, a run or an id prefix); see "
+                          "`runs log --all`",
+                          spec, hint);
 }
 
 /* ---- loading tensors ---- */

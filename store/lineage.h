@@ -80,6 +80,10 @@ void runs_strings_free(char **v, size_t n);
 
 /* Names node id: refs/tags/<name>. Refuses an existing tag, a run name, step_N. */
 int runs_tag_create(runs_store *s, const char *name, const char *id);
+/* Points tag name at node id whether or not it exists (`runs tag -f`), journalled like
+ * every ref move; old_id gets the node it named before, or "" for a new tag. A name
+ * that is a run, or a run's step-tag directory, is refused as runs_tag_create does. */
+int runs_tag_move(char old_id[41], runs_store *s, const char *name, const char *id);
 /* User tag names (sorted, refs/tags/<name> without a slash) pointing at id; free with
  * runs_strings_free. id NULL = every user tag. */
 int runs_tag_list(char ***names, size_t *n, runs_store *s, const char *id);

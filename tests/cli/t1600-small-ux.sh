@@ -54,4 +54,36 @@ expect_exit 129 "gc --keep-last 0 is refused (it read as 'no rule')" "$RUNS" gc 
 expect_match "... saying why" "$(cat "$T/.err")" "--keep-last 0 would keep no checkpoint"
 expect_exit 129 "gc --keep-every 0 likewise" "$RUNS" gc --dry-run --keep-every 0
 
+# --- forking a thinned node names the nearest kept ones -------------------------
+expect "gc --keep-last 2 --keep-every 20 thins" "$RUNS" gc --keep-last 2 --keep-every 20
+expect_exit 1 "fork of a thinned node fails" "$RUNS" fork base@step_10 --no-train --name f10
+expect_match "... naming the nearest kept node before and after" "$(cat "$T/.err")" \
+    "thinned by .runs gc.; the nearest kept nodes are base@step_0 \([0-9a-f]{12}\) before it and base@step_20 \([0-9a-f]{12}\) after it"
+expect_exit 1 "restart of a thinned node likewise" "$RUNS" restart base@step_25 --peak-lr 1e-3 --no-train
+expect_match "... base@step_20 before, base@step_35 after" "$(cat "$T/.err")" "base@step_20 .* before it and base@step_35 .* after it"
+
+# --- did you mean, for run and tag names ------------------------------------------
+expect_exit 1 "show of a mistyped run" "$RUNS" show bsae
+expect_match "... suggests the run" "$(cat "$T/.err")" 'no node named .bsae. \(did you mean "base"\?\)'
+expect_exit 1 "fork of a mistyped RUN@step_N" "$RUNS" fork bse@step_20 --no-train
+expect_match "... suggests the run" "$(cat "$T/.err")" 'no run named .bse. \(did you mean "base"\?\)'
+expect_exit 1 "log of a mistyped run" "$RUNS" log baze
+expect_match "... suggests the run" "$(cat "$T/.err")" '\(did you mean "base"\?\)'
+expect_exit 1 "a name nothing resembles gets no suggestion" "$RUNS" show qqqqqqqq
+expect_eq "... none" "$(grep -c 'did you mean' "$T/.err")" "0"
+
+# --- tag -f moves a tag, journalled ---------------------------------------------
+expect "tag best" "$RUNS" tag base@step_20 best
+expect_exit 1 "tagging again refuses" "$RUNS" tag base@step_40 best
+expect_match "... and says how to move it" "$(cat "$T/.err")" 'runs tag -f NODE NAME'
+out=$("$RUNS" tag -f base@step_40 best)
+expect_match "tag -f moves it, saying from where" "$out" '^best -> [0-9a-f]{12} \(moved from [0-9a-f]{12}\)$'
+expect_eq "best names step 40 now" "$("$RUNS" show best --json | grep -o '"step": *[0-9]*' | head -1 | tr -d ' ')" '"step":40'
+expect_eq "the move is in the ref journal" "$(grep -c ' refs/tags/best$' .runs/lineage.git/runs-reflog)" "2"
+expect "verify is content" "$RUNS" verify
+expect_exit 1 "tag -f with a run's name is refused" "$RUNS" tag -f base@step_40 base
+expect_match "... as a run" "$(cat "$T/.err")" "'base' is a run"
+expect "tag -f of a new name creates it" "$RUNS" tag -f base@step_35 fresh
+expect_match "tag --help says -f" "$("$RUNS" tag --help)" '-f, --force'
+
 done_testing
