@@ -24,6 +24,11 @@ int runs_dp_launch_size(void)
     int n = env_count("OMPI_COMM_WORLD_SIZE");
     if (!n)
         n = env_count("PMI_SIZE");
+    /* srun --mpi=pmix sets no size of its own; a task it started has PMIX_RANK, and
+     * the step's task count is Slurm's (SLURM_NTASKS alone is also set in a batch
+     * script outside any srun, where a plain `runs start` is one process) */
+    if (!n && getenv("PMIX_RANK"))
+        n = env_count("SLURM_STEP_NUM_TASKS");
     return n ? n : 1;
 }
 

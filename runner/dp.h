@@ -12,8 +12,9 @@
 #include <stddef.h>
 
 /* The number of processes the launcher started for this job: OMPI_COMM_WORLD_SIZE
- * (Open MPI's mpirun) or PMI_SIZE (MPICH's mpiexec, Slurm's srun with PMI); 1 when
- * neither is set or parses as a count (a plain `runs start`). */
+ * (Open MPI's mpirun), PMI_SIZE (MPICH's mpiexec, Slurm's srun with PMI-2), or
+ * SLURM_STEP_NUM_TASKS where PMIX_RANK is set (srun --mpi=pmix); 1 when none is set
+ * or parses as a count (a plain `runs start`). */
 int runs_dp_launch_size(void);
 
 /* Joins the job the launcher started. One process (no mpirun): RUNS_OK, rank 0 of 1.

@@ -144,6 +144,29 @@ static void test_fit_accum(void **state)
     assert_int_equal(runs_dp_fit_accum(&a, 8, 2, 8, 1), RUNS_EINVALID);
 }
 
+/* runs_dp_launch_size: mpirun's, PMI's and srun --mpi=pmix's task counts; Slurm's
+ * count alone (a batch script outside srun) is one process */
+static void test_launch_size(void **state)
+{
+    (void)state;
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"};
+    for (size_t i = 0; i < 4; i++)
+        unsetenv(vars[i]);
+    assert_int_equal(runs_dp_launch_size(), 1);
+    setenv("SLURM_STEP_NUM_TASKS", "4", 1);
+    assert_int_equal(runs_dp_launch_size(), 1);
+    setenv("PMIX_RANK", "0", 1);
+    assert_int_equal(runs_dp_launch_size(), 4);
+    setenv("PMI_SIZE", "3", 1);
+    assert_int_equal(runs_dp_launch_size(), 3);
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    assert_int_equal(runs_dp_launch_size(), 2);
+    setenv("OMPI_COMM_WORLD_SIZE", "two", 1);
+    assert_int_equal(runs_dp_launch_size(), 3);
+    for (size_t i = 0; i < 4; i++)
+        unsetenv(vars[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_identical_micro_batches_average_to_one),
         cmocka_unit_test(test_fold_order_and_count_one),
         cmocka_unit_test(test_fit_accum),
+        cmocka_unit_test(test_launch_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
