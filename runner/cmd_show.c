@@ -7,9 +7,9 @@
 
 #include "common/error.h"
 #include "manifests/canon.h"
-#include "manifests/diff.h"
 #include "runner/cli.h"
 #include "runner/cli_store.h"
+#include "runner/nodeview.h"
 #include "store/gc.h"
 #include "store/lineage.h"
 #include "store/notes.h"
@@ -51,92 +51,30 @@ static void node_label(char *buf, size_t n, runs_store *s, const char *id)
     cJSON_Delete(m);
 }
 
-/* A fork's or restart's config changes, as `runs log` lists them: the node's own
- * changes.config when recorded, else computed against the parent's config (nodes
- * written before changes were recorded). */
-static int is_branch_kind(const char *kind)
+/* What the fork or restart behind the node changed (runner/nodeview.h), as
+ * `runs log` lists it. */
+static void print_changes(const cJSON *ch)
 {
-    return kind && (!strcmp(kind, "fork") || !strcmp(kind, "restart"));
-}
-
-/* at: "" for the node itself, else "RUN@step_N" of the run's fork/restart node */
-static void print_changes(runs_store *s, const cJSON *m, const char *at)
-{
-    const char *kind = cJSON_GetStringValue(get(m, "kind"));
-    const cJSON *ch = get(m, "changes");
-    const char *from = cJSON_GetStringValue(get(ch, "from_run"));
-    const cJSON *kept = get(ch, "bandit_kept"), *peak = get(ch, "peak_lr");
-    printf("\nchanges (%s%s%s%s%s", kind, from ? " from " : "", from ? from : "", at[0] ? " at " : "", at);
+    const char *kind = cJSON_GetStringValue(get(ch, "kind")), *from = cJSON_GetStringValue(get(ch, "from_run"));
+    const char *at = cJSON_GetStringValue(get(ch, "at"));
+    const cJSON *kept = get(ch, "bandit_kept"), *peak = get(ch, "peak_lr"), *e;
+    printf("\nchanges (%s%s%s%s%s", kind, from ? " from " : "", from ? from : "", at ? " at " : "", at ? at : "");
     if (cJSON_IsBool(kept))
         printf("; bandit %s", cJSON_IsTrue(kept) ? "kept" : "fresh");
     if (cJSON_IsNumber(peak))
         printf("; peak lr %g", peak->valuedouble);
     printf(")\n");
-    runs_diff_entry *d = NULL;
-    size_t nd = 0;
-    cJSON *pm = NULL;
-    const cJSON *cfg = get(ch, "config");
-    if (!cJSON_IsArray(cfg)) {
-        const char *parent = cJSON_GetStringValue(get(m, "parent"));
-        if (parent && runs_node_manifest(&pm, s, parent) == 0 &&
-            runs_json_diff(&d, &nd, get(pm, "config"), get(m, "config")) == 0) {
-            for (size_t i = 0; i < nd; i++) {
-                char *a = canon(d[i].a), *b = canon(d[i].b);
-                printf("  %s: %s -> %s\n", d[i].path, a ? a : "?", b ? b : "?");
-                free(a);
-                free(b);
-            }
-        } else {
-            runs_error_clear();
-            printf("  (the parent's config is unreadable)\n");
-        }
-    } else {
-        const cJSON *e;
-        cJSON_ArrayForEach (e, cfg) {
-            char *a = canon(get(e, "a")), *b = canon(get(e, "b"));
-            printf("  %s: %s -> %s\n", cJSON_GetStringValue(get(e, "path")) ? get(e, "path")->valuestring : "?",
-                   a ? a : "?", b ? b : "?");
-            free(a);
-            free(b);
-        }
-        nd = (size_t)cJSON_GetArraySize(cfg);
+    if (cJSON_IsTrue(get(ch, "config_unreadable")))
+        printf("  (the parent's config is unreadable)\n");
+    cJSON_ArrayForEach (e, get(ch, "config")) {
+        const char *path = cJSON_GetStringValue(get(e, "path"));
+        char *a = canon(get(e, "a")), *b = canon(get(e, "b"));
+        printf("  %s: %s -> %s\n", path ? path : "?", a ? a : "?", b ? b : "?");
+        free(a);
+        free(b);
     }
-    if (nd == 0)
+    if (cJSON_GetArraySize(get(ch, "config")) == 0)
         printf("  no config changes\n");
-    runs_diff_free(d, d ? nd : 0); /* d is NULL when the recorded list was used */
-    cJSON_Delete(pm);
-}
-
-/* A checkpoint of a forked or restarted run: what its run changed, from the fork or
- * restart node up its own run's lineage (the same question `runs show RUN` asks of a
- * tip). A run that started from scratch prints nothing. */
-static void print_run_changes(runs_store *s, const cJSON *m)
-{
-    const char *run = cJSON_GetStringValue(get(m, "run"));
-    cJSON *cur = NULL, *next = NULL;
-    const char *parent = cJSON_GetStringValue(get(m, "parent"));
-    char at[256];
-    /* checkpoints only link to their own run's previous node; the bound keeps a
-     * damaged lineage from looping */
-    for (int hops = 0; run && parent && hops < 100000; hops++) {
-        if (runs_node_manifest(&next, s, parent) != 0) {
-            runs_error_clear();
-            break;
-        }
-        cJSON_Delete(cur);
-        cur = next;
-        next = NULL;
-        const char *r = cJSON_GetStringValue(get(cur, "run"));
-        if (!r || strcmp(r, run))
-            break;
-        if (is_branch_kind(cJSON_GetStringValue(get(cur, "kind")))) {
-            snprintf(at, sizeof at, "%s@step_%.0f", r, cJSON_GetNumberValue(get(cur, "step")));
-            print_changes(s, cur, at);
-            break;
-        }
-        parent = cJSON_GetStringValue(get(cur, "parent"));
-    }
-    cJSON_Delete(cur);
 }
 
 static void print_metric(const char *k, const cJSON *v)
@@ -344,7 +282,7 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     if (json + config > 1 || (json && tensors))
         return runs_cli_usage("show", USAGE, "--json prints the whole manifest; use it alone");
     runs_store *s = NULL;
-    cJSON *m = NULL;
+    cJSON *m = NULL, *changes = NULL;
     char *text = NULL, id[41], plabel[256];
     char **tags = NULL;
     size_t ntags = 0;
@@ -388,10 +326,10 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     const char *note = cJSON_GetStringValue(get(m, "note"));
     if (note)
         printf("note         %s\n", note);
-    if (is_branch_kind(kind))
-        print_changes(s, m, "");
-    else
-        print_run_changes(s, m);
+    if ((rc = runs_nodeview_changes(&changes, s, m)) != 0)
+        goto done;
+    if (changes)
+        print_changes(changes);
     print_metrics(s, id, m);
     /* the data the node was trained on: enough to tell a changed shard at a glance */
     const cJSON *f;
@@ -406,6 +344,7 @@ int cmd_show(runs_cli *cli, int argc, char **argv)
     printf("\nconfig       `runs show %s --config` prints it in full\n", pos[0]);
 done:
     runs_strings_free(tags, ntags);
+    cJSON_Delete(changes);
     cJSON_Delete(m);
     free(text);
     runs_store_free(s);

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "manifests/manifest.h"
 #include "runner/committer.h"
+#include "runner/linewalk.h"
 #include "runner/provenance.h"
 #include "store/jsonl.h"
 #include "store/lineage.h"
@@ -180,31 +181,14 @@ static int append_rows(runs_seg *b, long *last, const cJSON *m, const char *id)
     return RUNS_OK;
 }
 
+/* The walk's step for .eval.json: ctx is the last step written so far. */
+static int eval_node_rows(runs_seg *b, runs_store *s, const cJSON *m, const char *id, void *ctx)
+{
+    return append_rows(b, ctx, m, id);
+}
+
 int runs_eval_lineage_log(char **out, size_t *len, runs_store *s, const char *node_id)
 {
-    char(*ids)[41] = NULL;
-    size_t n = 0;
-    runs_seg b = {0};
     long last = -1;
-    int rc = runs_lineage(&ids, &n, s, node_id);
-    if (rc)
-        goto done;
-    for (size_t i = n; i-- > 0;) {
-        cJSON *m = NULL;
-        if ((rc = runs_node_manifest(&m, s, ids[i])))
-            goto done;
-        rc = append_rows(&b, &last, m, ids[i]);
-        cJSON_Delete(m);
-        if (rc)
-            goto done;
-    }
-    if (!b.buf && (rc = runs_seg_append(&b, "", 0)))
-        goto done;
-    *out = b.buf;
-    *len = b.len;
-    b.buf = NULL;
-done:
-    free(ids);
-    free(b.buf);
-    return rc;
+    return runs_linewalk_concat(out, len, s, node_id, eval_node_rows, &last);
 }

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "runner/eval.h"
+#include "runner/linewalk.h"
 #include "runner/session_int.h"
 #include "store/jsonl.h"
 #include "store/lineage.h"
@@ -74,40 +75,24 @@ int runs__runlog_write_state(session *sess)
     return rc;
 }
 
+/* The walk's step for .loss.json: the node's loss_log segment, when it has one. */
+static int loss_node_segment(runs_seg *b, runs_store *s, const cJSON *m, const char *id, void *ctx)
+{
+    const cJSON *seg = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
+    if (!cJSON_IsString(seg))
+        return 0;
+    void *data = NULL;
+    size_t dl = 0;
+    int rc = runs_object_get(&data, &dl, s, seg->valuestring);
+    if (!rc)
+        rc = runs_seg_append(b, data, dl);
+    free(data);
+    return rc;
+}
+
 int runs_runlog_loss_history(char **out, size_t *len, runs_store *s, const char *node_id)
 {
-    char(*ids)[41] = NULL;
-    size_t n = 0;
-    runs_seg b = {0};
-    int rc = runs_lineage(&ids, &n, s, node_id);
-    if (rc)
-        goto done;
-    for (size_t i = n; i-- > 0;) {
-        cJSON *m = NULL;
-        if ((rc = runs_node_manifest(&m, s, ids[i])))
-            goto done;
-        cJSON *seg = cJSON_GetObjectItemCaseSensitive(m, "loss_log");
-        if (cJSON_IsString(seg)) {
-            void *data = NULL;
-            size_t dl = 0;
-            rc = runs_object_get(&data, &dl, s, seg->valuestring);
-            if (!rc)
-                rc = runs_seg_append(&b, data, dl);
-            free(data);
-        }
-        cJSON_Delete(m);
-        if (rc)
-            goto done;
-    }
-    if (!b.buf && (rc = runs_seg_append(&b, "", 0)))
-        goto done;
-    *out = b.buf;
-    *len = b.len;
-    b.buf = NULL;
-done:
-    free(ids);
-    free(b.buf);
-    return rc;
+    return runs_linewalk_concat(out, len, s, node_id, loss_node_segment, NULL);
 }
 
 /* Rewrites .loss.json as the lineage's history up to node_id, so the log continues
