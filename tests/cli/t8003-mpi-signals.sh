@@ -59,7 +59,7 @@ expect "init" "$RUNS" init
 expect "2 ranks train (the loss log shows steps)" wait_until has_lines runs/sig/.loss.json 20
 wait_until test -s runs/sig/.ranks.json
 st=$("$RUNS" status sig 2>&1)
-expect_match "runs status: 2 ranks, tokens/s of each" "$st" 'ranks: 2 .*rank 0 [0-9]+ tok/s.*rank 1 [0-9]+ tok/s'
+expect_match "runs status: 2 ranks, tokens/s of each" "$st" 'ranks: 2, [1-9][0-9]* tok/s in all \(rank 0 [1-9][0-9]* tok/s, busy [0-9]+%; rank 1 [1-9][0-9]* tok/s.*\), all-reduce [0-9]+% of the step'
 expect_match "runs status --json: per_rank from rank 0" "$("$RUNS" status sig --json)" '"per_rank":\[\{"busy":[0-9.]+,"host":"[^"]+","pid":[0-9]+,"rank":0,"tokens_per_s":[1-9]'
 expect "runs checkpoint (SIGUSR1 to rank 0)" "$RUNS" checkpoint sig
 expect "a checkpoint lands" wait_until has_ckpts sig 1
