@@ -172,6 +172,21 @@ P(f"Across ε/2 … 2ε the estimate moves by {spread:.1f}, "
      f"more than 2 of its standard errors ({2 * se_max:.1f}): the estimate still depends on ε, so the traces "
      "below carry a finite-difference error beyond their stated SE."))
 P()
+# the held-out source's share of training steps before and after the fork, from the runs' loss logs
+import json  # noqa: E402
+W = e["W"]
+HELD = json.load(open(W + "/base.json"))["data"]["heldout"]
+cnt = [[0, 0], [0, 0]]
+for seed in SEEDS:
+    for c in SCH:
+        for line in open(f"{W}/runs/{c}-{seed}/.loss.json"):
+            r = json.loads(line)
+            half = 0 if r["step"] < FORK else 1
+            if half == 0 and c != SCH[0]:
+                continue  # the trunk's steps once per seed
+            cnt[half][0] += r.get("source") == HELD
+            cnt[half][1] += 1
+share = [h / max(n_, 1) for h, n_ in cnt]
 # ---- verdicts ----
 dc = [M[(s, "cosine", END)]["trace"] - M[(s, "wso", END)]["trace"] for s in SEEDS]
 dd = [M[(s, "wsd", END)]["trace"] - M[(s, "wso", END)]["trace"] for s in SEEDS]
@@ -227,6 +242,17 @@ P(f"- **Noise**: at step {END} one measurement's Hutchinson standard error avera
   + ("The seed-to-seed scatter dominates: more Rademacher vectors would not help, more seeds would."
      if min(scatter.values()) > hut else
      "The estimator's noise is as large as the seed-to-seed scatter: more Rademacher vectors would help."))
+vf = stats(col("wso", FORK, "val"))[0]
+ve = {c: stats(col(c, END, "val"))[0] for c in SCH}
+up = [c for c in SCH if all(M[(x, c, END)]["val"] > M[(x, c, FORK)]["val"] for x in SEEDS)]
+P(f"- **Held-out loss from the fork to the end**: {vf:.3f} at step {FORK}, then "
+  + ", ".join(f"{ve[c]:.3f} ({NAME[c]})" for c in SCH) + f" at step {END} (means over seeds). "
+  + (f"It rose on {', '.join(NAME[c] for c in up)} in every seed. " if up else
+     "It did not rise on every branch in every seed. ")
+  + f"The held-out source `{HELD}` (its tail is held out; the rest trains) had {share[0]:.0%} of the training "
+  f"steps before the fork and {share[1]:.0%} after it (all runs)"
+  + (": the bandit's mix moves away from it, so this loss measures transfer to one source more than how "
+     "well a branch fits its own training mix." if share[1] < share[0] - 0.05 else "."))
 P(f"- **The cosine / WSO ratio at the end** is {pm(rc, '%.2f')} across seeds (seed by seed "
   f"{', '.join('%.2f' % r for r in rc)}); WSD / WSO {pm(rd, '%.2f')}.")
 P()
