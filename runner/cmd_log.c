@@ -13,6 +13,7 @@
 #include "runner/cli_store.h"
 #include "store/gc.h"
 #include "store/lineage.h"
+#include "store/nodecache.h"
 #include "store/notes.h"
 
 #define USAGE "runs log [RUN] [--graph] [--json] [--all]"
@@ -20,15 +21,14 @@
 typedef struct {
     char id[41];
     char parent[41];
-    cJSON *m;
-    cJSON *note; /* the node's note, or NULL when it has none */
-    int rewound; /* reachable only from a rewound tip (refs/rewound/, `runs resume --rewind`) */
+    const runs_node_info *info; /* what the listing prints (store/nodecache.h) */
+    cJSON *note;                /* the node's note, or NULL when it has none */
+    int rewound;                /* reachable only from a rewound tip (refs/rewound/, `runs resume --rewind`) */
 } lnode;
 
-static const char *mstr(const cJSON *m, const char *k)
+static const char *or_q(const char *s)
 {
-    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, k));
-    return v ? v : "?";
+    return s ? s : "?";
 }
 
 /* The note's "sharpness" object when it holds a finite trace, else NULL (borrowed). */
@@ -39,49 +39,23 @@ static const cJSON *sharpness_of(const lnode *n)
     return cJSON_IsObject(sh) && cJSON_IsNumber(tr) && isfinite(tr->valuedouble) ? sh : NULL;
 }
 
-/* What a fork or restart changed (its manifest's changes.config), on the node's line:
- * the first three paths with their old and new values, then how many more. */
-static void print_changes(const cJSON *m)
-{
-    const cJSON *changes = cJSON_GetObjectItemCaseSensitive(m, "changes");
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(changes, "config");
-    int total = cJSON_GetArraySize(cfg), shown = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach (e, cfg) {
-        if (shown == 3)
-            break;
-        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
-        const cJSON *av = cJSON_GetObjectItemCaseSensitive(e, "a");
-        const cJSON *bv = cJSON_GetObjectItemCaseSensitive(e, "b");
-        char *a = av ? runs_json_canonical(av) : NULL;
-        char *b = bv ? runs_json_canonical(bv) : NULL;
-        printf("%s%s %.24s->%.24s", shown ? ", " : "  changed: ", cJSON_IsString(path) ? path->valuestring : "?",
-               a ? a : "null", b ? b : "null");
-        free(a);
-        free(b);
-        shown++;
-    }
-    if (total > shown)
-        printf(" (+%d more; runs show)", total - shown);
-}
-
 static cJSON *json_entry(const lnode *n)
 {
     cJSON *e = cJSON_CreateObject();
-    const cJSON *m = n->m;
-    const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
-    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "loss");
+    const runs_node_info *in = n->info;
     cJSON_AddStringToObject(e, "id", n->id);
-    cJSON_AddStringToObject(e, "run", mstr(m, "run"));
-    cJSON_AddStringToObject(e, "kind", mstr(m, "kind"));
-    cJSON_AddItemToObject(e, "step", cJSON_IsNumber(step) ? cJSON_CreateNumber(step->valuedouble) : cJSON_CreateNull());
+    cJSON_AddStringToObject(e, "run", or_q(in->run));
+    cJSON_AddStringToObject(e, "kind", or_q(in->kind));
+    cJSON_AddItemToObject(e, "step",
+                          in->flags & RUNS_NODE_HAS_STEP ? cJSON_CreateNumber(in->step) : cJSON_CreateNull());
     cJSON_AddItemToObject(e, "parent", n->parent[0] ? cJSON_CreateString(n->parent) : cJSON_CreateNull());
-    cJSON_AddItemToObject(e, "loss", cJSON_IsNumber(loss) ? cJSON_CreateNumber(loss->valuedouble) : cJSON_CreateNull());
+    cJSON_AddItemToObject(e, "loss",
+                          in->flags & RUNS_NODE_HAS_LOSS ? cJSON_CreateNumber(in->loss) : cJSON_CreateNull());
     const cJSON *sh = sharpness_of(n);
     cJSON_AddItemToObject(e, "sharpness", sh ? cJSON_Duplicate(sh, 1) : cJSON_CreateNull());
     /* the held-out loss the node recorded (runner/eval.h); null where none */
-    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "val_loss");
-    cJSON_AddItemToObject(e, "val_loss", cJSON_IsNumber(vl) ? cJSON_CreateNumber(vl->valuedouble) : cJSON_CreateNull());
+    cJSON_AddItemToObject(e, "val_loss",
+                          in->flags & RUNS_NODE_HAS_VAL ? cJSON_CreateNumber(in->val_loss) : cJSON_CreateNull());
     if (n->rewound) /* only when true: scripts matching the contract's fields see no change */
         cJSON_AddTrueToObject(e, "rewound");
     return e;
@@ -96,16 +70,14 @@ typedef struct {
 
 static void print_line(const char *prefix, const lnode *n, runs_store *s, const tagmap *tm)
 {
-    const cJSON *m = n->m;
-    const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
-    const cJSON *loss = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "loss");
+    const runs_node_info *in = n->info;
     char stepbuf[32], lossbuf[32];
-    snprintf(stepbuf, sizeof stepbuf, "step_%.0f", cJSON_IsNumber(step) ? step->valuedouble : -1.0);
-    if (cJSON_IsNumber(loss))
-        snprintf(lossbuf, sizeof lossbuf, "loss %.4f", loss->valuedouble);
+    snprintf(stepbuf, sizeof stepbuf, "step_%.0f", in->flags & RUNS_NODE_HAS_STEP ? in->step : -1.0);
+    if (in->flags & RUNS_NODE_HAS_LOSS)
+        snprintf(lossbuf, sizeof lossbuf, "loss %.4f", in->loss);
     else
         snprintf(lossbuf, sizeof lossbuf, "loss -");
-    printf("%s%.10s  %-10s  %-16s %-12s %s", prefix, n->id, mstr(m, "kind"), mstr(m, "run"), stepbuf, lossbuf);
+    printf("%s%.10s  %-10s  %-16s %-12s %s", prefix, n->id, or_q(in->kind), or_q(in->run), stepbuf, lossbuf);
     const cJSON *sh = sharpness_of(n);
     if (sh) {
         const cJSON *se = cJSON_GetObjectItemCaseSensitive(sh, "stderr");
@@ -114,9 +86,8 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s, const 
             printf("±%.2g", se->valuedouble);
     }
     /* after the other columns, so lines without one keep their shape */
-    const cJSON *vl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "metrics"), "val_loss");
-    if (cJSON_IsNumber(vl))
-        printf("  val %.4f", vl->valuedouble);
+    if (in->flags & RUNS_NODE_HAS_VAL)
+        printf("  val %.4f", in->val_loss);
     const runs_tag_ref *t = runs_tag_map_find(tm->v, tm->n, n->id);
     for (const runs_tag_ref *t0 = t; t && t < tm->v + tm->n && !strcmp(t->id, n->id); t++)
         printf("%s%s%s", t > t0 ? ", " : "  (tag: ", t->name,
@@ -125,13 +96,9 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s, const 
         printf("  [thinned]");
     if (n->rewound)
         printf("  [rewound]");
-    print_changes(m);
+    /* what a fork or restart changed (changes.config), summarised by the node cache */
+    fputs(in->changes ? in->changes : "", stdout);
     putchar('\n');
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
 }
 
 static int cmp_lnode_id(const void *a, const void *b)
@@ -292,17 +259,18 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     if (graph && !want)
         all = 1;
     runs_store *s = NULL;
-    char(*ids)[41] = NULL;
+    runs_nodes nodes = {0};
     size_t n = 0;
     lnode *v = NULL;
-    char(*rew)[41] = NULL;
-    size_t nrew = 0;
     tagmap tm = {NULL, 0};
+    int own_tags = 0;
     rc = runs_cli_open_store(cli, &s);
     if (rc)
         goto done;
+    /* the nodes and what each line shows come from the node cache (store/nodecache.h),
+     * which reads a manifest only for nodes it has not seen; the refs are read every time */
     if (all) {
-        rc = runs_node_all(&ids, &n, s);
+        rc = runs_nodecache_all(&nodes, s);
     } else {
         char run[128], tip[41];
         if (want)
@@ -319,27 +287,33 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
             goto done;
         }
         if ((rc = runs_run_tip(tip, s, run)) == 0)
-            rc = runs_lineage(&ids, &n, s, tip);
+            rc = runs_nodecache_lineage(&nodes, s, tip);
     }
     if (rc)
         goto done;
+    n = nodes.n;
     if (n && !(v = calloc(n, sizeof *v))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory listing %zu nodes", n);
         goto done;
     }
-    if (all && (rc = runs_node_rewound(&rew, &nrew, s)) != 0)
-        goto done;
     for (size_t i = 0; i < n; i++) {
-        memcpy(v[i].id, ids[i], 41);
-        v[i].rewound = nrew && bsearch(ids[i], rew, nrew, sizeof *rew, cmp_id) != NULL;
-        if ((rc = runs_node_parent(v[i].parent, s, ids[i])) != 0 || (rc = runs_node_manifest(&v[i].m, s, ids[i])) != 0)
-            goto done;
+        const runs_node_info *in = &nodes.v[i];
+        memcpy(v[i].id, in->id, 41);
+        memcpy(v[i].parent, in->parent, 41);
+        v[i].info = in;
+        v[i].rewound = all && (in->flags & RUNS_NODE_REWOUND);
         /* A note that does not parse must not hide the lineage: show the node without it. */
-        if (runs_note_get(&v[i].note, s, ids[i]) != 0)
+        if ((in->flags & RUNS_NODE_HAS_NOTE) && runs_note_get(&v[i].note, s, in->id) != 0)
             v[i].note = NULL;
     }
-    if (!json && (rc = runs_tag_map(&tm.v, &tm.n, s)) != 0)
-        goto done;
+    if (all) {
+        tm.v = nodes.tags; /* the walk read every ref already */
+        tm.n = nodes.ntags;
+    } else if (!json) {
+        if ((rc = runs_tag_map(&tm.v, &tm.n, s)) != 0)
+            goto done;
+        own_tags = 1;
+    }
     if (json) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++)
@@ -354,14 +328,12 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
             print_line("", &v[i], s, &tm);
     }
 done:
-    for (size_t i = 0; v && i < n; i++) {
-        cJSON_Delete(v[i].m);
+    for (size_t i = 0; v && i < n; i++)
         cJSON_Delete(v[i].note);
-    }
     free(v);
-    free(ids);
-    free(rew);
-    runs_tag_map_free(tm.v, tm.n);
+    if (own_tags)
+        runs_tag_map_free(tm.v, tm.n);
+    runs_nodecache_free(&nodes);
     runs_store_free(s);
     return rc ? runs_cli_fail("log") : RUNS_EXIT_OK;
 }

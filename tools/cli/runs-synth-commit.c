@@ -6,6 +6,11 @@
  *                     [--elems E] [--every S] [--lr X] [--kind KIND]
  *       commits N nodes to RUN, each the child of RUN's tip (or of --from NODE, or a
  *       new start node at step 0), step advancing by S; prints "ID RUN@step_N" per node.
+ *       --bulk (for benchmarks of large lineages): only the first node writes tensor
+ *       objects, the others reuse them (as a fork does) and carry no loss-log object,
+ *       and lineage.git's objects are not fsync'd: each node costs its manifest, commit
+ *       and two refs, not a durable object write per tensor. The nodes' tensors are not
+ *       their own step's data, so --check/--check-store do not apply to them.
  *   runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]
  *       exit 0 when DIR (from `runs restore`) holds exactly the data of RUN@step_N.
  *   runs-synth-commit --check-store --store DIR [--tensors-of RUN=K ...]
@@ -17,6 +22,7 @@
  * it and the store dedups it.
  */
 #include <errno.h>
+#include <git2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,31 +151,25 @@ int main(int argc, char **argv)
 {
     const char *store = getenv("RUNS_STORE"), *run = NULL, *from = NULL, *checkdir = NULL, *kind = NULL;
     long count = 1, elems = 4096, every = 10, step = -1, ntens_l = 4;
-    int check_all = 0, help = 0, npos;
+    int check_all = 0, help = 0, bulk = 0, npos;
     const char *special = NULL;
     double lr = 4e-4;
-    const runs_opt opts[] = {RUNS_STR("store", 0, &store, "DIR", NULL),
-                             RUNS_STR("run", 0, &run, "RUN", NULL),
-                             RUNS_INT("count", 0, &count, "N", NULL, NULL),
-                             RUNS_STR("from", 0, &from, "NODE", NULL),
-                             RUNS_INT("tensors", 0, &ntens_l, "K", NULL, NULL),
-                             RUNS_INT("elems", 0, &elems, "E", NULL, NULL),
-                             RUNS_INT("every", 0, &every, "S", NULL, NULL),
-                             RUNS_NUM("lr", 0, &lr, "X", NULL, NULL),
-                             RUNS_STR("kind", 0, &kind, "KIND", NULL),
-                             RUNS_STR("check", 0, &checkdir, "DIR", NULL),
-                             RUNS_INT("step", 0, &step, "N", NULL, NULL),
-                             RUNS_FLAG("help", 'h', &help, NULL),
-                             RUNS_FLAG("check-store", 0, &check_all, NULL),
-                             RUNS_STR("special", 0, &special, "RUN=K:E", NULL),
-                             RUNS_OPT_END};
+    const runs_opt opts[] = {
+        RUNS_STR("store", 0, &store, "DIR", NULL),         RUNS_STR("run", 0, &run, "RUN", NULL),
+        RUNS_INT("count", 0, &count, "N", NULL, NULL),     RUNS_STR("from", 0, &from, "NODE", NULL),
+        RUNS_INT("tensors", 0, &ntens_l, "K", NULL, NULL), RUNS_INT("elems", 0, &elems, "E", NULL, NULL),
+        RUNS_INT("every", 0, &every, "S", NULL, NULL),     RUNS_NUM("lr", 0, &lr, "X", NULL, NULL),
+        RUNS_STR("kind", 0, &kind, "KIND", NULL),          RUNS_STR("check", 0, &checkdir, "DIR", NULL),
+        RUNS_INT("step", 0, &step, "N", NULL, NULL),       RUNS_FLAG("help", 'h', &help, NULL),
+        RUNS_FLAG("check-store", 0, &check_all, NULL),     RUNS_FLAG("bulk", 0, &bulk, NULL),
+        RUNS_STR("special", 0, &special, "RUN=K:E", NULL), RUNS_OPT_END};
     if (runs_opts_parse(&npos, NULL, 0, opts, argc, argv)) {
         fprintf(stderr, "runs-synth-commit: %s (see --help)\n", runs_error_message());
         return 129;
     }
     if (help) {
         printf("usage: runs-synth-commit --store DIR --run RUN [--count N] [--from NODE] [--tensors K]\n"
-               "                         [--elems E] [--every S] [--lr X] [--kind KIND]\n"
+               "                         [--elems E] [--every S] [--lr X] [--kind KIND] [--bulk]\n"
                "       runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]\n"
                "       runs-synth-commit --check-store --store DIR [--tensors K] [--elems E] [--special RUN=K:E]\n");
         return 0;
@@ -200,9 +200,12 @@ int main(int argc, char **argv)
     float *buf = malloc((size_t)3 * ntens * elems * 4);
     runs_tensor *t = calloc((size_t)3 * ntens, sizeof *t);
     char(*names)[64] = calloc((size_t)ntens, sizeof *names);
+    cJSON *shared = NULL; /* --bulk: the first node's tensors array */
     int rc = runs_store_open(&s, store);
     if (rc)
         goto done;
+    if (bulk) /* the store turns it on when opened; a benchmark's scratch store needs no durability */
+        git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
     char parent[41] = "";
     long cur = 0;
     const char *first_kind = "start";
@@ -246,7 +249,7 @@ int main(int argc, char **argv)
             snprintf(log, sizeof log, "{\"step\":%ld,\"loss\":%.4f,\"lr\":%g,\"grad_norm\":1.0,\"source\":\"synth\"}\n",
                      cur, 6.0 / (1.0 + cur * 0.01), lr);
         runs_oid lo;
-        if ((rc = runs_object_put(&lo, s, log, (size_t)ll)) != 0)
+        if (!shared && (rc = runs_object_put(&lo, s, log, (size_t)ll)) != 0)
             goto done;
         cJSON *m = cJSON_CreateObject();
         const char *k = kind ? kind : (i == 0 ? first_kind : "checkpoint");
@@ -271,11 +274,16 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(b, "pulls", (double)(cur / 10));
         cJSON *met = cJSON_AddObjectToObject(m, "metrics");
         cJSON_AddNumberToObject(met, "loss", 6.0 / (1.0 + cur * 0.01));
-        cJSON_AddStringToObject(m, "loss_log", lo.hex);
+        if (!shared)
+            cJSON_AddStringToObject(m, "loss_log", lo.hex);
         cJSON_AddStringToObject(m, "backend", "synthetic");
         cJSON_AddStringToObject(m, "created", "2026-01-01T00:00:00Z");
         char id[41];
-        rc = runs_node_commit(id, s, m, t, (size_t)3 * ntens);
+        if (shared)
+            cJSON_AddItemToObject(m, "tensors", cJSON_Duplicate(shared, 1));
+        rc = runs_node_commit(id, s, m, t, shared ? 0 : (size_t)3 * ntens);
+        if (rc == 0 && bulk && !shared)
+            shared = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "tensors"), 1);
         cJSON_Delete(m);
         if (rc)
             goto done;
@@ -287,6 +295,7 @@ int main(int argc, char **argv)
 done:
     if (rc)
         fprintf(stderr, "runs-synth-commit: %s\n", runs_error_message());
+    cJSON_Delete(shared);
     runs_store_free(s);
     free(buf);
     free(t);

@@ -1,0 +1,797 @@
+/* store/nodecache.c — listing nodes from the refs, the cache and (for what the cache
+ * lacks) the lineage; see store/nodecache.h. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "manifests/canon.h"
+#include "manifests/manifest.h"
+#include "store/internal.h"
+#include "store/nodecache_int.h"
+#include "store/notes.h"
+
+struct runs_nodes_mem {
+    nc_file cache; /* the loaded cache file: cached nodes' strings point into it */
+    char **blocks; /* strings of nodes read from the lineage */
+    size_t nblocks;
+    size_t *index; /* open addressing over v: position + 1, 0 = empty */
+    size_t nindex;
+    size_t cap; /* allocated entries of v */
+};
+
+int runs_nodecache_enabled(void)
+{
+    const char *e = getenv("RUNS_NO_NODECACHE");
+    return !e || !*e || !strcmp(e, "0");
+}
+
+static void cache_path(char *buf, size_t n, runs_store *s)
+{
+    snprintf(buf, n, "%s/cache/nodes", s->dir);
+}
+
+void runs_nodecache_free(runs_nodes *n)
+{
+    if (!n)
+        return;
+    if (n->mem) {
+        runs__nc_free(&n->mem->cache);
+        for (size_t i = 0; i < n->mem->nblocks; i++)
+            free(n->mem->blocks[i]);
+        free(n->mem->blocks);
+        free(n->mem->index);
+        free(n->mem);
+    }
+    free(n->v);
+    runs_tag_map_free(n->tags, n->ntags);
+    memset(n, 0, sizeof *n);
+}
+
+/* ---- the id index ---- */
+
+static size_t id_hash(const char *id)
+{
+    size_t h = 0;
+    for (int i = 0; i < 16; i++)
+        h = h * 16 + (size_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+    return h;
+}
+
+static int index_rebuild(runs_nodes *n, size_t want)
+{
+    runs_nodes_mem *m = n->mem;
+    size_t ni = 64;
+    while (ni < 2 * want)
+        ni *= 2;
+    size_t *idx = calloc(ni, sizeof *idx);
+    if (!idx)
+        return runs_error_set(RUNS_ENOMEM, "out of memory indexing %zu nodes", want);
+    for (size_t i = 0; i < n->n; i++) {
+        size_t k = id_hash(n->v[i].id) & (ni - 1);
+        while (idx[k])
+            k = (k + 1) & (ni - 1);
+        idx[k] = i + 1;
+    }
+    free(m->index);
+    m->index = idx;
+    m->nindex = ni;
+    return 0;
+}
+
+const runs_node_info *runs_nodecache_find(const runs_nodes *n, const char *id)
+{
+    if (!n->mem || !n->mem->nindex || !id || strlen(id) != 40)
+        return NULL;
+    size_t mask = n->mem->nindex - 1;
+    for (size_t k = id_hash(id) & mask; n->mem->index[k]; k = (k + 1) & mask)
+        if (!strcmp(n->v[n->mem->index[k] - 1].id, id))
+            return &n->v[n->mem->index[k] - 1];
+    return NULL;
+}
+
+/* Appends *o to n (and to the index). */
+static int nodes_add(runs_nodes *n, const runs_node_info *o)
+{
+    runs_nodes_mem *m = n->mem;
+    if (n->n == m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 256;
+        runs_node_info *nv = realloc(n->v, nc * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory listing %zu nodes", n->n);
+        n->v = nv;
+        m->cap = nc;
+    }
+    n->v[n->n++] = *o;
+    if (2 * n->n > m->nindex)
+        return index_rebuild(n, n->n);
+    size_t k = id_hash(o->id) & (m->nindex - 1);
+    while (m->index[k])
+        k = (k + 1) & (m->nindex - 1);
+    m->index[k] = n->n;
+    return 0;
+}
+
+static int nodes_init(runs_nodes *n)
+{
+    memset(n, 0, sizeof *n);
+    if (!(n->mem = calloc(1, sizeof *n->mem)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
+    return index_rebuild(n, 0);
+}
+
+/* A copy of s kept as long as n (NULL stays NULL). */
+static int keep_str(const char **out, runs_nodes *n, const char *s)
+{
+    *out = NULL;
+    if (!s)
+        return 0;
+    char **nb = realloc(n->mem->blocks, (n->mem->nblocks + 1) * sizeof *nb);
+    if (!nb)
+        return runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
+    n->mem->blocks = nb;
+    if (!(nb[n->mem->nblocks] = strdup(s)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
+    *out = nb[n->mem->nblocks++];
+    return 0;
+}
+
+/* ---- a node from the lineage ---- */
+
+/* changes.config as `runs log` shows it: the first three paths with their old and new
+ * values (canonical JSON, 24 characters at most), then how many more. */
+static int changes_text(runs_buf *b, int *total, const cJSON *m)
+{
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "changes"), "config");
+    int shown = 0;
+    const cJSON *e;
+    *total = cJSON_GetArraySize(cfg);
+    cJSON_ArrayForEach (e, cfg) {
+        if (shown == 3)
+            break;
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
+        const cJSON *av = cJSON_GetObjectItemCaseSensitive(e, "a");
+        const cJSON *bv = cJSON_GetObjectItemCaseSensitive(e, "b");
+        char *a = av ? runs_json_canonical(av) : NULL;
+        char *bb = bv ? runs_json_canonical(bv) : NULL;
+        runs_buf_printf(b, "%s%s %.24s->%.24s",
+                        shown ? ", " : "  changed: ", cJSON_IsString(path) ? path->valuestring : "?", a ? a : "null",
+                        bb ? bb : "null");
+        free(a);
+        free(bb);
+        shown++;
+    }
+    if (*total > shown)
+        runs_buf_printf(b, " (+%d more; runs show)", *total - shown);
+    return b->oom ? runs_error_set(RUNS_ENOMEM, "out of memory summarising a node's changes") : 0;
+}
+
+/* The loose object file of commit id (under the objects directory objfd) into o's
+ * file_* fields; zeros when it is not loose or cannot be seen. */
+static void commit_file(runs_node_info *o, int objfd, const char *id)
+{
+    char rel[42];
+    struct stat st;
+    o->file_ino = o->file_size = 0;
+    o->file_ctime_ns = 0;
+    if (objfd < 0)
+        return;
+    snprintf(rel, sizeof rel, "%.2s/%.38s", id, id + 2);
+    if (fstatat(objfd, rel, &st, 0) != 0 || !S_ISREG(st.st_mode))
+        return;
+    o->file_ino = (uint64_t)st.st_ino;
+    o->file_size = (uint64_t)st.st_size;
+    o->file_ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+}
+
+static int objects_dir(runs_store *s)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/lineage.git/objects", s->dir);
+    return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Node id's fields from its commit and its (validated) manifest; objfd: where to see
+ * its loose object file (-1: not asked). */
+static int read_node(runs_node_info *o, runs_nodes *n, runs_store *s, const char *id, int objfd)
+{
+    git_oid oid;
+    git_commit *c = NULL;
+    cJSON *m = NULL;
+    runs_buf ch = {0};
+    int rc = 0;
+    memset(o, 0, sizeof *o);
+    if (strlen(id) != 40 || git_oid_fromstr(&oid, id) != 0 || git_commit_lookup(&c, s->repo, &oid) != 0) {
+        rc = runs_error_set(RUNS_ENOTFOUND, "no node %.12s in %s/lineage.git", id, s->dir);
+        goto done;
+    }
+    memcpy(o->id, id, 41);
+    commit_file(o, objfd, id); /* before reading: a later change cannot pass for this one */
+    if (git_commit_parentcount(c) > 0)
+        git_oid_tostr(o->parent, 41, git_commit_parent_id(c, 0));
+    o->time = (int64_t)git_commit_time(c);
+    if ((rc = runs_node_manifest(&m, s, id)) != 0)
+        goto done;
+    const cJSON *v, *met = cJSON_GetObjectItemCaseSensitive(m, "metrics");
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(m, "step")))
+        o->flags |= RUNS_NODE_HAS_STEP, o->step = v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(met, "loss")))
+        o->flags |= RUNS_NODE_HAS_LOSS, o->loss = v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(met, "val_loss")))
+        o->flags |= RUNS_NODE_HAS_VAL, o->val_loss = v->valuedouble;
+    if ((rc = changes_text(&ch, &o->n_changes, m)) != 0)
+        goto done;
+    if (o->n_changes > 0xffff)
+        o->n_changes = 0xffff; /* what a record holds */
+    if ((rc = keep_str(&o->run, n, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "run")))) ||
+        (rc = keep_str(&o->kind, n, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind")))) ||
+        (rc = keep_str(&o->changes, n, ch.s ? ch.s : "")))
+        goto done;
+done:
+    runs_buf_free(&ch);
+    cJSON_Delete(m);
+    git_commit_free(c);
+    return rc;
+}
+
+/* ---- walking ---- */
+
+typedef struct {
+    runs_store *s;
+    runs_nodes *out;
+    const nc_file *cache; /* NULL: read every node from the lineage */
+    size_t learned;       /* nodes read from the lineage */
+    int objfd;            /* lineage.git/objects, to see that a record's commit file is unchanged */
+} walker;
+
+/* Node id's fields: the cache's record when it has one, else the lineage's. */
+static int get_node(runs_node_info *o, walker *w, const char *id)
+{
+    const nc_rec *r = w->cache ? runs__nc_find(w->cache, id) : NULL;
+    if (r && runs__nc_info(o, w->cache, r) == 0) {
+        runs_node_info now;
+        commit_file(&now, w->objfd, id);
+        if (now.file_ino && now.file_ino == o->file_ino && now.file_size == o->file_size &&
+            now.file_ctime_ns == o->file_ctime_ns)
+            return 0;
+        /* the commit's file changed, went or is packed: the record may not speak for it */
+    }
+    runs_error_clear(); /* a record with a bad string offset: read the node instead */
+    int rc = read_node(o, w->out, w->s, id, w->objfd);
+    if (rc == 0)
+        w->learned++;
+    return rc;
+}
+
+/* Adds start and its first-parent chain down to a node already listed, each with
+ * flags. The commits here have one parent at most (the manifest's). A node that cannot
+ * be read below start is a damaged lineage (RUNS_ECORRUPT); start's own failure is
+ * returned as it is (the caller words it). */
+static int walk_from(walker *w, const char *start, unsigned flags)
+{
+    char cur[41], prev[41] = "";
+    snprintf(cur, sizeof cur, "%s", start);
+    while (cur[0] && !runs_nodecache_find(w->out, cur)) {
+        runs_node_info o;
+        int rc = get_node(&o, w, cur);
+        if (rc && prev[0])
+            rc = runs_error_wrap(RUNS_ECORRUPT,
+                                 "node %.12s (parent of %.12s) cannot be read from lineage.git "
+                                 "(run `runs verify --all`)",
+                                 cur, prev);
+        if (rc)
+            return rc;
+        o.flags |= flags;
+        if ((rc = nodes_add(w->out, &o)) != 0)
+            return rc;
+        memcpy(prev, cur, 41);
+        memcpy(cur, o.parent, 41);
+    }
+    return 0;
+}
+
+/* A ref and the object it names. */
+typedef struct {
+    const char *name; /* "refs/heads/main": into the scan's name buffer */
+    char hex[41];
+} ref_target;
+
+static int cmp_ref_target(const void *a, const void *b)
+{
+    return strcmp(((const ref_target *)a)->name, ((const ref_target *)b)->name);
+}
+
+static int wanted_ref(const char *name)
+{
+    return !strncmp(name, "refs/heads/", 11) || !strncmp(name, "refs/tags/", 10) || !strncmp(name, "refs/rewound/", 13);
+}
+
+/* The ref files read so far: names packed in one buffer (offsets until the scan ends,
+ * since the buffer moves as it grows). */
+typedef struct {
+    ref_target *v;
+    size_t n, cap;
+    size_t *off;
+    char *names;
+    size_t nlen, ncap;
+    int damaged; /* a file that is not 40 hex digits and a newline */
+} ref_scan;
+
+static int scan_add(ref_scan *sc, const char *name, const char *hex)
+{
+    size_t l = strlen(name) + 1;
+    if (sc->n == sc->cap) {
+        size_t nc = sc->cap ? sc->cap * 2 : 256;
+        ref_target *nv = realloc(sc->v, nc * sizeof *nv);
+        size_t *no = nv ? realloc(sc->off, nc * sizeof *no) : NULL;
+        if (nv)
+            sc->v = nv;
+        if (!no)
+            return runs_error_set(RUNS_ENOMEM, "out of memory reading refs");
+        sc->off = no;
+        sc->cap = nc;
+    }
+    if (sc->nlen + l > sc->ncap) {
+        size_t nc = sc->ncap ? sc->ncap * 2 : 1 << 16;
+        while (nc < sc->nlen + l)
+            nc *= 2;
+        char *nb = realloc(sc->names, nc);
+        if (!nb)
+            return runs_error_set(RUNS_ENOMEM, "out of memory reading refs");
+        sc->names = nb;
+        sc->ncap = nc;
+    }
+    memcpy(sc->names + sc->nlen, name, l);
+    sc->off[sc->n] = sc->nlen;
+    memcpy(sc->v[sc->n].hex, hex, 41);
+    sc->nlen += l;
+    sc->n++;
+    return 0;
+}
+
+/* Reads every ref file under dirfd (named rel), as runs__refs_check does without
+ * "deep" (dot files skipped: temp files), but with one open per file and no stat:
+ * at 100k nodes there are 100k per-step tags to read on every listing. */
+static int scan_refs(ref_scan *sc, int dfd, const char *rel)
+{
+    DIR *d = fdopendir(dfd);
+    struct dirent *e;
+    int rc = 0;
+    if (!d) {
+        close(dfd);
+        return runs_error_sys(RUNS_EIO, "fdopendir", rel);
+    }
+    while (rc == 0 && !sc->damaged && (e = readdir(d)) != NULL) {
+        char sub[1024], buf[64];
+        if (e->d_name[0] == '.')
+            continue;
+        if ((size_t)snprintf(sub, sizeof sub, "%s/%s", rel, e->d_name) >= sizeof sub)
+            continue; /* no ref name is this long: runs__refs_check would refuse it */
+        int type = e->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (type == DT_DIR) {
+            int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            rc = fd < 0 ? runs_error_sys(RUNS_EIO, "open", sub) : scan_refs(sc, fd, sub);
+            continue;
+        }
+        if (type != DT_REG)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* gone since readdir: a ref being replaced is renamed, never missing */
+        ssize_t r = read(fd, buf, sizeof buf);
+        close(fd);
+        if (r != 41 || buf[40] != '\n') {
+            sc->damaged = 1;
+            break;
+        }
+        buf[40] = '\0';
+        if (!runs_is_hex(buf, 40)) {
+            sc->damaged = 1;
+            break;
+        }
+        if (wanted_ref(sub))
+            rc = scan_add(sc, sub, buf);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Refs of lineage.git/packed-refs (`git pack-refs` makes it; runs never does) that
+ * have no loose file, appended to sc. */
+static int packed_refs(ref_scan *sc, runs_store *s)
+{
+    char p[4096], *text = NULL;
+    snprintf(p, sizeof p, "%s/lineage.git/packed-refs", s->dir);
+    if (runs_file_read(&text, NULL, p) != 0) {
+        runs_error_clear(); /* none */
+        return 0;
+    }
+    size_t loose = sc->n;
+    int rc = 0;
+    for (char *line = text, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
+        if ((nl = strchr(line, '\n')))
+            *nl = '\0';
+        if (strlen(line) < 42 || line[40] != ' ' || !wanted_ref(line + 41))
+            continue; /* "# pack-refs with:", "^PEELED" and refs that are no nodes */
+        int shadowed = 0;
+        for (size_t i = 0; i < loose && !shadowed; i++)
+            shadowed = !strcmp(sc->names + sc->off[i], line + 41);
+        line[40] = '\0';
+        if (!shadowed && runs_is_hex(line, 40))
+            rc = scan_add(sc, line + 41, line);
+    }
+    free(text);
+    return rc;
+}
+
+/* Every ref under refs/heads/, refs/tags/, refs/rewound/, sorted by name; *names
+ * holds the names (free it after *out). A damaged ref file is RUNS_ECORRUPT, worded
+ * by runs__refs_check (as runs_node_all): a shorter list would hide nodes. */
+static int read_refs(ref_target **out, size_t *nout, char **names, runs_store *s)
+{
+    ref_scan sc = {0};
+    char p[4096];
+    int rc = 0;
+    *out = NULL;
+    *nout = 0;
+    *names = NULL;
+    snprintf(p, sizeof p, "%s/lineage.git/refs", s->dir);
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0)
+        rc = scan_refs(&sc, fd, "refs");
+    if (!rc && sc.damaged) {
+        rc = runs__refs_first_damage(s, 0);
+        if (!rc) /* mended between the two reads: read again rather than guess */
+            rc = runs_error_set(RUNS_ELOCKED, "a ref of %s/lineage.git changed while it was read; try again", s->dir);
+    }
+    if (!rc)
+        rc = packed_refs(&sc, s);
+    if (rc) {
+        free(sc.v);
+        free(sc.off);
+        free(sc.names);
+        return rc;
+    }
+    for (size_t i = 0; i < sc.n; i++)
+        sc.v[i].name = sc.names + sc.off[i];
+    free(sc.off);
+    qsort(sc.v, sc.n, sizeof *sc.v, cmp_ref_target);
+    *out = sc.v;
+    *nout = sc.n;
+    *names = sc.names;
+    return 0;
+}
+
+/* The commit a ref names into commit (peeling an annotated tag): a listed or cached
+ * id is a commit already; anything else is looked up. */
+static int ref_commit(char commit[41], walker *w, const ref_target *t)
+{
+    git_oid oid;
+    git_object *o = NULL, *c = NULL;
+    memcpy(commit, t->hex, 41);
+    if (runs_nodecache_find(w->out, t->hex) || (w->cache && runs__nc_find(w->cache, t->hex)))
+        return 0;
+    if (git_oid_fromstr(&oid, t->hex) != 0 || git_object_lookup(&o, w->s->repo, &oid, GIT_OBJECT_ANY) != 0 ||
+        git_object_peel(&c, o, GIT_OBJECT_COMMIT) != 0) {
+        git_object_free(o);
+        git_error_clear();
+        return runs_error_set(RUNS_ECORRUPT, "ref %s names no readable commit (run `runs verify --all`)", t->name);
+    }
+    git_oid_tostr(commit, 41, git_object_id(c));
+    git_object_free(c);
+    git_object_free(o);
+    return 0;
+}
+
+/* Sets RUNS_NODE_HAS_NOTE from one pass over refs/notes/runs, so a listing reads
+ * only the notes that exist. When the notes cannot be listed every node is marked:
+ * the caller then asks each node, as it did before this index. */
+static void mark_notes(runs_nodes *n, runs_store *s)
+{
+    git_note_iterator *it = NULL;
+    git_oid note, target;
+    char hex[41];
+    int g = git_note_iterator_new(&it, s->repo, RUNS_NOTES_REF);
+    if (g == GIT_ENOTFOUND) {
+        git_error_clear();
+        return;
+    }
+    if (g == 0) {
+        while ((g = git_note_next(&note, &target, it)) == 0) {
+            git_oid_tostr(hex, sizeof hex, &target);
+            runs_node_info *o = (runs_node_info *)runs_nodecache_find(n, hex);
+            if (o)
+                o->flags |= RUNS_NODE_HAS_NOTE;
+        }
+        git_note_iterator_free(it);
+    }
+    if (g != GIT_ITEROVER)
+        for (size_t i = 0; i < n->n; i++)
+            n->v[i].flags |= RUNS_NODE_HAS_NOTE;
+    git_error_clear();
+}
+
+/* ---- order: children first, newest first (a heap of nodes whose children are out) ---- */
+
+typedef struct {
+    const runs_node_info *v;
+    size_t *heap, n;
+} order_heap;
+
+/* 1 when node a comes before node b among the ready ones */
+static int before(const runs_node_info *v, size_t a, size_t b)
+{
+    if (v[a].time != v[b].time)
+        return v[a].time > v[b].time;
+    double sa = v[a].flags & RUNS_NODE_HAS_STEP ? v[a].step : -1e300;
+    double sb = v[b].flags & RUNS_NODE_HAS_STEP ? v[b].step : -1e300;
+    if (sa != sb)
+        return sa > sb;
+    return a < b; /* the order the walk met them */
+}
+
+static void heap_push(order_heap *h, size_t i)
+{
+    size_t k = h->n++;
+    while (k > 0 && before(h->v, i, h->heap[(k - 1) / 2])) {
+        h->heap[k] = h->heap[(k - 1) / 2];
+        k = (k - 1) / 2;
+    }
+    h->heap[k] = i;
+}
+
+static size_t heap_pop(order_heap *h)
+{
+    size_t top = h->heap[0], last = h->heap[--h->n], k = 0;
+    for (;;) {
+        size_t c = 2 * k + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && before(h->v, h->heap[c + 1], h->heap[c]))
+            c++;
+        if (!before(h->v, h->heap[c], last))
+            break;
+        h->heap[k] = h->heap[c];
+        k = c;
+    }
+    if (h->n)
+        h->heap[k] = last;
+    return top;
+}
+
+static int order_nodes(runs_nodes *n)
+{
+    size_t N = n->n, no = 0;
+    size_t *par = malloc((N ? N : 1) * sizeof *par), *kids = calloc(N ? N : 1, sizeof *kids);
+    order_heap h = {n->v, malloc((N ? N : 1) * sizeof(size_t)), 0};
+    runs_node_info *out = malloc((N ? N : 1) * sizeof *out);
+    int rc = 0;
+    if (!par || !kids || !h.heap || !out) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory ordering %zu nodes", N);
+        goto done;
+    }
+    for (size_t i = 0; i < N; i++) {
+        const runs_node_info *p = n->v[i].parent[0] ? runs_nodecache_find(n, n->v[i].parent) : NULL;
+        par[i] = p ? (size_t)(p - n->v) : N;
+        if (p)
+            kids[par[i]]++;
+    }
+    for (size_t i = 0; i < N; i++)
+        if (!kids[i])
+            heap_push(&h, i);
+    while (h.n) {
+        size_t i = heap_pop(&h);
+        out[no++] = n->v[i];
+        if (par[i] < N && --kids[par[i]] == 0)
+            heap_push(&h, par[i]);
+    }
+    if (no == N) { /* a cycle cannot come out of git: keep the walk's order rather than lose nodes */
+        memcpy(n->v, out, N * sizeof *out);
+        rc = index_rebuild(n, N);
+    }
+done:
+    free(par);
+    free(kids);
+    free(h.heap);
+    free(out);
+    return rc;
+}
+
+/* ---- the listings ---- */
+
+static int cmp_tag(const void *a, const void *b)
+{
+    const runs_tag_ref *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Writes v[0..n) as the cache; must: report a failure (else a listing goes on). */
+static int save(runs_store *s, const runs_node_info *v, size_t n, int must)
+{
+    char p[4096];
+    cache_path(p, sizeof p, s);
+    int rc = runs__nc_write(p, v, n);
+    if (rc && !must) {
+        runs_error_clear(); /* a read-only store lists from the lineage every time */
+        rc = 0;
+    }
+    return rc;
+}
+
+/* read_cache: use STORE/cache/nodes; write: 0 never, 1 when it learned anything or
+ * holds unreachable records (best effort), 2 always (and report a failure). */
+static int walk_all(runs_nodes *out, runs_store *s, int read_cache, int write)
+{
+    ref_target *refs = NULL;
+    size_t nrefs = 0;
+    char p[4096], *names = NULL;
+    int rc = nodes_init(out);
+    walker w = {.s = s, .out = out, .objfd = -1};
+    if (rc || (rc = read_refs(&refs, &nrefs, &names, s)) != 0)
+        goto done;
+    if (read_cache) {
+        cache_path(p, sizeof p, s);
+        if (runs__nc_load(&out->mem->cache, p) != 0)
+            runs_error_clear(); /* damaged: rebuilt from the lineage below */
+        w.cache = &out->mem->cache;
+    }
+    if (read_cache || write)
+        w.objfd = objects_dir(s);
+    /* heads first, so what a rewound ref reaches beyond them is what no run's tip keeps */
+    static const char *const phases[] = {"refs/heads/", "refs/rewound/", "refs/tags/"};
+    for (int ph = 0; ph < 3; ph++)
+        for (size_t i = 0; i < nrefs; i++) {
+            char commit[41];
+            if (strncmp(refs[i].name, phases[ph], strlen(phases[ph])) != 0)
+                continue;
+            if ((rc = ref_commit(commit, &w, &refs[i])) != 0)
+                goto done;
+            if ((rc = walk_from(&w, commit, ph == 1 ? RUNS_NODE_REWOUND : 0)) != 0) {
+                rc = runs_error_wrap(RUNS_ECORRUPT, "walking from ref %s (run `runs verify --all`)", refs[i].name);
+                goto done;
+            }
+            /* user tags: refs/tags/NAME; per-step tags RUN/step_N are names, not tags */
+            const char *tag = refs[i].name + 10;
+            if (ph == 2 && !strchr(tag, '/')) {
+                runs_tag_ref *nt = realloc(out->tags, (out->ntags + 1) * sizeof *nt);
+                if (!nt || !(nt[out->ntags].name = strdup(tag))) {
+                    if (nt)
+                        out->tags = nt;
+                    rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+                    goto done;
+                }
+                out->tags = nt;
+                memcpy(out->tags[out->ntags++].id, commit, 41);
+            }
+        }
+    if (out->ntags > 1)
+        qsort(out->tags, out->ntags, sizeof *out->tags, cmp_tag);
+    if (write == 2 || (write == 1 && (w.learned || out->mem->cache.n != out->n)))
+        if ((rc = save(s, out->v, out->n, write == 2)) != 0)
+            goto done;
+    if ((rc = order_nodes(out)) != 0)
+        goto done;
+    mark_notes(out, s);
+done:
+    if (w.objfd >= 0)
+        close(w.objfd);
+    free(refs);
+    free(names);
+    return rc;
+}
+
+int runs_nodecache_all(runs_nodes *out, runs_store *s)
+{
+    int on = runs_nodecache_enabled();
+    return walk_all(out, s, on, on);
+}
+
+int runs_nodecache_rebuild(runs_store *s)
+{
+    runs_nodes n;
+    int rc = walk_all(&n, s, 0, 2);
+    runs_nodecache_free(&n);
+    return rc;
+}
+
+int runs_nodecache_lineage(runs_nodes *out, runs_store *s, const char *id)
+{
+    char p[4096];
+    runs_node_info *all = NULL;
+    int rc = nodes_init(out), on = runs_nodecache_enabled();
+    walker w = {.s = s, .out = out, .objfd = -1};
+    if (rc)
+        goto done;
+    if (on) {
+        cache_path(p, sizeof p, s);
+        if (runs__nc_load(&out->mem->cache, p) != 0)
+            runs_error_clear();
+        w.cache = &out->mem->cache;
+        w.objfd = objects_dir(s);
+    }
+    if ((rc = walk_from(&w, id ? id : "", 0)) != 0)
+        goto done;
+    mark_notes(out, s);
+    if (on && w.learned) {
+        /* the cache's records and the nodes learned: this walk cannot tell what is
+         * unreachable, so it prunes nothing (the next full walk does) */
+        const nc_file *f = &out->mem->cache;
+        size_t k = 0;
+        if (!(all = malloc((f->n + out->n) * sizeof *all))) {
+            rc = runs_error_set(RUNS_ENOMEM, "out of memory extending the node cache");
+            goto done;
+        }
+        for (size_t i = 0; i < f->n; i++)
+            if (runs__nc_info(&all[k], f, &f->recs[i]) == 0)
+                k++;
+        memcpy(all + k, out->v, out->n * sizeof *all);
+        rc = save(s, all, k + out->n, 0);
+    }
+done:
+    if (w.objfd >= 0)
+        close(w.objfd);
+    free(all);
+    return rc;
+}
+
+/* ---- verify ---- */
+
+int runs_nodecache_check(size_t *bad, char *msg, size_t msglen, runs_store *s, const char (*ids)[41], size_t n)
+{
+    nc_file f;
+    runs_nodes tmp;
+    char p[4096];
+    *bad = 0;
+    msg[0] = '\0';
+    cache_path(p, sizeof p, s);
+    int rc = runs__nc_load(&f, p);
+    if (rc == RUNS_ECORRUPT) {
+        *bad = 1;
+        snprintf(msg, msglen, "%s; the next listing rewrites it (or `runs verify --repair`)", runs_error_message());
+        runs_error_clear();
+        return 0;
+    }
+    if (rc || (rc = nodes_init(&tmp)) != 0) {
+        runs__nc_free(&f);
+        return rc;
+    }
+    for (size_t i = 0; i < n && f.n; i++) {
+        const nc_rec *r = runs__nc_find(&f, ids[i]);
+        runs_node_info c, l;
+        const char *field = "a string offset";
+        if (!r)
+            continue;
+        if (runs__nc_info(&c, &f, r) == 0) {
+            if (read_node(&l, &tmp, s, ids[i], -1) != 0) { /* the lineage's damage is reported by its own checks */
+                runs_error_clear();
+                continue;
+            }
+            if (runs__nc_same(&c, &l, &field))
+                continue;
+        }
+        if ((*bad)++ == 0)
+            snprintf(msg, msglen,
+                     "%s: the record of node %.12s disagrees with its commit (%s); `runs verify --repair` "
+                     "rewrites the cache (the lineage is not touched)",
+                     p, ids[i], field);
+    }
+    runs_error_clear();
+    runs_nodecache_free(&tmp);
+    runs__nc_free(&f);
+    return 0;
+}

@@ -1,0 +1,55 @@
+/* store/nodecache_int.h — shared by store/nodecache.c (the walks) and
+ * store/nodecache_file.c (the file STORE/cache/nodes); not part of the public API. */
+#ifndef RUNS_STORE_NODECACHE_INT_H
+#define RUNS_STORE_NODECACHE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/nodecache.h"
+
+/* One record of the file, as laid out on disk (see store/nodecache.h). */
+typedef struct {
+    unsigned char id[20], parent[20];
+    int64_t time;
+    double step, loss, val_loss;
+    uint32_t run, kind, changes; /* string offsets; NC_NONE = NULL */
+    uint16_t n_changes, flags;
+    uint64_t file_ino, file_size;
+    int64_t file_ctime_ns;
+} nc_rec;
+
+#define NC_NONE 0xffffffffu
+#define NC_CACHED_FLAGS (RUNS_NODE_HAS_STEP | RUNS_NODE_HAS_LOSS | RUNS_NODE_HAS_VAL)
+
+/* A loaded cache file: its bytes (owned), the records and the string table in them. */
+typedef struct {
+    char *bytes;
+    const nc_rec *recs;
+    size_t n;
+    const char *strs;
+    size_t strbytes;
+} nc_file;
+
+/* Loads path into *f. 0 with f->n == 0 when there is no file; RUNS_ECORRUPT (message
+ * set) when the file is there but unusable: truncated, a bad checksum or magic, another
+ * version or byte order. Nothing of a rejected file is kept. */
+int runs__nc_load(nc_file *f, const char *path);
+void runs__nc_free(nc_file *f);
+
+/* The record of the node whose 40-hex id is hex, or NULL. */
+const nc_rec *runs__nc_find(const nc_file *f, const char *hex);
+
+/* The node of record r into o (strings point into f's bytes; flags only the cached ones).
+ * RUNS_ECORRUPT when a string offset is out of the table. */
+int runs__nc_info(runs_node_info *o, const nc_file *f, const nc_rec *r);
+
+/* Writes v[0..n) as the whole cache file at path (atomically; the directory is created
+ * when missing). v's order does not matter; a node listed twice is written once. */
+int runs__nc_write(const char *path, const runs_node_info *v, size_t n);
+
+/* 1 when a and b agree on every cached field; else 0 and the first differing field's
+ * name in *field. */
+int runs__nc_same(const runs_node_info *a, const runs_node_info *b, const char **field);
+
+#endif
