@@ -5,13 +5,16 @@
  * and backward follow gpt.h; each kernel is thread-count independent (see
  * cpu_kernels.c), so a step gives the same bits for any OMP_NUM_THREADS. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
 
+#include "cuda/cpu/cpu_adapt.h"
 #include "cuda/cpu/cpu_kernels.h"
 #include "cuda/gpt_backend.h"
 
@@ -34,6 +37,8 @@ typedef struct {
     float *dres, *dbuf, *dqkv, *dfch, *dfchg, *datt; /* backward scratch */
     float *wt;                                       /* transposed-weight scratch, max(V·C, 4C·C) */
     float *losses;                                   /* [N] per-row losses */
+    cpu_adapt adapt;                                 /* threads per step (cpu_adapt.h) */
+    int adapt_on;                                    /* 0 when RUNS_CPU_ADAPT=0: the caller's count always */
 } cpu_impl;
 
 static void *aligned_floats(size_t n)
@@ -85,6 +90,11 @@ static int cpu_create(gpt_model *m)
     if (!im)
         return gpt_set_error("cpu backend: out of memory");
     m->impl = im;
+    /* RUNS_CPU_ADAPT=0 keeps the caller's thread count on every step (benches
+     * compare the two; the bits are the same either way). */
+    const char *ad = getenv("RUNS_CPU_ADAPT");
+    im->adapt_on = !(ad && strcmp(ad, "0") == 0);
+    cpu_adapt_init(&im->adapt, omp_get_max_threads());
     for (int i = 0; i < 4; i++) {
         im->group[i] = aligned_floats(m->n_params);
         if (!im->group[i])
@@ -210,6 +220,34 @@ static void backward(gpt_model *m, const int32_t *inputs, int B, int T)
     cpu_embedding_bwd(dwte, dwpe, im->dres, inputs, B, T, C);
 }
 
+static double clock_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Sets this call's thread count (cpu_adapt.h) and returns the caller's, which
+ * threads_end puts back: the caller's OpenMP setting is never changed. A
+ * caller that changed its own count since the last call restarts the
+ * controller at the new count. */
+static int threads_begin(cpu_impl *im)
+{
+    int caller = omp_get_max_threads();
+    if (caller != im->adapt.max_nt)
+        cpu_adapt_init(&im->adapt, caller);
+    int nt = im->adapt_on ? cpu_adapt_threads(&im->adapt) : caller;
+    if (nt != caller)
+        omp_set_num_threads(nt);
+    return caller;
+}
+
+static void threads_end(int caller)
+{
+    if (omp_get_max_threads() != caller)
+        omp_set_num_threads(caller);
+}
+
 static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, int B, int T, int do_backward,
                        float *loss)
 {
@@ -217,12 +255,23 @@ static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targe
     const gpt_config *c = &m->cfg;
     int N = B * T, C = c->n_embd, V = c->vocab_size;
     float *P = im->group[GPT_PARAM];
+    int caller = threads_begin(im);
+    double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     forward_body(m, inputs, B, T);
     cpu_matmul_fwd(im->logits, im->lnf, P + m->info[0].offset, NULL, N, C, V, im->wt);
     float l = cpu_crossentropy(im->logits, im->losses, targets, N, V, do_backward);
     *loss = l;
+    /* The controller times the forward only (a third of a step, the same
+     * kernels and shapes as the backward): a probe of the slower count then
+     * costs a third of a step. The backward runs on the count it chose. */
+    if (im->adapt_on && im->adapt.max_nt > 1) {
+        cpu_adapt_record(&im->adapt, clock_s(CLOCK_MONOTONIC) - w0, clock_s(CLOCK_THREAD_CPUTIME_ID) - c0, N);
+        if (omp_get_max_threads() != cpu_adapt_threads(&im->adapt))
+            omp_set_num_threads(cpu_adapt_threads(&im->adapt));
+    }
     if (do_backward)
         backward(m, inputs, B, T);
+    threads_end(caller);
     return 0;
 }
 
@@ -233,9 +282,11 @@ static int cpu_logits_last(gpt_model *m, const int32_t *tokens, int T, float *lo
     int C = c->n_embd, V = c->vocab_size;
     if (T < 1 || T > m->max_seq)
         return gpt_set_error("gpt_generate: context of %d tokens outside [1, %d]", T, m->max_seq);
+    int caller = threads_begin(im);
     forward_body(m, tokens, 1, T);
     /* Only the last row is needed: logits = wte · lnf[T−1]. */
     cpu_matvec(logits, im->group[GPT_PARAM] + m->info[0].offset, im->lnf + (size_t)(T - 1) * C, V, C);
+    threads_end(caller);
     return 0;
 }
 
@@ -287,7 +338,7 @@ __attribute__((noinline)) static void adam_chunk(float *restrict p, float *restr
 /* Global norm: fixed chunks summed in double, chunk sums added in order. */
 #define NORM_CHUNK 65536
 
-static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
+static int update_body(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
 {
     cpu_impl *im = m->impl;
     float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD], *M = im->group[GPT_ADAM_M], *Vv = im->group[GPT_ADAM_V];
@@ -341,6 +392,15 @@ static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_n
         }
     }
     return 0;
+}
+
+/* AdamW runs on the step's thread count too (it is the tail of the step). */
+static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
+{
+    int caller = threads_begin(m->impl);
+    int rc = update_body(m, hp, lr, grad_norm);
+    threads_end(caller);
+    return rc;
 }
 
 static int cpu_read(const gpt_model *m, gpt_slot slot, float *dst)
