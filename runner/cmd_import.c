@@ -1,4 +1,4 @@
-/* runner/cmd_import.c — `runs import FILE --run NAME`: an llm.c fp32 model file as the
+/* runner/cmd_import.c — `runs import FILE --name NAME`: an llm.c fp32 model file as the
  * root node (kind "import") of a new run; the work is runs_import_node (tools/export.h). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "store/store.h"
 #include "tools/export.h"
 
-#define USAGE "runs import FILE --run NAME [--config F]"
+#define USAGE "runs import FILE --name NAME [--config F]"
 
 static void help(const runs_opt *opts)
 {
@@ -29,9 +29,11 @@ static void help(const runs_opt *opts)
 
 int cmd_import(runs_cli *cli, int argc, char **argv)
 {
-    const char *run = NULL, *config_path = NULL, *pos[8];
+    const char *run = NULL, *run_alias = NULL, *config_path = NULL, *pos[8];
     int npos, rc;
-    const runs_opt opts[] = {RUNS_STR("run", 'r', &run, "NAME", "the new run's name (must not exist)"),
+    /* --name as every other command spells it; --run, its first spelling, stays */
+    const runs_opt opts[] = {RUNS_STR("name", 'n', &run, "NAME", "the new run's name (must not exist)"),
+                             RUNS_STR("run", 'r', &run_alias, "NAME", "the same as --name (its older spelling)"),
                              RUNS_STR("config", 'c', &config_path, "F",
                                       "the rest of the config (its model section must agree or be absent)"),
                              RUNS_OPT_END};
@@ -43,8 +45,12 @@ int cmd_import(runs_cli *cli, int argc, char **argv)
         return rc;
     if (npos != 1)
         return runs_cli_usage("import", USAGE, "expected one FILE, got %d arguments", npos);
+    if (run && run_alias && strcmp(run, run_alias))
+        return runs_cli_usage("import", USAGE, "--name %s and --run %s disagree; give one", run, run_alias);
     if (!run)
-        return runs_cli_usage("import", USAGE, "--run NAME is required");
+        run = run_alias;
+    if (!run)
+        return runs_cli_usage("import", USAGE, "--name NAME is required");
 
     runs_store *s = NULL;
     gpt_config gc;

@@ -68,7 +68,13 @@ static void print_help(FILE *f)
         fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nThe store is --store DIR (before or after COMMAND), else $RUNS_STORE, else the\n"
                "nearest .runs/ above the working directory. `runs COMMAND --help` describes each\n"
-               "command.\n");
+               "command.\n\n"
+               "exit status: 0 ok, 1 error, 2 the coherence gate halted the run, 129 usage.\n"
+               "A training run stopped by `runs stop`, SIGINT or SIGTERM exits 0 too: it\n"
+               "stopped as asked, with a checkpoint to resume from, and mpirun or srun would\n"
+               "take any other status for a failed job. To tell it from a finished run, read\n"
+               "its last line (\"stopped by signal at step N\" or \"done: ...\") or `runs ls`'s\n"
+               "state (stopped or finished).\n");
 }
 
 static int is_store(const char *dir)

@@ -86,4 +86,26 @@ expect_match "... as a run" "$(cat "$T/.err")" "'base' is a run"
 expect "tag -f of a new name creates it" "$RUNS" tag -f base@step_35 fresh
 expect_match "tag --help says -f" "$("$RUNS" tag --help)" '-f, --force'
 
+# --- restart/fork --quiet print the name they made up ---------------------------
+expect_eq "restart --quiet prints only the run name it made up" \
+    "$("$RUNS" restart base@step_35 --peak-lr 1e-3 --quiet --steps 38)" "base-restart35"
+expect_eq "... which is a run" "$("$RUNS" log base-restart35 --json | grep -c '"kind":"restart"')" "1"
+expect_eq "fork --quiet likewise" "$("$RUNS" fork base@step_35 --quiet --no-train)" "base-fork"
+expect_eq "... and a given name" "$("$RUNS" fork base@step_35 --quiet --no-train --name given)" "given"
+
+# --- exit status of a signalled run: documented (0, with how to tell) -----------
+expect_match "runs --help documents the exit status" "$("$RUNS" --help)" '^exit status: 0 ok, 1 error, 2 .*, 129 usage'
+expect_match "... and why a signalled stop is 0, and how to tell" "$("$RUNS" --help | tr '\n' ' ')" \
+    'SIGINT or SIGTERM exits 0 too.*runs ls.+state \(stopped or finished\)'
+expect_match "a run stopped early is 'stopped' in runs ls" "$("$RUNS" ls | grep ' base-restart35 ')" ' 38 +stopped '
+expect_match "a run that reached total_steps is 'finished'" "$("$RUNS" ls | grep ' base ')" ' 40 +finished '
+
+# --- import takes --name (and --run, its older spelling) --------------------------
+expect "export an llm.c model file" "$RUNS" export base@step_40 --format llmc --out m.bin
+expect "import --name" "$RUNS" import m.bin --name imp1
+expect "import --run still works" "$RUNS" import m.bin --run imp2
+expect_eq "both are runs" "$("$RUNS" log --all --json | grep -c '"kind":"import"')" "2"
+expect_exit 129 "import --name and --run disagreeing" "$RUNS" import m.bin --name a1 --run a2
+expect_match "import --help says --name" "$("$RUNS" import --help)" '^usage: runs import FILE --name NAME'
+
 done_testing
