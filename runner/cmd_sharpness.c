@@ -19,6 +19,7 @@
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "runner/data.h"
+#include "runner/nodeview.h"
 #include "runner/provenance.h"
 #include "store/lineage.h"
 #include "store/notes.h"
@@ -93,12 +94,7 @@ int cmd_sharpness(runs_cli *cli, int argc, char **argv)
     int32_t *in = NULL, *tg = NULL;
     char id[41];
     runs_config cfg;
-    rc = runs_cli_open_store(cli, &s);
-    if (rc)
-        goto done;
-    if ((rc = runs_node_resolve(id, s, pos[0])))
-        goto done;
-    if ((rc = runs_node_manifest(&m, s, id)))
+    if ((rc = runs_cli_open_store(cli, &s)) || (rc = runs_nodeview_open(id, &m, s, pos[0])))
         goto done;
     /* the node's data paths are absolute, so this works from any directory; the
      * files must still be what the node was trained on */
