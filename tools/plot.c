@@ -127,6 +127,7 @@ void runs_plot_series_free(runs_plot_series *sr)
     free(sr->grad_norm);
     free(sr->val_step);
     free(sr->val_loss);
+    free(sr->stretch);
     memset(sr, 0, sizeof *sr);
 }
 
@@ -148,12 +149,76 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int add_event(runs_plot_data *d, const char *id, const cJSON *m, int sibling)
+/* FNV-1a: stable across machines and versions, which a colour must be */
+static unsigned name_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static const char *const *sort_names;
+static int cmp_name_idx(const void *a, const void *b)
+{
+    return strcmp(sort_names[*(const size_t *)a], sort_names[*(const size_t *)b]);
+}
+
+int runs_plot_color_slots(int *slot, const char *const *names, size_t n)
+{
+    int P = runs_svg_palette_size(), taken = 0;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    char *used = calloc((size_t)P, 1);
+    if (!order || !used) {
+        free(order);
+        free(used);
+        return runs_error_set(RUNS_ENOMEM, "plot: out of memory assigning colours");
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_names = names;
+    qsort(order, n, sizeof *order, cmp_name_idx);
+    for (size_t k = 0; k < n; k++) {
+        if (taken == P) { /* more runs than colours: a second round */
+            memset(used, 0, (size_t)P);
+            taken = 0;
+        }
+        int h = (int)(name_hash(names[order[k]]) % (unsigned)P);
+        while (used[h])
+            h = (h + 1) % P;
+        used[h] = 1;
+        taken++;
+        slot[order[k]] = h;
+    }
+    free(order);
+    free(used);
+    return 0;
+}
+
+/* The colours of the store's runs, by name. */
+typedef struct {
+    char **names;
+    int *slot;
+    size_t n;
+} run_colors;
+
+static const char *color_of(const run_colors *rc, const char *run)
+{
+    for (size_t i = 0; run && i < rc->n; i++)
+        if (!strcmp(rc->names[i], run))
+            return runs_svg_palette(rc->slot[i]);
+    return "#555555";
+}
+
+static int add_event(runs_plot_data *d, const char *id, const cJSON *m, int sibling, const run_colors *colors)
 {
     const char *kind = jstr(m, "kind");
     if (!kind || !(strcmp(kind, "fork") == 0 || strcmp(kind, "restart") == 0 || strcmp(kind, "halt") == 0 ||
                    strcmp(kind, "stage") == 0))
         return 0;
+    for (size_t i = 0; i < d->n_events; i++)
+        if (!strcmp(d->events[i].id, id))
+            return 0; /* a node on two drawn lineages is one event */
     runs_plot_event *e = realloc(d->events, (d->n_events + 1) * sizeof *e);
     if (!e)
         return runs_error_set(RUNS_ENOMEM, "plot: out of memory");
@@ -163,23 +228,51 @@ static int add_event(runs_plot_data *d, const char *id, const cJSON *m, int sibl
     snprintf(e->id, sizeof e->id, "%s", id);
     snprintf(e->kind, sizeof e->kind, "%s", kind);
     snprintf(e->run, sizeof e->run, "%s", jstr(m, "run") ? jstr(m, "run") : "?");
+    snprintf(e->color, sizeof e->color, "%s", !strcmp(kind, "halt") ? "#b00000" : color_of(colors, jstr(m, "run")));
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "step");
     e->step = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
     e->sibling = sibling;
     return 0;
 }
 
-/* Loads the series of the lineage ids[0] (tip) .. ids[n-1] (root); adds events for
- * nodes with index < upto (the nodes not shared with the main lineage). */
-static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, char (*ids)[41], size_t n, size_t upto,
-                       int sibling)
+/* Extends the last stretch when node run continues it, else starts one. */
+static int add_stretch(runs_plot_series *sr, const char *run, long step, const run_colors *colors)
 {
-    int rc = 0;
+    if (sr->n_stretch && !strcmp(sr->stretch[sr->n_stretch - 1].run, run)) {
+        sr->stretch[sr->n_stretch - 1].to = step;
+        return 0;
+    }
+    runs_plot_stretch *g = realloc(sr->stretch, (sr->n_stretch + 1) * sizeof *g);
+    if (!g)
+        return runs_error_set(RUNS_ENOMEM, "plot: out of memory");
+    sr->stretch = g;
+    g = &sr->stretch[sr->n_stretch++];
+    snprintf(g->run, sizeof g->run, "%s", run);
+    snprintf(g->color, sizeof g->color, "%s", color_of(colors, run));
+    g->to = step;
+    return 0;
+}
+
+/* Loads the series of the lineage ids[0] (tip) .. ids[n-1] (root); adds events for
+ * nodes with index < upto (those drawn as this series' own); notes the step of the
+ * first node of sr->run itself in sr->own_step. */
+static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, char (*ids)[41], size_t n, size_t upto,
+                       int sibling, const run_colors *colors)
+{
+    int rc = 0, own = 0;
     for (size_t k = n; k-- > 0 && !rc;) {
         cJSON *m = NULL;
         if ((rc = runs_node_manifest(&m, s, ids[k])))
             break;
-        const char *log = jstr(m, "loss_log");
+        const char *log = jstr(m, "loss_log"), *nrun = jstr(m, "run");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "step");
+        long step = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
+        if (!own && nrun && !strcmp(nrun, sr->run)) {
+            sr->own_step = step;
+            own = 1;
+        }
+        if ((rc = add_stretch(sr, nrun ? nrun : "?", step, colors)))
+            break;
         if (log) {
             void *text = NULL;
             size_t len = 0;
@@ -194,7 +287,7 @@ static int load_series(runs_plot_series *sr, runs_plot_data *d, runs_store *s, c
         if (!rc)
             rc = runs_plot_series_append_eval(sr, m);
         if (!rc && k < upto)
-            rc = add_event(d, ids[k], m, sibling);
+            rc = add_event(d, ids[k], m, sibling, colors);
         cJSON_Delete(m);
     }
     if (!rc)
@@ -207,13 +300,52 @@ static int cmp_id(const void *a, const void *b)
     return memcmp(a, b, 40);
 }
 
+/* A run whose lineage meets the main one, before its series is loaded. */
+typedef struct {
+    char run[64], tip[41];
+    char (*ids)[41]; /* tip first */
+    size_t n;
+} related;
+
+/* Where sibling r starts being its own: walking from its tip, the first node that is
+ * on the main lineage, or on another sibling's lineage and of another run than r
+ * (its parent's segment, drawn by that parent or by whoever descends from it). */
+static int own_from(size_t *at, runs_store *s, const related *r, char (*main_sorted)[41], size_t nmain,
+                    char (*all)[41], size_t nall)
+{
+    int rc = 0;
+    *at = r->n;
+    for (size_t k = 0; k < r->n && !rc; k++) {
+        if (bsearch(r->ids[k], main_sorted, nmain, sizeof *main_sorted, cmp_id)) {
+            *at = k;
+            break;
+        }
+        /* all holds every sibling lineage's nodes, sorted: twice = another's too */
+        char(*hit)[41] = bsearch(r->ids[k], all, nall, sizeof *all, cmp_id);
+        if (!hit || !((hit > all && !cmp_id(hit - 1, hit)) || (hit + 1 < all + nall && !cmp_id(hit + 1, hit))))
+            continue;
+        cJSON *m = NULL;
+        if ((rc = runs_node_manifest(&m, s, r->ids[k])))
+            break;
+        const char *nrun = jstr(m, "run");
+        int other = !nrun || strcmp(nrun, r->run);
+        cJSON_Delete(m);
+        if (other) {
+            *at = k;
+            break;
+        }
+    }
+    return rc;
+}
+
 int runs_plot_collect(runs_plot_data **out, runs_store *s, const char *run)
 {
     int rc = 0;
     char tip[41];
-    char(*ids)[41] = NULL, (*sorted)[41] = NULL, (*oids)[41] = NULL;
-    size_t n = 0, on = 0, nruns = 0;
-    char **runs = NULL;
+    char(*ids)[41] = NULL, (*sorted)[41] = NULL, (*all)[41] = NULL;
+    size_t n = 0, nrel = 0, nall = 0;
+    related *rel = NULL;
+    run_colors colors = {NULL, NULL, 0};
     *out = NULL;
     runs_plot_data *d = calloc(1, sizeof *d);
     if (!d)
@@ -222,209 +354,86 @@ int runs_plot_collect(runs_plot_data **out, runs_store *s, const char *run)
         goto done;
     if ((rc = runs_lineage(&ids, &n, s, tip)))
         goto done;
-    snprintf(d->main.run, sizeof d->main.run, "%s", run);
-    snprintf(d->main.tip, sizeof d->main.tip, "%s", tip);
-    if ((rc = load_series(&d->main, d, s, ids, n, n, -1)))
+    if ((rc = runs_run_list(&colors.names, &colors.n, s)))
         goto done;
-    sorted = malloc(n * sizeof *sorted);
-    if (!sorted) {
+    if (!(colors.slot = malloc((colors.n ? colors.n : 1) * sizeof *colors.slot)) ||
+        !(sorted = malloc(n * sizeof *sorted)) || !(rel = calloc(colors.n ? colors.n : 1, sizeof *rel))) {
         rc = runs_error_set(RUNS_ENOMEM, "plot: out of memory");
         goto done;
     }
+    if ((rc = runs_plot_color_slots(colors.slot, (const char *const *)colors.names, colors.n)))
+        goto done;
     memcpy(sorted, ids, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, cmp_id);
-
-    if ((rc = runs_run_list(&runs, &nruns, s)))
+    snprintf(d->main.run, sizeof d->main.run, "%s", run);
+    snprintf(d->main.tip, sizeof d->main.tip, "%s", tip);
+    snprintf(d->main.color, sizeof d->main.color, "%s", color_of(&colors, run));
+    if ((rc = load_series(&d->main, d, s, ids, n, n, -1, &colors)))
         goto done;
-    for (size_t r = 0; r < nruns && !rc; r++) {
-        if (!strcmp(runs[r], run))
+
+    /* the runs whose lineage meets the main one, other than ancestors that never left it */
+    for (size_t r = 0; r < colors.n && !rc; r++) {
+        related *x = &rel[nrel];
+        if (!strcmp(colors.names[r], run))
             continue;
-        char otip[41];
-        if ((rc = runs_run_tip(otip, s, runs[r])))
+        if ((rc = runs_run_tip(x->tip, s, colors.names[r])) || (rc = runs_lineage(&x->ids, &x->n, s, x->tip)))
             break;
-        free(oids);
-        oids = NULL;
-        if ((rc = runs_lineage(&oids, &on, s, otip)))
-            break;
-        size_t meet = on; /* first node (from the tip) shared with the main lineage */
-        for (size_t k = 0; k < on; k++)
-            if (bsearch(oids[k], sorted, n, sizeof *sorted, cmp_id)) {
+        size_t meet = x->n;
+        for (size_t k = 0; k < x->n && meet == x->n; k++)
+            if (bsearch(x->ids[k], sorted, n, sizeof *sorted, cmp_id))
                 meet = k;
-                break;
-            }
-        if (meet == on || meet == 0)
-            continue; /* unrelated, or an ancestor run that never left our lineage */
+        if (meet == x->n || meet == 0) {
+            free(x->ids);
+            x->ids = NULL;
+            continue;
+        }
+        snprintf(x->run, sizeof x->run, "%s", colors.names[r]);
+        nall += x->n;
+        nrel++;
+    }
+    if (rc)
+        goto done;
+    if (!(all = malloc((nall ? nall : 1) * sizeof *all)) ||
+        !(d->siblings = calloc(nrel ? nrel : 1, sizeof *d->siblings))) {
+        rc = runs_error_set(RUNS_ENOMEM, "plot: out of memory");
+        goto done;
+    }
+    nall = 0;
+    for (size_t i = 0; i < nrel; i++) {
+        memcpy(all + nall, rel[i].ids, rel[i].n * sizeof *all);
+        nall += rel[i].n;
+    }
+    qsort(all, nall, sizeof *all, cmp_id);
+    for (size_t i = 0; i < nrel && !rc; i++) {
+        size_t at;
+        if ((rc = own_from(&at, s, &rel[i], sorted, n, all, nall)))
+            break;
+        runs_plot_series *sr = &d->siblings[d->n_siblings++];
+        snprintf(sr->run, sizeof sr->run, "%s", rel[i].run);
+        snprintf(sr->tip, sizeof sr->tip, "%s", rel[i].tip);
+        snprintf(sr->color, sizeof sr->color, "%s", color_of(&colors, rel[i].run));
+        if ((rc = load_series(sr, d, s, rel[i].ids, rel[i].n, at, (int)i, &colors)))
+            break;
         cJSON *bm = NULL;
-        if ((rc = runs_node_manifest(&bm, s, oids[meet])))
+        if ((rc = runs_node_manifest(&bm, s, rel[i].ids[at])))
             break;
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(bm, "step");
-        long bstep = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
+        sr->branch_step = cJSON_IsNumber(st) ? (long)st->valuedouble : 0;
         cJSON_Delete(bm);
-        runs_plot_series *grown = realloc(d->siblings, (d->n_siblings + 1) * sizeof *grown);
-        if (!grown) {
-            rc = runs_error_set(RUNS_ENOMEM, "plot: out of memory");
-            break;
-        }
-        d->siblings = grown;
-        runs_plot_series *sr = &d->siblings[d->n_siblings++];
-        memset(sr, 0, sizeof *sr);
-        snprintf(sr->run, sizeof sr->run, "%s", runs[r]);
-        snprintf(sr->tip, sizeof sr->tip, "%s", otip);
-        sr->branch_step = bstep;
-        rc = load_series(sr, d, s, oids, on, meet, (int)(d->n_siblings - 1));
     }
 done:
     if (rc)
         runs_plot_data_free(d);
     else
         *out = d;
-    if (runs)
-        runs_strings_free(runs, nruns);
+    for (size_t i = 0; rel && i < colors.n; i++)
+        free(rel[i].ids);
+    free(rel);
+    if (colors.names)
+        runs_strings_free(colors.names, colors.n);
+    free(colors.slot);
     free(ids);
-    free(oids);
     free(sorted);
-    return rc;
-}
-
-/* ---- rendering ---- */
-
-/* Copies the part of a series at steps >= from into x/y (column picks the metric). */
-static size_t slice(const runs_plot_series *sr, const double *col, long from, double **x, double **y)
-{
-    size_t first = 0;
-    while (first < sr->n && sr->step[first] < from)
-        first++;
-    size_t m = sr->n - first;
-    *x = malloc((m ? m : 1) * sizeof(double));
-    *y = malloc((m ? m : 1) * sizeof(double));
-    if (!*x || !*y)
-        return (size_t)-1;
-    for (size_t i = 0; i < m; i++) {
-        (*x)[i] = (double)sr->step[first + i];
-        (*y)[i] = col[first + i];
-    }
-    return m;
-}
-
-static const char *event_color(const char *kind)
-{
-    if (!strcmp(kind, "halt"))
-        return "#b00000";
-    if (!strcmp(kind, "restart"))
-        return "#9467bd";
-    if (!strcmp(kind, "stage"))
-        return "#8c564b";
-    return "#555555";
-}
-
-static int add_series(runs_svg_chart *c, const runs_plot_series *sr, const double *col, long from, const char *name,
-                      const char *color, int dashed, double width)
-{
-    double *x = NULL, *y = NULL;
-    size_t m = slice(sr, col, from, &x, &y);
-    int rc = m == (size_t)-1 ? runs_error_set(RUNS_ENOMEM, "plot: out of memory")
-                             : runs_svg_add_series(c, name, color, x, y, m, dashed, width);
-    free(x);
-    free(y);
-    return rc;
-}
-
-/* The held-out points of a series at steps >= from (none: nothing drawn). */
-static int add_val_series(runs_svg_chart *c, const runs_plot_series *sr, long from, const char *name, const char *color)
-{
-    size_t first = 0;
-    while (first < sr->n_val && sr->val_step[first] < from)
-        first++;
-    size_t m = sr->n_val - first;
-    if (!m)
-        return 0;
-    double *x = malloc(m * sizeof *x);
-    if (!x)
-        return runs_error_set(RUNS_ENOMEM, "plot: out of memory");
-    for (size_t i = 0; i < m; i++)
-        x[i] = (double)sr->val_step[first + i];
-    int rc = runs_svg_add_series(c, name, color, x, sr->val_loss + first, m, 1, 2);
-    free(x);
-    return rc;
-}
-
-static int build_chart(runs_svg_chart **out, const runs_plot_data *d, int which)
-{
-    const char *titles[3] = {"loss", "learning rate", "gradient norm (before clipping)"};
-    char title[160];
-    snprintf(title, sizeof title, "%s — %s", d->main.run, titles[which]);
-    runs_svg_chart *c = runs_svg_new(title, "step", titles[which], 760, 300);
-    if (!c)
-        return runs_error_set(RUNS_ENOMEM, "plot: out of memory");
-    int rc = 0;
-    if (which == 2)
-        runs_svg_set_log_y(c, 1);
-    char name[128];
-    if (which == 0) {
-        snprintf(name, sizeof name, "%s (raw)", d->main.run);
-        rc = add_series(c, &d->main, d->main.loss, 0, name, "#a6c8e8", 0, 1);
-        snprintf(name, sizeof name, "%s (EMA)", d->main.run);
-        if (!rc)
-            rc = add_series(c, &d->main, d->main.ema, 0, name, runs_svg_palette(0), 0, 2);
-        /* held-out loss, dashed in the run's colour: unseen data, so a fork that helps
-         * only the training mix shows here as no gain */
-        snprintf(name, sizeof name, "%s (held-out)", d->main.run);
-        if (!rc)
-            rc = add_val_series(c, &d->main, 0, name, runs_svg_palette(0));
-    } else {
-        const double *col = which == 1 ? d->main.lr : d->main.grad_norm;
-        rc = add_series(c, &d->main, col, 0, d->main.run, runs_svg_palette(0), 0, 1.5);
-    }
-    for (size_t i = 0; i < d->n_siblings && !rc; i++) {
-        const runs_plot_series *sr = &d->siblings[i];
-        const double *col = which == 0 ? sr->ema : which == 1 ? sr->lr : sr->grad_norm;
-        snprintf(name, sizeof name, which == 0 ? "%s (EMA, from step %ld)" : "%s (from step %ld)", sr->run,
-                 sr->branch_step);
-        rc = add_series(c, sr, col, sr->branch_step, name, runs_svg_palette((int)i + 1), 0, 1.5);
-        if (!rc && which == 0) {
-            snprintf(name, sizeof name, "%s (held-out, from step %ld)", sr->run, sr->branch_step);
-            rc = add_val_series(c, sr, sr->branch_step, name, runs_svg_palette((int)i + 1));
-        }
-    }
-    for (size_t i = 0; i < d->n_events && !rc; i++) {
-        const runs_plot_event *e = &d->events[i];
-        char label[160];
-        snprintf(label, sizeof label, "%s %s@step_%ld", e->kind, e->run, e->step);
-        rc = runs_svg_add_marker(c, (double)e->step, label,
-                                 e->sibling >= 0 ? runs_svg_palette(e->sibling + 1) : event_color(e->kind));
-    }
-    if (rc) {
-        runs_svg_free(c);
-        return rc;
-    }
-    *out = c;
-    return 0;
-}
-
-int runs_plot_render(runs_buf *b, const runs_plot_data *d, unsigned what, int standalone)
-{
-    int rc = 0, count = 0;
-    for (int i = 0; i < 3; i++)
-        count += (what >> i) & 1;
-    if (standalone)
-        rc = runs_buf_printf(b,
-                             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"%d\" "
-                             "viewBox=\"0 0 760 %d\">\n",
-                             300 * count, 300 * count);
-    int row = 0;
-    for (int i = 0; i < 3 && !rc; i++) {
-        if (!((what >> i) & 1))
-            continue;
-        runs_svg_chart *c = NULL;
-        if ((rc = build_chart(&c, d, i)))
-            break;
-        rc = runs_svg_render(b, c, 0, standalone ? 300 * row : 0, 0);
-        if (!rc && !standalone)
-            rc = runs_buf_puts(b, "\n");
-        runs_svg_free(c);
-        row++;
-    }
-    if (!rc && standalone)
-        rc = runs_buf_puts(b, "</svg>\n");
+    free(all);
     return rc;
 }

@@ -355,7 +355,7 @@ static const char *css =
     ".na{color:#999}.small{color:#666;font-size:11px}tr.other{color:#555;background:#fafafa}"
     "tr.halt td{background:#fde8e8}tr.fork td,tr.restart td{background:#eef4fb}tr.low td{background:#fff0d0}"
     "td.text{white-space:pre-wrap;max-width:560px}td.a{color:#a00}td.b{color:#070}"
-    ".charts svg{display:block;margin-bottom:8px}";
+    ".charts svg{display:block;width:100%;height:auto;margin-bottom:8px}"; /* the page's width (viewBox) */
 
 int runs_report_html(runs_buf *b, runs_store *s, const char *run)
 {

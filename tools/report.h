@@ -1,6 +1,6 @@
 /* tools/report.h — one self-contained HTML page per lineage.
  *
- * Sections: the charts of tools/plot.h (inline SVG), the node table (id, kind, run,
+ * Sections: the charts of tools/plot.h (inline SVG as wide as the page), the node table (id, kind, run,
  * step, loss, loss EMA, held-out loss = metrics.val_loss, coherence, sharpness from
  * the node's note), the config diff recorded at each fork/restart (manifest
  * "changes"), gate events (halt nodes' metrics.gate), and the sample audit (each

@@ -9,35 +9,20 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "tools/svg_int.h"
 
 /* ---- chart ---- */
 
-typedef struct {
-    char *name;
-    char color[32];
-    double *x, *y;
-    size_t n;
-    int dashed;
-    double width;
-} series;
+/* Twenty colours that read on white: Tableau's ten, then ten darker or purer hues
+ * that pair with none of the first ten (no pale ones: a faded line must stay apart). */
+static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                                "#17becf", "#bcbd22", "#7f7f7f", "#0b1f7a", "#8b0045", "#005c31", "#b35806",
+                                "#5e3c99", "#c51b7d", "#e6ab02", "#35978f", "#000000", "#a6761d"};
 
-typedef struct {
-    double x;
-    char *label;
-    char color[32];
-} marker;
-
-struct runs_svg_chart {
-    char *title, *xlabel, *ylabel;
-    int width, height, log_y;
-    series *s;
-    int ns;
-    marker *m;
-    int nm;
-};
-
-static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+int runs_svg_palette_size(void)
+{
+    return (int)(sizeof palette / sizeof *palette);
+}
 
 const char *runs_svg_palette(int i)
 {
@@ -101,16 +86,17 @@ static void set_color(char dst[32], const char *color, const char *fallback)
             *p = '_';
 }
 
-int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x, const double *y,
-                        size_t n, int dashed, double width)
+int runs_svg_add_series_styled(runs_svg_chart *c, const runs_svg_style *st, const double *x, const double *y,
+                               size_t n)
 {
+    const char *name = st->name;
     if (n && (!x || !y))
         return runs_error_set(RUNS_EINVALID, "svg series \"%s\": %zu points but no data", name ? name : "", n);
-    series *grown = realloc(c->s, (size_t)(c->ns + 1) * sizeof *c->s);
+    svg_series *grown = realloc(c->s, (size_t)(c->ns + 1) * sizeof *c->s);
     if (!grown)
         return runs_error_set(RUNS_ENOMEM, "out of memory adding a chart series");
     c->s = grown;
-    series *s = &c->s[c->ns];
+    svg_series *s = &c->s[c->ns];
     memset(s, 0, sizeof *s);
     s->name = dup_or_null(name);
     s->x = malloc((n ? n : 1) * sizeof(double));
@@ -126,20 +112,28 @@ int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, 
         memcpy(s->y, y, n * sizeof(double));
     }
     s->n = n;
-    s->dashed = dashed;
-    s->width = width > 0 ? width : 1.5;
-    set_color(s->color, color, runs_svg_palette(c->ns));
+    s->dashed = st->dashed;
+    s->width = st->width > 0 ? st->width : 1.5;
+    s->opacity = st->opacity > 0 && st->opacity <= 1 ? st->opacity : 1;
+    set_color(s->color, st->color, runs_svg_palette(c->ns));
     c->ns++;
     return 0;
 }
 
+int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x, const double *y,
+                        size_t n, int dashed, double width)
+{
+    runs_svg_style st = {name, color, dashed, width, 1};
+    return runs_svg_add_series_styled(c, &st, x, y, n);
+}
+
 int runs_svg_add_marker(runs_svg_chart *c, double x, const char *label, const char *color)
 {
-    marker *grown = realloc(c->m, (size_t)(c->nm + 1) * sizeof *c->m);
+    svg_marker *grown = realloc(c->m, (size_t)(c->nm + 1) * sizeof *c->m);
     if (!grown)
         return runs_error_set(RUNS_ENOMEM, "out of memory adding a chart marker");
     c->m = grown;
-    marker *m = &c->m[c->nm];
+    svg_marker *m = &c->m[c->nm];
     m->x = x;
     m->label = dup_or_null(label);
     if (label && !m->label)
@@ -220,10 +214,14 @@ static int y_ok(const frame *f, double y)
 
 /* One path per series; consecutive points that land in the same pixel column are
  * reduced to their first, min, max and last, so 100k-step logs stay small. */
-static int render_series(runs_buf *b, const frame *f, const series *s)
+static int render_series(runs_buf *b, const frame *f, const svg_series *s)
 {
-    int rc = runs_buf_printf(b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.2f\"%s d=\"",
-                             s->color, s->width, s->dashed ? " stroke-dasharray=\"6 4\"" : "");
+    int rc = runs_buf_printf(b, "<path class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.2f\"%s", s->color,
+                             s->width, s->dashed ? " stroke-dasharray=\"6 4\"" : "");
+    if (!rc && s->opacity < 1)
+        rc = runs_buf_printf(b, " stroke-opacity=\"%.2f\"", s->opacity);
+    if (!rc)
+        rc = runs_buf_puts(b, " d=\"");
     int pen_down = 0;
     size_t i = 0;
     while (!rc && i < s->n) {
@@ -257,17 +255,16 @@ static int render_series(runs_buf *b, const frame *f, const series *s)
     return rc;
 }
 
-int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int standalone)
+/* The data's range (and the markers' x) into f; *empty when no y value is drawable. */
+static void data_range(const runs_svg_chart *c, frame *f, int *empty)
 {
-    frame f = {0};
-    f.log_y = c->log_y;
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int i = 0; i < c->ns; i++)
         for (size_t k = 0; k < c->s[i].n; k++) {
             double xv = c->s[i].x[k], yv = c->s[i].y[k];
-            if (!isfinite(xv) || !y_ok(&f, yv))
+            if (!isfinite(xv) || !y_ok(f, yv))
                 continue;
-            if (f.log_y)
+            if (f->log_y)
                 yv = log10(yv);
             xlo = fmin(xlo, xv);
             xhi = fmax(xhi, xv);
@@ -279,12 +276,12 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
             xlo = fmin(xlo, c->m[i].x);
             xhi = fmax(xhi, c->m[i].x);
         }
-    int empty = !(ylo <= yhi);
+    *empty = !(ylo <= yhi);
     if (!(xlo <= xhi)) {
         xlo = 0;
         xhi = 1;
     }
-    if (empty) {
+    if (*empty) {
         ylo = 0;
         yhi = 1;
     }
@@ -293,11 +290,11 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
         xhi += 0.5;
     }
     if (yhi == ylo) {
-        double d = f.log_y ? 0.5 : (fabs(ylo) > 0 ? fabs(ylo) * 0.1 : 1);
+        double d = f->log_y ? 0.5 : (fabs(ylo) > 0 ? fabs(ylo) * 0.1 : 1);
         ylo -= d;
         yhi += d;
     }
-    if (f.log_y) {
+    if (f->log_y) {
         ylo = floor(ylo);
         yhi = ceil(yhi);
     } else {
@@ -305,137 +302,249 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int stan
         ylo -= pad;
         yhi += pad;
     }
-    f.x0 = xlo;
-    f.x1 = xhi;
-    f.y0 = ylo;
-    f.y1 = yhi;
-    f.px = 72;
-    f.py = 34;
-    f.pw = c->width - 72 - 16;
-    f.ph = c->height - 34 - 48;
-    if (f.pw < 10)
-        f.pw = 10;
-    if (f.ph < 10)
-        f.ph = 10;
+    f->x0 = xlo;
+    f->x1 = xhi;
+    f->y0 = ylo;
+    f->y1 = yhi;
+}
 
-    int rc = runs_buf_printf(b,
-                             "<svg %sx=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                             "font-family=\"sans-serif\" font-size=\"11\">\n",
-                             standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y, c->width, c->height,
-                             c->width, c->height);
+/* Lays c out: f gets the range and the frame, L the text (free with svg_layout_free). */
+static int lay_out(frame *f, svg_layout *L, int *empty, const runs_svg_chart *c)
+{
+    memset(L, 0, sizeof *L);
+    memset(f, 0, sizeof *f);
+    f->log_y = c->log_y;
+    data_range(c, f, empty);
+    svg_frame_x(c, &f->px, &f->pw);
+    double *mpx = malloc((size_t)(c->nm ? c->nm : 1) * sizeof *mpx);
+    if (!mpx)
+        return runs_error_set(RUNS_ENOMEM, "out of memory laying out a chart");
+    for (int i = 0; i < c->nm; i++)
+        mpx[i] = isfinite(c->m[i].x) ? fx(f, c->m[i].x) : NAN;
+    int rc = svg_layout_make(L, c, mpx);
+    free(mpx);
+    f->py = L->py;
+    f->ph = L->ph;
+    return rc;
+}
+
+int runs_svg_height(const runs_svg_chart *c)
+{
+    frame f;
+    svg_layout L;
+    int empty, h = lay_out(&f, &L, &empty, c) ? 0 : L.height;
+    svg_layout_free(&L, c);
+    return h;
+}
+
+/* <text ATTRS>escaped text</text> for a placed piece (nothing when not shown). */
+static int put_text(runs_buf *b, const svg_placed *p, const char *attrs)
+{
+    if (!p->shown || !p->text)
+        return 0;
+    int rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" %s>", p->x, p->y, attrs);
     if (!rc)
-        rc = runs_buf_printf(b, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n", c->width,
-                             c->height);
-    if (!rc && c->title) {
-        rc = runs_buf_printf(b, "<text class=\"title\" x=\"%.1f\" y=\"18\" font-size=\"14\" font-weight=\"bold\">",
-                             f.px);
-        if (!rc)
-            rc = runs_buf_put_escaped(b, c->title);
-        if (!rc)
-            rc = runs_buf_puts(b, "</text>\n");
-    }
-    /* grid + ticks */
+        rc = runs_buf_put_escaped(b, p->text);
+    if (!rc)
+        rc = runs_buf_puts(b, "</text>\n");
+    return rc;
+}
+
+static int render_grid(runs_buf *b, const frame *f)
+{
     double ticks[64];
-    int nt = runs_svg_nice_ticks(xlo, xhi, 8, ticks, 64);
+    int rc = 0, nt = runs_svg_nice_ticks(f->x0, f->x1, 8, ticks, 64);
     for (int i = 0; i < nt && !rc; i++) {
         char lab[32];
         fmt_num(lab, sizeof lab, ticks[i]);
-        double px = fx(&f, ticks[i]);
+        double px = fx(f, ticks[i]);
         rc = runs_buf_printf(b,
                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>"
                              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-                             px, f.py, px, f.py + f.ph, px, f.py + f.ph + 14, lab);
+                             px, f->py, px, f->py + f->ph, px, f->py + f->ph + 14, lab);
     }
-    if (f.log_y) {
+    if (f->log_y) {
         nt = 0;
-        int decades = (int)(yhi - ylo);
-        for (int k = (int)ylo; k <= (int)yhi && nt < 64; k++) {
+        int decades = (int)(f->y1 - f->y0);
+        for (int k = (int)f->y0; k <= (int)f->y1 && nt < 64; k++) {
             ticks[nt++] = k;
             /* With few decades, 2× and 5× ticks help reading values. */
-            if (decades <= 2 && k < (int)yhi && nt + 2 <= 64) {
+            if (decades <= 2 && k < (int)f->y1 && nt + 2 <= 64) {
                 ticks[nt++] = k + log10(2);
                 ticks[nt++] = k + log10(5);
             }
         }
     } else {
-        nt = runs_svg_nice_ticks(ylo, yhi, 6, ticks, 64);
+        nt = runs_svg_nice_ticks(f->y0, f->y1, 6, ticks, 64);
     }
     for (int i = 0; i < nt && !rc; i++) {
-        double v = f.log_y ? pow(10, ticks[i]) : ticks[i];
+        double v = f->log_y ? pow(10, ticks[i]) : ticks[i];
         char lab[32];
         fmt_num(lab, sizeof lab, v);
-        double py = fy(&f, v);
+        double py = fy(f, v);
         rc = runs_buf_printf(b,
                              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eeeeee\"/>"
                              "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
-                             f.px, py, f.px + f.pw, py, f.px - 5, py + 4, lab);
+                             f->px, py, f->px + f->pw, py, f->px - 5, py + 4, lab);
     }
     if (!rc)
-        rc = runs_buf_printf(
-            b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333333\"/>\n", f.px,
-            f.py, f.pw, f.ph);
-    if (!rc && c->xlabel) {
-        rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", f.px + f.pw / 2, c->height - 8);
-        if (!rc)
-            rc = runs_buf_put_escaped(b, c->xlabel);
-        if (!rc)
-            rc = runs_buf_puts(b, "</text>\n");
-    }
-    if (!rc && c->ylabel) {
-        double cy = f.py + f.ph / 2;
-        rc = runs_buf_printf(b, "<text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 14 %.1f)\">",
-                             cy, cy);
-        if (!rc)
-            rc = runs_buf_put_escaped(b, c->ylabel);
-        if (!rc)
-            rc = runs_buf_puts(b, "</text>\n");
-    }
-    if (!rc && f.log_y)
-        rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#666666\">log scale</text>\n",
-                             f.px + f.pw, f.py - 4);
-    /* markers under the lines */
+        rc = runs_buf_printf(b,
+                             "<rect class=\"frame\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+                             "stroke=\"#333333\"/>\n",
+                             f->px, f->py, f->pw, f->ph);
+    return rc;
+}
+
+/* Marker lines (under the data) reach up to their label; a label with no room in the
+ * band leaves its line with the label as a tooltip. */
+static int render_markers(runs_buf *b, const frame *f, const svg_layout *L, const runs_svg_chart *c)
+{
+    int rc = 0;
     for (int i = 0; i < c->nm && !rc; i++) {
         if (!isfinite(c->m[i].x))
             continue;
-        double px = fx(&f, c->m[i].x);
+        const svg_placed *p = &L->labels[i];
+        double px = fx(f, c->m[i].x), top = p->shown ? p->y - 0.93 * SVG_FONT_LABEL : f->py;
         rc = runs_buf_printf(b,
                              "<line class=\"marker\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                             "stroke-dasharray=\"3 3\"/>\n",
-                             px, f.py, px, f.py + f.ph, c->m[i].color);
-        if (!rc && c->m[i].label) {
-            rc = runs_buf_printf(b,
-                                 "<text class=\"marker-label\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\" font-size=\"10\" "
-                                 "transform=\"rotate(-90 %.1f %.1f)\" text-anchor=\"end\">",
-                                 px - 3, f.py + 4, c->m[i].color, px - 3, f.py + 4);
+                             "stroke-dasharray=\"3 3\">",
+                             px, top, px, f->py + f->ph, c->m[i].color);
+        if (!rc && c->m[i].label && !p->shown) {
+            rc = runs_buf_puts(b, "<title>");
             if (!rc)
                 rc = runs_buf_put_escaped(b, c->m[i].label);
             if (!rc)
-                rc = runs_buf_puts(b, "</text>\n");
+                rc = runs_buf_puts(b, "</title>");
         }
+        if (!rc)
+            rc = runs_buf_puts(b, "</line>\n");
+        char attrs[96];
+        snprintf(attrs, sizeof attrs, "class=\"marker-label\" fill=\"%s\" font-size=\"%.0f\"", c->m[i].color,
+                 SVG_FONT_LABEL);
+        if (!rc)
+            rc = put_text(b, p, attrs);
     }
+    return rc;
+}
+
+static int render_legend(runs_buf *b, const svg_layout *L, const runs_svg_chart *c)
+{
+    if (L->legend_h <= 0)
+        return 0;
+    int rc = runs_buf_printf(b,
+                             "<rect class=\"legend\" x=\"8\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" rx=\"3\" "
+                             "fill=\"#f7f7f7\" stroke=\"#cccccc\"/>\n",
+                             L->legend_y, c->width - 16, L->legend_h);
+    for (int i = 0; i < c->ns && !rc; i++) {
+        const svg_placed *p = &L->legend[i];
+        const svg_series *s = &c->s[i];
+        if (!p->shown)
+            continue;
+        rc = runs_buf_printf(b,
+                             "<g class=\"legend-item\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                             "stroke=\"%s\" stroke-width=\"2\"%s stroke-opacity=\"%.2f\"/><text x=\"%.1f\" y=\"%.1f\">",
+                             p->x, p->y - 4, p->x + 18, p->y - 4, s->color,
+                             s->dashed ? " stroke-dasharray=\"6 4\"" : "", s->opacity, p->x + 22, p->y);
+        if (!rc)
+            rc = runs_buf_put_escaped(b, p->text);
+        if (!rc)
+            rc = runs_buf_puts(b, "</text></g>\n");
+    }
+    return rc;
+}
+
+int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int mode)
+{
+    frame f;
+    svg_layout L;
+    int empty, rc = lay_out(&f, &L, &empty, c), H = L.height;
+    if (rc)
+        goto done;
+    if (mode == RUNS_SVG_FLUID)
+        rc = runs_buf_printf(b, "<svg class=\"chart\" width=\"100%%\" viewBox=\"0 0 %d %d\" style=\"height:auto\" ",
+                             c->width, H);
+    else
+        rc = runs_buf_printf(b, "<svg %sx=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" ",
+                             mode == RUNS_SVG_STANDALONE ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y,
+                             c->width, H, c->width, H);
+    if (!rc)
+        rc = runs_buf_printf(b,
+                             "font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"%.0f\">\n"
+                             "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
+                             SVG_FONT, c->width, H);
+    if (!rc)
+        rc = put_text(b, &L.title, "class=\"title\" font-size=\"14\" font-weight=\"bold\"");
+    if (!rc)
+        rc = render_grid(b, &f);
+    if (!rc)
+        rc = put_text(b, &L.xlabel, "class=\"axis-label\"");
+    if (!rc && L.ylabel.shown) {
+        char attrs[128];
+        snprintf(attrs, sizeof attrs, "class=\"axis-label\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\"",
+                 L.ylabel.x, L.ylabel.y);
+        rc = put_text(b, &L.ylabel, attrs);
+    }
+    if (!rc)
+        rc = render_markers(b, &f, &L, c);
     for (int i = 0; i < c->ns && !rc; i++)
         rc = render_series(b, &f, &c->s[i]);
     if (!rc && empty)
         rc = runs_buf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#666666\">no data</text>\n",
                              f.px + f.pw / 2, f.py + f.ph / 2);
-    /* legend, top right inside the frame */
-    int row = 0;
-    for (int i = 0; i < c->ns && !rc; i++) {
-        if (!c->s[i].name)
-            continue;
-        double ly = f.py + 12 + 14 * row++;
-        double lx = f.px + f.pw - 170;
-        rc = runs_buf_printf(
-            b,
-            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>"
-            "<text x=\"%.1f\" y=\"%.1f\">",
-            lx, ly - 4, lx + 18, ly - 4, c->s[i].color, c->s[i].dashed ? " stroke-dasharray=\"6 4\"" : "", lx + 22, ly);
-        if (!rc)
-            rc = runs_buf_put_escaped(b, c->s[i].name);
-        if (!rc)
-            rc = runs_buf_puts(b, "</text>\n");
-    }
+    if (!rc)
+        rc = render_legend(b, &L, c);
     if (!rc)
         rc = runs_buf_puts(b, "</svg>\n");
+done:
+    svg_layout_free(&L, c);
+    return rc;
+}
+
+int runs_svg_boxes(runs_svg_box **out, size_t *n, const runs_svg_chart *c)
+{
+    frame f;
+    svg_layout L;
+    int empty, rc = lay_out(&f, &L, &empty, c);
+    size_t k = 0;
+    runs_svg_box *v = NULL;
+    *out = NULL;
+    *n = 0;
+    if (rc)
+        goto done;
+    v = malloc((size_t)(5 + c->nm + c->ns) * sizeof *v);
+    if (!v) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory listing a chart's boxes");
+        goto done;
+    }
+    v[k++] = (runs_svg_box){f.px, f.py, f.pw, f.ph, "frame"};
+    if (L.title.shown) {
+        svg_text_box(&L.title, SVG_FONT_TITLE, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
+        v[k++].cls = "title";
+    }
+    if (L.xlabel.shown) {
+        svg_text_box(&L.xlabel, SVG_FONT, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
+        v[k++].cls = "axis-label";
+    }
+    if (L.ylabel.shown) /* rotated -90° about its centre: ascent to the left */
+        v[k++] = (runs_svg_box){L.ylabel.x - 0.93 * SVG_FONT, L.ylabel.y - L.ylabel.w / 2, 1.17 * SVG_FONT,
+                                L.ylabel.w, "axis-label"};
+    for (int i = 0; i < c->nm; i++)
+        if (L.labels[i].shown) {
+            svg_text_box(&L.labels[i], SVG_FONT_LABEL, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
+            v[k++].cls = "marker-label";
+        }
+    if (L.legend_h > 0)
+        v[k++] = (runs_svg_box){8, L.legend_y, c->width - 16, L.legend_h, "legend"};
+    for (int i = 0; i < c->ns; i++)
+        if (L.legend[i].shown) {
+            svg_text_box(&L.legend[i], SVG_FONT, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
+            v[k++].cls = "legend-item";
+        }
+    *out = v;
+    *n = k;
+    v = NULL;
+done:
+    free(v);
+    svg_layout_free(&L, c);
     return rc;
 }

@@ -1,5 +1,7 @@
 /* tests/unit/test_plot.c — lineage → chart data: loss-log concatenation (later segments
- * win on overlap), EMA, fork/halt events, sibling runs from their branch step. */
+ * win on overlap), EMA, fork/halt events, sibling runs from the step where their data
+ * is their own (a descendant of a sibling from its own fork), ancestors faded, held-out
+ * loss as its own series, one colour per run in every chart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,9 +70,9 @@ static int setup(void **state)
     assert_int_equal(runs_store_init(dir), 0);
     runs_store *s = NULL;
     assert_int_equal(runs_store_open(&s, dir), 0);
-    char a0[41], a10[41], a20[41], b10[41], b25[41], c0[41], c5[41];
+    char a0[41], a10[41], a20[41], b10[41], b25[41], c0[41], c5[41], d25[41], d40[41];
     node(s, a0, "start", "a", 0, NULL, 0, 0);
-    node(s, a10, "checkpoint", "a", 10, a0, 0, 0);
+    node_x(s, a10, "checkpoint", "a", 10, a0, 0, 0, ",\"eval_log\":[{\"step\":10,\"val_loss\":9.5,\"tokens\":0}]");
     node(s, a20, "halt", "a", 20, a10, 10, 0);
     memcpy(a10_id, a10, 41);
     node_x(s, b10, "fork", "b", 10, a10, 10, 0,
@@ -83,6 +85,9 @@ static int setup(void **state)
     assert_int_equal(runs_note_merge(s, a10, note), 0);
     cJSON_Delete(note); /* empty segment: a fork records no steps */
     node(s, b25, "checkpoint", "b", 25, b10, 10, 1);
+    /* d forks b at 25: drawn from 25 on, never over b's 10..25 */
+    node(s, d25, "fork", "d", 25, b25, 25, 2);
+    node(s, d40, "checkpoint", "d", 40, d25, 25, 2);
     node(s, c0, "start", "c", 0, NULL, 0, 5);
     node(s, c5, "checkpoint", "c", 5, c0, 0, 5);
     runs_store_free(s);
@@ -112,12 +117,17 @@ static void test_collect_main_and_sibling(void **state)
     /* EMA: bias-corrected, so the first value is the first loss, and it lags a falling loss */
     assert_true(fabs(d->main.ema[0] - d->main.loss[0]) < 1e-12);
     assert_true(d->main.ema[19] > d->main.loss[19]);
-    assert_int_equal(d->n_siblings, 1); /* c is unrelated */
+    assert_int_equal(d->n_siblings, 2); /* c is unrelated */
     assert_string_equal(d->siblings[0].run, "b");
     assert_int_equal(d->siblings[0].branch_step, 10);
     assert_int_equal(d->siblings[0].n, 25);
     assert_true(fabs(d->siblings[0].loss[24] - (10 - 2.4 + 1)) < 1e-12);
-    /* events: a's halt (main) and b's fork (sibling 0) */
+    /* d descends from b: drawn from its own fork at 25, not from where it leaves a
+     * (10), which would redraw b's 10..25 over b */
+    assert_string_equal(d->siblings[1].run, "d");
+    assert_int_equal(d->siblings[1].branch_step, 25);
+    /* events: a's halt (main), b's fork and d's fork, each once (b's fork node is on
+     * d's lineage too) */
     int halt = 0, fork = 0;
     for (size_t i = 0; i < d->n_events; i++) {
         if (!strcmp(d->events[i].kind, "halt")) {
@@ -127,19 +137,21 @@ static void test_collect_main_and_sibling(void **state)
         }
         if (!strcmp(d->events[i].kind, "fork")) {
             fork++;
-            assert_int_equal(d->events[i].sibling, 0);
-            assert_string_equal(d->events[i].run, "b");
+            assert_int_equal(d->events[i].sibling, d->events[i].run[0] == 'b' ? 0 : 1);
+            assert_string_equal(d->events[i].run, d->events[i].sibling ? "d" : "b");
         }
     }
     assert_int_equal(halt, 1);
-    assert_int_equal(fork, 1);
-    assert_int_equal(d->n_events, 2);
+    assert_int_equal(fork, 2);
+    assert_int_equal(d->n_events, 3);
 
     runs_buf b = {0};
     assert_int_equal(runs_plot_render(&b, d, RUNS_PLOT_ALL, 1), 0);
     assert_non_null(strstr(b.s, "fork b@step_10"));
     assert_non_null(strstr(b.s, "halt a@step_20"));
     assert_non_null(strstr(b.s, "b (EMA, from step 10)"));
+    assert_non_null(strstr(b.s, "d (EMA, from step 25)"));
+    assert_non_null(strstr(b.s, "a (held-out)")); /* its own series, from eval_log */
     int charts = 0;
     for (const char *p = b.s; (p = strstr(p, "<svg")); p++)
         charts++;
@@ -152,17 +164,108 @@ static void test_collect_main_and_sibling(void **state)
     runs_buf_free(&b);
     runs_plot_data_free(d);
 
-    /* from b's side: its own fork is an event on the main lineage, a is the sibling */
+    /* from b's side: its own fork is an event on the main lineage, a and d are siblings */
     assert_int_equal(runs_plot_collect(&d, s, "b"), 0);
     assert_int_equal(d->main.n, 25);
-    assert_int_equal(d->n_siblings, 1);
+    assert_int_equal(d->n_siblings, 2);
     assert_string_equal(d->siblings[0].run, "a");
     assert_int_equal(d->siblings[0].branch_step, 10);
+    assert_int_equal(d->siblings[1].branch_step, 25);
+    runs_plot_data_free(d);
+
+    /* from d's side: its lineage passes a (to 10) and b (to 25), drawn faded in their
+     * colours as ancestors; its own part from its fork on */
+    assert_int_equal(runs_plot_collect(&d, s, "d"), 0);
+    assert_int_equal(d->main.own_step, 25);
+    assert_int_equal(d->main.n_stretch, 3);
+    assert_string_equal(d->main.stretch[0].run, "a");
+    assert_int_equal(d->main.stretch[0].to, 10);
+    assert_string_equal(d->main.stretch[1].run, "b");
+    assert_int_equal(d->main.stretch[1].to, 25);
+    assert_int_equal(runs_plot_render(&b, d, RUNS_PLOT_LOSS, 1), 0);
+    assert_non_null(strstr(b.s, "a (ancestor)"));
+    assert_non_null(strstr(b.s, "b (ancestor)"));
+    assert_non_null(strstr(b.s, "stroke-opacity=\"0.40\""));
+    runs_buf_free(&b);
     runs_plot_data_free(d);
 
     assert_int_equal(runs_plot_collect(&d, s, "nope"), RUNS_ENOTFOUND);
     assert_null(d);
     runs_store_free(s);
+}
+
+/* The colour of run in d (main or a sibling); NULL when not drawn. */
+static const char *color_in(const runs_plot_data *d, const char *run)
+{
+    if (!strcmp(d->main.run, run))
+        return d->main.color;
+    for (size_t i = 0; i < d->n_siblings; i++)
+        if (!strcmp(d->siblings[i].run, run))
+            return d->siblings[i].color;
+    for (size_t i = 0; i < d->main.n_stretch; i++) /* an ancestor, drawn faded */
+        if (!strcmp(d->main.stretch[i].run, run))
+            return d->main.stretch[i].color;
+    return NULL;
+}
+
+static void test_colors(void **state)
+{
+    /* a run keeps its colour across charts with different run sets */
+    runs_store *s = NULL;
+    assert_int_equal(runs_store_open(&s, dir), 0);
+    runs_plot_data *da = NULL, *db = NULL, *dc = NULL;
+    assert_int_equal(runs_plot_collect(&da, s, "a"), 0); /* a, b, d */
+    assert_int_equal(runs_plot_collect(&db, s, "d"), 0); /* d, a; b as an ancestor */
+    assert_int_equal(runs_plot_collect(&dc, s, "c"), 0); /* c alone */
+    assert_int_equal(dc->n_siblings, 0);
+    const char *runs[] = {"a", "b", "d"};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(color_in(da, runs[i]));
+        assert_non_null(color_in(db, runs[i]));
+        assert_string_equal(color_in(da, runs[i]), color_in(db, runs[i]));
+        for (int j = 0; j < i; j++) /* and differs from the others' */
+            assert_string_not_equal(color_in(da, runs[i]), color_in(da, runs[j]));
+        assert_string_not_equal(color_in(da, runs[i]), dc->main.color);
+    }
+    /* the chart draws a run's lines in its colour: b's legend swatch */
+    runs_buf b = {0};
+    char want[64];
+    assert_int_equal(runs_plot_render(&b, db, RUNS_PLOT_LR, 0), 0);
+    snprintf(want, sizeof want, "stroke=\"%s\"", color_in(da, "b"));
+    assert_non_null(strstr(b.s, want));
+    assert_non_null(strstr(b.s, "width=\"100%\"")); /* inline: fluid, the page's width */
+    runs_buf_free(&b);
+    runs_plot_data_free(da);
+    runs_plot_data_free(db);
+    runs_plot_data_free(dc);
+    runs_store_free(s);
+
+    /* slots: distinct while there are colours, whatever the order of the names */
+    const char *names[20], *rev[20];
+    char buf[20][16];
+    int slot[20], slot_rev[20];
+    int P = runs_svg_palette_size();
+    assert_true(P >= 20);
+    for (int i = 0; i < 20; i++) {
+        snprintf(buf[i], sizeof buf[i], "run-%d", i * 7);
+        names[i] = buf[i];
+        rev[19 - i] = buf[i];
+    }
+    assert_int_equal(runs_plot_color_slots(slot, names, 20), 0);
+    assert_int_equal(runs_plot_color_slots(slot_rev, rev, 20), 0);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(slot[i], slot_rev[19 - i]);
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(slot[i], slot[j]);
+    }
+    /* a name alone gets the same slot as among others it does not collide with */
+    int one;
+    assert_int_equal(runs_plot_color_slots(&one, names, 1), 0);
+    int two[2];
+    const char *pair[2] = {names[0], names[1]};
+    assert_int_equal(runs_plot_color_slots(two, pair, 2), 0);
+    if (two[1] != one)
+        assert_int_equal(two[0], one);
 }
 
 static void test_append_overlap_and_errors(void **state)
@@ -244,6 +347,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collect_main_and_sibling),
+        cmocka_unit_test(test_colors),
         cmocka_unit_test(test_append_overlap_and_errors),
         cmocka_unit_test(test_report),
     };
