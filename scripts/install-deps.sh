@@ -7,8 +7,9 @@ set -eu
 # openmpi-bin, libopenmpi-dev: mpirun for t8001 (and the data-parallel build to come)
 # clang, libclang-rt-dev (libFuzzer and the sanitizer runtimes, only a recommendation of
 # clang's, which --no-install-recommends skips), libomp-dev (clang's OpenMP): `make fuzz`
+# chromium: t7002 and t7006 lay the plots and the report out in headless Chromium
 pkgs="build-essential pkg-config git libgit2-dev libcjson-dev libssl-dev libcmocka-dev python3
-      clang libclang-rt-dev libomp-dev openmpi-bin libopenmpi-dev $*"
+      clang libclang-rt-dev libomp-dev openmpi-bin libopenmpi-dev chromium $*"
 missing=""
 for p in $pkgs; do
     # each package once, even when an argument repeats one of ours
