@@ -15,7 +15,7 @@
 static const char *const top_keys[] = {
     "schema",       "kind",    "run",  "step",    "tokens",    "batch_tokens", "parent",   "config",  "tensors",
     "optimizer",    "rng",     "data", "bandit",  "loss_log",  "samples_log",  "archived", "metrics", "backend",
-    "code_version", "created", "note", "changes", "sharpness", "data_files",   "eval_log"};
+    "code_version", "created", "note", "changes", "sharpness", "data_files",   "eval_log", "shards"};
 static const char *const kinds[] = {RUNS_KIND_START, "checkpoint", "fork",          "restart",
                                     "stage",         "halt",       RUNS_KIND_IMPORT};
 static const char *const tensor_keys[] = {"name", "group", "dtype", "shape", "bytes", "sha256"};
@@ -255,6 +255,24 @@ int runs_manifest_validate(const cJSON *m)
     const cJSON *batch_tokens = cJSON_GetObjectItemCaseSensitive(m, "batch_tokens");
     if (batch_tokens && !is_count(batch_tokens))
         return bad("batch_tokens", "a non-negative integer", batch_tokens);
+    /* optional: which rank of a data-parallel job wrote each tensors[] object; the
+     * checkpoint itself is the tensors array, whoever wrote it */
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(m, "shards");
+    if (shards) {
+        const cJSON *nr = cJSON_GetObjectItemCaseSensitive(shards, "ranks");
+        const cJSON *rk = cJSON_GetObjectItemCaseSensitive(shards, "rank");
+        const cJSON *tv = cJSON_GetObjectItemCaseSensitive(m, "tensors");
+        if (!cJSON_IsObject(shards) || !is_count(nr) || nr->valuedouble < 1)
+            return bad("shards", "an object {\"ranks\": N >= 1, \"rank\": [...]}", shards);
+        if (!cJSON_IsArray(rk) || (cJSON_IsArray(tv) && cJSON_GetArraySize(rk) != cJSON_GetArraySize(tv)))
+            return bad("shards.rank", "an array with one rank per tensors entry", rk);
+        const cJSON *r;
+        cJSON_ArrayForEach(r, rk)
+        {
+            if (!is_count(r) || r->valuedouble >= nr->valuedouble)
+                return bad("shards.rank", "ranks from 0 to shards.ranks - 1", r);
+        }
+    }
 
     int rootish = strcmp(kind->valuestring, RUNS_KIND_START) == 0 || strcmp(kind->valuestring, RUNS_KIND_IMPORT) == 0;
     const cJSON *parent = cJSON_GetObjectItemCaseSensitive(m, "parent");

@@ -13,6 +13,8 @@
  *          ranks → 0: per micro-batch its gradient, loss, signal flags, busy seconds
  *          rank 0 → all: ok (0: a non-finite loss; the step is abandoned and the
  *          others stop), then the mean gradient
+ *   node   rank 0 → all: {DP_SNAP, 0, step}; each rank writes its share of the
+ *          tensor objects;  ranks → 0: status, error text, the names it wrote
  *   end    rank 0 → all: {DP_STOP}
  * Signals: a rank that catches SIGUSR1/SIGUSR2/SIGINT/SIGTERM (mpirun forwards them,
  * srun and schedulers send them to every task) passes the flags to rank 0 with its
@@ -39,6 +41,17 @@ int runs__dp_start(session *sess, runs_accum_bufs *ab);
  * *loss the mean loss (or the first non-finite one: then no gradient is written and
  * the other ranks have stopped), *diversity the mean distinct-bigram ratio. */
 int runs__dp_accumulate(session *sess, runs_accum_bufs *ab, int src, long t, float *loss, double *diversity);
+
+/* rank 0, at a node while the other ranks follow: every rank writes its share of the
+ * node's tensor objects (weights, m, v; whole tensors, shared out by size so each
+ * rank writes about 1/N of the bytes) into the store itself, all at once; rank 0
+ * waits until every rank reported its objects' names. *tensors is the manifest's
+ * "tensors" array (the entries runs_node_commit would make, in the same order, so
+ * every reader sees the one-rank checkpoint) and *shards {"ranks": N, "rank": [the
+ * writer of each entry]}; the caller owns both. A rank that fails to write: its
+ * error, and no node. RUNS_ENOTFOUND (nothing set) when the others do not follow
+ * (one rank, or they stopped after a non-finite loss): rank 0 writes alone. */
+int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards);
 
 /* rank 0: tells the other ranks to stop, if they are still following. */
 int runs__dp_stop(void);

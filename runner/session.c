@@ -24,6 +24,7 @@
 #include "runner/coherence.h"
 #include "runner/data.h"
 #include "runner/dp.h"
+#include "runner/dp_loop.h"
 #include "runner/provenance.h"
 #include "runner/rundir.h"
 #include "runner/schedule.h"
@@ -188,8 +189,25 @@ int runs__session_commit_node(session *sess, const char *kind, cJSON *extra, int
         cJSON_Delete(extra);
         return rc;
     }
-    /* a node whose extra carries "tensors" (fork, restart) reuses the parent's
-     * objects: nothing to snapshot, hash or write */
+    /* a data-parallel job: every rank writes its share of the objects now */
+    if (!(extra && cJSON_GetObjectItemCaseSensitive(extra, "tensors"))) {
+        cJSON *tensors = NULL, *shards = NULL;
+        rc = runs__dp_snapshot(sess, &tensors, &shards);
+        if (rc == RUNS_OK) {
+            if (!extra && !(extra = cJSON_CreateObject())) {
+                cJSON_Delete(tensors);
+                cJSON_Delete(shards);
+                return runs_error_set(RUNS_ENOMEM, "out of memory preparing a checkpoint");
+            }
+            cJSON_AddItemToObject(extra, "tensors", tensors);
+            cJSON_AddItemToObject(extra, "shards", shards);
+        } else if (rc != RUNS_ENOTFOUND) {
+            cJSON_Delete(extra);
+            return rc;
+        }
+    }
+    /* a node whose extra carries "tensors" (fork, restart, the ranks' shares)
+     * reuses objects already in the store: nothing to snapshot, hash or write */
     int reuse = extra && cJSON_GetObjectItemCaseSensitive(extra, "tensors");
     runs_commit_job *job = calloc(1, sizeof *job);
     if (!job) {
