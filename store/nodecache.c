@@ -704,8 +704,13 @@ int runs_nodecache_all(runs_nodes *out, runs_store *s)
 int runs_nodecache_rebuild(runs_store *s)
 {
     runs_nodes n;
+    char p[4096];
     int rc = walk_all(&n, s, 0, 2);
     runs_nodecache_free(&n);
+    if (rc) { /* no listing may use a record verify found wrong: the next one rebuilds */
+        cache_path(p, sizeof p, s);
+        unlink(p);
+    }
     return rc;
 }
 

@@ -113,7 +113,8 @@ const runs_node_info *runs_nodecache_find(const runs_nodes *n, const char *id);
 int runs_nodecache_check(size_t *bad, char *msg, size_t msglen, runs_store *s, const char (*ids)[41], size_t n);
 
 /* Rewrites STORE/cache/nodes from the lineage alone (what `runs verify --repair` does
- * with a cache that disagrees); the old file is not read. */
+ * with a cache that disagrees); the old file is not read. When the lineage cannot be
+ * walked the file is removed (and the error returned): the next listing rebuilds it. */
 int runs_nodecache_rebuild(runs_store *s);
 
 /* 1 unless RUNS_NO_NODECACHE is set to something other than "" or "0". */

@@ -12,6 +12,7 @@
 #include "store/gc.h"
 #include "store/internal.h"
 #include "store/lineage.h"
+#include "store/nodecache.h"
 #include "store/object.h"
 #include "store/pool.h"
 #include "store/verify.h"
@@ -331,9 +332,34 @@ done:
     return rc;
 }
 
+/* STORE/cache/nodes against the lineage (store/nodecache.h): a record that disagrees
+ * with its commit is damage of the cache, one line; never a reason to touch the lineage. */
+static void check_nodecache(runs_verify_report *r, runs_store *s, const char (*ids)[41], size_t n, runs_verify_cb cb,
+                            void *ctx)
+{
+    size_t bad = 0;
+    char msg[1024];
+    if (runs_nodecache_check(&bad, msg, sizeof msg, s, ids, n) == 0 && bad)
+        problem(r, cb, ctx, "cache/nodes", msg);
+    runs_error_clear();
+}
+
 int runs_store_repair_refs(size_t *repaired, size_t *unrepaired, runs_store *s, runs_verify_cb cb, void *ctx)
 {
-    return runs__refs_repair(s, cb, ctx, repaired, unrepaired);
+    int rc = runs__refs_repair(s, cb, ctx, repaired, unrepaired);
+    char(*ids)[41] = NULL;
+    size_t n = 0, bad = 0;
+    char msg[1024];
+    /* then the node cache, from the refs as repaired: rewritten when it disagrees */
+    if (rc == 0 && runs_node_all(&ids, &n, s) == 0 &&
+        runs_nodecache_check(&bad, msg, sizeof msg, s, (const char(*)[41])ids, n) == 0 && bad && cb)
+        cb(ctx, "cache/nodes",
+           runs_nodecache_rebuild(s) == 0
+               ? "repaired cache/nodes: rewritten from the lineage"
+               : "removed cache/nodes (it could not be rewritten); the next listing rebuilds it");
+    runs_error_clear();
+    free(ids);
+    return rc;
 }
 
 int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_progress *progress, runs_verify_cb cb,
@@ -409,6 +435,7 @@ int runs_store_verify(runs_verify_report *out, runs_store *s, int all, runs_prog
         if (rc)
             goto done;
     }
+    check_nodecache(&r, s, (const char(*)[41])ids, n, cb, ctx);
     size_t referenced = nu;
     if (all) {
         /* every object file no node references (a sorted copy is searched) */
