@@ -651,64 +651,77 @@ void runs_strings_free(char **v, size_t n)
     free(v);
 }
 
-/* Names of refs matching glob, minus prefix; only names without '/' when flat. */
-static int list_refs(char ***names, size_t *n, runs_store *s, const char *glob, const char *prefix)
+/* Calls fn(ctx, name, r) for each ref of lineage.git directly under prefix
+ * ("refs/heads/", "refs/tags/"), name without the prefix. Deeper names (the per-step
+ * tags RUN/step_N, one per node) are skipped, so they are never peeled. The ref
+ * files are checked for damage first; fn's error ends the walk. */
+static int each_ref(runs_store *s, const char *prefix, int (*fn)(void *ctx, const char *name, git_reference *r),
+                    void *ctx)
 {
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
-    char **v = NULL;
-    size_t cnt = 0, cap = 0, pl = strlen(prefix);
-    int rc = 0;
-    *names = NULL;
-    *n = 0;
-    int g;
+    size_t pl = strlen(prefix);
+    char glob[64];
+    int rc, g;
     if ((rc = runs__refs_first_damage(s, 0)) != 0)
         return rc;
+    snprintf(glob, sizeof glob, "%s*", prefix);
     if (git_reference_iterator_glob_new(&it, s->repo, glob) != 0)
         return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
     while ((g = git_reference_next(&r, it)) == 0) {
         const char *name = git_reference_name(r);
-        if (!strncmp(name, prefix, pl) && !strchr(name + pl, '/')) {
-            if (cnt == cap) {
-                cap = cap ? cap * 2 : 16;
-                char **nv = realloc(v, cap * sizeof *nv);
-                if (!nv) {
-                    rc = runs_error_set(RUNS_ENOMEM, "out of memory listing refs");
-                    goto done;
-                }
-                v = nv;
-            }
-            if (!(v[cnt] = strdup(name + pl))) {
-                rc = runs_error_set(RUNS_ENOMEM, "out of memory listing refs");
-                goto done;
-            }
-            cnt++;
-        }
+        if (!strncmp(name, prefix, pl) && !strchr(name + pl, '/') && (rc = fn(ctx, name + pl, r)) != 0)
+            goto done;
         git_reference_free(r);
         r = NULL;
     }
     /* a ref file libgit2 cannot parse ends the iteration with an error: that is
      * damage to report, not the end of the list */
-    if (g != GIT_ITEROVER) {
+    if (g != GIT_ITEROVER)
         rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
-        goto done;
-    }
-    if (cnt)
-        qsort(v, cnt, sizeof *v, cmp_str);
-    *names = v;
-    *n = cnt;
-    v = NULL;
 done:
     git_reference_free(r);
     git_reference_iterator_free(it);
-    if (v)
-        runs_strings_free(v, cnt);
     return rc;
+}
+
+struct name_list {
+    char **v;
+    size_t n, cap;
+};
+
+static int add_name(void *ctx, const char *name, git_reference *r)
+{
+    struct name_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        char **nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory listing refs");
+        l->v = nv;
+        l->cap = nc;
+    }
+    if (!(l->v[l->n] = strdup(name)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory listing refs");
+    l->n++;
+    return 0;
 }
 
 int runs_run_list(char ***names, size_t *n, runs_store *s)
 {
-    return list_refs(names, n, s, "refs/heads/*", "refs/heads/");
+    struct name_list l = {0};
+    *names = NULL;
+    *n = 0;
+    int rc = each_ref(s, "refs/heads/", add_name, &l);
+    if (rc) {
+        runs_strings_free(l.v, l.n);
+        return rc;
+    }
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, cmp_str);
+    *names = l.v;
+    *n = l.n;
+    return 0;
 }
 
 /* The user tags of id (every user tag when id is NULL), from the one tag map. */
@@ -762,66 +775,53 @@ void runs_tag_map_free(runs_tag_ref *v, size_t n)
     free(v);
 }
 
+struct tag_list {
+    runs_tag_ref *v;
+    size_t n, cap;
+};
+
+static int add_tag(void *ctx, const char *name, git_reference *r)
+{
+    struct tag_list *l = ctx;
+    git_object *o = NULL;
+    if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
+        char what[512];
+        snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)", git_reference_name(r));
+        return runs__git_error(RUNS_ECORRUPT, what);
+    }
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        runs_tag_ref *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) {
+            git_object_free(o);
+            return runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+        }
+        l->v = nv;
+        l->cap = nc;
+    }
+    git_oid_tostr(l->v[l->n].id, 41, git_object_id(o));
+    git_object_free(o);
+    if (!(l->v[l->n].name = strdup(name)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+    l->n++;
+    return 0;
+}
+
 int runs_tag_map(runs_tag_ref **out, size_t *n, runs_store *s)
 {
-    git_reference_iterator *it = NULL;
-    git_reference *r = NULL;
-    runs_tag_ref *v = NULL;
-    size_t cnt = 0, cap = 0;
-    const size_t pl = strlen("refs/tags/");
-    int rc, g;
+    struct tag_list l = {0};
     *out = NULL;
     *n = 0;
-    if ((rc = runs__refs_first_damage(s, 0)) != 0)
+    int rc = each_ref(s, "refs/tags/", add_tag, &l);
+    if (rc) {
+        runs_tag_map_free(l.v, l.n);
         return rc;
-    if (git_reference_iterator_glob_new(&it, s->repo, "refs/tags/*") != 0)
-        return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
-    while ((g = git_reference_next(&r, it)) == 0) {
-        const char *name = git_reference_name(r);
-        git_object *o = NULL;
-        /* per-step tags (RUN/step_N) are one per node: never shown as tags, so never peeled */
-        if (!strncmp(name, "refs/tags/", pl) && !strchr(name + pl, '/')) {
-            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
-                char what[512];
-                snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)", name);
-                rc = runs__git_error(RUNS_ECORRUPT, what);
-                goto done;
-            }
-            if (cnt == cap) {
-                cap = cap ? cap * 2 : 16;
-                runs_tag_ref *nv = realloc(v, cap * sizeof *nv);
-                if (!nv) {
-                    git_object_free(o);
-                    rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
-                    goto done;
-                }
-                v = nv;
-            }
-            git_oid_tostr(v[cnt].id, 41, git_object_id(o));
-            git_object_free(o);
-            if (!(v[cnt].name = strdup(name + pl))) {
-                rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
-                goto done;
-            }
-            cnt++;
-        }
-        git_reference_free(r);
-        r = NULL;
     }
-    if (g != GIT_ITEROVER) {
-        rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
-        goto done;
-    }
-    if (cnt)
-        qsort(v, cnt, sizeof *v, cmp_tag_ref);
-    *out = v;
-    *n = cnt;
-    v = NULL;
-done:
-    git_reference_free(r);
-    git_reference_iterator_free(it);
-    runs_tag_map_free(v, cnt);
-    return rc;
+    if (l.n)
+        qsort(l.v, l.n, sizeof *l.v, cmp_tag_ref);
+    *out = l.v;
+    *n = l.n;
+    return 0;
 }
 
 const runs_tag_ref *runs_tag_map_find(const runs_tag_ref *v, size_t n, const char *id)
