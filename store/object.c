@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "store/internal.h"
 #include "store/pool.h"
+#include "store/publish.h"
 #include "store/sha256.h"
 
 #define CHUNK (2u << 20) /* read+hash granularity: stays in cache between the two */
@@ -329,10 +330,12 @@ static int put_name(int *written, pending *p)
     p->fd = -1;
     if (rc == 0 && rename(p->tmp, p->path) != 0)
         rc = runs_error_sys(RUNS_EIO, "rename", p->path);
-    if (rc)
+    if (rc) {
         unlink(p->tmp);
-    else
+    } else {
         *written = 1;
+        runs__durable_note(RUNS_STEP_RENAME, p->path);
+    }
     p->tmp[0] = '\0';
     return rc;
 }
@@ -360,6 +363,7 @@ static int put_finish(int *written, pending *p)
         put_drop(p);
         return rc;
     }
+    runs__durable_note(RUNS_STEP_FSYNC, p->path);
     return put_name(written, p);
 }
 
@@ -453,21 +457,33 @@ int runs_object_put(runs_oid *out, runs_store *s, const void *data, size_t len)
     return put_known(&written, s, out, data, len, 1);
 }
 
-/* put_many's shared state. Workers hash and write objects (put_begin_stream) and
- * hand each one, still unnamed, to the caller's thread through `ready`; the caller
- * makes what has arrived durable in one batch, then renames it. So the device flushes
- * while the workers are still hashing the next objects, instead of all at the end:
- * on a disk with a volatile cache (a VM's virtio disk) the flush is the slow part. */
+/* put_many's shared state. Hashing workers (a background pool) hash and write each
+ * object (put_begin_stream, which also starts its writeback) and hand it over,
+ * still unnamed, through `ready`. Syncing threads (a second pool, on the caller's
+ * thread and PUT_SYNCERS-1 more) take the handed-over objects in that order and
+ * fsync + rename each one (invariant 1); the touched objects/ab/ directories are
+ * then fsynced once each, in parallel (invariant 2).
+ *
+ * Why fsync per object and not one syncfs per batch (what this did before): syncfs
+ * waits for every dirty page of the whole file system, so a save also paid for what
+ * other programs were writing (the save fell to 0.27-0.37x of a plain write+fsync on
+ * a busy disk), and each batch waited for the pages the workers were still writing.
+ * An fsync waits only for its own file, whose writeback began when it was written;
+ * concurrent fsyncs share the file system's journal commits. Directories: one
+ * fsync each, deduplicated, several at once (one after another they were ~0.3-0.6 s
+ * of a 1.5 GB save, each paying a device flush alone). */
 struct put_job {
     runs_store *s;
     runs_put *items;
-    size_t *order; /* items by size, largest first: the pool's index i is item order[i] */
+    size_t *order; /* items by size, largest first: the hashing pool's index i is item order[i] */
     size_t n;
-    pending *slot;   /* slot[k]: object k, begun by a worker */
+    pending *slot;   /* slot[k]: object k, begun by a worker; fd >= 0 until named or dropped */
     size_t *ready;   /* item indexes in the order their writes finished */
-    size_t nready;   /* entries of ready filled; the caller consumes them in order */
-    size_t inflight; /* begun and not yet finished by the caller: bounds open files */
+    size_t nready;   /* entries of ready filled; the syncing pool's index i is ready[i] */
+    size_t inflight; /* begun and not yet named: bounds open files */
     unsigned char dirs[256];
+    int dir_list[256]; /* the touched directories, for the directory pass */
+    runs_progress *progress;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int rc; /* set by the first failure on either side: both sides stop */
@@ -475,6 +491,7 @@ struct put_job {
 };
 
 #define PUT_INFLIGHT 64 /* objects written but not yet durable (open files) */
+#define PUT_SYNCERS 8   /* fsyncs in flight at once: they wait on the device, not the CPU */
 
 /* Records the first failure; the others stop at their next object. Call with j->mu held. */
 static void put_fail(struct put_job *j, int rc)
@@ -485,9 +502,9 @@ static void put_fail(struct put_job *j, int rc)
     }
 }
 
-/* A pool worker's item: hashes and writes object order[i], then hands it to the
- * caller's thread. Waits while PUT_INFLIGHT objects are not yet durable; once
- * either side failed it begins nothing more. */
+/* A hashing worker's item: hashes and writes object order[i], then hands it to the
+ * syncing side. Waits while PUT_INFLIGHT objects are not yet durable; once either
+ * side failed it begins nothing more. */
 static int put_one(void *ctx, size_t i)
 {
     struct put_job *j = ctx;
@@ -505,70 +522,54 @@ static int put_one(void *ctx, size_t i)
     int rc = put_begin_stream(&j->slot[k], &it->oid, j->s, it->data, it->len);
     pthread_mutex_lock(&j->mu);
     put_fail(j, rc);
-    j->ready[j->nready++] = k; /* a failed one too: the caller cleans its slot */
+    if (rc == 0)
+        j->ready[j->nready++] = k;
+    else
+        j->inflight--; /* put_begin_stream cleaned its slot */
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     return rc;
 }
 
-/* Makes objects ready[from..to) durable with one syncfs() of the store's file system:
- * one journal commit and one device flush for the whole batch, where an fsync per
- * object would pay both per object. */
-static int put_sync_batch(struct put_job *j, size_t from, size_t to)
+/* A syncing thread's item: waits for the i-th object handed over, makes it durable
+ * and names it (put_finish: fsync, then rename). Stops (RUNS_E* with the first
+ * failure's message) once either side failed. */
+static int sync_one(void *ctx, size_t i)
 {
-    for (size_t i = from; i < to; i++) {
-        int fd = j->slot[j->ready[i]].fd;
-        if (fd >= 0) {
-            if (syncfs(fd) != 0)
-                return runs_error_sys(RUNS_EIO, "syncfs", j->s->dir);
-            return 0;
-        }
+    struct put_job *j = ctx;
+    pthread_mutex_lock(&j->mu);
+    while (j->rc == 0 && i >= j->nready)
+        pthread_cond_wait(&j->cv, &j->mu);
+    if (j->rc != 0) {
+        int rc = runs_error_set(j->rc, "%s", j->msg);
+        pthread_mutex_unlock(&j->mu);
+        return rc;
     }
-    return 0; /* all dedup: nothing was written */
+    size_t k = j->ready[i];
+    pthread_mutex_unlock(&j->mu);
+    int rc = put_finish(&j->items[k].written, &j->slot[k]);
+    pthread_mutex_lock(&j->mu);
+    put_fail(j, rc);
+    j->inflight--;
+    if (rc == 0) {
+        unsigned d = 0;
+        sscanf(j->items[k].oid.hex, "%2x", &d);
+        j->dirs[d & 255] = 1;
+        if (j->progress)
+            runs_progress_add(j->progress, j->items[k].len);
+    }
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return rc;
 }
 
-/* The caller's side of put_many: as the workers hand objects over, makes each batch
- * durable and names its objects, until every item is handed over or one failed.
- * Waiting on the device here, the workers keep hashing: the flush of one batch
- * overlaps the writing of the next. Returns how many of ready it consumed; the
- * rest (handed over after a failure stopped it) are the caller's to drop. */
-static size_t put_finisher(struct put_job *j, runs_progress *progress)
+/* A syncing thread's item in the directory pass: fsyncs objects/<dir_list[i]>/. */
+static int sync_dir_one(void *ctx, size_t i)
 {
-    size_t taken = 0;
-    pthread_mutex_lock(&j->mu);
-    for (;;) {
-        while (taken == j->nready && j->nready < j->n && j->rc == 0)
-            pthread_cond_wait(&j->cv, &j->mu);
-        if (taken == j->nready)
-            break; /* all handed over, or a failure: runs_object_put_many drops the stragglers */
-        size_t from = taken, to = j->nready;
-        int rc = j->rc;
-        taken = to;
-        pthread_mutex_unlock(&j->mu);
-        if (rc == 0)
-            rc = put_sync_batch(j, from, to);
-        for (size_t i = from; i < to; i++) {
-            size_t k = j->ready[i];
-            if (rc != 0)
-                put_drop(&j->slot[k]);
-            else
-                rc = put_name(&j->items[k].written, &j->slot[k]);
-        }
-        pthread_mutex_lock(&j->mu);
-        put_fail(j, rc);
-        j->inflight -= to - from;
-        for (size_t i = from; i < to && rc == 0; i++) {
-            size_t k = j->ready[i];
-            unsigned d = 0;
-            sscanf(j->items[k].oid.hex, "%2x", &d);
-            j->dirs[d & 255] = 1;
-            if (progress)
-                runs_progress_add(progress, j->items[k].len);
-        }
-        pthread_cond_broadcast(&j->cv);
-    }
-    pthread_mutex_unlock(&j->mu);
-    return taken;
+    struct put_job *j = ctx;
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/objects/%02x", j->s->dir, j->dir_list[i]);
+    return runs__fsync_dir(p);
 }
 
 static struct put_job *sort_job;
@@ -585,10 +586,11 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
         return rc;
     struct put_job j;
     memset(&j, 0, sizeof j);
-    int nt = runs__threads(n);
+    int nt = runs__threads(n), locks = 0;
     j.s = s;
     j.items = items;
     j.n = n;
+    j.progress = progress;
     j.order = malloc(n * sizeof *j.order);
     j.ready = malloc(n * sizeof *j.ready);
     j.slot = malloc(n * sizeof *j.slot);
@@ -599,6 +601,7 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     for (size_t i = 0; i < n; i++) {
         j.order[i] = i;
         j.slot[i].fd = -1;
+        j.slot[i].tmp[0] = '\0';
         items[i].written = 0;
     }
     /* largest first, so the last worker to finish is not stuck with a big one */
@@ -609,37 +612,37 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     pthread_mutex_unlock(&sort_mu);
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.cv, NULL);
-    /* the workers hash (CPU); this thread mostly waits on syncfs (device) */
+    locks = 1;
+    /* the hashing pool works on the CPU; this thread and the syncing pool wait on
+     * the device, each fsync overlapping the hashing of the objects after it */
     runs_pool *pool = NULL;
-    rc = runs_pool_start(&pool, n, nt, put_one, &j);
-    if (rc == 0) {
-        size_t taken = put_finisher(&j, progress);
-        int prc = runs_pool_wait(pool);
-        /* objects handed over after the finisher stopped on a failure */
-        for (size_t i = taken; i < j.nready; i++)
-            put_drop(&j.slot[j.ready[i]]);
-        if (prc != 0)
-            rc = prc; /* the lowest failing object (by size order), with its message */
-        else if (j.rc != 0)
-            rc = runs_error_set(j.rc, "%s", j.msg);
-    }
-    pthread_cond_destroy(&j.cv);
-    pthread_mutex_destroy(&j.mu);
+    if ((rc = runs_pool_start(&pool, n, nt, put_one, &j)) != 0)
+        goto done;
+    int src = runs_pool_run(n, PUT_SYNCERS, sync_one, &j);
+    /* the hashing side's error first (the lowest failing object by size order, with
+     * its message): a syncing thread that stopped on it only repeats it */
+    int prc = runs_pool_wait(pool);
+    if ((rc = prc ? prc : src) != 0)
+        goto done;
+    /* invariant 2: every renamed object's directory entry is durable before we return */
+    size_t nd = 0;
+    for (int d = 0; d < 256; d++)
+        if (j.dirs[d])
+            j.dir_list[nd++] = d;
+    if ((rc = runs_pool_run(nd, PUT_SYNCERS, sync_dir_one, &j)) != 0)
+        goto done;
+done:
     if (rc != 0) {
+        /* objects handed over but never named: their temp files go */
+        for (size_t i = 0; locks && i < n; i++)
+            put_drop(&j.slot[i]);
         for (size_t i = 0; i < n; i++)
             items[i].written = 0;
-        goto done;
     }
-    /* invariant 2: every renamed object's directory entry is durable before we return */
-    for (int d = 0; d < 256; d++) {
-        if (!j.dirs[d])
-            continue;
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/objects/%02x", s->dir, d);
-        if ((rc = runs__fsync_dir(p)) != 0)
-            goto done;
+    if (locks) {
+        pthread_cond_destroy(&j.cv);
+        pthread_mutex_destroy(&j.mu);
     }
-done:
     free(j.order);
     free(j.ready);
     free(j.slot);

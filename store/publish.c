@@ -29,6 +29,21 @@ struct runs_publish {
     char path[PATH_MAX];
 };
 
+static runs_durable_hook durable_hook;
+static void *durable_ctx;
+
+void runs_publish_set_hook(runs_durable_hook hook, void *ctx)
+{
+    durable_ctx = ctx;
+    durable_hook = hook;
+}
+
+void runs__durable_note(runs_durable_step step, const char *path)
+{
+    if (durable_hook)
+        durable_hook(durable_ctx, step, path);
+}
+
 int runs__write_all(int fd, const void *buf, size_t len, const char *path)
 {
     const char *p = buf;
@@ -60,6 +75,8 @@ int runs__fsync_dir(const char *dir)
      * as durable as they get */
     if (fsync(fd) != 0 && errno != EINVAL)
         rc = runs_error_sys(RUNS_EIO, "fsync directory", dir);
+    else
+        runs__durable_note(RUNS_STEP_FSYNC_DIR, dir);
     close(fd);
     return rc;
 }
@@ -117,9 +134,12 @@ static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t 
         rc = runs_error_sys(RUNS_EIO, "chmod", path);
         goto done;
     }
-    if (durable && fsync(fd) != 0) {
-        rc = runs_error_sys(RUNS_EIO, "fsync", path);
-        goto done;
+    if (durable) {
+        if (fsync(fd) != 0) {
+            rc = runs_error_sys(RUNS_EIO, "fsync", path);
+            goto done;
+        }
+        runs__durable_note(RUNS_STEP_FSYNC, path);
     }
     int closed = f ? fclose(f) : close(fd);
     f = NULL;
@@ -133,6 +153,8 @@ static int finish(int fd, FILE *f, char tmp[PATH_MAX], const char *path, mode_t 
         goto done;
     }
     tmp[0] = '\0';
+    if (durable)
+        runs__durable_note(RUNS_STEP_RENAME, path);
     rc = durable ? runs__fsync_parent(path) : 0;
 done:
     if (f)

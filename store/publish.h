@@ -76,4 +76,23 @@ int runs_file_write_atomic_mode(const char *path, const void *data, size_t len, 
  * where two fsyncs a second cost more than the file is worth). */
 int runs_file_write_advisory(const char *path, const void *data, size_t len);
 
+/* ---- test seam: the durable steps, in the order they happen ----
+ *
+ * The store's durability order (invariants 1-3 in store/store.c: an object's bytes
+ * before its name, its name before its directory, every object before the manifest,
+ * the manifest before any ref) is otherwise seen only by the crash test. A hook set
+ * here is told of each step as it completes: RUNS_STEP_FSYNC (the bytes meant for
+ * path are durable; path is the final name, the temp file is not named yet),
+ * RUNS_STEP_RENAME (path now has them), RUNS_STEP_FSYNC_DIR (directory path is
+ * durable). Objects (store/object.c) and every file written through this header
+ * report; libgit2's own writes (the manifest commit) and the reflog's append do not.
+ * The hook may be called from several threads at once (put_many): it locks what it
+ * records. For tests: set it while no store is writing; NULL removes it. */
+typedef enum { RUNS_STEP_FSYNC = 1, RUNS_STEP_RENAME, RUNS_STEP_FSYNC_DIR } runs_durable_step;
+typedef void (*runs_durable_hook)(void *ctx, runs_durable_step step, const char *path);
+void runs_publish_set_hook(runs_durable_hook hook, void *ctx);
+
+/* Library-internal: reports one step to the hook (nothing when none is set). */
+void runs__durable_note(runs_durable_step step, const char *path);
+
 #endif

@@ -1,11 +1,15 @@
 /* tests/unit/test_store_object.c — objects: round trips, dedup, verification on
- * every read path, put_many, modes, init/open errors, name checks, locks. */
+ * every read path, put_many, modes, init/open errors, name checks, locks, and the
+ * order of a commit's durable steps (objects, then manifest, then refs). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
+
+#include "store/publish.h"
 
 #include "tests/unit/store_test_util.h"
 
@@ -237,6 +241,128 @@ static void test_stale_ref_lock_is_broken(void **state)
     scratch_close(&x);
 }
 
+/* ---- the durability order, seen through publish.h's hook ---- */
+
+typedef struct {
+    runs_durable_step step;
+    char path[600];
+    int loose; /* lineage.git's loose objects (blob, tree, commit) when the step completed */
+} step_rec;
+
+typedef struct {
+    pthread_mutex_t mu;
+    char git_objects[400];
+    step_rec e[512];
+    int n;
+} step_log;
+
+/* Files in lineage.git/objects/??/: what libgit2 has written of the manifest commit. */
+static int count_loose(const char *objects)
+{
+    int n = 0;
+    DIR *d = opendir(objects);
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strlen(e->d_name) != 2)
+            continue;
+        char sub[700];
+        snprintf(sub, sizeof sub, "%s/%s", objects, e->d_name);
+        DIR *s = opendir(sub);
+        for (struct dirent *f; s && (f = readdir(s)) != NULL;)
+            n += f->d_name[0] != '.';
+        if (s)
+            closedir(s);
+    }
+    closedir(d);
+    return n;
+}
+
+/* The hook: called from put_many's threads too, hence the lock. */
+static void record_step(void *ctx, runs_durable_step step, const char *path)
+{
+    step_log *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    if (l->n < (int)(sizeof l->e / sizeof l->e[0])) {
+        l->e[l->n].step = step;
+        snprintf(l->e[l->n].path, sizeof l->e[l->n].path, "%s", path);
+        l->e[l->n].loose = count_loose(l->git_objects);
+        l->n++;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Index of the first step of kind `step` at or after `from` whose path is `path`
+ * (prefix: path is a prefix of the recorded one), or -1. */
+static int find_step(const step_log *l, int from, runs_durable_step step, const char *path, int prefix)
+{
+    for (int i = from; i < l->n; i++)
+        if (l->e[i].step == step &&
+            (prefix ? strncmp(l->e[i].path, path, strlen(path)) == 0 : strcmp(l->e[i].path, path) == 0))
+            return i;
+    return -1;
+}
+
+static void test_commit_durability_order(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    step_log *l = calloc(1, sizeof *l);
+    assert_non_null(l);
+    pthread_mutex_init(&l->mu, NULL);
+    snprintf(l->git_objects, sizeof l->git_objects, "%s/lineage.git/objects", x.dir);
+    int loose0 = count_loose(l->git_objects);
+    assert_true(loose0 >= 0);
+
+    runs_tensor t[6];
+    float buf[3 * 96];
+    make_tensors(t, buf, 7);
+    cJSON *m = make_manifest("start", "main", 0, NULL);
+    char id[41];
+    runs_publish_set_hook(record_step, l);
+    int rc = runs_node_commit(id, x.s, m, t, 6);
+    runs_publish_set_hook(NULL, NULL);
+    cJSON_Delete(m);
+    assert_int_equal(rc, 0);
+
+    /* each object: bytes durable, then named, then its directory durable
+     * (invariants 1 and 2), and no part of the manifest commit written yet */
+    int last_object_step = -1;
+    for (int k = 0; k < 6; k++) {
+        runs_oid o;
+        char obj[600], dir[600];
+        assert_int_equal(runs_sha256_hex(&o, t[k].data, t[k].bytes), 0);
+        snprintf(obj, sizeof obj, "%s/objects/%.2s/%s", x.dir, o.hex, o.hex + 2);
+        snprintf(dir, sizeof dir, "%s/objects/%.2s", x.dir, o.hex);
+        int f = find_step(l, 0, RUNS_STEP_FSYNC, obj, 0);
+        int r = find_step(l, 0, RUNS_STEP_RENAME, obj, 0);
+        assert_true(f >= 0);
+        assert_true(r > f);
+        int d = find_step(l, r + 1, RUNS_STEP_FSYNC_DIR, dir, 0);
+        assert_true(d > r);
+        if (d > last_object_step)
+            last_object_step = d;
+    }
+    for (int i = 0; i <= last_object_step; i++)
+        assert_int_equal(l->e[i].loose, loose0);
+
+    /* the refs come last: the first ref step finds the manifest's blob, tree and
+     * commit on disk already (libgit2 fsyncs them), and every object durable */
+    char refs[400];
+    snprintf(refs, sizeof refs, "%s/lineage.git/refs/", x.dir);
+    int first_ref = find_step(l, 0, RUNS_STEP_FSYNC, refs, 1);
+    assert_true(first_ref > last_object_step);
+    assert_true(l->e[first_ref].loose >= loose0 + 3);
+    char head[400];
+    snprintf(head, sizeof head, "%s/lineage.git/refs/heads/main", x.dir);
+    int hf = find_step(l, 0, RUNS_STEP_FSYNC, head, 0), hr = find_step(l, 0, RUNS_STEP_RENAME, head, 0);
+    assert_true(hf >= first_ref);
+    assert_true(hr > hf);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_gc_lock_excludes_writers),
         cmocka_unit_test(test_stale_ref_lock_is_broken),
+        cmocka_unit_test(test_commit_durability_order),
     };
     return cmocka_run_group_tests_name("store_object", tests, NULL, NULL);
 }
