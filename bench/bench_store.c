@@ -2,12 +2,16 @@
  * (weights + adam_m + adam_v, one object per tensor, ~1.5 GB), against baselines
  * measured in the same run on the same bytes and the same file system:
  *   save    = runs_node_commit (hash + write + fsync + rename + commit)
- *             vs one plain write() + fsync() of all the bytes into one file;
+ *             vs one plain write() + fsync() of all the bytes into one file,
+ *             BENCH_REPS pairs (default 5): each pair's ratio, their median and range;
  *   restore = runs_node_load_group x3 (read + SHA-256 verify) into reused buffers
  *             vs one plain read() + SHA-256 of that file, single-threaded;
  *   fork    = runs_node_commit of a node reusing every object (time, object bytes).
  * Reads are from the page cache in both cases (the bytes were just written).
- * Env: BENCH_DIR (default $TMPDIR or /tmp), BENCH_LAYERS (default 12). Not a test.
+ * The load average is printed at the start and the end: on a shared machine a
+ * ratio means little without it.
+ * Env: BENCH_DIR (default $TMPDIR or /tmp), BENCH_LAYERS (default 12), BENCH_REPS
+ * (1..20, default 5). Not a test.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -43,6 +47,84 @@ static void *big(size_t n)
     madvise(p, n, MADV_HUGEPAGE);
     memset(p, 0, n); /* first touch here, not inside a timed region */
     return p;
+}
+
+#define MAX_REPS 20
+
+/* The first line of /proc/loadavg (1, 5, 15 minutes), for the report. */
+static const char *loadavg(void)
+{
+    static char buf[128];
+    FILE *f = fopen("/proc/loadavg", "r");
+    snprintf(buf, sizeof buf, "?");
+    if (f) {
+        if (fgets(buf, sizeof buf, f)) {
+            char *e = buf;
+            for (int sp = 0; *e && sp < 3; e++)
+                sp += *e == ' ';
+            if (e > buf && e[-1] == ' ')
+                e[-1] = '\0';
+        }
+        fclose(f);
+    }
+    return buf;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median of v[0..n) (a sorted copy; v keeps its order). */
+static double median(const double *v, int n)
+{
+    double w[MAX_REPS];
+    memcpy(w, v, sizeof *v * (size_t)n);
+    qsort(w, (size_t)n, sizeof *w, cmp_double);
+    return n % 2 ? w[n / 2] : (w[n / 2 - 1] + w[n / 2]) / 2;
+}
+
+/* The baseline: one plain write() + fsync() of the bytes into a new file at path.
+ * Seconds, or -1 after a message. */
+static double plain_save(const char *path, const void *src, size_t total)
+{
+    unlink(path);
+    double t0 = now();
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        perror(path);
+        return -1;
+    }
+    for (size_t o = 0; o < total;) {
+        ssize_t w = write(fd, (const char *)src + o, total - o > (1u << 30) ? (1u << 30) : total - o);
+        if (w <= 0) {
+            perror("write");
+            close(fd);
+            return -1;
+        }
+        o += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        perror("fsync");
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return now() - t0;
+}
+
+static cJSON *start_manifest(void)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "schema", "runs.manifest/1");
+    cJSON_AddStringToObject(m, "kind", "start");
+    cJSON_AddStringToObject(m, "run", "bench");
+    cJSON_AddNumberToObject(m, "step", 0);
+    cJSON_AddNumberToObject(m, "tokens", 0);
+    cJSON_AddNullToObject(m, "parent");
+    cJSON_AddObjectToObject(m, "config");
+    return m;
 }
 
 typedef struct {
@@ -86,6 +168,11 @@ int main(void)
 {
     const char *base = getenv("BENCH_DIR") ? getenv("BENCH_DIR") : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     int layers = getenv("BENCH_LAYERS") ? atoi(getenv("BENCH_LAYERS")) : 12;
+    int reps = getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 5;
+    if (reps < 1 || reps > MAX_REPS || layers < 0 || layers > 1000) {
+        fprintf(stderr, "bench_store: BENCH_REPS must be 1..%d and BENCH_LAYERS 0..1000\n", MAX_REPS);
+        return 1;
+    }
     const int C = 768, V = 50257, T = 1024;
     tdesc *td = calloc((size_t)layers * 12 + 8, sizeof *td);
     size_t nt = 0;
@@ -147,36 +234,53 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    printf("checkpoint: %zu params x 3 groups = %.3f GB in %zu tensors, store %s, %ld cpus\n", params, total / 1e9,
-           3 * nt, dir, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("checkpoint: %zu params x 3 groups = %.3f GB in %zu tensors, store %s, %ld cpus, load %s\n", params,
+           total / 1e9, 3 * nt, dir, sysconf(_SC_NPROCESSORS_ONLN), loadavg());
 
-    /* baseline save: plain write + fsync of the same bytes into one file; best of
-     * two, so the baseline is not flattered by a cold first pass */
+    /* save: REPS pairs of (plain write+fsync, runs_node_commit into a fresh store),
+     * the pair's order alternating so a load change hits both sides alike; the ratio
+     * of each pair, then their median and range (one pair says little on a shared disk) */
     char plain[4200];
     snprintf(plain, sizeof plain, "%s/plain.bin", dir);
-    double base_save = 1e9, t0;
-    int fd;
-    for (int rep = 0; rep < 2; rep++) {
-        unlink(plain);
-        t0 = now();
-        fd = open(plain, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        for (size_t o = 0; o < total;) {
-            ssize_t w = write(fd, (char *)src + o, total - o > (1u << 30) ? (1u << 30) : total - o);
-            if (w <= 0) {
-                perror("write");
+    runs_store *s = NULL;
+    char id[41], fid[41];
+    cJSON *m = NULL;
+    double ratio[MAX_REPS], tsave[MAX_REPS], tbase[MAX_REPS], t0;
+    for (int rep = 0; rep < reps; rep++) {
+        for (int side = 0; side < 2; side++) {
+            if ((side ^ (rep & 1)) == 0) {
+                if ((tbase[rep] = plain_save(plain, src, total)) < 0)
+                    return 1;
+                unlink(plain);
+                continue;
+            }
+            runs_store_free(s);
+            s = NULL;
+            char cmd[20000];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s/objects' '%s/lineage.git' '%s/tmp' '%s/locks'", dir, dir, dir, dir);
+            if (system(cmd) != 0)
+                return 1;
+            if (runs_store_init(dir) || runs_store_open(&s, dir)) {
+                fprintf(stderr, "bench_store: %s\n", runs_error_message());
                 return 1;
             }
-            o += (size_t)w;
+            cJSON_Delete(m);
+            m = start_manifest();
+            t0 = now();
+            if (runs_node_commit(id, s, m, t, 3 * nt)) {
+                fprintf(stderr, "bench_store: %s\n", runs_error_message());
+                return 1;
+            }
+            tsave[rep] = now() - t0;
         }
-        fsync(fd);
-        close(fd);
-        if (now() - t0 < base_save)
-            base_save = now() - t0;
+        ratio[rep] = tbase[rep] / tsave[rep];
     }
 
-    /* baseline restore: plain read + SHA-256 of that file, single-threaded */
+    /* baseline restore: plain read + SHA-256 of the same bytes, single-threaded */
+    if (plain_save(plain, src, total) < 0)
+        return 1;
     t0 = now();
-    fd = open(plain, O_RDONLY);
+    int fd = open(plain, O_RDONLY);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     EVP_DigestInit_ex(c, EVP_sha256(), NULL);
     for (size_t o = 0; o < total;) {
@@ -196,45 +300,6 @@ int main(void)
     close(fd);
     double base_restore = now() - t0;
     unlink(plain);
-
-    /* save through the store: best of two fresh stores, like the baseline */
-    runs_store *s = NULL;
-    char id[41], fid[41];
-    double save = 1e9, save_first = 0;
-    cJSON *m = NULL;
-    for (int rep = 0; rep < 2; rep++) {
-        if (rep) {
-            runs_store_free(s);
-            s = NULL;
-            char cmd[20000];
-            snprintf(cmd, sizeof cmd, "rm -rf '%s/objects' '%s/lineage.git' '%s/tmp' '%s/locks'", dir, dir, dir, dir);
-            if (system(cmd) != 0)
-                return 1;
-        }
-        if (runs_store_init(dir) || runs_store_open(&s, dir)) {
-            fprintf(stderr, "bench_store: %s\n", runs_error_message());
-            return 1;
-        }
-        cJSON_Delete(m);
-        m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "schema", "runs.manifest/1");
-        cJSON_AddStringToObject(m, "kind", "start");
-        cJSON_AddStringToObject(m, "run", "bench");
-        cJSON_AddNumberToObject(m, "step", 0);
-        cJSON_AddNumberToObject(m, "tokens", 0);
-        cJSON_AddNullToObject(m, "parent");
-        cJSON_AddObjectToObject(m, "config");
-        t0 = now();
-        if (runs_node_commit(id, s, m, t, 3 * nt)) {
-            fprintf(stderr, "bench_store: %s\n", runs_error_message());
-            return 1;
-        }
-        double el = now() - t0;
-        if (rep == 0)
-            save_first = el;
-        if (el < save)
-            save = el;
-    }
 
     /* restore: the three groups into reused buffers, verified */
     cJSON *back = NULL;
@@ -270,13 +335,21 @@ int main(void)
     uint64_t after = dir_bytes(objects);
 
     double gb = total / 1e9;
-    printf("save     %.3f s  %.2f GB/s   baseline write+fsync %.2f GB/s   ratio %.2f  (target >= 0.8; first pass %.2f "
-           "GB/s)\n",
-           save, gb / save, gb / base_save, base_save / save, gb / save_first);
+    for (int rep = 0; rep < reps; rep++)
+        printf("save %d/%d  %.3f s  %.2f GB/s   baseline write+fsync %.3f s  %.2f GB/s   ratio %.2f\n", rep + 1, reps,
+               tsave[rep], gb / tsave[rep], tbase[rep], gb / tbase[rep], ratio[rep]);
+    double lo = ratio[0], hi = ratio[0];
+    for (int rep = 1; rep < reps; rep++) {
+        lo = ratio[rep] < lo ? ratio[rep] : lo;
+        hi = ratio[rep] > hi ? ratio[rep] : hi;
+    }
+    printf("save     ratio median %.2f  range %.2f-%.2f over %d runs  (target: median >= 0.9)  save median %.2f GB/s\n",
+           median(ratio, reps), lo, hi, reps, gb / median(tsave, reps));
     printf("restore  %.3f s  %.2f GB/s   baseline read+SHA-256 %.2f GB/s   ratio %.2f  (target >= 0.8)\n", restore,
            gb / restore, gb / base_restore, base_restore / restore);
     printf("fork     %.2f ms  object bytes written %llu  (target < 20 ms, 0 bytes)\n", fork * 1e3,
            (unsigned long long)(after - before));
+    printf("load average at the end: %s\n", loadavg());
     cJSON_Delete(m);
     cJSON_Delete(fm);
     cJSON_Delete(back);
