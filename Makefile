@@ -206,8 +206,13 @@ corpus: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/build-corpus.sh
 
+# Where mpicc was found, bench_startup compares `runs` with the same commit built
+# without MPI (MPI=0 into $(B)/nompi/; it finds $(B)/nompi/runs next to $(B)/runs).
 bench: deps
 	@$(MAKE) --no-print-directory all
+ifneq ($(strip $(MPICC)),)
+	@$(MAKE) --no-print-directory -s B=$(B)/nompi MPI=0 $(B)/nompi/runs
+endif
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # make test-emu: the CUDA backend's kernels on a CPU emulation of the CUDA runtime and
