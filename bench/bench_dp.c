@@ -10,9 +10,14 @@
  *
  * Each configuration trains S1 and S2 steps from scratch (`runs start --steps`); its
  * tokens/s is (S2 - S1) x batch tokens over the difference of the wall times, so
- * start-up (mpirun's, the store's, the first checkpoint) cancels. The best of ROUNDS
+ * start-up (mpirun's, the store's, the first checkpoint) cancels. Checkpoint saves:
+ * one node's objects (3 x 48 tensors of 256 KiB, 38 MB) written by one process, as
+ * the committer of a one-rank run does, against two processes writing half each at
+ * the same time, as the ranks of a 2-rank job do (runner/dp_loop.h); the write path
+ * alone (no MPI, no training), best of 2 x ROUNDS, alternating. The best of ROUNDS
  * for each; the configurations alternate so a load change hits both. Skips (exit 0,
  * one line) where the build has no MPI or mpirun is missing. Not a test. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +28,13 @@
 #include <cJSON.h>
 
 #include "common/file.h"
+#include "store/object.h"
+#include "store/store.h"
 
 enum { S1 = 5, S2 = 35, B = 8, T = 64 };
+
+/* the checkpoint write: NT tensors of TB bytes in each of the 3 groups */
+enum { NT = 48, TB = 256 * 256 * 4 };
 
 static double now_s(void)
 {
@@ -44,6 +54,56 @@ static double sh(const char *fmt, const char *a, const char *b, long c)
     double t0 = now_s();
     int st = system(cmd);
     return st == 0 ? now_s() - t0 : -1;
+}
+
+/* One checkpoint's objects written into a fresh store by `procs` processes at once,
+ * each its share (every procs-th object, as runner/dp_loop.c shares out equal
+ * sizes) with runs_object_put_many, the call the committer and each rank make;
+ * seconds from the first fork to the last exit, -1 on failure. salt makes every
+ * round's bytes new (no object is already there). */
+static double save_once(int procs, int salt)
+{
+    char sd[300];
+    snprintf(sd, sizeof sd, "%s/store-%d", dir, salt);
+    if (runs_store_init(sd))
+        return -1;
+    size_t n = 3 * NT;
+    float *data = malloc(n * (size_t)TB);
+    if (!data)
+        return -1;
+    uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(salt + 1);
+    for (size_t i = 0; i < n * (size_t)TB / sizeof(float); i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        data[i] = (float)(x >> 40) / (float)(1 << 24);
+    }
+    double t0 = now_s();
+    pid_t kids[2];
+    int ok = 1;
+    for (int p = 0; p < procs; p++) {
+        if ((kids[p] = fork()) == 0) {
+            runs_store *s = NULL;
+            runs_put items[3 * NT];
+            size_t k = 0;
+            for (size_t j = (size_t)p; j < n; j += (size_t)procs, k++) {
+                memset(&items[k], 0, sizeof items[k]);
+                items[k].data = (const char *)data + j * TB;
+                items[k].len = TB;
+            }
+            int rc = runs_store_open(&s, sd) || runs_object_put_many(s, items, k, NULL);
+            runs_store_free(s);
+            _exit(rc ? 1 : 0);
+        }
+        if (kids[p] < 0)
+            ok = 0;
+    }
+    for (int p = 0; p < procs; p++) {
+        int st;
+        if (kids[p] <= 0 || waitpid(kids[p], &st, 0) != kids[p] || !WIFEXITED(st) || WEXITSTATUS(st))
+            ok = 0;
+    }
+    double t = now_s() - t0;
+    free(data);
+    return ok ? t : -1;
 }
 
 static int setup(void)
@@ -154,6 +214,18 @@ int main(int argc, char **argv)
             if (c == 1)
                 share = ranks_field(n2, "reduce_share");
         }
+    double kbest[2] = {1e30, 1e30};
+    for (int r = 0; r < rounds * 2; r++)
+        for (int i = 0; i < 2; i++) {
+            int c = (r % 2) ? 1 - i : i;
+            double t = save_once(c + 1, r * 2 + c);
+            if (t < 0) {
+                fprintf(stderr, "bench_dp: writing a checkpoint's objects failed\n");
+                goto done;
+            }
+            if (t < kbest[c])
+                kbest[c] = t;
+        }
     double tok = (double)(S2 - S1) * B * T * 2;
     double load[3] = {0};
     if (getloadavg(load, 3) < 0)
@@ -162,8 +234,13 @@ int main(int argc, char **argv)
            B * T * 2, S1, S2, rounds);
     printf("  1 rank  x 2 threads (grad_accum 2)  %9.0f tokens/s\n", tok / best[0]);
     printf("  2 ranks x 1 thread  (mpirun -np 2)  %9.0f tokens/s\n", tok / best[1]);
-    printf("  ratio 2 ranks / 1 rank %.2f; all-reduce %.0f%% of a 2-rank step (rank 0's view); load %.2f\n",
-           best[1] > 0 ? best[0] / best[1] : 0, 100 * share, load[0]);
+    printf("  ratio 2 ranks / 1 rank %.2f; all-reduce %.0f%% of a 2-rank step (rank 0's view)\n",
+           best[1] > 0 ? best[0] / best[1] : 0, 100 * share);
+    printf("bench_dp: one node's objects (%d tensors of %d KiB, %.0f MB), fresh store each, best of %d\n", 3 * NT,
+           TB / 1024, 3.0 * NT * TB / 1e6, rounds * 2);
+    printf("  1 process writes every object          %8.3f s\n", kbest[0]);
+    printf("  2 processes write half each, at once   %8.3f s\n", kbest[1]);
+    printf("  ratio 1 rank / 2 ranks %.2f; load average %.2f\n", kbest[1] > 0 ? kbest[0] / kbest[1] : 0, load[0]);
     rc = 0;
 done:;
     char rm[300];
