@@ -43,8 +43,10 @@ window.addEventListener('load', function () {
     var src = svg.closest('[data-src]').dataset.src, at = src + ' chart ' + ci + ': ';
     var c = v[src] = v[src] || {charts: 0, labels: 0, legend: 0, narrow: 0};
     c.charts++;
-    var R = rect(svg), F = rect(fr);
-    if (svg.parentElement.classList.contains('charts') && R.x1 - R.x0 < 0.98 * svg.parentElement.clientWidth) c.narrow++;
+    /* the chart's area is its white background: a nested <svg>'s own box grows with
+     * what overflows it, so it cannot tell what leaves the chart */
+    var R = rect(svg.querySelector(':scope > rect[fill="white"]')), F = rect(fr);
+    if (svg.parentElement.classList.contains('charts') && rect(svg).x1 - rect(svg).x0 < 0.98 * svg.parentElement.clientWidth) c.narrow++;
     /* text to check; the fallback finds legend entries of older output (swatch + text) */
     var els = [].slice.call(svg.querySelectorAll(':scope > .title, :scope > .axis-label, :scope > .marker-label,' +
         ':scope > .legend-item, :scope > .legend, :scope > line[stroke-width="2"] + text'));
