@@ -192,9 +192,10 @@ for name in ("broken", "broken-loss-gate-only", "fixed", "fixed-loss-gate-only")
     if not ss:
         continue
     if name.startswith("fixed"):
-        # the first audit, one from the middle, the last
+        # the first audit, the audits with a low sample (up to 3), the last
         steps_ = sorted({s["step"] for s in ss})
-        pick = {steps_[0], steps_[len(steps_) // 2], steps_[-1]}
+        lowsteps = sorted({s["step"] for s in ss if s["score"] < r["bts"]["threshold"]})[:3]
+        pick = {steps_[0], steps_[-1], *lowsteps}
         idx = [i for i, s in enumerate(ss) if s["step"] in pick]
     else:
         idx = list(range(min(len(ss), 8)))
@@ -246,21 +247,27 @@ if order[0][0] < order[1][0] < 10**9:
 elif order[0][0] == order[1][0] < 10**9:
     P(f"- Both gates fire at the same step ({order[0][0]}).")
 fl = R["fixed-loss-gate-only"]
+lows = [(x, t) for x, t in zip(f["bts"]["samples"], f["samples"]) if x["score"] < f["bts"]["threshold"]]
+eot = [t for x, t in lows if len(t["text"].replace("<|endoftext|>", "")) * 2 < len(t["text"])]
+EOT = (f" {len(eot)} of those {len(lows)} are more than half `<|endoftext|>` by characters (the sampler does "
+       "not stop at the end-of-text token, so a model that predicts it often writes runs of it)." if lows else "")
 if f["rc"] == 0 and not f["bts"]["fired"] and not f["btl"]["fired"]:
-    low = min((s["score"] for s in f["bts"]["samples"]), default=None)
+    sc = [s["score"] for s in f["bts"]["samples"]]
+    nlow = sum(1 for x in sc if x < f["bts"]["threshold"])
+    run_, best = 0, 0
+    for x in sc:
+        run_ = run_ + 1 if x < f["bts"]["threshold"] else 0
+        best = max(best, run_)
     P(f"- **The fixed config runs to step {f['tip']['step']}** (exit 0); neither gate would have "
-      f"fired on its logs (lowest sample score {fmt(low, '%.0f')}, highest loss EMA / best "
-      f"{fmt(f['btl'].get('worst_ratio'), '%.2f')}).")
+      f"fired on its logs: {nlow} of its {len(sc)} samples score below {f['bts']['threshold']} (lowest "
+      f"{fmt(min(sc, default=None), '%.0f')}), at most {best} in a row against a patience of "
+      f"{f['bts']['patience']}; highest loss EMA / best {fmt(f['btl'].get('worst_ratio'), '%.2f')}." + EOT)
 else:
     P(f"- **The fixed config is halted too**: exit {f['rc']}, {f['tip']['kind']} at step {f['tip']['step']}, "
       f"stopped by the {who_fired(f) or '?'} (sample gate on its logs: {bt_samples(f)}; divergence gate: "
       f"{bt_loss(f)}, highest loss EMA / best {fmt(f['btl'].get('worst_ratio'), '%.2f')}).")
-    lows = [(s, t) for s, t in zip(f["bts"]["samples"], f["samples"]) if s["score"] < f["bts"]["threshold"]]
-    eot = [t for s, t in lows if len(t["text"].replace("<|endoftext|>", "")) * 2 < len(t["text"])]
     P(f"  Its loss says nothing is wrong; its samples are what the gate judged: {len(lows)} of its "
-      f"{len(f['samples'])} samples score below {f['bts']['threshold']}, {len(eot)} of them more than half "
-      "`<|endoftext|>` by characters (the sampler does not stop at the end-of-text token, so a model that "
-      "predicts it often writes runs of it), the rest early-training text dominated by one word.")
+      f"{len(f['samples'])} samples score below {f['bts']['threshold']}." + EOT)
 if fl["rc"] == 0:
     P(f"- With the sample gate off (`fixed-loss-gate-only`) the fixed config trains to step {fl['tip']['step']} "
       f"(exit 0); replayed over its samples, the sample gate {bt_samples(fl).replace('step', 'would fire at step')}"
