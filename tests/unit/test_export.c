@@ -119,6 +119,8 @@ static void test_llmc_round_trip(void **state)
     assert_memory_equal(&c2, &c, sizeof c);
     assert_int_equal(n2, n);
     assert_memory_equal(w2, w, n * 4);
+    free(w2); /* a failed import below starts by clearing w2 */
+    w2 = NULL;
 
     /* bad files */
     FILE *o = fopen(path, "wb");

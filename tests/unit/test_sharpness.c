@@ -134,6 +134,9 @@ static void test_quartic_fd_error(void **state)
         double want = tr + eps[e] * eps[e] * sb; /* central differences: +b·ε² per coordinate */
         assert_true(fabs(r.trace - want) < 1e-4 * want);
     }
+    free(A);
+    free(b);
+    free(th);
 }
 
 static void test_bad_options(void **state)
