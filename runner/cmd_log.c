@@ -66,6 +66,7 @@ static cJSON *json_entry(const lnode *n)
 typedef struct {
     runs_tag_ref *v;
     size_t n;
+    int w_run; /* the run column's width: the longest run name listed, at least 16 */
 } tagmap;
 
 static void print_line(const char *prefix, const lnode *n, runs_store *s, const tagmap *tm)
@@ -77,7 +78,8 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s, const 
         snprintf(lossbuf, sizeof lossbuf, "loss %.4f", in->loss);
     else
         snprintf(lossbuf, sizeof lossbuf, "loss -");
-    printf("%s%.10s  %-10s  %-16s %-12s %s", prefix, n->id, or_q(in->kind), or_q(in->run), stepbuf, lossbuf);
+    printf("%s%.10s  %-10s  %-*s %-12s %s", prefix, n->id, or_q(in->kind), tm->w_run, or_q(in->run), stepbuf,
+           lossbuf);
     const cJSON *sh = sharpness_of(n);
     if (sh) {
         const cJSON *se = cJSON_GetObjectItemCaseSensitive(sh, "stderr");
@@ -262,7 +264,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
     runs_nodes nodes = {0};
     size_t n = 0;
     lnode *v = NULL;
-    tagmap tm = {NULL, 0};
+    tagmap tm = {NULL, 0, 16};
     int own_tags = 0;
     rc = runs_cli_open_store(cli, &s);
     if (rc)
@@ -302,6 +304,8 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         memcpy(v[i].parent, in->parent, 41);
         v[i].info = in;
         v[i].rewound = all && (in->flags & RUNS_NODE_REWOUND);
+        if (in->run && (int)strlen(in->run) > tm.w_run) /* a long name widens the column, never overflows it */
+            tm.w_run = (int)strlen(in->run);
         /* A note that does not parse must not hide the lineage: show the node without it. */
         if ((in->flags & RUNS_NODE_HAS_NOTE) && runs_note_get(&v[i].note, s, in->id) != 0)
             v[i].note = NULL;

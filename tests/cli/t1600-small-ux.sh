@@ -108,4 +108,20 @@ expect_eq "both are runs" "$("$RUNS" log --all --json | grep -c '"kind":"import"
 expect_exit 129 "import --name and --run disagreeing" "$RUNS" import m.bin --name a1 --run a2
 expect_match "import --help says --name" "$("$RUNS" import --help)" '^usage: runs import FILE --name NAME'
 
+# --- a run name longer than 16 characters keeps log's and ls's columns ----------
+expect "a fork with a 30-character name" "$RUNS" fork base@step_35 --quiet --no-train --name a-run-name-of-thirty-chars-xyz
+cols=$("$RUNS" log --all | awk '{ print index($0, " step_") }' | sort -u | tr '\n' ' ')
+expect_match "log --all: the step column starts at one place on every line" "$cols" '^[0-9]+ $'
+cols=$("$RUNS" log --all --graph | grep -v '^[|/ ]*$' | sed 's/^[*|/ ]*//' | awk '{ print index($0, " step_") }' | sort -u | tr '\n' ' ')
+expect_match "log --graph likewise (after the lanes)" "$cols" '^[0-9]+ $'
+expect_match "... the long name whole" "$("$RUNS" log a-run-name-of-thirty-chars-xyz)" ' a-run-name-of-thirty-chars-xyz +step_35 '
+cols=$("$RUNS" ls | awk '{ l = substr($0, 3); split(l, f, " "); print index(l, " " f[2] " ") + length(f[2]) }' | sort -u | tr '\n' ' ')
+expect_match "ls: the STEP column ends at one place (right-aligned) on every row" "$cols" '^[0-9]+ $'
+
+# --- checkpoint and stop: one piece of code, the same refusals --------------------
+expect_exit 129 "checkpoint --bogus is a usage error (it was taken for a run)" "$RUNS" checkpoint --bogus
+expect_exit 129 "stop --bogus likewise" "$RUNS" stop --bogus
+expect_exit 1 "checkpoint of a run with no trainer" "$RUNS" checkpoint base
+expect_match "... says so" "$(cat "$T/.err")" '^runs checkpoint: '
+
 done_testing
