@@ -10,6 +10,7 @@
 #include "manifests/suggest.h"
 #include "runner/rundir.h"
 #include "store/lineage.h"
+#include "store/nodecache.h"
 
 static const char *const columns[] = {"run", "step", "state", "parent", "loss", "val_loss", "tokens", "updated"};
 #define N_COLUMNS (sizeof columns / sizeof columns[0])
@@ -63,24 +64,17 @@ const cJSON *runs_runtable_config_get(const runs_runtable_row *r, const char *pa
  * cross-run resume point) into out, "" when the lineage never leaves it (a root). */
 static int branch_point(char *out, size_t n, runs_store *s, const char *tip, const char *run)
 {
-    char(*ids)[41] = NULL;
-    size_t nid = 0;
-    cJSON *m = NULL;
-    int rc = runs_lineage(&ids, &nid, s, tip);
+    runs_nodes ln; /* run and step of each node from the node cache, not one manifest each */
+    int rc = runs_nodecache_lineage(&ln, s, tip);
     out[0] = '\0';
-    for (size_t i = 1; !rc && i < nid; i++) {
-        if ((rc = runs_node_manifest(&m, s, ids[i])))
-            break;
-        const cJSON *mr = get(m, "run"), *st = get(m, "step");
-        if (cJSON_IsString(mr) && strcmp(mr->valuestring, run)) {
-            snprintf(out, n, "%s@step_%.0f", mr->valuestring, cJSON_IsNumber(st) ? st->valuedouble : -1.0);
+    for (size_t i = 1; !rc && i < ln.n; i++) {
+        const runs_node_info *in = &ln.v[i];
+        if (in->run && strcmp(in->run, run)) {
+            snprintf(out, n, "%s@step_%.0f", in->run, in->flags & RUNS_NODE_HAS_STEP ? in->step : -1.0);
             break;
         }
-        cJSON_Delete(m);
-        m = NULL;
     }
-    cJSON_Delete(m);
-    free(ids);
+    runs_nodecache_free(&ln);
     return rc;
 }
 
