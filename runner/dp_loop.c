@@ -17,6 +17,7 @@
 #include "runner/schedule.h"
 #include "runner/signals.h"
 #include "store/object.h"
+#include "store/store.h"
 #include "store/publish.h"
 
 enum { DP_STOP = 0, DP_STEP = 1, DP_SNAP = 2 };
@@ -354,10 +355,15 @@ static int worker_snapshot(session *sess, float **staging)
     snap_status st = {0};
     if (!*staging)
         *staging = malloc(3 * gpt_num_params(md) * sizeof(float));
+    /* a handle of its own for the write, freed after it: a writer holds the store's
+     * gc lock shared until its handle goes, and rank 0's retention gc (after each
+     * commit, before the next snapshot) must find it free */
+    runs_store *ws = NULL;
     if (!own || !hex || !*staging)
         st.rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for its share of a checkpoint", me);
-    else if (!(st.rc = read_state(md, *staging)))
-        st.rc = write_share(sess->store, md, *staging, own, me, hex);
+    else if (!(st.rc = read_state(md, *staging)) && !(st.rc = runs_store_open(&ws, runs_store_dir(sess->store))))
+        st.rc = write_share(ws, md, *staging, own, me, hex);
+    runs_store_free(ws);
     if (st.rc)
         snprintf(st.err, sizeof st.err, "%s", runs_error_message());
     if (!hex) /* no report of the size rank 0 waits for: this rank ends, and the job with it */

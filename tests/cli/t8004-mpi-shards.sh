@@ -34,7 +34,8 @@ ldd "$RUNS" 2>/dev/null | grep -q libmpi || why="this build has no MPI (make dep
 [ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
 if [ -n "$why" ]; then
     skip "init" "1 x 2" "2 x 1" "shards recorded" "both ranks wrote" "the start node has none" "same tensors" \
-        "diff" "export" "eval" "restore" "fork on 1 rank" "verify" "failing rank refused" "one line" "tip before" \
+        "diff" "export" "eval" "restore" "fork on 1 rank" "verify" "keep 1 rank" "keep 2 ranks" "thinned 1" \
+        "thinned 2" "failing rank refused" "one line" "tip before" \
         "verify after"
     done_testing
     exit
@@ -60,6 +61,14 @@ expect_eq "eval: the same held-out loss" "$("$RUNS" eval two --json | sed 's/.*"
 expect "restore reads it (every object re-hashed)" "$RUNS" restore two --out restored.st
 expect "fork of the 2-rank node trains on 1 rank" "$RUNS" fork two -S train.total_steps=15 --name fk --quiet
 expect "verify passes" "$RUNS" verify
+
+# retention (checkpoint.keep_last) thins the same nodes under 2 ranks as under 1: the
+# ranks' writes leave the store to rank 0's gc between nodes
+thinned() { grep "^[0-9a-f]* $1 " .runs/thinned 2>/dev/null | awk '{print $3}' | sort -n | tr '\n' ' '; }
+expect "1 rank x 2, keep_last 1" "$RUNS" start --config a2.json --name keep1 -S checkpoint.keep_last=1 -S train.total_steps=24 --quiet
+expect "2 ranks x 1, keep_last 1" $mpi -np 2 "$RUNS" start --config a1.json --name keep2 -S checkpoint.keep_last=1 -S train.total_steps=24 --quiet
+expect_match "1 rank: older checkpoints thinned" "$(thinned keep1)" '^6 12 18 $'
+expect_eq "2 ranks: the same ones" "$(thinned keep2)" "$(thinned keep1)"
 
 # rank 1 cannot write (file size limit 0, SIGXFSZ ignored: EFBIG): no node
 $mpi -np 1 "$RUNS" start --config a1.json --name bad --quiet : \
