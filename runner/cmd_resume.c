@@ -102,7 +102,9 @@ int cmd_resume(runs_cli *cli, int argc, char **argv)
                "losses as a run that never stopped. Lines of .loss.json and .samples.json past\n"
                "the node (written before a crash) are dropped, so no step appears twice.\n"
                "Committed nodes are never abandoned: a NODE behind the run's tip is refused\n"
-               "unless --rewind is given (or use `runs fork` to branch instead).\n\n",
+               "unless --rewind is given (or use `runs fork` to branch instead).\n"
+               "Under mpirun/srun on another rank count than the node's, train.grad_accum is\n"
+               "scaled to keep the node's global batch (refused where the ranks cannot share it).\n\n",
                usage);
         runs_cli_train_help(own, 1);
         return 0;
