@@ -42,3 +42,37 @@ $2"; fi
 }
 
 done_testing() { echo "1..$n"; [ "$nfail" -eq 0 ]; }
+
+# tiny_corpus VOCAB LINES SOURCE...: the tiny corpus most training tests use. Writes
+# SOURCE.txt for each SOURCE (prose: seeded word salad; chat: seeded "> q? / < a."
+# lines; lists: "- item" lines), LINES lines each, trains tok.bin (VOCAB tokens) on
+# them in the order given and encodes each into SOURCE.tok, all in the current
+# directory. The bytes are those the scripts wrote by hand before. The caller checks
+# the .tok files (expect "tiny corpus encodes" test -s prose.tok ...).
+tiny_corpus() {
+    _tc_vocab=$1 _tc_lines=$2
+    shift 2
+    _tc_txt=""
+    for _tc_s in "$@"; do
+        case $_tc_s in
+        prose)
+            awk -v n="$_tc_lines" 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
+                for (i = 0; i < n; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt ;;
+        chat)
+            awk -v n="$_tc_lines" 'BEGIN { srand(2); split("what is why how does it work because you can see that", w, " ");
+                for (i = 0; i < n; i++) { q = ""; a = ""; for (j = 0; j < 6; j++) { q = q w[int(rand() * 12) + 1] " "; a = a w[int(rand() * 12) + 1] " " }
+                print "> " q "? / < " a "." } }' >chat.txt ;;
+        lists)
+            awk -v n="$_tc_lines" 'BEGIN { for (i = 0; i < n; i++) print "- item " i % 7 " list list list" }' >lists.txt ;;
+        *)
+            echo "tiny_corpus: unknown source $_tc_s (prose, chat or lists)" >&2
+            return 1 ;;
+        esac
+        _tc_txt="$_tc_txt $_tc_s.txt"
+    done
+    # shellcheck disable=SC2086 # the file names are ours, without spaces
+    "$RUNS" tokenizer train --vocab-size "$_tc_vocab" --out tok.bin $_tc_txt >/dev/null 2>&1
+    for _tc_s in "$@"; do
+        "$RUNS" tokenizer encode --tokenizer tok.bin --out "$_tc_s.tok" "$_tc_s.txt" >/dev/null 2>&1
+    done
+}

@@ -32,10 +32,7 @@ J
 expect_eq "runs lr --steps 0 --exact" "$("$RUNS" lr --config cos.json --steps 0 --exact 2>&1)" "0 2.9999999999999997e-06"
 
 # --- asking for CUDA ----------------------------------------------------------------------
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 200; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-"$RUNS" tokenizer train --vocab-size 280 --out tok.bin prose.txt >/dev/null 2>&1
-"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
+tiny_corpus 280 200 prose
 expect "tiny corpus encodes" test -s prose.tok
 cat >tiny.json <<JSON
 {"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 280, "block_size": 16},

@@ -12,10 +12,7 @@ G="git --git-dir $S/lineage.git"
 TRIALS=3
 
 # --- the pristine store ----------------------------------------------------------
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 200; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt >/dev/null 2>&1
-"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
+tiny_corpus 300 200 prose
 cat >tiny.json <<JSON
 {"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
  "train": {"total_steps": 30, "batch_size": 2, "seq_len": 8, "seed": 7},

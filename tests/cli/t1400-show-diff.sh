@@ -6,11 +6,7 @@
 # a base run and a fork that changes the lr and a data source's cap.
 . "$(dirname "$0")/lib.sh"
 
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 300; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-awk 'BEGIN { for (i = 0; i < 300; i++) print "- item " i % 7 " list list list" }' >lists.txt
-"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt lists.txt >/dev/null 2>&1
-for s in prose lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+tiny_corpus 300 300 prose lists
 cat >tiny.json <<JSON
 {"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
  "train": {"total_steps": 20, "batch_size": 2, "seq_len": 16, "seed": 7},

@@ -5,10 +5,7 @@
 # log is left as it was.
 . "$(dirname "$0")/lib.sh"
 
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 300; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt >/dev/null 2>&1
-"$RUNS" tokenizer encode --tokenizer tok.bin --out prose.tok prose.txt >/dev/null 2>&1
+tiny_corpus 300 300 prose
 expect "tiny corpus encodes" test -s prose.tok
 
 cat >tiny.json <<JSON

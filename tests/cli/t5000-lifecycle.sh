@@ -6,14 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # --- a tiny corpus: three sources, one tokenizer --------------------------------
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 400; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-awk 'BEGIN { srand(2); split("what is why how does it work because you can see that", w, " ");
-             for (i = 0; i < 400; i++) { q = ""; a = ""; for (j = 0; j < 6; j++) { q = q w[int(rand() * 12) + 1] " "; a = a w[int(rand() * 12) + 1] " " }
-             print "> " q "? / < " a "." } }' >chat.txt
-awk 'BEGIN { for (i = 0; i < 400; i++) print "- item " i % 7 " list list list" }' >lists.txt
-"$RUNS" tokenizer train --vocab-size 320 --out tok.bin prose.txt chat.txt lists.txt >/dev/null 2>&1
-for s in prose chat lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+tiny_corpus 320 400 prose chat lists
 expect "tiny corpus encodes" test -s prose.tok -a -s chat.tok -a -s lists.tok
 
 cat >tiny.json <<JSON

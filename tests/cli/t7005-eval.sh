@@ -7,13 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # --- a tiny corpus (as in t7004): prose trains, chat is held out -------------------
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 400; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-awk 'BEGIN { srand(2); split("what is why how does it work because you can see that", w, " ");
-             for (i = 0; i < 400; i++) { q = ""; a = ""; for (j = 0; j < 6; j++) { q = q w[int(rand() * 12) + 1] " "; a = a w[int(rand() * 12) + 1] " " }
-             print "> " q "? / < " a "." } }' >chat.txt
-"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt chat.txt >/dev/null 2>&1
-for s in prose chat; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+tiny_corpus 300 400 prose chat
 expect "tiny corpus encodes" test -s prose.tok -a -s chat.tok
 
 config() { # $1 = eval.every

@@ -5,11 +5,7 @@
 # of them (a shard of one repeated token makes every batch the same).
 . "$(dirname "$0")/lib.sh"
 
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 400; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-awk 'BEGIN { for (i = 0; i < 400; i++) print "- item " i % 7 " list list list" }' >lists.txt
-"$RUNS" tokenizer train --vocab-size 320 --out tok.bin prose.txt lists.txt >/dev/null 2>&1
-for s in prose lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+tiny_corpus 320 400 prose lists
 # one.tok: token 5, 4000 times (llm.c shard: int32 header[256] = magic 20240520, version 1, count)
 { printf '\210\330\064\001\001\000\000\000\240\017\000\000'; head -c 1012 /dev/zero
   i=0; while [ $i -lt 4000 ]; do printf '\005\000'; i=$((i + 1)); done; } >one.tok

@@ -7,11 +7,7 @@
 # OMPI_COMM_WORLD_SIZE / PMI_SIZE, set by hand here). mpirun checks skip without mpirun.
 . "$(dirname "$0")/lib.sh"
 
-awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-             for (i = 0; i < 300; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >prose.txt
-awk 'BEGIN { for (i = 0; i < 300; i++) print "- item " i % 7 " list list list" }' >lists.txt
-"$RUNS" tokenizer train --vocab-size 300 --out tok.bin prose.txt lists.txt >/dev/null 2>&1
-for s in prose lists; do "$RUNS" tokenizer encode --tokenizer tok.bin --out $s.tok $s.txt >/dev/null 2>&1; done
+tiny_corpus 300 300 prose lists
 cfg() { # cfg FILE GRAD_ACCUM
     cat >"$1" <<JSON
 {"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
