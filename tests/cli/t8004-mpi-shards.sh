@@ -70,8 +70,9 @@ expect "2 ranks x 1, keep_last 1" $mpi -np 2 "$RUNS" start --config a1.json --na
 expect_match "1 rank: older checkpoints thinned" "$(thinned keep1)" '^6 12 18 $'
 expect_eq "2 ranks: the same ones" "$(thinned keep2)" "$(thinned keep1)"
 
-# rank 1 cannot write (file size limit 0, SIGXFSZ ignored: EFBIG): no node
-$mpi -np 1 "$RUNS" start --config a1.json --name bad --quiet : \
+# rank 1 cannot write (file size limit 0, SIGXFSZ ignored: EFBIG): no node. TCP between
+# the ranks: Open MPI's shared-memory transport needs a file of its own
+$mpi --mca btl self,tcp -np 1 "$RUNS" start --config a1.json --name bad --quiet : \
     -np 1 sh -c "trap '' XFSZ; ulimit -f 0; exec '$RUNS' start --config a1.json --name bad --quiet" >out.txt 2>err.txt
 rc=$?
 expect_eq "a rank that cannot write its share fails the job (non-zero, no timeout)" \
