@@ -32,6 +32,7 @@ typedef struct {
 } runs_accum_bufs;
 
 enum { RUNS_DP_TAIL = 3 }; /* floats after a worker's gradient: loss, signal flags, busy seconds */
+enum { RUNS_DP_STOP = 0, RUNS_DP_STEP = 1, RUNS_DP_SNAP = 2 }; /* rank 0's headers */
 
 /* rank 0: hands the other ranks what they need to follow (config, cursors, weights,
  * m, v, adam step) and takes their pids and hosts; ab->grad is the staging buffer. */
@@ -52,6 +53,15 @@ int runs__dp_accumulate(session *sess, runs_accum_bufs *ab, int src, long t, flo
  * error, and no node. RUNS_ENOTFOUND (nothing set) when the others do not follow
  * (one rank, or they stopped after a non-finite loss): rank 0 writes alone. */
 int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards);
+
+/* a rank > 0's side of runs__dp_snapshot (dp_snap.c), on RUNS_DP_SNAP: writes its share
+ * from *staging (allocated on first use, 3 x n_params; the caller frees it) through a
+ * store handle of its own and reports to rank 0. Non-zero only when the report could
+ * not be sent (a failed write is reported, and rank 0 stops the job). */
+int runs__dp_worker_snapshot(session *sess, float **staging);
+
+/* rank 0: 1 while the other ranks follow (waiting for a step header). */
+int runs__dp_following(void);
 
 /* rank 0: tells the other ranks to stop, if they are still following. */
 int runs__dp_stop(void);
