@@ -78,8 +78,7 @@ static void print_line(const char *prefix, const lnode *n, runs_store *s, const 
         snprintf(lossbuf, sizeof lossbuf, "loss %.4f", in->loss);
     else
         snprintf(lossbuf, sizeof lossbuf, "loss -");
-    printf("%s%.10s  %-10s  %-*s %-12s %s", prefix, n->id, or_q(in->kind), tm->w_run, or_q(in->run), stepbuf,
-           lossbuf);
+    printf("%s%.10s  %-10s  %-*s %-12s %s", prefix, n->id, or_q(in->kind), tm->w_run, or_q(in->run), stepbuf, lossbuf);
     const cJSON *sh = sharpness_of(n);
     if (sh) {
         const cJSON *se = cJSON_GetObjectItemCaseSensitive(sh, "stderr");
@@ -314,7 +313,7 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         tm.v = nodes.tags; /* the walk read every ref already */
         tm.n = nodes.ntags;
     } else if (!json) {
-        if ((rc = runs_tag_map(&tm.v, &tm.n, s)) != 0)
+        if ((rc = runs_nodecache_tags(&tm.v, &tm.n, s)) != 0) /* user tags only: no per-step tag read */
             goto done;
         own_tags = 1;
     }

@@ -360,7 +360,7 @@ static int scan_add(ref_scan *sc, const char *name, const char *hex)
 /* Reads every ref file under dirfd (named rel), as runs__refs_check does without
  * "deep" (dot files skipped: temp files), but with one open per file and no stat:
  * at 100k nodes there are 100k per-step tags to read on every listing. */
-static int scan_refs(ref_scan *sc, int dfd, const char *rel)
+static int scan_refs(ref_scan *sc, int dfd, const char *rel, int recurse)
 {
     DIR *d = fdopendir(dfd);
     struct dirent *e;
@@ -383,8 +383,10 @@ static int scan_refs(ref_scan *sc, int dfd, const char *rel)
             type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
         }
         if (type == DT_DIR) {
+            if (!recurse)
+                continue;
             int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            rc = fd < 0 ? runs_error_sys(RUNS_EIO, "open", sub) : scan_refs(sc, fd, sub);
+            rc = fd < 0 ? runs_error_sys(RUNS_EIO, "open", sub) : scan_refs(sc, fd, sub, 1);
             continue;
         }
         if (type != DT_REG)
@@ -441,7 +443,7 @@ static int packed_refs(ref_scan *sc, runs_store *s)
 /* Every ref under refs/heads/, refs/tags/, refs/rewound/, sorted by name; *names
  * holds the names (free it after *out). A damaged ref file is RUNS_ECORRUPT, worded
  * by runs__refs_check (as runs_node_all): a shorter list would hide nodes. */
-static int read_refs(ref_target **out, size_t *nout, char **names, runs_store *s)
+static int read_refs(ref_target **out, size_t *nout, char **names, runs_store *s, int tags_only)
 {
     ref_scan sc = {0};
     char p[4096];
@@ -449,10 +451,12 @@ static int read_refs(ref_target **out, size_t *nout, char **names, runs_store *s
     *out = NULL;
     *nout = 0;
     *names = NULL;
-    snprintf(p, sizeof p, "%s/lineage.git/refs", s->dir);
+    /* tags_only: the files directly in refs/tags/ (user tags), not the per-step tags below */
+    const char *under = tags_only ? "refs/tags" : "refs";
+    snprintf(p, sizeof p, "%s/lineage.git/%s", s->dir, under);
     int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0)
-        rc = scan_refs(&sc, fd, "refs");
+        rc = scan_refs(&sc, fd, under, !tags_only);
     if (!rc && sc.damaged) {
         rc = runs__refs_first_damage(s, 0);
         if (!rc) /* mended between the two reads: read again rather than guess */
@@ -620,6 +624,22 @@ static int cmp_tag(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
+/* Adds ref t, naming commit, to n's user tags when it is one: refs/tags/NAME (per-step
+ * tags RUN/step_N are node names, not tags). */
+static int add_tag(runs_nodes *n, const ref_target *t, const char *commit)
+{
+    const char *tag = t->name + 10;
+    if (strncmp(t->name, "refs/tags/", 10) != 0 || strchr(tag, '/'))
+        return 0;
+    runs_tag_ref *nt = realloc(n->tags, (n->ntags + 1) * sizeof *nt);
+    if (nt)
+        n->tags = nt;
+    if (!nt || !(nt[n->ntags].name = strdup(tag)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
+    memcpy(n->tags[n->ntags++].id, commit, 41);
+    return 0;
+}
+
 /* Writes v[0..n) as the cache; must: report a failure (else a listing goes on). */
 static int save(runs_store *s, const runs_node_info *v, size_t n, int must)
 {
@@ -642,7 +662,7 @@ static int walk_all(runs_nodes *out, runs_store *s, int read_cache, int write)
     char p[4096], *names = NULL;
     int rc = nodes_init(out);
     walker w = {.s = s, .out = out, .objfd = -1};
-    if (rc || (rc = read_refs(&refs, &nrefs, &names, s)) != 0)
+    if (rc || (rc = read_refs(&refs, &nrefs, &names, s, 0)) != 0)
         goto done;
     if (read_cache) {
         cache_path(p, sizeof p, s);
@@ -665,19 +685,8 @@ static int walk_all(runs_nodes *out, runs_store *s, int read_cache, int write)
                 rc = runs_error_wrap(RUNS_ECORRUPT, "walking from ref %s (run `runs verify --all`)", refs[i].name);
                 goto done;
             }
-            /* user tags: refs/tags/NAME; per-step tags RUN/step_N are names, not tags */
-            const char *tag = refs[i].name + 10;
-            if (ph == 2 && !strchr(tag, '/')) {
-                runs_tag_ref *nt = realloc(out->tags, (out->ntags + 1) * sizeof *nt);
-                if (!nt || !(nt[out->ntags].name = strdup(tag))) {
-                    if (nt)
-                        out->tags = nt;
-                    rc = runs_error_set(RUNS_ENOMEM, "out of memory listing tags");
-                    goto done;
-                }
-                out->tags = nt;
-                memcpy(out->tags[out->ntags++].id, commit, 41);
-            }
+            if (ph == 2 && (rc = add_tag(out, &refs[i], commit)) != 0)
+                goto done;
         }
     if (out->ntags > 1)
         qsort(out->tags, out->ntags, sizeof *out->tags, cmp_tag);
@@ -699,6 +708,36 @@ int runs_nodecache_all(runs_nodes *out, runs_store *s)
 {
     int on = runs_nodecache_enabled();
     return walk_all(out, s, on, on);
+}
+
+int runs_nodecache_tags(runs_tag_ref **out, size_t *n, runs_store *s)
+{
+    ref_target *refs = NULL;
+    size_t nrefs = 0;
+    char *names = NULL;
+    runs_nodes tmp;
+    int rc = nodes_init(&tmp);
+    walker w = {.s = s, .out = &tmp, .objfd = -1};
+    *out = NULL;
+    *n = 0;
+    if (rc || (rc = read_refs(&refs, &nrefs, &names, s, 1)) != 0)
+        goto done;
+    for (size_t i = 0; i < nrefs; i++) {
+        char commit[41];
+        if ((rc = ref_commit(commit, &w, &refs[i])) != 0 || (rc = add_tag(&tmp, &refs[i], commit)) != 0)
+            goto done;
+    }
+    if (tmp.ntags > 1)
+        qsort(tmp.tags, tmp.ntags, sizeof *tmp.tags, cmp_tag);
+    *out = tmp.tags;
+    *n = tmp.ntags;
+    tmp.tags = NULL;
+    tmp.ntags = 0;
+done:
+    runs_nodecache_free(&tmp);
+    free(refs);
+    free(names);
+    return rc;
 }
 
 int runs_nodecache_rebuild(runs_store *s)

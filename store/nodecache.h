@@ -102,6 +102,12 @@ int runs_nodecache_lineage(runs_nodes *out, runs_store *s, const char *id);
 
 void runs_nodecache_free(runs_nodes *n);
 
+/* The user tags (refs/tags/NAME, sorted by id then name, as runs_tag_map) from the files
+ * directly in refs/tags/ and packed-refs: what a listing of one lineage shows, without
+ * reading a per-step tag (RUN/step_N) per node as runs_tag_map does. A damaged tag file
+ * is RUNS_ECORRUPT. Free with runs_tag_map_free. */
+int runs_nodecache_tags(runs_tag_ref **out, size_t *n, runs_store *s);
+
 /* The node of id in n, or NULL (a linear scan is avoided: n keeps an index). */
 const runs_node_info *runs_nodecache_find(const runs_nodes *n, const char *id);
 
