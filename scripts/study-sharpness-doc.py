@@ -169,8 +169,9 @@ P()
 P(f"Across ε/2 … 2ε the estimate moves by {spread:.1f}, "
   + (f"within 2 of its standard errors ({2 * se_max:.1f}): ε = {EPS:g} is on the plateau."
      if spread <= 2 * se_max else
-     f"more than 2 of its standard errors ({2 * se_max:.1f}): the estimate still depends on ε, so the traces "
-     "below carry a finite-difference error beyond their stated SE."))
+     f"more than 2 of its standard errors ({2 * se_max:.1f}): the estimate still depends on ε, so every trace "
+     f"here carries a finite-difference error of that order ({spread / max(tr for _, tr, _ in EPSROWS):.0%} of "
+     "this one) beyond its stated SE."))
 P()
 # the held-out source's share of training steps before and after the fork, from the runs' loss logs
 import json  # noqa: E402

@@ -6,7 +6,7 @@
 # held-out loss (the node's val_loss, which `runs eval` reproduces) are read at every
 # checkpoint node; the doc reports mean ± standard error across seeds.
 #
-#   scripts/study-sharpness.sh [--quick] [--dir DIR] [--doc FILE] [--seeds "S1 S2 S3"]
+#   scripts/study-sharpness.sh [--quick] [--dir DIR] [--doc FILE] [--seeds "S1 S2 S3"] [--resume]
 #
 #   (full)   the 2×64 GPT on the demo corpus (data/*.tok, scripts/build-corpus.sh), 1200
 #            steps per branch, 3 seeds; writes docs/sharpness-study.md. ~15-30 minutes on a
@@ -17,12 +17,14 @@
 #            (removed first; default /tmp/study-sharpness[-quick]).
 #   --doc    where the doc goes.
 #   --doc-only  write the doc again from DIR's measurements (nothing is trained).
+#   --resume    keep DIR and the seeds it finished; train and measure only the others
+#               (more seeds for a finished study: --resume --seeds "OLD... NEW...").
 # RUNS names the binary (default build/runs). Needs python3 (configs, statistics, doc).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${RUNS:-$ROOT/build/runs}
-QUICK=0 W="" DOC="" SEEDS="" DOC_ONLY=0
-usage() { echo "usage: scripts/study-sharpness.sh [--quick] [--dir DIR] [--doc FILE] [--seeds \"S1 S2 ...\"] [--doc-only]" >&2; exit 129; }
+QUICK=0 W="" DOC="" SEEDS="" DOC_ONLY=0 RESUME=0
+usage() { echo "usage: scripts/study-sharpness.sh [--quick] [--dir DIR] [--doc FILE] [--seeds \"S1 S2 ...\"] [--doc-only] [--resume]" >&2; exit 129; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) QUICK=1 ;;
@@ -30,7 +32,8 @@ while [ $# -gt 0 ]; do
     --doc) [ $# -ge 2 ] || usage; DOC=$2; shift ;;
     --seeds) [ $# -ge 2 ] || usage; SEEDS=$2; shift ;;
     --doc-only) DOC_ONLY=1 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --resume) RESUME=1 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage ;;
     esac
     shift
@@ -38,6 +41,7 @@ done
 command -v python3 >/dev/null || { echo "study-sharpness: python3 is needed (configs, statistics, the doc)" >&2; exit 1; }
 [ -x "$RUNS" ] || { echo "study-sharpness: no runs binary at $RUNS; run make (or set RUNS)" >&2; exit 1; }
 
+SEEDS_GIVEN=$SEEDS
 if [ $QUICK = 1 ]; then
     W=${W:-/tmp/study-sharpness-quick} DOC=${DOC:-$W/sharpness-study.md} SEEDS=${SEEDS:-"1 2 3"}
     END=20 FORK=10 EVERY=10 K=4 NB=1 WARMUP=4 EVAL_BATCHES=1 EPS=0.02
@@ -56,14 +60,19 @@ SCHEDULES="cosine wsd wso"
 case $W in /*) ;; *) W=$(pwd)/$W ;; esac
 export RUNS_STORE="$W/.runs" RUNS_NO_PROGRESS=1
 if [ $DOC_ONLY = 0 ]; then
-rm -rf "$W"
+secs0=0 load0=""
+if [ $RESUME = 1 ] && [ -s "$W/meta.env" ]; then
+    # a finished part: its time and starting load carry into the doc's cost line
+    secs0=$(sed -n 's/^SECS=//p' "$W/meta.env") load0=$(sed -n "s/^LOAD0='\(.*\)'\$/\1/p" "$W/meta.env")
+fi
+[ $RESUME = 1 ] || rm -rf "$W"
 mkdir -p "$W/m"
 # tiny steps do not split across threads well, least of all on a busy machine;
 # results do not depend on the thread count
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 echo "study-sharpness: store $RUNS_STORE (export RUNS_STORE=$RUNS_STORE to look at it with runs)"
 t0=$(date +%s)
-load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+load0=${load0:-$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")}
 
 if [ $QUICK = 1 ]; then
     # the tiny corpus the CLI tests use: prose trains, chat's tail is held out
@@ -113,7 +122,7 @@ for name, sch in (("cosine", {"type": "cosine", "min_lr_factor": 0}),
     json.dump({"schedule": sch}, open(W + "/" + name + ".json", "w"))
 PY
 
-"$RUNS" init >/dev/null
+[ -d "$RUNS_STORE" ] || "$RUNS" init >/dev/null
 # each measured node leaves two files, m/SEED-SCHEDULE-STEP.json (runs sharpness) and
 # .node.json (runs show); measurements.tsv is made from them once, at the end
 measure() { # SEED SCHEDULE NODE STEP
@@ -121,6 +130,10 @@ measure() { # SEED SCHEDULE NODE STEP
     "$RUNS" show "$3" --json >"$W/m/$1-$2-$4.node.json"
 }
 for seed in $SEEDS; do
+    if [ -s "$W/m/$seed-wso-$END.node.json" ]; then
+        echo "study-sharpness: seed $seed: measured already (--resume)"
+        continue
+    fi
     echo "study-sharpness: seed $seed: warm-up to step $FORK, then $SCHEDULES to step $END ($(( $(date +%s) - t0 ))s)"
     "$RUNS" start --config "$W/base.json" -S train.seed=$seed --name warm-$seed --dir "$W/runs/warm-$seed" --steps $FORK --quiet
     measure $seed fork warm-$seed@step_$FORK $FORK
@@ -138,6 +151,7 @@ done
 # seed's cosine end node again at EPS/2 and 2·EPS (not recorded in its note)
 first=${SEEDS%% *}
 for eps in $(awk -v e=$EPS 'BEGIN { print e / 2, e * 2 }'); do
+    [ -s "$W/m/eps-$eps.json" ] && continue
     "$RUNS" sharpness cosine-$first@step_$END --samples $K --batches $NB --eps $eps --no-record --json >"$W/m/eps-$eps.json"
 done
 # one line per measured node: seed schedule step trace trace_se heldout_loss val_loss loss_ema lr;
@@ -167,12 +181,12 @@ PY
 t1=$(date +%s)
 load1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 # what the doc says about the run itself
-{ echo "SECS=$((t1 - t0))"; echo "LOAD0='$load0'"; echo "LOAD1='$load1'"
+{ echo "SECS=$((secs0 + t1 - t0))"; echo "LOAD0='$load0'"; echo "LOAD1='$load1'"; echo "SEEDS='$SEEDS'"
   echo "COMMIT=${STUDY_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}"; } >"$W/meta.env"
 fi
 [ -s "$W/measurements.tsv" ] && [ -s "$W/meta.env" ] || { echo "study-sharpness: no measurements in $W" >&2; exit 1; }
 . "$W/meta.env"
-t0=$(date +%s)
+SEEDS=${SEEDS_GIVEN:-$SEEDS}    # --doc-only: the seeds the study measured
 
 # the doc, from measurements.tsv and nothing typed by hand
 mkdir -p "$(dirname "$DOC")"
