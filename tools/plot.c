@@ -158,16 +158,20 @@ static unsigned name_hash(const char *s)
     return h;
 }
 
-static const char *const *sort_names;
-static int cmp_name_idx(const void *a, const void *b)
+typedef struct {
+    const char *name;
+    size_t idx;
+} named;
+
+static int cmp_named(const void *a, const void *b)
 {
-    return strcmp(sort_names[*(const size_t *)a], sort_names[*(const size_t *)b]);
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
 
 int runs_plot_color_slots(int *slot, const char *const *names, size_t n)
 {
     int P = runs_svg_palette_size(), taken = 0;
-    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    named *order = malloc((n ? n : 1) * sizeof *order);
     char *used = calloc((size_t)P, 1);
     if (!order || !used) {
         free(order);
@@ -175,20 +179,19 @@ int runs_plot_color_slots(int *slot, const char *const *names, size_t n)
         return runs_error_set(RUNS_ENOMEM, "plot: out of memory assigning colours");
     }
     for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_names = names;
-    qsort(order, n, sizeof *order, cmp_name_idx);
+        order[i] = (named){names[i], i};
+    qsort(order, n, sizeof *order, cmp_named);
     for (size_t k = 0; k < n; k++) {
         if (taken == P) { /* more runs than colours: a second round */
             memset(used, 0, (size_t)P);
             taken = 0;
         }
-        int h = (int)(name_hash(names[order[k]]) % (unsigned)P);
+        int h = (int)(name_hash(order[k].name) % (unsigned)P);
         while (used[h])
             h = (h + 1) % P;
         used[h] = 1;
         taken++;
-        slot[order[k]] = h;
+        slot[order[k].idx] = h;
     }
     free(order);
     free(used);

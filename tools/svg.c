@@ -189,28 +189,6 @@ static void fmt_num(char *dst, size_t n, double v)
         snprintf(dst, n, "%.3g", v);
 }
 
-typedef struct {
-    double x0, x1, y0, y1; /* data range (y in log10 when log_y) */
-    double px, py, pw, ph; /* plot frame in pixels */
-    int log_y;
-} frame;
-
-static double fx(const frame *f, double x)
-{
-    return f->px + (x - f->x0) / (f->x1 - f->x0) * f->pw;
-}
-
-static double fy(const frame *f, double y)
-{
-    if (f->log_y)
-        y = log10(y);
-    return f->py + f->ph - (y - f->y0) / (f->y1 - f->y0) * f->ph;
-}
-
-static int y_ok(const frame *f, double y)
-{
-    return isfinite(y) && (!f->log_y || y > 0);
-}
 
 /* One path per series; consecutive points that land in the same pixel column are
  * reduced to their first, min, max and last, so 100k-step logs stay small. */
@@ -253,88 +231,6 @@ static int render_series(runs_buf *b, const frame *f, const svg_series *s)
     if (!rc)
         rc = runs_buf_puts(b, "\"/>\n");
     return rc;
-}
-
-/* The data's range (and the markers' x) into f; *empty when no y value is drawable. */
-static void data_range(const runs_svg_chart *c, frame *f, int *empty)
-{
-    double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
-    for (int i = 0; i < c->ns; i++)
-        for (size_t k = 0; k < c->s[i].n; k++) {
-            double xv = c->s[i].x[k], yv = c->s[i].y[k];
-            if (!isfinite(xv) || !y_ok(f, yv))
-                continue;
-            if (f->log_y)
-                yv = log10(yv);
-            xlo = fmin(xlo, xv);
-            xhi = fmax(xhi, xv);
-            ylo = fmin(ylo, yv);
-            yhi = fmax(yhi, yv);
-        }
-    for (int i = 0; i < c->nm; i++)
-        if (isfinite(c->m[i].x)) {
-            xlo = fmin(xlo, c->m[i].x);
-            xhi = fmax(xhi, c->m[i].x);
-        }
-    *empty = !(ylo <= yhi);
-    if (!(xlo <= xhi)) {
-        xlo = 0;
-        xhi = 1;
-    }
-    if (*empty) {
-        ylo = 0;
-        yhi = 1;
-    }
-    if (xhi == xlo) {
-        xlo -= 0.5;
-        xhi += 0.5;
-    }
-    if (yhi == ylo) {
-        double d = f->log_y ? 0.5 : (fabs(ylo) > 0 ? fabs(ylo) * 0.1 : 1);
-        ylo -= d;
-        yhi += d;
-    }
-    if (f->log_y) {
-        ylo = floor(ylo);
-        yhi = ceil(yhi);
-    } else {
-        double pad = (yhi - ylo) * 0.05;
-        ylo -= pad;
-        yhi += pad;
-    }
-    f->x0 = xlo;
-    f->x1 = xhi;
-    f->y0 = ylo;
-    f->y1 = yhi;
-}
-
-/* Lays c out: f gets the range and the frame, L the text (free with svg_layout_free). */
-static int lay_out(frame *f, svg_layout *L, int *empty, const runs_svg_chart *c)
-{
-    memset(L, 0, sizeof *L);
-    memset(f, 0, sizeof *f);
-    f->log_y = c->log_y;
-    data_range(c, f, empty);
-    svg_frame_x(c, &f->px, &f->pw);
-    double *mpx = malloc((size_t)(c->nm ? c->nm : 1) * sizeof *mpx);
-    if (!mpx)
-        return runs_error_set(RUNS_ENOMEM, "out of memory laying out a chart");
-    for (int i = 0; i < c->nm; i++)
-        mpx[i] = isfinite(c->m[i].x) ? fx(f, c->m[i].x) : NAN;
-    int rc = svg_layout_make(L, c, mpx);
-    free(mpx);
-    f->py = L->py;
-    f->ph = L->ph;
-    return rc;
-}
-
-int runs_svg_height(const runs_svg_chart *c)
-{
-    frame f;
-    svg_layout L;
-    int empty, h = lay_out(&f, &L, &empty, c) ? 0 : L.height;
-    svg_layout_free(&L, c);
-    return h;
 }
 
 /* <text ATTRS>escaped text</text> for a placed piece (nothing when not shown). */
@@ -457,7 +353,7 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int mode
 {
     frame f;
     svg_layout L;
-    int empty, rc = lay_out(&f, &L, &empty, c), H = L.height;
+    int empty, rc = svg_lay_out(&f, &L, &empty, c), H = L.height;
     if (rc)
         goto done;
     if (mode == RUNS_SVG_FLUID)
@@ -496,55 +392,6 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int mode
     if (!rc)
         rc = runs_buf_puts(b, "</svg>\n");
 done:
-    svg_layout_free(&L, c);
-    return rc;
-}
-
-int runs_svg_boxes(runs_svg_box **out, size_t *n, const runs_svg_chart *c)
-{
-    frame f;
-    svg_layout L;
-    int empty, rc = lay_out(&f, &L, &empty, c);
-    size_t k = 0;
-    runs_svg_box *v = NULL;
-    *out = NULL;
-    *n = 0;
-    if (rc)
-        goto done;
-    v = malloc((size_t)(5 + c->nm + c->ns) * sizeof *v);
-    if (!v) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory listing a chart's boxes");
-        goto done;
-    }
-    v[k++] = (runs_svg_box){f.px, f.py, f.pw, f.ph, "frame"};
-    if (L.title.shown) {
-        svg_text_box(&L.title, SVG_FONT_TITLE, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
-        v[k++].cls = "title";
-    }
-    if (L.xlabel.shown) {
-        svg_text_box(&L.xlabel, SVG_FONT, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
-        v[k++].cls = "axis-label";
-    }
-    if (L.ylabel.shown) /* rotated -90° about its centre: ascent to the left */
-        v[k++] = (runs_svg_box){L.ylabel.x - 0.93 * SVG_FONT, L.ylabel.y - L.ylabel.w / 2, 1.17 * SVG_FONT,
-                                L.ylabel.w, "axis-label"};
-    for (int i = 0; i < c->nm; i++)
-        if (L.labels[i].shown) {
-            svg_text_box(&L.labels[i], SVG_FONT_LABEL, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
-            v[k++].cls = "marker-label";
-        }
-    if (L.legend_h > 0)
-        v[k++] = (runs_svg_box){8, L.legend_y, c->width - 16, L.legend_h, "legend"};
-    for (int i = 0; i < c->ns; i++)
-        if (L.legend[i].shown) {
-            svg_text_box(&L.legend[i], SVG_FONT, &v[k].x, &v[k].y, &v[k].w, &v[k].h);
-            v[k++].cls = "legend-item";
-        }
-    *out = v;
-    *n = k;
-    v = NULL;
-done:
-    free(v);
     svg_layout_free(&L, c);
     return rc;
 }

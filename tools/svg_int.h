@@ -3,6 +3,8 @@
 #ifndef RUNS_TOOLS_SVG_INT_H
 #define RUNS_TOOLS_SVG_INT_H
 
+#include <math.h>
+
 #include "tools/svg.h"
 
 typedef struct {
@@ -53,6 +55,34 @@ typedef struct {
     svg_placed *legend;               /* [ns], index-matched to the series */
     double legend_y, legend_h;        /* its background; legend_h 0: no legend */
 } svg_layout;
+
+/* the data's range and the plot frame in pixels, and the mappings into it */
+typedef struct {
+    double x0, x1, y0, y1; /* data range (y in log10 when log_y) */
+    double px, py, pw, ph; /* plot frame in pixels */
+    int log_y;
+} frame;
+
+static inline double fx(const frame *f, double x)
+{
+    return f->px + (x - f->x0) / (f->x1 - f->x0) * f->pw;
+}
+
+static inline double fy(const frame *f, double y)
+{
+    if (f->log_y)
+        y = log10(y);
+    return f->py + f->ph - (y - f->y0) / (f->y1 - f->y0) * f->ph;
+}
+
+static inline int y_ok(const frame *f, double y)
+{
+    return isfinite(y) && (!f->log_y || y > 0);
+}
+
+/* Lays c out: f gets the data range and the frame, L the text (free L with
+ * svg_layout_free, also after a failure); *empty when no y value is drawable. */
+int svg_lay_out(frame *f, svg_layout *L, int *empty, const runs_svg_chart *c);
 
 /* The frame's left edge and width for a chart width (markers need it before layout). */
 void svg_frame_x(const runs_svg_chart *c, double *px, double *pw);
