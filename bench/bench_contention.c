@@ -7,7 +7,7 @@
  * threads at a fixed count (RUNS_CPU_ADAPT=0, the old behaviour) and two
  * threads with the step-by-step thread-count controller (cuda/cpu/cpu_adapt.h,
  * the default). Each is timed over STEPS training steps (forward, backward,
- * AdamW) after 8 untimed ones (page faults; the adaptive trainer's first
+ * AdamW) after untimed ones (1; 8 for the adaptive trainer: its first
  * choice, which a long run pays once), in rounds of 8 steps that take turns so a change of the background
  * load hits all three alike; the figure is the wall-clock mean ms/step, the
  * throughput a run sees. First quiet (whatever else shares the machine), then
@@ -91,7 +91,8 @@ static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg
     for (int i = 0; i < ntr; i++) {
         tr[i].secs = 0;
         tr[i].steps = 0;
-        steps(&tr[i], in, tg, ROUND); /* settle: page faults, the thread pool, the controller's choice */
+        /* settle: page faults, the thread pool; the adaptive one's first choice */
+        steps(&tr[i], in, tg, tr[i].adapt ? ROUND : 1);
         tr[i].secs = 0;
         tr[i].steps = 0;
     }

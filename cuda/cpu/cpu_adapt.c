@@ -48,7 +48,11 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
     a->since_probe++;
     if (arm == 0) {
         a->busy_run = cpu_s < CPU_ADAPT_BUSY * wall_s ? a->busy_run + 1 : 0;
-        if (a->busy_run >= CPU_ADAPT_BUSY_STEPS && a->since_probe >= a->interval) {
+        /* All threads now slower than one thread was when last measured: do
+         * not wait out the interval (a probe under a burst of load may have
+         * chosen all threads wrongly, and those forwards are the costly ones). */
+        int worse = a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0];
+        if (a->busy_run >= CPU_ADAPT_BUSY_STEPS && (a->since_probe >= a->interval || worse)) {
             a->probing = 1;
             a->nt = 1;
         }

@@ -15,7 +15,8 @@
  * thread got less than CPU_ADAPT_BUSY of the wall-clock time (it was
  * descheduled: other jobs want the cores) counts as contended; after
  * CPU_ADAPT_BUSY_STEPS contended ones in a row, and no sooner than `interval`
- * forwards after the last probe, one forward runs on one thread (a probe). At
+ * forwards after the last probe (unless all threads have become slower than
+ * one thread was when last probed), one forward runs on one thread (a probe). At
  * "one", every `interval` forwards one runs on all threads. After a probe the
  * faster arm per token wins ("one" must be CPU_ADAPT_MARGIN faster to be
  * chosen, so noise keeps all threads); a probe that confirms the current arm

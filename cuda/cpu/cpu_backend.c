@@ -33,7 +33,7 @@ typedef struct {
     float *acts;                                     /* one allocation for everything below */
     float *encoded;                                  /* [N,C] */
     layer_acts *layer;                               /* n_layer */
-    float *lnf, *lnf_mean, *lnf_rstd, *logits;       /* logits [N,V], dlogits in place */
+    float *lnf, *lnf_mean, *lnf_rstd, *logits;       /* logits of a block of rows (cpu_classifier) */
     float *dres, *dbuf, *dqkv, *dfch, *dfchg, *datt; /* backward scratch */
     float *wt;                                       /* transposed-weight scratch, max(V·C, 4C·C) */
     float *losses;                                   /* [N] per-row losses */
@@ -103,7 +103,8 @@ static int cpu_create(gpt_model *m)
     size_t att = B * H * T * T;
     size_t per_layer = N * C /*ln1*/ + 2 * N + N * 3 * C + N * C /*atty*/ + att + N * C /*attproj*/ + N * C /*res2*/ +
                        N * C /*ln2*/ + 2 * N + N * 4 * C * 2 + N * C /*fcproj*/ + N * C /*res3*/;
-    size_t total = N * C + L * per_layer + N * C + 2 * N + N * V + N * C /*dres*/ + N * C /*dbuf*/ + N * 3 * C +
+    size_t lg = (size_t)cpu_classifier_rows((int)N, (int)C, (int)V) * V;
+    size_t total = N * C + L * per_layer + N * C + 2 * N + lg + N * C /*dres*/ + N * C /*dbuf*/ + N * 3 * C +
                    2 * N * 4 * C + att + N /*losses*/;
     im->acts = aligned_floats(total);
     im->layer = calloc(L, sizeof *im->layer);
@@ -135,7 +136,7 @@ static int cpu_create(gpt_model *m)
     TAKE(im->lnf, N * C);
     TAKE(im->lnf_mean, N);
     TAKE(im->lnf_rstd, N);
-    TAKE(im->logits, N * V);
+    TAKE(im->logits, lg);
     TAKE(im->dres, N * C);
     TAKE(im->dbuf, N * C);
     TAKE(im->dqkv, N * 3 * C);
@@ -186,13 +187,13 @@ static void backward(gpt_model *m, const int32_t *inputs, int B, int T)
 {
     cpu_impl *im = m->impl;
     const gpt_config *c = &m->cfg;
-    int C = c->n_embd, NH = c->n_head, V = c->vocab_size, N = B * T, L = c->n_layer;
+    int C = c->n_embd, NH = c->n_head, N = B * T, L = c->n_layer;
     float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD];
     const gpt_tensor_info *tf = &m->info[2 + 12 * L];
-    float *wte = P + m->info[0].offset, *dwte = G + m->info[0].offset, *dwpe = G + m->info[1].offset;
+    float *dwte = G + m->info[0].offset, *dwpe = G + m->info[1].offset;
 
-    /* Output layer (tied): dlnf = dlogits·wte, dwte = dlogitsᵀ·lnf (overwrites). */
-    cpu_matmul_bwd(im->dbuf, dwte, NULL, im->logits, im->lnf, wte, N, C, V, 0);
+    /* The output layer's gradients came with the loss (cpu_classifier): dbuf is
+     * dlnf, dwte holds dlogitsᵀ·lnf, which the embedding's scatter adds to. */
     memset(im->dres, 0, (size_t)N * C * sizeof(float));
     float *res_last = L > 0 ? im->layer[L - 1].res3 : im->encoded;
     cpu_layernorm_bwd(im->dres, G + tf[0].offset, G + tf[1].offset, im->dbuf, res_last, P + tf[0].offset, im->lnf_mean,
@@ -258,13 +259,13 @@ static int cpu_forward(gpt_model *m, const int32_t *inputs, const int32_t *targe
     int caller = threads_begin(im);
     double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     forward_body(m, inputs, B, T);
-    cpu_matmul_fwd(im->logits, im->lnf, P + m->info[0].offset, NULL, N, C, V, im->wt);
-    float l = cpu_crossentropy(im->logits, im->losses, targets, N, V, do_backward);
-    *loss = l;
-    /* The controller times the forward only (a third of a step, the same
-     * kernels and shapes as the backward): a probe of the slower count then
-     * costs a third of a step. The backward runs on the count it chose. */
-    if (im->adapt_on && im->adapt.max_nt > 1) {
+    *loss = cpu_classifier(im->dbuf, im->group[GPT_GRAD] + m->info[0].offset, im->losses, im->logits, im->wt, im->lnf,
+                           P + m->info[0].offset, targets, N, C, V, do_backward);
+    /* The controller times the forward of training steps only (with the output
+     * layer's backward, about 40% of a step, the same kernels and shapes as the
+     * rest): a probe of the slower count then costs under half a step. The
+     * backward runs on the count it chose. */
+    if (do_backward && im->adapt_on && im->adapt.max_nt > 1) {
         cpu_adapt_record(&im->adapt, clock_s(CLOCK_MONOTONIC) - w0, clock_s(CLOCK_THREAD_CPUTIME_ID) - c0, N);
         if (omp_get_max_threads() != cpu_adapt_threads(&im->adapt))
             omp_set_num_threads(cpu_adapt_threads(&im->adapt));

@@ -686,9 +686,9 @@ void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
 
 /* ---------- softmax cross-entropy ---------- */
 
-float cpu_crossentropy(float *logits, float *losses, const int32_t *targets, int N, int V, int backward)
+void cpu_crossentropy_rows(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale,
+                           int backward)
 {
-    float invN = 1.0f / (float)N;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         float *x = logits + (long)n * V;
@@ -711,12 +711,17 @@ float cpu_crossentropy(float *logits, float *losses, const int32_t *targets, int
         float sum = lane_reduce(acc);
         losses[n] = logf(sum) + mx - xt;
         if (backward) {
-            float s = invN / sum;
+            float s = dscale / sum;
             for (int j = 0; j < V; j++)
                 x[j] *= s;
-            x[tg] -= invN;
+            x[tg] -= dscale;
         }
     }
+}
+
+float cpu_crossentropy(float *logits, float *losses, const int32_t *targets, int N, int V, int backward)
+{
+    cpu_crossentropy_rows(logits, losses, targets, N, V, 1.0f / (float)N, backward);
     double total = 0.0;
     for (int n = 0; n < N; n++)
         total += losses[n];

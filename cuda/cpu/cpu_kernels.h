@@ -55,6 +55,24 @@ void cpu_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
  * double sum of losses[N], which receives the per-row losses). Logits are
  * overwritten: with backward by dloss/dlogits of that mean, else by exp values. */
 float cpu_crossentropy(float *logits, float *losses, const int32_t *targets, int N, int V, int backward);
+/* cpu_crossentropy on N rows of a larger batch: no mean; with backward the
+ * gradient is scaled by dscale (1/rows of the whole batch). */
+void cpu_crossentropy_rows(float *logits, float *losses, const int32_t *targets, int N, int V, float dscale,
+                           int backward);
+
+/* The tied output layer and its loss, fused (cpu_classifier.c): logits =
+ * inp·wteᵀ, softmax cross-entropy against targets, and with backward dinp[N,C]
+ * (=) and dwte[V,C] (=) of the mean loss, in blocks of rows so that only
+ * rows×V logits exist at a time: lg_scratch holds cpu_classifier_rows(N, C, V)
+ * × V floats, wt_scratch V·C floats (wteᵀ, or the transposed activations when
+ * the batch is small). Returns the mean loss; losses[N] receives the per-row
+ * losses. The same bits as cpu_matmul_fwd + cpu_crossentropy + cpu_matmul_bwd
+ * over the whole batch: every sum runs in the same order (dwte's over the rows,
+ * block after block, continuing one chain). */
+float cpu_classifier(float *dinp, float *dwte, float *losses, float *lg_scratch, float *wt_scratch, const float *inp,
+                     const float *wte, const int32_t *targets, int N, int C, int V, int backward);
+/* The most rows cpu_classifier holds logits for, for any batch of up to N rows. */
+int cpu_classifier_rows(int N, int C, int V);
 
 /* out[rows] = W[rows,cols] · x. */
 void cpu_matvec(float *out, const float *W, const float *x, int rows, int cols);

@@ -92,6 +92,27 @@ static void contention_ends(void **state)
     assert_int_equal(a.probes, probes);
 }
 
+/* A probe under a burst of load picks all threads wrongly: the next
+ * contended forward that is slower than one thread was probes again at once. */
+static void wrong_switch_is_undone_at_once(void **state)
+{
+    (void)state;
+    cpu_adapt a;
+    cpu_adapt_init(&a, 2);
+    run(&a, (machine){5.0, 1.0, 0.3}, 300);
+    assert_int_equal(cpu_adapt_threads(&a), 1);
+    /* Run on one thread until the next probe of all threads is due, then let
+     * that probe see a burst where all threads look fast. */
+    while (!a.probing)
+        run(&a, (machine){5.0, 1.0, 0.3}, 1);
+    run(&a, (machine){0.5, 1.0, 0.3}, 1);
+    assert_int_equal(cpu_adapt_threads(&a), 2);
+    /* Back to the real load: one slow forward, then one thread again. */
+    int on_all = run(&a, (machine){5.0, 1.0, 0.3}, 3);
+    assert_int_equal(on_all, 1);
+    assert_int_equal(cpu_adapt_threads(&a), 1);
+}
+
 static void noise_within_margin_keeps_all(void **state)
 {
     (void)state;
@@ -143,7 +164,7 @@ int main(void)
         cmocka_unit_test(quiet_is_never_probed),        cmocka_unit_test(busy_and_one_faster_goes_to_one),
         cmocka_unit_test(busy_but_two_faster_stays),    cmocka_unit_test(contention_ends),
         cmocka_unit_test(noise_within_margin_keeps_all), cmocka_unit_test(one_thread_is_off),
-        cmocka_unit_test(caller_threads_unchanged),
+        cmocka_unit_test(caller_threads_unchanged),     cmocka_unit_test(wrong_switch_is_undone_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -458,6 +458,67 @@ static void test_crossentropy(void **state)
     free(g);
 }
 
+/* The fused output layer (cpu_classifier) against the unfused ops over the
+ * whole batch, bit for bit: loss, per-row losses, dinp and dwte, with and
+ * without backward, on 1 and 2 threads. Shapes: one split into row blocks
+ * (1100 rows of a 4096 vocabulary: 4.5 M logits, two blocks), one where the
+ * activations are transposed instead of the weights (8 rows), a plain one. */
+static void classifier_case(int N, int C, int V, int want_blocks)
+{
+    float *inp = frandv((size_t)N * C), *wte = frandv((size_t)V * C);
+    int32_t *tg = malloc((size_t)N * sizeof *tg);
+    for (int n = 0; n < N; n++)
+        tg[n] = (int32_t)((n * 7919) % V);
+    int R = cpu_classifier_rows(N, C, V);
+    assert_int_equal((N + R - 1) / R, want_blocks);
+    size_t nv = (size_t)N * V, nc = (size_t)N * C, vc = (size_t)V * C;
+    float *lg = malloc(nv * 4), *wt = malloc(vc * 4), *l_ref = malloc((size_t)N * 4), *dinp_ref = malloc(nc * 4),
+          *dw_ref = malloc(vc * 4);
+    cpu_matmul_fwd(lg, inp, wte, NULL, N, C, V, wt);
+    float loss_ref = cpu_crossentropy(lg, l_ref, tg, N, V, 1);
+    cpu_matmul_bwd(dinp_ref, dw_ref, NULL, lg, inp, wte, N, C, V, 0);
+    int saved = omp_get_max_threads();
+    for (int nt = 1; nt <= 2; nt++) {
+        omp_set_num_threads(nt);
+        float *scr = malloc((size_t)R * V * 4), *l = malloc((size_t)N * 4), *dinp = malloc(nc * 4),
+              *dw = malloc(vc * 4);
+        for (size_t i = 0; i < vc; i++)
+            dw[i] = 123.0f; /* overwritten, not accumulated */
+        float loss = cpu_classifier(dinp, dw, l, scr, wt, inp, wte, tg, N, C, V, 1);
+        assert_memory_equal(&loss, &loss_ref, sizeof loss);
+        assert_memory_equal(l, l_ref, (size_t)N * 4);
+        assert_memory_equal(dinp, dinp_ref, nc * 4);
+        assert_memory_equal(dw, dw_ref, vc * 4);
+        /* Forward only: the same loss, the gradients untouched. */
+        dinp[0] = 7.0f;
+        dw[0] = 7.0f;
+        loss = cpu_classifier(dinp, dw, l, scr, wt, inp, wte, tg, N, C, V, 0);
+        assert_memory_equal(&loss, &loss_ref, sizeof loss);
+        assert_true(dinp[0] == 7.0f && dw[0] == 7.0f);
+        free(scr);
+        free(l);
+        free(dinp);
+        free(dw);
+    }
+    omp_set_num_threads(saved);
+    free(inp);
+    free(wte);
+    free(tg);
+    free(lg);
+    free(wt);
+    free(l_ref);
+    free(dinp_ref);
+    free(dw_ref);
+}
+
+static void test_classifier_fused(void **state)
+{
+    (void)state;
+    classifier_case(1100, 16, 4096, 2);
+    classifier_case(8, 64, 3000, 1);
+    classifier_case(40, 32, 300, 1);
+}
+
 /* ---- embedding ---- */
 static void test_embedding(void **state)
 {
@@ -504,7 +565,7 @@ int main(void)
         cmocka_unit_test(test_gemm_bits), cmocka_unit_test(test_matmul_bwd_parts),
         cmocka_unit_test(test_layernorm), cmocka_unit_test(test_attention),
         cmocka_unit_test(test_gelu),      cmocka_unit_test(test_crossentropy),
-        cmocka_unit_test(test_embedding),
+        cmocka_unit_test(test_embedding), cmocka_unit_test(test_classifier_fused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
