@@ -230,8 +230,8 @@ int main(int argc, char **argv)
     double load[3] = {0};
     if (getloadavg(load, 3) < 0)
         load[0] = -1;
-    printf("bench_dp: model 2 x 128 (vocab 512), batch %d x %d x 2 = %d tokens a step, steps %d..%d, best of %d\n", B, T,
-           B * T * 2, S1, S2, rounds);
+    printf("bench_dp: model 2 x 128 (vocab 512), batch %d x %d x 2 = %d tokens a step, steps %d..%d, best of %d\n", B,
+           T, B * T * 2, S1, S2, rounds);
     printf("  1 rank  x 2 threads (grad_accum 2)  %9.0f tokens/s\n", tok / best[0]);
     printf("  2 ranks x 1 thread  (mpirun -np 2)  %9.0f tokens/s\n", tok / best[1]);
     printf("  ratio 2 ranks / 1 rank %.2f; all-reduce %.0f%% of a 2-rank step (rank 0's view)\n",

@@ -267,8 +267,7 @@ int runs_manifest_validate(const cJSON *m)
         if (!cJSON_IsArray(rk) || (cJSON_IsArray(tv) && cJSON_GetArraySize(rk) != cJSON_GetArraySize(tv)))
             return bad("shards.rank", "an array with one rank per tensors entry", rk);
         const cJSON *r;
-        cJSON_ArrayForEach(r, rk)
-        {
+        cJSON_ArrayForEach (r, rk) {
             if (!is_count(r) || r->valuedouble >= nr->valuedouble)
                 return bad("shards.rank", "ranks from 0 to shards.ranks - 1", r);
         }

@@ -106,13 +106,11 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
             /* the line above counts one rank's batch (runlog.c): the job is their sum */
             double all = 0;
             const cJSON *r;
-            cJSON_ArrayForEach(r, per)
-            {
+            cJSON_ArrayForEach (r, per) {
                 all += num(r, "tokens_per_s");
             }
             printf("ranks: %.0f, %.0f tok/s in all (", num(st, "ranks"), all);
-            cJSON_ArrayForEach(r, per)
-            {
+            cJSON_ArrayForEach (r, per) {
                 printf("%srank %.0f %.0f tok/s, busy %.0f%%", r == per->child ? "" : "; ", num(r, "rank"),
                        num(r, "tokens_per_s"), 100 * num(r, "busy"));
             }

@@ -21,9 +21,9 @@
 
 /* rank 0's view of the job; one job per process, so file scope */
 static struct {
-    int live;    /* the other ranks wait for a step header */
-    int n;       /* ranks */
-    long *pid;   /* per rank */
+    int live;  /* the other ranks wait for a step header */
+    int n;     /* ranks */
+    long *pid; /* per rank */
     char (*host)[HOST_MAX];
     double *busy; /* seconds of forward+backward, per rank */
     double reduce, step, t0, t_prev, t_written;

@@ -206,4 +206,3 @@ int runs__dp_worker_snapshot(session *sess, float **staging)
     free(hex);
     return rc;
 }
-

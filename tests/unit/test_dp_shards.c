@@ -41,8 +41,12 @@ static void test_shards(void **state)
     assert_int_equal(check(NULL), 0);
     assert_int_equal(check("{\"ranks\":2,\"rank\":[0,1]}"), 0);
     assert_int_equal(check("{\"ranks\":1,\"rank\":[0,0]}"), 0);
-    static const char *bad[] = {"[]", "{\"ranks\":0,\"rank\":[]}", "{\"rank\":[0,1]}", "{\"ranks\":2,\"rank\":[0]}",
-                                "{\"ranks\":2,\"rank\":[0,2]}", "{\"ranks\":2,\"rank\":[0,-1]}",
+    static const char *bad[] = {"[]",
+                                "{\"ranks\":0,\"rank\":[]}",
+                                "{\"rank\":[0,1]}",
+                                "{\"ranks\":2,\"rank\":[0]}",
+                                "{\"ranks\":2,\"rank\":[0,2]}",
+                                "{\"ranks\":2,\"rank\":[0,-1]}",
                                 "{\"ranks\":2,\"rank\":\"01\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (check(bad[i]) != RUNS_EINVALID)
