@@ -56,7 +56,10 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
             a->probing = 1;
             a->nt = 1;
         }
-    } else if (a->since_probe >= a->interval) {
+    } else if (a->since_probe >= (cpu_s < CPU_ADAPT_BUSY * wall_s ? CPU_ADAPT_MAX_INTERVAL : a->interval)) {
+        /* While even one thread is descheduled the cores are still busy and a
+         * probe of all threads is the costly kind: look rarely then, and at
+         * the usual interval once the load has gone. */
         a->probing = 1;
         a->nt = a->max_nt;
     }
