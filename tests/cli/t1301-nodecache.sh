@@ -41,6 +41,17 @@ same_output "after new commits: log --all --json" log --all --json
 same_output "after new commits: log --all --graph" log --all --graph
 expect_eq "the cache was extended" "$(records "$C")" 14
 
+# --- concurrent writers: listings rewrite the cache while nodes are committed; each
+# writes a whole file, the last rename wins, and what is left is right
+rm -f "$C"
+for i in 1 2 3 4; do "$RUNS" log --all --json >/dev/null 2>&1 & done
+expect "main: 2 more while listings run" "$SYNTH" --store "$S" --run main --count 2 --elems 8 --tensors 1
+for i in 1 2 3; do "$RUNS" log fa >/dev/null 2>&1 & done
+wait
+same_output "after concurrent writers: log --all --json" log --all --json
+expect "... and verify finds the cache sound" runs verify
+expect_eq "... holding every node" "$(records "$C")" 16
+
 # --- a damaged cache file: verify says so, log ignores it and rewrites it
 good=$(runs log --all --json)
 python3 -c 'import sys; p=sys.argv[1]; d=bytearray(open(p,"rb").read()); d[200]^=0x5a; open(p,"wb").write(bytes(d))' "$C"
@@ -74,7 +85,7 @@ expect_eq "log after the repair" "$(runs log --all --json)" "$good"
 rm -rf "$S/lineage.git/refs/heads/fa" "$S/lineage.git/refs/tags/fa"
 expect_eq "fa's nodes are not listed" "$(runs log --all | grep -c ' fa ')" 0
 same_output "without fa: log --all --json" log --all --json
-expect_eq "the rewrite dropped their records" "$(records "$C")" 11
+expect_eq "the rewrite dropped their records" "$(records "$C")" 13
 
 # --- a damaged commit fails the listing, cache or not
 mid=$(runs log main --json | tr -d ' \n' | sed 's/.*"id":"\([0-9a-f]*\)","kind":"checkpoint"[^}]*"step":40[,}].*/\1/')
