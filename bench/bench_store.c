@@ -248,6 +248,9 @@ int main(void)
     double ratio[MAX_REPS], tsave[MAX_REPS], tbase[MAX_REPS], t0;
     for (int rep = 0; rep < reps; rep++) {
         for (int side = 0; side < 2; side++) {
+            /* each side starts with nothing of the other's left to flush (the
+             * previous side's deletes, say) */
+            sync();
             if ((side ^ (rep & 1)) == 0) {
                 if ((tbase[rep] = plain_save(plain, src, total)) < 0)
                     return 1;
@@ -264,6 +267,7 @@ int main(void)
                 fprintf(stderr, "bench_store: %s\n", runs_error_message());
                 return 1;
             }
+            sync();
             cJSON_Delete(m);
             m = start_manifest();
             t0 = now();
