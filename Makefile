@@ -3,7 +3,7 @@
 #   make          build the library, the `runs` CLI and the tools (CUDA objects too
 #                 wherever nvcc is found)
 #   make test     install what is missing, build, run every test (CPU only)
-#   make demo     install what is missing, build, run the demo (a few minutes on 2 cores)
+#   make demo     install what is missing, build, run the demo (under 5 minutes on 2 idle cores)
 #   make demo-long   the same story at full length (2000 steps; about half an hour on 2 cores)
 #   make install  [PREFIX=/usr/local] [DESTDIR=]: bin/runs, the tools, lib/runs/libruns-cuda.so
 #   make bench    benchmarks (not tests): ratios against baselines measured in the same run

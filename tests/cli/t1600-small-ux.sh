@@ -2,7 +2,8 @@
 # Issue 13's smaller findings, one block each: runs lr on a patch or a node and its
 # rounding, gc --dry-run naming what it would thin, --keep-last 0, forking a thinned
 # node, restart --quiet naming its run, exit codes of a signalled run, did-you-mean
-# for run names, import --name, tag -f, long run names in log and ls.
+# for run names, import --name, tag -f, long run names in log and ls, checkpoint and
+# stop refusing options, and the demo's token budget.
 . "$(dirname "$0")/lib.sh"
 # one thread: a tiny model gains nothing from two, and a busy machine makes them wait
 OMP_NUM_THREADS=1
@@ -123,5 +124,13 @@ expect_exit 129 "checkpoint --bogus is a usage error (it was taken for a run)" "
 expect_exit 129 "stop --bogus likewise" "$RUNS" stop --bogus
 expect_exit 1 "checkpoint of a run with no trainer" "$RUNS" checkpoint base
 expect_match "... says so" "$(cat "$T/.err")" '^runs checkpoint: '
+
+# --- make demo's budget: the base run's tokens (polish and warm add 2/3 of it) -------
+# 600 x 8 x 128 tokens took most of the demo's CPU time; 8 x 64 a step keeps the three
+# runs near one CPU-minute (scripts/demo.sh's header has the figures)
+num() { sed -n "s/.*\"$1\": *\([0-9][0-9]*\).*/\1/p" "$ROOT/configs/demo.json" | head -1; }
+tokens=$(($(num total_steps) * $(num batch_size) * $(num seq_len)))
+expect "configs/demo.json: at most 600 x 8 x 64 tokens in the base run (got $tokens)" test "$tokens" -le 307200
+expect_eq "... still 600 steps (README's session names step_300 and step_600)" "$(num total_steps)" 600
 
 done_testing
