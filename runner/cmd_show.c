@@ -120,21 +120,6 @@ static void print_metrics(runs_store *s, const char *id, const cJSON *m)
     }
 }
 
-/* An arm's state as the bandit sees it on load (runner/bandit.h eligibility). */
-static const char *arm_state(const cJSON *cfg, const char *arm)
-{
-    const cJSON *data = get(cfg, "data"), *src = get(get(data, "sources"), arm), *x;
-    if (!src)
-        return "dropped (not in config)";
-    cJSON_ArrayForEach (x, get(data, "exclude"))
-        if (cJSON_IsString(x) && !strcmp(x->valuestring, arm))
-            return "excluded";
-    const cJSON *cap = get(src, "cap");
-    if (cJSON_IsNumber(cap) && cap->valuedouble <= 0)
-        return "off (cap 0)";
-    return "active";
-}
-
 static void print_bandit(const cJSON *m)
 {
     const cJSON *b = get(m, "bandit"), *arms = get(b, "arms");
@@ -158,7 +143,7 @@ static void print_bandit(const cJSON *m)
         if (cJSON_IsNumber(pulls_a) && pulls_a->valuedouble > 0 && cJSON_IsNumber(value))
             snprintf(rew, sizeof rew, "%.4f", value->valuedouble);
         printf("  %-16s %6.0f %9s %6s %6s  %s\n", a->string, cJSON_IsNumber(pulls_a) ? pulls_a->valuedouble : 0.0, rew,
-               capb, floorb, arm_state(cfg, a->string));
+               capb, floorb, runs_nodeview_arm_state(cfg, a->string));
     }
     /* a source the config has but the state does not (added by this fork): fresh */
     cJSON_ArrayForEach (a, sources) {
@@ -167,40 +152,20 @@ static void print_bandit(const cJSON *m)
         const cJSON *cap = get(a, "cap"), *floor_ = get(a, "floor");
         printf("  %-16s %6s %9s %6.2f %6.2f  %s\n", a->string, "-", "-", cJSON_IsNumber(cap) ? cap->valuedouble : 1.0,
                cJSON_IsNumber(floor_) ? floor_->valuedouble : 0.0,
-               !strcmp(arm_state(cfg, a->string), "active") ? "no state yet" : arm_state(cfg, a->string));
+               !strcmp(runs_nodeview_arm_state(cfg, a->string), "active") ? "no state yet"
+                                                                          : runs_nodeview_arm_state(cfg, a->string));
     }
 }
 
-/* per group: count, dtype(s), bytes; --tensors lists every tensor */
+/* per group: count, dtype(s), bytes (runs_nodeview_tensor_groups); --tensors lists every tensor */
 static void print_tensors(const cJSON *m, int list)
 {
     const cJSON *ts = get(m, "tensors"), *t;
-    cJSON *groups = cJSON_CreateObject(); /* group -> {"n", "bytes", "dtypes": {dtype: true}} */
+    cJSON *groups = NULL;
     int count = 0;
     double total = 0;
-    cJSON_ArrayForEach (t, ts) {
-        const char *g = cJSON_GetStringValue(get(t, "group")), *dt = cJSON_GetStringValue(get(t, "dtype"));
-        double bytes = cJSON_GetNumberValue(get(t, "bytes"));
-        if (bytes != bytes)
-            bytes = 0;
-        count++;
-        total += bytes;
-        if (!g || !groups)
-            continue;
-        cJSON *gr = cJSON_GetObjectItemCaseSensitive(groups, g);
-        if (!gr) {
-            gr = cJSON_AddObjectToObject(groups, g);
-            cJSON_AddNumberToObject(gr, "n", 0);
-            cJSON_AddNumberToObject(gr, "bytes", 0);
-            cJSON_AddObjectToObject(gr, "dtypes");
-        }
-        cJSON_SetNumberValue(cJSON_GetObjectItem(gr, "n"), cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "n")) + 1);
-        cJSON_SetNumberValue(cJSON_GetObjectItem(gr, "bytes"),
-                             cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "bytes")) + bytes);
-        cJSON *dts = cJSON_GetObjectItem(gr, "dtypes");
-        if (dt && !cJSON_GetObjectItemCaseSensitive(dts, dt))
-            cJSON_AddTrueToObject(dts, dt);
-    }
+    if (runs_nodeview_tensor_groups(&groups, &count, &total, m) != 0)
+        runs_error_clear(); /* out of memory: the totals without the groups */
     char hb[32];
     human_bytes(hb, sizeof hb, total);
     printf("\ntensors      %d, %s%s\n", count, hb, list || !count ? "" : " (--tensors lists them)");
@@ -210,7 +175,7 @@ static void print_tensors(const cJSON *m, int list)
         const cJSON *d;
         cJSON_ArrayForEach (d, cJSON_GetObjectItem(gr, "dtypes")) {
             size_t l = strlen(dts);
-            snprintf(dts + l, sizeof dts - l, "%s%s", l ? "," : "", d->string);
+            snprintf(dts + l, sizeof dts - l, "%s%s", l ? "," : "", d->valuestring);
         }
         human_bytes(hb, sizeof hb, cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "bytes")));
         printf("  %-10s %5.0f  %-6s %10s\n", gr->string, cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "n")),

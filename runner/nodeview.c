@@ -133,3 +133,64 @@ int runs_nodeview_changes(cJSON **out, runs_store *s, const cJSON *m)
     cJSON_Delete(cur);
     return rc;
 }
+
+const char *runs_nodeview_arm_state(const cJSON *config, const char *arm)
+{
+    const cJSON *data = get(config, "data"), *src = get(get(data, "sources"), arm), *x;
+    if (!src)
+        return "dropped (not in config)";
+    cJSON_ArrayForEach (x, get(data, "exclude"))
+        if (cJSON_IsString(x) && !strcmp(x->valuestring, arm))
+            return "excluded";
+    const cJSON *cap = get(src, "cap");
+    if (cJSON_IsNumber(cap) && cap->valuedouble <= 0)
+        return "off (cap 0)";
+    return "active";
+}
+
+/* Adds one tensor of dtype dt (NULL: unknown) and bytes to group g of groups. */
+static int add_to_group(cJSON *groups, const char *g, const char *dt, double bytes)
+{
+    cJSON *gr = cJSON_GetObjectItemCaseSensitive(groups, g), *dts;
+    if (!gr && (!(gr = cJSON_AddObjectToObject(groups, g)) || !cJSON_AddNumberToObject(gr, "n", 0) ||
+                !cJSON_AddNumberToObject(gr, "bytes", 0) || !cJSON_AddArrayToObject(gr, "dtypes")))
+        return runs_error_set(RUNS_ENOMEM, "out of memory summing a node's tensors");
+    cJSON_SetNumberValue(cJSON_GetObjectItem(gr, "n"), cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "n")) + 1);
+    cJSON_SetNumberValue(cJSON_GetObjectItem(gr, "bytes"),
+                         cJSON_GetNumberValue(cJSON_GetObjectItem(gr, "bytes")) + bytes);
+    dts = cJSON_GetObjectItem(gr, "dtypes");
+    const cJSON *d;
+    cJSON_ArrayForEach (d, dts)
+        if (dt && !strcmp(d->valuestring, dt))
+            return 0;
+    if (dt && !cJSON_AddItemToArray(dts, cJSON_CreateString(dt)))
+        return runs_error_set(RUNS_ENOMEM, "out of memory summing a node's tensors");
+    return 0;
+}
+
+int runs_nodeview_tensor_groups(cJSON **out, int *count, double *bytes, const cJSON *m)
+{
+    cJSON *groups = cJSON_CreateObject();
+    const cJSON *t;
+    int rc = 0;
+    *out = NULL;
+    *count = 0;
+    *bytes = 0;
+    if (!groups)
+        return runs_error_set(RUNS_ENOMEM, "out of memory summing a node's tensors");
+    cJSON_ArrayForEach (t, get(m, "tensors")) {
+        const char *g = cJSON_GetStringValue(get(t, "group")), *dt = cJSON_GetStringValue(get(t, "dtype"));
+        double b = cJSON_GetNumberValue(get(t, "bytes"));
+        if (b != b) /* no number: NaN */
+            b = 0;
+        (*count)++;
+        *bytes += b;
+        if (g && (rc = add_to_group(groups, g, dt, b)))
+            goto done;
+    }
+    *out = groups;
+    groups = NULL;
+done:
+    cJSON_Delete(groups);
+    return rc;
+}

@@ -31,4 +31,16 @@ int runs_nodeview_open(char id[41], cJSON **m, runs_store *s, const char *spec);
  * `runs show`. Returns 0, or RUNS_ENOMEM. */
 int runs_nodeview_changes(cJSON **out, runs_store *s, const cJSON *m);
 
+/* An arm's state as the bandit sees it on load (runner/bandit.h eligibility) under
+ * a node's config: "active", "off (cap 0)", "excluded" (data.exclude names it) or
+ * "dropped (not in config)". A static string. */
+const char *runs_nodeview_arm_state(const cJSON *config, const char *arm);
+
+/* Node manifest m's tensors per group: *count tensors, *bytes in all, and *out an
+ * object (caller cJSON_Delete()s) with one member per group in order of first
+ * appearance: {"n": tensors, "bytes": total, "dtypes": [dtypes in order of first
+ * appearance]}. A tensor without a group counts in *count and *bytes only; a
+ * missing "bytes" counts 0. Returns 0 or RUNS_ENOMEM (*out NULL). */
+int runs_nodeview_tensor_groups(cJSON **out, int *count, double *bytes, const cJSON *m);
+
 #endif

@@ -2,7 +2,8 @@
  * for the node itself (recorded list, or computed against its parent's config when
  * not recorded), for a checkpoint up its run ("at"), none for a run started from
  * scratch, an unreadable parent; and runs_nodeview_open. Also runner/linewalk.h
- * through the two histories built on it (.eval.json rows, .loss.json segments). */
+ * through the two histories built on it (.eval.json rows, .loss.json segments); the
+ * bandit arm states and the per-group tensor summary `runs show` prints. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,11 +212,65 @@ static void test_histories(void **state)
     scratch_close(&x);
 }
 
+static void test_arm_state(void **state)
+{
+    (void)state;
+    cJSON *cfg =
+        cJSON_Parse("{\"data\": {\"sources\": {\"prose\": {}, \"chat\": {\"cap\": 0}, \"code\": {\"cap\": 0.5},"
+                    " \"lists\": {}}, \"exclude\": [\"lists\"]}}");
+    assert_non_null(cfg);
+    assert_string_equal(runs_nodeview_arm_state(cfg, "prose"), "active");
+    assert_string_equal(runs_nodeview_arm_state(cfg, "code"), "active");
+    assert_string_equal(runs_nodeview_arm_state(cfg, "chat"), "off (cap 0)");
+    assert_string_equal(runs_nodeview_arm_state(cfg, "lists"), "excluded");
+    assert_string_equal(runs_nodeview_arm_state(cfg, "gone"), "dropped (not in config)");
+    assert_string_equal(runs_nodeview_arm_state(NULL, "prose"), "dropped (not in config)");
+    cJSON_Delete(cfg);
+}
+
+static void test_tensor_groups(void **state)
+{
+    (void)state;
+    cJSON *m = cJSON_Parse("{\"tensors\": ["
+                           "{\"group\": \"weights\", \"dtype\": \"f32\", \"bytes\": 100},"
+                           "{\"group\": \"adam_m\", \"dtype\": \"f32\", \"bytes\": 10},"
+                           "{\"group\": \"weights\", \"dtype\": \"bf16\", \"bytes\": 50},"
+                           "{\"group\": \"weights\", \"dtype\": \"f32\"},"
+                           "{\"dtype\": \"f32\", \"bytes\": 7}]}");
+    cJSON *g = NULL;
+    int count = 0;
+    double bytes = 0;
+    assert_int_equal(runs_nodeview_tensor_groups(&g, &count, &bytes, m), 0);
+    assert_int_equal(count, 5);
+    assert_true(bytes == 167);
+    /* groups in order of first appearance; the groupless tensor is in the totals only */
+    assert_int_equal(cJSON_GetArraySize(g), 2);
+    const cJSON *w = cJSON_GetArrayItem(g, 0), *a = cJSON_GetArrayItem(g, 1);
+    assert_string_equal(w->string, "weights");
+    assert_string_equal(a->string, "adam_m");
+    assert_true(get(w, "n")->valuedouble == 3 && get(w, "bytes")->valuedouble == 150);
+    assert_true(get(a, "n")->valuedouble == 1 && get(a, "bytes")->valuedouble == 10);
+    assert_int_equal(cJSON_GetArraySize(get(w, "dtypes")), 2);
+    assert_string_equal(cJSON_GetArrayItem(get(w, "dtypes"), 0)->valuestring, "f32");
+    assert_string_equal(cJSON_GetArrayItem(get(w, "dtypes"), 1)->valuestring, "bf16");
+    cJSON_Delete(g);
+    cJSON_Delete(m);
+    /* no tensors: an empty object, zero totals */
+    m = cJSON_CreateObject();
+    assert_int_equal(runs_nodeview_tensor_groups(&g, &count, &bytes, m), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(cJSON_GetArraySize(g), 0);
+    cJSON_Delete(g);
+    cJSON_Delete(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_changes),
         cmocka_unit_test(test_histories),
+        cmocka_unit_test(test_arm_state),
+        cmocka_unit_test(test_tensor_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
