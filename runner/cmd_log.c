@@ -318,11 +318,20 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         own_tags = 1;
     }
     if (json) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, json_entry(&v[i]));
-        rc = runs_cli_print_json(arr);
-        cJSON_Delete(arr);
+        /* runs_cli_print_json's layout, one record at a time: 100k nodes never exist as
+         * one cJSON tree (tens of MB of small allocations) */
+        fputs("[", stdout);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            cJSON *e = json_entry(&v[i]);
+            char *t = e ? runs_json_canonical(e) : NULL;
+            cJSON_Delete(e);
+            if (!t)
+                rc = runs_error_code() ? runs_error_code() : runs_error_set(RUNS_ENOMEM, "out of memory printing JSON");
+            else
+                printf("%s\n  %s", i ? "," : "", t);
+            free(t);
+        }
+        fputs(n ? "\n]\n" : "]\n", stdout);
     } else if (graph) {
         if ((rc = topo_order(v, n)) == 0)
             rc = print_graph(v, n, s, &tm);
