@@ -81,7 +81,8 @@ enum { RUNS_PLOT_LOSS = 1, RUNS_PLOT_LR = 2, RUNS_PLOT_GRAD_NORM = 4, RUNS_PLOT_
 /* Gives each of n run names a palette slot (tools/svg.h's runs_svg_palette): a hash of
  * the name picks the slot; names that meet a taken slot take the next free one, in name
  * order, so the slots depend on the set of names only, not on their order in names.
- * Distinct while n <= runs_svg_palette_size(). slot[i] is names[i]'s. 0 or RUNS_ENOMEM. */
+ * Distinct while n <= runs_svg_palette_size() (16); beyond, a second round reuses them.
+ * slot[i] is names[i]'s. 0 or RUNS_ENOMEM. */
 int runs_plot_color_slots(int *slot, const char *const *names, size_t n);
 
 /* Collects the series of run (its tip's lineage), its events and its siblings.

@@ -13,11 +13,12 @@
 
 /* ---- chart ---- */
 
-/* Twenty colours that read on white: Tableau's ten, then ten darker or purer hues
- * that pair with none of the first ten (no pale ones: a faded line must stay apart). */
-static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                                "#17becf", "#bcbd22", "#7f7f7f", "#0b1f7a", "#8b0045", "#005c31", "#b35806",
-                                "#5e3c99", "#c51b7d", "#e6ab02", "#35978f", "#000000", "#a6761d"};
+/* Sixteen colours that read on white: Tableau's ten, then six that keep apart from them
+ * (black, navy, burgundy, dark green, gold, teal). More colours would bring pairs a reader
+ * confuses (two purples, two oranges); a store with more runs reuses them. */
+static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                                "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#000000", "#0b1f7a",
+                                "#8b0045", "#005c31", "#e6ab02", "#35978f"};
 
 int runs_svg_palette_size(void)
 {
