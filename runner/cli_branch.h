@@ -11,7 +11,7 @@
 
 /* The usage text both commands end with. */
 #define RUNS_CLI_BRANCH_USAGE                                                                                          \
-    "[-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] [--no-train] [--backend B] [--steps N] [--quiet] "     \
+    "[-S PATH=VALUE]... [--name RUN] [--dir D] [--keep-bandit] [--no-train] [--backend B] [--steps N] [--quiet] "      \
     "[--data-root DIR] [--allow-data-change]"
 
 /* The -S assignments of sets as a merge patch in *out (NULL when there are none),

@@ -23,7 +23,8 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
     const runs_opt opts[] = {
         RUNS_FLAG("dry-run", 0, &opt.dry_run, "report what would be removed and freed; change nothing"),
         RUNS_INT("keep-last", 0, &opt.keep_last, "N", "[0,)", "keep the last N (>= 1) checkpoints of each run"),
-        RUNS_INT("keep-every", 0, &opt.keep_every, "K", "[0,)", "keep checkpoints whose step is a multiple of K (>= 1)"),
+        RUNS_INT("keep-every", 0, &opt.keep_every, "K", "[0,)",
+                 "keep checkpoints whose step is a multiple of K (>= 1)"),
         RUNS_OPT_END};
     int npos, rc;
     if (runs_cli_wants_help(argc, argv)) {

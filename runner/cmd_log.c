@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "runner/cli.h"
+#include "runner/cli_help.h"
 #include "manifests/canon.h"
 #include "runner/cli_store.h"
 #include "store/gc.h"
@@ -221,6 +222,22 @@ static int print_graph(lnode *v, size_t n, runs_store *s, const tagmap *tm)
     return 0;
 }
 
+/* --help */
+static const runs_cli_page page = {"log", USAGE,
+                                   "List lineage nodes, newest first: short id, kind, run, step, loss\n"
+                                   "(metrics.loss), sharpness (`sharp TRACE±STDERR`, where `runs sharpness` measured\n"
+                                   "it), the held-out loss (`val LOSS`, where the node recorded one), tags,\n"
+                                   "[thinned] where `runs gc` removed the tensors, and with --all\n"
+                                   "[rewound] on nodes only a rewound tip keeps (`runs resume NODE --rewind`;\n"
+                                   "\"rewound\": true in --json).\n"
+                                   "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
+                                   "across the runs it was forked from. --graph lists children before parents\n"
+                                   "and one run's nodes together (git's --topo-order).\n"
+                                   "With plain git, `git --git-dir .runs/lineage.git log --graph --branches --tags\n"
+                                   "--glob='refs/rewound/*'` shows the same nodes; --all would also walk\n"
+                                   "refs/notes/runs, the notes commits `runs sharpness` makes.\n",
+                                   NULL};
+
 int cmd_log(runs_cli *cli, int argc, char **argv)
 {
     int json = 0, graph = 0, all = 0, npos, rc;
@@ -233,24 +250,9 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
                   "\"stderr\",\"samples\",\"eps\",...}) or null, val_loss the node's held-out\n"
                   "loss (metrics.val_loss, `runs eval`) or null"),
         RUNS_FLAG("all", 0, &all, "list every node of every run"), RUNS_OPT_END};
-    if (runs_cli_wants_help(argc, argv)) {
-        printf("usage: " USAGE "\n\n"
-               "List lineage nodes, newest first: short id, kind, run, step, loss\n"
-               "(metrics.loss), sharpness (`sharp TRACE±STDERR`, where `runs sharpness` measured\n"
-               "it), the held-out loss (`val LOSS`, where the node recorded one), tags,\n"
-               "[thinned] where `runs gc` removed the tensors, and with --all\n"
-               "[rewound] on nodes only a rewound tip keeps (`runs resume NODE --rewind`;\n"
-               "\"rewound\": true in --json).\n"
-               "RUN (default: the current run) shows that run's tip and all its ancestors,\n"
-               "across the runs it was forked from. --graph lists children before parents\n"
-               "and one run's nodes together (git's --topo-order).\n"
-               "With plain git, `git --git-dir .runs/lineage.git log --graph --branches --tags\n"
-               "--glob='refs/rewound/*'` shows the same nodes; --all would also walk\n"
-               "refs/notes/runs, the notes commits `runs sharpness` makes.\n\n");
-        runs_cli_opts_help(opts, 0);
-        return RUNS_EXIT_OK;
-    }
-    if ((rc = runs_cli_opts(&npos, pos, 8, "log", USAGE, opts, argc, argv)))
+    int done;
+    rc = runs_cli_begin(&done, &npos, pos, 8, &page, opts, argc, argv);
+    if (done)
         return rc;
     if (npos > 1)
         return runs_cli_usage("log", USAGE, "expected at most one RUN");

@@ -189,7 +189,8 @@ int cmd_lr(runs_cli *cli, int argc, char **argv)
                  "e.g. 0,1000,2000 or 0:200000:10000; default 0..T in 10 parts"),
         RUNS_STR("svg", 'g', &svg, "OUT.svg", "also draw the curve over [0, total_steps] as an SVG chart"),
         RUNS_FLAG("exact", 'e', &exact, "the LR in %.17g (round-trips a double), not rounded"),
-        RUNS_FLAG("json", 'j', &json, "a JSON array of {\"step\", \"lr\"} (LR in %.17g)"), RUNS_OPT_END};
+        RUNS_FLAG("json", 'j', &json, "a JSON array of {\"step\", \"lr\"} (LR in %.17g)"),
+        RUNS_OPT_END};
     long *v = NULL;
     size_t n = 0, cap = 0;
     char *list = NULL;

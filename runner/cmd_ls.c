@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "manifests/canon.h"
 #include "runner/cli.h"
+#include "runner/cli_help.h"
 #include "runner/cli_store.h"
 #include "runner/runtable.h"
 #include "store/lineage.h"
@@ -123,6 +124,21 @@ static void print_table(const runs_runtable *t, const char *current)
     free(w_key);
 }
 
+/* --help (its "24" is VALUE_WIDTH) */
+_Static_assert(VALUE_WIDTH == 24, "runs ls --help names VALUE_WIDTH");
+static const runs_cli_page page = {
+    "ls", USAGE,
+    "One row per run: its tip step; state (running: a trainer holds the run;\n"
+    "halted: the coherence gate stopped it; finished: the tip reached\n"
+    "train.total_steps; stopped: anything else); the node it branched from\n"
+    "(RUN@step_N, - for a run started from scratch); one column per config value\n"
+    "that differs between the listed runs (values longer than 24 characters are\n"
+    "cut; --json has them whole); loss EMA and held-out loss at the tip; tokens\n"
+    "seen; when the tip was written (UTC). '*' marks the current run (`runs switch`).\n",
+    "--json prints [{\"run\", \"step\", \"state\", \"parent\" (null for a root), \"tip\",\n"
+    "\"kind\", \"loss\", \"val_loss\", \"tokens\", \"updated\", \"config\": {PATH: value}}],\n"
+    "\"config\" holding the differing paths (null where a run lacks one).\n"};
+
 int cmd_ls(runs_cli *cli, int argc, char **argv)
 {
     int all = 0, json = 0;
@@ -134,24 +150,9 @@ int cmd_ls(runs_cli *cli, int argc, char **argv)
                  "updated) or any config path (optimizer.lr); numbers sort as numbers,\n"
                  "missing values last; -KEY sorts descending"),
         RUNS_FLAG("json", 0, &json, "print a JSON array, one object per run"), RUNS_OPT_END};
-    if (runs_cli_wants_help(argc, argv)) {
-        printf("usage: " USAGE "\n\n"
-               "One row per run: its tip step; state (running: a trainer holds the run;\n"
-               "halted: the coherence gate stopped it; finished: the tip reached\n"
-               "train.total_steps; stopped: anything else); the node it branched from\n"
-               "(RUN@step_N, - for a run started from scratch); one column per config value\n"
-               "that differs between the listed runs (values longer than %d characters are\n"
-               "cut; --json has them whole); loss EMA and held-out loss at the tip; tokens\n"
-               "seen; when the tip was written (UTC). '*' marks the current run (`runs switch`).\n\n",
-               VALUE_WIDTH);
-        runs_cli_opts_help(opts, 0);
-        printf("\n--json prints [{\"run\", \"step\", \"state\", \"parent\" (null for a root), \"tip\",\n"
-               "\"kind\", \"loss\", \"val_loss\", \"tokens\", \"updated\", \"config\": {PATH: value}}],\n"
-               "\"config\" holding the differing paths (null where a run lacks one).\n");
-        return RUNS_EXIT_OK;
-    }
-    int npos, rc;
-    if ((rc = runs_cli_opts(&npos, NULL, 0, "ls", USAGE, opts, argc, argv)))
+    int npos, rc, done;
+    rc = runs_cli_begin(&done, &npos, NULL, 0, &page, opts, argc, argv);
+    if (done)
         return rc;
     runs_store *s = NULL;
     runs_runtable t = {0};

@@ -19,6 +19,5 @@ int cmd_stop(runs_cli *cli, int argc, char **argv)
                usage);
         return 0;
     }
-    return runs_cli_signal_run(cli, argc, argv, "stop", usage, SIGUSR2,
-                               "checkpoint at its next boundary and stop");
+    return runs_cli_signal_run(cli, argc, argv, "stop", usage, SIGUSR2, "checkpoint at its next boundary and stop");
 }

@@ -13,8 +13,8 @@ int cmd_tag(runs_cli *cli, int argc, char **argv)
 {
     int force = 0, npos;
     const char *pos[2];
-    const runs_opt opts[] = {
-        RUNS_FLAG("force", 'f', &force, "move NAME to NODE if it names another node (journalled)"), RUNS_OPT_END};
+    const runs_opt opts[] = {RUNS_FLAG("force", 'f', &force, "move NAME to NODE if it names another node (journalled)"),
+                             RUNS_OPT_END};
     if (runs_cli_wants_help(argc, argv)) {
         printf("usage: " USAGE "\n\n"
                "Name a node. NODE is step_N (current run), RUN@step_N, a tag, a run (its tip)\n"
