@@ -1,7 +1,6 @@
 /* store/nodecache.c — listing nodes from the refs, the cache and (for what the cache
  * lacks) the lineage; see store/nodecache.h. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <git2.h>
 #include <sys/stat.h>
@@ -298,191 +297,9 @@ static int walk_from(walker *w, const char *start, unsigned flags)
     return 0;
 }
 
-/* A ref and the object it names. */
-typedef struct {
-    const char *name; /* "refs/heads/main": into the scan's name buffer */
-    char hex[41];
-} ref_target;
-
-static int cmp_ref_target(const void *a, const void *b)
-{
-    return strcmp(((const ref_target *)a)->name, ((const ref_target *)b)->name);
-}
-
-static int wanted_ref(const char *name)
-{
-    return !strncmp(name, "refs/heads/", 11) || !strncmp(name, "refs/tags/", 10) || !strncmp(name, "refs/rewound/", 13);
-}
-
-/* The ref files read so far: names packed in one buffer (offsets until the scan ends,
- * since the buffer moves as it grows). */
-typedef struct {
-    ref_target *v;
-    size_t n, cap;
-    size_t *off;
-    char *names;
-    size_t nlen, ncap;
-    int damaged; /* a file that is not 40 hex digits and a newline */
-} ref_scan;
-
-static int scan_add(ref_scan *sc, const char *name, const char *hex)
-{
-    size_t l = strlen(name) + 1;
-    if (sc->n == sc->cap) {
-        size_t nc = sc->cap ? sc->cap * 2 : 256;
-        ref_target *nv = realloc(sc->v, nc * sizeof *nv);
-        size_t *no = nv ? realloc(sc->off, nc * sizeof *no) : NULL;
-        if (nv)
-            sc->v = nv;
-        if (!no)
-            return runs_error_set(RUNS_ENOMEM, "out of memory reading refs");
-        sc->off = no;
-        sc->cap = nc;
-    }
-    if (sc->nlen + l > sc->ncap) {
-        size_t nc = sc->ncap ? sc->ncap * 2 : 1 << 16;
-        while (nc < sc->nlen + l)
-            nc *= 2;
-        char *nb = realloc(sc->names, nc);
-        if (!nb)
-            return runs_error_set(RUNS_ENOMEM, "out of memory reading refs");
-        sc->names = nb;
-        sc->ncap = nc;
-    }
-    memcpy(sc->names + sc->nlen, name, l);
-    sc->off[sc->n] = sc->nlen;
-    memcpy(sc->v[sc->n].hex, hex, 41);
-    sc->nlen += l;
-    sc->n++;
-    return 0;
-}
-
-/* Reads every ref file under dirfd (named rel), as runs__refs_check does without
- * "deep" (dot files skipped: temp files), but with one open per file and no stat:
- * at 100k nodes there are 100k per-step tags to read on every listing. */
-static int scan_refs(ref_scan *sc, int dfd, const char *rel, int recurse)
-{
-    DIR *d = fdopendir(dfd);
-    struct dirent *e;
-    int rc = 0;
-    if (!d) {
-        close(dfd);
-        return runs_error_sys(RUNS_EIO, "fdopendir", rel);
-    }
-    while (rc == 0 && !sc->damaged && (e = readdir(d)) != NULL) {
-        char sub[1024], buf[64];
-        if (e->d_name[0] == '.')
-            continue;
-        if ((size_t)snprintf(sub, sizeof sub, "%s/%s", rel, e->d_name) >= sizeof sub)
-            continue; /* no ref name is this long: runs__refs_check would refuse it */
-        int type = e->d_type;
-        if (type == DT_UNKNOWN) {
-            struct stat st;
-            if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-                continue;
-            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-        }
-        if (type == DT_DIR) {
-            if (!recurse)
-                continue;
-            int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            rc = fd < 0 ? runs_error_sys(RUNS_EIO, "open", sub) : scan_refs(sc, fd, sub, 1);
-            continue;
-        }
-        if (type != DT_REG)
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue; /* gone since readdir: a ref being replaced is renamed, never missing */
-        ssize_t r = read(fd, buf, sizeof buf);
-        close(fd);
-        if (r != 41 || buf[40] != '\n') {
-            sc->damaged = 1;
-            break;
-        }
-        buf[40] = '\0';
-        if (!runs_is_hex(buf, 40)) {
-            sc->damaged = 1;
-            break;
-        }
-        if (wanted_ref(sub))
-            rc = scan_add(sc, sub, buf);
-    }
-    closedir(d);
-    return rc;
-}
-
-/* Refs of lineage.git/packed-refs (`git pack-refs` makes it; runs never does) that
- * have no loose file, appended to sc. */
-static int packed_refs(ref_scan *sc, runs_store *s)
-{
-    char p[4096], *text = NULL;
-    snprintf(p, sizeof p, "%s/lineage.git/packed-refs", s->dir);
-    if (runs_file_read(&text, NULL, p) != 0) {
-        runs_error_clear(); /* none */
-        return 0;
-    }
-    size_t loose = sc->n;
-    int rc = 0;
-    for (char *line = text, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
-        if ((nl = strchr(line, '\n')))
-            *nl = '\0';
-        if (strlen(line) < 42 || line[40] != ' ' || !wanted_ref(line + 41))
-            continue; /* "# pack-refs with:", "^PEELED" and refs that are no nodes */
-        int shadowed = 0;
-        for (size_t i = 0; i < loose && !shadowed; i++)
-            shadowed = !strcmp(sc->names + sc->off[i], line + 41);
-        line[40] = '\0';
-        if (!shadowed && runs_is_hex(line, 40))
-            rc = scan_add(sc, line + 41, line);
-    }
-    free(text);
-    return rc;
-}
-
-/* Every ref under refs/heads/, refs/tags/, refs/rewound/, sorted by name; *names
- * holds the names (free it after *out). A damaged ref file is RUNS_ECORRUPT, worded
- * by runs__refs_check (as runs_node_all): a shorter list would hide nodes. */
-static int read_refs(ref_target **out, size_t *nout, char **names, runs_store *s, int tags_only)
-{
-    ref_scan sc = {0};
-    char p[4096];
-    int rc = 0;
-    *out = NULL;
-    *nout = 0;
-    *names = NULL;
-    /* tags_only: the files directly in refs/tags/ (user tags), not the per-step tags below */
-    const char *under = tags_only ? "refs/tags" : "refs";
-    snprintf(p, sizeof p, "%s/lineage.git/%s", s->dir, under);
-    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0)
-        rc = scan_refs(&sc, fd, under, !tags_only);
-    if (!rc && sc.damaged) {
-        rc = runs__refs_first_damage(s, 0);
-        if (!rc) /* mended between the two reads: read again rather than guess */
-            rc = runs_error_set(RUNS_ELOCKED, "a ref of %s/lineage.git changed while it was read; try again", s->dir);
-    }
-    if (!rc)
-        rc = packed_refs(&sc, s);
-    if (rc) {
-        free(sc.v);
-        free(sc.off);
-        free(sc.names);
-        return rc;
-    }
-    for (size_t i = 0; i < sc.n; i++)
-        sc.v[i].name = sc.names + sc.off[i];
-    free(sc.off);
-    qsort(sc.v, sc.n, sizeof *sc.v, cmp_ref_target);
-    *out = sc.v;
-    *nout = sc.n;
-    *names = sc.names;
-    return 0;
-}
-
 /* The commit a ref names into commit (peeling an annotated tag): a listed or cached
  * id is a commit already; anything else is looked up. */
-static int ref_commit(char commit[41], walker *w, const ref_target *t)
+static int ref_commit(char commit[41], walker *w, const nc_ref *t)
 {
     git_oid oid;
     git_object *o = NULL, *c = NULL;
@@ -529,90 +346,19 @@ static void mark_notes(runs_nodes *n, runs_store *s)
     git_error_clear();
 }
 
-/* ---- order: children first, newest first (a heap of nodes whose children are out) ---- */
-
-typedef struct {
-    const runs_node_info *v;
-    size_t *heap, n;
-} order_heap;
-
-/* 1 when node a comes before node b among the ready ones */
-static int before(const runs_node_info *v, size_t a, size_t b)
-{
-    if (v[a].time != v[b].time)
-        return v[a].time > v[b].time;
-    double sa = v[a].flags & RUNS_NODE_HAS_STEP ? v[a].step : -1e300;
-    double sb = v[b].flags & RUNS_NODE_HAS_STEP ? v[b].step : -1e300;
-    if (sa != sb)
-        return sa > sb;
-    return a < b; /* the order the walk met them */
-}
-
-static void heap_push(order_heap *h, size_t i)
-{
-    size_t k = h->n++;
-    while (k > 0 && before(h->v, i, h->heap[(k - 1) / 2])) {
-        h->heap[k] = h->heap[(k - 1) / 2];
-        k = (k - 1) / 2;
-    }
-    h->heap[k] = i;
-}
-
-static size_t heap_pop(order_heap *h)
-{
-    size_t top = h->heap[0], last = h->heap[--h->n], k = 0;
-    for (;;) {
-        size_t c = 2 * k + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(h->v, h->heap[c + 1], h->heap[c]))
-            c++;
-        if (!before(h->v, h->heap[c], last))
-            break;
-        h->heap[k] = h->heap[c];
-        k = c;
-    }
-    if (h->n)
-        h->heap[k] = last;
-    return top;
-}
-
+/* Reorders n (see runs__nc_order) and re-indexes it. */
 static int order_nodes(runs_nodes *n)
 {
-    size_t N = n->n, no = 0;
-    size_t *par = malloc((N ? N : 1) * sizeof *par), *kids = calloc(N ? N : 1, sizeof *kids);
-    order_heap h = {n->v, malloc((N ? N : 1) * sizeof(size_t)), 0};
-    runs_node_info *out = malloc((N ? N : 1) * sizeof *out);
-    int rc = 0;
-    if (!par || !kids || !h.heap || !out) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory ordering %zu nodes", N);
-        goto done;
-    }
-    for (size_t i = 0; i < N; i++) {
+    size_t *par = malloc((n->n ? n->n : 1) * sizeof *par);
+    if (!par)
+        return runs_error_set(RUNS_ENOMEM, "out of memory ordering %zu nodes", n->n);
+    for (size_t i = 0; i < n->n; i++) {
         const runs_node_info *p = n->v[i].parent[0] ? runs_nodecache_find(n, n->v[i].parent) : NULL;
-        par[i] = p ? (size_t)(p - n->v) : N;
-        if (p)
-            kids[par[i]]++;
+        par[i] = p ? (size_t)(p - n->v) : n->n;
     }
-    for (size_t i = 0; i < N; i++)
-        if (!kids[i])
-            heap_push(&h, i);
-    while (h.n) {
-        size_t i = heap_pop(&h);
-        out[no++] = n->v[i];
-        if (par[i] < N && --kids[par[i]] == 0)
-            heap_push(&h, par[i]);
-    }
-    if (no == N) { /* a cycle cannot come out of git: keep the walk's order rather than lose nodes */
-        memcpy(n->v, out, N * sizeof *out);
-        rc = index_rebuild(n, N);
-    }
-done:
+    int rc = runs__nc_order(n->v, n->n, par);
     free(par);
-    free(kids);
-    free(h.heap);
-    free(out);
-    return rc;
+    return rc ? rc : index_rebuild(n, n->n);
 }
 
 /* ---- the listings ---- */
@@ -626,7 +372,7 @@ static int cmp_tag(const void *a, const void *b)
 
 /* Adds ref t, naming commit, to n's user tags when it is one: refs/tags/NAME (per-step
  * tags RUN/step_N are node names, not tags). */
-static int add_tag(runs_nodes *n, const ref_target *t, const char *commit)
+static int add_tag(runs_nodes *n, const nc_ref *t, const char *commit)
 {
     const char *tag = t->name + 10;
     if (strncmp(t->name, "refs/tags/", 10) != 0 || strchr(tag, '/'))
@@ -657,12 +403,12 @@ static int save(runs_store *s, const runs_node_info *v, size_t n, int must)
  * holds unreachable records (best effort), 2 always (and report a failure). */
 static int walk_all(runs_nodes *out, runs_store *s, int read_cache, int write)
 {
-    ref_target *refs = NULL;
+    nc_ref *refs = NULL;
     size_t nrefs = 0;
     char p[4096], *names = NULL;
     int rc = nodes_init(out);
     walker w = {.s = s, .out = out, .objfd = -1};
-    if (rc || (rc = read_refs(&refs, &nrefs, &names, s, 0)) != 0)
+    if (rc || (rc = runs__nc_read_refs(&refs, &nrefs, &names, s, 0)) != 0)
         goto done;
     if (read_cache) {
         cache_path(p, sizeof p, s);
@@ -712,7 +458,7 @@ int runs_nodecache_all(runs_nodes *out, runs_store *s)
 
 int runs_nodecache_tags(runs_tag_ref **out, size_t *n, runs_store *s)
 {
-    ref_target *refs = NULL;
+    nc_ref *refs = NULL;
     size_t nrefs = 0;
     char *names = NULL;
     runs_nodes tmp;
@@ -720,7 +466,7 @@ int runs_nodecache_tags(runs_tag_ref **out, size_t *n, runs_store *s)
     walker w = {.s = s, .out = &tmp, .objfd = -1};
     *out = NULL;
     *n = 0;
-    if (rc || (rc = read_refs(&refs, &nrefs, &names, s, 1)) != 0)
+    if (rc || (rc = runs__nc_read_refs(&refs, &nrefs, &names, s, 1)) != 0)
         goto done;
     for (size_t i = 0; i < nrefs; i++) {
         char commit[41];

@@ -52,4 +52,20 @@ int runs__nc_write(const char *path, const runs_node_info *v, size_t n);
  * name in *field. */
 int runs__nc_same(const runs_node_info *a, const runs_node_info *b, const char **field);
 
+/* A ref and the object it names (40 hex). */
+typedef struct {
+    const char *name; /* "refs/heads/main", into the names buffer of runs__nc_read_refs */
+    char hex[41];
+} nc_ref;
+
+/* Every ref under refs/heads/, refs/tags/, refs/rewound/ (tags_only: the files directly
+ * in refs/tags/), loose or packed, sorted by name; *names holds the names (free it
+ * after *out). A damaged ref file is RUNS_ECORRUPT, worded by runs__refs_check (as
+ * runs_node_all): a shorter list would hide nodes. (store/nodecache_refs.c) */
+int runs__nc_read_refs(nc_ref **out, size_t *n, char **names, runs_store *s, int tags_only);
+
+/* Reorders v[0..n) children first, then newer time, higher step, lower index; par[i]
+ * is the index of v[i]'s parent, n when it is not in v. (store/nodecache_order.c) */
+int runs__nc_order(runs_node_info *v, size_t n, const size_t *par);
+
 #endif
