@@ -313,8 +313,8 @@ typedef struct {
 /* Where sibling r starts being its own: walking from its tip, the first node that is
  * on the main lineage, or on another sibling's lineage and of another run than r
  * (its parent's segment, drawn by that parent or by whoever descends from it). */
-static int own_from(size_t *at, runs_store *s, const related *r, char (*main_sorted)[41], size_t nmain,
-                    char (*all)[41], size_t nall)
+static int own_from(size_t *at, runs_store *s, const related *r, char (*main_sorted)[41], size_t nmain, char (*all)[41],
+                    size_t nall)
 {
     int rc = 0;
     *at = r->n;

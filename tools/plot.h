@@ -44,9 +44,9 @@ typedef struct {
 typedef struct {
     char run[64];
     char tip[41];
-    char color[16];   /* the run's colour (runs_plot_color_slots) */
-    long branch_step; /* siblings: the step they are drawn from; main: 0 */
-    long own_step;    /* the step of its first own node (before it: ancestors, faded) */
+    char color[16];             /* the run's colour (runs_plot_color_slots) */
+    long branch_step;           /* siblings: the step they are drawn from; main: 0 */
+    long own_step;              /* the step of its first own node (before it: ancestors, faded) */
     runs_plot_stretch *stretch; /* the lineage's runs, root first (main: ancestors faded) */
     size_t n_stretch;
     size_t n, cap;
@@ -64,7 +64,7 @@ typedef struct {
     char kind[16];
     char run[64];
     long step;
-    int sibling; /* -1: on the main lineage, else index into siblings */
+    int sibling;    /* -1: on the main lineage, else index into siblings */
     char color[16]; /* its run's colour; a halt is red */
 } runs_plot_event;
 

@@ -16,9 +16,8 @@
 /* Sixteen colours that read on white: Tableau's ten, then six that keep apart from them
  * (black, navy, burgundy, dark green, gold, teal). More colours would bring pairs a reader
  * confuses (two purples, two oranges); a store with more runs reuses them. */
-static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                                "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#000000", "#0b1f7a",
-                                "#8b0045", "#005c31", "#e6ab02", "#35978f"};
+static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                "#bcbd22", "#7f7f7f", "#000000", "#0b1f7a", "#8b0045", "#005c31", "#e6ab02", "#35978f"};
 
 int runs_svg_palette_size(void)
 {
@@ -87,8 +86,7 @@ static void set_color(char dst[32], const char *color, const char *fallback)
             *p = '_';
 }
 
-int runs_svg_add_series_styled(runs_svg_chart *c, const runs_svg_style *st, const double *x, const double *y,
-                               size_t n)
+int runs_svg_add_series_styled(runs_svg_chart *c, const runs_svg_style *st, const double *x, const double *y, size_t n)
 {
     const char *name = st->name;
     if (n && (!x || !y))
@@ -189,7 +187,6 @@ static void fmt_num(char *dst, size_t n, double v)
     else
         snprintf(dst, n, "%.3g", v);
 }
-
 
 /* One path per series; consecutive points that land in the same pixel column are
  * reduced to their first, min, max and last, so 100k-step logs stay small. */
@@ -362,8 +359,8 @@ int runs_svg_render(runs_buf *b, const runs_svg_chart *c, int x, int y, int mode
                              c->width, H);
     else
         rc = runs_buf_printf(b, "<svg %sx=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" ",
-                             mode == RUNS_SVG_STANDALONE ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y,
-                             c->width, H, c->width, H);
+                             mode == RUNS_SVG_STANDALONE ? "xmlns=\"http://www.w3.org/2000/svg\" " : "", x, y, c->width,
+                             H, c->width, H);
     if (!rc)
         rc = runs_buf_printf(b,
                              "font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"%.0f\">\n"

@@ -46,8 +46,7 @@ typedef struct {
 
 /* Adds a series of n points (x, y and the style's strings are copied). Returns 0 or
  * RUNS_ENOMEM/RUNS_EINVALID. */
-int runs_svg_add_series_styled(runs_svg_chart *c, const runs_svg_style *st, const double *x, const double *y,
-                               size_t n);
+int runs_svg_add_series_styled(runs_svg_chart *c, const runs_svg_style *st, const double *x, const double *y, size_t n);
 /* The same, opaque: runs_svg_add_series_styled with {name, color, dashed, width, 1}. */
 int runs_svg_add_series(runs_svg_chart *c, const char *name, const char *color, const double *x, const double *y,
                         size_t n, int dashed, double width);

@@ -47,8 +47,8 @@ typedef struct {
 } svg_placed;
 
 typedef struct {
-    double px, py, pw, ph; /* the plot frame */
-    int height;            /* of the whole chart */
+    double px, py, pw, ph;            /* the plot frame */
+    int height;                       /* of the whole chart */
     svg_placed title, xlabel, ylabel; /* ylabel: x, y is its centre (drawn rotated) */
     svg_placed *labels;               /* [nm], index-matched to the markers */
     int *label_row;                   /* [nm]: 0 is the row next to the frame */

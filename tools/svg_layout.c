@@ -335,8 +335,8 @@ int runs_svg_boxes(runs_svg_box **out, size_t *n, const runs_svg_chart *c)
         v[k++].cls = "axis-label";
     }
     if (L.ylabel.shown) /* rotated -90° about its centre: ascent to the left */
-        v[k++] = (runs_svg_box){L.ylabel.x - 0.93 * SVG_FONT, L.ylabel.y - L.ylabel.w / 2, 1.17 * SVG_FONT,
-                                L.ylabel.w, "axis-label"};
+        v[k++] = (runs_svg_box){L.ylabel.x - 0.93 * SVG_FONT, L.ylabel.y - L.ylabel.w / 2, 1.17 * SVG_FONT, L.ylabel.w,
+                                "axis-label"};
     for (int i = 0; i < c->nm; i++)
         if (L.labels[i].shown) {
             svg_text_box(&L.labels[i], SVG_FONT_LABEL, &v[k].x, &v[k].y, &v[k].w, &v[k].h);

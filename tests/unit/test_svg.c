@@ -152,8 +152,8 @@ static int check_boxes(const runs_svg_chart *c, int width, const char *cls)
     for (size_t i = 0; i < n; i++) {
         count += !strcmp(v[i].cls, cls);
         if (v[i].x < 0 || v[i].y < 0 || v[i].x + v[i].w > width || v[i].y + v[i].h > h)
-            fail_msg("%s box at %.1f,%.1f %.1fx%.1f leaves the %dx%d chart", v[i].cls, v[i].x, v[i].y, v[i].w,
-                     v[i].h, width, h);
+            fail_msg("%s box at %.1f,%.1f %.1fx%.1f leaves the %dx%d chart", v[i].cls, v[i].x, v[i].y, v[i].w, v[i].h,
+                     width, h);
         if (&v[i] == frame)
             continue;
         if (overlap(&v[i], frame))
@@ -212,8 +212,8 @@ static void test_layout(void **state)
 
     /* a narrow chart: text is cut with "…" to stay inside, a label too wide is dropped
      * to a tooltip rather than drawn outside */
-    c = runs_svg_new("a title long enough to need cutting when the chart is narrow", "step", "a long y axis label",
-                     200, 200);
+    c = runs_svg_new("a title long enough to need cutting when the chart is narrow", "step", "a long y axis label", 200,
+                     200);
     assert_int_equal(runs_svg_add_series(c, "a legend entry far wider than two hundred pixels", NULL, x, y, 3, 0, 0),
                      0);
     assert_int_equal(runs_svg_add_marker(c, 50, "a marker label far wider than two hundred pixels", NULL), 0);
