@@ -224,6 +224,27 @@ static void test_layout(void **state)
     runs_svg_free(c);
 }
 
+static void test_label_overflow(void **state)
+{
+    /* 20 labels at one x: 8 rows, each with a label right and left of the line, hold 16;
+     * the other 4 keep their line, with the label as a tooltip, and nothing overlaps */
+    runs_svg_chart *c = runs_svg_new("crowded", "step", "loss", 760, 300);
+    double x[2] = {0, 100}, y[2] = {2, 1};
+    assert_int_equal(runs_svg_add_series(c, "a", NULL, x, y, 2, 0, 0), 0);
+    for (int i = 0; i < 20; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "fork run-%02d@step_50", i);
+        assert_int_equal(runs_svg_add_marker(c, 50, label, NULL), 0);
+    }
+    assert_int_equal(check_boxes(c, 760, "marker-label"), 16);
+    runs_buf b = {0};
+    assert_int_equal(runs_svg_render(&b, c, 0, 0, RUNS_SVG_STANDALONE), 0);
+    assert_int_equal(count(b.s, "class=\"marker\""), 20);
+    assert_int_equal(count(b.s, "<title>fork run-"), 4);
+    runs_buf_free(&b);
+    runs_svg_free(c);
+}
+
 static void test_text_width(void **state)
 {
     double w = runs_svg_text_width("fork run@step_30", 10, 0);
@@ -238,9 +259,9 @@ static void test_text_width(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nice_ticks),    cmocka_unit_test(test_escape),     cmocka_unit_test(test_chart),
-        cmocka_unit_test(test_log_and_empty), cmocka_unit_test(test_decimation), cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_text_width),
+        cmocka_unit_test(test_nice_ticks),     cmocka_unit_test(test_escape),     cmocka_unit_test(test_chart),
+        cmocka_unit_test(test_log_and_empty),  cmocka_unit_test(test_decimation), cmocka_unit_test(test_layout),
+        cmocka_unit_test(test_label_overflow), cmocka_unit_test(test_text_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
