@@ -7,7 +7,7 @@
  * threads at a fixed count (RUNS_CPU_ADAPT=0, the old behaviour) and two
  * threads with the step-by-step thread-count controller (cuda/cpu/cpu_adapt.h,
  * the default). Each is timed over STEPS training steps (forward, backward,
- * AdamW) after untimed ones (1; 8 for the adaptive trainer: its first
+ * AdamW) after 8 untimed ones (page faults; the adaptive trainer's first
  * choice, which a long run pays once), in rounds of 8 steps that take turns so a change of the background
  * load hits all three alike; the figure is the wall-clock mean ms/step, the
  * throughput a run sees. First quiet (whatever else shares the machine), then
@@ -91,8 +91,9 @@ static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg
     for (int i = 0; i < ntr; i++) {
         tr[i].secs = 0;
         tr[i].steps = 0;
-        /* settle: page faults, the thread pool; the adaptive one's first choice */
-        steps(&tr[i], in, tg, tr[i].adapt ? ROUND : 1);
+        /* settle: page faults, the thread pool, the adaptive one's first choice;
+         * all three take the same steps, so their final losses must agree */
+        steps(&tr[i], in, tg, ROUND);
         tr[i].secs = 0;
         tr[i].steps = 0;
     }
