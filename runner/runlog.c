@@ -152,9 +152,19 @@ void runs__runlog_status(session *sess, int final)
                           sps > 0 ? round((total - sess->step) / sps) : -1,
                           (long)time(NULL),
                           final ? 0 : runs__session_stop_at(sess)};
-    /* best effort: status is advisory and must never stop training */
-    if (runs_runlog_write_status(sess->dir, &st))
-        runs_error_clear();
+    /* best effort: status is advisory and must never stop training. Nor may it
+     * replace the error that is ending the session: the final write on the way
+     * out (a run directory that could not be made, say) fails too, and clearing
+     * its error used to leave the user "failed (no message)". */
+    int pending = runs_error_code();
+    char cause[1024];
+    snprintf(cause, sizeof cause, "%s", runs_error_message());
+    if (runs_runlog_write_status(sess->dir, &st)) {
+        if (pending)
+            runs_error_set(pending, "%s", cause);
+        else
+            runs_error_clear();
+    }
 }
 
 int runs_runlog_write_status(const char *dir, const runs_run_status *st)

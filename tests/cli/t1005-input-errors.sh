@@ -83,6 +83,13 @@ expect_match "the store's message: it looks like a node name" "$(cat "$T/.err")"
     "^runs start: run name 'step_5' looks like a node name \(step_N\); choose another$"
 expect_eq "no run directory was made for it" "$([ -e s5dir ] && echo made || echo none)" "none"
 
+# --- a run directory that cannot be made is named, not "failed (no message)" ------
+# (the final status write on the way out failed too and cleared the cause)
+mkdir blocked && : >blocked/runs
+expect_exit 1 "start where runs/ is a plain file" "$RUNS" start --config named.json --name blk --dir blocked/runs/blk --no-train
+expect_match "the failing step and path are named" "$(cat "$T/.err")" "^runs start: mkdir .*blocked/runs/blk.*Not a directory"
+expect_eq "no 'no message' line" "$(grep -c 'no message' "$T/.err")" "0"
+
 # --- control bytes in echoed user strings are escaped ----------------------------
 nl_name=$(printf 'a\nb\033[31mred')
 expect_exit 1 "unknown node with a newline and an escape" "$RUNS" show "$nl_name"
