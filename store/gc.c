@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "manifests/manifest.h"
 #include "store/internal.h"
 #include "store/lineage.h"
 #include "store/object.h"
@@ -68,9 +69,9 @@ int runs__thinned_load(runs_store *s)
             sealed = 1;
             continue;
         }
-        int hex = strlen(line) > 40;
-        for (int i = 0; hex && i < 40; i++)
-            hex = (line[i] >= '0' && line[i] <= '9') || (line[i] >= 'a' && line[i] <= 'f');
+        char lead[41];
+        snprintf(lead, sizeof lead, "%.40s", line);
+        int hex = strlen(line) > 40 && runs_is_hex(lead, 40);
         if (!hex || line[ll - 1] != '\n' || sscanf(line, "%40s %63s %lld %1s", e.id, e.run, &e.step, extra) != 3 ||
             strlen(e.id) != 40 || e.step < 0) {
             rc = runs_error_set(RUNS_ECORRUPT, "%s: malformed line '%.60s'; run `runs verify --all`", p, line);
