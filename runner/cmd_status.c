@@ -103,7 +103,9 @@ int cmd_status(runs_cli *cli, int argc, char **argv)
         printf("\n");
         const cJSON *per = cJSON_GetObjectItemCaseSensitive(st, "per_rank");
         if (cJSON_IsArray(per)) {
-            /* the line above counts one rank's batch (runlog.c): the job is their sum */
+            /* the line above is the job's figure (runlog.c counts every rank and
+             * micro-batch); this one adds up what each rank measured itself, so
+             * the two agree up to timing and nothing is counted twice */
             double all = 0;
             const cJSON *r;
             cJSON_ArrayForEach (r, per) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "runner/dp.h"
 #include "runner/eval.h"
 #include "runner/linewalk.h"
 #include "runner/session_int.h"
@@ -127,6 +128,15 @@ int runs__runlog_rebuild(session *sess, const char *node_id, int fresh_samples)
     return runs_jsonl_truncate_steps(p, sess->step, 1);
 }
 
+double runs_runlog_tokens_per_s(long steps, int batch, int seq_len, int grad_accum, int ranks, double elapsed_s)
+{
+    if (!(elapsed_s > 0) || steps <= 0)
+        return 0;
+    /* in double from the first factor on: batch x seq_len x grad_accum x ranks of a
+     * large job passes INT_MAX */
+    return (double)steps * batch * seq_len * grad_accum * ranks / elapsed_s;
+}
+
 /* The advisory status file: at most once a second (and once at the end). */
 void runs__runlog_status(session *sess, int final)
 {
@@ -135,8 +145,9 @@ void runs__runlog_status(session *sess, int final)
         return;
     sess->t_last_status = now;
     double el = now - sess->t_start;
-    double tps =
-        el > 0 ? sess->steps_this_session * (double)sess->cfg.train.batch_size * sess->cfg.train.seq_len / el : 0;
+    const runs_train_config *t = &sess->cfg.train;
+    double tps = runs_runlog_tokens_per_s(sess->steps_this_session, t->batch_size, t->seq_len, t->grad_accum,
+                                          runs_dp_size(), el);
     long total = sess->opts.stop_after > 0 ? sess->opts.stop_after : sess->cfg.train.total_steps;
     double sps = el > 0 ? sess->steps_this_session / el : 0;
     runs_run_status st = {sess->run,

@@ -30,6 +30,12 @@ typedef struct {
  * it is rewritten every second and only advisory. */
 int runs_runlog_write_status(const char *dir, const runs_run_status *st);
 
+/* The job's tokens per second for .status.json: steps optimizer steps of batch x
+ * seq_len x grad_accum tokens on each of ranks ranks, over elapsed_s seconds (the
+ * job's figure, as the step lines count it; `runs status` shows each rank's share
+ * from .ranks.json). 0 before any step or time has passed. */
+double runs_runlog_tokens_per_s(long steps, int batch, int seq_len, int grad_accum, int ranks, double elapsed_s);
+
 /* The loss history of the lineage ending at node_id as JSON Lines bytes (steps
  * 0..step-1), concatenated from the nodes' loss_log segments: what .loss.json holds
  * for a run at that node (a resume rewrites it from this; `runs verify` compares).
