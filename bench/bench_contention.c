@@ -132,8 +132,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         if (make(&tr[i]))
             return 1;
-    printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d; busy load: %d spinning children\n",
-           n, ROUND, busy);
+    printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d; busy load: %d spinning children\n", n,
+           ROUND, busy);
     double la0 = loadavg();
     condition(tr, 3, in, tg, n);
     report("quiet", tr, la0, loadavg());

@@ -212,7 +212,7 @@ static void bench_phases(void)
         bias[i] = 0.01f;
     for (int i = 0; i < N; i++)
         tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
-    const char *name[6] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy",     "layer GEMMs x4 (fwd+bwd)",
+    const char *name[6] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy",         "layer GEMMs x4 (fwd+bwd)",
                            "attention x4 (fwd+bwd)",       "layernorm+gelu+add x4", "output layer fused"};
     double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     static const int oc_of[4] = {3, 1, 4, 1}, ic_of[4] = {1, 1, 1, 4}; /* qkv, attproj, fc, fcproj */

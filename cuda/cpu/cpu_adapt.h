@@ -29,11 +29,11 @@
 #ifndef RUNS_CUDA_CPU_ADAPT_H
 #define RUNS_CUDA_CPU_ADAPT_H
 
-#define CPU_ADAPT_BUSY 0.85         /* caller's CPU time / wall time below this: contended */
-#define CPU_ADAPT_BUSY_STEPS 1      /* contended forwards in a row before a probe of one thread */
-#define CPU_ADAPT_MARGIN 0.9        /* one thread is chosen when its time per token < MARGIN × all's */
-#define CPU_ADAPT_MIN_INTERVAL 8    /* steps between probes after a switch */
-#define CPU_ADAPT_MAX_INTERVAL 128  /* steps between probes once the choice keeps being confirmed */
+#define CPU_ADAPT_BUSY 0.85        /* caller's CPU time / wall time below this: contended */
+#define CPU_ADAPT_BUSY_STEPS 1     /* contended forwards in a row before a probe of one thread */
+#define CPU_ADAPT_MARGIN 0.9       /* one thread is chosen when its time per token < MARGIN × all's */
+#define CPU_ADAPT_MIN_INTERVAL 8   /* steps between probes after a switch */
+#define CPU_ADAPT_MAX_INTERVAL 128 /* steps between probes once the choice keeps being confirmed */
 
 typedef struct {
     int max_nt;      /* the caller's thread count ("all"); <= 1: the controller is off */

@@ -42,8 +42,8 @@ int cpu_classifier_rows(int N, int C, int V)
     return r > t ? r : t;
 }
 
-float cpu_classifier(float *dinp, float *dwte, float *losses, float *lg, float *wt, const float *inp,
-                     const float *wte, const int32_t *targets, int N, int C, int V, int backward)
+float cpu_classifier(float *dinp, float *dwte, float *losses, float *lg, float *wt, const float *inp, const float *wte,
+                     const int32_t *targets, int N, int C, int V, int backward)
 {
     int R = block_rows(N, C, V);
     /* As cpu_matmul_fwd chooses for the whole batch: transpose whichever of

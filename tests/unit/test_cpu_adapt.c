@@ -162,10 +162,10 @@ static void caller_threads_unchanged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(quiet_is_never_probed),        cmocka_unit_test(busy_and_one_faster_goes_to_one),
-        cmocka_unit_test(busy_but_two_faster_stays),    cmocka_unit_test(contention_ends),
+        cmocka_unit_test(quiet_is_never_probed),         cmocka_unit_test(busy_and_one_faster_goes_to_one),
+        cmocka_unit_test(busy_but_two_faster_stays),     cmocka_unit_test(contention_ends),
         cmocka_unit_test(noise_within_margin_keeps_all), cmocka_unit_test(one_thread_is_off),
-        cmocka_unit_test(caller_threads_unchanged),     cmocka_unit_test(wrong_switch_is_undone_at_once),
+        cmocka_unit_test(caller_threads_unchanged),      cmocka_unit_test(wrong_switch_is_undone_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
