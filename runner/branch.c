@@ -126,6 +126,57 @@ static int thinned_error(runs_store *s, const char *id, const cJSON *m)
                           before[0] && after[0] ? " and " : "", after, after[0] ? " after it" : "");
 }
 
+/* 1 when the patch sets (or deletes) train.grad_accum, batch_size or seq_len: then the
+ * patch chose the new run's batch, and it is the fork's contract, not the node's. */
+static int patch_sets_batch(const cJSON *patch)
+{
+    static const char *keys[] = {"grad_accum", "batch_size", "seq_len"};
+    const cJSON *train = cJSON_GetObjectItemCaseSensitive(patch, "train");
+    if (!cJSON_IsObject(train))
+        return cJSON_IsNull(train); /* deleting train deletes the batch too */
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (cJSON_GetObjectItemCaseSensitive(train, keys[i]))
+            return 1;
+    return 0;
+}
+
+/* A branch on a rank count other than the one that wrote node m keeps the node's
+ * global batch, as a resume does (runner/session.c): train.grad_accum is scaled in
+ * sess->cfg and sess->config (which the following ranks take their config from, and
+ * which the fork's change list is diffed from, so the scaling shows there), unless
+ * the patch set the batch itself. Refused with runs_dp_fit_accum's line where the
+ * ranks cannot share a step's micro-batches. */
+static int fit_branch_ranks(session *sess, const cJSON *m, const cJSON *patch, const char *kind)
+{
+    runs_train_config *t = &sess->cfg.train;
+    if (patch_sets_batch(patch))
+        return RUNS_OK;
+    const cJSON *bt = cJSON_GetObjectItemCaseSensitive(m, "batch_tokens");
+    long tokens = cJSON_IsNumber(bt) ? (long)bt->valuedouble : (long)t->batch_size * t->seq_len * t->grad_accum;
+    int ranks = runs_dp_size(), accum = 0;
+    int rc = runs_dp_fit_accum(&accum, tokens, t->batch_size, t->seq_len, ranks);
+    if (rc || accum == t->grad_accum)
+        return rc;
+    cJSON *train = cJSON_GetObjectItemCaseSensitive(sess->config, "train");
+    cJSON *v = cJSON_CreateNumber(accum);
+    if (!cJSON_IsObject(train) || !v) {
+        cJSON_Delete(v);
+        return runs_error_set(RUNS_EINVALID, "the node's config has no train section (internal)");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(train, "grad_accum"))
+        cJSON_ReplaceItemInObjectCaseSensitive(train, "grad_accum", v);
+    else
+        cJSON_AddItemToObject(train, "grad_accum", v);
+    char note[200];
+    snprintf(
+        note, sizeof note, "%s on %d rank%s: train.grad_accum %d -> %d keeps the global batch of %ld tokens a step",
+        strcmp(kind, "fork") ? "restarting" : "forking", ranks, ranks > 1 ? "s" : "", t->grad_accum, accum, tokens);
+    t->grad_accum = accum;
+    runs_session_event ev = {.kind = RUNS_EV_WARNING, .message = note};
+    runs__session_emit(sess, &ev);
+    return RUNS_OK;
+}
+
 int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, double peak_lr,
                         const runs_session_opts *o)
 {
@@ -182,7 +233,8 @@ int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, 
         goto done;
     }
     if ((rc = check_same_shape(parent_cfg, sess.config)) || (rc = runs__session_check_data(&sess, m)) ||
-        (rc = runs_config_from_json(&sess.cfg, sess.config, "the patched config")))
+        (rc = runs_config_from_json(&sess.cfg, sess.config, "the patched config")) ||
+        (rc = fit_branch_ranks(&sess, m, patch, kind)))
         goto done;
     if (sess.cfg.train.total_steps <= node_step) {
         rc = runs_error_set(RUNS_EINVALID,

@@ -8,6 +8,7 @@
 #include "runner/cli_events.h"
 #include "runner/cli_store.h"
 #include "runner/cli_train.h"
+#include "runner/dp.h"
 #include "runner/provenance.h"
 #include "store/lineage.h"
 
@@ -71,9 +72,13 @@ int runs_cli_branch(runs_cli *cli, const char *cmd, const char *node, const cJSO
     o->event_ctx = &cur;
     bandit_from = o->keep_bandit ? node : NULL;
     rc = runs_session_branch(s, id, patch, peak_lr, o);
-    runs_cli_events_end(&cur, rc);
-    if (!rc && o->quiet)
-        printf("%s\n", o->run);
+    /* under mpirun every rank gets here; rank 0 speaks for the job (the other
+     * ranks would say the new current run and the --quiet name once more each) */
+    if (runs_dp_rank() == 0) {
+        runs_cli_events_end(&cur, rc);
+        if (!rc && o->quiet)
+            printf("%s\n", o->run);
+    }
 done:
     cJSON_Delete(m);
     {

@@ -37,7 +37,11 @@ int cmd_fork(runs_cli *cli, int argc, char **argv)
                "-S PATH=VALUE overrides apply after PATCH.json; with neither, the new run keeps\n"
                "NODE's config. Data paths the patch sets are relative to PATCH.json's directory\n"
                "(-S: to the working directory). The node's data files must still hash as it\n"
-               "recorded. With --quiet the only output is the new run's name (for scripts).\n\n",
+               "recorded. With --quiet the only output is the new run's name (for scripts).\n"
+               "Under mpirun/srun on another rank count than NODE's, train.grad_accum is scaled\n"
+               "to keep NODE's global batch (refused where the ranks cannot share it), unless\n"
+               "the patch or -S sets train.grad_accum, batch_size or seq_len: then the patched\n"
+               "batch (x the rank count) is the new run's global batch, its contract from here.\n\n",
                usage);
         runs_cli_train_help(own, 1);
         return 0;

@@ -26,7 +26,11 @@ int cmd_restart(runs_cli *cli, int argc, char **argv)
                "X down to min_lr_factor*X over the remaining steps (schedule.restart_step and\n"
                "restart_lr in the new run's config). Recorded as a `restart` node.\n"
                "The data bandit starts fresh unless --keep-bandit (NODE's state carries on).\n"
-               "With --quiet the only output is the new run's name (for scripts).\n\n",
+               "With --quiet the only output is the new run's name (for scripts).\n"
+               "Under mpirun/srun on another rank count than NODE's, train.grad_accum is scaled\n"
+               "to keep NODE's global batch (refused where the ranks cannot share it), unless\n"
+               "-S sets train.grad_accum, batch_size or seq_len: then that batch (x the rank\n"
+               "count) is the new run's global batch, its contract from here.\n\n",
                usage);
         runs_cli_train_help(own, 1);
         return 0;
