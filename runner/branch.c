@@ -141,40 +141,13 @@ static int patch_sets_batch(const cJSON *patch)
 }
 
 /* A branch on a rank count other than the one that wrote node m keeps the node's
- * global batch, as a resume does (runner/session.c): train.grad_accum is scaled in
- * sess->cfg and sess->config (which the following ranks take their config from, and
- * which the fork's change list is diffed from, so the scaling shows there), unless
- * the patch set the batch itself. Refused with runs_dp_fit_accum's line where the
- * ranks cannot share a step's micro-batches. */
+ * global batch, as a resume does (runs__session_fit_ranks), unless the patch set
+ * the batch itself: then the patched batch is the new run's contract. */
 static int fit_branch_ranks(session *sess, const cJSON *m, const cJSON *patch, const char *kind)
 {
-    runs_train_config *t = &sess->cfg.train;
     if (patch_sets_batch(patch))
         return RUNS_OK;
-    const cJSON *bt = cJSON_GetObjectItemCaseSensitive(m, "batch_tokens");
-    long tokens = cJSON_IsNumber(bt) ? (long)bt->valuedouble : (long)t->batch_size * t->seq_len * t->grad_accum;
-    int ranks = runs_dp_size(), accum = 0;
-    int rc = runs_dp_fit_accum(&accum, tokens, t->batch_size, t->seq_len, ranks);
-    if (rc || accum == t->grad_accum)
-        return rc;
-    cJSON *train = cJSON_GetObjectItemCaseSensitive(sess->config, "train");
-    cJSON *v = cJSON_CreateNumber(accum);
-    if (!cJSON_IsObject(train) || !v) {
-        cJSON_Delete(v);
-        return runs_error_set(RUNS_EINVALID, "the node's config has no train section (internal)");
-    }
-    if (cJSON_GetObjectItemCaseSensitive(train, "grad_accum"))
-        cJSON_ReplaceItemInObjectCaseSensitive(train, "grad_accum", v);
-    else
-        cJSON_AddItemToObject(train, "grad_accum", v);
-    char note[200];
-    snprintf(
-        note, sizeof note, "%s on %d rank%s: train.grad_accum %d -> %d keeps the global batch of %ld tokens a step",
-        strcmp(kind, "fork") ? "restarting" : "forking", ranks, ranks > 1 ? "s" : "", t->grad_accum, accum, tokens);
-    t->grad_accum = accum;
-    runs_session_event ev = {.kind = RUNS_EV_WARNING, .message = note};
-    runs__session_emit(sess, &ev);
-    return RUNS_OK;
+    return runs__session_fit_ranks(sess, m, strcmp(kind, "fork") ? "restarting" : "forking");
 }
 
 int runs_session_branch(runs_store *s, const char *node_id, const cJSON *patch, double peak_lr,

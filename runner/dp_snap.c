@@ -119,7 +119,7 @@ int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards)
     int rc0 = read_state(md, sess->staging);
     if (!rc0)
         rc0 = write_share(sess->store, md, sess->staging, own, 0, hex);
-    char why[300] = "";
+    char why[sizeof(((snap_status *)0)->err) + 64] = "";
     if (rc0)
         snprintf(why, sizeof why, "%s", runs_error_message());
     for (int r = 1; r < N; r++) {

@@ -388,11 +388,15 @@ done:
     return runs__session_finish(&sess, rc);
 }
 
-/* Resuming on a rank count other than the one that wrote node m: train.grad_accum
- * is scaled so that the global batch (the node's batch_tokens; B x T x A before the
- * field existed, one rank) stays what it was, in sess->cfg and in sess->config, which
- * the following ranks take their config from and the next nodes record. */
-static int fit_ranks(session *sess, const cJSON *m)
+/* A session on a rank count other than the one that wrote node m keeps the node's
+ * global batch (the run's contract: batch_tokens; B x T x A before the field
+ * existed, one rank): train.grad_accum is scaled in sess->cfg and
+ * sess->config (which the following ranks take their config from, and which a
+ * fork's change list is diffed from, so the scaling shows there), and one warning
+ * says so, starting with verb ("resuming", "forking", "restarting"). Refused with
+ * runs_dp_fit_accum's line where the ranks cannot share a step's micro-batches.
+ * Used by resume here and by fork/restart in branch.c. */
+int runs__session_fit_ranks(session *sess, const cJSON *m, const char *verb)
 {
     runs_train_config *t = &sess->cfg.train;
     const cJSON *bt = cJSON_GetObjectItemCaseSensitive(m, "batch_tokens");
@@ -413,7 +417,7 @@ static int fit_ranks(session *sess, const cJSON *m)
         cJSON_AddItemToObject(train, "grad_accum", v);
     char note[200];
     snprintf(note, sizeof note,
-             "resuming on %d rank%s: train.grad_accum %d -> %d keeps the global batch of %ld tokens a step", ranks,
+             "%s on %d rank%s: train.grad_accum %d -> %d keeps the global batch of %ld tokens a step", verb, ranks,
              ranks > 1 ? "s" : "", t->grad_accum, accum, tokens);
     t->grad_accum = accum;
     runs_session_event ev = {.kind = RUNS_EV_WARNING, .message = note};
@@ -443,7 +447,8 @@ int runs_session_resume(runs_store *s, const char *node_id, const runs_session_o
         goto done;
     if (!(sess.config = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "config"), 1)) ||
         (rc = runs__session_check_data(&sess, m)) ||
-        (rc = runs_config_from_json(&sess.cfg, sess.config, "the node's config")) || (rc = fit_ranks(&sess, m)))
+        (rc = runs_config_from_json(&sess.cfg, sess.config, "the node's config")) ||
+        (rc = runs__session_fit_ranks(&sess, m, "resuming")))
         goto done;
     cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
     if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "halt") && !node_id) {

@@ -82,6 +82,7 @@ int runs__gpt_fail(const char *what);
 int runs__session_init(session *sess, runs_store *s, const runs_session_opts *o);
 int runs__session_setup(session *sess);
 int runs__session_new_bandit(session *sess);
+int runs__session_fit_ranks(session *sess, const cJSON *m, const char *verb);
 int runs__session_open_run(session *sess, const char *run, const char *dir_opt, int reuse_dir);
 int runs__session_check_data(session *sess, const cJSON *m);
 int runs__session_finish(session *sess, int rc);
