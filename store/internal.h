@@ -124,4 +124,21 @@ int runs__refs_repair(runs_store *s, runs_ref_cb cb, void *ctx, size_t *repaired
 /* Writes a ref file whole (journal first); the caller holds locks/refs.lock. */
 int runs__ref_write_file(runs_store *s, const char *ref, const char *content);
 
+/* ---- lineage nodes and their refs (store/lineage.c, store/refs.c), shared by
+ * store/commit.c, tags.c, resolve.c, rewind.c ---- */
+
+/* 0 and *oid when id is 40 hex digits; RUNS_EINVALID (message set) otherwise. */
+int runs__parse_id(git_oid *oid, const char *id);
+/* The node commit id (caller frees *c); RUNS_EINVALID or RUNS_ENOTFOUND, message set. */
+int runs__lookup_commit(git_commit **c, runs_store *s, const char *id);
+/* STORE/lineage.git/<ref> into buf; RUNS_EINVALID when it does not fit. */
+int runs__ref_path(char *buf, size_t n, runs_store *s, const char *ref);
+/* Writes oid as the whole ref file (journalled, invariants 3 and 9); the caller holds
+ * locks/refs.lock. */
+int runs__ref_write(runs_store *s, const char *ref, const git_oid *oid);
+/* 0 and *oid when ref exists, RUNS_ENOTFOUND (no message) when not. */
+int runs__ref_read(git_oid *oid, runs_store *s, const char *ref);
+/* Points HEAD at refs/heads/run; the caller holds locks/refs.lock. */
+int runs__head_set_locked(runs_store *s, const char *run);
+
 #endif
