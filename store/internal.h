@@ -58,6 +58,9 @@ int runs__write_all(int fd, const void *buf, size_t len, const char *path);
 
 /* objects/ab/cdef... of hex into buf. */
 void runs__object_path(char *buf, size_t n, const runs_store *s, const char *hex);
+/* Read+hash granularity of objects (store/object.c, store/object_put.c): a chunk
+ * stays in cache between the two. */
+#define RUNS__OBJECT_CHUNK (2u << 20)
 
 /* Converts a libgit2 failure into our error channel; returns code. */
 int runs__git_error(int code, const char *what);
