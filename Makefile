@@ -6,6 +6,7 @@
 #   make demo     install what is missing, build, run the demo (under 5 minutes on 2 idle cores)
 #   make demo-long   the same story at full length (2000 steps; about half an hour on 2 cores)
 #   make install  [PREFIX=/usr/local] [DESTDIR=]: bin/runs, the tools, lib/runs/libruns-cuda.so
+#                 and lib/runs/libruns-mpi.so (each where it was built)
 #   make bench    benchmarks (not tests): ratios against baselines measured in the same run
 #   make test-emu the CUDA kernels on a CPU emulation of the CUDA runtime (~15 s; in make test too)
 #   make test SAN=1  the same suite built with AddressSanitizer + UBSan into build-san/
@@ -62,14 +63,16 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # Data-parallel training over MPI (runner/dp.c) where Open MPI's mpicc is found (make deps);
 # without it the build trains on one process and refuses to run under mpirun. Not in the
-# sanitizer and fuzz builds. MPI=0 builds without.
+# sanitizer and fuzz builds. MPI=0 builds without. libmpi is linked into the transport
+# $(B)/libruns-mpi.so alone (runner/mpi/), which dp.c dlopen()s only under mpirun/srun:
+# linked into every program it cost each command start 16-20 ms (bench_startup).
 MPICC   ?= $(shell command -v mpicc 2>/dev/null)
 ifneq ($(strip $(MPICC))$(SAN)$(FUZZ)$(filter 0,$(MPI)),$(strip $(MPICC)))
   MPICC :=
 endif
 ifneq ($(strip $(MPICC)),)
-  CFLAGS  += -DRUNS_HAVE_MPI=1 $(shell $(MPICC) --showme:compile 2>/dev/null)
-  LDLIBS  += $(shell $(MPICC) --showme:link 2>/dev/null)
+  CFLAGS  += -DRUNS_HAVE_MPI=1
+  MPI_SO  := $(B)/libruns-mpi.so
 endif
 
 LIB_C   := $(wildcard common/*.c store/*.c manifests/*.c cuda/*.c cuda/cpu/*.c tools/*.c runner/*.c)
@@ -104,6 +107,19 @@ $(B)/cuda/cuda_loader.o: CFLAGS += -DRUNS_CUDA_SO_PATH=\"$(abspath $(CUDA_SO))\"
 $(CUDA_SO): $(CU_OBJ) cuda/dl/cuda_plugin.c cuda/dl/cuda_plugin.map cuda/cuda_plugin.h cuda/gpt_backend.h cuda/gpt.h
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I. -fPIC -shared -Wl,--no-undefined \
 	  -Wl,--version-script=cuda/dl/cuda_plugin.map -o $@ cuda/dl/cuda_plugin.c $(CU_OBJ) $(CUDA_LIBS)
+endif
+
+ifneq ($(strip $(MPI_SO)),)
+all: $(MPI_SO)
+# where dp.c looks last: tests, benches and tools/ do not sit next to the .so
+$(B)/runner/dp.o: CFLAGS += -DRUNS_MPI_SO_PATH=\"$(abspath $(MPI_SO))\"
+# --no-undefined: the .so leans on no symbol of the program that loads it; the version
+# script exports its one entry (runner/mpi/dp_mpi_plugin.h) and hides the rest.
+$(MPI_SO): runner/mpi/dp_mpi_plugin.c runner/mpi/dp_mpi_plugin.map runner/mpi/dp_mpi_plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -I. $(shell $(MPICC) --showme:compile 2>/dev/null) \
+	  -fPIC -shared -Wl,--no-undefined -Wl,--version-script=runner/mpi/dp_mpi_plugin.map \
+	  -o $@ runner/mpi/dp_mpi_plugin.c $(shell $(MPICC) --showme:link 2>/dev/null)
 endif
 
 LIB_OBJ := $(patsubst %.c,$(B)/%.o,$(LIB_C))
@@ -194,9 +210,13 @@ demo-long: deps
 # not the tests or benches. Plain build only (SAN=1 and FUZZ=1 binaries are not for use).
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
-install: $(B)/runs $(TOOLS) $(CUDA_SO)
+install: $(B)/runs $(TOOLS) $(CUDA_SO) $(MPI_SO)
 	install -d "$(DESTDIR)$(BINDIR)"
 	install -m 755 $(B)/runs $(TOOLS) "$(DESTDIR)$(BINDIR)/"
+ifneq ($(strip $(MPI_SO)),)
+	install -d "$(DESTDIR)$(PREFIX)/lib/runs"
+	install -m 755 $(MPI_SO) "$(DESTDIR)$(PREFIX)/lib/runs/"
+endif
 ifneq ($(strip $(CUDA_SO)),)
 	install -d "$(DESTDIR)$(PREFIX)/lib/runs"
 	install -m 755 $(CUDA_SO) "$(DESTDIR)$(PREFIX)/lib/runs/"

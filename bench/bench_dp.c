@@ -182,7 +182,7 @@ int main(int argc, char **argv)
         strcpy(slash, "/../runs");
     }
     char probe[4200];
-    snprintf(probe, sizeof probe, "ldd '%s' 2>/dev/null | grep -q libmpi && command -v mpirun >/dev/null", runs);
+    snprintf(probe, sizeof probe, "grep -q libruns-mpi.so '%s' && command -v mpirun >/dev/null", runs);
     if (system(probe) != 0) {
         printf("bench_dp: skipped: %s has no MPI or mpirun is missing (make deps, then rebuild)\n", runs);
         return 0;

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/plugin_path.h"
 #include "cuda/cuda_plugin.h"
 
 #define SO_NAME "libruns-cuda.so"
@@ -78,20 +79,6 @@ static int try_load(const char *path)
     return 1;
 }
 
-/* Directory of the running program into buf (no trailing slash); 0 or -1. */
-static int exe_dir(char *buf, size_t n)
-{
-    ssize_t k = readlink("/proc/self/exe", buf, n - 1);
-    if (k <= 0)
-        return -1;
-    buf[k] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    return 0;
-}
-
 static void load(void)
 {
     const char *env = getenv("RUNS_CUDA_LIB");
@@ -103,7 +90,7 @@ static void load(void)
         return;
     }
     char dir[4096], path[4200];
-    int have_dir = exe_dir(dir, sizeof dir) == 0;
+    int have_dir = runs_plugin_exe_dir(dir, sizeof dir) == 0;
     if (have_dir) {
         snprintf(path, sizeof path, "%s/%s", dir, SO_NAME);
         if (try_load(path))

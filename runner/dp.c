@@ -45,43 +45,115 @@ int runs_dp_size(void)
 }
 
 #ifdef RUNS_HAVE_MPI
-#include <mpi.h>
+/* The MPI calls live in libruns-mpi.so (runner/mpi/dp_mpi_plugin.c), loaded here only
+ * under mpirun/srun: linking libmpi into every program cost each command start
+ * 16-20 ms (runs --help 72.7 vs 56.3 ms at load 9). Where it is looked for, first hit
+ * wins (a file that exists but fails to load stops the search: its error is the answer):
+ *   $RUNS_MPI_LIB                           (only this one when it is set)
+ *   <dir of the program>/libruns-mpi.so     (build/runs next to build/libruns-mpi.so)
+ *   <dir of the program>/../lib/runs/libruns-mpi.so   (make install's layout)
+ *   the path it was built at (RUNS_MPI_SO_PATH: tests, benches and tools/)
+ * RTLD_GLOBAL: Open MPI dlopen()s its own components, which expect libmpi's symbols
+ * to be global. The handle is never closed (MPI_Finalize runs at exit). */
+#include <dlfcn.h>
+#include <unistd.h>
 
-static void dp_finalize(void)
+#include "common/plugin_path.h"
+#include "runner/mpi/dp_mpi_plugin.h"
+
+#define MPI_SO_NAME "libruns-mpi.so"
+
+static const struct runs_dp_mpi_plugin *mpi;
+
+/* 1 loaded, 0 not there, negative: there but unusable (error set) */
+static int mpi_try_load(const char *path, int n)
 {
-    int fin = 0;
-    MPI_Finalized(&fin);
-    if (!fin)
-        MPI_Finalize();
+    if (access(path, F_OK) != 0)
+        return 0;
+    void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    if (!h) {
+        const char *e = dlerror();
+        return runs_error_set(RUNS_EINVALID,
+                              "launched as %d processes (mpirun/srun), but cannot load the MPI transport "
+                              "%s: %s; install Open MPI (make deps) and rebuild with make",
+                              n, path, e ? e : "unknown dlopen error");
+    }
+    runs_dp_mpi_plugin_entry entry;
+    *(void **)&entry = dlsym(h, RUNS_DP_MPI_PLUGIN_SYMBOL);
+    const struct runs_dp_mpi_plugin *p = entry ? entry() : NULL;
+    if (!p || p->abi != RUNS_DP_MPI_PLUGIN_ABI || !p->init || !p->bcast || !p->send0 || !p->recv)
+        return runs_error_set(RUNS_EINVALID,
+                              "launched as %d processes (mpirun/srun), but %s is not this version's MPI "
+                              "transport (%s, ABI %d); rebuild it with make",
+                              n, path, RUNS_DP_MPI_PLUGIN_SYMBOL, RUNS_DP_MPI_PLUGIN_ABI);
+    mpi = p;
+    return 1;
+}
+
+static int mpi_load(int n)
+{
+    const char *env = getenv("RUNS_MPI_LIB");
+    int r;
+    if (env && *env) {
+        if ((r = mpi_try_load(env, n)) == 0)
+            return runs_error_set(RUNS_EINVALID,
+                                  "launched as %d processes (mpirun/srun), but RUNS_MPI_LIB=%s does not "
+                                  "exist; point it at %s or unset it",
+                                  n, env, MPI_SO_NAME);
+        return r < 0 ? r : RUNS_OK;
+    }
+    char dir[4096], path[4200];
+    if (runs_plugin_exe_dir(dir, sizeof dir) == 0) {
+        snprintf(path, sizeof path, "%s/%s", dir, MPI_SO_NAME);
+        if ((r = mpi_try_load(path, n)))
+            return r < 0 ? r : RUNS_OK;
+        snprintf(path, sizeof path, "%s/../lib/runs/%s", dir, MPI_SO_NAME);
+        if ((r = mpi_try_load(path, n)))
+            return r < 0 ? r : RUNS_OK;
+    }
+#ifdef RUNS_MPI_SO_PATH
+    if ((r = mpi_try_load(RUNS_MPI_SO_PATH, n)))
+        return r < 0 ? r : RUNS_OK;
+#endif
+    return runs_error_set(RUNS_EINVALID,
+                          "launched as %d processes (mpirun/srun), but the MPI transport %s is not next "
+                          "to the program or in its ../lib/runs/; rebuild with make (make install "
+                          "installs it), or set RUNS_MPI_LIB to its path",
+                          n, MPI_SO_NAME);
 }
 
 int runs_dp_check_launch(void)
 {
-    int n = runs_dp_launch_size(), init = 0;
+    int n = runs_dp_launch_size(), rc;
     if (n <= 1)
         return RUNS_OK;
-    MPI_Initialized(&init);
-    if (!init) {
-        if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
-            return runs_error_set(RUNS_EINVALID,
-                                  "MPI_Init failed under mpirun (%d processes); check the "
-                                  "launcher (mpirun --allow-run-as-root as root)",
-                                  n);
-        atexit(dp_finalize);
-    }
-    MPI_Comm_rank(MPI_COMM_WORLD, &dp_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &dp_size);
+    if (!mpi && (rc = mpi_load(n)))
+        return rc;
+    if (mpi->init(&dp_rank, &dp_size))
+        return runs_error_set(RUNS_EINVALID,
+                              "MPI_Init failed under mpirun (%d processes); check the "
+                              "launcher (mpirun --allow-run-as-root as root)",
+                              n);
     return RUNS_OK;
 }
 
-/* MPI counts are ints: large buffers go in 1 GiB pieces */
+/* MPI counts are ints: large buffers go in 1 GiB pieces. Only called with more than
+ * one rank, so after runs_dp_check_launch loaded the transport. */
 #define DP_CHUNK ((size_t)1 << 30)
+
+static int no_transport(void)
+{
+    return runs_error_set(RUNS_EINVALID, "MPI transfer before the MPI transport was loaded "
+                                         "(runs_dp_check_launch first); a bug in runs");
+}
 
 int runs_dp_bcast(void *buf, size_t bytes)
 {
+    if (!mpi)
+        return no_transport();
     for (size_t o = 0; o < bytes; o += DP_CHUNK) {
         size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
-        if (MPI_Bcast((char *)buf + o, (int)k, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        if (mpi->bcast((char *)buf + o, (int)k))
             return runs_error_set(RUNS_EIO, "MPI_Bcast of %zu bytes failed; a rank may have died", bytes);
     }
     return RUNS_OK;
@@ -89,9 +161,11 @@ int runs_dp_bcast(void *buf, size_t bytes)
 
 int runs_dp_send0(const void *buf, size_t bytes)
 {
+    if (!mpi)
+        return no_transport();
     for (size_t o = 0; o < bytes; o += DP_CHUNK) {
         size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
-        if (MPI_Send((const char *)buf + o, (int)k, MPI_BYTE, 0, 1, MPI_COMM_WORLD) != MPI_SUCCESS)
+        if (mpi->send0((const char *)buf + o, (int)k))
             return runs_error_set(RUNS_EIO, "MPI_Send of %zu bytes to rank 0 failed", bytes);
     }
     return RUNS_OK;
@@ -99,9 +173,11 @@ int runs_dp_send0(const void *buf, size_t bytes)
 
 int runs_dp_recv(void *buf, size_t bytes, int from)
 {
+    if (!mpi)
+        return no_transport();
     for (size_t o = 0; o < bytes; o += DP_CHUNK) {
         size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
-        if (MPI_Recv((char *)buf + o, (int)k, MPI_BYTE, from, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        if (mpi->recv((char *)buf + o, (int)k, from))
             return runs_error_set(RUNS_EIO, "MPI_Recv of %zu bytes from rank %d failed", bytes, from);
     }
     return RUNS_OK;

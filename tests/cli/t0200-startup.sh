@@ -5,6 +5,8 @@
 # ask for CUDA work; asking for CUDA where it cannot be had is one clear line and exit 1
 # (never a crash); --backend auto falls back to the CPU; each way the loader can fail
 # (RUNS_CUDA_LIB missing, not a shared object, not a runs backend) names its cause.
+# Likewise `runs` links no libmpi: the MPI transport, libruns-mpi.so, is loaded only under
+# mpirun/srun (runner/dp.c), and failing to load it there is one line naming the cause.
 # How fast a start is: build/bench/bench_startup (no timing assertions here).
 . "$(dirname "$0")/lib.sh"
 B=${B:-$ROOT/build}
@@ -15,6 +17,16 @@ if command -v ldd >/dev/null 2>&1 && libs=$(ldd "$RUNS" 2>&1); then
         not_ok "runs links no CUDA library (ldd $RUNS)" "$(printf '%s\n' "$libs" | grep -E 'libcu')"
     else
         ok "runs links no CUDA library (ldd $RUNS)"
+    fi
+    # libmpi (with open-rte, open-pal, hwloc, libevent) cost every start 16-20 ms: it is
+    # linked into the MPI transport libruns-mpi.so alone, loaded only under mpirun/srun
+    if printf '%s\n' "$libs" | grep -q 'libmpi'; then
+        not_ok "runs links no libmpi (ldd $RUNS)" "$(printf '%s\n' "$libs" | grep 'libmpi')"
+    else
+        ok "runs links no libmpi (ldd $RUNS)"
+    fi
+    if [ -f "$B/libruns-mpi.so" ]; then
+        expect_match "the MPI transport .so is the one that links libmpi" "$(ldd "$B/libruns-mpi.so" 2>&1)" 'libmpi'
     fi
     if [ -f "$B/libruns-cuda.so" ]; then
         expect_match "the backend .so is the one that links cuBLAS" "$(ldd "$B/libruns-cuda.so" 2>&1)" 'libcublas'
@@ -60,6 +72,23 @@ fi
 RUNS_CUDA_LIB=$T/missing.so expect "--backend auto with no backend to load trains on the CPU" \
     "$RUNS" start --config tiny.json --name a0 --backend auto --quiet
 expect_match "... and the run is there" "$("$RUNS" log a0 2>&1)" 'step_4'
+
+# --- the MPI transport under a launcher (OMPI_COMM_WORLD_SIZE set by hand: no mpirun) -------
+# A build with MPI that cannot load libruns-mpi.so refuses in one line naming what, before
+# the store is touched; a build without refuses as it always did (t8001 says how).
+if grep -q libruns-mpi.so "$RUNS"; then
+    expect_exit 1 "under mpirun with RUNS_MPI_LIB missing: one line, exit 1" \
+        env OMPI_COMM_WORLD_SIZE=2 RUNS_MPI_LIB="$T/missing.so" "$RUNS" start --config tiny.json --name m0 --quiet
+    expect_match "... naming RUNS_MPI_LIB and what to do" "$(cat "$T/.err")" \
+        "launched as 2 processes \\(mpirun/srun\\), but RUNS_MPI_LIB=$T/missing.so does not exist"
+    echo "not an ELF file" >bogus-mpi.so
+    expect_exit 1 "under mpirun with a broken transport: one line, exit 1" \
+        env OMPI_COMM_WORLD_SIZE=2 RUNS_MPI_LIB="$T/bogus-mpi.so" "$RUNS" start --config tiny.json --name m0 --quiet
+    expect_match "... with dlopen's reason and make deps" "$(cat "$T/.err")" "cannot load the MPI transport $T/bogus-mpi.so: .*make deps"
+    expect "... and run m0 never reached the store" test ! -e runs/m0
+else
+    echo "# SKIP: this build has no MPI: the transport's load errors not checked"
+fi
 
 # --- the loader's reasons (the parity test prints them when it skips) ---------------------
 P=$B/tests/test_cuda_parity

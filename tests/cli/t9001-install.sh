@@ -1,7 +1,8 @@
 #!/bin/sh
 # make install DESTDIR=... PREFIX=...: the CLI and the tools land in PREFIX/bin and work
 # from there (no build tree on the path); the CUDA backend, where it was built, lands in
-# PREFIX/lib/runs/, the directory cuda/cuda_loader.c searches beside an installed program.
+# PREFIX/lib/runs/, the directory cuda/cuda_loader.c searches beside an installed program;
+# so does the MPI transport libruns-mpi.so, where mpicc was found (runner/dp.c).
 . "$(dirname "$0")/lib.sh"
 
 # the plain build's binaries are what install copies (under SAN=1 $RUNS is build-san's)
@@ -24,7 +25,13 @@ cd "$T" || exit 1
 if [ -e "$ROOT/build/libruns-cuda.so" ]; then
     expect "CUDA backend in PREFIX/lib/runs" test -s "$T/root/usr/lib/runs/libruns-cuda.so"
 else
-    expect "no CUDA backend built: no lib/runs" test ! -e "$T/root/usr/lib/runs"
+    expect "no CUDA backend built: none installed" test ! -e "$T/root/usr/lib/runs/libruns-cuda.so"
+fi
+# the MPI transport likewise (runner/dp.c looks in ../lib/runs/ under mpirun/srun)
+if [ -e "$ROOT/build/libruns-mpi.so" ]; then
+    expect "MPI transport in PREFIX/lib/runs" test -s "$T/root/usr/lib/runs/libruns-mpi.so"
+else
+    expect "no MPI transport built: none installed" test ! -e "$T/root/usr/lib/runs/libruns-mpi.so"
 fi
 # PREFIX alone (no DESTDIR) is the install root
 expect "make install PREFIX=DIR" make -C "$ROOT" --no-print-directory -s install PREFIX="$T/p2"
