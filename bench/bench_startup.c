@@ -7,7 +7,8 @@
  * N starts of each (default 50). RUNS defaults to the runs next to build/bench/
  * (build/runs); RUNS2 to build/nompi/runs where it exists, which `make bench`
  * builds (MPI=0, into $(B)/nompi) when the build found mpicc: then the two columns
- * are the same commit with and without Open MPI's libmpi linked in.
+ * are the same commit with MPI support (the transport build/libruns-mpi.so, loaded
+ * only under mpirun) and without any; their difference should be noise.
  *
  * Three commands, each a posix_spawn + waitpid with stdout and stderr on /dev/null:
  * `runs --help`; `runs log` on a small store (SMALL_NODES nodes the bench commits
@@ -17,8 +18,9 @@
  * difference of medians between the two builds, and the load average. Why it
  * exists: while `runs` linked cuBLAS/cudart (~540 MB mapped at start-up) every
  * command took ~80 ms quiet and 1-2 s on a busy machine; with the backend
- * dlopen()ed on demand (cuda/cuda_loader.c) it is a few ms. libmpi (with
- * open-rte, open-pal, hwloc, libevent) is still linked where mpicc was found.
+ * dlopen()ed on demand (cuda/cuda_loader.c) it is a few ms. Linking libmpi
+ * (with open-rte, open-pal, hwloc, libevent) cost another 3-20 ms a start, so
+ * it too is loaded only under mpirun (runner/dp.c, runner/mpi/).
  * Not a test. */
 #define _GNU_SOURCE
 #include <fcntl.h>
