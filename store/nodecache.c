@@ -1,31 +1,17 @@
 /* store/nodecache.c — listing nodes from the refs, the cache and (for what the cache
- * lacks) the lineage; see store/nodecache.h. */
+ * lacks) the lineage; see store/nodecache.h. The list in memory is
+ * store/nodecache_nodes.c, a node read from the lineage store/nodecache_read.c. */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <git2.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/buf.h"
 #include "common/error.h"
-#include "common/file.h"
-#include "manifests/canon.h"
-#include "manifests/manifest.h"
 #include "store/internal.h"
 #include "store/nodecache_int.h"
 #include "store/notes.h"
-
-struct runs_nodes_mem {
-    nc_file cache; /* the loaded cache file: cached nodes' strings point into it */
-    char **blocks; /* strings of nodes read from the lineage */
-    size_t nblocks;
-    size_t *index; /* open addressing over v: position + 1, 0 = empty */
-    size_t nindex;
-    size_t cap; /* allocated entries of v */
-};
 
 int runs_nodecache_enabled(void)
 {
@@ -36,209 +22,6 @@ int runs_nodecache_enabled(void)
 static void cache_path(char *buf, size_t n, runs_store *s)
 {
     snprintf(buf, n, "%s/cache/nodes", s->dir);
-}
-
-void runs_nodecache_free(runs_nodes *n)
-{
-    if (!n)
-        return;
-    if (n->mem) {
-        runs__nc_free(&n->mem->cache);
-        for (size_t i = 0; i < n->mem->nblocks; i++)
-            free(n->mem->blocks[i]);
-        free(n->mem->blocks);
-        free(n->mem->index);
-        free(n->mem);
-    }
-    free(n->v);
-    runs_tag_map_free(n->tags, n->ntags);
-    memset(n, 0, sizeof *n);
-}
-
-/* ---- the id index ---- */
-
-static size_t id_hash(const char *id)
-{
-    size_t h = 0;
-    for (int i = 0; i < 16; i++)
-        h = h * 16 + (size_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
-    return h;
-}
-
-static int index_rebuild(runs_nodes *n, size_t want)
-{
-    runs_nodes_mem *m = n->mem;
-    size_t ni = 64;
-    while (ni < 2 * want)
-        ni *= 2;
-    size_t *idx = calloc(ni, sizeof *idx);
-    if (!idx)
-        return runs_error_set(RUNS_ENOMEM, "out of memory indexing %zu nodes", want);
-    for (size_t i = 0; i < n->n; i++) {
-        size_t k = id_hash(n->v[i].id) & (ni - 1);
-        while (idx[k])
-            k = (k + 1) & (ni - 1);
-        idx[k] = i + 1;
-    }
-    free(m->index);
-    m->index = idx;
-    m->nindex = ni;
-    return 0;
-}
-
-const runs_node_info *runs_nodecache_find(const runs_nodes *n, const char *id)
-{
-    if (!n->mem || !n->mem->nindex || !id || strlen(id) != 40)
-        return NULL;
-    size_t mask = n->mem->nindex - 1;
-    for (size_t k = id_hash(id) & mask; n->mem->index[k]; k = (k + 1) & mask)
-        if (!strcmp(n->v[n->mem->index[k] - 1].id, id))
-            return &n->v[n->mem->index[k] - 1];
-    return NULL;
-}
-
-/* Appends *o to n (and to the index). */
-static int nodes_add(runs_nodes *n, const runs_node_info *o)
-{
-    runs_nodes_mem *m = n->mem;
-    if (n->n == m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 256;
-        runs_node_info *nv = realloc(n->v, nc * sizeof *nv);
-        if (!nv)
-            return runs_error_set(RUNS_ENOMEM, "out of memory listing %zu nodes", n->n);
-        n->v = nv;
-        m->cap = nc;
-    }
-    n->v[n->n++] = *o;
-    if (2 * n->n > m->nindex)
-        return index_rebuild(n, n->n);
-    size_t k = id_hash(o->id) & (m->nindex - 1);
-    while (m->index[k])
-        k = (k + 1) & (m->nindex - 1);
-    m->index[k] = n->n;
-    return 0;
-}
-
-static int nodes_init(runs_nodes *n)
-{
-    memset(n, 0, sizeof *n);
-    if (!(n->mem = calloc(1, sizeof *n->mem)))
-        return runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
-    return index_rebuild(n, 0);
-}
-
-/* A copy of s kept as long as n (NULL stays NULL). */
-static int keep_str(const char **out, runs_nodes *n, const char *s)
-{
-    *out = NULL;
-    if (!s)
-        return 0;
-    char **nb = realloc(n->mem->blocks, (n->mem->nblocks + 1) * sizeof *nb);
-    if (!nb)
-        return runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
-    n->mem->blocks = nb;
-    if (!(nb[n->mem->nblocks] = strdup(s)))
-        return runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
-    *out = nb[n->mem->nblocks++];
-    return 0;
-}
-
-/* ---- a node from the lineage ---- */
-
-/* changes.config as `runs log` shows it: the first three paths with their old and new
- * values (canonical JSON, 24 characters at most), then how many more. */
-static int changes_text(runs_buf *b, int *total, const cJSON *m)
-{
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "changes"), "config");
-    int shown = 0;
-    const cJSON *e;
-    *total = cJSON_GetArraySize(cfg);
-    cJSON_ArrayForEach (e, cfg) {
-        if (shown == 3)
-            break;
-        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
-        const cJSON *av = cJSON_GetObjectItemCaseSensitive(e, "a");
-        const cJSON *bv = cJSON_GetObjectItemCaseSensitive(e, "b");
-        char *a = av ? runs_json_canonical(av) : NULL;
-        char *bb = bv ? runs_json_canonical(bv) : NULL;
-        runs_buf_printf(b, "%s%s %.24s->%.24s",
-                        shown ? ", " : "  changed: ", cJSON_IsString(path) ? path->valuestring : "?", a ? a : "null",
-                        bb ? bb : "null");
-        free(a);
-        free(bb);
-        shown++;
-    }
-    if (*total > shown)
-        runs_buf_printf(b, " (+%d more; runs show)", *total - shown);
-    return b->oom ? runs_error_set(RUNS_ENOMEM, "out of memory summarising a node's changes") : 0;
-}
-
-/* The loose object file of commit id (under the objects directory objfd) into o's
- * file_* fields; zeros when it is not loose or cannot be seen. */
-static void commit_file(runs_node_info *o, int objfd, const char *id)
-{
-    char rel[42];
-    struct stat st;
-    o->file_ino = o->file_size = 0;
-    o->file_ctime_ns = 0;
-    if (objfd < 0)
-        return;
-    snprintf(rel, sizeof rel, "%.2s/%.38s", id, id + 2);
-    if (fstatat(objfd, rel, &st, 0) != 0 || !S_ISREG(st.st_mode))
-        return;
-    o->file_ino = (uint64_t)st.st_ino;
-    o->file_size = (uint64_t)st.st_size;
-    o->file_ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-}
-
-static int objects_dir(runs_store *s)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s/lineage.git/objects", s->dir);
-    return open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-/* Node id's fields from its commit and its (validated) manifest; objfd: where to see
- * its loose object file (-1: not asked). */
-static int read_node(runs_node_info *o, runs_nodes *n, runs_store *s, const char *id, int objfd)
-{
-    git_oid oid;
-    git_commit *c = NULL;
-    cJSON *m = NULL;
-    runs_buf ch = {0};
-    int rc = 0;
-    memset(o, 0, sizeof *o);
-    if (strlen(id) != 40 || git_oid_fromstr(&oid, id) != 0 || git_commit_lookup(&c, s->repo, &oid) != 0) {
-        rc = runs_error_set(RUNS_ENOTFOUND, "no node %.12s in %s/lineage.git", id, s->dir);
-        goto done;
-    }
-    memcpy(o->id, id, 41);
-    commit_file(o, objfd, id); /* before reading: a later change cannot pass for this one */
-    if (git_commit_parentcount(c) > 0)
-        git_oid_tostr(o->parent, 41, git_commit_parent_id(c, 0));
-    o->time = (int64_t)git_commit_time(c);
-    if ((rc = runs_node_manifest(&m, s, id)) != 0)
-        goto done;
-    const cJSON *v, *met = cJSON_GetObjectItemCaseSensitive(m, "metrics");
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(m, "step")))
-        o->flags |= RUNS_NODE_HAS_STEP, o->step = v->valuedouble;
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(met, "loss")))
-        o->flags |= RUNS_NODE_HAS_LOSS, o->loss = v->valuedouble;
-    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(met, "val_loss")))
-        o->flags |= RUNS_NODE_HAS_VAL, o->val_loss = v->valuedouble;
-    if ((rc = changes_text(&ch, &o->n_changes, m)) != 0)
-        goto done;
-    if (o->n_changes > 0xffff)
-        o->n_changes = 0xffff; /* what a record holds */
-    if ((rc = keep_str(&o->run, n, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "run")))) ||
-        (rc = keep_str(&o->kind, n, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind")))) ||
-        (rc = keep_str(&o->changes, n, ch.s ? ch.s : "")))
-        goto done;
-done:
-    runs_buf_free(&ch);
-    cJSON_Delete(m);
-    git_commit_free(c);
-    return rc;
 }
 
 /* ---- walking ---- */
@@ -257,14 +40,14 @@ static int get_node(runs_node_info *o, walker *w, const char *id)
     const nc_rec *r = w->cache ? runs__nc_find(w->cache, id) : NULL;
     if (r && runs__nc_info(o, w->cache, r) == 0) {
         runs_node_info now;
-        commit_file(&now, w->objfd, id);
+        runs__nc_commit_file(&now, w->objfd, id);
         if (now.file_ino && now.file_ino == o->file_ino && now.file_size == o->file_size &&
             now.file_ctime_ns == o->file_ctime_ns)
             return 0;
         /* the commit's file changed, went or is packed: the record may not speak for it */
     }
     runs_error_clear(); /* a record with a bad string offset: read the node instead */
-    int rc = read_node(o, w->out, w->s, id, w->objfd);
+    int rc = runs__nc_read_node(o, w->out, w->s, id, w->objfd);
     if (rc == 0)
         w->learned++;
     return rc;
@@ -289,7 +72,7 @@ static int walk_from(walker *w, const char *start, unsigned flags)
         if (rc)
             return rc;
         o.flags |= flags;
-        if ((rc = nodes_add(w->out, &o)) != 0)
+        if ((rc = runs__nc_nodes_add(w->out, &o)) != 0)
             return rc;
         memcpy(prev, cur, 41);
         memcpy(cur, o.parent, 41);
@@ -358,7 +141,7 @@ static int order_nodes(runs_nodes *n)
     }
     int rc = runs__nc_order(n->v, n->n, par);
     free(par);
-    return rc ? rc : index_rebuild(n, n->n);
+    return rc ? rc : runs__nc_index_rebuild(n, n->n);
 }
 
 /* ---- the listings ---- */
@@ -406,7 +189,7 @@ static int walk_all(runs_nodes *out, runs_store *s, int read_cache, int write)
     nc_ref *refs = NULL;
     size_t nrefs = 0;
     char p[4096], *names = NULL;
-    int rc = nodes_init(out);
+    int rc = runs__nc_nodes_init(out);
     walker w = {.s = s, .out = out, .objfd = -1};
     if (rc || (rc = runs__nc_read_refs(&refs, &nrefs, &names, s, 0)) != 0)
         goto done;
@@ -417,7 +200,7 @@ static int walk_all(runs_nodes *out, runs_store *s, int read_cache, int write)
         w.cache = &out->mem->cache;
     }
     if (read_cache || write)
-        w.objfd = objects_dir(s);
+        w.objfd = runs__nc_objects_dir(s);
     /* heads first, so what a rewound ref reaches beyond them is what no run's tip keeps */
     static const char *const phases[] = {"refs/heads/", "refs/rewound/", "refs/tags/"};
     for (int ph = 0; ph < 3; ph++)
@@ -462,7 +245,7 @@ int runs_nodecache_tags(runs_tag_ref **out, size_t *n, runs_store *s)
     size_t nrefs = 0;
     char *names = NULL;
     runs_nodes tmp;
-    int rc = nodes_init(&tmp);
+    int rc = runs__nc_nodes_init(&tmp);
     walker w = {.s = s, .out = &tmp, .objfd = -1};
     *out = NULL;
     *n = 0;
@@ -503,7 +286,7 @@ int runs_nodecache_lineage(runs_nodes *out, runs_store *s, const char *id)
 {
     char p[4096];
     runs_node_info *all = NULL;
-    int rc = nodes_init(out), on = runs_nodecache_enabled();
+    int rc = runs__nc_nodes_init(out), on = runs_nodecache_enabled();
     walker w = {.s = s, .out = out, .objfd = -1};
     if (rc)
         goto done;
@@ -512,7 +295,7 @@ int runs_nodecache_lineage(runs_nodes *out, runs_store *s, const char *id)
         if (runs__nc_load(&out->mem->cache, p) != 0)
             runs_error_clear();
         w.cache = &out->mem->cache;
-        w.objfd = objects_dir(s);
+        w.objfd = runs__nc_objects_dir(s);
     }
     if ((rc = walk_from(&w, id ? id : "", 0)) != 0)
         goto done;
@@ -556,7 +339,7 @@ int runs_nodecache_check(size_t *bad, char *msg, size_t msglen, runs_store *s, c
         runs_error_clear();
         return 0;
     }
-    if (rc || (rc = nodes_init(&tmp)) != 0) {
+    if (rc || (rc = runs__nc_nodes_init(&tmp)) != 0) {
         runs__nc_free(&f);
         return rc;
     }
@@ -567,7 +350,8 @@ int runs_nodecache_check(size_t *bad, char *msg, size_t msglen, runs_store *s, c
         if (!r)
             continue;
         if (runs__nc_info(&c, &f, r) == 0) {
-            if (read_node(&l, &tmp, s, ids[i], -1) != 0) { /* the lineage's damage is reported by its own checks */
+            /* the lineage's damage is reported by its own checks */
+            if (runs__nc_read_node(&l, &tmp, s, ids[i], -1) != 0) {
                 runs_error_clear();
                 continue;
             }

@@ -1,5 +1,7 @@
-/* store/nodecache_int.h — shared by store/nodecache.c (the walks) and
- * store/nodecache_file.c (the file STORE/cache/nodes); not part of the public API. */
+/* store/nodecache_int.h — shared by store/nodecache.c (the walks),
+ * store/nodecache_nodes.c (the list in memory), store/nodecache_read.c (a node from the
+ * lineage) and store/nodecache_file.c (the file STORE/cache/nodes); not part of the
+ * public API. */
 #ifndef RUNS_STORE_NODECACHE_INT_H
 #define RUNS_STORE_NODECACHE_INT_H
 
@@ -36,6 +38,38 @@ typedef struct {
  * version or byte order. Nothing of a rejected file is kept. */
 int runs__nc_load(nc_file *f, const char *path);
 void runs__nc_free(nc_file *f);
+
+/* What a runs_nodes owns besides its array (store/nodecache_nodes.c). */
+struct runs_nodes_mem {
+    nc_file cache; /* the loaded cache file: cached nodes' strings point into it */
+    char **blocks; /* strings of nodes read from the lineage */
+    size_t nblocks;
+    size_t *index; /* open addressing over v: position + 1, 0 = empty */
+    size_t nindex;
+    size_t cap; /* allocated entries of v */
+};
+
+/* ---- the list in memory (store/nodecache_nodes.c) ---- */
+
+/* An empty list with its index (runs_nodecache_free frees it). */
+int runs__nc_nodes_init(runs_nodes *n);
+/* Appends *o to n (and to the index). */
+int runs__nc_nodes_add(runs_nodes *n, const runs_node_info *o);
+/* Rebuilds n's id index for want nodes (after the array is reordered). */
+int runs__nc_index_rebuild(runs_nodes *n, size_t want);
+/* A copy of s kept as long as n (NULL stays NULL). */
+int runs__nc_keep_str(const char **out, runs_nodes *n, const char *s);
+
+/* ---- a node from the lineage (store/nodecache_read.c) ---- */
+
+/* The loose object file of commit id (under the objects directory objfd) into o's
+ * file_* fields; zeros when it is not loose or cannot be seen. */
+void runs__nc_commit_file(runs_node_info *o, int objfd, const char *id);
+/* lineage.git/objects opened as a directory (-1 when it cannot be). */
+int runs__nc_objects_dir(runs_store *s);
+/* Node id's fields from its commit and its (validated) manifest; objfd: where to see
+ * its loose object file (-1: not asked). Strings are kept in n. */
+int runs__nc_read_node(runs_node_info *o, runs_nodes *n, runs_store *s, const char *id, int objfd);
 
 /* The record of the node whose 40-hex id is hex, or NULL. */
 const nc_rec *runs__nc_find(const nc_file *f, const char *hex);
