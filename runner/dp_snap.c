@@ -141,7 +141,7 @@ int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards)
         rc = runs_error_set(RUNS_ENOMEM, "out of memory preparing a checkpoint");
         goto done;
     }
-    /* the entries runs_node_commit makes (store/lineage.c), in its order */
+    /* the entries runs_node_commit makes (store/commit.c), in its order */
     for (int j = 0; j < n; j++) {
         const gpt_tensor_info *ti = gpt_tensor(md, j % nt);
         cJSON *e = cJSON_CreateObject(), *shape = cJSON_CreateArray();
