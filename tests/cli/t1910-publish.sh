@@ -18,7 +18,7 @@ expect_eq "no fixed or pid-named .tmp files" "$hits" ""
 hits=$(scan 'O_TRUNC|[^a-z_]creat\(')
 expect_eq "no file truncated in place" "$hits" ""
 hits=$(scan '[^a-z_](rename|mkstemp|mkostemp|fdopen)\(' |
-       grep -vE '^(store/publish\.c|store/object\.c|store/store\.c|store/jsonl\.c):')
+       grep -vE '^(store/publish\.c|store/object_put\.c|store/store\.c|store/jsonl\.c):')
 expect_eq "rename/mkstemp/fdopen only in publish, objects, locks and the log module" "$hits" ""
 hits=$(scan 'O_APPEND' | grep -vE '^(store/jsonl\.c|store/reflog\.c):')
 expect_eq "append only for the JSON Lines logs and the ref journal" "$hits" ""
