@@ -47,7 +47,13 @@ expect "resume to the end" "$RUNS" resume --name split --quiet
 expect_eq "resumed losses equal straight losses bit for bit" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/straight/.loss.json | md5sum)"
 
 # --- SIGKILL mid-training, resume ------------------------------------------------
-sed 's/"total_steps": 60/"total_steps": 60/; s/"every": 20, "boundary"/"every": 10, "boundary"/' tiny.json >kill.json
+# A sample audit every step slows the trainer (about 40 ms a step here) without
+# touching its losses (the audit has its own RNG; checked below against the straight
+# run), so the 40 steps after the node at step 20 outlast the poll: the 60 plain
+# steps took 0.4 s in all once the trainer got faster, and the kill landed after the
+# end.
+sed 's/"every": 20, "boundary"/"every": 10, "boundary"/; s/"every": 20, "tokens": 12,/"every": 1, "tokens": 120,/' tiny.json >kill.json
+expect_match "kill.json audits a sample every step" "$(cat kill.json)" '"sampling": \{"every": 1, "tokens": 120,'
 "$RUNS" start --config kill.json --name killed --quiet >/dev/null 2>&1 &
 pid=$!
 i=0
