@@ -182,7 +182,8 @@ int runs__nc_read_refs(nc_ref **out, size_t *nout, char **names, runs_store *s, 
     for (size_t i = 0; i < sc.n; i++)
         sc.v[i].name = sc.names + sc.off[i];
     free(sc.off);
-    qsort(sc.v, sc.n, sizeof *sc.v, cmp_nc_ref);
+    if (sc.n) /* qsort of no elements would be given v == NULL */
+        qsort(sc.v, sc.n, sizeof *sc.v, cmp_nc_ref);
     *out = sc.v;
     *nout = sc.n;
     *names = sc.names;
