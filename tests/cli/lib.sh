@@ -76,3 +76,18 @@ tiny_corpus() {
         "$RUNS" tokenizer encode --tokenizer tok.bin --out "$_tc_s.tok" "$_tc_s.txt" >/dev/null 2>&1
     done
 }
+
+# dp_tiny_config FILE GRAD_ACCUM: the tiny 12-step config the data-parallel tests
+# (t8001, t8002, t8005) train, with train.grad_accum GRAD_ACCUM, over the prose and
+# lists sources of `tiny_corpus 300 300 prose lists` in $T.
+dp_tiny_config() {
+    cat >"$1" <<JSON
+{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
+ "train": {"total_steps": 12, "batch_size": 2, "seq_len": 8, "seed": 3, "grad_accum": $2},
+ "schedule": {"warmup_steps": 2},
+ "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}, "lists": {"path": "$T/lists.tok"}}},
+ "bandit": {"pull_min": 2, "pull_max": 3},
+ "sampling": {"every": 6, "tokens": 6, "prompts": ["the cat"]}, "eval": {"every": 0},
+ "checkpoint": {"every": 6, "boundary": 3, "keep_last": 0, "keep_every": 0}}
+JSON
+}

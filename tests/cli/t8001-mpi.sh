@@ -8,18 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tiny_corpus 300 300 prose lists
-cfg() { # cfg FILE GRAD_ACCUM
-    cat >"$1" <<JSON
-{"model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "vocab_size": 300, "block_size": 16},
- "train": {"total_steps": 12, "batch_size": 2, "seq_len": 8, "seed": 3, "grad_accum": $2},
- "schedule": {"warmup_steps": 2},
- "data": {"tokenizer": "$T/tok.bin", "sources": {"prose": {"path": "$T/prose.tok"}, "lists": {"path": "$T/lists.tok"}}},
- "bandit": {"pull_min": 2, "pull_max": 3},
- "sampling": {"every": 6, "tokens": 6, "prompts": ["the cat"]}, "eval": {"every": 0},
- "checkpoint": {"every": 6, "boundary": 3, "keep_last": 0, "keep_every": 0}}
-JSON
-}
-for a in 1 2 6; do cfg a$a.json $a; done
+for a in 1 2 6; do dp_tiny_config a$a.json $a; done
 echo '{"optimizer": {"lr": 1e-3}}' >patch.json
 loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }
 tensors() { "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '"sha256":"[0-9a-f]*"' | md5sum; }
