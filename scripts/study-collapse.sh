@@ -20,6 +20,7 @@
 # RUNS names the binary (default build/runs). Needs python3 (configs, the doc).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/study-tiny-corpus.sh"
 RUNS=${RUNS:-$ROOT/build/runs}
 QUICK=0 W="" DOC="" DOC_ONLY=0
 usage() { echo "usage: scripts/study-collapse.sh [--quick] [--dir DIR] [--doc FILE] [--doc-only]" >&2; exit 129; }
@@ -57,14 +58,7 @@ t0=$(date +%s)
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 if [ $QUICK = 1 ]; then
     # the tiny corpus the CLI tests use: prose trains, chat's tail is held out
-    mkdir -p "$W/data"
-    awk 'BEGIN { srand(1); split("the cat sat on a mat while dogs ran over hills and rivers", w, " ");
-                 for (i = 0; i < 400; i++) { s = ""; for (j = 0; j < 12; j++) s = s w[int(rand() * 14) + 1] " "; print s "." } }' >"$W/data/prose.txt"
-    awk 'BEGIN { srand(2); split("what is why how does it work because you can see that", w, " ");
-                 for (i = 0; i < 400; i++) { q = ""; a = ""; for (j = 0; j < 6; j++) { q = q w[int(rand() * 12) + 1] " "; a = a w[int(rand() * 12) + 1] " " }
-                 print "> " q "? / < " a "." } }' >"$W/data/chat.txt"
-    "$RUNS" tokenizer train --vocab-size 320 --out "$W/data/tok.bin" "$W/data/prose.txt" "$W/data/chat.txt" >/dev/null
-    for s in prose chat; do "$RUNS" tokenizer encode --tokenizer "$W/data/tok.bin" --out "$W/data/$s.tok" "$W/data/$s.txt" >/dev/null; done
+    study_tiny_corpus "$W/data" 320
 fi
 
 # fixed.json: the demo config (warmup, clipping at 1, weight decay 0.01, lr 2e-3) with
