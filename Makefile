@@ -99,6 +99,14 @@ ifneq ($(strip $(NVCC)),)
               -Xcompiler -fPIC --expt-relaxed-constexpr
   CFLAGS   += -DRUNS_HAVE_CUDA=1
   CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -lm
+  # NCCL (data-parallel CUDA training, cuda/nccl_dist.cu) wherever nccl.h is found beside
+  # the toolkit or the system's; NCCL=0 builds without (then mpirun + --backend cuda is
+  # refused with one line). Only the .so links libnccl.
+  NCCL_H   := $(if $(filter 0,$(NCCL)),,$(firstword $(wildcard $(CUDA_HOME)/include/nccl.h /usr/include/nccl.h)))
+  ifneq ($(NCCL_H),)
+    NVFLAGS   += -DRUNS_HAVE_NCCL=1 -I$(dir $(NCCL_H))
+    CUDA_LIBS := -lnccl $(CUDA_LIBS)
+  endif
 all: $(CUDA_SO)
 # where the loader looks last: tests, benches and tools/ do not sit next to the .so
 $(B)/cuda/cuda_loader.o: CFLAGS += -DRUNS_CUDA_SO_PATH=\"$(abspath $(CUDA_SO))\"

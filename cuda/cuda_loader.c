@@ -28,6 +28,7 @@
 
 #include "common/plugin_path.h"
 #include "cuda/cuda_plugin.h"
+#include "cuda/gpt_dist.h"
 
 #define SO_NAME "libruns-cuda.so"
 
@@ -68,7 +69,8 @@ static int try_load(const char *path)
     }
     const struct gpt_cuda_plugin *p = entry(report);
     if (!p || p->abi != GPT_CUDA_PLUGIN_ABI || p->model_size != sizeof(struct gpt_model) ||
-        p->ops_size != sizeof(struct gpt_ops) || !p->ops || !p->ops->create || !p->device_count) {
+        p->ops_size != sizeof(struct gpt_ops) || !p->ops || !p->ops->create || !p->device_count ||
+        !p->select_device || !p->dist) {
         snprintf(load_error, sizeof load_error,
                  "no CUDA backend: %s was built for another version of runs (plugin ABI %d, this "
                  "program expects %d); rebuild it with make or use --backend cpu",
@@ -140,8 +142,93 @@ static int loader_create(gpt_model *m)
     pthread_once(&load_once, load);
     if (!plugin)
         return gpt_set_error("%s", load_error);
+    /* under a launcher each rank of a node takes its own GPU before allocating */
+    int local = gpt_dist_local_rank();
+    if (local >= 0 && plugin->select_device(local))
+        return -1;
     m->ops = plugin->ops;
     return plugin->ops->create(m);
+}
+
+int gpt_dist_local_rank(void)
+{
+    static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        long r = v && *v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !*end && r >= 0 && r < 1 << 20)
+            return (int)r;
+    }
+    return -1;
+}
+
+/* The plugin's NCCL table, or NULL after gpt_set_error saying why. */
+static const struct gpt_cuda_dist_ops *dist_ops(void)
+{
+    pthread_once(&load_once, load);
+    if (!plugin) {
+        gpt_set_error("%s", load_error);
+        return NULL;
+    }
+    const struct gpt_cuda_dist_ops *d = plugin->dist();
+    if (!d)
+        gpt_set_error("data-parallel training on the CUDA backend needs NCCL, and libruns-cuda.so was built "
+                      "without it (nccl.h was not found at build time); install NCCL (libnccl-dev) and rebuild "
+                      "with make, or use --backend cpu");
+    return d;
+}
+
+int gpt_dist_available(void)
+{
+    return dist_ops() != NULL;
+}
+
+int gpt_dist_unique_id(unsigned char id[GPT_DIST_ID_BYTES])
+{
+    const struct gpt_cuda_dist_ops *d = dist_ops();
+    return d ? d->unique_id(id) : -1;
+}
+
+struct gpt_dist {
+    const struct gpt_cuda_dist_ops *ops;
+    void *comm;
+};
+
+int gpt_dist_create(gpt_dist **out, const gpt_model *m, const unsigned char id[GPT_DIST_ID_BYTES], int nranks,
+                    int rank)
+{
+    const struct gpt_cuda_dist_ops *d = dist_ops();
+    gpt_dist *g = NULL;
+    *out = NULL;
+    if (!d)
+        return -1;
+    if (!m || m->ops != plugin->ops)
+        return gpt_set_error("gpt_dist_create: the model is not on the CUDA backend");
+    if (!(g = calloc(1, sizeof *g)))
+        return gpt_set_error("gpt_dist_create: out of memory");
+    g->ops = d;
+    if (d->comm_init(&g->comm, id, nranks, rank)) {
+        free(g);
+        return -1;
+    }
+    *out = g;
+    return 0;
+}
+
+int gpt_dist_allreduce_grad(gpt_dist *d, gpt_model *m, int count)
+{
+    if (!d || !m || m->ops != plugin->ops)
+        return gpt_set_error("gpt_dist_allreduce_grad: no communicator, or the model is not on the CUDA backend");
+    return d->ops->allreduce_grad(d->comm, m, count);
+}
+
+void gpt_dist_free(gpt_dist *d)
+{
+    if (!d)
+        return;
+    d->ops->comm_destroy(d->comm);
+    free(d);
 }
 
 const struct gpt_ops gpt_cuda_ops = {.create = loader_create};

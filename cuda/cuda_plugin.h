@@ -20,8 +20,23 @@ extern "C" {
 #endif
 
 /* Raised whenever struct gpt_cuda_plugin or the meaning of a field changes. */
-#define GPT_CUDA_PLUGIN_ABI 1
+#define GPT_CUDA_PLUGIN_ABI 2
 #define GPT_CUDA_PLUGIN_SYMBOL "runs_cuda_plugin_v1"
+
+/* Bytes of an NCCL unique id (NCCL_UNIQUE_ID_BYTES; cuda/nccl_dist.cu checks it). */
+#define GPT_CUDA_DIST_ID_BYTES 128
+
+/* Data-parallel training's collectives on device buffers (cuda/nccl_dist.cu), there
+ * only where the .so was built with NCCL. Each returns 0 or -1 after gpt_set_error. */
+struct gpt_cuda_dist_ops {
+    /* a fresh id: one rank makes it and hands it to the others (runner/dp_nccl.c) */
+    int (*unique_id)(unsigned char id[GPT_CUDA_DIST_ID_BYTES]);
+    /* a communicator of nranks on the current device; *comm is freed by comm_destroy */
+    int (*comm_init)(void **comm, const unsigned char id[GPT_CUDA_DIST_ID_BYTES], int nranks, int rank);
+    /* the model's GRAD group summed over the ranks in place, then divided by count */
+    int (*allreduce_grad)(void *comm, gpt_model *m, int count);
+    void (*comm_destroy)(void *comm);
+};
 
 struct gpt_cuda_plugin {
     int abi; /* GPT_CUDA_PLUGIN_ABI as the .so was built */
@@ -31,7 +46,15 @@ struct gpt_cuda_plugin {
     size_t ops_size;           /* sizeof(struct gpt_ops) */
     const struct gpt_ops *ops; /* the real gpt_cuda_ops; static, never freed */
     int (*device_count)(void); /* the real gpt_cuda_device_count */
+    /* cudaSetDevice(local_rank % devices): one GPU per rank of a job on a node */
+    int (*select_device)(int local_rank);
+    /* the NCCL table, or NULL where the .so was built without NCCL */
+    const struct gpt_cuda_dist_ops *(*dist)(void);
 };
+
+/* cuda/nccl_dist.cu (inside the .so) */
+int gpt_cuda_select_device(int local_rank);
+const struct gpt_cuda_dist_ops *gpt_cuda_dist(void);
 
 /* The exported entry. `report` receives every message the backend sets through
  * gpt_set_error (the .so has no gpt_last_error of its own: the loader's copy is the

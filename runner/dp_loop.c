@@ -12,7 +12,9 @@
 
 #include "common/error.h"
 #include "manifests/config.h"
+#include "runner/backend.h"
 #include "runner/dp.h"
+#include "runner/dp_nccl.h"
 #include "runner/schedule.h"
 #include "runner/signals.h"
 #include "store/publish.h"
@@ -265,6 +267,13 @@ int runs__session_worker(session *sess)
     }
     if ((rc = runs_config_from_json(&sess->cfg, sess->config, "rank 0's config")))
         goto done;
+    /* a CUDA job all-reduces with NCCL (runner/dp_nccl.h); the rule is runs__session_setup's */
+    gpt_backend be = GPT_BACKEND_CPU;
+    if (runs_backend_pick(&be, sess->opts.backend ? sess->opts.backend : sess->cfg.train.backend) ||
+        be == GPT_BACKEND_CUDA) {
+        rc = runs__dp_nccl_worker(sess, hdr, cur);
+        goto done;
+    }
     const runs_config *c = &sess->cfg;
     int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
     gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};

@@ -30,6 +30,7 @@
 #include "runner/data.h"
 #include "runner/dp.h"
 #include "runner/dp_loop.h"
+#include "runner/dp_nccl.h"
 #include "runner/eval.h"
 #include "runner/gate.h"
 #include "runner/provenance.h"
@@ -239,13 +240,8 @@ int runs__session_train(session *sess)
     runs_accum_bufs ab = {0};
     int rc = RUNS_OK;
     int N = runs_dp_size();
-    if (N > 1 && gpt_get_backend(sess->model) != GPT_BACKEND_CPU) {
-        rc = runs_error_set(RUNS_EINVALID,
-                            "data-parallel training (%d ranks) runs on the CPU backend only; "
-                            "use --backend cpu",
-                            N);
-        goto done;
-    }
+    /* CUDA ranks all-reduce on the devices with NCCL (runner/dp_nccl.h) */
+    int nccl = N > 1 && gpt_get_backend(sess->model) == GPT_BACKEND_CUDA;
     if (sess->cfg.train.grad_accum > 1 || N > 1) {
         size_t bytes = sizeof(float) * gpt_num_params(sess->model);
         ab.sum = gpt_host_alloc(sess->model, bytes);
@@ -259,10 +255,10 @@ int runs__session_train(session *sess)
         }
     }
     runs__dp_write_ranks(sess, -1);
-    if (N > 1 && (rc = runs__dp_start(sess, &ab)))
+    if (N > 1 && (rc = nccl ? runs__dp_nccl_start(sess, &ab) : runs__dp_start(sess, &ab)))
         goto done;
     rc = train_steps(sess, &ab);
-    int rc2 = runs__dp_stop();
+    int rc2 = nccl ? runs__dp_nccl_stop() : runs__dp_stop();
     if (!rc)
         rc = rc2;
     runs__dp_write_ranks(sess, 1);
@@ -315,8 +311,9 @@ static int train_steps(session *sess, runs_accum_bufs *ab)
                                   t);
         float loss = 0, gnorm;
         double diversity = 0;
-        if ((rc = N > 1 ? runs__dp_accumulate(sess, ab, src, t, &loss, &diversity)
-                        : accumulate_step(sess, ab, src, &loss, &diversity)))
+        if ((rc = N <= 1                  ? accumulate_step(sess, ab, src, &loss, &diversity)
+                  : runs__dp_nccl_active() ? runs__dp_nccl_accumulate(sess, ab, src, t, &loss, &diversity)
+                                           : runs__dp_accumulate(sess, ab, src, t, &loss, &diversity)))
             return rc;
         /* a non-finite loss halts before the update, so the halt node's weights are
          * the ones that produced it (and no NaN reaches the logs or metrics) */

@@ -32,6 +32,8 @@ static const struct gpt_cuda_plugin plugin = {
     .ops_size = sizeof(struct gpt_ops),
     .ops = &gpt_cuda_ops,
     .device_count = gpt_cuda_device_count,
+    .select_device = gpt_cuda_select_device,
+    .dist = gpt_cuda_dist,
 };
 
 /* See gpt_cuda_plugin_entry in cuda/cuda_plugin.h. */
