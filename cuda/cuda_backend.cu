@@ -591,3 +591,14 @@ extern "C" const struct gpt_ops gpt_cuda_ops = {
     cuda_create, cuda_destroy, cuda_forward,  cuda_update,     cuda_read,
     cuda_write,  cuda_logits_last, cuda_host_alloc, cuda_host_free,
 };
+
+/* For cuda/nccl_dist.cu (data-parallel training): the GRAD group on the device, its
+ * length in floats and the model's stream, so the all-reduce queues behind the
+ * backward pass that wrote it. Owned by the model. */
+extern "C" float *gpt_cuda_grad_buffer(gpt_model *m, size_t *n, cudaStream_t *st)
+{
+    cuda_impl *im = (cuda_impl *)m->impl;
+    *n = im->nparams;
+    *st = im->st;
+    return im->grp[GPT_GRAD];
+}
