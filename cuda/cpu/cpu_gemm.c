@@ -1,0 +1,385 @@
+/* cuda/cpu/cpu_gemm.c — the CPU backend's GEMM and the matmul layers built on
+ * it (C11 + OpenMP).
+ *
+ * Determinism rule (as in cpu_kernels.c): tasks are fixed pieces of C whose
+ * bounds do not depend on the thread count, and each C element is one fma
+ * chain over p = 0..K−1 in order, whatever the blocking, the micro-kernel or
+ * the thread count: those choose speed only, never bits. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "cuda/cpu/cpu_kernels.h"
+
+/* ---------- GEMM ---------- */
+
+/* Register tile MR×NR (6 rows × 4 vectors of 16), cache blocks MC×NC×KC.
+ * A task is one MC×NC block of C; inside it, KC slices of K run in order, so
+ * each element's sum is p = 0..K−1 whatever the blocking or thread count. The
+ * B micro-panel (KC×NR, 32 KB) stays in L1 while the MR-row panels of A stream. */
+#define MR 6
+#define NR 64
+#define MC 96
+#define NC 256
+#define KC 128
+
+#ifdef __AVX512F__
+static inline __mmask16 lane_mask(int rem)
+{
+    return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1u);
+}
+
+/* init: 0 load C, 1 zero, 2 bias row. Rows >= mr read row 0 of A (valid memory)
+ * and are not stored. */
+static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb, int nr,
+                        float *Cm, long ldc, int init, const float *bias)
+{
+    __mmask16 mk0 = lane_mask(nr), mk1 = lane_mask(nr - 16), mk2 = lane_mask(nr - 32), mk3 = lane_mask(nr - 48);
+    const float *a0 = A, *a1 = A + (mr > 1 ? a_rs : 0), *a2 = A + (mr > 2 ? 2 * a_rs : 0),
+                *a3 = A + (mr > 3 ? 3 * a_rs : 0), *a4 = A + (mr > 4 ? 4 * a_rs : 0), *a5 = A + (mr > 5 ? 5 * a_rs : 0);
+    __m512 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51,
+        c52, c53;
+    if (init == 0) {
+#define LD(r, v, mk)                                                                                                   \
+    (r >= mr    ? _mm512_setzero_ps()                                                                                  \
+     : nr == NR ? _mm512_loadu_ps(Cm + (long)r * ldc + 16 * v)                                                         \
+                : _mm512_maskz_loadu_ps(mk, Cm + (long)r * ldc + 16 * v))
+        c00 = LD(0, 0, mk0);
+        c01 = LD(0, 1, mk1);
+        c02 = LD(0, 2, mk2);
+        c03 = LD(0, 3, mk3);
+        c10 = LD(1, 0, mk0);
+        c11 = LD(1, 1, mk1);
+        c12 = LD(1, 2, mk2);
+        c13 = LD(1, 3, mk3);
+        c20 = LD(2, 0, mk0);
+        c21 = LD(2, 1, mk1);
+        c22 = LD(2, 2, mk2);
+        c23 = LD(2, 3, mk3);
+        c30 = LD(3, 0, mk0);
+        c31 = LD(3, 1, mk1);
+        c32 = LD(3, 2, mk2);
+        c33 = LD(3, 3, mk3);
+        c40 = LD(4, 0, mk0);
+        c41 = LD(4, 1, mk1);
+        c42 = LD(4, 2, mk2);
+        c43 = LD(4, 3, mk3);
+        c50 = LD(5, 0, mk0);
+        c51 = LD(5, 1, mk1);
+        c52 = LD(5, 2, mk2);
+        c53 = LD(5, 3, mk3);
+#undef LD
+    } else {
+        __m512 z0 = _mm512_setzero_ps(), z1 = z0, z2 = z0, z3 = z0;
+        if (init == 2) {
+            z0 = _mm512_maskz_loadu_ps(mk0, bias);
+            z1 = _mm512_maskz_loadu_ps(mk1, bias + 16);
+            z2 = _mm512_maskz_loadu_ps(mk2, bias + 32);
+            z3 = _mm512_maskz_loadu_ps(mk3, bias + 48);
+        }
+        c00 = c10 = c20 = c30 = c40 = c50 = z0;
+        c01 = c11 = c21 = c31 = c41 = c51 = z1;
+        c02 = c12 = c22 = c32 = c42 = c52 = z2;
+        c03 = c13 = c23 = c33 = c43 = c53 = z3;
+    }
+    for (int p = 0; p < kc; p++) {
+        const float *b = B + (long)p * ldb;
+        __m512 b0 = _mm512_maskz_loadu_ps(mk0, b), b1 = _mm512_maskz_loadu_ps(mk1, b + 16),
+               b2 = _mm512_maskz_loadu_ps(mk2, b + 32), b3 = _mm512_maskz_loadu_ps(mk3, b + 48);
+        long o = (long)p * a_cs;
+        __m512 a;
+        a = _mm512_set1_ps(a0[o]);
+        c00 = _mm512_fmadd_ps(a, b0, c00);
+        c01 = _mm512_fmadd_ps(a, b1, c01);
+        c02 = _mm512_fmadd_ps(a, b2, c02);
+        c03 = _mm512_fmadd_ps(a, b3, c03);
+        a = _mm512_set1_ps(a1[o]);
+        c10 = _mm512_fmadd_ps(a, b0, c10);
+        c11 = _mm512_fmadd_ps(a, b1, c11);
+        c12 = _mm512_fmadd_ps(a, b2, c12);
+        c13 = _mm512_fmadd_ps(a, b3, c13);
+        a = _mm512_set1_ps(a2[o]);
+        c20 = _mm512_fmadd_ps(a, b0, c20);
+        c21 = _mm512_fmadd_ps(a, b1, c21);
+        c22 = _mm512_fmadd_ps(a, b2, c22);
+        c23 = _mm512_fmadd_ps(a, b3, c23);
+        a = _mm512_set1_ps(a3[o]);
+        c30 = _mm512_fmadd_ps(a, b0, c30);
+        c31 = _mm512_fmadd_ps(a, b1, c31);
+        c32 = _mm512_fmadd_ps(a, b2, c32);
+        c33 = _mm512_fmadd_ps(a, b3, c33);
+        a = _mm512_set1_ps(a4[o]);
+        c40 = _mm512_fmadd_ps(a, b0, c40);
+        c41 = _mm512_fmadd_ps(a, b1, c41);
+        c42 = _mm512_fmadd_ps(a, b2, c42);
+        c43 = _mm512_fmadd_ps(a, b3, c43);
+        a = _mm512_set1_ps(a5[o]);
+        c50 = _mm512_fmadd_ps(a, b0, c50);
+        c51 = _mm512_fmadd_ps(a, b1, c51);
+        c52 = _mm512_fmadd_ps(a, b2, c52);
+        c53 = _mm512_fmadd_ps(a, b3, c53);
+    }
+    /* Full-width tiles use plain stores: masked stores are slower on some cores. */
+#define ST(r, v, mk, c)                                                                                                \
+    if (r < mr) {                                                                                                      \
+        if (nr == NR)                                                                                                  \
+            _mm512_storeu_ps(Cm + (long)r * ldc + 16 * v, c);                                                          \
+        else                                                                                                           \
+            _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk, c);                                                 \
+    }
+    ST(0, 0, mk0, c00);
+    ST(0, 1, mk1, c01);
+    ST(0, 2, mk2, c02);
+    ST(0, 3, mk3, c03);
+    ST(1, 0, mk0, c10);
+    ST(1, 1, mk1, c11);
+    ST(1, 2, mk2, c12);
+    ST(1, 3, mk3, c13);
+    ST(2, 0, mk0, c20);
+    ST(2, 1, mk1, c21);
+    ST(2, 2, mk2, c22);
+    ST(2, 3, mk3, c23);
+    ST(3, 0, mk0, c30);
+    ST(3, 1, mk1, c31);
+    ST(3, 2, mk2, c32);
+    ST(3, 3, mk3, c33);
+    ST(4, 0, mk0, c40);
+    ST(4, 1, mk1, c41);
+    ST(4, 2, mk2, c42);
+    ST(4, 3, mk3, c43);
+    ST(5, 0, mk0, c50);
+    ST(5, 1, mk1, c51);
+    ST(5, 2, mk2, c52);
+    ST(5, 3, mk3, c53);
+#undef ST
+}
+#else
+/* Portable micro-kernel: same tile and the same per-element order (fmaf, p in
+ * order), so it gives the AVX-512 kernel's bits where fmaf is exact-fused. */
+static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, const float *B, long ldb, int nr,
+                        float *Cm, long ldc, int init, const float *bias)
+{
+    float acc[MR][NR];
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++)
+            acc[r][j] = (j >= nr || r >= mr) ? 0.0f : init == 0 ? Cm[(long)r * ldc + j] : init == 2 ? bias[j] : 0.0f;
+    for (int p = 0; p < kc; p++) {
+        const float *b = B + (long)p * ldb;
+        float bb[NR];
+        for (int j = 0; j < NR; j++)
+            bb[j] = j < nr ? b[j] : 0.0f;
+        for (int r = 0; r < mr; r++) {
+            float a = A[(long)r * a_rs + (long)p * a_cs];
+            for (int j = 0; j < NR; j++)
+                acc[r][j] = fmaf(a, bb[j], acc[r][j]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nr; j++)
+            Cm[(long)r * ldc + j] = acc[r][j];
+}
+#endif
+
+/* Packs the MC×KC block of A at rows i0.., columns k0.. into MR-row panels
+ * ([p][MR] order), for an A that is not row-contiguous (a transposed operand,
+ * as in the weight gradient). When its columns are contiguous (a_rs == 1) the
+ * source is read row by row of the stored matrix: reading it panel by panel
+ * would walk a column of a row-major matrix, one cache line per element.
+ * Packing changes where values are read from, not the order of any sum. */
+static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, int mc, int k0, int kc)
+{
+    if (a_rs == 1) {
+        for (int p = 0; p < kc; p++) {
+            const float *src = A + (long)(k0 + p) * a_cs + i0;
+            for (int ip = 0; ip < mc; ip += MR) {
+                float *dst = packA + (long)ip * kc + (long)p * MR;
+                int mr = mc - ip < MR ? mc - ip : MR;
+                if (mr == MR)
+                    memcpy(dst, src + ip, MR * sizeof(float)); /* a few vector moves */
+                else
+                    for (int r = 0; r < MR; r++)
+                        dst[r] = r < mr ? src[ip + r] : 0.0f;
+            }
+        }
+        return;
+    }
+    for (int ip = 0; ip < mc; ip += MR) {
+        float *dst = packA + (long)ip * kc;
+        int mr = mc - ip < MR ? mc - ip : MR;
+        for (int p = 0; p < kc; p++) {
+            const float *src = A + (long)(i0 + ip) * a_rs + (long)(k0 + p) * a_cs;
+            for (int r = 0; r < MR; r++)
+                dst[p * MR + r] = r < mr ? src[(long)r * a_rs] : 0.0f;
+        }
+    }
+}
+
+/* One task: rows [i0, i0 + g·MC) of one NC-wide column block of C (task
+ * number task of an nb-wide grid). The B block of each KC slice is packed
+ * once per task and used by all g row blocks, so a larger g packs B fewer
+ * times. Inside, KC slices run in order and every micro-kernel call adds its
+ * p in order, so each element sums p = 0..K−1 whatever g, the blocking or the
+ * thread count: those choose speed only, never bits. */
+static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float *A, long a_rs, long a_cs,
+                      const float *B, long ldb, int M, int N, int K, int accumulate, const float *bias)
+{
+    int i0 = (int)(task / nb) * MC * g, j0 = (int)(task % nb) * NC;
+    int mcg = M - i0 < MC * g ? M - i0 : MC * g, nc = N - j0 < NC ? N - j0 : NC;
+    int pack = a_cs != 1;
+    float packA[pack ? MC * KC : 1] __attribute__((aligned(64)));
+    float packB[KC * NC] __attribute__((aligned(64)));
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kc = K - k0 < KC ? K - k0 : KC;
+        int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
+        /* B block → NR-column panels, each kc×NR contiguous (no cache-set
+         * aliasing from large row strides). Padding columns are never stored. */
+        for (int j = j0; j < j0 + nc; j += NR) {
+            int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+            float *dst = packB + (long)(j - j0) * kc;
+            for (int p = 0; p < kc; p++)
+                memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
+        }
+        for (int ib = i0; ib < i0 + mcg; ib += MC) {
+            int mc = i0 + mcg - ib < MC ? i0 + mcg - ib : MC;
+            if (pack)
+                pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc);
+            for (int j = j0; j < j0 + nc; j += NR) {
+                int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
+                const float *bp = packB + (long)(j - j0) * kc;
+                for (int i = ib; i < ib + mc; i += MR) {
+                    int mr = ib + mc - i < MR ? ib + mc - i : MR;
+                    const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
+                    kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr, Cm + (long)i * ldc + j, ldc,
+                                init, bias ? bias + j : NULL);
+                }
+            }
+        }
+    }
+}
+
+/* Row blocks per task: as many as keep at least `want` tasks (so dynamic
+ * scheduling still balances the threads), at most all of them. With several
+ * KC slices the task's C block is read and written once per slice, so it is
+ * kept to about 192 KB (L2) then. */
+static int gemm_group(int mb, int nb, int nc, int K, int want)
+{
+    int gmax = K > KC ? 192 * 1024 / (MC * nc * (int)sizeof(float)) : mb;
+    gmax = gmax < 1 ? 1 : gmax;
+    int g = 1;
+    while (2 * g <= gmax && g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want)
+        g *= 2;
+    return g;
+}
+
+static int gemm_empty(float *Cm, long ldc, int M, int N, int K, int accumulate, const float *bias)
+{
+    if (K > 0)
+        return 0;
+    if (!accumulate)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++)
+                Cm[(long)i * ldc + j] = bias ? bias[j] : 0.0f;
+    return 1;
+}
+
+void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb, int M, int N, int K,
+              int accumulate, const float *bias)
+{
+    int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
+    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias))
+        return;
+    int nt = omp_get_max_threads(), nc = N < NC ? N : NC;
+    int g = gemm_group(mb, nb, nc, K, nt == 1 ? 1 : 4 * nt);
+    long mt = (mb + g - 1) / g;
+    /* Tasks walk N-blocks fastest so neighbouring threads share A rows. */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (long task = 0; task < mt * nb; task++)
+        gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
+}
+
+void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const float *B, long ldb, int M, int N,
+                     int K, int accumulate, const float *bias)
+{
+    int mb = (M + MC - 1) / MC, nb = (N + NC - 1) / NC;
+    if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias))
+        return;
+    int nc = N < NC ? N : NC, g = gemm_group(mb, nb, nc, K, 1);
+    for (long task = 0; task < (long)((mb + g - 1) / g) * nb; task++)
+        gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
+}
+
+void cpu_transpose(float *dst, const float *src, int rows, int cols)
+{
+    const int TB = 32;
+    int rb = (rows + TB - 1) / TB, cb = (cols + TB - 1) / TB;
+#pragma omp parallel for schedule(static)
+    for (long blk = 0; blk < (long)rb * cb; blk++) {
+        int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
+        int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
+        for (int c = c0; c < c1; c++)
+            for (int r = r0; r < r1; r++)
+                dst[(long)c * rows + r] = src[(long)r * cols + c];
+    }
+}
+
+/* dst[c, r] = src[r, c] + (rbias ? rbias[r] : 0), in 32×32 blocks. */
+static void transpose_add(float *dst, const float *src, int rows, int cols, const float *rbias)
+{
+    const int TB = 32;
+    int rb = (rows + TB - 1) / TB, cb = (cols + TB - 1) / TB;
+#pragma omp parallel for schedule(static)
+    for (long blk = 0; blk < (long)rb * cb; blk++) {
+        int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
+        int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
+        for (int c = c0; c < c1; c++)
+            for (int r = r0; r < r1; r++)
+                dst[(long)c * rows + r] = src[(long)r * cols + c] + (rbias ? rbias[r] : 0.0f);
+    }
+}
+
+/* The kernel wants B row-major, so one operand is transposed first: the
+ * weights (IC·OC floats) or, when the batch is small, the activations in and
+ * out (N·(IC+OC) floats), whichever moves less memory. The choice depends on
+ * the shapes only, never on the thread count. */
+void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
+                    float *wt_scratch)
+{
+    if ((double)N * (IC + OC) < (double)IC * OC) {
+        float *inT = wt_scratch, *outT = wt_scratch + (size_t)IC * N; /* [IC,N], [OC,N] */
+        transpose_add(inT, inp, N, IC, NULL);
+        cpu_gemm(outT, N, w, IC, 1, inT, N, OC, N, IC, 0, NULL);
+        transpose_add(out, outT, OC, N, bias);
+        return;
+    }
+    cpu_transpose(wt_scratch, w, OC, IC); /* [IC, OC] */
+    cpu_gemm(out, OC, inp, IC, 1, wt_scratch, OC, N, OC, IC, 0, bias);
+}
+
+void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                    int IC, int OC, int accumulate_dw)
+{
+    if (dinp)
+        cpu_gemm(dinp, IC, dout, OC, 1, w, IC, N, IC, OC, 0, NULL);
+    /* dw[o,i] = Σ_n dout[n,o] inp[n,i]: A = doutᵀ (row stride 1, column stride OC). */
+    if (dw)
+        cpu_gemm(dw, IC, dout, 1, OC, inp, IC, OC, IC, N, accumulate_dw, NULL);
+    if (dbias) {
+        int nch = (OC + 63) / 64;
+#pragma omp parallel for schedule(static)
+        for (int ch = 0; ch < nch; ch++) {
+            int o0 = ch * 64, o1 = o0 + 64 < OC ? o0 + 64 : OC;
+            float acc[64] = {0};
+            for (int n = 0; n < N; n++) {
+                const float *d = dout + (long)n * OC;
+                for (int o = o0; o < o1; o++)
+                    acc[o - o0] += d[o];
+            }
+            for (int o = o0; o < o1; o++)
+                dbias[o] = acc[o - o0];
+        }
+    }
+}
