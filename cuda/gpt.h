@@ -112,6 +112,40 @@ void gpt_set_adam_step(gpt_model *m, uint64_t t);
 int gpt_read(const gpt_model *m, gpt_slot slot, float *dst);
 int gpt_write(gpt_model *m, gpt_slot slot, const float *src);
 
+/* ZeRO-1 (runner/dp_loop.c): on N data-parallel ranks each model keeps AdamW m and v
+ * only for the tensors it owns and updates only those; the caller moves gradients and
+ * weights between ranks. Tensor granularity: a tensor's m and v live whole in one
+ * model. CPU backend only: the CUDA backend answers -1 with a message.
+ *
+ * gpt_set_optimizer_shard: owned has gpt_num_tensors flags (non-zero: this model keeps
+ * m and v of tensor i), or is NULL for every tensor (the unsharded model). The m, v of
+ * tensors owned before and after keep their values, newly owned ones start at zero,
+ * the rest is freed: the model then holds 2 x (owned floats), not 2 x n_params. The
+ * mask is copied. While some tensor is not owned, gpt_read/gpt_write of GPT_ADAM_M or
+ * GPT_ADAM_V (whole groups) fail: use the per-tensor calls. */
+int gpt_set_optimizer_shard(gpt_model *m, const unsigned char *owned);
+
+/* 1 when tensor i's m and v live in this model (every tensor when unsharded). */
+int gpt_owns_tensor(const gpt_model *m, int i);
+
+/* Floats of AdamW state (m and v together) this model holds: 2 x n_params unsharded. */
+size_t gpt_optimizer_floats(const gpt_model *m);
+
+/* Copies tensor i of a group (its numel floats) to or from host memory; GPT_ADAM_M/V
+ * only for an owned tensor. */
+int gpt_read_tensor(const gpt_model *m, gpt_slot slot, int i, float *dst);
+int gpt_write_tensor(gpt_model *m, gpt_slot slot, int i, const float *src);
+
+/* *norm = the global L2 norm of the whole GRAD group, computed exactly as gpt_update
+ * computes it (same chunks, same order, in double), so the same bits. */
+int gpt_grad_norm(const gpt_model *m, double *norm);
+
+/* gpt_update with the global norm given (gpt_grad_norm's, from the full gradient):
+ * the clip factor comes from norm, then AdamW on the owned tensors only; the other
+ * tensors' weights and GRAD are neither read nor written. Each owned tensor gets the
+ * bits gpt_update gives it. Increments adam_step. */
+int gpt_update_owned(gpt_model *m, const gpt_adamw *hp, float lr, double norm);
+
 /* Host memory suited to gpt_read/gpt_write (pinned on CUDA, aligned on CPU).
  * Free with gpt_host_free. */
 void *gpt_host_alloc(const gpt_model *m, size_t bytes);

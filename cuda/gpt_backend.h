@@ -22,6 +22,8 @@ struct gpt_model {
     gpt_tensor_info *info; /* n_tensors entries, order of gpt.h */
     size_t n_params;
     uint64_t adam_step;
+    unsigned char *owned; /* n_tensors flags of gpt_set_optimizer_shard, NULL: all owned */
+    int sharded;          /* 1 when some tensor is not owned */
     const struct gpt_ops *ops;
     void *impl; /* backend-owned */
 };
@@ -41,6 +43,15 @@ struct gpt_ops {
     int (*logits_last)(gpt_model *m, const int32_t *tokens, int T, float *logits);
     void *(*host_alloc)(size_t bytes);
     void (*host_free)(void *p);
+    /* ZeRO-1 (gpt.h); NULL in a backend without them (then gpt.c answers -1).
+     * set_shard runs before m->owned changes (it still holds the old mask); gpt.c
+     * has checked slot, index and ownership before the others. */
+    int (*set_shard)(gpt_model *m, const unsigned char *owned);
+    int (*read_tensor)(const gpt_model *m, gpt_slot slot, int i, float *dst);
+    int (*write_tensor)(gpt_model *m, gpt_slot slot, int i, const float *src);
+    int (*grad_norm)(const gpt_model *m, double *norm);
+    /* m->adam_step has already been incremented to t */
+    int (*update_owned)(gpt_model *m, const gpt_adamw *hp, float lr, double norm);
 };
 
 extern const struct gpt_ops gpt_cpu_ops;

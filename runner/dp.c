@@ -261,6 +261,40 @@ int runs_dp_fit_accum(int *accum, long batch_tokens, int batch, int seq_len, int
     return RUNS_OK;
 }
 
+int runs_dp_shard_owners(int *owner, const size_t *numel, int n, int ranks)
+{
+    int rc = RUNS_OK, *order = NULL;
+    double *load = NULL;
+    if (ranks < 1 || n < 0)
+        return runs_error_set(RUNS_EINVALID, "shard owners: %d ranks, %d tensors (internal)", ranks, n);
+    if (!(order = malloc(sizeof(int) * (size_t)(n ? n : 1))) || !(load = calloc((size_t)ranks, sizeof *load))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory sharing tensors out over %d ranks", ranks);
+        goto done;
+    }
+    for (int j = 0; j < n; j++)
+        order[j] = j;
+    for (int a = 1; a < n; a++) { /* insertion sort by size, descending; stable */
+        int x = order[a], b = a;
+        while (b > 0 && numel[order[b - 1]] < numel[x]) {
+            order[b] = order[b - 1];
+            b--;
+        }
+        order[b] = x;
+    }
+    for (int a = 0; a < n; a++) {
+        int best = 0;
+        for (int r = 1; r < ranks; r++)
+            if (load[r] < load[best])
+                best = r;
+        owner[order[a]] = best;
+        load[best] += (double)numel[order[a]];
+    }
+done:
+    free(order);
+    free(load);
+    return rc;
+}
+
 void runs_dp_grad_add(float *sum, const float *g, size_t n)
 {
     for (size_t i = 0; i < n; i++)

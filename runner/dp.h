@@ -56,6 +56,15 @@ int runs_dp_fit_accum(int *accum, long batch_tokens, int batch, int seq_len, int
 void runs_dp_init_sent(void);
 int runs_dp_release(void);
 
+/* ZeRO-1's owner table (runner/dp_loop.c, dp_snap.c): owner[i] = the rank that keeps
+ * tensor i's AdamW m and v, updates its weights and writes its three objects (weights,
+ * m, v) at a node. Whole tensors, the largest first (numel[i] floats; ties in index
+ * order), each to the rank with the fewest floats so far (the lowest rank on a tie):
+ * a pure function of the sizes and the rank count, so every rank computes the same
+ * table. One tensor larger than n/ranks (wte, V x C, in a small model) caps the
+ * balance: its rank holds it all. RUNS_EINVALID when ranks < 1 or n < 0. */
+int runs_dp_shard_owners(int *owner, const size_t *numel, int n, int ranks);
+
 /* sum[i] += g[i] for i in 0..n-1, in index order (a plain float add each, so a
  * left fold over micro-batches gives the same bits wherever it runs). */
 void runs_dp_grad_add(float *sum, const float *g, size_t n);

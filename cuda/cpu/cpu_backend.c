@@ -30,6 +30,8 @@ typedef struct {
 
 typedef struct {
     float *group[4];                                 /* GPT_PARAM, GPT_GRAD, GPT_ADAM_M, GPT_ADAM_V */
+    size_t *moff;                                    /* per tensor: its offset in m and v, NO_MV if not held */
+    size_t mv_floats;                                /* floats of m (= of v): n_params unless sharded */
     float *acts;                                     /* one allocation for everything below */
     float *encoded;                                  /* [N,C] */
     layer_acts *layer;                               /* n_layer */
@@ -40,6 +42,8 @@ typedef struct {
     cpu_adapt adapt;                                 /* threads per step (cpu_adapt.h) */
     int adapt_on;                                    /* 0 when RUNS_CPU_ADAPT=0: the caller's count always */
 } cpu_impl;
+
+#define NO_MV ((size_t)-1)
 
 static void *aligned_floats(size_t n)
 {
@@ -74,6 +78,7 @@ static void cpu_destroy(gpt_model *m)
         return;
     for (int i = 0; i < 4; i++)
         free(im->group[i]);
+    free(im->moff);
     free(im->acts);
     free(im->layer);
     free(im->wt);
@@ -100,6 +105,12 @@ static int cpu_create(gpt_model *m)
         if (!im->group[i])
             goto oom;
     }
+    /* unsharded, m and v are laid out as the other groups */
+    if (!(im->moff = malloc((size_t)m->n_tensors * sizeof *im->moff)))
+        goto oom;
+    for (int i = 0; i < m->n_tensors; i++)
+        im->moff[i] = m->info[i].offset;
+    im->mv_floats = m->n_params;
     size_t att = B * H * T * T;
     size_t per_layer = N * C /*ln1*/ + 2 * N + N * 3 * C + N * C /*atty*/ + att + N * C /*attproj*/ + N * C /*res2*/ +
                        N * C /*ln2*/ + 2 * N + N * 4 * C * 2 + N * C /*fcproj*/ + N * C /*res3*/;
@@ -339,10 +350,12 @@ __attribute__((noinline)) static void adam_chunk(float *restrict p, float *restr
 /* Global norm: fixed chunks summed in double, chunk sums added in order. */
 #define NORM_CHUNK 65536
 
-static int update_body(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
+/* The global norm of the GRAD group (gpt_update's, gpt_grad_norm's); -1 when out of
+ * memory (error set). */
+static int norm_body(const gpt_model *m, double *norm)
 {
-    cpu_impl *im = m->impl;
-    float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD], *M = im->group[GPT_ADAM_M], *Vv = im->group[GPT_ADAM_V];
+    const cpu_impl *im = m->impl;
+    const float *G = im->group[GPT_GRAD];
     size_t n = m->n_params;
     long nch = (long)((n + NORM_CHUNK - 1) / NORM_CHUNK);
     double *part = malloc((size_t)nch * sizeof *part);
@@ -364,8 +377,16 @@ static int update_body(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_
     for (long ch = 0; ch < nch; ch++)
         sq += part[ch];
     free(part);
-    double norm = sqrt(sq);
-    *grad_norm = (float)norm;
+    *norm = sqrt(sq);
+    return 0;
+}
+
+/* Clip (from the global norm) + AdamW on every tensor whose m and v this model holds:
+ * all of them unsharded, the owned ones under ZeRO-1 (the same bits per tensor). */
+static void adam_body(gpt_model *m, const gpt_adamw *hp, float lr, double norm)
+{
+    cpu_impl *im = m->impl;
+    float *P = im->group[GPT_PARAM], *G = im->group[GPT_GRAD], *M = im->group[GPT_ADAM_M], *Vv = im->group[GPT_ADAM_V];
     float gscale = 1.0f;
     if (hp->grad_clip > 0.0f && norm > hp->grad_clip)
         gscale = (float)(hp->grad_clip / norm);
@@ -378,20 +399,32 @@ static int update_body(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_
                      .gscale = gscale,
                      .ibc1 = (float)(1.0 / (1.0 - pow((double)hp->beta1, (double)t))),
                      .ibc2 = (float)(1.0 / (1.0 - pow((double)hp->beta2, (double)t)))};
+    const size_t *moff = im->moff;
     /* Tensors are independent, so threads move on without a barrier (nowait);
      * each element's arithmetic is the same whichever thread runs it. */
 #pragma omp parallel
     for (int ti = 0; ti < m->n_tensors; ti++) {
         const gpt_tensor_info *inf = &m->info[ti];
+        if (moff[ti] == NO_MV) /* another rank's tensor (every thread skips it) */
+            continue;
         float wd = inf->decay ? hp->weight_decay : 0.0f;
-        size_t o = inf->offset;
+        size_t o = inf->offset, mo = moff[ti];
         long tch = (long)((inf->numel + 4095) / 4096);
 #pragma omp for schedule(static) nowait
         for (long ch = 0; ch < tch; ch++) {
             size_t i0 = (size_t)ch * 4096, i1 = i0 + 4096 < inf->numel ? i0 + 4096 : inf->numel;
-            adam_chunk(P + o + i0, G + o + i0, M + o + i0, Vv + o + i0, i1 - i0, wd, &k);
+            adam_chunk(P + o + i0, G + o + i0, M + mo + i0, Vv + mo + i0, i1 - i0, wd, &k);
         }
     }
+}
+
+static int update_body(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_norm)
+{
+    double norm;
+    if (norm_body(m, &norm))
+        return -1;
+    *grad_norm = (float)norm;
+    adam_body(m, hp, lr, norm);
     return 0;
 }
 
@@ -404,9 +437,94 @@ static int cpu_update(gpt_model *m, const gpt_adamw *hp, float lr, float *grad_n
     return rc;
 }
 
+static int cpu_grad_norm(const gpt_model *m, double *norm)
+{
+    int caller = threads_begin(m->impl);
+    int rc = norm_body(m, norm);
+    threads_end(caller);
+    return rc;
+}
+
+static int cpu_update_owned(gpt_model *m, const gpt_adamw *hp, float lr, double norm)
+{
+    int caller = threads_begin(m->impl);
+    adam_body(m, hp, lr, norm);
+    threads_end(caller);
+    return 0;
+}
+
+/* Where tensor i of a group lives (m and v by moff; NULL for m, v not held). */
+static float *tensor_at(const gpt_model *m, gpt_slot slot, int i)
+{
+    const cpu_impl *im = m->impl;
+    size_t o = slot == GPT_ADAM_M || slot == GPT_ADAM_V ? im->moff[i] : m->info[i].offset;
+    return o == NO_MV ? NULL : im->group[slot] + o;
+}
+
+static int cpu_read_tensor(const gpt_model *m, gpt_slot slot, int i, float *dst)
+{
+    const float *p = tensor_at(m, slot, i);
+    if (!p)
+        return gpt_set_error("gpt_read_tensor: %s's optimizer state is not held here", m->info[i].name);
+    memcpy(dst, p, m->info[i].numel * sizeof(float));
+    return 0;
+}
+
+static int cpu_write_tensor(gpt_model *m, gpt_slot slot, int i, const float *src)
+{
+    float *p = tensor_at(m, slot, i);
+    if (!p)
+        return gpt_set_error("gpt_write_tensor: %s's optimizer state is not held here", m->info[i].name);
+    memcpy(p, src, m->info[i].numel * sizeof(float));
+    return 0;
+}
+
+/* Compacts m and v to the tensors of owned (NULL: all, in the groups' layout): new
+ * buffers of exactly the owned floats, the values of tensors held before and after
+ * carried over, the old buffers freed. */
+static int cpu_set_shard(gpt_model *m, const unsigned char *owned)
+{
+    cpu_impl *im = m->impl;
+    int nt = m->n_tensors, rc = -1;
+    size_t *moff = malloc((size_t)nt * sizeof *moff), total = 0;
+    float *nm = NULL, *nv = NULL;
+    if (!moff)
+        goto oom;
+    for (int i = 0; i < nt; i++) {
+        moff[i] = !owned || owned[i] ? total : NO_MV;
+        total += moff[i] == NO_MV ? 0 : m->info[i].numel;
+    }
+    if (!(nm = aligned_floats(total)) || !(nv = aligned_floats(total)))
+        goto oom;
+    for (int i = 0; i < nt; i++)
+        if (moff[i] != NO_MV && im->moff[i] != NO_MV) {
+            memcpy(nm + moff[i], im->group[GPT_ADAM_M] + im->moff[i], m->info[i].numel * sizeof(float));
+            memcpy(nv + moff[i], im->group[GPT_ADAM_V] + im->moff[i], m->info[i].numel * sizeof(float));
+        }
+    free(im->group[GPT_ADAM_M]);
+    free(im->group[GPT_ADAM_V]);
+    free(im->moff);
+    im->group[GPT_ADAM_M] = nm;
+    im->group[GPT_ADAM_V] = nv;
+    im->moff = moff;
+    im->mv_floats = total;
+    nm = nv = NULL;
+    moff = NULL;
+    rc = 0;
+oom:
+    if (rc)
+        gpt_set_error("gpt_set_optimizer_shard: out of memory for %zu floats of m and v", 2 * total);
+    free(moff);
+    free(nm);
+    free(nv);
+    return rc;
+}
+
 static int cpu_read(const gpt_model *m, gpt_slot slot, float *dst)
 {
     cpu_impl *im = m->impl;
+    if ((slot == GPT_ADAM_M || slot == GPT_ADAM_V) && im->mv_floats != m->n_params)
+        return gpt_set_error("gpt_read: the optimizer state is sharded; use gpt_read_tensor");
     memcpy(dst, im->group[slot], m->n_params * sizeof(float));
     return 0;
 }
@@ -414,6 +532,8 @@ static int cpu_read(const gpt_model *m, gpt_slot slot, float *dst)
 static int cpu_write(gpt_model *m, gpt_slot slot, const float *src)
 {
     cpu_impl *im = m->impl;
+    if ((slot == GPT_ADAM_M || slot == GPT_ADAM_V) && im->mv_floats != m->n_params)
+        return gpt_set_error("gpt_write: the optimizer state is sharded; use gpt_write_tensor");
     memcpy(im->group[slot], src, m->n_params * sizeof(float));
     return 0;
 }
@@ -438,4 +558,9 @@ const struct gpt_ops gpt_cpu_ops = {
     .logits_last = cpu_logits_last,
     .host_alloc = cpu_host_alloc,
     .host_free = cpu_host_free,
+    .set_shard = cpu_set_shard,
+    .read_tensor = cpu_read_tensor,
+    .write_tensor = cpu_write_tensor,
+    .grad_norm = cpu_grad_norm,
+    .update_owned = cpu_update_owned,
 };
