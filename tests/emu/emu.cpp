@@ -248,6 +248,7 @@ const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorMemoryAllocation: return "out of memory (emulated)";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulated)";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected (emulated)";
+    case cudaErrorInvalidDevice: return "invalid device ordinal (emulated)";
     default: return "unknown error (emulated)";
     }
 }
@@ -265,6 +266,15 @@ cudaError_t cudaGetDeviceCount(int *n)
     if (*n) return cudaSuccess;
     last_error = cudaErrorNoDevice;
     return cudaErrorNoDevice;
+}
+
+cudaError_t cudaSetDevice(int dev)
+{
+    int n;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) return cudaErrorNoDevice;
+    if (dev >= 0 && dev < n) return cudaSuccess;
+    last_error = cudaErrorInvalidDevice;
+    return cudaErrorInvalidDevice;
 }
 
 /* An 80 GiB device, so the backend's sizing check passes for the test's shapes. */
