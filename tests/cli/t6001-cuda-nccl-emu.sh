@@ -36,8 +36,9 @@ if [ -n "$why" ]; then
     exit
 fi
 
-E="$T/plugin"
-out=$(B="$ROOT/build" OUT="$E" "$ROOT/tests/emu/plugin.sh" 2>&1)
+B=${B:-$ROOT/build}
+E="$B/emu-plugin"
+out=$(B="$B" OUT="$E" "$ROOT/tests/emu/plugin.sh" 2>&1)
 expect_match "the emulated CUDA plugins build (with and without NCCL)" "$out" '^plugin.sh: OK'
 
 tiny_corpus 300 300 prose lists
@@ -57,7 +58,7 @@ expect "mpirun -np 2 x grad_accum 1 on the emulated CUDA backend + NCCL" $mpi -n
     --backend cuda --name two --quiet
 expect_eq "2 ranks x 1 = 1 rank x 2: losses bit for bit" "$(loss_of runs/two/.loss.json | md5sum)" "$(loss_of runs/one/.loss.json | md5sum)"
 expect_eq "2 ranks x 1 = 1 rank x 2: weights, m, v" "$(tensors two)" "$(tensors one)"
-expect_match "the 2-rank run trained on cuda" "$("$RUNS" show two --json | tr -d ' \n')" '"batch_tokens":32'
+expect_match "the 2-rank node records the global batch" "$("$RUNS" show two --json | tr -d ' \n')" '"batch_tokens":32'
 
 expect "1 rank x grad_accum 4" "$RUNS" start --config a4.json --backend cuda --name four --quiet
 expect "mpirun -np 2 x grad_accum 2" $mpi -np 2 "$RUNS" start --config a2.json --backend cuda --name twotwo --quiet

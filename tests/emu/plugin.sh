@@ -6,7 +6,8 @@
 #   $OUT/libruns-cuda-nccl.so    with NCCL (tests/emu/include/nccl.h over MPI,
 #                                tests/emu/nccl_emu.cpp), as where nccl.h is found
 #   $OUT/libruns-cuda-nonccl.so  without, as where it is not
-# Used by tests/cli/t6001-cuda-nccl-emu.sh. Environment: B (build dir, default build),
+# Rebuilt only when a source changed (a stamp in $OUT). Used by
+# tests/cli/t6001-cuda-nccl-emu.sh. Environment: B (build dir, default build),
 # OUT (default $B/emu-plugin), CC, CXX, MPICC (its --showme flags build the emulated
 # NCCL). Ends with "plugin.sh: OK" or "plugin.sh: FAIL (why)", exit 0 or 1.
 cd "$(dirname "$0")/../.." || exit 1
@@ -24,6 +25,19 @@ command -v perl >/dev/null || fail "perl not found (it rewrites the kernel launc
 mpi_c=$($MPICC --showme:compile 2>/dev/null) || fail "$MPICC --showme:compile failed (Open MPI's mpicc is needed)"
 mpi_l=$($MPICC --showme:link 2>/dev/null) || fail "$MPICC --showme:link failed"
 
+# A rebuild takes half a minute on a busy 2-core machine: skip it when nothing it is
+# made from changed (the stamp lists their checksums and the compilers' versions).
+stamp=$( (cat cuda/*.cu cuda/*.cuh cuda/*.h cuda/dl/* tests/emu/emu.cpp tests/emu/nccl_emu.cpp \
+    tests/emu/include/* tests/emu/plugin.sh; $CXX --version; $CC --version; echo "$mpi_c $mpi_l") | md5sum)
+if [ -f "$OUT/libruns-cuda-nccl.so" ] && [ -f "$OUT/libruns-cuda-nonccl.so" ] &&
+    [ "$(cat "$OUT/stamp" 2>/dev/null)" = "$stamp" ]; then
+    echo "plugin.sh: OK ($OUT/libruns-cuda-nccl.so, $OUT/libruns-cuda-nonccl.so: up to date)"
+    exit 0
+fi
+# built aside and moved in whole, so a concurrent user never sees half a directory
+FINAL=$OUT
+OUT=$FINAL.tmp.$$
+trap 'rm -rf "$OUT"' EXIT
 rm -rf "$OUT"
 mkdir -p "$OUT/src/cuda" || fail "cannot create $OUT"
 # the launch rewrite of tests/emu/run.sh
@@ -50,4 +64,6 @@ X="-std=c++17 -O2 -g -fPIC -Wall -Wno-unused-function -Wno-unused-parameter -Ite
         "$OUT/cuda_plugin.o" "$OUT/cuda_backend.o" "$OUT/nonccl.o" "$OUT/emu.o" -lm ||
         fail "linking libruns-cuda-nonccl.so"
 }
-echo "plugin.sh: OK ($OUT/libruns-cuda-nccl.so, $OUT/libruns-cuda-nonccl.so)"
+echo "$stamp" >"$OUT/stamp" || fail "writing $OUT/stamp"
+rm -rf "$FINAL" && mv "$OUT" "$FINAL" || fail "moving $OUT to $FINAL"
+echo "plugin.sh: OK ($FINAL/libruns-cuda-nccl.so, $FINAL/libruns-cuda-nonccl.so)"
