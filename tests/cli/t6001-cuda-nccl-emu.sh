@@ -11,6 +11,8 @@
 #     tolerance: each rank's gradient is one micro-batch's, a + b is the same float
 #     whichever rank adds it, and both divide the sum by 2 (the emulated device's
 #     kernels run the same code on every rank);
+#   - a 2-rank run stopped at step 2 and resumed on 2 ranks equals the straight one
+#     (rank 0 hands weights, m, v, the adam step and the data cursors to rank 1);
 #   - 2 ranks x grad_accum 2 (the host fold on each rank, then the all-reduce) against
 #     1 rank x 4: losses within 1e-4 relative. Not exact: (g0+g2)+(g1+g3) is not
 #     ((g0+g1)+g2)+g3 in floats; the difference is a few ulps of the gradient, and
@@ -21,7 +23,7 @@
 . "$(dirname "$0")/lib.sh"
 
 skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
-checks="2 ranks x 1 = 1 rank x 2: losses bit for bit|2 ranks x 1 = 1 rank x 2: weights, m, v|2 ranks x 2 ~ 1 rank x 4: losses within 1e-4|without NCCL: refused|without NCCL: one line naming NCCL and what to do"
+checks="2 ranks x 1 = 1 rank x 2: losses bit for bit|2 ranks x 1 = 1 rank x 2: weights, m, v|resumed on 2 ranks = straight|2 ranks x 2 ~ 1 rank x 4: losses within 1e-4|without NCCL: refused|without NCCL: one line naming NCCL and what to do"
 why=""
 if [ "$(uname -m)" != x86_64 ]; then why="the emulator's fast fiber switch is x86-64 only"
 elif ! command -v perl >/dev/null; then why="no perl (the emulator's launch rewrite needs it)"
@@ -59,6 +61,11 @@ expect "mpirun -np 2 x grad_accum 1 on the emulated CUDA backend + NCCL" $mpi -n
 expect_eq "2 ranks x 1 = 1 rank x 2: losses bit for bit" "$(loss_of runs/two/.loss.json | md5sum)" "$(loss_of runs/one/.loss.json | md5sum)"
 expect_eq "2 ranks x 1 = 1 rank x 2: weights, m, v" "$(tensors two)" "$(tensors one)"
 expect_match "the 2-rank node records the global batch" "$("$RUNS" show two --json | tr -d ' \n')" '"batch_tokens":32'
+expect "2 ranks stop at --steps 2" $mpi -np 2 "$RUNS" start --config a1.json --backend cuda --name split --steps 2 --quiet
+expect "2 ranks resume (weights, m, v, adam step and cursors handed to rank 1)" $mpi -np 2 "$RUNS" resume --name split \
+    --backend cuda --quiet
+expect_eq "resumed on 2 ranks = straight: losses" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/two/.loss.json | md5sum)"
+expect_eq "resumed on 2 ranks = straight: tensors" "$(tensors split)" "$(tensors two)"
 
 expect "1 rank x grad_accum 4" "$RUNS" start --config a4.json --backend cuda --name four --quiet
 expect "mpirun -np 2 x grad_accum 2" $mpi -np 2 "$RUNS" start --config a2.json --backend cuda --name twotwo --quiet
