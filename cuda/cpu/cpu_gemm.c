@@ -26,6 +26,7 @@
 #define MC 96
 #define NC 256
 #define KC 128
+#define PF_ROWS 32 /* pack_a: rows of a transposed A read ahead */
 
 #ifdef __AVX512F__
 static inline __mmask16 lane_mask(int rem)
@@ -157,6 +158,52 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
     ST(5, 3, mk3, c53);
 #undef ST
 }
+
+/* Narrow tile for N <= 32 (attention's P·V, dQ, dK, dV at head size 32): the
+ * 6×64 tile would leave half its lanes masked, so here 12 rows × 2 vectors
+ * keep all 24 accumulators busy. Rows 0–5 start at A0, rows 6–11 at A1 (two
+ * packed panels, or A0 + 6·a_rs); rows >= mr read A0 and are not stored. Each
+ * element is the same fma chain over p as in kernel_6x64, so the same bits. */
+#define MRN 12
+#define NRN 32
+static void kernel_12x32(int kc, const float *A0, const float *A1, long a_rs, long a_cs, int mr, const float *B,
+                         long ldb, int nr, float *Cm, long ldc, int init, const float *bias)
+{
+    __mmask16 mk0 = lane_mask(nr), mk1 = lane_mask(nr - 16);
+    const float *ar[MRN];
+    __m512 c0[MRN], c1[MRN];
+#pragma GCC unroll 12
+    for (int r = 0; r < MRN; r++)
+        ar[r] = r >= mr ? A0 : r < 6 ? A0 + r * a_rs : A1 + (r - 6) * a_rs;
+    __m512 z0 = _mm512_setzero_ps(), z1 = z0;
+    if (init == 2) {
+        z0 = _mm512_maskz_loadu_ps(mk0, bias);
+        z1 = _mm512_maskz_loadu_ps(mk1, bias + 16);
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MRN; r++) {
+        c0[r] = init != 0 || r >= mr ? z0 : _mm512_maskz_loadu_ps(mk0, Cm + (long)r * ldc);
+        c1[r] = init != 0 || r >= mr ? z1 : _mm512_maskz_loadu_ps(mk1, Cm + (long)r * ldc + 16);
+    }
+    for (int p = 0; p < kc; p++) {
+        const float *b = B + (long)p * ldb;
+        __m512 b0 = _mm512_maskz_loadu_ps(mk0, b), b1 = _mm512_maskz_loadu_ps(mk1, b + 16);
+        long o = (long)p * a_cs;
+#pragma GCC unroll 12
+        for (int r = 0; r < MRN; r++) {
+            __m512 a = _mm512_set1_ps(ar[r][o]);
+            c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+            c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MRN; r++)
+        if (r < mr) {
+            _mm512_mask_storeu_ps(Cm + (long)r * ldc, mk0, c0[r]);
+            _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16, mk1, c1[r]);
+        }
+}
+#define HAVE_NARROW 1
 #else
 /* Portable micro-kernel: same tile and the same per-element order (fmaf, p in
  * order), so it gives the AVX-512 kernel's bits where fmaf is exact-fused. */
@@ -190,11 +237,18 @@ static void kernel_6x64(int kc, const float *A, long a_rs, long a_cs, int mr, co
  * source is read row by row of the stored matrix: reading it panel by panel
  * would walk a column of a row-major matrix, one cache line per element.
  * Packing changes where values are read from, not the order of any sum. */
-static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, int mc, int k0, int kc)
+static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, int mc, int k0, int kc, int kend)
 {
     if (a_rs == 1) {
         for (int p = 0; p < kc; p++) {
             const float *src = A + (long)(k0 + p) * a_cs + i0;
+            /* Rows of the stored matrix lie a_cs apart (a whole row of
+             * logits in the weight gradient): the hardware prefetcher does
+             * not follow that stride, and without this the copy waited on
+             * memory for a third of the GEMM's time. */
+            if (k0 + p + PF_ROWS < kend)
+                for (int l = 0; l < mc; l += 16)
+                    __builtin_prefetch(src + PF_ROWS * a_cs + l, 0, 3);
             for (int ip = 0; ip < mc; ip += MR) {
                 float *dst = packA + (long)ip * kc + (long)p * MR;
                 int mr = mc - ip < MR ? mc - ip : MR;
@@ -246,10 +300,23 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
         for (int ib = i0; ib < i0 + mcg; ib += MC) {
             int mc = i0 + mcg - ib < MC ? i0 + mcg - ib : MC;
             if (pack)
-                pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc);
+                pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc, K);
             for (int j = j0; j < j0 + nc; j += NR) {
                 int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
                 const float *bp = packB + (long)(j - j0) * kc;
+#ifdef HAVE_NARROW
+                if (nr <= NRN) {
+                    for (int i = ib; i < ib + mc; i += MRN) {
+                        int mr = ib + mc - i < MRN ? ib + mc - i : MRN;
+                        const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
+                        /* packed: the next MR-row panel; else row i + 6 */
+                        const float *a6 = mr <= MR ? a : pack ? a + (long)MR * kc : a + MR * a_rs;
+                        kernel_12x32(kc, a, a6, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr,
+                                     Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
+                    }
+                    continue;
+                }
+#endif
                 for (int i = ib; i < ib + mc; i += MR) {
                     int mr = ib + mc - i < MR ? ib + mc - i : MR;
                     const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
