@@ -41,7 +41,9 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, con
                        const float *mean, const float *rstd, int N, int C);
 
 /* Causal self-attention. qkv [B,T,3C] ([q|k|v]); out [B,T,C]; att [B,NH,T,T]
- * receives the softmax probabilities (row t: columns 0..t, zeros after). */
+ * receives the softmax probabilities (row t: columns 0..t, then zeros up to the
+ * end of its 48-row block; columns past that are not written, and the backward
+ * never reads them). */
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 /* dqkv [B,T,3C] (=); scratch [B,NH,T,T]. */
 void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B, int T,
