@@ -14,13 +14,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "store/internal.h"
 #include "store/pool.h"
 #include "store/publish.h"
+#include "store/put_stats.h"
 #include "store/sha256.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* The last put_many's phase times (runs__put_stats_get); t0 is its start. */
+static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
+static runs__put_stats stats;
+static double stats_t0;
+
+void runs__put_stats_get(runs__put_stats *out)
+{
+    pthread_mutex_lock(&stats_mu);
+    *out = stats;
+    pthread_mutex_unlock(&stats_mu);
+}
+
+/* Adds seconds to one of stats' sums and moves its mark (a time since t0) later. */
+static void stats_add(double *sum, double dt, double *mark)
+{
+    pthread_mutex_lock(&stats_mu);
+    if (sum)
+        *sum += dt;
+    if (mark && now() - stats_t0 > *mark)
+        *mark = now() - stats_t0;
+    pthread_mutex_unlock(&stats_mu);
+}
 
 /* An object written to its temp file but not yet durable nor named. */
 typedef struct {
@@ -125,13 +157,20 @@ static int put_finish(int *written, pending *p)
     *written = 0;
     if (p->fd < 0)
         return 0;
+    double t = now();
     if (fsync(p->fd) != 0) {
         int rc = runs_error_sys(RUNS_EIO, "fsync", p->tmp);
         put_drop(p);
         return rc;
     }
+    stats_add(&stats.fsync_s, now() - t, NULL);
+    pthread_mutex_lock(&stats_mu);
+    stats.fsyncs++;
+    pthread_mutex_unlock(&stats_mu);
     runs__durable_note(RUNS_STEP_FSYNC, p->path);
-    return put_name(written, p);
+    int rc = put_name(written, p);
+    stats_add(NULL, 0, &stats.synced);
+    return rc;
 }
 
 /* put_begin for bytes whose name is not known yet: hashes and writes in one pass,
@@ -156,13 +195,20 @@ static int put_begin_stream(pending *p, runs_oid *oid, runs_store *s, const void
         p->tmp[0] = '\0';
         goto done;
     }
+    double hash_s = 0, write_s = 0, t = now(), t1;
     for (size_t off = 0; off < len;) {
         size_t n = len - off > RUNS__OBJECT_CHUNK ? RUNS__OBJECT_CHUNK : len - off;
         EVP_DigestUpdate(c, (const char *)data + off, n);
+        t1 = now();
+        hash_s += t1 - t;
         if ((rc = runs__write_all(p->fd, (const char *)data + off, n, p->tmp)) != 0)
             goto done;
+        t = now();
+        write_s += t - t1;
         off += n;
     }
+    stats_add(&stats.hash_s, hash_s, NULL);
+    stats_add(&stats.write_s, write_s, NULL);
     EVP_DigestFinal_ex(c, d, &dl);
     runs_sha256_digest_hex(oid, d);
     runs__object_path(p->path, sizeof p->path, s, oid->hex);
@@ -184,6 +230,7 @@ static int put_begin_stream(pending *p, runs_oid *oid, runs_store *s, const void
         goto done;
     }
     sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    stats_add(NULL, 0, &stats.written);
 done:
     EVP_MD_CTX_free(c);
     if (rc && p->fd >= 0) {
@@ -336,7 +383,10 @@ static int sync_dir_one(void *ctx, size_t i)
     struct put_job *j = ctx;
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/objects/%02x", j->s->dir, j->dir_list[i]);
-    return runs__fsync_dir(p);
+    double t = now();
+    int rc = runs__fsync_dir(p);
+    stats_add(&stats.dir_s, now() - t, NULL);
+    return rc;
 }
 
 static struct put_job *sort_job;
@@ -358,6 +408,11 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
     j.items = items;
     j.n = n;
     j.progress = progress;
+    pthread_mutex_lock(&stats_mu);
+    memset(&stats, 0, sizeof stats);
+    stats_t0 = now();
+    stats.objects = n;
+    pthread_mutex_unlock(&stats_mu);
     j.order = malloc(n * sizeof *j.order);
     j.ready = malloc(n * sizeof *j.ready);
     j.slot = malloc(n * sizeof *j.slot);
@@ -398,6 +453,10 @@ int runs_object_put_many(runs_store *s, runs_put *items, size_t n, runs_progress
             j.dir_list[nd++] = d;
     if ((rc = runs_pool_run(nd, PUT_SYNCERS, sync_dir_one, &j)) != 0)
         goto done;
+    pthread_mutex_lock(&stats_mu);
+    stats.dirs = nd;
+    stats.wall = now() - stats_t0;
+    pthread_mutex_unlock(&stats_mu);
 done:
     if (rc != 0) {
         /* objects handed over but never named: their temp files go */
