@@ -69,8 +69,8 @@ static int try_load(const char *path)
     }
     const struct gpt_cuda_plugin *p = entry(report);
     if (!p || p->abi != GPT_CUDA_PLUGIN_ABI || p->model_size != sizeof(struct gpt_model) ||
-        p->ops_size != sizeof(struct gpt_ops) || !p->ops || !p->ops->create || !p->device_count ||
-        !p->select_device || !p->dist) {
+        p->ops_size != sizeof(struct gpt_ops) || !p->ops || !p->ops->create || !p->device_count || !p->select_device ||
+        !p->dist) {
         snprintf(load_error, sizeof load_error,
                  "no CUDA backend: %s was built for another version of runs (plugin ABI %d, this "
                  "program expects %d); rebuild it with make or use --backend cpu",
@@ -195,8 +195,7 @@ struct gpt_dist {
     void *comm;
 };
 
-int gpt_dist_create(gpt_dist **out, const gpt_model *m, const unsigned char id[GPT_DIST_ID_BYTES], int nranks,
-                    int rank)
+int gpt_dist_create(gpt_dist **out, const gpt_model *m, const unsigned char id[GPT_DIST_ID_BYTES], int nranks, int rank)
 {
     const struct gpt_cuda_dist_ops *d = dist_ops();
     gpt_dist *g = NULL;

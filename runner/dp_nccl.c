@@ -269,8 +269,7 @@ int runs__dp_nccl_worker(session *sess, const int64_t *hdr, const cJSON *cur)
         tail[A] = (float)runs_signals_take();
         tail[A + 1] = (float)busy;
         int32_t ok = 0;
-        if ((rc = runs_dp_send0(tail, ((size_t)A + 2) * sizeof(float))) || (rc = runs_dp_bcast(&ok, sizeof ok)) ||
-            !ok)
+        if ((rc = runs_dp_send0(tail, ((size_t)A + 2) * sizeof(float))) || (rc = runs_dp_bcast(&ok, sizeof ok)) || !ok)
             break;
         if (gpt_dist_allreduce_grad(dist, sess->model, N * A)) {
             rc = runs__gpt_fail("all-reducing the gradients");

@@ -30,7 +30,8 @@ const char *ncclGetErrorString(ncclResult_t r)
 
 ncclResult_t ncclGetUniqueId(ncclUniqueId *id)
 {
-    if (!id) return ncclInvalidArgument;
+    if (!id)
+        return ncclInvalidArgument;
     memset(id, 0, sizeof *id);
     memcpy(id->internal, magic, sizeof magic);
     long stamp[2] = {(long)getpid(), (long)time(NULL)};
@@ -41,13 +42,17 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId *id)
 ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank)
 {
     int init = 0, size = 0, me = -1;
-    if (!comm) return ncclInvalidArgument;
+    if (!comm)
+        return ncclInvalidArgument;
     *comm = NULL;
-    if (memcmp(id.internal, magic, sizeof magic)) return ncclInvalidArgument; /* not an id of ours */
-    if (MPI_Initialized(&init) != MPI_SUCCESS || !init) return ncclInvalidUsage;
+    if (memcmp(id.internal, magic, sizeof magic))
+        return ncclInvalidArgument; /* not an id of ours */
+    if (MPI_Initialized(&init) != MPI_SUCCESS || !init)
+        return ncclInvalidUsage;
     if (MPI_Comm_size(MPI_COMM_WORLD, &size) != MPI_SUCCESS || MPI_Comm_rank(MPI_COMM_WORLD, &me) != MPI_SUCCESS)
         return ncclSystemError;
-    if (size != nranks || me != rank) return ncclInvalidUsage;
+    if (size != nranks || me != rank)
+        return ncclInvalidUsage;
     ncclComm *c = new ncclComm;
     if (MPI_Comm_dup(MPI_COMM_WORLD, &c->comm) != MPI_SUCCESS) {
         delete c;
@@ -56,9 +61,11 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int
     /* every rank must hold rank 0's id: the runner broadcasts it */
     ncclUniqueId root = id;
     int same = 1, all = 0;
-    if (MPI_Bcast(&root, sizeof root, MPI_BYTE, 0, c->comm) != MPI_SUCCESS) return ncclSystemError;
+    if (MPI_Bcast(&root, sizeof root, MPI_BYTE, 0, c->comm) != MPI_SUCCESS)
+        return ncclSystemError;
     same = memcmp(&root, &id, sizeof id) == 0;
-    if (MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, c->comm) != MPI_SUCCESS) return ncclSystemError;
+    if (MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_MIN, c->comm) != MPI_SUCCESS)
+        return ncclSystemError;
     if (!all) {
         MPI_Comm_free(&c->comm);
         delete c;
@@ -71,12 +78,14 @@ ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int
 ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t type, ncclRedOp_t op,
                            ncclComm_t comm, cudaStream_t)
 {
-    if (!comm || type != ncclFloat || op != ncclSum || (count && (!sendbuff || !recvbuff))) return ncclInvalidArgument;
+    if (!comm || type != ncclFloat || op != ncclSum || (count && (!sendbuff || !recvbuff)))
+        return ncclInvalidArgument;
     for (size_t done = 0; done < count;) {
         int n = count - done > (size_t)INT_MAX ? INT_MAX : (int)(count - done);
         float *dst = (float *)recvbuff + done;
         const void *src = sendbuff == recvbuff ? MPI_IN_PLACE : (const void *)((const float *)sendbuff + done);
-        if (MPI_Allreduce(src, dst, n, MPI_FLOAT, MPI_SUM, comm->comm) != MPI_SUCCESS) return ncclSystemError;
+        if (MPI_Allreduce(src, dst, n, MPI_FLOAT, MPI_SUM, comm->comm) != MPI_SUCCESS)
+            return ncclSystemError;
         done += (size_t)n;
     }
     return ncclSuccess;
@@ -84,10 +93,12 @@ ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size_t count, n
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm)
 {
-    if (!comm) return ncclInvalidArgument;
+    if (!comm)
+        return ncclInvalidArgument;
     int fin = 0;
     MPI_Finalized(&fin);
-    if (!fin) MPI_Comm_free(&comm->comm);
+    if (!fin)
+        MPI_Comm_free(&comm->comm);
     delete comm;
     return ncclSuccess;
 }
