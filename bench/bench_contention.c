@@ -14,7 +14,13 @@
  * with BUSY children spinning in a loop (a competing CPU load), and the ratios
  * of the two-thread trainers to the one-thread one in each condition are
  * printed, with the load average seen. All three give the same bits (checked
- * on the final loss). */
+ * on the final loss).
+ *
+ * The bench waits as `runs start` does: it re-executes itself once with the
+ * short OpenMP spin the training commands use (runner/omp_env.h) unless
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, and prints the setting it ran
+ * with; `GOMP_SPINCOUNT=300000 bench_contention` measures libgomp's default
+ * (the old behaviour) for comparison. */
 #include <omp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,6 +33,7 @@
 #include <unistd.h>
 
 #include "cuda/gpt.h"
+#include "runner/omp_env.h"
 
 #define ROUND 8
 
@@ -120,6 +127,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_contention [STEPS >= 1] [BUSY >= 0]\n");
         return 129;
     }
+    /* as the training commands do; a failed re-exec measures libgomp's defaults */
+    (void)runs_omp_env_reexec(argv, "start");
+    const char *spin = getenv("GOMP_SPINCOUNT"), *policy = getenv("OMP_WAIT_POLICY");
+    printf("OpenMP waiting: GOMP_SPINCOUNT=%s OMP_WAIT_POLICY=%s (%s)\n", spin ? spin : "unset",
+           policy ? policy : "unset",
+           getenv(RUNS_OMP_ENV_MARK) && !policy && spin && !strcmp(spin, RUNS_OMP_SPINCOUNT)
+               ? "runs' choice for training, as runs start"
+               : spin || policy ? "set by the caller" : "libgomp's default spin, 300000");
     int32_t *in = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
     uint64_t s = 3;
     for (int i = 0; i < B * T; i++)

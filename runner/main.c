@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "manifests/suggest.h"
 #include "runner/cli.h"
+#include "runner/omp_env.h"
 #include "store/lineage.h"
 
 enum needs { NEEDS_NOTHING, NEEDS_STORE };
@@ -211,6 +212,11 @@ int main(int argc, char **argv)
     }
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
+    /* Before anything else runs, with argv untouched: the training commands
+     * re-execute once with a short OpenMP spin (runner/omp_env.h); on failure
+     * they train with libgomp's defaults, as before. */
+    if (!runs_cli_wants_help(sub_argc, sub_argv))
+        (void)runs_omp_env_reexec(argv, cmd->name);
     int st = pull_store_opt(&sub_argc, sub_argv, &store_opt);
     if (st)
         return st;
