@@ -81,7 +81,8 @@ static int mpi_try_load(const char *path, int n)
     runs_dp_mpi_plugin_entry entry;
     *(void **)&entry = dlsym(h, RUNS_DP_MPI_PLUGIN_SYMBOL);
     const struct runs_dp_mpi_plugin *p = entry ? entry() : NULL;
-    if (!p || p->abi != RUNS_DP_MPI_PLUGIN_ABI || !p->init || !p->bcast || !p->send0 || !p->recv)
+    if (!p || p->abi != RUNS_DP_MPI_PLUGIN_ABI || !p->init || !p->bcast || !p->send0 || !p->recv || !p->bcast_root ||
+        !p->send)
         return runs_error_set(RUNS_EINVALID,
                               "launched as %d processes (mpirun/srun), but %s is not this version's MPI "
                               "transport (%s, ABI %d); rebuild it with make",
@@ -182,6 +183,31 @@ int runs_dp_recv(void *buf, size_t bytes, int from)
     }
     return RUNS_OK;
 }
+
+int runs_dp_bcast_from(void *buf, size_t bytes, int root)
+{
+    if (!mpi)
+        return no_transport();
+    for (size_t o = 0; o < bytes; o += DP_CHUNK) {
+        size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
+        if (mpi->bcast_root((char *)buf + o, (int)k, root))
+            return runs_error_set(RUNS_EIO, "MPI_Bcast of %zu bytes from rank %d failed; a rank may have died", bytes,
+                                  root);
+    }
+    return RUNS_OK;
+}
+
+int runs_dp_send(const void *buf, size_t bytes, int to)
+{
+    if (!mpi)
+        return no_transport();
+    for (size_t o = 0; o < bytes; o += DP_CHUNK) {
+        size_t k = bytes - o < DP_CHUNK ? bytes - o : DP_CHUNK;
+        if (mpi->send((const char *)buf + o, (int)k, to))
+            return runs_error_set(RUNS_EIO, "MPI_Send of %zu bytes to rank %d failed", bytes, to);
+    }
+    return RUNS_OK;
+}
 #else
 static int no_mpi(void)
 {
@@ -200,6 +226,16 @@ int runs_dp_send0(const void *buf, size_t bytes)
 int runs_dp_recv(void *buf, size_t bytes, int from)
 {
     (void)buf, (void)bytes, (void)from;
+    return no_mpi();
+}
+int runs_dp_bcast_from(void *buf, size_t bytes, int root)
+{
+    (void)buf, (void)bytes, (void)root;
+    return no_mpi();
+}
+int runs_dp_send(const void *buf, size_t bytes, int to)
+{
+    (void)buf, (void)bytes, (void)to;
     return no_mpi();
 }
 

@@ -31,10 +31,15 @@ int runs_dp_size(void);
 /* Collectives of the data-parallel step (only with runs_dp_size() > 1; they
  * return RUNS_EINVALID in a build without MPI). bytes may exceed 2 GiB.
  * bcast: rank 0's buf to every rank. send0: this rank's buf to rank 0.
- * recv: rank 0 receives bytes from rank `from` into buf. */
+ * recv: receives bytes from rank `from` into buf (rank 0 from a rank; a rank from 0). */
 int runs_dp_bcast(void *buf, size_t bytes);
 int runs_dp_send0(const void *buf, size_t bytes);
 int runs_dp_recv(void *buf, size_t bytes, int from);
+/* ZeRO-1's moves: bcast_from: rank root's buf to every rank (each rank sends the
+ * weights it updated); send: this rank's buf to rank `to` (rank 0 hands each rank its
+ * tensors' gradients and, at start, their m and v), which takes it with runs_dp_recv. */
+int runs_dp_bcast_from(void *buf, size_t bytes, int root);
+int runs_dp_send(const void *buf, size_t bytes, int to);
 
 /* The grad_accum that keeps a run's global batch on `ranks` ranks: batch_tokens
  * (a node's, = batch × seq_len × grad_accum × ranks when it was written) over

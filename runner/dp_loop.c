@@ -27,7 +27,11 @@ static struct {
     int n;     /* ranks */
     long *pid; /* per rank */
     char (*host)[HOST_MAX];
-    double *busy; /* seconds of forward+backward, per rank */
+    double *busy;  /* seconds of forward+backward, per rank */
+    double *adam;  /* AdamW floats (m and v) each rank holds */
+    int sharded;   /* ZeRO-1: each rank holds its own tensors' m and v */
+    int abandoned; /* the step's loss was not finite: no update follows */
+    double norm;   /* the step's global gradient norm */
     double reduce, step, t0, t_prev, t_written;
     long steps;
 } job;
@@ -42,12 +46,20 @@ static double now_s(void)
 typedef struct {
     int64_t pid;
     char host[HOST_MAX];
+    int64_t adam_floats; /* gpt_optimizer_floats after sharding */
 } rank_id;
 
-static void my_id(rank_id *id)
+/* the step's verdict, rank 0 → all */
+typedef struct {
+    double norm;
+    int32_t ok, pad;
+} step_ok;
+
+static void my_id(rank_id *id, const gpt_model *md)
 {
     memset(id, 0, sizeof *id);
     id->pid = getpid();
+    id->adam_floats = (int64_t)gpt_optimizer_floats(md);
     if (gethostname(id->host, sizeof id->host - 1))
         snprintf(id->host, sizeof id->host, "?");
 }
@@ -62,11 +74,13 @@ int runs__dp_start(session *sess, runs_accum_bufs *ab)
     free(job.pid);
     free(job.host);
     free(job.busy);
+    free(job.adam);
     memset(&job, 0, sizeof job);
     job.pid = calloc((size_t)N, sizeof *job.pid);
     job.host = calloc((size_t)N, sizeof *job.host);
     job.busy = calloc((size_t)N, sizeof *job.busy);
-    if (!cs || !cfg || !job.pid || !job.host || !job.busy) {
+    job.adam = calloc((size_t)N, sizeof *job.adam);
+    if (!cs || !cfg || !job.pid || !job.host || !job.busy || !job.adam) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory starting the data-parallel ranks");
         goto done;
     }
@@ -77,25 +91,37 @@ int runs__dp_start(session *sess, runs_accum_bufs *ab)
     if ((rc = runs_dp_bcast(hdr, sizeof hdr)) || (rc = runs_dp_bcast(cfg, (size_t)hdr[0])) ||
         (rc = runs_dp_bcast(cs, (size_t)hdr[1])))
         goto done;
-    static const gpt_slot slots[3] = {GPT_PARAM, GPT_ADAM_M, GPT_ADAM_V};
-    for (int i = 0; i < 3 && !rc; i++) {
-        if (gpt_read(sess->model, slots[i], ab->grad)) {
-            rc = runs__gpt_fail("reading the model for the ranks");
+    if (gpt_read(sess->model, GPT_PARAM, ab->grad)) {
+        rc = runs__gpt_fail("reading the model for the ranks");
+        goto done;
+    }
+    if ((rc = runs_dp_bcast(ab->grad, n * sizeof(float))) || (rc = runs__dp_zero_table(sess->model, N)))
+        goto done;
+    /* each rank gets m and v of its own tensors only; then rank 0 drops the others' */
+    static const gpt_slot mv[2] = {GPT_ADAM_M, GPT_ADAM_V};
+    for (int i = 0; i < 2; i++) {
+        if (gpt_read(sess->model, mv[i], ab->sum)) {
+            rc = runs__gpt_fail("reading the optimizer state for the ranks");
             goto done;
         }
-        rc = runs_dp_bcast(ab->grad, n * sizeof(float));
+        for (int r = 1; r < N; r++) {
+            runs__dp_zero_pack_host(sess->model, r, ab->sum, ab->grad);
+            if ((rc = runs_dp_send(ab->grad, runs__dp_zero_floats(sess->model, r) * sizeof(float), r)))
+                goto done;
+        }
     }
-    if (rc)
+    if ((rc = runs__dp_zero_shard(sess->model, 0)))
         goto done;
-    job.live = 1;
+    job.live = job.sharded = 1;
     for (int r = 0; r < N && !rc; r++) {
         rank_id id;
         if (r == 0)
-            my_id(&id);
+            my_id(&id, sess->model);
         else if ((rc = runs_dp_recv(&id, sizeof id, r)))
             break;
         id.host[HOST_MAX - 1] = '\0';
         job.pid[r] = (long)id.pid;
+        job.adam[r] = (double)id.adam_floats;
         memcpy(job.host[r], id.host, HOST_MAX);
     }
     job.t0 = job.t_prev = now_s();
@@ -157,24 +183,49 @@ int runs__dp_accumulate(session *sess, runs_accum_bufs *ab, int src, long t, flo
     }
     /* another rank's signal becomes rank 0's: the loop decides on it after this step */
     runs_signals_raise(flags);
-    int32_t ok = !have_bad;
-    double t_b = now_s();
-    if ((rc = runs_dp_bcast(&ok, sizeof ok)))
-        return rc;
+    step_ok v = {.ok = !have_bad};
     *diversity = dsum / ((double)N * A);
-    if (!ok) {
-        job.live = 0; /* the other ranks have stopped */
+    if (v.ok) {
+        /* the norm from the full mean gradient, as gpt_update computes it */
+        runs_dp_grad_mean(ab->sum, n, N * A);
+        if (gpt_write(sess->model, GPT_GRAD, ab->sum) || gpt_grad_norm(sess->model, &v.norm))
+            return runs__gpt_fail("writing gradients");
+    }
+    double t_b = now_s();
+    if ((rc = runs_dp_bcast(&v, sizeof v)))
+        return rc;
+    job.abandoned = !v.ok;
+    if (!v.ok) { /* the other ranks wait for the halt node (they hold its m and v) */
         *loss = bad;
         return RUNS_OK;
     }
-    runs_dp_grad_mean(ab->sum, n, N * A);
-    if ((rc = runs_dp_bcast(ab->sum, n * sizeof(float))))
-        return rc;
+    job.norm = v.norm;
+    for (int r = 1; r < N; r++) {
+        runs__dp_zero_pack_host(sess->model, r, ab->sum, ab->grad);
+        if ((rc = runs_dp_send(ab->grad, runs__dp_zero_floats(sess->model, r) * sizeof(float), r)))
+            return rc;
+    }
     job.reduce += t_red + (now_s() - t_b);
-    if (gpt_write(sess->model, GPT_GRAD, ab->sum))
-        return runs__gpt_fail("writing gradients");
     *loss = (float)(lsum / ((double)N * A));
     return RUNS_OK;
+}
+
+int runs__dp_update(session *sess, runs_accum_bufs *ab, const gpt_adamw *hp, float lr, float *grad_norm)
+{
+    if (job.abandoned)
+        return runs_error_set(RUNS_EINVALID, "an update after a step with a non-finite loss (internal)");
+    if (gpt_update_owned(sess->model, hp, lr, job.norm))
+        return runs__gpt_fail("update");
+    *grad_norm = (float)job.norm;
+    double t_b = now_s();
+    int rc = runs__dp_zero_gather(sess->model, 0, job.n, ab->grad);
+    job.reduce += now_s() - t_b;
+    return rc;
+}
+
+int runs__dp_sharded(void)
+{
+    return job.sharded;
 }
 
 int runs__dp_following(void)
@@ -217,6 +268,11 @@ void runs__dp_write_ranks(session *sess, int final)
     cJSON_AddNumberToObject(j, "reduce_s", job.reduce);
     cJSON_AddNumberToObject(j, "step_s", job.step);
     cJSON_AddNumberToObject(j, "reduce_share", job.step > 0 ? job.reduce / job.step : 0);
+    /* ZeRO-1: the AdamW floats each rank holds, by rank (outside per_rank, which
+     * runs status shows as it is) */
+    cJSON *adam = cJSON_AddArrayToObject(j, "adam_floats");
+    for (int r = 0; adam && r < job.n; r++)
+        cJSON_AddItemToArray(adam, cJSON_CreateNumber(job.adam[r]));
     for (int r = 0; r < job.n; r++) {
         cJSON *o = cJSON_CreateObject();
         if (!o)
@@ -241,7 +297,7 @@ int runs__session_worker(session *sess)
     int me = runs_dp_rank(), N = runs_dp_size();
     char *cfg = NULL, *cs = NULL;
     cJSON *cur = NULL;
-    float *sum = NULL, *g = NULL, *staging = NULL;
+    float *g = NULL, *staging = NULL;
     int rc;
     sess->opts.quiet = 1; /* rank 0 speaks for the job */
     if (sess->opts.no_train)
@@ -254,7 +310,7 @@ int runs__session_worker(session *sess)
     if (hdr[0] == 0) /* rank 0 stopped before training: its own line says why */
         goto done;
     size_t n = (size_t)hdr[4];
-    if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) || !(sum = malloc(n * sizeof *sum)) ||
+    if (!(cfg = malloc((size_t)hdr[0])) || !(cs = malloc((size_t)hdr[1])) ||
         !(g = malloc((n + RUNS_DP_TAIL) * sizeof *g))) {
         rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for the model", me);
         goto done;
@@ -286,6 +342,9 @@ int runs__session_worker(session *sess)
                             gpt_num_params(sess->model), n);
         goto done;
     }
+    /* m and v of this rank's tensors only, from the start */
+    if ((rc = runs__dp_zero_table(sess->model, N)) || (rc = runs__dp_zero_shard(sess->model, me)))
+        goto done;
     if ((rc = runs_data_open(&sess->data, c)) || (rc = runs_data_cursors_from_json(sess->data, cur)))
         goto done;
     if (!(sess->inputs = malloc(sizeof(int32_t) * (size_t)B * T)) ||
@@ -293,18 +352,20 @@ int runs__session_worker(session *sess)
         rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for a batch", me);
         goto done;
     }
-    static const gpt_slot slots[3] = {GPT_PARAM, GPT_ADAM_M, GPT_ADAM_V};
-    for (int i = 0; i < 3; i++) {
-        if ((rc = runs_dp_bcast(g, n * sizeof(float))))
-            goto done;
-        if (gpt_write(sess->model, slots[i], g)) {
-            rc = runs__gpt_fail("loading rank 0's model");
-            goto done;
-        }
+    if ((rc = runs_dp_bcast(g, n * sizeof(float))))
+        goto done;
+    if (gpt_write(sess->model, GPT_PARAM, g)) {
+        rc = runs__gpt_fail("loading rank 0's model");
+        goto done;
     }
+    size_t mine = runs__dp_zero_floats(sess->model, me);
+    static const gpt_slot mv[2] = {GPT_ADAM_M, GPT_ADAM_V};
+    for (int i = 0; i < 2; i++)
+        if ((rc = runs_dp_recv(g, mine * sizeof(float), 0)) || (rc = runs__dp_zero_unpack(sess->model, mv[i], me, g)))
+            goto done;
     gpt_set_adam_step(sess->model, (uint64_t)hdr[3]);
     rank_id id;
-    my_id(&id);
+    my_id(&id, sess->model);
     if ((rc = runs_dp_send0(&id, sizeof id)))
         goto done;
     gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
@@ -335,22 +396,25 @@ int runs__session_worker(session *sess)
                 g[n + 2] = (float)(now_s() - t_b);
                 rc = runs_dp_send0(g, (n + RUNS_DP_TAIL) * sizeof(float));
             }
-        int32_t ok = 0;
-        if (rc || (rc = runs_dp_bcast(&ok, sizeof ok)) || !ok)
+        step_ok v = {0};
+        if (rc || (rc = runs_dp_bcast(&v, sizeof v)))
             break;
-        if ((rc = runs_dp_bcast(sum, n * sizeof(float))))
+        if (!v.ok) /* a non-finite loss: rank 0 halts; this rank writes its share of the halt node */
+            continue;
+        if ((rc = runs_dp_recv(g, mine * sizeof(float), 0)) ||
+            (rc = runs__dp_zero_unpack(sess->model, GPT_GRAD, me, g)))
             break;
-        if (gpt_write(sess->model, GPT_GRAD, sum) ||
-            gpt_update(sess->model, &hp, (float)runs_schedule_lr(c, (long)h[2]), NULL)) {
+        if (gpt_update_owned(sess->model, &hp, (float)runs_schedule_lr(c, (long)h[2]), v.norm)) {
             rc = runs__gpt_fail("update");
             break;
         }
+        if ((rc = runs__dp_zero_gather(sess->model, me, N, g)))
+            break;
     }
 done:
     cJSON_Delete(cur);
     free(cfg);
     free(cs);
-    free(sum);
     free(g);
     free(staging);
     return rc;

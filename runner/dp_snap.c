@@ -12,57 +12,32 @@
 #include "store/object.h"
 #include "store/store.h"
 
-/* The writer of each of the node's 3 x n_tensors objects (weights, then m, then v,
- * in tensor order): the largest first, each to the rank with the fewest bytes so
- * far (the lowest rank on a tie). Depends only on the model and N, so every rank
- * computes the same table. */
-static int *owners(const gpt_model *md, int N)
-{
-    int nt = gpt_num_tensors(md), n = 3 * nt;
-    int *own = malloc(sizeof(int) * (size_t)n), *order = malloc(sizeof(int) * (size_t)n);
-    double *load = calloc((size_t)N, sizeof *load);
-    if (!own || !order || !load) {
-        free(own);
-        own = NULL;
-        goto done;
-    }
-    for (int j = 0; j < n; j++)
-        order[j] = j;
-    for (int a = 1; a < n; a++) { /* insertion sort by size, descending; stable */
-        int x = order[a], b = a;
-        size_t nx = gpt_tensor(md, x % nt)->numel;
-        while (b > 0 && gpt_tensor(md, order[b - 1] % nt)->numel < nx) {
-            order[b] = order[b - 1];
-            b--;
-        }
-        order[b] = x;
-    }
-    for (int a = 0; a < n; a++) {
-        int best = 0;
-        for (int r = 1; r < N; r++)
-            if (load[r] < load[best])
-                best = r;
-        own[order[a]] = best;
-        load[best] += (double)gpt_tensor(md, order[a] % nt)->numel;
-    }
-done:
-    free(order);
-    free(load);
-    return own;
-}
-
 /* what a rank reports after writing its share */
 typedef struct {
     int32_t rc;
     char err[244];
 } snap_status;
 
-/* Writes this rank's share of the objects from staging (3 x n_params: weights | m |
- * v) and fills hex[j] (65 bytes each) for the objects it wrote. */
+/* This rank's tensors (ZeRO-1's owner table, dp_zero.c) into staging, packed in
+ * tensor order: weights | m | v, k floats each (k = runs__dp_zero_floats). */
+static int read_state(gpt_model *md, int me, float *staging)
+{
+    size_t k = runs__dp_zero_floats(md, me);
+    int rc;
+    if ((rc = runs__dp_zero_pack(md, GPT_PARAM, me, staging)) ||
+        (rc = runs__dp_zero_pack(md, GPT_ADAM_M, me, staging + k)) ||
+        (rc = runs__dp_zero_pack(md, GPT_ADAM_V, me, staging + 2 * k)))
+        return rc;
+    return RUNS_OK;
+}
+
+/* Writes the weights, m and v objects of this rank's tensors from staging (read_state's
+ * packing) and fills hex[j] (65 bytes each; j = group x n_tensors + tensor, the
+ * manifest's order) for the objects it wrote. */
 static int write_share(runs_store *s, const gpt_model *md, const float *staging, const int *own, int me, char *hex)
 {
     int nt = gpt_num_tensors(md), n = 3 * nt, k = 0;
-    size_t np = gpt_num_params(md);
+    size_t mine = runs__dp_zero_floats(md, me), at = 0;
     runs_put *items = calloc((size_t)n, sizeof *items);
     int *idx = malloc(sizeof(int) * (size_t)n);
     int rc = RUNS_OK;
@@ -70,13 +45,16 @@ static int write_share(runs_store *s, const gpt_model *md, const float *staging,
         rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory writing its share of a checkpoint", me);
         goto done;
     }
-    for (int j = 0; j < n; j++) {
-        if (own[j] != me)
+    for (int t = 0; t < nt; t++) {
+        if (own[t] != me)
             continue;
-        const gpt_tensor_info *ti = gpt_tensor(md, j % nt);
-        items[k].data = staging + (size_t)(j / nt) * np + ti->offset;
-        items[k].len = ti->numel * sizeof(float);
-        idx[k++] = j;
+        size_t numel = gpt_tensor(md, t)->numel;
+        for (int g = 0; g < 3; g++) {
+            items[k].data = staging + (size_t)g * mine + at;
+            items[k].len = numel * sizeof(float);
+            idx[k++] = g * nt + t;
+        }
+        at += numel;
     }
     if (k && (rc = runs_object_put_many(s, items, (size_t)k, NULL)))
         goto done;
@@ -88,23 +66,17 @@ done:
     return rc;
 }
 
-static int read_state(gpt_model *md, float *staging)
-{
-    size_t np = gpt_num_params(md);
-    if (gpt_read(md, GPT_PARAM, staging) || gpt_read(md, GPT_ADAM_M, staging + np) ||
-        gpt_read(md, GPT_ADAM_V, staging + 2 * np))
-        return runs__gpt_fail("snapshot");
-    return RUNS_OK;
-}
-
 int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards)
 {
     int N = runs_dp_size();
-    if (!runs__dp_following() || N <= 1)
+    if (N <= 1 || !runs__dp_sharded())
         return RUNS_ENOTFOUND;
+    if (!runs__dp_following()) /* never a node without every rank's m and v */
+        return runs_error_set(RUNS_EIO, "the other ranks hold their tensors' optimizer state and have stopped; "
+                                        "no node was committed (resume from the last node)");
     gpt_model *md = sess->model;
     int nt = gpt_num_tensors(md), n = 3 * nt, rc;
-    int *own = owners(md, N);
+    const int *own = runs__dp_zero_owner();
     char *hex = calloc((size_t)n, 65), *other = calloc((size_t)n, 65);
     cJSON *arr = NULL, *sh = NULL, *ranks = NULL;
     if (!own || !hex || !other) {
@@ -116,7 +88,7 @@ int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards)
         goto done;
     /* rank 0's share while the others write theirs; every report is read even after
      * a failure, so no rank is left waiting */
-    int rc0 = read_state(md, sess->staging);
+    int rc0 = read_state(md, 0, sess->staging);
     if (!rc0)
         rc0 = write_share(sess->store, md, sess->staging, own, 0, hex);
     char why[sizeof(((snap_status *)0)->err) + 64] = "";
@@ -130,7 +102,7 @@ int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards)
         if (st.rc && !why[0])
             snprintf(why, sizeof why, "rank %d could not write its share of the checkpoint: %s", r, st.err);
         for (int j = 0; j < n; j++)
-            if (own[j] == r)
+            if (own[j % nt] == r)
                 memcpy(hex + (size_t)j * 65, other + (size_t)j * 65, 65);
     }
     if (why[0]) {
@@ -160,7 +132,7 @@ int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards)
         cJSON_AddNumberToObject(e, "bytes", (double)(ti->numel * sizeof(float)));
         cJSON_AddStringToObject(e, "sha256", hex + (size_t)j * 65);
         cJSON_AddItemToArray(arr, e);
-        cJSON_AddItemToArray(ranks, cJSON_CreateNumber(own[j]));
+        cJSON_AddItemToArray(ranks, cJSON_CreateNumber(own[j % nt]));
     }
     cJSON_AddNumberToObject(sh, "ranks", N);
     cJSON_AddItemToObject(sh, "rank", ranks);
@@ -172,7 +144,6 @@ done:
     cJSON_Delete(arr);
     cJSON_Delete(sh);
     cJSON_Delete(ranks);
-    free(own);
     free(hex);
     free(other);
     return rc;
@@ -182,18 +153,18 @@ int runs__dp_worker_snapshot(session *sess, float **staging)
 {
     gpt_model *md = sess->model;
     int me = runs_dp_rank(), n = 3 * gpt_num_tensors(md), rc;
-    int *own = owners(md, runs_dp_size());
+    const int *own = runs__dp_zero_owner();
     char *hex = calloc((size_t)n, 65);
     snap_status st = {0};
-    if (!*staging)
-        *staging = malloc(3 * gpt_num_params(md) * sizeof(float));
+    if (!*staging) /* its own tensors' weights, m and v */
+        *staging = malloc((3 * runs__dp_zero_floats(md, me) + 1) * sizeof(float));
     /* a handle of its own for the write, freed after it: a writer holds the store's
      * gc lock shared until its handle goes, and rank 0's retention gc (after each
      * commit, before the next snapshot) must find it free */
     runs_store *ws = NULL;
     if (!own || !hex || !*staging)
         st.rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for its share of a checkpoint", me);
-    else if (!(st.rc = read_state(md, *staging)) && !(st.rc = runs_store_open(&ws, runs_store_dir(sess->store))))
+    else if (!(st.rc = read_state(md, me, *staging)) && !(st.rc = runs_store_open(&ws, runs_store_dir(sess->store))))
         st.rc = write_share(ws, md, *staging, own, me, hex);
     runs_store_free(ws);
     if (st.rc)
@@ -202,7 +173,6 @@ int runs__dp_worker_snapshot(session *sess, float **staging)
         rc = st.rc;
     else if (!(rc = runs_dp_send0(&st, sizeof st)))
         rc = runs_dp_send0(hex, (size_t)n * 65);
-    free(own);
     free(hex);
     return rc;
 }

@@ -320,8 +320,13 @@ static int train_steps(session *sess, runs_accum_bufs *ab)
         if (!isfinite(loss) && runs_loss_gate_feed(&sess->loss_gate, t, loss, 0))
             return loss_gate_halt(sess);
         double lr = runs_schedule_lr(c, t);
-        if (gpt_update(sess->model, &hp, (float)lr, &gnorm))
-            return runs__gpt_fail("update");
+        /* ZeRO-1 ranks each update their own tensors, then swap the weights */
+        if (runs__dp_sharded())
+            rc = runs__dp_update(sess, ab, &hp, (float)lr, &gnorm);
+        else if (gpt_update(sess->model, &hp, (float)lr, &gnorm))
+            rc = runs__gpt_fail("update");
+        if (rc)
+            return rc;
         /* the update has run with that norm: weights and m, v may hold NaN now; the
          * halt node records them as they are, at the step before (no log line) */
         if (runs_loss_gate_feed(&sess->loss_gate, t, loss, gnorm) && !isfinite(gnorm))

@@ -47,12 +47,26 @@ static int recv(void *buf, int bytes, int from)
     return rc == MPI_SUCCESS ? 0 : rc;
 }
 
+static int bcast_root(void *buf, int bytes, int root)
+{
+    int rc = MPI_Bcast(buf, bytes, MPI_BYTE, root, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : rc;
+}
+
+static int send(const void *buf, int bytes, int to)
+{
+    int rc = MPI_Send(buf, bytes, MPI_BYTE, to, 1, MPI_COMM_WORLD);
+    return rc == MPI_SUCCESS ? 0 : rc;
+}
+
 static const struct runs_dp_mpi_plugin table = {
     .abi = RUNS_DP_MPI_PLUGIN_ABI,
     .init = init,
     .bcast = bcast,
     .send0 = send0,
     .recv = recv,
+    .bcast_root = bcast_root,
+    .send = send,
 };
 
 const struct runs_dp_mpi_plugin *runs_dp_mpi_plugin_v1(void);

@@ -12,7 +12,7 @@
 #define RUNS_DP_MPI_PLUGIN_H
 
 /* bumped whenever the struct below changes: dp.c refuses a plugin of another ABI */
-#define RUNS_DP_MPI_PLUGIN_ABI 1
+#define RUNS_DP_MPI_PLUGIN_ABI 2
 #define RUNS_DP_MPI_PLUGIN_SYMBOL "runs_dp_mpi_plugin_v1"
 
 struct runs_dp_mpi_plugin {
@@ -24,6 +24,9 @@ struct runs_dp_mpi_plugin {
     int (*bcast)(void *buf, int bytes);
     int (*send0)(const void *buf, int bytes);
     int (*recv)(void *buf, int bytes, int from);
+    /* ABI 2 (ZeRO-1): rank `root`'s buf to every rank; this rank's buf to rank `to` */
+    int (*bcast_root)(void *buf, int bytes, int root);
+    int (*send)(const void *buf, int bytes, int to);
 };
 
 typedef const struct runs_dp_mpi_plugin *(*runs_dp_mpi_plugin_entry)(void);
