@@ -17,13 +17,14 @@
 #     1 rank x 4: losses within 1e-4 relative. Not exact: (g0+g2)+(g1+g3) is not
 #     ((g0+g1)+g2)+g3 in floats; the difference is a few ulps of the gradient, and
 #     over 4 tiny steps the losses move by far less than 1e-4;
+#   - rank 1 without a device: the job fails with one line from rank 0 naming rank 1;
 #   - a plugin built without NCCL: mpirun -np 2 --backend cuda fails with exactly one
 #     line of runs' (rank 0's; the other rank stops quietly) saying NCCL was not found
 #     at build time and what to do.
 . "$(dirname "$0")/lib.sh"
 
 skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
-checks="2 ranks x 1 = 1 rank x 2: losses bit for bit|2 ranks x 1 = 1 rank x 2: weights, m, v|resumed on 2 ranks = straight|2 ranks x 2 ~ 1 rank x 4: losses within 1e-4|without NCCL: refused|without NCCL: one line naming NCCL and what to do"
+checks="2 ranks x 1 = 1 rank x 2: losses bit for bit|2 ranks x 1 = 1 rank x 2: weights, m, v|resumed on 2 ranks = straight|rank 1 without a device|2 ranks x 2 ~ 1 rank x 4: losses within 1e-4|without NCCL: refused|without NCCL: one line naming NCCL and what to do"
 why=""
 if [ "$(uname -m)" != x86_64 ]; then why="the emulator's fast fiber switch is x86-64 only"
 elif ! command -v perl >/dev/null; then why="no perl (the emulator's launch rewrite needs it)"
@@ -74,6 +75,15 @@ diff=$(paste -d' ' runs/twotwo/.loss.json runs/four/.loss.json |
            sub(/.*"loss":/, "", b); sub(/,.*/, "", b); d = (a - b) / b; if (d < 0) d = -d; if (d > m) m = d; n++ }
          END { if (n == 4 && m < 1e-4) print "close"; else print n " lines, max relative difference " m }')
 expect_eq "2 ranks x 2 ~ 1 rank x 4: losses within 1e-4" "$diff" close
+
+# rank 1 without a device (EMU_NO_DEVICE for it alone): rank 0 says which rank failed and
+# why, in one line, and neither waits for the other
+timeout 120 $mpi -np 1 "$RUNS" start --config a1.json --backend cuda --name nodev --quiet : \
+    -np 1 -x EMU_NO_DEVICE=1 "$RUNS" start --config a1.json --backend cuda --name nodev --quiet >"$T/.out" 2>"$T/.err"
+rc=$?
+expect_eq "rank 1 without a device: the job fails (no hang)" "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && echo failed)" failed
+expect_eq "rank 1 without a device: one line from rank 0 naming rank 1 and the cause" \
+    "$(grep -c '^runs start: rank 1: creating the model on the CUDA backend: .*no CUDA-capable device' "$T/.err") $(grep -c '^runs' "$T/.err")" "1 1"
 
 export RUNS_CUDA_LIB="$E/libruns-cuda-nonccl.so"
 $mpi -np 2 "$RUNS" start --config a1.json --backend cuda --name nonccl --quiet >"$T/.out" 2>"$T/.err"
