@@ -15,8 +15,10 @@
  * the committer of a one-rank run does, against two processes writing half each at
  * the same time, as the ranks of a 2-rank job do (runner/dp_loop.h); the write path
  * alone (no MPI, no training), best of 2 x ROUNDS, alternating. The best of ROUNDS
- * for each; the configurations alternate so a load change hits both. Skips (exit 0,
- * one line) where the build has no MPI or mpirun is missing. Not a test. */
+ * for each; the configurations alternate so a load change hits both. ZeRO-1's memory:
+ * the AdamW state (m and v) each rank holds, 1 rank (2 x n floats) against the largest
+ * of the 2 ranks (.ranks.json's adam_floats; whole tensors, so not quite n each).
+ * Skips (exit 0, one line) where the build has no MPI or mpirun is missing. Not a test. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +161,26 @@ static double ranks_field(const char *run, const char *key)
     return v;
 }
 
+/* the numbers of .ranks.json's array `key`, up to max; how many, -1 where unreadable */
+static int ranks_array(const char *run, const char *key, double *out, int max)
+{
+    char p[512], *text = NULL;
+    snprintf(p, sizeof p, "%s/runs/%s/.ranks.json", dir, run);
+    int k = -1;
+    if (runs_file_read(&text, NULL, p) == 0) {
+        cJSON *j = cJSON_Parse(text), *a = cJSON_GetObjectItemCaseSensitive(j, key), *x;
+        if (cJSON_IsArray(a)) {
+            k = 0;
+            cJSON_ArrayForEach (x, a)
+                if (k < max && cJSON_IsNumber(x))
+                    out[k++] = x->valuedouble;
+        }
+        cJSON_Delete(j);
+    }
+    free(text);
+    return k;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -196,7 +218,8 @@ int main(int argc, char **argv)
         "OMP_NUM_THREADS=2 %s start --config g2.json --name %s --steps %ld --quiet",
         "OMP_NUM_THREADS=1 mpirun --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS -np 2 %s start --config "
         "g1.json --name %s --steps %ld --quiet"};
-    double best[2] = {1e30, 1e30}, share = -1;
+    double best[2] = {1e30, 1e30}, share = -1, adam[2] = {0};
+    int n_adam = -1;
     int rc = 1;
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < 2; i++) {
@@ -211,8 +234,10 @@ int main(int argc, char **argv)
             }
             if (t2 - t1 < best[c])
                 best[c] = t2 - t1;
-            if (c == 1)
+            if (c == 1) {
                 share = ranks_field(n2, "reduce_share");
+                n_adam = ranks_array(n2, "adam_floats", adam, 2);
+            }
         }
     double kbest[2] = {1e30, 1e30};
     for (int r = 0; r < rounds * 2; r++)
@@ -236,6 +261,14 @@ int main(int argc, char **argv)
     printf("  2 ranks x 1 thread  (mpirun -np 2)  %9.0f tokens/s\n", tok / best[1]);
     printf("  ratio 2 ranks / 1 rank %.2f; all-reduce %.0f%% of a 2-rank step (rank 0's view)\n",
            best[1] > 0 ? best[0] / best[1] : 0, 100 * share);
+    if (n_adam == 2) { /* one rank holds all of m and v: the sum of the ranks' shares */
+        double one = (adam[0] + adam[1]) * sizeof(float),
+               most = (adam[0] > adam[1] ? adam[0] : adam[1]) * sizeof(float);
+        printf("  AdamW state a rank holds: 1 rank %.2f MB; 2 ranks %.2f + %.2f MB; ratio 1 rank / largest %.2f\n",
+               one / 1e6, adam[0] * sizeof(float) / 1e6, adam[1] * sizeof(float) / 1e6, most > 0 ? one / most : 0);
+    } else {
+        printf("  AdamW state a rank holds: not reported (.ranks.json has no adam_floats)\n");
+    }
     printf("bench_dp: one node's objects (%d tensors of %d KiB, %.0f MB), fresh store each, best of %d\n", 3 * NT,
            TB / 1024, 3.0 * NT * TB / 1e6, rounds * 2);
     printf("  1 process writes every object          %8.3f s\n", kbest[0]);

@@ -1,0 +1,60 @@
+#!/bin/sh
+# ZeRO-1 under mpirun: each rank holds AdamW m and v of its own tensors only. Rank 0's
+# .ranks.json reports the optimizer floats each rank holds (adam_floats, by rank): each
+# fewer than 2·n, their sum exactly 2·n (n = the model's parameters, from the node),
+# on 2 ranks and on 3; each tensor's weights, m and v objects are written by one rank
+# (its owner, from its own memory); the runs stay bit-identical to 1 rank x N·A; and a
+# 2-rank node resumes on 1 rank to the straight run's bits. Skips without MPI.
+. "$(dirname "$0")/lib.sh"
+
+tiny_corpus 300 300 prose lists
+for a in 1 2 6; do dp_tiny_config a$a.json $a; done
+loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }
+tensors() { "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '"sha256":"[0-9a-f]*"' | md5sum; }
+# n: the floats of the node's adam_m objects (one per parameter)
+params() {
+    "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '{[^{}]*"group":"adam_m"[^{}]*}' |
+        sed 's/.*"bytes":\([0-9]*\).*/\1/' | awk '{s += $1} END {print s / 4}'
+}
+# the adam_floats array of a run's .ranks.json, one number a line
+adam_floats() { tr -d ' \n' <"runs/$1/.ranks.json" | sed -n 's/.*"adam_floats":\[\([0-9,]*\)\].*/\1/p' | tr ',' '\n'; }
+# "ok" when every tensor's three objects (weights, m, v) name the same writer rank
+one_writer() {
+    "$RUNS" show "$1" --json | tr -d ' \n' | sed -n 's/.*"shards":{[^}]*"rank":\[\([0-9,]*\)\].*/\1/p' | tr ',' '\n' |
+        awk '{r[NR] = $1} END {t = NR / 3; for (i = 1; i <= t; i++) if (r[i] != r[i + t] || r[i] != r[i + 2 * t]) bad = 1;
+             print (NR > 0 && NR % 3 == 0 && !bad) ? "ok" : "mixed"}'
+}
+mpi="mpirun --allow-run-as-root --oversubscribe"
+skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
+
+why=""
+grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then rebuild)"
+[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+if [ -n "$why" ]; then
+    skip "init" "1 x 2" "1 x 6" "2 x 1" "2 ranks report" "2: each < 2n" "2: sum 2n" "2: one writer" "2: losses" \
+        "2: tensors" "3 x 2" "3 ranks report" "3: each < 2n" "3: sum 2n" "3: one writer" "3: losses" "3: tensors" \
+        "2 x 1 to step 6" "resume on 1 rank" "resumed losses" "resumed tensors"
+    done_testing
+    exit
+fi
+expect "init" "$RUNS" init
+expect "1 rank x 2" "$RUNS" start --config a2.json --name base --quiet
+expect "1 rank x 6" "$RUNS" start --config a6.json --name six --quiet
+np=$(params base)
+for N in 2 3; do
+    if [ $N = 2 ]; then cfg=a1.json ref=base; else cfg=a2.json ref=six; fi
+    expect "mpirun -np $N, $cfg" $mpi -np $N "$RUNS" start --config $cfg --name z$N --quiet
+    expect_eq "$N ranks: .ranks.json has adam_floats for each rank" "$(adam_floats z$N | grep -c .)" $N
+    expect_eq "$N ranks: each holds fewer than 2n = $((2 * np)) optimizer floats" \
+        "$(adam_floats z$N | awk -v t=$((2 * np)) '$1 >= t || $1 <= 0 {bad = 1} END {print bad ? "no" : "yes"}')" yes
+    expect_eq "$N ranks: together exactly 2n" "$(adam_floats z$N | awk '{s += $1} END {print s}')" $((2 * np))
+    expect_eq "$N ranks: a tensor's weights, m and v come from one rank" "$(one_writer z$N)" ok
+    expect_eq "$N ranks = 1 rank ($ref): losses bit for bit" \
+        "$(loss_of runs/z$N/.loss.json | md5sum)" "$(loss_of runs/$ref/.loss.json | md5sum)"
+    expect_eq "$N ranks = 1 rank ($ref): weights, m, v" "$(tensors z$N)" "$(tensors $ref)"
+done
+expect "2 ranks stop at --steps 6" $mpi -np 2 "$RUNS" start --config a1.json --name split --steps 6 --quiet
+expect "the 2-rank node resumes on 1 rank" "$RUNS" resume --name split --quiet
+expect_eq "resumed on 1 rank = straight: losses" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
+expect_eq "resumed on 1 rank = straight: tensors" "$(tensors split)" "$(tensors base)"
+done_testing
