@@ -1,6 +1,6 @@
 /* bench/bench_trainer.c — CPU reference trainer speed (a benchmark, not a test).
  *
- *   build/bench/bench_trainer [a|b|peak|gemm|attn|phases ...]   (default: peak gemm phases a b)
+ *   build/bench/bench_trainer [a|b|peak|gemm|attn|phases|phasesb ...]   (default: peak gemm phases a b)
  *
  * Runs on 2 OpenMP threads (OMP_NUM_THREADS overrides) and prints, per shape,
  * ms/step and tokens/s of one training step (forward + backward + AdamW), the
@@ -185,17 +185,18 @@ static void bench_attn(void)
     free(scr);
 }
 
-/* Per-phase CPU-ms of one (a) training step, each phase timed alone on (a)'s
- * shapes with the step's own kernels (best of 5): the logits GEMMs, the
- * cross-entropy, the layers' GEMMs, attention (4 layers each), LayerNorm +
+/* Per-phase CPU-ms of one training step of (a) ("phases", best of 5) or (b)
+ * ("phasesb", best of 3; not in the default list, a few seconds a rep), each
+ * phase timed alone on the shape's sizes with the step's own kernels: the logits GEMMs, the
+ * cross-entropy, the layers' GEMMs, attention (every layer of the shape), LayerNorm +
  * GELU + residual adds, and the fused output layer (cpu_classifier: logits,
  * cross-entropy and both backward products in blocks of rows), which the
  * trainer runs in place of the first two; a second line compares the two.
  * The rest of a step (embeddings, AdamW, transposes outside the GEMMs) is
  * what the "a" line's step time leaves over. */
-static void bench_phases(void)
+static void bench_phases(const char *tag, int B, int T, int C, int NH, int V, int L, int reps)
 {
-    int B = 4, T = 256, C = 128, NH = 4, V = 8192, L = 4, N = B * T;
+    int N = B * T;
     size_t big = (size_t)N * V;
     float *x = malloc((size_t)N * 4 * C * 4), *y = malloc((size_t)N * 4 * C * 4), *w = malloc((size_t)V * C * 4),
           *wt = malloc((size_t)V * C * 4), *lg = malloc(big * 4), *dx = malloc((size_t)N * 4 * C * 4),
@@ -212,11 +213,11 @@ static void bench_phases(void)
         bias[i] = 0.01f;
     for (int i = 0; i < N; i++)
         tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
-    const char *name[6] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy",         "layer GEMMs x4 (fwd+bwd)",
-                           "attention x4 (fwd+bwd)",       "layernorm+gelu+add x4", "output layer fused"};
+    const char *name[6] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy",         "layer GEMMs (fwd+bwd)",
+                           "attention (fwd+bwd)",       "layernorm+gelu+add", "output layer fused"};
     double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     static const int oc_of[4] = {3, 1, 4, 1}, ic_of[4] = {1, 1, 1, 4}; /* qkv, attproj, fc, fcproj */
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < reps; rep++) {
         double t[7];
         t[0] = cpu_now();
         cpu_matmul_fwd(lg, x, w, NULL, N, C, V, wt);
@@ -255,11 +256,11 @@ static void bench_phases(void)
     double tot = 0;
     for (int k = 2; k < 6; k++)
         tot += best[k];
-    printf("phases   (a) one step, CPU-ms:");
+    printf("phases   %s one step (%d layers), CPU-ms:", tag, L);
     for (int k = 2; k < 6; k++)
         printf("  %s %.1f (%.0f%%)", name[k], best[k] * 1e3, 100 * best[k] / tot);
     printf("  sum %.1f\n", tot * 1e3);
-    printf("phases   (a) output layer: unfused %s %.1f + %s %.1f = %.1f CPU-ms, fused %.1f (%.2fx)\n", name[0],
+    printf("phases   %s output layer: unfused %s %.1f + %s %.1f = %.1f CPU-ms, fused %.1f (%.2fx)\n", tag, name[0],
            best[0] * 1e3, name[1], best[1] * 1e3, (best[0] + best[1]) * 1e3, best[5] * 1e3,
            (best[0] + best[1]) / best[5]);
     free(x);
@@ -354,7 +355,9 @@ int main(int argc, char **argv)
         else if (strcmp(what[i], "attn") == 0)
             bench_attn();
         else if (strcmp(what[i], "phases") == 0)
-            bench_phases();
+            bench_phases("(a)", 4, 256, 128, 4, 8192, 4, 5);
+        else if (strcmp(what[i], "phasesb") == 0)
+            bench_phases("(b)", 4, 64, 768, 12, 50257, 12, 3);
         else if (strcmp(what[i], "a") == 0) {
             gpt_config a = {4, 4, 128, 8192, 256};
             if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450))
@@ -364,7 +367,7 @@ int main(int argc, char **argv)
             if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000))
                 return 1;
         } else {
-            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|a|b ...]\n");
+            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|phasesb|a|b ...]\n");
             return 129;
         }
         fflush(stdout);
