@@ -46,7 +46,7 @@ for N in 2 3; do
     expect "mpirun -np $N, $cfg" $mpi -np $N "$RUNS" start --config $cfg --name z$N --quiet
     expect_eq "$N ranks: .ranks.json has adam_floats for each rank" "$(adam_floats z$N | grep -c .)" $N
     expect_eq "$N ranks: each holds fewer than 2n = $((2 * np)) optimizer floats" \
-        "$(adam_floats z$N | awk -v t=$((2 * np)) '$1 >= t || $1 <= 0 {bad = 1} END {print bad ? "no" : "yes"}')" yes
+        "$(adam_floats z$N | awk -v t=$((2 * np)) -v N=$N '$1 >= t || $1 <= 0 {bad = 1} END {print bad || NR != N ? "no" : "yes"}')" yes
     expect_eq "$N ranks: together exactly 2n" "$(adam_floats z$N | awk '{s += $1} END {print s}')" $((2 * np))
     expect_eq "$N ranks: a tensor's weights, m and v come from one rank" "$(one_writer z$N)" ok
     expect_eq "$N ranks = 1 rank ($ref): losses bit for bit" \
