@@ -6,6 +6,7 @@
 #include "runner/cli.h"
 #include "runner/cli_store.h"
 #include "store/gc.h"
+#include "store/lineage.h"
 
 #define USAGE "runs gc [--dry-run] [--keep-last N] [--keep-every K]"
 
@@ -40,6 +41,8 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
                "deleted. The lineage stays complete: git history, `runs log`, the manifest,\n"
                "loss logs and archived files are kept; `runs restore` of a thinned node says\n"
                "it was thinned and `runs verify` does not count it as corruption.\n"
+               "Per-step tags left as loose files (by a trainer that was killed) are packed\n"
+               "into lineage.git/packed-refs, as every training session does when it ends.\n"
                "Pinned (never thinned): nodes named by a tag, run tips, start nodes, and fork\n"
                "points (a node with a child in another run, or more than one child). Nodes of\n"
                "kinds other than checkpoint (fork, restart, stage, halt) are never thinned.\n"
@@ -77,6 +80,10 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
         printf("%s %llu bytes (%.1f MB)\n", opt.dry_run ? "would free" : "freed", (unsigned long long)r.bytes_freed,
                r.bytes_freed / 1e6);
     }
+    /* per-step tags a killed trainer left loose: one file for listings to read */
+    size_t packed = 0;
+    if (rc == 0 && !opt.dry_run && (rc = runs_refs_pack(&packed, s, NULL)) == 0 && packed)
+        printf("packed %zu step tags into lineage.git/packed-refs\n", packed);
     runs_store_free(s);
     return rc ? runs_cli_fail("gc") : RUNS_EXIT_OK;
 }

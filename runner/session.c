@@ -313,6 +313,19 @@ int runs__session_finish(session *sess, int rc)
         runs_session_event ev = {.kind = RUNS_EV_DONE, .step = sess->step, .loss_ema = sess->loss_ema};
         runs__session_emit(sess, &ev);
     }
+    /* the session's per-step tags go into packed-refs (one file for every listing to
+     * read, not one per node); their values do not change, so a failure only costs speed.
+     * Not after a failure: its message must survive (the next session or gc packs). */
+    size_t packed = 0;
+    if (rc == RUNS_OK && !sess->opts.no_train && sess->run[0] && sess->store && runs_dp_rank() == 0 &&
+        runs_refs_pack(&packed, sess->store, sess->run) != RUNS_OK) {
+        char note[1200];
+        snprintf(note, sizeof note, "could not pack the step tags of %s (%.500s); they stay loose files, which "
+                 "`runs gc` packs later", sess->run, runs_error_message());
+        runs_error_clear();
+        runs_session_event ev = {.kind = RUNS_EV_WARNING, .message = note};
+        runs__session_emit(sess, &ev);
+    }
     session_close(sess);
     return rc;
 }

@@ -69,6 +69,8 @@ int runs__git_error(int code, const char *what);
  * (kept for every node). Arrays of pointers into manifest strings. */
 int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux, size_t *na);
 
+/* Orders struct runs_thinned by id (qsort/bsearch): the thinned list's order. */
+int runs__thinned_cmp(const void *a, const void *b);
 int runs__thinned_load(runs_store *s);
 /* Replaces the thinned list atomically (invariant 5); v sorted by id. */
 int runs__thinned_write(runs_store *s, const struct runs_thinned *v, size_t n);
@@ -143,5 +145,25 @@ int runs__ref_write(runs_store *s, const char *ref, const git_oid *oid);
 int runs__ref_read(git_oid *oid, runs_store *s, const char *ref);
 /* Points HEAD at refs/heads/run; the caller holds locks/refs.lock. */
 int runs__head_set_locked(runs_store *s, const char *run);
+
+/* ---- packed refs (store/packrefs.c, invariant 11) ---- */
+
+/* One line of lineage.git/packed-refs: "<hex> <name>", and "^<peel>" after it (git's
+ * annotated tags; runs writes none). */
+typedef struct {
+    char *name;
+    char hex[41];
+    char *peel; /* NULL when none */
+} runs__packed_ref;
+
+/* Every packed ref, sorted by name (none: *out NULL, *n 0). RUNS_ECORRUPT naming the
+ * line when the file is damaged. Free with runs__packed_refs_free. */
+int runs__packed_refs_load(runs__packed_ref **out, size_t *n, runs_store *s);
+void runs__packed_refs_free(runs__packed_ref *v, size_t n);
+/* The packed value of ref into hex: 0, or RUNS_ENOTFOUND (no message) when it has
+ * none; RUNS_EIO when the file cannot be read. */
+int runs__packed_ref_lookup(char hex[41], runs_store *s, const char *ref);
+/* 1 when ref is refs/tags/<run>/step_<digits> (what runs_refs_pack moves). */
+int runs__is_step_tag(const char *ref);
 
 #endif

@@ -74,6 +74,13 @@ int runs_head_set(runs_store *s, const char *run);
 
 /* The tip of run; RUNS_ENOTFOUND when there is no such run. */
 int runs_run_tip(char out_id[41], runs_store *s, const char *run);
+/* Moves the loose per-step tags (refs/tags/<run>/step_N) of run, or of every run when
+ * run is NULL, into lineage.git/packed-refs, where every reader still finds them (one
+ * file read instead of one per node; store/packrefs.c says why and in what order).
+ * Values never change. *packed: how many were moved (0: nothing to do). Under the refs
+ * lock, as a writer; RUNS_ECORRUPT when packed-refs is damaged (it is left as it is). */
+int runs_refs_pack(size_t *packed, runs_store *s, const char *run);
+
 /* All run names, sorted; free with runs_strings_free. */
 int runs_run_list(char ***names, size_t *n, runs_store *s);
 void runs_strings_free(char **v, size_t n);

@@ -1,6 +1,6 @@
-/* store/nodecache_refs.c — reading the ref files a listing starts from: every file
- * under lineage.git/refs/ (one open each: at 100k nodes there are 100k per-step tags to
- * read on every listing) and packed-refs; see store/nodecache.h. */
+/* store/nodecache_refs.c — reading the refs a listing starts from: every loose file
+ * under lineage.git/refs/ (one open each) and packed-refs, where the per-step tags go
+ * when a session ends (store/packrefs.c); see store/nodecache.h. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "common/file.h"
 #include "manifests/manifest.h"
 #include "store/internal.h"
 #include "store/nodecache_int.h"
@@ -124,31 +123,43 @@ static int scan_refs(ref_scan *sc, int dfd, const char *rel, int recurse)
     return rc;
 }
 
-/* Refs of lineage.git/packed-refs (`git pack-refs` makes it; runs never does) that
- * have no loose file, appended to sc. */
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Refs of lineage.git/packed-refs (runs_refs_pack moves per-step tags there; git
+ * pack-refs may have too) that have no loose file, appended to sc. A damaged file is
+ * RUNS_ECORRUPT naming its line (runs__packed_refs_load), never a shorter list. */
 static int packed_refs(ref_scan *sc, runs_store *s)
 {
-    char p[4096], *text = NULL;
-    snprintf(p, sizeof p, "%s/lineage.git/packed-refs", s->dir);
-    if (runs_file_read(&text, NULL, p) != 0) {
-        runs_error_clear(); /* none */
-        return 0;
+    runs__packed_ref *v = NULL;
+    size_t n = 0, loose = sc->n;
+    const char **names = NULL;
+    unsigned char *keep = NULL;
+    int rc = runs__packed_refs_load(&v, &n, s);
+    if (rc || n == 0)
+        goto done;
+    if (!(keep = calloc(n, 1)) || (loose && !(names = malloc(loose * sizeof *names)))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory reading refs");
+        goto done;
     }
-    size_t loose = sc->n;
-    int rc = 0;
-    for (char *line = text, *nl; rc == 0 && line && *line; line = nl ? nl + 1 : NULL) {
-        if ((nl = strchr(line, '\n')))
-            *nl = '\0';
-        if (strlen(line) < 42 || line[40] != ' ' || !wanted_ref(line + 41))
-            continue; /* "# pack-refs with:", "^PEELED" and refs that are no nodes */
-        int shadowed = 0;
-        for (size_t i = 0; i < loose && !shadowed; i++)
-            shadowed = !strcmp(sc->names + sc->off[i], line + 41);
-        line[40] = '\0';
-        if (!shadowed && runs_is_hex(line, 40))
-            rc = scan_add(sc, line + 41, line);
+    /* shadowed lines are found before any is added: adding moves sc->names */
+    for (size_t i = 0; i < loose; i++)
+        names[i] = sc->names + sc->off[i];
+    if (loose > 1)
+        qsort(names, loose, sizeof *names, cmp_name);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = v[i].name;
+        keep[i] = wanted_ref(key) && !(loose && bsearch(&key, names, loose, sizeof *names, cmp_name));
     }
-    free(text);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (keep[i])
+            rc = scan_add(sc, v[i].name, v[i].hex);
+done:
+    free(keep);
+    free(names);
+    runs__packed_refs_free(v, n);
     return rc;
 }
 

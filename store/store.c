@@ -51,6 +51,15 @@
  *     deletes nothing unless it read every ref, every reachable commit and every
  *     manifest (and the `thinned` list, whose trailing checksum line is checked)
  *     without error.
+ * 11. Per-step tags may live in lineage.git/packed-refs instead of their own files
+ *     (store/packrefs.c: a session's end and gc move them there). A loose file wins
+ *     over its packed line. The new packed-refs is complete and fsync'd (written as
+ *     packed-refs.lock, git's lock for it) and renamed into place before any loose
+ *     file goes, and a loose file goes only while it holds the value packed, so a
+ *     crash leaves a ref loose, packed or both, never missing or changed. A packed
+ *     line that does not parse is RUNS_ECORRUPT for every reader (invariant 10) and
+ *     is never rewritten by packing; the journal's <old> for a ref with no loose file
+ *     is its packed value.
  */
 #define _GNU_SOURCE
 #include "store/store.h"

@@ -10,7 +10,8 @@
  *       objects, the others reuse them (as a fork does) and carry no loss-log object,
  *       and lineage.git's objects are not fsync'd: each node costs its manifest, commit
  *       and two refs, not a durable object write per tensor. The nodes' tensors are not
- *       their own step's data, so --check/--check-store do not apply to them.
+ *       their own step's data, so --check/--check-store do not apply to them. At the
+ *       end the run's step tags are packed (runs_refs_pack), as a session's end does.
  *   runs-synth-commit --check DIR --run RUN --step N [--tensors K] [--elems E]
  *       exit 0 when DIR (from `runs restore`) holds exactly the data of RUN@step_N.
  *   runs-synth-commit --check-store --store DIR [--tensors-of RUN=K ...]
@@ -296,6 +297,9 @@ int main(int argc, char **argv)
         memcpy(parent, id, 41);
         cur += every;
     }
+    size_t packed;
+    if (rc == 0 && bulk) /* as a training session's end does */
+        rc = runs_refs_pack(&packed, s, run);
 done:
     if (rc)
         fprintf(stderr, "runs-synth-commit: %s\n", runs_error_message());
