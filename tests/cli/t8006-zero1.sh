@@ -33,8 +33,16 @@ grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then re
 if [ -n "$why" ]; then
     skip "init" "1 x 2" "1 x 6" "2 x 1" "2 ranks report" "2: each < 2n" "2: sum 2n" "2: one writer" "2: losses" \
         "2: tensors" "3 x 2" "3 ranks report" "3: each < 2n" "3: sum 2n" "3: one writer" "3: losses" "3: tensors" \
-        "2 x 1 to step 6" "resume on 1 rank" "resumed losses" "resumed tensors"
-    done_testing
+        "2 x 1 to step 6" "resume on 1 rank" "resumed losses" "resumed tensors" "nan halts" "halt node" \
+        "halt node one writer"
+    # a non-finite loss: rank 0 lacks the others' m and v, so the ranks keep following until
+# the halt node is written by all of them, then stop
+sed 's/"schedule": {"warmup_steps": 2}/"optimizer": {"lr": 10, "weight_decay": 10}, "schedule": {"type": "constant", "warmup_steps": 0}/; s/"total_steps": 12/"total_steps": 60/' a1.json >nan1.json
+timeout 120 $mpi -np 2 "$RUNS" start --config nan1.json --name nanp --quiet >/dev/null 2>&1; rc=$?
+expect_eq "2 ranks: a non-finite loss halts the job (non-zero, no timeout)" "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && echo halted)" halted
+expect_match "the halt node is written by both ranks" "$("$RUNS" show nanp --json | tr -d ' \n')" '"kind":"halt".*"shards":{[^}]*"ranks":2|"shards":{[^}]*"ranks":2.*"kind":"halt"'
+expect_eq "the halt node: a tensor's weights, m and v come from one rank" "$(one_writer nanp)" ok
+done_testing
     exit
 fi
 expect "init" "$RUNS" init
@@ -57,4 +65,11 @@ expect "2 ranks stop at --steps 6" $mpi -np 2 "$RUNS" start --config a1.json --n
 expect "the 2-rank node resumes on 1 rank" "$RUNS" resume --name split --quiet
 expect_eq "resumed on 1 rank = straight: losses" "$(loss_of runs/split/.loss.json | md5sum)" "$(loss_of runs/base/.loss.json | md5sum)"
 expect_eq "resumed on 1 rank = straight: tensors" "$(tensors split)" "$(tensors base)"
+# a non-finite loss: rank 0 lacks the others' m and v, so the ranks keep following until
+# the halt node is written by all of them, then stop
+sed 's/"schedule": {"warmup_steps": 2}/"optimizer": {"lr": 10, "weight_decay": 10}, "schedule": {"type": "constant", "warmup_steps": 0}/; s/"total_steps": 12/"total_steps": 60/' a1.json >nan1.json
+timeout 120 $mpi -np 2 "$RUNS" start --config nan1.json --name nanp --quiet >/dev/null 2>&1; rc=$?
+expect_eq "2 ranks: a non-finite loss halts the job (non-zero, no timeout)" "$([ $rc -ne 0 ] && [ $rc -ne 124 ] && echo halted)" halted
+expect_match "the halt node is written by both ranks" "$("$RUNS" show nanp --json | tr -d ' \n')" '"kind":"halt".*"shards":{[^}]*"ranks":2|"shards":{[^}]*"ranks":2.*"kind":"halt"'
+expect_eq "the halt node: a tensor's weights, m and v come from one rank" "$(one_writer nanp)" ok
 done_testing
