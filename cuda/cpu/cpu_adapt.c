@@ -56,11 +56,18 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
             a->probing = 1;
             a->nt = 1;
         }
-    } else if (a->since_probe >= (cpu_s < CPU_ADAPT_BUSY * wall_s ? CPU_ADAPT_MAX_INTERVAL : a->interval)) {
-        /* While even one thread is descheduled the cores are still busy and a
-         * probe of all threads is the costly kind: look rarely then, and at
-         * the usual interval once the load has gone. */
-        a->probing = 1;
-        a->nt = a->max_nt;
+    } else {
+        /* One thread no longer MARGIN faster than all threads were: the choice
+         * would not be made again, so probe at once (the mirror of `worse`
+         * above: a probe of one thread under a burst of load chose it wrongly).
+         * Otherwise every `interval` forwards, contended or not: with the short
+         * spin the training commands run with (runner/omp_env.h) two threads
+         * often win under load, and a probe of them costs little; at libgomp's
+         * long default spin the doubling interval keeps the costly probes rare. */
+        int worse = a->est[0] > 0 && !(a->est[1] < CPU_ADAPT_MARGIN * a->est[0]);
+        if (a->since_probe >= a->interval || worse) {
+            a->probing = 1;
+            a->nt = a->max_nt;
+        }
     }
 }

@@ -17,9 +17,8 @@
  * CPU_ADAPT_BUSY_STEPS contended ones in a row, and no sooner than `interval`
  * forwards after the last probe (unless all threads have become slower than
  * one thread was when last probed), one forward runs on one thread (a probe). At
- * "one", every `interval` forwards one runs on all threads (every
- * CPU_ADAPT_MAX_INTERVAL while the one thread is itself contended, as a probe
- * of all threads then costs most and rarely wins). After a probe the
+ * "one", every `interval` forwards one runs on all threads (at once when one
+ * thread has become no faster than all threads were). After a probe the
  * faster arm per token wins ("one" must be CPU_ADAPT_MARGIN faster to be
  * chosen, so noise keeps all threads); a probe that confirms the current arm
  * doubles `interval` (up to CPU_ADAPT_MAX_INTERVAL), a switch resets it. On a
