@@ -58,6 +58,10 @@ extern const struct gpt_ops gpt_cpu_ops;
 extern const struct gpt_ops gpt_cuda_ops; /* libruns.a: cuda/cuda_loader.c (loads the .so on create) */
 int gpt_cuda_device_count(void);          /* 0 where none answers or the backend cannot be loaded */
 
+/* The hyper-parameters gpt_update and gpt_update_owned refuse (gpt.c), naming the
+ * field and `who`; 0 or -1 with gpt_last_error set. */
+int gpt__check_hp(const char *who, const gpt_model *m, const gpt_adamw *hp, float lr);
+
 /* Sets gpt_last_error (printf-style); returns -1. */
 int gpt_set_error(const char *fmt, ...)
 #ifdef __GNUC__
