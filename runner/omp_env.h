@@ -16,9 +16,9 @@
 #define RUNS_RUNNER_OMP_ENV_H
 
 /* The spin count the training commands run with (iterations of libgomp's
- * wait loop, roughly 10 ns each here: about 0.1 ms before a thread sleeps).
+ * wait loop, each a `pause`: tens of microseconds before a thread sleeps).
  * Chosen by bench_contention; docs/NOTES.md has the figures. */
-#define RUNS_OMP_SPINCOUNT "10000"
+#define RUNS_OMP_SPINCOUNT "1000"
 #define RUNS_OMP_ENV_MARK "RUNS_OMP_ENV"
 
 /* 1 when COMMAND (a `runs` command name) runs the trainer for long enough that
