@@ -207,12 +207,15 @@ static int scan_run(runs__packed_ref **v, size_t *n, size_t *cap, runs_store *s,
     return rc;
 }
 
-/* Writes v (sorted, names unique) to packed-refs through packed-refs.lock. */
+/* Writes v (sorted, names unique) to packed-refs through packed-refs.lock (O_EXCL:
+ * git's lock for the file), published as every durable file is (runs__tmp_publish:
+ * fsync, rename, fsync the directory). */
 static int write_packed(runs_store *s, const runs__packed_ref *v, size_t n)
 {
-    char p[PATH_MAX], lock[PATH_MAX + 8];
+    char p[PATH_MAX], lock[PATH_MAX];
     snprintf(p, sizeof p, "%s/lineage.git/packed-refs", s->dir);
-    snprintf(lock, sizeof lock, "%s.lock", p);
+    if ((size_t)snprintf(lock, sizeof lock, "%s.lock", p) >= sizeof lock)
+        return runs_error_set(RUNS_EINVALID, "store path too long: %s", s->dir);
     int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = 0;
     if (fd < 0) {
         if (errno == EEXIST)
@@ -245,22 +248,13 @@ static int write_packed(runs_store *s, const runs__packed_ref *v, size_t n)
         if (v[i].peel)
             used += (size_t)snprintf(buf + used, cap - used, "^%s\n", v[i].peel);
     }
-    if (rc == 0)
-        rc = runs__write_all(fd, buf, used, lock);
-    if (rc == 0 && fsync(fd) != 0)
-        rc = runs_error_sys(RUNS_EIO, "fsync", lock);
-    if (close(fd) != 0 && rc == 0)
-        rc = runs_error_sys(RUNS_EIO, "close", lock);
-    fd = -1;
-    if (rc == 0 && rename(lock, p) != 0)
-        rc = runs_error_sys(RUNS_EIO, "rename", lock);
-    if (rc == 0)
-        rc = runs__fsync_parent(p);
+    if (rc == 0 && (rc = runs__write_all(fd, buf, used, lock)) == 0)
+        rc = runs__tmp_publish(&fd, lock, p, 0644); /* closes fd; removes the lock on failure */
 done:
-    if (fd >= 0)
+    if (fd >= 0) {
         close(fd);
-    if (rc)
         unlink(lock);
+    }
     free(buf);
     return rc;
 }
