@@ -1,6 +1,6 @@
 /* runner/mpi/dp_mpi_plugin.c — libruns-mpi.so: the MPI calls of runner/dp.c, built
  * only where mpicc is found and loaded only under mpirun/srun (dp_mpi_plugin.h says
- * why). Outside the library's source wildcard (runner/*.c): the Makefile builds it
+ * why). Outside the library's source wildcard (the .c files directly in runner/): the Makefile builds it
  * into $(B)/libruns-mpi.so against libmpi, exporting runs_dp_mpi_plugin_v1 alone. */
 #include <mpi.h>
 #include <stdlib.h>
