@@ -368,8 +368,7 @@ int runs__session_worker(session *sess)
     my_id(&id, sess->model);
     if ((rc = runs_dp_send0(&id, sizeof id)))
         goto done;
-    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
-                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
+    gpt_adamw hp = runs__session_adamw(c);
     for (;;) {
         int64_t h[3];
         if ((rc = runs_dp_bcast(h, sizeof h)) || h[0] == RUNS_DP_STOP)

@@ -257,8 +257,7 @@ int runs__dp_nccl_worker(session *sess, const int64_t *hdr, const cJSON *cur)
         rc = runs__gpt_fail("joining the NCCL communicator");
         goto done;
     }
-    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
-                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
+    gpt_adamw hp = runs__session_adamw(c);
     for (;;) {
         int64_t h[3];
         if ((rc = runs_dp_bcast(h, sizeof h)) || h[0] == RUNS_DP_STOP)

@@ -280,8 +280,7 @@ static int train_steps(session *sess, runs_accum_bufs *ab)
     if (sess->opts.stop_after > 0 && sess->opts.stop_after < end)
         end = sess->opts.stop_after;
     long print_every = c->train.total_steps / 40 > 0 ? c->train.total_steps / 40 : 1;
-    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
-                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
+    gpt_adamw hp = runs__session_adamw(c);
     int rc = RUNS_OK;
     sess->t_start = runs__now_s();
     runs_signals_install();

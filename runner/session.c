@@ -50,6 +50,13 @@ int runs__gpt_fail(const char *what)
     return runs_error_set(RUNS_ERROR, "%s: %s", what, gpt_last_error());
 }
 
+gpt_adamw runs__session_adamw(const runs_config *c)
+{
+    gpt_adamw hp = {(float)c->optimizer.beta1, (float)c->optimizer.beta2, (float)c->optimizer.eps,
+                    (float)c->optimizer.weight_decay, (float)c->optimizer.grad_clip};
+    return hp;
+}
+
 /* ---- set-up --------------------------------------------------------------- */
 
 /* Opens data, tokenizer and model for sess->cfg. Weights are left at zero. */

@@ -77,6 +77,9 @@ void runs__session_emit(const session *sess, runs_session_event *ev);
 
 /* RUNS_ERROR "what: <the trainer's last error>". */
 int runs__gpt_fail(const char *what);
+/* The AdamW settings of c's optimizer section, as gpt_update takes them (every rank's
+ * update, CPU or CUDA, uses the same). */
+gpt_adamw runs__session_adamw(const runs_config *c);
 
 /* session.c: set-up and teardown */
 int runs__session_init(session *sess, runs_store *s, const runs_session_opts *o);
