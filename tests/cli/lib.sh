@@ -43,6 +43,18 @@ $2"; fi
 
 done_testing() { echo "1..$n"; [ "$nfail" -eq 0 ]; }
 
+# skip DESC...: one "ok N - DESC # SKIP $why" line per check a script cannot run here,
+# so the counts stay those of a full run and each skip says why.
+skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
+
+# mpi_why: why the data-parallel tests cannot run here ("" when they can): a build
+# without the MPI plugin, or no mpirun on PATH.
+mpi_why() {
+    if ! grep -q libruns-mpi.so "$RUNS"; then echo "this build has no MPI (make deps, then rebuild)"
+    elif ! command -v mpirun >/dev/null 2>&1; then echo "no mpirun (make deps)"
+    fi
+}
+
 # tiny_corpus VOCAB LINES SOURCE...: the tiny corpus most training tests use. Writes
 # SOURCE.txt for each SOURCE (prose: seeded word salad; chat: seeded "> q? / < a."
 # lines; lists: "- item" lines), LINES lines each, trains tok.bin (VOCAB tokens) on

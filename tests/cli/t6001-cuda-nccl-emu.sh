@@ -23,7 +23,6 @@
 #     at build time and what to do.
 . "$(dirname "$0")/lib.sh"
 
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
 checks="2 ranks x 1 = 1 rank x 2: losses bit for bit|2 ranks x 1 = 1 rank x 2: weights, m, v|resumed on 2 ranks = straight|rank 1 without a device|2 ranks x 2 ~ 1 rank x 4: losses within 1e-4|without NCCL: refused|without NCCL: one line naming NCCL and what to do"
 why=""
 if [ "$(uname -m)" != x86_64 ]; then why="the emulator's fast fiber switch is x86-64 only"

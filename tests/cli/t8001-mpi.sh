@@ -17,7 +17,6 @@ expect "a one-process run to compare with" "$RUNS" start --config a2.json --name
 has_mpi=0
 grep -q libruns-mpi.so "$RUNS" && has_mpi=1
 mpi="mpirun --allow-run-as-root --oversubscribe"
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
 
 if [ $has_mpi = 0 ]; then
     refused='launched as 2 processes \(mpirun/srun\), but this build trains on one process only \(built without MPI\)'

@@ -12,11 +12,8 @@ for a in 1 2 6; do dp_tiny_config a$a.json $a; done
 loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }
 tensors() { "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '"sha256":"[0-9a-f]*"' | md5sum; }
 mpi="mpirun --allow-run-as-root --oversubscribe"
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
 
-why=""
-grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then rebuild)"
-[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+why=$(mpi_why)
 if [ -n "$why" ]; then
     skip "init" "1 x 2 straight" "1 x 6 straight" "2 x 1 to step 6" "2 -> 1 ranks" "2 -> 1 losses" "2 -> 1 tensors" \
         "2 -> 1 line" "1 x 2 to step 6" "1 -> 2 ranks" "1 -> 2 losses" "1 -> 2 tensors" "3 x 2 to step 6" \

@@ -26,10 +26,7 @@ cfg sig.json 1 0 7
 cfg kill.json 1 50 1
 cfg kill2.json 2 50 1
 mpi="timeout 300 mpirun --allow-run-as-root --oversubscribe"
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
-why=""
-grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then rebuild)"
-[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+why=$(mpi_why)
 if [ -n "$why" ]; then
     skip "init" "2 ranks train" "status: 2 ranks" "status json" "runs checkpoint" "a checkpoint lands" \
         "at a boundary, mid-run" "USR1 to rank 1" "reaches rank 0" "TERM to rank 1" "the job stops cleanly" \

@@ -28,10 +28,7 @@ JSON
 cfg a1.json 1
 cfg a2.json 2
 mpi="timeout 120 mpirun --allow-run-as-root --oversubscribe"
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
-why=""
-grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then rebuild)"
-[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+why=$(mpi_why)
 if [ -n "$why" ]; then
     skip "init" "1 x 2" "2 x 1" "shards recorded" "both ranks wrote" "the start node has none" "same tensors" \
         "diff" "export" "eval" "restore" "fork on 1 rank" "verify" "keep 1 rank" "keep 2 ranks" "thinned 1" \

@@ -13,11 +13,8 @@ loss_of() { sed 's/.*"loss":\([^,]*\),.*/\1/' "$1"; }
 tensors() { "$RUNS" show "$1" --json | tr -d ' \n' | grep -o '"sha256":"[0-9a-f]*"' | md5sum; }
 tip_json() { "$RUNS" show "$1" --json | tr -d ' \n'; }
 mpi="mpirun --allow-run-as-root --oversubscribe"
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
 
-why=""
-grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then rebuild)"
-[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+why=$(mpi_why)
 if [ -n "$why" ]; then
     skip "init" "1 x 2 straight" "2 x 1 to step 6" "fork 2 -> 1" "fork says it" "fork losses" "fork tensors" \
         "fork records grad_accum 2" "restart 2 -> 1" "restart says it" "restart records grad_accum 2" \

@@ -26,11 +26,8 @@ one_writer() {
              print (NR > 0 && NR % 3 == 0 && !bad) ? "ok" : "mixed"}'
 }
 mpi="mpirun --allow-run-as-root --oversubscribe"
-skip() { for d in "$@"; do n=$((n + 1)); echo "ok $n - $d # SKIP $why"; done; }
 
-why=""
-grep -q libruns-mpi.so "$RUNS" || why="this build has no MPI (make deps, then rebuild)"
-[ -z "$why" ] && ! command -v mpirun >/dev/null 2>&1 && why="no mpirun (make deps)"
+why=$(mpi_why)
 if [ -n "$why" ]; then
     skip "init" "1 x 2" "1 x 6" \
         "2 x 1" "2 ranks report" "2: each < 2n" "2: sum 2n" "2: one writer" "2: losses" "2: norms" "2: tensors" \
