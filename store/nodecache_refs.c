@@ -131,7 +131,7 @@ static int cmp_name(const void *a, const void *b)
 /* Refs of lineage.git/packed-refs (runs_refs_pack moves per-step tags there; git
  * pack-refs may have too) that have no loose file, appended to sc. A damaged file is
  * RUNS_ECORRUPT naming its line (runs__packed_refs_load), never a shorter list. */
-static int packed_refs(ref_scan *sc, runs_store *s)
+static int packed_refs(ref_scan *sc, runs_store *s, int tags_only)
 {
     runs__packed_ref *v = NULL;
     size_t n = 0, loose = sc->n;
@@ -151,7 +151,9 @@ static int packed_refs(ref_scan *sc, runs_store *s)
         qsort(names, loose, sizeof *names, cmp_name);
     for (size_t i = 0; i < n; i++) {
         const char *key = v[i].name;
-        keep[i] = wanted_ref(key) && !(loose && bsearch(&key, names, loose, sizeof *names, cmp_name));
+        /* tags_only: user tags (refs/tags/NAME), not the per-step tags packed beside them */
+        int want = tags_only ? !strncmp(key, "refs/tags/", 10) && !strchr(key + 10, '/') : wanted_ref(key);
+        keep[i] = want && !(loose && bsearch(&key, names, loose, sizeof *names, cmp_name));
     }
     for (size_t i = 0; i < n && rc == 0; i++)
         if (keep[i])
@@ -183,7 +185,7 @@ int runs__nc_read_refs(nc_ref **out, size_t *nout, char **names, runs_store *s, 
             rc = runs_error_set(RUNS_ELOCKED, "a ref of %s/lineage.git changed while it was read; try again", s->dir);
     }
     if (!rc)
-        rc = packed_refs(&sc, s);
+        rc = packed_refs(&sc, s, tags_only);
     if (rc) {
         free(sc.v);
         free(sc.off);

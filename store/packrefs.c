@@ -148,9 +148,38 @@ int runs__packed_ref_lookup(char hex[41], runs_store *s, const char *ref)
     if (m == MAP_FAILED)
         return runs_error_sys(RUNS_EIO, "mmap", p);
     size_t len = (size_t)st.st_size, rl = strlen(ref);
-    /* One pass over the lines: the file is read once per ref move that finds no loose
-     * file (a new per-step tag), which is rare next to the training step between. */
-    for (size_t at = 0; at < len;) {
+    /* Every commit looks up its new step tag here, so a sorted file (what runs and git
+     * write, said by the " sorted" trait) is binary-searched; anything else (no trait,
+     * or a "^" line met on the way) is read line by line. */
+    const char *nl0 = memchr(m, '\n', len);
+    size_t body = m[0] == '#' ? (nl0 ? (size_t)(nl0 - m) + 1 : len) : 0;
+    int sorted = body > 0 && memmem(m, body, " sorted", 7) != NULL, linear = !sorted;
+    for (size_t lo = body, hi = len; sorted && lo < hi;) {
+        size_t ls = lo + (hi - lo) / 2;
+        while (ls > lo && m[ls - 1] != '\n')
+            ls--;
+        const char *nl = memchr(m + ls, '\n', len - ls);
+        size_t le = nl ? (size_t)(nl - m) : len, l = le - ls;
+        if (l < 42 || m[ls + 40] != ' ') { /* a peel line or damage: no order to trust */
+            linear = 1;
+            break;
+        }
+        size_t nlen = l - 41;
+        int c = memcmp(ref, m + ls + 41, rl < nlen ? rl : nlen);
+        if (c == 0)
+            c = rl < nlen ? -1 : rl > nlen;
+        if (c == 0) {
+            memcpy(hex, m + ls, 40);
+            hex[40] = '\0';
+            rc = runs_is_hex(hex, 40) ? 0 : RUNS_ENOTFOUND;
+            break;
+        }
+        if (c < 0)
+            hi = ls;
+        else
+            lo = le + 1;
+    }
+    for (size_t at = 0; linear && at < len;) {
         const char *line = m + at, *nl = memchr(line, '\n', len - at);
         size_t l = nl ? (size_t)(nl - line) : len - at;
         at += l + 1;

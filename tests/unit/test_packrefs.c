@@ -221,6 +221,38 @@ static void test_damaged_packed_refs_is_reported_not_rewritten(void **state)
     free(again);
 }
 
+/* runs__packed_ref_lookup (each commit's journal line asks it): every packed ref found
+ * by binary search in a sorted file, near misses not found, and the same answers from
+ * a file without the sorted trait (read line by line). */
+static void test_lookup_sorted_and_unsorted(void **state)
+{
+    fixture *f = *state;
+    size_t packed, n = 0;
+    char hex[41], p[512];
+    runs__packed_ref *v = NULL;
+    assert_int_equal(runs_refs_pack(&packed, f->x.s, NULL), 0);
+    assert_int_equal(runs__packed_refs_load(&v, &n, f->x.s), 0);
+    assert_int_equal(n, 7);
+    static const char *absent[] = {"refs/tags/a/step_5", "refs/tags/a/step_", "refs/tags/a/step_400",
+                                   "refs/heads/a", "refs/tags/zzz", "refs/tags/a/step_0x"};
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(runs__packed_ref_lookup(hex, f->x.s, v[i].name), 0);
+            assert_string_equal(hex, v[i].hex);
+        }
+        for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+            assert_int_equal(runs__packed_ref_lookup(hex, f->x.s, absent[i]), RUNS_ENOTFOUND);
+        /* pass 2: the lines reversed, no traits line */
+        path(p, sizeof p, f, "packed-refs");
+        FILE *fp = fopen(p, "w");
+        assert_non_null(fp);
+        for (size_t i = n; i-- > 0;)
+            fprintf(fp, "%s %s\n", v[i].hex, v[i].name);
+        fclose(fp);
+    }
+    runs__packed_refs_free(v, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loose_wins_and_journal_sees_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_between_rename_and_removal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_packed_refs_is_reported_not_rewritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_sorted_and_unsorted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
