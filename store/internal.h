@@ -112,6 +112,9 @@ void runs__ref_token(char out[RUNS_REF_TOKEN], const char *ref, const char *cont
 /* Appends "<old> <new> <time> <ref>" (old read from the ref file now) and fsyncs the
  * journal. Called under locks/refs.lock before the ref file is replaced. */
 int runs__reflog_append(runs_store *s, const char *ref, const char *content);
+/* Reads the ref file at path into buf (up to cap bytes); *len = -1 when it does not
+ * exist (store/reflog.c; store/refcheck.c reads every ref with it too). */
+int runs__ref_read_bytes(char *buf, size_t cap, long *len, const char *path);
 /* Every well-formed journal line, oldest first (caller frees *out); *malformed counts
  * the others (a torn last line is not counted). No journal: 0 entries. */
 int runs__reflog_load(runs_reflog_entry **out, size_t *n, size_t *malformed, runs_store *s);
