@@ -35,6 +35,10 @@ typedef struct {
 int runs__lock_acquire(runs_lock *l, runs_store *s, const char *name, double wait_s);
 void runs__lock_release(runs_lock *l);
 
+/* Passes a warning line to the callback of runs_store_set_warning (the library never
+ * prints): a stale lock removed, and the like. */
+void runs__store_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Takes the shared writer lock (once per handle) so gc cannot run concurrently. */
 int runs__writer_begin(runs_store *s);
 

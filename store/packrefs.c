@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -36,6 +37,7 @@
 #include "store/lineage.h"
 
 #define PACKED_HEADER "# pack-refs with: peeled fully-peeled sorted \n"
+#define PACK_LOCK_STALE_S 60 /* as a lock file nobody holds (invariant 6) */
 
 static int cmp_packed(const void *a, const void *b)
 {
@@ -246,6 +248,14 @@ static int write_packed(runs_store *s, const runs__packed_ref *v, size_t n)
     if ((size_t)snprintf(lock, sizeof lock, "%s.lock", p) >= sizeof lock)
         return runs_error_set(RUNS_EINVALID, "store path too long: %s", s->dir);
     int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644), rc = 0;
+    struct stat st;
+    if (fd < 0 && errno == EEXIST && lstat(lock, &st) == 0 && time(NULL) - st.st_mtime > PACK_LOCK_STALE_S &&
+        unlink(lock) == 0) {
+        /* every runs writer of the file holds locks/refs.lock, as we do now: an old one
+         * was left by a crash (git's pack-refs takes well under a minute) */
+        runs__store_warn("removed stale lock %s (%ld s old, left by a crash)", lock, (long)(time(NULL) - st.st_mtime));
+        fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         if (errno == EEXIST)
             return runs_error_set(RUNS_ELOCKED,

@@ -59,7 +59,9 @@
  *     crash leaves a ref loose, packed or both, never missing or changed. A packed
  *     line that does not parse is RUNS_ECORRUPT for every reader (invariant 10) and
  *     is never rewritten by packing; the journal's <old> for a ref with no loose file
- *     is its packed value.
+ *     is its packed value. runs writes packed-refs.lock only while holding
+ *     locks/refs.lock, so one older than 60 s that a packer finds is a crash's: it is
+ *     removed and said so; a younger one (git at work?) makes packing wait for later.
  */
 #define _GNU_SOURCE
 #include "store/store.h"
@@ -267,8 +269,7 @@ void runs_store_set_warning(void (*fn)(void *ctx, const char *msg), void *ctx)
     warn_ctx = ctx;
 }
 
-static void store_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void store_warn(const char *fmt, ...)
+void runs__store_warn(const char *fmt, ...)
 {
     if (!warn_fn)
         return;
@@ -297,7 +298,7 @@ static void lock_clear_stale(const char *path, char *why, size_t whylen)
         if (errno != ENOENT && lstat(path, &b) == 0) {
             long age = (long)(time(NULL) - b.st_mtime);
             if (age > LOCK_STALE_AGE_S && unlink(path) == 0)
-                store_warn("removed stale lock %s (unreadable, %ld s old)", path, age);
+                runs__store_warn("removed stale lock %s (unreadable, %ld s old)", path, age);
             else
                 snprintf(why, whylen, "is unreadable and %ld s old (taken as stale after %d s)", age, LOCK_STALE_AGE_S);
         }
@@ -317,10 +318,10 @@ static void lock_clear_stale(const char *path, char *why, size_t whylen)
         long age = (long)(time(NULL) - a.st_mtime);
         if (*buf) {
             if (unlink(path) == 0)
-                store_warn("removed stale lock %s (process %s died holding it)", path, buf);
+                runs__store_warn("removed stale lock %s (process %s died holding it)", path, buf);
         } else if (age > LOCK_STALE_AGE_S) {
             if (unlink(path) == 0)
-                store_warn("removed stale lock %s (empty, nobody holds it, %ld s old)", path, age);
+                runs__store_warn("removed stale lock %s (empty, nobody holds it, %ld s old)", path, age);
         } else {
             snprintf(why, whylen, "is empty and nobody holds it (%ld s old; taken as stale after %d s)", age,
                      LOCK_STALE_AGE_S);

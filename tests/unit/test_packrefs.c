@@ -2,7 +2,9 @@
  * (store/packrefs.c, invariant 11): every reader still finds them, a loose file wins,
  * a crash between the rename and the removals changes nothing, a damaged file is
  * reported and never rewritten. */
+#include <fcntl.h>
 #include <setjmp.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
@@ -253,6 +255,40 @@ static void test_lookup_sorted_and_unsorted(void **state)
     runs__packed_refs_free(v, n);
 }
 
+static int warnings;
+static void count_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (strstr(msg, "removed stale lock") && strstr(msg, "packed-refs.lock"))
+        warnings++;
+}
+
+/* packed-refs.lock: a fresh one (another program at work) refuses and moves nothing; one
+ * a crash left long ago is removed, said through the warning callback, and packing goes on. */
+static void test_stale_lock_is_cleared_fresh_one_refuses(void **state)
+{
+    fixture *f = *state;
+    size_t packed = 99;
+    char p[512];
+    path(p, sizeof p, f, "packed-refs.lock");
+    write_file(f, "packed-refs.lock", "");
+    assert_int_equal(runs_refs_pack(&packed, f->x.s, "a"), RUNS_ELOCKED);
+    assert_int_equal(packed, 0);
+    assert_true(exists(f, "refs/tags/a/step_30"));
+    assert_true(exists(f, "packed-refs.lock"));
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 120}, {.tv_sec = time(NULL) - 120}};
+    assert_int_equal(utimensat(AT_FDCWD, p, old, 0), 0);
+    warnings = 0;
+    runs_store_set_warning(count_warning, NULL);
+    assert_int_equal(runs_refs_pack(&packed, f->x.s, "a"), 0);
+    runs_store_set_warning(NULL, NULL);
+    assert_int_equal(packed, 5);
+    assert_int_equal(warnings, 1);
+    assert_false(exists(f, "packed-refs.lock"));
+    assert_false(exists(f, "refs/tags/a/step_30"));
+    assert_int_equal(problems(f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +297,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_between_rename_and_removal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_packed_refs_is_reported_not_rewritten, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_sorted_and_unsorted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_lock_is_cleared_fresh_one_refuses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
