@@ -328,16 +328,47 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
     }
 }
 
-/* Row blocks per task: as many as keep at least `want` tasks (so dynamic
- * scheduling still balances the threads), at most all of them. With several
- * KC slices the task's C block is read and written once per slice, so it is
- * kept to about 192 KB (L2) then. */
-static int gemm_group(int mb, int nb, int nc, int K, int want)
+/* Longest thread's share, in MC-row blocks, when mt·nb tasks of g blocks each
+ * (the last row of tasks shorter) go in order to the least-loaded of nt
+ * threads, as schedule(dynamic, 1) roughly does. */
+static long group_makespan(int mb, int nb, int g, int nt)
 {
-    int gmax = K > KC ? 192 * 1024 / (MC * nc * (int)sizeof(float)) : mb;
-    gmax = gmax < 1 ? 1 : gmax;
-    int g = 1;
-    while (2 * g <= gmax && g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want)
+    long load[64] = {0};
+    int mt = (mb + g - 1) / g;
+    nt = nt > 64 ? 64 : nt;
+    for (long t = 0; t < (long)mt * nb; t++) {
+        int rows = mb - (int)(t / nb) * g < g ? mb - (int)(t / nb) * g : g, lo = 0;
+        for (int i = 1; i < nt; i++)
+            lo = load[i] < load[lo] ? i : lo;
+        load[lo] += rows;
+    }
+    long mx = 0;
+    for (int i = 0; i < nt; i++)
+        mx = load[i] > mx ? load[i] : mx;
+    return mx;
+}
+
+/* Row blocks per task. With one KC slice: as many as keep at least 4·nt
+ * tasks (so dynamic scheduling still balances the threads), at most all of
+ * them. With several KC slices each task packs every B slice again (the
+ * whole of B: 4 MB per task in the logits' dinp), so g is the largest that
+ * keeps the longest thread's share within 5% of g = 1's (not only powers of
+ * two: 11 row blocks on 2 threads take g = 3), and the task's C block is
+ * re-read once per slice, so it is kept to about 192 KB (L2). */
+static int gemm_group(int mb, int nb, int nc, int K, int nt)
+{
+    if (K > KC) {
+        int gmax = 192 * 1024 / (MC * nc * (int)sizeof(float)), g = 1;
+        if (nt == 1)
+            return gmax < 1 ? 1 : gmax < mb ? gmax : mb;
+        long base = group_makespan(mb, nb, 1, nt);
+        for (int c = 2; c <= gmax && c <= mb; c++)
+            if (20 * group_makespan(mb, nb, c, nt) <= 21 * base)
+                g = c;
+        return g;
+    }
+    int g = 1, want = nt == 1 ? 1 : 4 * nt;
+    while (2 * g <= mb && g < mb && (long)((mb + 2 * g - 1) / (2 * g)) * nb >= want)
         g *= 2;
     return g;
 }
@@ -360,7 +391,7 @@ void cpu_gemm(float *Cm, long ldc, const float *A, long a_rs, long a_cs, const f
     if (M <= 0 || N <= 0 || gemm_empty(Cm, ldc, M, N, K, accumulate, bias))
         return;
     int nt = omp_get_max_threads(), nc = N < NC ? N : NC;
-    int g = gemm_group(mb, nb, nc, K, nt == 1 ? 1 : 4 * nt);
+    int g = gemm_group(mb, nb, nc, K, nt);
     long mt = (mb + g - 1) / g;
     /* Tasks walk N-blocks fastest so neighbouring threads share A rows. */
 #pragma omp parallel for schedule(dynamic, 1)

@@ -5,8 +5,8 @@
  * micro-kernel. Column blocks of at most 32 columns (attention's head-size
  * products) run through a 12-row × 32-column micro-kernel, and a transposed A
  * (the weight gradient) is packed with its rows read ahead. Both are checked
- * bit for bit against that loop written out with fmaf, on 1 and 2 threads and
- * through cpu_gemm_serial, on shapes with partial tiles in rows (mr of 1..12,
+ * bit for bit against that loop written out with fmaf, on 1, 2 and
+ * 3 threads and through cpu_gemm_serial, on shapes with partial tiles in rows (mr of 1..12,
  * one 6-row panel or two) and columns (nr below 16, 16, 17..32), several KC
  * slices, and row-major and transposed A. */
 #include <math.h>
@@ -48,9 +48,12 @@ static void check_bits(int M, int N, int K, int transA, int accumulate, int with
             want[i * ldc + j] = acc;
         }
     int saved = omp_get_max_threads();
-    for (int run = 0; run < 3; run++) {
+    for (int run = 0; run < 4; run++) {
         memcpy(got, C0, (size_t)M * ldc * 4);
-        if (run < 2) {
+        if (run == 3) {
+            omp_set_num_threads(3);
+            cpu_gemm(got, ldc, A, a_rs, a_cs, B, N, M, N, K, accumulate, with_bias ? bias : NULL);
+        } else if (run < 2) {
             omp_set_num_threads(run + 1);
             cpu_gemm(got, ldc, A, a_rs, a_cs, B, N, M, N, K, accumulate, with_bias ? bias : NULL);
         } else {
@@ -94,9 +97,24 @@ static void test_transposed_readahead_bits(void **state)
     check_bits(40, 33, 31, 1, 0, 0); /* K under the read-ahead distance; N just past the narrow path */
 }
 
+/* Several KC slices and N = 128 (the logits' dinp and dW): a task then takes
+ * g row blocks of 96, g chosen from the thread count (any g up to 4, not
+ * only powers of two: 11 blocks on 2 threads take 3). The row-block counts
+ * 3, 5, 11 and 13 give g = 1..4 on 1, 2 and 3 threads, partial last tasks
+ * and a partial last block; the bits must not move with any of them. */
+static void test_grouped_slices_bits(void **state)
+{
+    (void)state;
+    check_bits(1024, 128, 300, 0, 0, 0); /* dinp-like: 11 row blocks, 3 KC slices */
+    check_bits(1200, 128, 260, 1, 1, 0); /* dW-like: transposed A, accumulating, 13 blocks */
+    check_bits(470, 100, 257, 0, 0, 1);  /* 5 blocks, bias, last slice of one p */
+    check_bits(250, 128, 129, 1, 0, 0);  /* 3 blocks */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_narrow_bits),
-                                       cmocka_unit_test(test_transposed_readahead_bits)};
+                                       cmocka_unit_test(test_transposed_readahead_bits),
+                                       cmocka_unit_test(test_grouped_slices_bits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
