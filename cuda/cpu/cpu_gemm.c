@@ -27,6 +27,9 @@
 #define NC 256
 #define KC 128
 #define PF_ROWS 32 /* pack_a: rows of a transposed A read ahead */
+#ifndef PF_LOCALITY
+#define PF_LOCALITY 1 /* pf_step: into L2, not L1 (the B panel lives there) */
+#endif
 
 #ifdef __AVX512F__
 static inline __mmask16 lane_mask(int rem)
@@ -272,6 +275,27 @@ static void pack_a(float *packA, const float *A, long a_rs, long a_cs, int i0, i
     }
 }
 
+/* The source of the next A block to pack (a transposed A stored row-major:
+ * rows of the stored matrix `stride` apart, `cols` floats each), fetched into
+ * L2 a few rows per micro-kernel call while the current block computes, so
+ * that pack_a copies from L2 instead of waiting on memory. Prefetches only:
+ * nothing here changes a value or an order. */
+struct pf_next {
+    const float *base;
+    long stride;
+    int rows, cols, per_call, done;
+};
+
+static inline void pf_step(struct pf_next *pf)
+{
+    for (int n = 0; n < pf->per_call && pf->done < pf->rows; n++, pf->done++) {
+        const float *r = pf->base + (long)pf->done * pf->stride;
+        for (int l = 0; l < pf->cols; l += 16)
+            __builtin_prefetch(r + l, 0, PF_LOCALITY);
+        __builtin_prefetch(r + pf->cols - 1, 0, PF_LOCALITY);
+    }
+}
+
 /* One task: rows [i0, i0 + g·MC) of one NC-wide column block of C (task
  * number task of an nb-wide grid). The B block of each KC slice is packed
  * once per task and used by all g row blocks, so a larger g packs B fewer
@@ -299,8 +323,21 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
         }
         for (int ib = i0; ib < i0 + mcg; ib += MC) {
             int mc = i0 + mcg - ib < MC ? i0 + mcg - ib : MC;
-            if (pack)
+            struct pf_next pf = {0};
+            if (pack) {
                 pack_a(packA, A, a_rs, a_cs, ib, mc, k0, kc, K);
+                /* next block: the next MC rows in this slice, else the
+                 * task's first rows in the next slice */
+                int nib = ib + MC < i0 + mcg ? ib + MC : i0, nk0 = ib + MC < i0 + mcg ? k0 : k0 + KC;
+                if (a_rs == 1 && nk0 < K) {
+                    int calls = (mc + MR - 1) / MR * ((nc + NR - 1) / NR);
+                    pf.base = A + (long)nk0 * a_cs + nib;
+                    pf.stride = a_cs;
+                    pf.rows = K - nk0 < KC ? K - nk0 : KC;
+                    pf.cols = i0 + mcg - nib < MC ? i0 + mcg - nib : MC;
+                    pf.per_call = (pf.rows + calls - 1) / calls;
+                }
+            }
             for (int j = j0; j < j0 + nc; j += NR) {
                 int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
                 const float *bp = packB + (long)(j - j0) * kc;
@@ -320,6 +357,7 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
                 for (int i = ib; i < ib + mc; i += MR) {
                     int mr = ib + mc - i < MR ? ib + mc - i : MR;
                     const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
+                    pf_step(&pf);
                     kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr, Cm + (long)i * ldc + j, ldc,
                                 init, bias ? bias + j : NULL);
                 }
