@@ -26,6 +26,7 @@
 #include "store/internal.h"
 #include "store/lineage.h"
 #include "store/object.h"
+#include "store/verify_int.h" /* runs__manifest_cache */
 
 /* ---- a sorted set of strings (object names, node ids) ---- */
 
@@ -181,6 +182,7 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     }
     /* fail closed (invariant 10): delete nothing unless the whole lineage read
      * without error — every ref sound, every commit reachable, every manifest */
+    runs__manifest_cache(1);
     if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__refs_first_damage(s, 1)) != 0 ||
         (rc = runs_node_all(&ids, &n, s)) != 0) {
         rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
@@ -383,6 +385,7 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     if (out)
         *out = r;
 done:
+    runs__manifest_cache(0);
     if (lockfd >= 0)
         close(lockfd);
     for (size_t i = 0; i < n && nodes; i++)
