@@ -11,6 +11,7 @@
  *   uncached  `log --all --json` with RUNS_NO_NODECACHE=1 (what every listing cost
  *             before the cache);
  *   log, --all --graph, --all --json   from the cache;
+ *   verify, gc --dry-run   once each: every ref, commit, manifest and object read;
  * (best of 3 below 100k nodes, one run at 100k), then prints the ratios between sizes:
  * 10x the nodes should cost about 10x, not 100x. The load average is printed at the
  * start and the end: on a shared machine the wall times follow it.
@@ -193,7 +194,7 @@ int main(int argc, char **argv)
     enum { COLD, UNCACHED, LOG, GRAPH, JSON, NCOL };
     static const char *names[NCOL] = {"cold --all --json", "uncached --all --json", "log", "log --all --graph",
                                       "log --all --json"};
-    double t[3][NCOL] = {{0}}, cpu[3][NCOL] = {{0}};
+    double t[3][NCOL] = {{0}}, cpu[3][NCOL] = {{0}}, vt[3][2] = {{0}}, vc[3][2] = {{0}};
     int done_sizes = 0;
     long per = 0;
     double last_build = 0;
@@ -235,6 +236,17 @@ int main(int argc, char **argv)
                t[i][LOG], t[i][GRAPH], t[i][JSON]);
         printf("  %-7s %8s %10.3f %10.3f %8.3f %8.3f %8.3f   cpu (user+sys)\n", "", "", cpu[i][COLD], cpu[i][UNCACHED],
                cpu[i][LOG], cpu[i][GRAPH], cpu[i][JSON]);
+        /* the whole-store commands, once each (they read every node; gc --dry-run only plans) */
+        char *a3[] = {runs, "verify", NULL};
+        char *a4[] = {runs, "gc", "--dry-run", NULL};
+        vt[i][0] = best_of(&vc[i][0], a3, 1, 0);
+        vt[i][1] = best_of(&vc[i][1], a4, 1, 0);
+        if (vt[i][0] < 0 || vt[i][1] < 0) {
+            fprintf(stderr, "bench_lineage: `runs verify` or `runs gc --dry-run` failed at %ld nodes\n", sizes[i]);
+            goto done;
+        }
+        printf("  %-7s verify %.3f s (cpu %.3f), gc --dry-run %.3f s (cpu %.3f)\n", "", vt[i][0], vc[i][0], vt[i][1],
+               vc[i][1]);
         fflush(stdout);
         done_sizes = i + 1;
     }
@@ -246,6 +258,9 @@ int main(int argc, char **argv)
                    sizes[i] / 1000, sizes[i - 1] / 1000, w ? "cpu " : "wall", x[i][COLD] / x[i - 1][COLD],
                    x[i][UNCACHED] / x[i - 1][UNCACHED], x[i][LOG] / x[i - 1][LOG], x[i][GRAPH] / x[i - 1][GRAPH],
                    x[i][JSON] / x[i - 1][JSON]);
+            double(*y)[2] = w ? vc : vt;
+            printf("  ratio %ldk/%ldk %s (10x nodes): verify %.1fx, gc --dry-run %.1fx\n", sizes[i] / 1000,
+                   sizes[i - 1] / 1000, w ? "cpu " : "wall", y[i][0] / y[i - 1][0], y[i][1] / y[i - 1][1]);
         }
     loadavg(la, sizeof la);
     printf("  load average at the end: %s (goal: --all --json <= 0.3 s at 10k, <= 3 s at 100k)\n", la);
