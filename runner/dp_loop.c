@@ -292,6 +292,24 @@ done:
     free(s);
 }
 
+int runs__dp_worker_open(session *sess, size_t n, const cJSON *cur, gpt_backend be)
+{
+    const runs_config *c = &sess->cfg;
+    int B = c->train.batch_size, T = c->train.seq_len, me = runs_dp_rank(), rc;
+    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};
+    if (gpt_create(&sess->model, &gc, B, T, be))
+        return runs__gpt_fail(be == GPT_BACKEND_CUDA ? "creating the model on the CUDA backend" : "creating the model");
+    if (gpt_num_params(sess->model) != n)
+        return runs_error_set(RUNS_EINVALID, "rank %d: the model has %zu parameters, rank 0's %zu (internal)", me,
+                              gpt_num_params(sess->model), n);
+    if ((rc = runs_data_open(&sess->data, c)) || (rc = runs_data_cursors_from_json(sess->data, cur)))
+        return rc;
+    if (!(sess->inputs = malloc(sizeof(int32_t) * (size_t)B * T)) ||
+        !(sess->targets = malloc(sizeof(int32_t) * (size_t)B * T)))
+        return runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for a batch", me);
+    return RUNS_OK;
+}
+
 int runs__session_worker(session *sess)
 {
     int me = runs_dp_rank(), N = runs_dp_size();
@@ -332,26 +350,10 @@ int runs__session_worker(session *sess)
     }
     const runs_config *c = &sess->cfg;
     int B = c->train.batch_size, T = c->train.seq_len, A = c->train.grad_accum;
-    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};
-    if (gpt_create(&sess->model, &gc, B, T, GPT_BACKEND_CPU)) {
-        rc = runs__gpt_fail("creating the model");
-        goto done;
-    }
-    if (gpt_num_params(sess->model) != n) {
-        rc = runs_error_set(RUNS_EINVALID, "rank %d: the model has %zu parameters, rank 0's %zu (internal)", me,
-                            gpt_num_params(sess->model), n);
-        goto done;
-    }
     /* m and v of this rank's tensors only, from the start */
-    if ((rc = runs__dp_zero_table(sess->model, N)) || (rc = runs__dp_zero_shard(sess->model, me)))
+    if ((rc = runs__dp_worker_open(sess, n, cur, GPT_BACKEND_CPU)) || (rc = runs__dp_zero_table(sess->model, N)) ||
+        (rc = runs__dp_zero_shard(sess->model, me)))
         goto done;
-    if ((rc = runs_data_open(&sess->data, c)) || (rc = runs_data_cursors_from_json(sess->data, cur)))
-        goto done;
-    if (!(sess->inputs = malloc(sizeof(int32_t) * (size_t)B * T)) ||
-        !(sess->targets = malloc(sizeof(int32_t) * (size_t)B * T))) {
-        rc = runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for a batch", me);
-        goto done;
-    }
     if ((rc = runs_dp_bcast(g, n * sizeof(float))))
         goto done;
     if (gpt_write(sess->model, GPT_PARAM, g)) {

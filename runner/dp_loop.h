@@ -85,6 +85,11 @@ int runs__dp_snapshot(session *sess, cJSON **tensors, cJSON **shards);
  * not be sent (a failed write is reported, and rank 0 stops the job). */
 int runs__dp_worker_snapshot(session *sess, float **staging);
 
+/* a rank > 0: its model on backend be (its n_params checked against rank 0's n), its
+ * data loader at rank 0's cursors cur, and its batch buffers, all in sess (freed with
+ * the session). Shared by the CPU followers and the NCCL ones (dp_nccl.c). */
+int runs__dp_worker_open(session *sess, size_t n, const cJSON *cur, gpt_backend be);
+
 /* rank 0: 1 while the other ranks follow (waiting for a step header). */
 int runs__dp_following(void);
 

@@ -201,22 +201,14 @@ int runs__dp_nccl_stop(void)
 /* a follower's set-up: its model on its device, the data at rank 0's cursors */
 static int worker_setup(session *sess, const int64_t *hdr, const cJSON *cur, float **sum, float **grad)
 {
-    const runs_config *c = &sess->cfg;
-    int B = c->train.batch_size, T = c->train.seq_len, me = runs_dp_rank(), rc;
     size_t n = (size_t)hdr[4];
-    gpt_config gc = {c->model.n_layer, c->model.n_head, c->model.n_embd, c->model.vocab_size, c->model.block_size};
-    if (gpt_create(&sess->model, &gc, B, T, GPT_BACKEND_CUDA))
-        return runs__gpt_fail("creating the model on the CUDA backend");
-    if (gpt_num_params(sess->model) != n)
-        return runs_error_set(RUNS_EINVALID, "rank %d: the model has %zu parameters, rank 0's %zu (internal)", me,
-                              gpt_num_params(sess->model), n);
-    if ((rc = runs_data_open(&sess->data, c)) || (rc = runs_data_cursors_from_json(sess->data, cur)))
+    int rc = runs__dp_worker_open(sess, n, cur, GPT_BACKEND_CUDA);
+    if (rc)
         return rc;
     *sum = gpt_host_alloc(sess->model, n * sizeof(float));
     *grad = gpt_host_alloc(sess->model, n * sizeof(float));
-    if (!(sess->inputs = malloc(sizeof(int32_t) * (size_t)B * T)) ||
-        !(sess->targets = malloc(sizeof(int32_t) * (size_t)B * T)) || !*sum || !*grad)
-        return runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for a batch or the gradients", me);
+    if (!*sum || !*grad)
+        return runs_error_set(RUNS_ENOMEM, "rank %d: out of memory for the gradients", runs_dp_rank());
     return RUNS_OK;
 }
 
