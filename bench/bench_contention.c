@@ -1,6 +1,7 @@
 /* bench/bench_contention.c — the CPU trainer on a busy machine (a benchmark, not a test).
  *
- *   build/bench/bench_contention [STEPS] [BUSY]   (defaults 24 steps, 2 busy-loop children)
+ *   build/bench/bench_contention [STEPS] [BUSY[,BUSY...]]
+ *       (defaults: 24 steps; beside 1, then 2, then 3 busy-loop children)
  *
  * Shape (a) of bench_trainer (n_layer 4, n_head 4, n_embd 128, vocab 8192,
  * batch 4 × seq 256). Three trainers are timed side by side: one thread, two
@@ -11,10 +12,13 @@
  * choice, which a long run pays once), in rounds of 8 steps that take turns so a change of the background
  * load hits all three alike; the figure is the wall-clock mean ms/step, the
  * throughput a run sees. First quiet (whatever else shares the machine), then
- * with BUSY children spinning in a loop (a competing CPU load), and the ratios
- * of the two-thread trainers to the one-thread one in each condition are
- * printed, with the load average seen. All three give the same bits (checked
- * on the final loss).
+ * beside each BUSY count of children spinning in a loop (a competing CPU
+ * load), and the ratios of the two-thread trainers to the one-thread one in
+ * each condition are printed, with the load average seen and the CPU cores
+ * each trainer's process used while it ran (CPU time / wall time: under 1 for
+ * one thread means it was descheduled; for two threads, how much of what they
+ * got the barriers let them use). All three give the same bits (checked on the
+ * final loss).
  *
  * The bench waits as `runs start` does: it re-executes itself once with the
  * short OpenMP spin the training commands use (runner/omp_env.h) unless
@@ -23,17 +27,21 @@
  * (the old behaviour) for comparison. */
 #include <omp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cuda/gpt.h"
 #include "runner/omp_env.h"
+
+extern char **environ;
 
 #define ROUND 8
 
@@ -42,6 +50,13 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 static double loadavg(void)
@@ -60,7 +75,7 @@ typedef struct {
     const char *name;
     int threads, adapt;
     gpt_model *m;
-    double secs;
+    double secs, cpu; /* wall and process CPU seconds over the timed steps */
     int steps;
     float loss;
 } trainer;
@@ -83,12 +98,13 @@ static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
 {
     static const gpt_adamw hp = {0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
     omp_set_num_threads(t->threads);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     for (int k = 0; k < n; k++) {
         gpt_forward(t->m, in, tg, B, T, 1, &t->loss);
         gpt_update(t->m, &hp, 1e-4f, NULL);
     }
     t->secs += now() - t0;
+    t->cpu += cpu_now() - c0;
     t->steps += n;
 }
 
@@ -96,12 +112,10 @@ static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
 static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg, int n)
 {
     for (int i = 0; i < ntr; i++) {
-        tr[i].secs = 0;
-        tr[i].steps = 0;
         /* settle: page faults, the thread pool, the adaptive one's first choice;
          * all three take the same steps, so their final losses must agree */
         steps(&tr[i], in, tg, ROUND);
-        tr[i].secs = 0;
+        tr[i].secs = tr[i].cpu = 0;
         tr[i].steps = 0;
     }
     for (int done = 0; done < n; done += ROUND)
@@ -109,22 +123,85 @@ static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg
             steps(&tr[i], in, tg, n - done < ROUND ? n - done : ROUND);
 }
 
+/* One line per condition; the ratios are the speed-ups over one thread. */
 static void report(const char *label, trainer *tr, double la0, double la1)
 {
-    double ms[3];
-    for (int i = 0; i < 3; i++)
+    double ms[3], cores[3];
+    for (int i = 0; i < 3; i++) {
         ms[i] = tr[i].secs / tr[i].steps * 1e3;
-    printf("%-6s load %.1f-%.1f  ms/step: 1 thread %.1f, 2 fixed %.1f, 2 adaptive %.1f  "
-           "speed-up over 1 thread: fixed %.2fx, adaptive %.2fx\n",
-           label, la0, la1, ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2]);
+        cores[i] = tr[i].cpu / tr[i].secs;
+    }
+    printf("%-7s load %4.1f-%4.1f  ms/step: 1 thread %6.1f, 2 fixed %6.1f, 2 adaptive %6.1f  "
+           "over 1 thread: fixed %.2fx, adaptive %.2fx  cores used %.2f %.2f %.2f\n",
+           label, la0, la1, ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2], cores[0], cores[1], cores[2]);
     fflush(stdout);
+}
+
+/* Parses "1,2,3" into busy[]; returns the count, or -1 on a bad list. */
+static int parse_busy(const char *s, int *busy, int max)
+{
+    int n = 0;
+    for (;;) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > 64 || n == max)
+            return -1;
+        busy[n++] = (int)v;
+        if (*end == '\0')
+            return n;
+        if (*end != ',')
+            return -1;
+        s = end + 1;
+    }
+}
+
+/* A busy-loop child: this program again with SPIN_ARG. It is spawned, not
+ * forked: a fork would make every page of the trainers copy-on-write, and the
+ * first write to each after it costs a fault and, with two threads running, a
+ * TLB shoot-down on the other core (perf showed 5% of the samples there) that
+ * would be charged to the trainers. */
+#define SPIN_ARG "--busy-loop-child"
+
+static void spin_forever(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
+    if (getppid() == 1)
+        _exit(0);
+    volatile unsigned long x = 0;
+    for (;;)
+        x++;
+}
+
+/* Times the trainers beside `busy` children spinning in a loop. */
+static void beside(trainer *tr, const int32_t *in, const int32_t *tg, int n, int busy)
+{
+    pid_t kids[64];
+    int nk = 0;
+    char self[] = "/proc/self/exe", arg[] = SPIN_ARG, *av[] = {self, arg, NULL};
+    for (; nk < busy && nk < 64; nk++)
+        if (posix_spawn(&kids[nk], self, NULL, NULL, av, environ) != 0)
+            break;
+    double la0 = loadavg();
+    condition(tr, 3, in, tg, n);
+    double la1 = loadavg();
+    for (int i = 0; i < nk; i++)
+        kill(kids[i], SIGKILL);
+    for (int i = 0; i < nk; i++)
+        waitpid(kids[i], NULL, 0);
+    char label[16];
+    snprintf(label, sizeof label, "busy %d", nk);
+    report(label, tr, la0, la1);
 }
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 24, busy = argc > 2 ? atoi(argv[2]) : 2;
-    if (n < 1 || busy < 0 || argc > 3) {
-        fprintf(stderr, "usage: bench_contention [STEPS >= 1] [BUSY >= 0]\n");
+    if (argc == 2 && !strcmp(argv[1], SPIN_ARG))
+        spin_forever();
+    int n = argc > 1 ? atoi(argv[1]) : 24, busy[16] = {1, 2, 3}, nb = 3;
+    if (argc > 2)
+        nb = parse_busy(argv[2], busy, 16);
+    if (n < 1 || nb < 0 || argc > 3) {
+        fprintf(stderr, "usage: bench_contention [STEPS >= 1] [BUSY[,BUSY...] each 0..64]\n");
         return 129;
     }
     /* as the training commands do; a failed re-exec measures libgomp's defaults */
@@ -147,39 +224,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         if (make(&tr[i]))
             return 1;
-    printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d; busy load: %d spinning children\n", n,
-           ROUND, busy);
+    printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d\n", n, ROUND);
     double la0 = loadavg();
     condition(tr, 3, in, tg, n);
     report("quiet", tr, la0, loadavg());
-    double q[3];
-    for (int i = 0; i < 3; i++)
-        q[i] = tr[i].secs / tr[i].steps;
-
-    pid_t kids[64];
-    int nk = 0;
-    for (; nk < busy && nk < 64; nk++) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
-            volatile unsigned long x = 0;
-            for (;;)
-                x++;
-        }
-        if (pid < 0)
-            break;
-        kids[nk] = pid;
-    }
-    la0 = loadavg();
-    condition(tr, 3, in, tg, n);
-    double la1 = loadavg();
-    for (int i = 0; i < nk; i++)
-        kill(kids[i], SIGKILL);
-    for (int i = 0; i < nk; i++)
-        waitpid(kids[i], NULL, 0);
-    report("busy", tr, la0, la1);
-    printf("adaptive / fixed 2-thread time per step (< 1 is faster): quiet %.2f, busy %.2f\n", q[2] / q[1],
-           (tr[2].secs / tr[2].steps) / (tr[1].secs / tr[1].steps));
+    double q = (tr[2].secs / tr[2].steps) / (tr[1].secs / tr[1].steps);
+    printf("quiet: adaptive / fixed 2-thread time per step %.3f (> 1: the adaptive one is slower)\n", q);
+    for (int i = 0; i < nb; i++)
+        beside(tr, in, tg, n, busy[i]);
     /* Same data and seed: the three must have trained to the same bits. */
     int same = tr[0].loss == tr[1].loss && tr[1].loss == tr[2].loss;
     printf("final loss %.6f %.6f %.6f: %s\n", tr[0].loss, tr[1].loss, tr[2].loss,
