@@ -5,23 +5,33 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include "cuda/cpu/cpu_kernels.h"
 #include "cuda/cpu/cpu_simd.h"
 
-/* ---------- attention ---------- */
+/* ---------- attention ----------
+ *
+ * Every element is the sum cpu_gemm would give it (one fma chain over its
+ * inner index, in order, from +0), so these bits are those of the earlier
+ * version built on cpu_gemm_serial; only the tiling differs:
+ *   S  = Q·Kᵀ·scale and dP = dO·Vᵀ: tiles of 6 query rows × up to 64 key
+ *        columns (dot_tile), over the columns a row tile needs (j < t0 + 6);
+ *   O  = P·V, dQ = dS·K (rows t, chains over j <= t) and dK = dSᵀ·Q,
+ *        dV = Pᵀ·dO (rows j, chains over t >= j): acc_tile, whose rows stop
+ *        (or start) on the diagonal, so no entry of P or dS above it is read
+ *        and none needs zeroing. Skipping those entries changes no bits: the
+ *        earlier version added them as fma(+0, x, acc), which is acc for a
+ *        finite x (acc is never −0: it starts at +0, and a sum that is exactly
+ *        zero rounds to +0).
+ * Kᵀ and Vᵀ are copied per head into a small [hd, T] scratch so the S and dP
+ * tiles load contiguous key columns; nothing else is packed. */
 
-/* Attention runs per (batch, head) on one thread, as GEMMs over row blocks of
- * AB rows: a block of query rows t ∈ [i0, i0+AB) needs key columns j < i0+AB
- * only, so the causal half is mostly skipped. Entries j > t of P and dS inside
- * a row's block (j < i0+AB) are kept at exactly 0, so the extra columns a
- * block does touch add +0; columns past the block are never read, and not
- * written either (zeroing them was half of att's stores). Each row block goes
- * through all its steps before the next, while its rows are in cache; the
- * backward walks the blocks last to first, since dK and dV of a block need dS
- * of every later row. Neither order changes any sum.
- * K and V are transposed per head into a small [hd, T] scratch where a GEMM
- * needs them as the right-hand row-major operand. */
-#define AB 48
+/* Rows of one S/dP tile and the widest tile (floats). */
+#define DR 6
+#define DW 64
 
 static void transpose_head(float *dst, const float *src, long ld, int T, int hd)
 {
@@ -30,9 +40,231 @@ static void transpose_head(float *dst, const float *src, long ld, int T, int hd)
             dst[(long)d * T + t] = src[(long)t * ld + d];
 }
 
+#ifdef __AVX512F__
+static inline __mmask16 lanes(int rem)
+{
+    return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1u);
+}
+
+/* C[r, c] (=) (Σ_p X[r·ldx + p]·Yt[p·ldy + c]) · scale (when scaled), for
+ * r < mr <= DR, c < nc <= 16·nv, p = 0..kd−1 in order. Rows >= mr read row 0
+ * and are not stored. nv is a constant in each caller. */
+static inline __attribute__((always_inline)) void dot_body(const int nv, int kd, const float *X, long ldx, int mr,
+                                                           const float *Yt, long ldy, int nc, float *Cm, long ldc,
+                                                           int scaled, float scale)
+{
+    __mmask16 mk[4];
+    const float *xr[DR];
+    __m512 c[DR][4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        mk[v] = lanes(nc - 16 * v);
+#pragma GCC unroll 6
+    for (int r = 0; r < DR; r++) {
+        xr[r] = X + (r < mr ? r : 0) * ldx;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            c[r][v] = _mm512_setzero_ps();
+    }
+    for (int p = 0; p < kd; p++) {
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            b[v] = _mm512_maskz_loadu_ps(mk[v], Yt + (long)p * ldy + 16 * v);
+#pragma GCC unroll 6
+        for (int r = 0; r < DR; r++) {
+            __m512 a = _mm512_set1_ps(xr[r][p]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+        }
+    }
+    __m512 s = _mm512_set1_ps(scale);
+#pragma GCC unroll 6
+    for (int r = 0; r < DR; r++)
+        if (r < mr)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk[v], scaled ? _mm512_mul_ps(c[r][v], s) : c[r][v]);
+}
+
+static void dot_tile(int kd, const float *X, long ldx, int mr, const float *Yt, long ldy, int nc, float *Cm, long ldc,
+                     int scaled, float scale)
+{
+    switch ((nc + 15) / 16) {
+    case 1: dot_body(1, kd, X, ldx, mr, Yt, ldy, nc, Cm, ldc, scaled, scale); break;
+    case 2: dot_body(2, kd, X, ldx, mr, Yt, ldy, nc, Cm, ldc, scaled, scale); break;
+    case 3: dot_body(3, kd, X, ldx, mr, Yt, ldy, nc, Cm, ldc, scaled, scale); break;
+    default: dot_body(4, kd, X, ldx, mr, Yt, ldy, nc, Cm, ldc, scaled, scale); break;
+    }
+}
+
+/* C[r, c] (=) Σ_p A[r·a_rs + p·a_cs]·Bm[p·ldb + c] for r < mr <= mrow,
+ * c < nc <= 16·nv, where row r sums p over [pa + r·sa, pb + r·sb) in order
+ * (sa, sb ∈ {0, 1}: a row range that starts or ends on the diagonal). Entries
+ * of A outside a row's range are never read. Rows >= mr read row 0 inside the
+ * range every row shares, and are not stored. */
+static inline __attribute__((always_inline)) void acc_body(const int nv, const int mrow, const float *A, long a_rs,
+                                                           long a_cs, int mr, int pa, int sa, int pb, int sb,
+                                                           const float *Bm, long ldb, int nc, float *Cm, long ldc)
+{
+    __mmask16 mk[4];
+    const float *ar[12];
+    __m512 c[12][4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        mk[v] = lanes(nc - 16 * v);
+#pragma GCC unroll 12
+    for (int r = 0; r < mrow; r++) {
+        ar[r] = A + (r < mr ? r : 0) * a_rs;
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            c[r][v] = _mm512_setzero_ps();
+    }
+    int f0 = pa + (mr - 1) * sa, f1 = pb; /* every row's range holds [f0, f1) */
+    f1 = f1 < f0 ? f0 : f1;
+    for (int p = pa; p < f0; p++) {
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            b[v] = _mm512_maskz_loadu_ps(mk[v], Bm + (long)p * ldb + 16 * v);
+#pragma GCC unroll 12
+        for (int r = 0; r < mrow; r++)
+            if (r < mr && p >= pa + r * sa && p < pb + r * sb) {
+                __m512 a = _mm512_set1_ps(ar[r][(long)p * a_cs]);
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++)
+                    c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+            }
+    }
+    for (int p = f0; p < f1; p++) {
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            b[v] = _mm512_maskz_loadu_ps(mk[v], Bm + (long)p * ldb + 16 * v);
+#pragma GCC unroll 12
+        for (int r = 0; r < mrow; r++) {
+            __m512 a = _mm512_set1_ps(ar[r][(long)p * a_cs]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+        }
+    }
+    int pe = pb + (mr - 1) * sb;
+    for (int p = f1; p < pe; p++) {
+        __m512 b[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            b[v] = _mm512_maskz_loadu_ps(mk[v], Bm + (long)p * ldb + 16 * v);
+#pragma GCC unroll 12
+        for (int r = 0; r < mrow; r++)
+            if (r < mr && p >= pa + r * sa && p < pb + r * sb) {
+                __m512 a = _mm512_set1_ps(ar[r][(long)p * a_cs]);
+#pragma GCC unroll 4
+                for (int v = 0; v < nv; v++)
+                    c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+            }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < mrow; r++)
+        if (r < mr)
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                _mm512_mask_storeu_ps(Cm + (long)r * ldc + 16 * v, mk[v], c[r][v]);
+}
+
+/* Rows per acc_tile call for an output nc columns wide: 12 rows × 2 vectors
+ * or 6 × 4 keep 24 accumulators busy. */
+static int acc_rows(int nc)
+{
+    return nc <= 32 ? 12 : 6;
+}
+
+static void acc_tile(const float *A, long a_rs, long a_cs, int mr, int pa, int sa, int pb, int sb, const float *Bm,
+                     long ldb, int nc, float *Cm, long ldc)
+{
+    switch ((nc + 15) / 16) {
+    case 1: acc_body(1, 12, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
+    case 2: acc_body(2, 12, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
+    case 3: acc_body(3, 6, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
+    default: acc_body(4, 6, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
+    }
+}
+#else
+/* Portable tiles: the same sums in the same order (fmaf), one element at a time. */
+static void dot_tile(int kd, const float *X, long ldx, int mr, const float *Yt, long ldy, int nc, float *Cm, long ldc,
+                     int scaled, float scale)
+{
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nc; c++) {
+            float acc = 0.0f;
+            for (int p = 0; p < kd; p++)
+                acc = fmaf(X[(long)r * ldx + p], Yt[(long)p * ldy + c], acc);
+            Cm[(long)r * ldc + c] = scaled ? acc * scale : acc;
+        }
+}
+
+static int acc_rows(int nc)
+{
+    return nc <= 32 ? 12 : 6;
+}
+
+static void acc_tile(const float *A, long a_rs, long a_cs, int mr, int pa, int sa, int pb, int sb, const float *Bm,
+                     long ldb, int nc, float *Cm, long ldc)
+{
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nc; c++) {
+            float acc = 0.0f;
+            for (int p = pa + r * sa; p < pb + r * sb; p++)
+                acc = fmaf(A[(long)r * a_rs + (long)p * a_cs], Bm[(long)p * ldb + c], acc);
+            Cm[(long)r * ldc + c] = acc;
+        }
+}
+#endif
+
+/* Rows t0.. (mr of them) of X·Ytᵀ over the causal columns j < t0 + mr, in
+ * tiles of DR × DW. */
+static void dot_rows(float *Cm, long ldc, const float *X, long ldx, const float *Yt, long ldy, int t0, int mr, int kd,
+                     int scaled, float scale)
+{
+    int cols = t0 + mr;
+    for (int j0 = 0; j0 < cols; j0 += DW)
+        dot_tile(kd, X, ldx, mr, Yt + j0, ldy, cols - j0 < DW ? cols - j0 : DW, Cm + j0, ldc, scaled, scale);
+}
+
+/* C rows r0..r0+mr, all hd columns, via acc_tile in column chunks. */
+static void acc_rows_all(const float *A, long a_rs, long a_cs, int mr, int pa, int sa, int pb, int sb, const float *Bm,
+                         long ldb, int hd, float *Cm, long ldc)
+{
+    for (int d0 = 0; d0 < hd; d0 += DW)
+        acc_tile(A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm + d0, ldb, hd - d0 < DW ? hd - d0 : DW, Cm + d0, ldc);
+}
+
+/* Row t of P from the scaled scores a[0..t]: the max, then exp and its 16-lane
+ * sum (sum16's order, in the same pass), then the scaling by 1/sum. */
+static void softmax_row(float *a, int n)
+{
+    float mx = max16(a, n), acc[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) {
+            float e = exp_fast(a[j + l] - mx);
+            a[j + l] = e;
+            acc[l] += e;
+        }
+    for (int l = 0; j + l < n; l++) {
+        float e = exp_fast(a[j + l] - mx);
+        a[j + l] = e;
+        acc[l] += e;
+    }
+    float inv = 1.0f / lane_reduce(acc);
+    for (j = 0; j < n; j++)
+        a[j] *= inv;
+}
+
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
-    int hd = C / NH;
+    int hd = C / NH, mrow = acc_rows(hd < DW ? hd : DW);
     long C3 = 3L * C;
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
@@ -44,23 +276,21 @@ void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
             const float *q = qkv + (long)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
             float *S = att + bh * T * T, *o = out + (long)b * T * C + h * hd;
             transpose_head(kt, k, C3, T, hd);
-            for (int i0 = 0; i0 < T; i0 += AB) {
-                int rows = T - i0 < AB ? T - i0 : AB, cols = i0 + rows;
-                cpu_gemm_serial(S + (long)i0 * T, T, q + (long)i0 * C3, C3, 1, kt, T, rows, cols, hd, 0, NULL);
-                for (int t = i0; t < cols; t++) {
-                    float *a = S + (long)t * T;
-                    for (int j = 0; j <= t; j++)
-                        a[j] *= scale;
-                    float mx = max16(a, t + 1);
-                    for (int j = 0; j <= t; j++)
-                        a[j] = exp_fast(a[j] - mx);
-                    float inv = 1.0f / sum16(a, t + 1);
-                    for (int j = 0; j <= t; j++)
-                        a[j] *= inv;
-                    for (int j = t + 1; j < cols; j++)
-                        a[j] = 0.0f;
+            /* 12 rows at a time (a multiple of DR and of both acc_tile heights):
+             * their scores, their softmax, their output, while they are in L1. */
+            for (int i0 = 0; i0 < T; i0 += 12) {
+                int rows = T - i0 < 12 ? T - i0 : 12;
+                for (int t0 = i0; t0 < i0 + rows; t0 += DR) {
+                    int mr = i0 + rows - t0 < DR ? i0 + rows - t0 : DR;
+                    dot_rows(S + (long)t0 * T, T, q + (long)t0 * C3, C3, kt, T, t0, mr, hd, 1, scale);
                 }
-                cpu_gemm_serial(o + (long)i0 * C, C, S + (long)i0 * T, T, 1, v, C3, rows, hd, cols, 0, NULL);
+                for (int t = i0; t < i0 + rows; t++)
+                    softmax_row(S + (long)t * T, t + 1);
+                for (int t0 = i0; t0 < i0 + rows; t0 += mrow) {
+                    int mr = i0 + rows - t0 < mrow ? i0 + rows - t0 : mrow;
+                    /* O row t = Σ_{j <= t} P[t, j]·V[j] */
+                    acc_rows_all(S + (long)t0 * T, T, 1, mr, 0, 0, t0 + 1, 1, v, C3, hd, o + (long)t0 * C, C);
+                }
             }
         }
         free(kt);
@@ -70,7 +300,7 @@ void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
 void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B, int T,
                        int C, int NH)
 {
-    int hd = C / NH;
+    int hd = C / NH, mrow = acc_rows(hd < DW ? hd : DW);
     long C3 = 3L * C;
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
@@ -85,29 +315,27 @@ void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
             const float *go = dout + (long)b * T * C + h * hd;
             float *dq = dqkv + (long)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
             transpose_head(vt, v, C3, T, hd);
-            for (int i0 = (T - 1) / AB * AB; i0 >= 0; i0 -= AB) {
-                int rows = T - i0 < AB ? T - i0 : AB, cols = i0 + rows;
-                /* dP = dO·Vᵀ on the causal block, then dS = P ⊙ (dP − Σ P·dP)·scale. */
-                cpu_gemm_serial(dS + (long)i0 * T, T, go + (long)i0 * C, C, 1, vt, T, rows, cols, hd, 0, NULL);
-                for (int t = i0; t < cols; t++) {
+            /* dP = dO·Vᵀ on the causal rows, then dS = P ⊙ (dP − Σ P·dP)·scale. */
+            for (int t0 = 0; t0 < T; t0 += DR) {
+                int mr = T - t0 < DR ? T - t0 : DR;
+                dot_rows(dS + (long)t0 * T, T, go + (long)t0 * C, C, vt, T, t0, mr, hd, 0, 1.0f);
+                for (int t = t0; t < t0 + mr; t++) {
                     const float *pr = P + (long)t * T;
                     float *ds = dS + (long)t * T;
                     float s = dot16(pr, ds, t + 1);
                     for (int j = 0; j <= t; j++)
                         ds[j] = pr[j] * (ds[j] - s) * scale;
-                    for (int j = t + 1; j < cols; j++)
-                        ds[j] = 0.0f;
                 }
-                /* dQ rows i0.. = dS[i0.., 0..i0+rows) · K */
-                cpu_gemm_serial(dq + (long)i0 * C3, C3, dS + (long)i0 * T, T, 1, k, C3, rows, hd, cols, 0, NULL);
-                /* dK rows j0 = i0.. = Σ_{t >= i0} dS[t, j]·Q[t]; dV likewise with P and dO. */
-                cpu_gemm_serial(dk + (long)i0 * C3, C3, dS + (long)i0 * T + i0, 1, T, q + (long)i0 * C3, C3, rows, hd,
-                                T - i0, 0, NULL);
-                cpu_gemm_serial(dv + (long)i0 * C3, C3, P + (long)i0 * T + i0, 1, T, go + (long)i0 * C, C, rows, hd,
-                                T - i0, 0, NULL);
+            }
+            for (int r0 = 0; r0 < T; r0 += mrow) {
+                int mr = T - r0 < mrow ? T - r0 : mrow;
+                /* dQ row t = Σ_{j <= t} dS[t, j]·K[j] */
+                acc_rows_all(dS + (long)r0 * T, T, 1, mr, 0, 0, r0 + 1, 1, k, C3, hd, dq + (long)r0 * C3, C3);
+                /* dK row j = Σ_{t >= j} dS[t, j]·Q[t]; dV row j likewise with P and dO. */
+                acc_rows_all(dS + r0, 1, T, mr, r0, 1, T, 0, q, C3, hd, dk + (long)r0 * C3, C3);
+                acc_rows_all(P + r0, 1, T, mr, r0, 1, T, 0, go, C, hd, dv + (long)r0 * C3, C3);
             }
         }
         free(vt);
     }
 }
-
