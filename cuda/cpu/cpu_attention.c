@@ -240,27 +240,115 @@ static void acc_rows_all(const float *A, long a_rs, long a_cs, int mr, int pa, i
         acc_tile(A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm + d0, ldb, hd - d0 < DW ? hd - d0 : DW, Cm + d0, ldc);
 }
 
-/* Row t of P from the scaled scores a[0..t]: the max, then exp and its 16-lane
- * sum (sum16's order, in the same pass), then the scaling by 1/sum. */
+#ifdef __AVX512F__
+/* lane_reduce's tree on a vector: lane l += lane l+8, then +4, +2, +1 (each
+ * add is the same pair, so the same bits). */
+static inline float tree_sum(__m512 v)
+{
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(3, 2, 3, 2)));
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 1, 1, 1)));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(3, 2, 3, 2)));
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, _MM_SHUFFLE(1, 1, 1, 1)));
+    return _mm512_cvtss_f32(v);
+}
+
+/* exp_fast on 16 lanes, written out as the compiler builds it from
+ * cpu_simd.h: in range, n = fma(x, log2e, M) − M, r = x − n·c1 − n·c2 (fused),
+ * p by Horner in fmas, times 2^n; lanes clamped below −87 (above 88) take
+ * exp_fast(−87) (exp_fast(88)) as a constant. test_cpu_attention checks
+ * these bits against exp_fast itself, clamped lanes included. */
+static inline __m512 exp_fast16(__m512 x, __m512 lo_val, __m512 hi_val)
+{
+    __mmask16 lo = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ),
+              hi = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.0f), _CMP_GT_OQ);
+    __m512 n = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
+    n = _mm512_add_ps(n, _mm512_set1_ps(-12582912.0f));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_fmadd_ps(r, _mm512_set1_ps(1.0f / 720.0f), _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    p = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    p = _mm512_mask_blend_ps(lo, p, lo_val);
+    return _mm512_mask_blend_ps(hi, p, hi_val);
+}
+
+/* Row t of P from the scaled scores a[0..n): the max (exact in any order),
+ * then exp and its 16-lane sum in sum16's order, in one pass, then the
+ * scaling by 1/sum. Masked tails read and write nothing past n. */
 static void softmax_row(float *a, int n)
 {
-    float mx = max16(a, n), acc[16] = {0};
+    __m512 m = _mm512_set1_ps(-INFINITY);
     int j = 0;
     for (; j + 16 <= n; j += 16)
-        for (int l = 0; l < 16; l++) {
-            float e = exp_fast(a[j + l] - mx);
-            a[j + l] = e;
-            acc[l] += e;
-        }
-    for (int l = 0; j + l < n; l++) {
-        float e = exp_fast(a[j + l] - mx);
-        a[j + l] = e;
-        acc[l] += e;
+        m = _mm512_max_ps(_mm512_loadu_ps(a + j), m);
+    __mmask16 kt = lanes(n - j);
+    if (j < n)
+        m = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), kt, a + j), m);
+    float mxs = _mm512_reduce_max_ps(m);
+    __m512 mx = _mm512_set1_ps(mxs), acc = _mm512_setzero_ps();
+    __m512 lo_val = _mm512_set1_ps(exp_fast(-87.0f)), hi_val = _mm512_set1_ps(exp_fast(88.0f));
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_loadu_ps(a + j), mx), lo_val, hi_val);
+        _mm512_storeu_ps(a + j, e);
+        acc = _mm512_add_ps(acc, e);
     }
-    float inv = 1.0f / lane_reduce(acc);
-    for (j = 0; j < n; j++)
+    if (j < n) {
+        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_maskz_loadu_ps(kt, a + j), mx), lo_val, hi_val);
+        _mm512_mask_storeu_ps(a + j, kt, e);
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(kt, e)); /* +0 in the lanes sum16 leaves alone */
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / tree_sum(acc));
+    for (j = 0; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(a + j, _mm512_mul_ps(_mm512_loadu_ps(a + j), inv));
+    if (j < n)
+        _mm512_mask_storeu_ps(a + j, kt, _mm512_mul_ps(_mm512_maskz_loadu_ps(kt, a + j), inv));
+}
+
+/* dS[t, 0..n) = P ⊙ (dP − Σ P·dP)·scale, the sum in dot16's order (lane l
+ * fuses the products j ≡ l mod 16 in order, then the tree). */
+static void ds_row(float *ds, const float *pr, int n, float scale)
+{
+    __m512 acc = _mm512_setzero_ps(), sc = _mm512_set1_ps(scale);
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(pr + j), _mm512_loadu_ps(ds + j), acc);
+    __mmask16 kt = lanes(n - j);
+    if (j < n) /* fma(0, 0, acc) is acc */
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kt, pr + j), _mm512_maskz_loadu_ps(kt, ds + j), acc);
+    __m512 s = _mm512_set1_ps(tree_sum(acc));
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(ds + j), s);
+        _mm512_storeu_ps(ds + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(pr + j), d), sc));
+    }
+    if (j < n) {
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(kt, ds + j), s);
+        _mm512_mask_storeu_ps(ds + j, kt, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(kt, pr + j), d), sc));
+    }
+}
+#else
+/* Row t of P from the scaled scores a[0..n): max16, exp_fast, sum16, 1/sum. */
+static void softmax_row(float *a, int n)
+{
+    float mx = max16(a, n);
+    for (int j = 0; j < n; j++)
+        a[j] = exp_fast(a[j] - mx);
+    float inv = 1.0f / sum16(a, n);
+    for (int j = 0; j < n; j++)
         a[j] *= inv;
 }
+
+static void ds_row(float *ds, const float *pr, int n, float scale)
+{
+    float s = dot16(pr, ds, n);
+    for (int j = 0; j < n; j++)
+        ds[j] = pr[j] * (ds[j] - s) * scale;
+}
+#endif
 
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
@@ -319,13 +407,8 @@ void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
             for (int t0 = 0; t0 < T; t0 += DR) {
                 int mr = T - t0 < DR ? T - t0 : DR;
                 dot_rows(dS + (long)t0 * T, T, go + (long)t0 * C, C, vt, T, t0, mr, hd, 0, 1.0f);
-                for (int t = t0; t < t0 + mr; t++) {
-                    const float *pr = P + (long)t * T;
-                    float *ds = dS + (long)t * T;
-                    float s = dot16(pr, ds, t + 1);
-                    for (int j = 0; j <= t; j++)
-                        ds[j] = pr[j] * (ds[j] - s) * scale;
-                }
+                for (int t = t0; t < t0 + mr; t++)
+                    ds_row(dS + (long)t * T, P + (long)t * T, t + 1, scale);
             }
             for (int r0 = 0; r0 < T; r0 += mrow) {
                 int mr = T - r0 < mrow ? T - r0 : mrow;

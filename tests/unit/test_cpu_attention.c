@@ -7,7 +7,8 @@
  * Σ_j P·dP from dot16. The reference below writes those loops out plainly
  * (fmaf) and the kernels must match it bit for bit on 1 and 2 threads, at
  * head sizes 32 and 64 (the bench shapes) and odd ones (4, 100), with T not a
- * multiple of any tile (1, 50, 64, 100). att and scratch start as NaN, and
+ * multiple of any tile (1, 50, 64, 100), and with scores far enough apart
+ * that exp_fast clamps. att and scratch start as NaN, and
  * before the backward every att entry above the diagonal (j > t) is NaN
  * again: a kernel that reads one there turns an output to NaN. */
 #include <math.h>
@@ -115,11 +116,10 @@ static void same_bits(const float *got, const float *want, size_t n, const char 
                      got[i], want[i]);
 }
 
-static void check(int B, int T, int C, int NH)
+static void check_amp(int B, int T, int C, int NH, float amp)
 {
     size_t n3 = (size_t)B * T * 3 * C, nc = (size_t)B * T * C, na = (size_t)B * NH * T * T;
-    /* scores of a few units, so the softmax is neither flat nor one-hot */
-    float *qkv = frandv(n3, 1.5f), *dout = frandv(nc, 1.0f);
+    float *qkv = frandv(n3, amp), *dout = frandv(nc, 1.0f);
     float *want_o = malloc(nc * 4), *want_g = malloc(n3 * 4), *o = malloc(nc * 4), *g = malloc(n3 * 4);
     reference(want_o, want_g, qkv, dout, B, T, C, NH);
     int saved = omp_get_max_threads();
@@ -146,6 +146,12 @@ static void check(int B, int T, int C, int NH)
     free(want_g);
     free(o);
     free(g);
+}
+
+/* Scores of a few units, so the softmax is neither flat nor one-hot. */
+static void check(int B, int T, int C, int NH)
+{
+    check_amp(B, T, C, NH, 1.5f);
 }
 
 /* Head size 32, as in bench_trainer's shape (a). */
@@ -176,9 +182,18 @@ static void test_odd_heads(void **state)
     check(1, 64, 200, 2);
 }
 
+/* Scores hundreds apart: many exp arguments fall below −87, where exp_fast
+ * clamps (and P underflows to about 1e-38 or to 0 after the 1/sum). */
+static void test_clamped_exp(void **state)
+{
+    (void)state;
+    check_amp(2, 50, 64, 2, 20.0f);
+    check_amp(1, 100, 128, 2, 20.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_head32), cmocka_unit_test(test_head64),
-                                       cmocka_unit_test(test_odd_heads)};
+                                       cmocka_unit_test(test_odd_heads), cmocka_unit_test(test_clamped_exp)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
