@@ -29,6 +29,7 @@
 
 #include "cuda/cpu/cpu_kernels.h"
 #include "cuda/gpt.h"
+#include "runner/omp_env.h"
 
 static double now(void)
 {
@@ -83,6 +84,18 @@ static float fma_chains(long iters)
         sink += acc[i][0];
 #endif
     return sink;
+}
+
+/* An FMA burst on all threads (iters each): GFLOP per CPU-second, the
+ * cores' speed at this moment. */
+static double peak_burst(long iters)
+{
+    float sink = 0;
+    double c0 = cpu_now();
+#pragma omp parallel reduction(+ : sink)
+    sink += fma_chains(iters);
+    double dc = cpu_now() - c0;
+    return sink == 12345.0f ? 0.0 : 2.0 * PEAK_LANES * (double)(iters / 12 * 12) * omp_get_max_threads() / dc * 1e-9;
 }
 
 /* FP32 FMA ceiling of all threads together, best of 3 runs. */
@@ -302,7 +315,18 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
      * least disturbed); the mean step is printed alongside. A step is
      * forward+backward plus AdamW; the forward alone is timed separately. */
     double tf = 1e30, tfb = 1e30, tu = 1e30, mean = 0, cstep = 1e30;
+    /* The paired ratio: this machine's speed per CPU-second drifts by 20%
+     * and more within a run (the host's other guests; this guest's CPU time
+     * does not show it), so a best step against a best peak taken seconds
+     * apart can be off either way. Each timed step is framed by two FMA
+     * bursts of about a third of its FLOPs and compared, per CPU-second, with
+     * their mean; the median over steps is printed with its range. */
+    double pr[64], pb = 0;
+    int np = 0;
+    long burst = (long)(0.33 * 2.0 * B * T * 6.0 * (12.0 * c.n_layer * c.n_embd * c.n_embd + (double)c.vocab_size * c.n_embd) /
+                        (2.0 * PEAK_LANES * omp_get_max_threads()));
     for (int k = 0; k < steps; k++) {
+        double pa = peak_burst(burst);
         double t0 = now();
         gpt_forward(m, in, tg, B, T, 0, &loss);
         double t1 = now(), c1 = cpu_now();
@@ -315,17 +339,32 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
         tu = t3 - t2 < tu ? t3 - t2 : tu;
         cstep = c3 - c1 < cstep ? c3 - c1 : cstep;
         mean += (t3 - t1) / steps;
+        pb = peak_burst(burst);
+        if (np < 64 && pa > 0 && pb > 0)
+            pr[np++] = (c3 - c1) * 0.5 * (pa + pb); /* GFLOP the FMA loop does in this step's CPU time */
     }
     double step = tfb + tu, tb = tfb - tf;
     double C = c.n_embd, N = (double)B * T, L = c.n_layer;
     double mm = 2.0 * N * (L * 12.0 * C * C + (double)c.vocab_size * C) * 3.0;
     double att = 3.0 * L * B * 2.0 * 2.0 * (T * (T + 1) / 2.0) * C;
     double flops = mm + att;
+    for (int k = 0; k < np; k++)
+        pr[k] = 100.0 * flops * 1e-9 / pr[k];
+    for (int i = 1; i < np; i++) /* insertion sort: a handful of steps */
+        for (int j = i; j > 0 && pr[j] < pr[j - 1]; j--) {
+            double x = pr[j];
+            pr[j] = pr[j - 1];
+            pr[j - 1] = x;
+        }
     printf("%s  %.1f ms/step (fwd %.1f, bwd %.1f, adamw %.1f; mean step %.1f)  %.0f tokens/s  %.2f GFLOP/step  "
            "%.1f GFLOP/s = %.0f%% of peak  llm.c ~%.0f ms/step -> %.1fx  [loss %.4f, %zu params]\n",
            label, step * 1e3, tf * 1e3, tb * 1e3, tu * 1e3, mean * 1e3, N / step, flops * 1e-9, flops / step * 1e-9,
            peak_gflops > 0 ? 100.0 * flops / step * 1e-9 / peak_gflops : 0.0, llmc_ms, llmc_ms / (step * 1e3), loss,
            gpt_num_params(m));
+    if (np > 0)
+        printf("%s  paired per CPU-second: %.0f%% of the FMA loop's (median of %d steps, range %.0f-%.0f%%; each "
+               "step against FMA bursts just before and after it)\n",
+               label, np % 2 ? pr[np / 2] : 0.5 * (pr[np / 2 - 1] + pr[np / 2]), np, pr[0], pr[np - 1]);
     if (peak_cpu_gflops > 0)
         printf("%s  per CPU-second: %.1f GFLOP = %.0f%% of the FMA loop's (best step %.1f CPU-ms)\n", label,
                flops / cstep * 1e-9, 100.0 * flops / cstep * 1e-9 / peak_cpu_gflops, cstep * 1e3);
@@ -337,6 +376,10 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
 
 int main(int argc, char **argv)
 {
+    /* Waits as the trainer does under `runs start` (runner/omp_env.h: a short
+     * spin before a waiting thread sleeps); GOMP_SPINCOUNT=300000 measures
+     * libgomp's default. A failed re-exec measures the defaults. */
+    (void)runs_omp_env_reexec(argv, "start");
     if (!getenv("OMP_NUM_THREADS"))
         omp_set_num_threads(2);
     /* The trainer at the fixed count, as the peak is measured; on a busy
@@ -346,7 +389,8 @@ int main(int argc, char **argv)
     const char *def[] = {"peak", "gemm", "phases", "a", "b"};
     int n = argc > 1 ? argc - 1 : 5;
     const char **what = argc > 1 ? (const char **)argv + 1 : def;
-    printf("threads %d\n", omp_get_max_threads());
+    const char *spin = getenv("GOMP_SPINCOUNT");
+    printf("threads %d  GOMP_SPINCOUNT=%s\n", omp_get_max_threads(), spin ? spin : "unset (libgomp's 300000)");
     for (int i = 0; i < n; i++) {
         if (strcmp(what[i], "peak") == 0)
             bench_peak();
