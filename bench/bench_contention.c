@@ -38,7 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cuda/gpt.h"
+#include "cuda/cpu/cpu_impl.h" /* the adaptive trainer's counters, for the report */
+#include "cuda/gpt_backend.h"
 #include "runner/omp_env.h"
 
 extern char **environ;
@@ -126,6 +127,8 @@ static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg
 /* One line per condition; the ratios are the speed-ups over one thread. */
 static void report(const char *label, trainer *tr, double la0, double la1)
 {
+    static long seen[2], seen_probes, seen_switches;
+    const cpu_adapt *ad = &((const cpu_impl *)tr[2].m->impl)->adapt;
     double ms[3], cores[3];
     for (int i = 0; i < 3; i++) {
         ms[i] = tr[i].secs / tr[i].steps * 1e3;
@@ -134,6 +137,11 @@ static void report(const char *label, trainer *tr, double la0, double la1)
     printf("%-7s load %4.1f-%4.1f  ms/step: 1 thread %6.1f, 2 fixed %6.1f, 2 adaptive %6.1f  "
            "over 1 thread: fixed %.2fx, adaptive %.2fx  cores used %.2f %.2f %.2f\n",
            label, la0, la1, ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2], cores[0], cores[1], cores[2]);
+    /* The controller's counters since the last report (settling steps included). */
+    printf("        adaptive: %ld of %ld forwards on one thread, %d probes, %d switches\n", ad->forwards[1] - seen[1],
+           ad->forwards[0] + ad->forwards[1] - seen[0] - seen[1], ad->probes - (int)seen_probes,
+           ad->switches - (int)seen_switches);
+    seen[0] = ad->forwards[0], seen[1] = ad->forwards[1], seen_probes = ad->probes, seen_switches = ad->switches;
     fflush(stdout);
 }
 

@@ -12,9 +12,55 @@ void cpu_adapt_init(cpu_adapt *a, int max_nt)
     a->since_probe = CPU_ADAPT_MIN_INTERVAL;
 }
 
+static int other_count(const cpu_adapt *a)
+{
+    return a->nt == a->max_nt ? 1 : a->max_nt;
+}
+
 int cpu_adapt_threads(const cpu_adapt *a)
 {
+    return a->probing && a->other_next ? other_count(a) : a->nt;
+}
+
+int cpu_adapt_chosen(const cpu_adapt *a)
+{
     return a->nt;
+}
+
+static void probe_start(cpu_adapt *a)
+{
+    a->probing = 1;
+    a->other_next = 1;
+    a->won = a->lost = 0;
+    a->sum_other = 0;
+}
+
+/* The chosen arm's forward `t` closes a pair; a majority ends the probe. */
+static void pair_end(cpu_adapt *a, int arm, double t)
+{
+    /* Leaving all threads takes a clear win (noise keeps the quiet machine's
+     * choice); coming back to them only a win. */
+    if (a->t_other < (arm == 0 ? CPU_ADAPT_MARGIN * t : t))
+        a->won++;
+    else
+        a->lost++;
+    int need = CPU_ADAPT_PAIRS / 2 + 1;
+    if (a->won < need && a->lost < need) {
+        a->other_next = 1;
+        return;
+    }
+    a->probing = 0;
+    a->probes++;
+    a->since_probe = 0;
+    a->busy_run = 0;
+    a->est[1 - arm] = a->sum_other / (a->won + a->lost);
+    if (a->won >= need) {
+        a->nt = other_count(a);
+        a->interval = CPU_ADAPT_MIN_INTERVAL;
+        a->switches++;
+    } else {
+        a->interval = 2 * a->interval > CPU_ADAPT_MAX_INTERVAL ? CPU_ADAPT_MAX_INTERVAL : 2 * a->interval;
+    }
 }
 
 void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
@@ -23,51 +69,39 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
         return;
     int arm = a->nt == a->max_nt ? 0 : 1;
     double t = wall_s / work;
-    if (a->probing) {
-        /* est[arm] is this one step; the other arm's estimate is its recent
-         * average. One noisy probe costs at most `interval` steps on the wrong
-         * arm before the next probe corrects it. */
-        a->est[arm] = t;
-        a->probing = 0;
-        a->probes++;
-        a->since_probe = 0;
-        a->busy_run = 0;
-        int prev = 1 - arm;
-        int best = a->est[0] > 0 && a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0] ? 1 : 0;
-        if (best == prev) {
-            a->interval = 2 * a->interval > CPU_ADAPT_MAX_INTERVAL ? CPU_ADAPT_MAX_INTERVAL : 2 * a->interval;
-        } else {
-            a->interval = CPU_ADAPT_MIN_INTERVAL;
-            a->switches++;
-        }
-        a->nt = best ? 1 : a->max_nt;
+    a->forwards[cpu_adapt_threads(a) == a->max_nt ? 0 : 1]++;
+    if (a->probing && a->other_next) {
+        a->t_other = t;
+        a->sum_other += t;
+        a->other_next = 0;
         return;
     }
     /* Half-weight average: follows a change of load within a few steps. */
     a->est[arm] = a->est[arm] > 0 ? 0.5 * a->est[arm] + 0.5 * t : t;
+    if (a->probing) {
+        pair_end(a, arm, t);
+        return;
+    }
     a->since_probe++;
+    /* The chosen arm has become slower than the other was at the last probe:
+     * probe again without waiting out a long interval (the load changed, or
+     * the last probe was unlucky), but no more often than every
+     * CPU_ADAPT_MIN_INTERVAL forwards, so a stale estimate cannot keep the
+     * controller probing. */
+    int due = a->since_probe >= a->interval;
     if (arm == 0) {
         a->busy_run = cpu_s < CPU_ADAPT_BUSY * wall_s ? a->busy_run + 1 : 0;
-        /* All threads now slower than one thread was when last measured: do
-         * not wait out the interval (a probe under a burst of load may have
-         * chosen all threads wrongly, and those forwards are the costly ones). */
         int worse = a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0];
-        if (a->busy_run >= CPU_ADAPT_BUSY_STEPS && (a->since_probe >= a->interval || worse)) {
-            a->probing = 1;
-            a->nt = 1;
-        }
+        if (a->busy_run >= CPU_ADAPT_BUSY_STEPS && (due || (worse && a->since_probe >= CPU_ADAPT_MIN_INTERVAL)))
+            probe_start(a);
     } else {
-        /* One thread no longer MARGIN faster than all threads were: the choice
-         * would not be made again, so probe at once (the mirror of `worse`
-         * above: a probe of one thread under a burst of load chose it wrongly).
-         * Otherwise every `interval` forwards, contended or not: with the short
-         * spin the training commands run with (runner/omp_env.h) two threads
-         * often win under load, and a probe of them costs little; at libgomp's
-         * long default spin the doubling interval keeps the costly probes rare. */
+        /* At one thread, every `interval` forwards, contended or not: with the
+         * short spin the training commands run with (runner/omp_env.h) two
+         * threads often win under load; at libgomp's long default spin the
+         * doubling interval and the early end of a lost probe keep the costly
+         * probes rare. */
         int worse = a->est[0] > 0 && !(a->est[1] < CPU_ADAPT_MARGIN * a->est[0]);
-        if (a->since_probe >= a->interval || worse) {
-            a->probing = 1;
-            a->nt = a->max_nt;
-        }
+        if (due || (worse && a->since_probe >= CPU_ADAPT_MIN_INTERVAL))
+            probe_start(a);
     }
 }

@@ -116,16 +116,17 @@ oom:
                          m->n_params, m->max_batch, m->max_seq);
 }
 
-/* Sets this call's thread count (cpu_adapt.h) and returns the caller's, which
- * cpu__threads_end puts back: the caller's OpenMP setting is never changed. A
- * caller that changed its own count since the last call restarts the
- * controller at the new count. */
+/* Sets this call's thread count (the controller's chosen one, cpu_adapt.h; a
+ * training forward that is a probe sets its own) and returns the caller's,
+ * which cpu__threads_end puts back: the caller's OpenMP setting is never
+ * changed. A caller that changed its own count since the last call restarts
+ * the controller at the new count. */
 int cpu__threads_begin(cpu_impl *im)
 {
     int caller = omp_get_max_threads();
     if (caller != im->adapt.max_nt)
         cpu_adapt_init(&im->adapt, caller);
-    int nt = im->adapt_on ? cpu_adapt_threads(&im->adapt) : caller;
+    int nt = im->adapt_on ? cpu_adapt_chosen(&im->adapt) : caller;
     if (nt != caller)
         omp_set_num_threads(nt);
     return caller;
