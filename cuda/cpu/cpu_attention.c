@@ -33,10 +33,60 @@
 #define DR 6
 #define DW 64
 
+#ifdef __AVX512F__
+/* dst[c·ldd + r] = src[r·lds + c] for a 16×16 block: pairs of rows
+ * interleaved, then pairs of pairs, then 128-bit quarters regrouped twice. */
+static inline void transpose16(float *dst, long ldd, const float *src, long lds)
+{
+    __m512 r[16], t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(src + i * lds);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) { /* r[4i + k], quarter L: rows 4i..4i+3 of column 4L + k */
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]),
+                c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        t[k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);
+        t[4 + k] = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xdd);
+        t[8 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
+        t[12 + k] = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xdd);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        _mm512_storeu_ps(dst + k * ldd, _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88));
+        _mm512_storeu_ps(dst + (8 + k) * ldd, _mm512_shuffle_f32x4(t[k], t[8 + k], 0xdd));
+        _mm512_storeu_ps(dst + (4 + k) * ldd, _mm512_shuffle_f32x4(t[4 + k], t[12 + k], 0x88));
+        _mm512_storeu_ps(dst + (12 + k) * ldd, _mm512_shuffle_f32x4(t[4 + k], t[12 + k], 0xdd));
+    }
+}
+#endif
+
+/* dst [hd, T] = the head's [T, hd] slice of src (rows ld apart): 16×16
+ * blocks where they fit, the edges one element at a time. */
 static void transpose_head(float *dst, const float *src, long ld, int T, int hd)
 {
+    int t16 = 0, d16 = 0;
+#ifdef __AVX512F__
+    t16 = T / 16 * 16;
+    d16 = hd / 16 * 16;
+    for (int t = 0; t < t16; t += 16)
+        for (int d = 0; d < d16; d += 16)
+            transpose16(dst + (long)d * T + t, T, src + (long)t * ld + d, ld);
+#endif
     for (int t = 0; t < T; t++)
-        for (int d = 0; d < hd; d++)
+        for (int d = t < t16 ? d16 : 0; d < hd; d++)
             dst[(long)d * T + t] = src[(long)t * ld + d];
 }
 
