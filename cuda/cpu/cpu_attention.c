@@ -359,25 +359,45 @@ static void softmax_row(float *a, int n)
         _mm512_mask_storeu_ps(a + j, kt, _mm512_mul_ps(_mm512_maskz_loadu_ps(kt, a + j), inv));
 }
 
-/* dS[t, 0..n) = P ⊙ (dP − Σ P·dP)·scale, the sum in dot16's order (lane l
- * fuses the products j ≡ l mod 16 in order, then the tree). */
-static void ds_row(float *ds, const float *pr, int n, float scale)
+/* dS rows t0..t0+mr (mr <= DR, ld apart; row t has n = t + 1 entries) =
+ * P ⊙ (dP − Σ P·dP)·scale, each sum in dot16's order (lane l fuses the
+ * products j ≡ l mod 16 in order, then the tree). One chain per row is bound
+ * by the fma latency, so the rows' chains run side by side over the chunks
+ * every row has; rows >= mr redo row 0 and are dropped. */
+static void ds_rows(float *dS, const float *P, long ld, int t0, int mr, float scale)
 {
-    __m512 acc = _mm512_setzero_ps(), sc = _mm512_set1_ps(scale);
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        acc = _mm512_fmadd_ps(_mm512_loadu_ps(pr + j), _mm512_loadu_ps(ds + j), acc);
-    __mmask16 kt = lanes(n - j);
-    if (j < n) /* fma(0, 0, acc) is acc */
-        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kt, pr + j), _mm512_maskz_loadu_ps(kt, ds + j), acc);
-    __m512 s = _mm512_set1_ps(tree_sum(acc));
-    for (j = 0; j + 16 <= n; j += 16) {
-        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(ds + j), s);
-        _mm512_storeu_ps(ds + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(pr + j), d), sc));
+    __m512 acc[DR], sc = _mm512_set1_ps(scale);
+    const float *pr[DR];
+    float *dr[DR];
+#pragma GCC unroll 6
+    for (int r = 0; r < DR; r++) {
+        acc[r] = _mm512_setzero_ps();
+        pr[r] = P + (r < mr ? r : 0) * ld;
+        dr[r] = dS + (r < mr ? r : 0) * ld;
     }
-    if (j < n) {
-        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(kt, ds + j), s);
-        _mm512_mask_storeu_ps(ds + j, kt, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(kt, pr + j), d), sc));
+    int jc = (t0 + 1) / 16 * 16; /* full chunks of row t0, so of every row */
+    for (int j = 0; j < jc; j += 16)
+#pragma GCC unroll 6
+        for (int r = 0; r < DR; r++)
+            acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(pr[r] + j), _mm512_loadu_ps(dr[r] + j), acc[r]);
+    for (int r = 0; r < mr; r++) {
+        int n = t0 + r + 1, j = jc;
+        __m512 a = acc[r];
+        for (; j + 16 <= n; j += 16)
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(pr[r] + j), _mm512_loadu_ps(dr[r] + j), a);
+        __mmask16 kt = lanes(n - j);
+        if (j < n) /* fma(0, 0, a) is a */
+            a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kt, pr[r] + j), _mm512_maskz_loadu_ps(kt, dr[r] + j), a);
+        __m512 s = _mm512_set1_ps(tree_sum(a));
+        for (j = 0; j + 16 <= n; j += 16) {
+            __m512 d = _mm512_sub_ps(_mm512_loadu_ps(dr[r] + j), s);
+            _mm512_storeu_ps(dr[r] + j, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(pr[r] + j), d), sc));
+        }
+        if (j < n) {
+            __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(kt, dr[r] + j), s);
+            _mm512_mask_storeu_ps(dr[r] + j, kt,
+                                  _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(kt, pr[r] + j), d), sc));
+        }
     }
 }
 #else
@@ -392,11 +412,16 @@ static void softmax_row(float *a, int n)
         a[j] *= inv;
 }
 
-static void ds_row(float *ds, const float *pr, int n, float scale)
+static void ds_rows(float *dS, const float *P, long ld, int t0, int mr, float scale)
 {
-    float s = dot16(pr, ds, n);
-    for (int j = 0; j < n; j++)
-        ds[j] = pr[j] * (ds[j] - s) * scale;
+    for (int r = 0; r < mr; r++) {
+        float *ds = dS + r * ld;
+        const float *pr = P + r * ld;
+        int n = t0 + r + 1;
+        float s = dot16(pr, ds, n);
+        for (int j = 0; j < n; j++)
+            ds[j] = pr[j] * (ds[j] - s) * scale;
+    }
 }
 #endif
 
@@ -443,12 +468,17 @@ void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
     float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel
     {
-        float *vt = malloc((size_t)hd * T * sizeof *vt);
+        float *vt = malloc((size_t)hd * T * sizeof *vt), *dS = NULL;
 #pragma omp for schedule(dynamic, 1)
         for (long bh = 0; bh < (long)B * NH; bh++) {
             int h = (int)(bh % NH), b = (int)(bh / NH);
             const float *P = att + bh * T * T;
-            float *dS = scratch + bh * T * T;
+            /* dS lives only while its head is worked on: each thread reuses
+             * the scratch of the first head it takes (no other thread has
+             * that one), so dS stays in cache instead of streaming through
+             * B·NH·T·T floats. */
+            if (!dS)
+                dS = scratch + bh * T * T;
             const float *q = qkv + (long)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
             const float *go = dout + (long)b * T * C + h * hd;
             float *dq = dqkv + (long)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
@@ -456,9 +486,13 @@ void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const flo
             /* dP = dO·Vᵀ on the causal rows, then dS = P ⊙ (dP − Σ P·dP)·scale. */
             for (int t0 = 0; t0 < T; t0 += DR) {
                 int mr = T - t0 < DR ? T - t0 : DR;
+                /* P was written by the forward long ago: fetch the next
+                 * tile's rows while this one computes */
+                for (int t = t0 + DR; t < t0 + 2 * DR && t < T; t++)
+                    for (int j = 0; j <= t; j += 16)
+                        __builtin_prefetch(P + (long)t * T + j, 0, 3);
                 dot_rows(dS + (long)t0 * T, T, go + (long)t0 * C, C, vt, T, t0, mr, hd, 0, 1.0f);
-                for (int t = t0; t < t0 + mr; t++)
-                    ds_row(dS + (long)t * T, P + (long)t * T, t + 1, scale);
+                ds_rows(dS + (long)t0 * T, P + (long)t0 * T, T, t0, mr, scale);
             }
             for (int r0 = 0; r0 < T; r0 += mrow) {
                 int mr = T - r0 < mrow ? T - r0 : mrow;
