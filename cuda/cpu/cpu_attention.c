@@ -233,12 +233,32 @@ static int acc_rows(int nc)
 static void acc_tile(const float *A, long a_rs, long a_cs, int mr, int pa, int sa, int pb, int sb, const float *Bm,
                      long ldb, int nc, float *Cm, long ldc)
 {
+    /* Full tiles of the head sizes 32 and 64 get the row count (and for a
+     * transposed A its unit row stride) as constants: the rows' addresses
+     * are then offsets from one pointer, not 12 registers spilled to the
+     * stack. */
+#define ACC(nv, mrow, ARS, MR) acc_body(nv, mrow, A, ARS, a_cs, MR, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc)
     switch ((nc + 15) / 16) {
-    case 1: acc_body(1, 12, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
-    case 2: acc_body(2, 12, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
-    case 3: acc_body(3, 6, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
-    default: acc_body(4, 6, A, a_rs, a_cs, mr, pa, sa, pb, sb, Bm, ldb, nc, Cm, ldc); break;
+    case 1: ACC(1, 12, a_rs, mr); break;
+    case 2:
+        if (mr == 12 && a_rs == 1)
+            ACC(2, 12, 1, 12);
+        else if (mr == 12)
+            ACC(2, 12, a_rs, 12);
+        else
+            ACC(2, 12, a_rs, mr);
+        break;
+    case 3: ACC(3, 6, a_rs, mr); break;
+    default:
+        if (mr == 6 && a_rs == 1)
+            ACC(4, 6, 1, 6);
+        else if (mr == 6)
+            ACC(4, 6, a_rs, 6);
+        else
+            ACC(4, 6, a_rs, mr);
+        break;
     }
+#undef ACC
 }
 #else
 /* Portable tiles: the same sums in the same order (fmaf), one element at a time. */
@@ -302,15 +322,15 @@ static inline float tree_sum(__m512 v)
     return _mm512_cvtss_f32(v);
 }
 
-/* exp_fast on 16 lanes, written out as the compiler builds it from
- * cpu_simd.h: in range, n = fma(x, log2e, M) − M, r = x − n·c1 − n·c2 (fused),
- * p by Horner in fmas, times 2^n; lanes clamped below −87 (above 88) take
- * exp_fast(−87) (exp_fast(88)) as a constant. test_cpu_attention checks
- * these bits against exp_fast itself, clamped lanes included. */
-static inline __m512 exp_fast16(__m512 x, __m512 lo_val, __m512 hi_val)
+/* exp_fast on 16 lanes x <= 0 (a score minus its row's max), written out as
+ * the compiler builds it from cpu_simd.h: n = fma(x, log2e, M) − M,
+ * r = x − n·c1 − n·c2 (fused), p by Horner in fmas, times 2^n; lanes below
+ * −87, which exp_fast clamps, take exp_fast(−87) as the compiler folds it.
+ * (Its clamp above 88 cannot trigger here.) test_cpu_attention checks these
+ * bits against exp_fast itself, clamped lanes included. */
+static inline __m512 exp_fast16(__m512 x, __m512 lo_val)
 {
-    __mmask16 lo = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ),
-              hi = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.0f), _CMP_GT_OQ);
+    __mmask16 lo = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
     __m512 n = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(12582912.0f));
     n = _mm512_add_ps(n, _mm512_set1_ps(-12582912.0f));
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
@@ -323,8 +343,7 @@ static inline __m512 exp_fast16(__m512 x, __m512 lo_val, __m512 hi_val)
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
     p = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-    p = _mm512_mask_blend_ps(lo, p, lo_val);
-    return _mm512_mask_blend_ps(hi, p, hi_val);
+    return _mm512_mask_blend_ps(lo, p, lo_val);
 }
 
 /* Row t of P from the scaled scores a[0..n): the max (exact in any order),
@@ -341,14 +360,14 @@ static void softmax_row(float *a, int n)
         m = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), kt, a + j), m);
     float mxs = _mm512_reduce_max_ps(m);
     __m512 mx = _mm512_set1_ps(mxs), acc = _mm512_setzero_ps();
-    __m512 lo_val = _mm512_set1_ps(exp_fast(-87.0f)), hi_val = _mm512_set1_ps(exp_fast(88.0f));
+    __m512 lo_val = _mm512_set1_ps(exp_fast(-87.0f));
     for (j = 0; j + 16 <= n; j += 16) {
-        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_loadu_ps(a + j), mx), lo_val, hi_val);
+        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_loadu_ps(a + j), mx), lo_val);
         _mm512_storeu_ps(a + j, e);
         acc = _mm512_add_ps(acc, e);
     }
     if (j < n) {
-        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_maskz_loadu_ps(kt, a + j), mx), lo_val, hi_val);
+        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_maskz_loadu_ps(kt, a + j), mx), lo_val);
         _mm512_mask_storeu_ps(a + j, kt, e);
         acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(kt, e)); /* +0 in the lanes sum16 leaves alone */
     }
