@@ -261,17 +261,21 @@ static void acc_tile(const float *A, long a_rs, long a_cs, int mr, int pa, int s
 #undef ACC
 }
 #else
-/* Portable tiles: the same sums in the same order (fmaf), one element at a time. */
+/* Portable tiles: the same sums in the same order (fmaf), a row at a time
+ * with its (at most DW) columns side by side, which the compiler vectorises. */
 static void dot_tile(int kd, const float *X, long ldx, int mr, const float *Yt, long ldy, int nc, float *Cm, long ldc,
                      int scaled, float scale)
 {
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nc; c++) {
-            float acc = 0.0f;
-            for (int p = 0; p < kd; p++)
-                acc = fmaf(X[(long)r * ldx + p], Yt[(long)p * ldy + c], acc);
-            Cm[(long)r * ldc + c] = scaled ? acc * scale : acc;
+    for (int r = 0; r < mr; r++) {
+        float acc[DW] = {0};
+        for (int p = 0; p < kd; p++) {
+            float a = X[(long)r * ldx + p];
+            for (int c = 0; c < nc; c++)
+                acc[c] = fmaf(a, Yt[(long)p * ldy + c], acc[c]);
         }
+        for (int c = 0; c < nc; c++)
+            Cm[(long)r * ldc + c] = scaled ? acc[c] * scale : acc[c];
+    }
 }
 
 static int acc_rows(int nc)
@@ -282,13 +286,16 @@ static int acc_rows(int nc)
 static void acc_tile(const float *A, long a_rs, long a_cs, int mr, int pa, int sa, int pb, int sb, const float *Bm,
                      long ldb, int nc, float *Cm, long ldc)
 {
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nc; c++) {
-            float acc = 0.0f;
-            for (int p = pa + r * sa; p < pb + r * sb; p++)
-                acc = fmaf(A[(long)r * a_rs + (long)p * a_cs], Bm[(long)p * ldb + c], acc);
-            Cm[(long)r * ldc + c] = acc;
+    for (int r = 0; r < mr; r++) {
+        float acc[DW] = {0};
+        for (int p = pa + r * sa; p < pb + r * sb; p++) {
+            float a = A[(long)r * a_rs + (long)p * a_cs];
+            for (int c = 0; c < nc; c++)
+                acc[c] = fmaf(a, Bm[(long)p * ldb + c], acc[c]);
         }
+        for (int c = 0; c < nc; c++)
+            Cm[(long)r * ldc + c] = acc[c];
+    }
 }
 #endif
 
