@@ -8,9 +8,9 @@
  * threads at a fixed count (RUNS_CPU_ADAPT=0, the old behaviour) and two
  * threads with the step-by-step thread-count controller (cuda/cpu/cpu_adapt.h,
  * the default). Each is timed over STEPS training steps (forward, backward,
- * AdamW) after 8 untimed ones (page faults; the adaptive trainer's first
- * choice, which a long run pays once), in rounds of 8 steps that take turns so a change of the background
- * load hits all three alike; the figure is the wall-clock mean ms/step, the
+ * AdamW) after SETTLE untimed ones (page faults; the adaptive trainer's first
+ * choice, which a long run pays once), in rounds of ROUND steps that take
+ * turns so a change of the background load hits all three alike; the figure is the wall-clock mean ms/step, the
  * throughput a run sees. First quiet (whatever else shares the machine), then
  * beside each BUSY count of children spinning in a loop (a competing CPU
  * load), and the ratios of the two-thread trainers to the one-thread one in
@@ -44,7 +44,11 @@
 
 extern char **environ;
 
-#define ROUND 8
+/* Steps per turn: short, because other people's jobs change the load within
+ * seconds and each trainer must see the same load (at load 6-8, rounds of 8
+ * steps gave two identical trainers times 25% apart). */
+#define ROUND 2
+#define SETTLE 8 /* untimed steps per trainer before each condition */
 
 static double now(void)
 {
@@ -115,13 +119,16 @@ static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg
     for (int i = 0; i < ntr; i++) {
         /* settle: page faults, the thread pool, the adaptive one's first choice;
          * all three take the same steps, so their final losses must agree */
-        steps(&tr[i], in, tg, ROUND);
+        steps(&tr[i], in, tg, SETTLE);
         tr[i].secs = tr[i].cpu = 0;
         tr[i].steps = 0;
     }
-    for (int done = 0; done < n; done += ROUND)
-        for (int i = 0; i < ntr; i++)
-            steps(&tr[i], in, tg, n - done < ROUND ? n - done : ROUND);
+    /* Each round starts with the next trainer: the one that follows the
+     * one-thread trainer (whose OpenMP worker slept meanwhile) is not always
+     * the same. */
+    for (int done = 0, r = 0; done < n; done += ROUND, r++)
+        for (int k = 0; k < ntr; k++)
+            steps(&tr[(r + k) % ntr], in, tg, n - done < ROUND ? n - done : ROUND);
 }
 
 /* One line per condition; the ratios are the speed-ups over one thread. */
@@ -219,7 +226,8 @@ int main(int argc, char **argv)
            policy ? policy : "unset",
            getenv(RUNS_OMP_ENV_MARK) && !policy && spin && !strcmp(spin, RUNS_OMP_SPINCOUNT)
                ? "runs' choice for training, as runs start"
-               : spin || policy ? "set by the caller" : "libgomp's default spin, 300000");
+           : spin || policy ? "set by the caller"
+                            : "libgomp's default spin, 300000");
     int32_t *in = malloc((size_t)B * T * 4), *tg = malloc((size_t)B * T * 4);
     uint64_t s = 3;
     for (int i = 0; i < B * T; i++)

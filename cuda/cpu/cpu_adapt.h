@@ -44,20 +44,20 @@
 #define CPU_ADAPT_MAX_INTERVAL 128 /* forwards between probes once the choice keeps being confirmed */
 
 typedef struct {
-    int max_nt;      /* the caller's thread count ("all"); <= 1: the controller is off */
-    int nt;          /* the chosen count: the backward, the update, and forwards that are not probes */
-    int probing;     /* a probe is under way (pairs of forwards) */
-    int other_next;  /* the next forward runs on the other arm (the first half of a pair) */
-    int won, lost;   /* pairs of this probe won and lost by the other arm */
-    double t_other;  /* seconds per unit of work of the pair's other-arm forward */
+    int max_nt;       /* the caller's thread count ("all"); <= 1: the controller is off */
+    int nt;           /* the chosen count: the backward, the update, and forwards that are not probes */
+    int probing;      /* a probe is under way (pairs of forwards) */
+    int other_next;   /* the next forward runs on the other arm (the first half of a pair) */
+    int won, lost;    /* pairs of this probe won and lost by the other arm */
+    double t_other;   /* seconds per unit of work of the pair's other-arm forward */
     double sum_other; /* of this probe's other-arm forwards, for est[] */
-    int busy_run;    /* contended steps in a row at "all" */
-    int since_probe; /* steps since the last probe */
-    int interval;    /* steps between probes */
-    int switches;    /* arm changes so far (for benches and tests) */
-    int probes;      /* probes so far */
+    int busy_run;     /* contended steps in a row at "all" */
+    int since_probe;  /* steps since the last probe */
+    int interval;     /* steps between probes */
+    int switches;     /* arm changes so far (for benches and tests) */
+    int probes;       /* probes so far */
     long forwards[2]; /* forwards recorded so far on all threads [0] and on one [1] (benches) */
-    double est[2];   /* seconds per unit of work: [0] all threads, [1] one thread; 0 = unknown */
+    double est[2];    /* seconds per unit of work: [0] all threads, [1] one thread; 0 = unknown */
 } cpu_adapt;
 
 /* Starts at max_nt threads (values < 1 count as 1: the controller stays off). */
