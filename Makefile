@@ -234,6 +234,8 @@ corpus: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/build-corpus.sh
 
+# Each benchmark's output is kept in $(B)/bench/out/<name>.txt, and
+# scripts/bench-summary.sh ends the run with the four groups' headline lines.
 # Where mpicc was found, bench_startup compares `runs` with the same commit built
 # without MPI (MPI=0 into $(B)/nompi/; it finds $(B)/nompi/runs next to $(B)/runs).
 bench: deps
@@ -241,7 +243,11 @@ bench: deps
 ifneq ($(strip $(MPICC)),)
 	@$(MAKE) --no-print-directory -s B=$(B)/nompi MPI=0 $(B)/nompi/runs
 endif
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@mkdir -p $(B)/bench/out
+	@for b in $(BENCHES); do n=$$(basename $$b); echo "== $$b"; \
+	  { $$b; echo $$? > $(B)/bench/out/$$n.rc; } | tee $(B)/bench/out/$$n.txt; \
+	  [ "$$(cat $(B)/bench/out/$$n.rc)" = 0 ] || exit 1; done
+	@scripts/bench-summary.sh $(B)/bench/out
 
 # make test-emu: the CUDA backend's kernels on a CPU emulation of the CUDA runtime and
 # cuBLAS, judged by the parity test (tests/emu/run.sh says what that does not prove).
