@@ -49,8 +49,8 @@ static inline void transpose16(float *dst, long ldd, const float *src, long lds)
     }
 #pragma GCC unroll 4
     for (int i = 0; i < 4; i++) { /* r[4i + k], quarter L: rows 4i..4i+3 of column 4L + k */
-        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]),
-                c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]), c = _mm512_castps_pd(t[4 * i + 2]),
+                d = _mm512_castps_pd(t[4 * i + 3]);
         r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
         r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
         r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
@@ -149,6 +149,27 @@ static void dot_tile(int kd, const float *X, long ldx, int mr, const float *Yt, 
     }
 }
 
+/* One p of acc_body for the rows whose range holds it (the triangle at
+ * either end of the tile's p range). */
+static inline __attribute__((always_inline)) void acc_edge(const int nv, const int mrow, __m512 c[][4],
+                                                           const float *const ar[], long a_cs, const __mmask16 mk[],
+                                                           const float *Bm, long ldb, int p, int mr, int pa, int sa,
+                                                           int pb, int sb)
+{
+    __m512 b[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        b[v] = _mm512_maskz_loadu_ps(mk[v], Bm + (long)p * ldb + 16 * v);
+#pragma GCC unroll 12
+    for (int r = 0; r < mrow; r++)
+        if (r < mr && p >= pa + r * sa && p < pb + r * sb) {
+            __m512 a = _mm512_set1_ps(ar[r][(long)p * a_cs]);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
+        }
+}
+
 /* C[r, c] (=) Σ_p A[r·a_rs + p·a_cs]·Bm[p·ldb + c] for r < mr <= mrow,
  * c < nc <= 16·nv, where row r sums p over [pa + r·sa, pb + r·sb) in order
  * (sa, sb ∈ {0, 1}: a row range that starts or ends on the diagonal). Entries
@@ -173,20 +194,8 @@ static inline __attribute__((always_inline)) void acc_body(const int nv, const i
     }
     int f0 = pa + (mr - 1) * sa, f1 = pb; /* every row's range holds [f0, f1) */
     f1 = f1 < f0 ? f0 : f1;
-    for (int p = pa; p < f0; p++) {
-        __m512 b[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++)
-            b[v] = _mm512_maskz_loadu_ps(mk[v], Bm + (long)p * ldb + 16 * v);
-#pragma GCC unroll 12
-        for (int r = 0; r < mrow; r++)
-            if (r < mr && p >= pa + r * sa && p < pb + r * sb) {
-                __m512 a = _mm512_set1_ps(ar[r][(long)p * a_cs]);
-#pragma GCC unroll 4
-                for (int v = 0; v < nv; v++)
-                    c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
-            }
-    }
+    for (int p = pa; p < f0; p++)
+        acc_edge(nv, mrow, c, ar, a_cs, mk, Bm, ldb, p, mr, pa, sa, pb, sb);
     for (int p = f0; p < f1; p++) {
         __m512 b[4];
 #pragma GCC unroll 4
@@ -200,21 +209,8 @@ static inline __attribute__((always_inline)) void acc_body(const int nv, const i
                 c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
         }
     }
-    int pe = pb + (mr - 1) * sb;
-    for (int p = f1; p < pe; p++) {
-        __m512 b[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < nv; v++)
-            b[v] = _mm512_maskz_loadu_ps(mk[v], Bm + (long)p * ldb + 16 * v);
-#pragma GCC unroll 12
-        for (int r = 0; r < mrow; r++)
-            if (r < mr && p >= pa + r * sa && p < pb + r * sb) {
-                __m512 a = _mm512_set1_ps(ar[r][(long)p * a_cs]);
-#pragma GCC unroll 4
-                for (int v = 0; v < nv; v++)
-                    c[r][v] = _mm512_fmadd_ps(a, b[v], c[r][v]);
-            }
-    }
+    for (int p = f1, pe = pb + (mr - 1) * sb; p < pe; p++)
+        acc_edge(nv, mrow, c, ar, a_cs, mk, Bm, ldb, p, mr, pa, sa, pb, sb);
 #pragma GCC unroll 12
     for (int r = 0; r < mrow; r++)
         if (r < mr)
