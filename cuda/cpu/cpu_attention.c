@@ -3,7 +3,9 @@
  * thread count; every sum runs in one fixed order inside it. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -325,12 +327,14 @@ static inline float tree_sum(__m512 v)
     return _mm512_cvtss_f32(v);
 }
 
-/* exp_fast on 16 lanes x <= 0 (a score minus its row's max), written out as
- * the compiler builds it from cpu_simd.h: n = fma(x, log2e, M) − M,
- * r = x − n·c1 − n·c2 (fused), p by Horner in fmas, times 2^n; lanes below
- * −87, which exp_fast clamps, take exp_fast(−87) as the compiler folds it.
- * (Its clamp above 88 cannot trigger here.) test_cpu_attention checks these
- * bits against exp_fast itself, clamped lanes included. */
+/* exp_fast on 16 lanes x <= 0 (a score minus its row's max) in its fused
+ * form, as GCC builds cpu_simd.h at -O2 and above (the trainer's build):
+ * n = fma(x, log2e, M) − M, r = x − n·c1 − n·c2 (fused), p by Horner in
+ * fmas, times 2^n; lanes below −87, which exp_fast clamps, take exp_fast(−87)
+ * as the compiler folds it. (Its clamp above 88 cannot trigger here.) Written
+ * out, these bits do not depend on the optimisation level: at -O1 (SAN=1)
+ * cpu_simd.h's own C is not fused. test_cpu_attention checks them against a
+ * reference written with fmaf, and against exp_fast where the build fuses. */
 static inline __m512 exp_fast16(__m512 x, __m512 lo_val)
 {
     __mmask16 lo = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
@@ -423,12 +427,35 @@ static void ds_rows(float *dS, const float *P, long ld, int t0, int mr, float sc
     }
 }
 #else
-/* Row t of P from the scaled scores a[0..n): max16, exp_fast, sum16, 1/sum. */
+/* exp_fast's fused form with fmaf, as exp_fast16 (the same bits whatever
+ * the compiler fuses by itself). */
+static float exp_fused(float x)
+{
+    if (x < -87.0f)
+        return exp_fast(-87.0f);
+    if (x > 88.0f)
+        return exp_fast(88.0f);
+    float n = fmaf(x, 1.44269504088896341f, 12582912.0f) - 12582912.0f;
+    float r = fmaf(-n, 0.693145751953125f, x);
+    r = fmaf(-n, 1.428606765330187e-06f, r);
+    float p = fmaf(r, 1.0f / 720.0f, 1.0f / 120.0f);
+    p = fmaf(p, r, 1.0f / 24.0f);
+    p = fmaf(p, r, 1.0f / 6.0f);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* Row t of P from the scaled scores a[0..n): max16, exp, sum16, 1/sum. */
 static void softmax_row(float *a, int n)
 {
     float mx = max16(a, n);
     for (int j = 0; j < n; j++)
-        a[j] = exp_fast(a[j] - mx);
+        a[j] = exp_fused(a[j] - mx);
     float inv = 1.0f / sum16(a, n);
     for (int j = 0; j < n; j++)
         a[j] *= inv;
@@ -440,7 +467,10 @@ static void ds_rows(float *dS, const float *P, long ld, int t0, int mr, float sc
         float *ds = dS + r * ld;
         const float *pr = P + r * ld;
         int n = t0 + r + 1;
-        float s = dot16(pr, ds, n);
+        float acc[16] = {0}; /* dot16's lanes, fused as in the AVX-512 path */
+        for (int j = 0; j < n; j++)
+            acc[j % 16] = fmaf(pr[j], ds[j], acc[j % 16]);
+        float s = lane_reduce(acc);
         for (int j = 0; j < n; j++)
             ds[j] = pr[j] * (ds[j] - s) * scale;
     }

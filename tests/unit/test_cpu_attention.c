@@ -4,7 +4,8 @@
  * fma chains over the head dimension from +0 (S then times 1/√hd), O and dQ
  * as chains over j = 0..t, dK and dV as chains over t = j..T−1, the softmax
  * from max16, exp_fast, a 16-lane sum and a multiply by 1/sum, and
- * Σ_j P·dP from dot16. The reference below writes those loops out plainly
+ * Σ_j P·dP from dot16 (both in their fused form, as the trainer's -O3
+ * build makes them). The reference below writes those loops out plainly
  * (fmaf) and the kernels must match it bit for bit on 1 and 2 threads, at
  * head sizes 32 and 64 (the bench shapes) and odd ones (4, 100), with T not a
  * multiple of any tile (1, 50, 64, 100), and with scores far enough apart
@@ -43,6 +44,37 @@ static float *nanv(size_t n)
     return p;
 }
 
+/* exp_fast and dot16 in their fused form, as GCC builds cpu_simd.h at -O2
+ * and above (the trainer's build), written with fmaf so that the reference
+ * does not depend on this file's optimisation level (SAN=1 builds at -O1,
+ * where nothing is fused). test_fused_forms ties them to cpu_simd.h. */
+static float exp_ref(float x)
+{
+    if (x < -87.0f)
+        return exp_fast(-87.0f); /* the clamp, as the compiler folds it */
+    float n = fmaf(x, 1.44269504088896341f, 12582912.0f) - 12582912.0f;
+    float r = fmaf(-n, 0.693145751953125f, x);
+    r = fmaf(-n, 1.428606765330187e-06f, r);
+    float p = fmaf(r, 1.0f / 720.0f, 1.0f / 120.0f);
+    p = fmaf(p, r, 1.0f / 24.0f);
+    p = fmaf(p, r, 1.0f / 6.0f);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float sc;
+    memcpy(&sc, &bits, sizeof sc);
+    return p * sc;
+}
+
+static float dot_ref(const float *a, const float *b, int n)
+{
+    float acc[16] = {0};
+    for (int j = 0; j < n; j++)
+        acc[j % 16] = fmaf(a[j], b[j], acc[j % 16]);
+    return lane_reduce(acc);
+}
+
 /* The reference: out [B,T,C], dqkv [B,T,3C], one (b, h) at a time. */
 static void reference(float *out, float *dqkv, const float *qkv, const float *dout, int B, int T, int C, int NH)
 {
@@ -66,7 +98,7 @@ static void reference(float *out, float *dqkv, const float *qkv, const float *do
                 }
                 float mx = max16(a, t + 1);
                 for (int j = 0; j <= t; j++)
-                    a[j] = exp_fast(a[j] - mx);
+                    a[j] = exp_ref(a[j] - mx);
                 float inv = 1.0f / sum16(a, t + 1);
                 for (int j = 0; j <= t; j++)
                     a[j] *= inv;
@@ -85,7 +117,7 @@ static void reference(float *out, float *dqkv, const float *qkv, const float *do
                         acc = fmaf(go[(long)t * C + d], v[j * C3 + d], acc);
                     ds[j] = acc;
                 }
-                float s = dot16(P + (long)t * T, ds, t + 1);
+                float s = dot_ref(P + (long)t * T, ds, t + 1);
                 for (int j = 0; j <= t; j++)
                     ds[j] = P[(long)t * T + j] * (ds[j] - s) * scale;
             }
@@ -191,9 +223,39 @@ static void test_clamped_exp(void **state)
     check_amp(1, 100, 128, 2, 20.0f);
 }
 
+/* a·b + c, which GCC fuses into one fma at -O2 and above (x86-64 with FMA)
+ * and leaves as two roundings at -O1. */
+static __attribute__((noinline)) float mul_add(float a, float b, float c)
+{
+    return a * b + c;
+}
+
+/* Where this build fuses (the trainer's build), exp_ref and dot_ref are
+ * exp_fast and dot16 bit for bit: so the kernels keep cpu_simd.h's bits, and
+ * the earlier attention's. Elsewhere (SAN=1 at -O1) there is nothing to tie. */
+static void test_fused_forms(void **state)
+{
+    (void)state;
+    volatile float one_plus = 1.0f + 0x1p-12f;
+    if (mul_add(one_plus, one_plus, -1.0f) == 0x1p-11f) {
+        print_message("cpu_simd.h is not fused in this build (-O1?): exp_fast/dot16 not compared\n");
+        return;
+    }
+    for (float x = -100.0f; x <= 0.0f; x += 0.0137f)
+        if (memcmp(&(float){exp_fast(x)}, &(float){exp_ref(x)}, sizeof x) != 0)
+            fail_msg("exp_fast(%.9g) = %.9g, fused form %.9g", x, exp_fast(x), exp_ref(x));
+    float *a = frandv(300, 3.0f), *b = frandv(300, 3.0f);
+    for (int n = 0; n <= 300; n += 7)
+        if (dot16(a, b, n) != dot_ref(a, b, n))
+            fail_msg("dot16 over %d = %.9g, fused form %.9g", n, dot16(a, b, n), dot_ref(a, b, n));
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_head32), cmocka_unit_test(test_head64),
-                                       cmocka_unit_test(test_odd_heads), cmocka_unit_test(test_clamped_exp)};
+                                       cmocka_unit_test(test_odd_heads), cmocka_unit_test(test_clamped_exp),
+                                       cmocka_unit_test(test_fused_forms)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
