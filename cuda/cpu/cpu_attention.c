@@ -353,36 +353,54 @@ static inline __m512 exp_fast16(__m512 x, __m512 lo_val)
     return _mm512_mask_blend_ps(lo, p, lo_val);
 }
 
-/* Row t of P from the scaled scores a[0..n): the max (exact in any order),
- * then exp and its 16-lane sum in sum16's order, in one pass, then the
- * scaling by 1/sum. Masked tails read and write nothing past n. */
-static void softmax_row(float *a, int n)
+/* Rows t0..t0+rows (rows <= 12, ld apart; row t has n = t + 1 scaled
+ * scores) become P: the max (exact in any order), then exp and its 16-lane
+ * sum in sum16's order, in one pass, then the scaling by 1/sum. Each step
+ * runs over all the rows before the next, so the rows' reductions and
+ * divisions overlap instead of each row waiting on its own. Masked tails read
+ * and write nothing past n. */
+static void softmax_rows(float *S, long ld, int t0, int rows)
 {
-    __m512 m = _mm512_set1_ps(-INFINITY);
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        m = _mm512_max_ps(_mm512_loadu_ps(a + j), m);
-    __mmask16 kt = lanes(n - j);
-    if (j < n)
-        m = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), kt, a + j), m);
-    float mxs = _mm512_reduce_max_ps(m);
-    __m512 mx = _mm512_set1_ps(mxs), acc = _mm512_setzero_ps();
-    __m512 lo_val = _mm512_set1_ps(exp_fast(-87.0f));
-    for (j = 0; j + 16 <= n; j += 16) {
-        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_loadu_ps(a + j), mx), lo_val);
-        _mm512_storeu_ps(a + j, e);
-        acc = _mm512_add_ps(acc, e);
+    __m512 lo_val = _mm512_set1_ps(exp_fast(-87.0f)), acc[12];
+    float mx[12], inv[12];
+    for (int r = 0; r < rows; r++) {
+        const float *a = S + r * ld;
+        int n = t0 + r + 1, j = 0;
+        __m512 m = _mm512_set1_ps(-INFINITY);
+        for (; j + 16 <= n; j += 16)
+            m = _mm512_max_ps(_mm512_loadu_ps(a + j), m);
+        if (j < n)
+            m = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), lanes(n - j), a + j), m);
+        mx[r] = _mm512_reduce_max_ps(m);
     }
-    if (j < n) {
-        __m512 e = exp_fast16(_mm512_sub_ps(_mm512_maskz_loadu_ps(kt, a + j), mx), lo_val);
-        _mm512_mask_storeu_ps(a + j, kt, e);
-        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(kt, e)); /* +0 in the lanes sum16 leaves alone */
+    for (int r = 0; r < rows; r++) {
+        float *a = S + r * ld;
+        int n = t0 + r + 1, j = 0;
+        __m512 m = _mm512_set1_ps(mx[r]), sum = _mm512_setzero_ps();
+        for (; j + 16 <= n; j += 16) {
+            __m512 e = exp_fast16(_mm512_sub_ps(_mm512_loadu_ps(a + j), m), lo_val);
+            _mm512_storeu_ps(a + j, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        if (j < n) {
+            __mmask16 kt = lanes(n - j);
+            __m512 e = exp_fast16(_mm512_sub_ps(_mm512_maskz_loadu_ps(kt, a + j), m), lo_val);
+            _mm512_mask_storeu_ps(a + j, kt, e);
+            sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(kt, e)); /* +0 in the lanes sum16 leaves alone */
+        }
+        acc[r] = sum;
     }
-    __m512 inv = _mm512_set1_ps(1.0f / tree_sum(acc));
-    for (j = 0; j + 16 <= n; j += 16)
-        _mm512_storeu_ps(a + j, _mm512_mul_ps(_mm512_loadu_ps(a + j), inv));
-    if (j < n)
-        _mm512_mask_storeu_ps(a + j, kt, _mm512_mul_ps(_mm512_maskz_loadu_ps(kt, a + j), inv));
+    for (int r = 0; r < rows; r++)
+        inv[r] = 1.0f / tree_sum(acc[r]);
+    for (int r = 0; r < rows; r++) {
+        float *a = S + r * ld;
+        int n = t0 + r + 1, j = 0;
+        __m512 iv = _mm512_set1_ps(inv[r]);
+        for (; j + 16 <= n; j += 16)
+            _mm512_storeu_ps(a + j, _mm512_mul_ps(_mm512_loadu_ps(a + j), iv));
+        if (j < n)
+            _mm512_mask_storeu_ps(a + j, lanes(n - j), _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes(n - j), a + j), iv));
+    }
 }
 
 /* dS rows t0..t0+mr (mr <= DR, ld apart; row t has n = t + 1 entries) =
@@ -450,15 +468,20 @@ static float exp_fused(float x)
     return p * scale;
 }
 
-/* Row t of P from the scaled scores a[0..n): max16, exp, sum16, 1/sum. */
-static void softmax_row(float *a, int n)
+/* Rows t0..t0+rows of P from their scaled scores (row t has t + 1): max16,
+ * exp, sum16, 1/sum. */
+static void softmax_rows(float *S, long ld, int t0, int rows)
 {
-    float mx = max16(a, n);
-    for (int j = 0; j < n; j++)
-        a[j] = exp_fused(a[j] - mx);
-    float inv = 1.0f / sum16(a, n);
-    for (int j = 0; j < n; j++)
-        a[j] *= inv;
+    for (int r = 0; r < rows; r++) {
+        float *a = S + r * ld;
+        int n = t0 + r + 1;
+        float mx = max16(a, n);
+        for (int j = 0; j < n; j++)
+            a[j] = exp_fused(a[j] - mx);
+        float inv = 1.0f / sum16(a, n);
+        for (int j = 0; j < n; j++)
+            a[j] *= inv;
+    }
 }
 
 static void ds_rows(float *dS, const float *P, long ld, int t0, int mr, float scale)
@@ -499,8 +522,7 @@ void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, i
                     int mr = i0 + rows - t0 < DR ? i0 + rows - t0 : DR;
                     dot_rows(S + (long)t0 * T, T, q + (long)t0 * C3, C3, kt, T, t0, mr, hd, 1, scale);
                 }
-                for (int t = i0; t < i0 + rows; t++)
-                    softmax_row(S + (long)t * T, t + 1);
+                softmax_rows(S + (long)i0 * T, T, i0, rows);
                 for (int t0 = i0; t0 < i0 + rows; t0 += mrow) {
                     int mr = i0 + rows - t0 < mrow ? i0 + rows - t0 : mrow;
                     /* O row t = Σ_{j <= t} P[t, j]·V[j] */
