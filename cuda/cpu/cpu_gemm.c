@@ -5,6 +5,7 @@
  * bounds do not depend on the thread count, and each C element is one fma
  * chain over p = 0..K−1 in order, whatever the blocking, the micro-kernel or
  * the thread count: those choose speed only, never bits. */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>

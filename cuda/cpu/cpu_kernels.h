@@ -41,11 +41,12 @@ void cpu_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, con
                        const float *mean, const float *rstd, int N, int C);
 
 /* Causal self-attention. qkv [B,T,3C] ([q|k|v]); out [B,T,C]; att [B,NH,T,T]
- * receives the softmax probabilities (row t: columns 0..t, then zeros up to the
- * end of its 48-row block; columns past that are not written, and the backward
- * never reads them). */
+ * receives the softmax probabilities in row t's columns 0..t; what lies past
+ * them (scaled scores up to the end of the row's 6-row tile, else nothing
+ * written) is never read by the backward. */
 void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-/* dqkv [B,T,3C] (=); scratch [B,NH,T,T]. */
+/* dqkv [B,T,3C] (=); scratch [B,NH,T,T] (only the first head's T×T of each
+ * thread is used). */
 void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att, int B, int T,
                        int C, int NH);
 
