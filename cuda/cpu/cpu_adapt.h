@@ -38,7 +38,7 @@
 
 #define CPU_ADAPT_BUSY 0.85        /* caller's CPU time / wall time below this: contended */
 #define CPU_ADAPT_BUSY_STEPS 1     /* contended forwards in a row before a probe of one thread */
-#define CPU_ADAPT_MARGIN 0.9       /* one thread wins a pair when its time per token < MARGIN × all's */
+#define CPU_ADAPT_MARGIN 0.95      /* one thread wins a pair when its time per token < MARGIN × all's */
 #define CPU_ADAPT_PAIRS 3          /* pairs per probe at most; a majority of them decides */
 #define CPU_ADAPT_MIN_INTERVAL 8   /* forwards between probes after a switch */
 #define CPU_ADAPT_MAX_INTERVAL 128 /* forwards between probes once the choice keeps being confirmed */
