@@ -28,6 +28,9 @@
 #define NC 256
 #define KC 128
 #define PF_ROWS 32 /* pack_a: rows of a transposed A read ahead */
+/* gemm_task: a task's B column (K×nc floats) smaller than this is read from
+ * L2 anyway, and prefetching it only costs instructions. */
+#define PF_B_MIN (512L * 1024)
 #ifndef PF_LOCALITY
 #define PF_LOCALITY 1 /* pf_step: into L2, not L1 (the B panel lives there) */
 #endif
@@ -322,6 +325,21 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
             for (int p = 0; p < kc; p++)
                 memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
         }
+        /* The next slice's B block (kc rows of nc floats, ldb apart: rows of
+         * the logits' weights lie 3 KB apart and the block comes from
+         * memory) is fetched into L2 a few rows per micro-kernel call while
+         * this slice computes, so that packing it copies from L2. Only where
+         * A is read in place: a packed A has its own read-ahead (pf below),
+         * and two streams stepped in the kernel loop measured slower. */
+        struct pf_next pfb = {0};
+        if (!pack && k0 + KC < K && (long)K * nc * (long)sizeof(float) > PF_B_MIN) {
+            int calls = (mcg + MR - 1) / MR * ((nc + NR - 1) / NR);
+            pfb.base = B + (long)(k0 + KC) * ldb + j0;
+            pfb.stride = ldb;
+            pfb.rows = K - k0 - KC < KC ? K - k0 - KC : KC;
+            pfb.cols = nc;
+            pfb.per_call = (pfb.rows + calls - 1) / calls;
+        }
         for (int ib = i0; ib < i0 + mcg; ib += MC) {
             int mc = i0 + mcg - ib < MC ? i0 + mcg - ib : MC;
             struct pf_next pf = {0};
@@ -349,6 +367,7 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
                         const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
                         /* packed: the next MR-row panel; else row i + 6 */
                         const float *a6 = mr <= MR ? a : pack ? a + (long)MR * kc : a + MR * a_rs;
+                        pf_step(&pfb);
                         kernel_12x32(kc, a, a6, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr,
                                      Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
                     }
@@ -358,7 +377,10 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
                 for (int i = ib; i < ib + mc; i += MR) {
                     int mr = ib + mc - i < MR ? ib + mc - i : MR;
                     const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
-                    pf_step(&pf);
+                    if (pack)
+                        pf_step(&pf);
+                    else
+                        pf_step(&pfb);
                     kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr, Cm + (long)i * ldc + j, ldc,
                                 init, bias ? bias + j : NULL);
                 }
