@@ -114,21 +114,23 @@ static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
 }
 
 /* Times the three trainers over `n` steps each, in turns of ROUND steps. */
-static void condition(trainer *tr, int ntr, const int32_t *in, const int32_t *tg, int n)
+static void condition(trainer *tr, const int32_t *in, const int32_t *tg, int n)
 {
-    for (int i = 0; i < ntr; i++) {
+    for (int i = 0; i < 3; i++) {
         /* settle: page faults, the thread pool, the adaptive one's first choice;
          * all three take the same steps, so their final losses must agree */
         steps(&tr[i], in, tg, SETTLE);
         tr[i].secs = tr[i].cpu = 0;
         tr[i].steps = 0;
     }
-    /* Each round starts with the next trainer: the one that follows the
-     * one-thread trainer (whose OpenMP worker slept meanwhile) is not always
-     * the same. */
+    /* The rounds go through the six orders in turn, so that each trainer
+     * follows each other one equally often: in a fixed cyclic order the
+     * two-thread trainer after the one-thread one (its OpenMP worker asleep
+     * meanwhile) ran 5-20% slower than an identical one after it. */
+    static const int order[6][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
     for (int done = 0, r = 0; done < n; done += ROUND, r++)
-        for (int k = 0; k < ntr; k++)
-            steps(&tr[(r + k) % ntr], in, tg, n - done < ROUND ? n - done : ROUND);
+        for (int k = 0; k < 3; k++)
+            steps(&tr[order[r % 6][k]], in, tg, n - done < ROUND ? n - done : ROUND);
 }
 
 /* One line per condition; the ratios are the speed-ups over one thread. */
@@ -197,7 +199,7 @@ static void beside(trainer *tr, const int32_t *in, const int32_t *tg, int n, int
         if (posix_spawn(&kids[nk], self, NULL, NULL, av, environ) != 0)
             break;
     double la0 = loadavg();
-    condition(tr, 3, in, tg, n);
+    condition(tr, in, tg, n);
     double la1 = loadavg();
     for (int i = 0; i < nk; i++)
         kill(kids[i], SIGKILL);
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
             return 1;
     printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d\n", n, ROUND);
     double la0 = loadavg();
-    condition(tr, 3, in, tg, n);
+    condition(tr, in, tg, n);
     report("quiet", tr, la0, loadavg());
     double q = (tr[2].secs / tr[2].steps) / (tr[1].secs / tr[1].steps);
     printf("quiet: adaptive / fixed 2-thread time per step %.3f (> 1: the adaptive one is slower)\n", q);
