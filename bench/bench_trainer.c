@@ -10,7 +10,8 @@
  * Each phase (forward, backward, AdamW) reports its best time over the timed
  * steps, as the 2 cores are shared; the mean step time is printed too.
  * "peak" times a loop of independent FMAs (the cores' FP32 ceiling, best of 3); "gemm"
- * times the output-layer matmul of (a) alone, forward and each backward product;
+ * times the output-layer matmul of (a) alone, forward and each backward product, and (b)'s
+ * logits dinp (K = 50257, its B from memory);
  * "attn" times the attention of one layer of (a) and of (b) alone. gemm, attn and the "per CPU-second" lines
  * count CPU time, steadier than wall time when other jobs share the cores. The llm.c CPU baselines (about
  * 450 ms/step for (a) and 4 s/step for (b) on this class of machine) are quoted
@@ -120,6 +121,38 @@ static void bench_peak(void)
            peak_gflops, PEAK_LANES, peak_cpu_gflops, sink == 12345.0f ? " " : "");
 }
 
+/* The logits' dinp of (b) alone, as cpu_classifier calls it: dinp[256, 768] =
+ * dlogits[256, 50257] · wte[50257, 768], K = V. Its B (the 154 MB table) comes
+ * from memory every time, which is what cpu_gemm's B read-ahead is for. Best of
+ * 3 in CPU-ms; about 0.2 GB of buffers. */
+static void bench_gemm_b_dinp(void)
+{
+    int M = 256, N = 768, K = 50257;
+    float *A = malloc((size_t)M * K * 4), *W = malloc((size_t)K * N * 4), *C = malloc((size_t)M * N * 4);
+    if (!A || !W || !C) {
+        printf("gemm     (b) logits dinp: skipped (no memory for 0.2 GB of buffers)\n");
+        goto done;
+    }
+    uint64_t s = 2;
+    for (long i = 0; i < (long)M * K; i++)
+        A[i] = gpt_rng_uniform(&s) - 0.5f;
+    for (long i = 0; i < (long)K * N; i++)
+        W[i] = gpt_rng_uniform(&s) - 0.5f;
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = cpu_now();
+        cpu_gemm(C, N, A, K, 1, W, N, M, N, K, 0, NULL);
+        double dt = cpu_now() - t0;
+        best = dt < best ? dt : best;
+    }
+    printf("gemm     (b) logits dinp %dx%dx%d CPU-ms (GFLOP per CPU-second): %.2f (%.1f)\n", M, N, K, best * 1e3,
+           2.0 * M * N * K / best * 1e-9);
+done:
+    free(A);
+    free(W);
+    free(C);
+}
+
 static void bench_gemm(void)
 {
     int M = 1024, N = 8192, K = 128; /* logits of (a): [B·T, C] · wteᵀ */
@@ -162,6 +195,7 @@ static void bench_gemm(void)
     free(wt);
     free(dA);
     free(dW);
+    bench_gemm_b_dinp();
 }
 
 /* Attention forward + backward alone, best of reps in CPU-ms, with the FLOPs

@@ -374,16 +374,22 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
                     continue;
                 }
 #endif
-                for (int i = ib; i < ib + mc; i += MR) {
-                    int mr = ib + mc - i < MR ? ib + mc - i : MR;
-                    const float *a = pack ? packA + (long)(i - ib) * kc : A + (long)i * a_rs + (long)k0 * a_cs;
-                    if (pack)
+                /* Two loops, so that each keeps its own read-ahead stream in
+                 * registers: packed A steps A's, A in place steps B's. */
+                if (pack)
+                    for (int i = ib; i < ib + mc; i += MR) {
+                        int mr = ib + mc - i < MR ? ib + mc - i : MR;
                         pf_step(&pf);
-                    else
+                        kernel_6x64(kc, packA + (long)(i - ib) * kc, 1, MR, mr, bp, NR, nr, Cm + (long)i * ldc + j, ldc,
+                                    init, bias ? bias + j : NULL);
+                    }
+                else
+                    for (int i = ib; i < ib + mc; i += MR) {
+                        int mr = ib + mc - i < MR ? ib + mc - i : MR;
                         pf_step(&pfb);
-                    kernel_6x64(kc, a, pack ? 1 : a_rs, pack ? MR : a_cs, mr, bp, NR, nr, Cm + (long)i * ldc + j, ldc,
-                                init, bias ? bias + j : NULL);
-                }
+                        kernel_6x64(kc, A + (long)i * a_rs + (long)k0 * a_cs, a_rs, a_cs, mr, bp, NR, nr,
+                                    Cm + (long)i * ldc + j, ldc, init, bias ? bias + j : NULL);
+                    }
             }
         }
     }
