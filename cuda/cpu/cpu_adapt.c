@@ -58,6 +58,10 @@ static void pair_end(cpu_adapt *a, int arm, double t)
         a->nt = other_count(a);
         a->interval = CPU_ADAPT_MIN_INTERVAL;
         a->switches++;
+    } else if (a->won > 0) {
+        /* A split vote: the counts are close or the load is changing; look
+         * again soon (probing costs little when the counts are close). */
+        a->interval = CPU_ADAPT_MIN_INTERVAL;
     } else {
         a->interval = 2 * a->interval > CPU_ADAPT_MAX_INTERVAL ? CPU_ADAPT_MAX_INTERVAL : 2 * a->interval;
     }

@@ -29,10 +29,11 @@
  * the probe ends as soon as one side has won a majority of the pairs, and only
  * a majority switches. So one noisy forward never flips the arm, and an arm
  * that measured slower in most pairs is never chosen. A probe that confirms
- * the chosen arm doubles `interval` (up to CPU_ADAPT_MAX_INTERVAL), a switch
- * resets it. On a quiet machine nothing is contended, so nothing is probed and
- * the speed is that of the fixed count. A pure state machine: timings go in, a
- * count comes out, so tests drive it with made-up timings. */
+ * the chosen arm in every pair doubles `interval` (up to
+ * CPU_ADAPT_MAX_INTERVAL); a switch or a split vote resets it. On a quiet
+ * machine nothing is contended, so nothing is probed and the speed is that of
+ * the fixed count. A pure state machine: timings go in, a count comes out, so
+ * tests drive it with made-up timings. */
 #ifndef RUNS_CUDA_CPU_ADAPT_H
 #define RUNS_CUDA_CPU_ADAPT_H
 

@@ -5,9 +5,10 @@
  * end of contention brings two threads back, noise within the margin keeps two,
  * one thread means off; one lucky forward of the other arm never flips the
  * choice (either way), an arm that measured slower back to back is never
- * chosen, and a change of load is followed within the shortest interval. Plus,
- * through gpt.h: the caller's OpenMP thread count is the same after a step as
- * before it, whatever the controller chose. */
+ * chosen, a change of load is followed within the shortest interval, and a
+ * split vote is looked at again soon. Plus, through gpt.h: the caller's OpenMP
+ * thread count is the same after a step as before it, whatever the controller
+ * chose. */
 #include <omp.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -179,6 +180,27 @@ static void load_change_is_followed_within_min_interval(void **state)
     assert_int_equal(a.switches, 1);
 }
 
+/* After long confirmation (the interval at its maximum), a probe in which one
+ * thread wins one pair and loses two keeps two threads but looks again after
+ * the shortest interval: the counts are close or the load is changing (it
+ * used to back off to the longest interval as after a clear confirmation). */
+static void split_vote_looks_again_soon(void **state)
+{
+    (void)state;
+    cpu_adapt a;
+    machine load = {1.0, 1.7, 0.5};
+    cpu_adapt_init(&a, 2);
+    run(&a, load, 600);
+    assert_int_equal(a.interval, CPU_ADAPT_MAX_INTERVAL);
+    while (cpu_adapt_threads(&a) == 2)
+        run(&a, load, 1);
+    run(&a, (machine){1.0, 0.5, 0.5}, 2); /* one thread wins the first pair */
+    run(&a, load, 4);                     /* and loses the next two */
+    assert_int_equal(cpu_adapt_threads(&a), 2);
+    assert_int_equal(a.switches, 0);
+    assert_int_equal(a.interval, CPU_ADAPT_MIN_INTERVAL);
+}
+
 static void noise_within_margin_keeps_all(void **state)
 {
     (void)state;
@@ -238,6 +260,7 @@ int main(void)
         cmocka_unit_test(lucky_probe_of_one_does_not_flip),
         cmocka_unit_test(arm_measured_slower_is_not_chosen),
         cmocka_unit_test(load_change_is_followed_within_min_interval),
+        cmocka_unit_test(split_vote_looks_again_soon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
