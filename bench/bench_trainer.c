@@ -277,8 +277,8 @@ static void bench_phases(const char *tag, int B, int T, int C, int NH, int V, in
         bias[i] = 0.01f;
     for (int i = 0; i < N; i++)
         tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)V);
-    const char *name[6] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy",         "layer GEMMs (fwd+bwd)",
-                           "attention (fwd+bwd)",       "layernorm+gelu+add", "output layer fused"};
+    const char *name[6] = {"logits GEMMs (fwd, dinp, dW)", "cross-entropy",      "layer GEMMs (fwd+bwd)",
+                           "attention (fwd+bwd)",          "layernorm+gelu+add", "output layer fused"};
     double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     static const int oc_of[4] = {3, 1, 4, 1}, ic_of[4] = {1, 1, 1, 4}; /* qkv, attproj, fc, fcproj */
     for (int rep = 0; rep < reps; rep++) {
@@ -374,8 +374,9 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
      * their mean; the median over steps is printed with its range. */
     double pr[64], pb = 0;
     int np = 0;
-    long burst = (long)(0.33 * 2.0 * B * T * 6.0 * (12.0 * c.n_layer * c.n_embd * c.n_embd + (double)c.vocab_size * c.n_embd) /
-                        (2.0 * PEAK_LANES * omp_get_max_threads()));
+    long burst =
+        (long)(0.33 * 2.0 * B * T * 6.0 * (12.0 * c.n_layer * c.n_embd * c.n_embd + (double)c.vocab_size * c.n_embd) /
+               (2.0 * PEAK_LANES * omp_get_max_threads()));
     for (int k = 0; k < steps; k++) {
         double pa = peak_burst(burst);
         double t0 = now();
