@@ -1,13 +1,14 @@
 /* cuda/cpu/cpu_classifier.c — the tied output layer fused with its loss.
  *
  * Unfused, a step writes B·T×V logits, reads and rewrites them in the
- * cross-entropy, then reads them twice more for the two backward products:
- * at vocabulary 8192 and 1024 rows that is 32 MB streamed five times, past
- * the caches. Here a block of rows goes through all four before the next
- * block starts, so its logits stay in cache. The price is dwte (V×C), which
- * every block reads and writes once more; blocking pays when a block's logits
- * traffic (about 5·rows·V floats) outweighs that (2·V·C), so blocks are at
- * least C rows and the batch is not split when its logits are small anyway.
+ * cross-entropy, then reads them twice more for the two backward products;
+ * for a large batch of a large vocabulary that is gigabytes of scratch
+ * (8 × 1024 rows of 50257: 1.6 GB). Here a block of rows goes through all
+ * four before the next block starts, so only a block's logits exist at a
+ * time. The price is dwte (V×C), which every block reads and writes once
+ * more, so blocks are at least C rows and a batch whose logits fit the budget
+ * is one block: there this is the unfused path (measured no slower than it;
+ * two 16 MB blocks of 1024×8192 were 0.90-1.00×, see LOGIT_BUDGET).
  *
  * Bits: each logit is the same dot product in the same order; the
  * cross-entropy is per row with the whole batch's 1/N; dinp's rows are
