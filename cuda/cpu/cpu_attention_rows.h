@@ -157,13 +157,12 @@ static void ds_rows(float *dS, const float *P, long ld, int t0, int mr, float sc
 }
 #else
 /* exp_fast's fused form with fmaf, as exp_fast16 (the same bits whatever
- * the compiler fuses by itself). */
+ * the compiler fuses by itself), for x <= 0 only (a score minus its row's
+ * max): exp_fast's upper clamp is never reached here. */
 static float exp_fused(float x)
 {
     if (x < -87.0f)
         return exp_fast(-87.0f);
-    if (x > 88.0f)
-        return exp_fast(88.0f);
     float n = fmaf(x, 1.44269504088896341f, 12582912.0f) - 12582912.0f;
     float r = fmaf(-n, 0.693145751953125f, x);
     r = fmaf(-n, 1.428606765330187e-06f, r);
