@@ -1,6 +1,6 @@
 /* bench/bench_trainer.c — CPU reference trainer speed (a benchmark, not a test).
  *
- *   build/bench/bench_trainer [a|b|peak|gemm|attn|phases|phasesb ...]   (default: peak gemm phases a b)
+ *   build/bench/bench_trainer [a|b|peak|gemm|attn|phases|phasesb|update ...]   (default: peak gemm phases a b)
  *
  * Runs on 2 OpenMP threads (OMP_NUM_THREADS overrides) and prints, per shape,
  * ms/step and tokens/s of one training step (forward + backward + AdamW), the
@@ -12,7 +12,7 @@
  * "peak" times a loop of independent FMAs (the cores' FP32 ceiling, best of 3); "gemm"
  * times the output-layer matmul of (a) alone, forward and each backward product, and (b)'s
  * logits dinp (K = 50257, its B from memory);
- * "attn" times the attention of one layer of (a) and of (b) alone. gemm, attn and the "per CPU-second" lines
+ * "attn" times the attention of one layer of (a) and of (b) alone; "update" (b)'s norm and AdamW passes. gemm, attn and the "per CPU-second" lines
  * count CPU time, steadier than wall time when other jobs share the cores. The llm.c CPU baselines (about
  * 450 ms/step for (a) and 4 s/step for (b) on this class of machine) are quoted
  * constants from the issue, not measured here. */
@@ -343,6 +343,59 @@ static void bench_phases(const char *tag, int B, int T, int C, int NH, int V, in
     free(tg);
 }
 
+/* The optimizer of (b) alone ("update"): the global norm (reads GRAD) and the
+ * clip + AdamW pass (reads weights, GRAD, m, v; writes weights, m, v and, when
+ * clipping, GRAD), each timed apart on (b)'s 124M parameters (2 GB of groups),
+ * best and median of reps, in CPU-ms and wall ms, with the bytes each pass moves
+ * per wall second. Random gradients of norm above grad_clip, so the clip pass
+ * writes GRAD back as training does at the start. */
+static void bench_update(int reps)
+{
+    gpt_config c = {12, 12, 768, 50257, 1024};
+    gpt_model *m = NULL;
+    float *g = NULL;
+    if (gpt_create(&m, &c, 4, 64, GPT_BACKEND_CPU) || gpt_init_weights(m, 1)) {
+        printf("update   (b): skipped (%s)\n", gpt_last_error());
+        goto done;
+    }
+    size_t n = gpt_num_params(m);
+    if (!(g = malloc(n * sizeof *g)))
+        goto done;
+    uint64_t s = 4;
+    for (size_t i = 0; i < n; i++)
+        g[i] = (gpt_rng_uniform(&s) - 0.5f) * 1e-3f;
+    gpt_write(m, GPT_GRAD, g);
+    gpt_adamw hp = {0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
+    double nw[32], nc[32], uw[32], uc[32];
+    reps = reps > 32 ? 32 : reps;
+    for (int r = 0; r < reps; r++) {
+        double norm;
+        gpt_write(m, GPT_GRAD, g); /* the clip scaled it in place */
+        double c0 = cpu_now_settled(), t0 = now();
+        gpt_grad_norm(m, &norm);
+        double t1 = now(), c1 = cpu_now_settled(), t2 = now();
+        gpt_update_owned(m, &hp, 1e-4f, norm);
+        double t3 = now(), c3 = cpu_now_settled();
+        nw[r] = t1 - t0, nc[r] = c1 - c0, uw[r] = t3 - t2, uc[r] = c3 - c1;
+    }
+    double *all[4] = {nw, nc, uw, uc};
+    for (int k = 0; k < 4; k++) /* insertion sort: best first, median in the middle */
+        for (int i = 1; i < reps; i++)
+            for (int j = i; j > 0 && all[k][j] < all[k][j - 1]; j--) {
+                double x = all[k][j];
+                all[k][j] = all[k][j - 1];
+                all[k][j - 1] = x;
+            }
+    double gb = (double)n * 4 * 1e-9;
+    printf("update   (b) %zu params, best/median of %d: norm %.1f/%.1f ms (%.1f/%.1f CPU-ms, %.0f GB/s), "
+           "clip+adamw %.1f/%.1f ms (%.1f/%.1f CPU-ms, %.0f GB/s moved as 4 reads + 4 writes)\n",
+           n, reps, nw[0] * 1e3, nw[reps / 2] * 1e3, nc[0] * 1e3, nc[reps / 2] * 1e3, gb / nw[0], uw[0] * 1e3,
+           uw[reps / 2] * 1e3, uc[0] * 1e3, uc[reps / 2] * 1e3, 8 * gb / uw[0]);
+done:
+    free(g);
+    gpt_free(m);
+}
+
 static int bench_model(const char *label, gpt_config c, int B, int T, int steps, double llmc_ms)
 {
     gpt_model *m = NULL;
@@ -454,6 +507,8 @@ int main(int argc, char **argv)
             bench_phases("(a)", 4, 256, 128, 4, 8192, 4, 5);
         else if (strcmp(what[i], "phasesb") == 0)
             bench_phases("(b)", 4, 64, 768, 12, 50257, 12, 3);
+        else if (strcmp(what[i], "update") == 0)
+            bench_update(7);
         else if (strcmp(what[i], "a") == 0) {
             gpt_config a = {4, 4, 128, 8192, 256};
             if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450))
@@ -463,7 +518,7 @@ int main(int argc, char **argv)
             if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000))
                 return 1;
         } else {
-            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|phasesb|a|b ...]\n");
+            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|phasesb|update|a|b ...]\n");
             return 129;
         }
         fflush(stdout);
