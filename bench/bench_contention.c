@@ -24,7 +24,9 @@
  * short OpenMP spin the training commands use (runner/omp_env.h) unless
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, and prints the setting it ran
  * with; `GOMP_SPINCOUNT=300000 bench_contention` measures libgomp's default
- * (the old behaviour) for comparison. */
+ * (the old behaviour) for comparison. BENCH_TRACE=1 prints a line per step
+ * of the adaptive trainer: its forward's thread count, time, the caller's
+ * share of a core and the process's cores, and the controller's state. */
 #include <omp.h>
 #include <signal.h>
 #include <spawn.h>
@@ -99,14 +101,27 @@ static int make(trainer *t)
     return 0;
 }
 
+/* BENCH_TRACE=1: a line per adaptive step (its forward's count and cores). */
+static int trace;
+static const char *cond = "settle";
+
 static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
 {
     static const gpt_adamw hp = {0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
     omp_set_num_threads(t->threads);
     double t0 = now(), c0 = cpu_now();
+    const cpu_adapt *ad = &((const cpu_impl *)t->m->impl)->adapt;
     for (int k = 0; k < n; k++) {
+        int nt = cpu_adapt_threads(ad);
+        double s0 = now(), sc0 = cpu_now();
         gpt_forward(t->m, in, tg, B, T, 1, &t->loss);
         gpt_update(t->m, &hp, 1e-4f, NULL);
+        if (trace && t->adapt)
+            printf("trace %-7s fwd %d thr %6.1f ms caller %.2f cores %.2f | step %6.1f ms cores %.2f | next %d%s "
+                   "won %d lost %d\n",
+                   cond, nt, ad->last[0] * 1e3, ad->last[1] / ad->last[0], ad->last[2] / ad->last[0],
+                   (now() - s0) * 1e3, (cpu_now() - sc0) / (now() - s0), cpu_adapt_threads(ad),
+                   ad->probing ? " probing" : "", ad->won, ad->lost);
     }
     t->secs += now() - t0;
     t->cpu += cpu_now() - c0;
@@ -199,14 +214,15 @@ static void beside(trainer *tr, const int32_t *in, const int32_t *tg, int n, int
         if (posix_spawn(&kids[nk], self, NULL, NULL, av, environ) != 0)
             break;
     double la0 = loadavg();
+    char label[16];
+    snprintf(label, sizeof label, "busy %d", nk);
+    cond = label;
     condition(tr, in, tg, n);
     double la1 = loadavg();
     for (int i = 0; i < nk; i++)
         kill(kids[i], SIGKILL);
     for (int i = 0; i < nk; i++)
         waitpid(kids[i], NULL, 0);
-    char label[16];
-    snprintf(label, sizeof label, "busy %d", nk);
     report(label, tr, la0, la1);
 }
 
@@ -243,7 +259,9 @@ int main(int argc, char **argv)
         if (make(&tr[i]))
             return 1;
     printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d\n", n, ROUND);
+    trace = getenv("BENCH_TRACE") && strcmp(getenv("BENCH_TRACE"), "0");
     double la0 = loadavg();
+    cond = "quiet";
     condition(tr, in, tg, n);
     report("quiet", tr, la0, loadavg());
     double q = (tr[2].secs / tr[2].steps) / (tr[1].secs / tr[1].steps);

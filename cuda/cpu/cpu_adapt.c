@@ -35,12 +35,26 @@ static void probe_start(cpu_adapt *a)
     a->sum_other = 0;
 }
 
-/* The chosen arm's forward `t` closes a pair; a majority ends the probe. */
-static void pair_end(cpu_adapt *a, int arm, double t)
+/* All threads' forward had `c_all` cores, one thread's `c_one` (0 = unknown):
+ * were they in one core's worth? Then all threads cannot beat one thread but
+ * by the luck of the load (their CPU per token is higher: the barriers). */
+static int one_core(double c_all, double c_one)
 {
-    /* Leaving all threads takes a clear win (noise keeps the quiet machine's
-     * choice); coming back to them only a win. */
-    if (a->t_other < (arm == 0 ? CPU_ADAPT_MARGIN * t : t))
+    return c_all > 0 && c_one > 0 && c_all <= CPU_ADAPT_CORES * c_one;
+}
+
+/* The chosen arm's forward `t`, with `c` cores, closes a pair; a majority
+ * ends the probe. */
+static void pair_end(cpu_adapt *a, int arm, double t, double c)
+{
+    int other_wins;
+    if (one_core(arm == 0 ? c : a->c_other, arm == 0 ? a->c_other : c))
+        other_wins = arm == 0;
+    else
+        /* Leaving all threads takes a clear win (noise keeps the quiet
+         * machine's choice); coming back to them only a win. */
+        other_wins = a->t_other < (arm == 0 ? CPU_ADAPT_MARGIN * t : t);
+    if (other_wins)
         a->won++;
     else
         a->lost++;
@@ -67,15 +81,22 @@ static void pair_end(cpu_adapt *a, int arm, double t)
     }
 }
 
-void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
+void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double proc_s, double work)
 {
     if (a->max_nt <= 1 || !(work > 0) || !(wall_s > 0))
         return;
+    a->last[0] = wall_s, a->last[1] = cpu_s, a->last[2] = proc_s;
     int arm = a->nt == a->max_nt ? 0 : 1;
-    double t = wall_s / work;
-    a->forwards[cpu_adapt_threads(a) == a->max_nt ? 0 : 1]++;
+    double t = wall_s / work, c = proc_s > 0 ? proc_s / wall_s : 0;
+    int on_one = cpu_adapt_threads(a) != a->max_nt;
+    a->forwards[on_one]++;
+    if (on_one)
+        a->c_one = c;
+    else
+        a->c_all = c;
     if (a->probing && a->other_next) {
         a->t_other = t;
+        a->c_other = c;
         a->sum_other += t;
         a->other_next = 0;
         return;
@@ -83,7 +104,7 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
     /* Half-weight average: follows a change of load within a few steps. */
     a->est[arm] = a->est[arm] > 0 ? 0.5 * a->est[arm] + 0.5 * t : t;
     if (a->probing) {
-        pair_end(a, arm, t);
+        pair_end(a, arm, t, c);
         return;
     }
     a->since_probe++;
@@ -95,7 +116,9 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
     int due = a->since_probe >= a->interval;
     if (arm == 0) {
         a->busy_run = cpu_s < CPU_ADAPT_BUSY * wall_s ? a->busy_run + 1 : 0;
-        int worse = a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0];
+        /* Slower than one thread was, or in no more cores than it had (the
+         * threads share a core: the load changed). */
+        int worse = (a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0]) || one_core(c, a->c_one);
         if (a->busy_run >= CPU_ADAPT_BUSY_STEPS && (due || (worse && a->since_probe >= CPU_ADAPT_MIN_INTERVAL)))
             probe_start(a);
     } else {
@@ -104,7 +127,9 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work)
          * threads often win under load; at libgomp's long default spin the
          * doubling interval and the early end of a lost probe keep the costly
          * probes rare. */
-        int worse = a->est[0] > 0 && !(a->est[1] < CPU_ADAPT_MARGIN * a->est[0]);
+        /* Not when all threads were last seen in one core's worth: then one
+         * thread is as fast, not faster, and two are no better. */
+        int worse = a->est[0] > 0 && !(a->est[1] < CPU_ADAPT_MARGIN * a->est[0]) && !one_core(a->c_all, a->c_one);
         if (due || (worse && a->since_probe >= CPU_ADAPT_MIN_INTERVAL))
             probe_start(a);
     }

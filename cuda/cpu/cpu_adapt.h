@@ -27,7 +27,13 @@
  * when its time per token is below the chosen arm's, times CPU_ADAPT_MARGIN
  * when leaving "all" (noise keeps all threads, the quiet machine's choice);
  * the probe ends as soon as one side has won a majority of the pairs, and only
- * a majority switches. So one noisy forward never flips the arm, and an arm
+ * a majority switches. A pair in which all threads together got no more CPU
+ * than one thread did (process CPU time / wall time, at most CPU_ADAPT_CORES
+ * times one thread's: the threads shared a core) goes to one thread whatever
+ * the times: more threads are faster only with more CPU, so a faster time is
+ * then the luck of the load. For the same reason a forward on all threads
+ * that got no more cores than one thread got at the last probe starts a probe
+ * as a slowdown would (below). So one noisy forward never flips the arm, and an arm
  * that measured slower in most pairs is never chosen. A probe that confirms
  * the chosen arm in every pair doubles `interval` (up to
  * CPU_ADAPT_MAX_INTERVAL); a switch or a split vote resets it. On a quiet
@@ -43,6 +49,7 @@
 #define CPU_ADAPT_PAIRS 3          /* pairs per probe at most; a majority of them decides */
 #define CPU_ADAPT_MIN_INTERVAL 8   /* forwards between probes after a switch */
 #define CPU_ADAPT_MAX_INTERVAL 128 /* forwards between probes once the choice keeps being confirmed */
+#define CPU_ADAPT_CORES 1.1        /* all threads' process CPU / wall at most this × one thread's: one core's worth */
 
 typedef struct {
     int max_nt;       /* the caller's thread count ("all"); <= 1: the controller is off */
@@ -51,6 +58,9 @@ typedef struct {
     int other_next;   /* the next forward runs on the other arm (the first half of a pair) */
     int won, lost;    /* pairs of this probe won and lost by the other arm */
     double t_other;   /* seconds per unit of work of the pair's other-arm forward */
+    double c_other;   /* the process's cores (CPU seconds / wall second) in that forward; 0 = unknown */
+    double c_one;     /* the process's cores in the last one-thread forward; 0 = unknown */
+    double c_all;     /* the same in the last forward on all threads */
     double sum_other; /* of this probe's other-arm forwards, for est[] */
     int busy_run;     /* contended steps in a row at "all" */
     int since_probe;  /* steps since the last probe */
@@ -59,6 +69,7 @@ typedef struct {
     int probes;       /* probes so far */
     long forwards[2]; /* forwards recorded so far on all threads [0] and on one [1] (benches) */
     double est[2];    /* seconds per unit of work: [0] all threads, [1] one thread; 0 = unknown */
+    double last[3];   /* the last forward recorded: wall, caller's CPU and process CPU seconds (benches) */
 } cpu_adapt;
 
 /* Starts at max_nt threads (values < 1 count as 1: the controller stays off). */
@@ -73,8 +84,9 @@ int cpu_adapt_threads(const cpu_adapt *a);
 int cpu_adapt_chosen(const cpu_adapt *a);
 
 /* Records the forward pass that ran with cpu_adapt_threads(a) threads: wall_s
- * wall seconds, of which the calling thread was on a CPU for cpu_s seconds, for
- * `work` units (tokens; > 0). Chooses the next counts. */
-void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double work);
+ * wall seconds, of which the calling thread was on a CPU for cpu_s seconds and
+ * all the process's threads together for proc_s seconds, for `work` units
+ * (tokens; > 0). Chooses the next counts. */
+void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double proc_s, double work);
 
 #endif

@@ -111,16 +111,19 @@ int cpu__forward(gpt_model *m, const int32_t *inputs, const int32_t *targets, in
     int adapt = do_backward && im->adapt_on && im->adapt.max_nt > 1;
     if (adapt && omp_get_max_threads() != cpu_adapt_threads(&im->adapt))
         omp_set_num_threads(cpu_adapt_threads(&im->adapt)); /* a probe of the other count */
-    double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), p0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     forward_body(m, inputs, B, T);
     *loss = cpu_classifier(im->dbuf, im->group[GPT_GRAD] + m->info[0].offset, im->losses, im->logits, im->wt, im->lnf,
                            P + m->info[0].offset, targets, N, C, V, do_backward);
     /* The controller times the forward of training steps only (with the output
      * layer's backward, about 40% of a step, the same kernels and shapes as the
      * rest): a probe of the slower count then costs under half a step. The
-     * backward runs on the count it chose. */
+     * backward runs on the count it chose. The process's CPU time shows the
+     * cores all threads got together (a running worker's is counted up to a
+     * scheduler tick late, small against a forward). */
     if (adapt) {
-        cpu_adapt_record(&im->adapt, clock_s(CLOCK_MONOTONIC) - w0, clock_s(CLOCK_THREAD_CPUTIME_ID) - c0, N);
+        cpu_adapt_record(&im->adapt, clock_s(CLOCK_MONOTONIC) - w0, clock_s(CLOCK_THREAD_CPUTIME_ID) - c0,
+                         clock_s(CLOCK_PROCESS_CPUTIME_ID) - p0, N);
         if (omp_get_max_threads() != cpu_adapt_chosen(&im->adapt))
             omp_set_num_threads(cpu_adapt_chosen(&im->adapt));
     }
