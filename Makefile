@@ -47,7 +47,25 @@ OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += $(SANFLAGS) -DRUNS_VERSION=\"$(VERSION)\" -std=gnu11 -Wall -Wextra -Wno-unused-parameter -fopenmp -I. \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread -fopenmp
+# libgit2 (with the 15 libraries it needs) and libcrypto are not linked: the store
+# dlopen()s them by soname on first use (common/lazylib.h, store/git_lazy.c,
+# store/crypto_lazy.c), so commands that never open a store or hash start without them
+# (bench_startup). The sonames are read from the libraries found here; where one is
+# not found, that library is linked as before.
+LIBDIR_OF = $(shell pkg-config --variable=libdir $(1) 2>/dev/null)
+SONAME_OF = $(shell objdump -p $(call LIBDIR_OF,$(1))/$(2) 2>/dev/null | awk '/SONAME/{print $$2}')
+GIT2_SONAME   := $(call SONAME_OF,libgit2,libgit2.so)
+CRYPTO_SONAME := $(call SONAME_OF,libcrypto,libcrypto.so)
+LAZY_OUT :=
+ifneq ($(GIT2_SONAME),)
+  CFLAGS   += -DRUNS_LIBGIT2_SONAME=\"$(GIT2_SONAME)\"
+  LAZY_OUT += libgit2
+endif
+ifneq ($(CRYPTO_SONAME),)
+  CFLAGS   += -DRUNS_LIBCRYPTO_SONAME=\"$(CRYPTO_SONAME)\"
+  LAZY_OUT += libcrypto
+endif
+LDLIBS  += $(shell pkg-config --libs $(filter-out $(LAZY_OUT),$(PKGS)) 2>/dev/null) -lm -lpthread -fopenmp
 B       := build
 ifeq ($(SAN),1)
   B     := build-san

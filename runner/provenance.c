@@ -17,6 +17,7 @@
 #include "common/file.h"
 #include "manifests/config.h"
 #include "runner/rundir.h"
+#include "store/sha256.h"
 
 #define MAX_PATHS (RUNS_MAX_SOURCES + 1)
 
@@ -89,8 +90,12 @@ static int hash_file(runs_oid *out, const char *path)
     if (fd < 0)
         return errno == ENOENT ? runs_error_set(RUNS_ENOTFOUND, "%s: no such file", path)
                                : runs_error_sys(RUNS_EIO, "open", path);
-    if (!(buf = malloc(1 << 20)) || !(c = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
+    if (!(buf = malloc(1 << 20))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory hashing %s", path);
+        goto done;
+    }
+    if (!(c = runs__sha256_begin())) {
+        rc = runs_error_wrap(runs_error_code(), "hashing %s", path);
         goto done;
     }
     for (;;) {

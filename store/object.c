@@ -112,9 +112,9 @@ static int read_verify(int fd, uint64_t size, const char *hex, void *dst,
     unsigned char d[32];
     unsigned int dl = 0;
     char *scratch = NULL;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        rc = runs_error_set(RUNS_ERROR, "SHA-256 init failed (OpenSSL EVP)");
+    EVP_MD_CTX *c = runs__sha256_begin();
+    if (!c) {
+        rc = runs_error_code();
         goto done;
     }
     if (!dst && !(scratch = malloc(RUNS__OBJECT_CHUNK))) {

@@ -182,13 +182,11 @@ static int put_begin_stream(pending *p, runs_oid *oid, runs_store *s, const void
     int rc = 0;
     unsigned char d[32];
     unsigned int dl = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_MD_CTX *c = runs__sha256_begin();
     p->fd = -1;
     p->tmp[0] = '\0';
-    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL)) {
-        EVP_MD_CTX_free(c);
-        return runs_error_set(RUNS_ERROR, "SHA-256 init failed (OpenSSL EVP)");
-    }
+    if (!c)
+        return runs_error_code();
     snprintf(p->tmp, sizeof p->tmp, "%s/objects/.tmp-XXXXXX", s->dir);
     if ((p->fd = mkostemp(p->tmp, O_CLOEXEC)) < 0) {
         rc = runs_error_sys(RUNS_EIO, "create temporary object", p->tmp);

@@ -1,10 +1,12 @@
 /* store/sha256.h — SHA-256 as the store names things: 64 lowercase hex digits in a
  * runs_oid (store/store.h). The streaming hashers (object put and verify, which hash
- * while they read or write) keep their own OpenSSL EVP contexts and name the digest
- * with runs_sha256_digest_hex. */
+ * while they read or write) keep their own OpenSSL EVP contexts, started with
+ * runs__sha256_begin, and name the digest with runs_sha256_digest_hex. OpenSSL's
+ * libcrypto is loaded on the first hash (store/crypto_lazy.c). */
 #ifndef RUNS_STORE_SHA256_H
 #define RUNS_STORE_SHA256_H
 
+#include <openssl/evp.h>
 #include <stddef.h>
 
 #include "store/store.h"
@@ -12,6 +14,15 @@
 /* SHA-256 of data (len bytes) as lowercase hex in *out; no store needed. 0, or
  * RUNS_ERROR when OpenSSL fails. */
 int runs_sha256_hex(runs_oid *out, const void *data, size_t len);
+
+/* A new EVP context started on SHA-256, loading libcrypto first where it is loaded on
+ * first use; the caller frees it with EVP_MD_CTX_free. NULL with the error set
+ * (RUNS_EIO: libcrypto cannot be loaded; RUNS_ENOMEM; RUNS_ERROR: OpenSSL failed). */
+EVP_MD_CTX *runs__sha256_begin(void);
+
+/* libcrypto loaded (where the build loads it on first use): 0, or RUNS_EIO with a
+ * message saying what to install. store/crypto_lazy.c. */
+int runs__crypto_load(void);
 
 /* The 32-byte digest d as 64 lowercase hex digits (NUL-terminated) in *out. */
 void runs_sha256_digest_hex(runs_oid *out, const unsigned char d[32]);

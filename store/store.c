@@ -80,6 +80,7 @@
 
 #include "common/error.h"
 #include "store/internal.h"
+#include "store/git_lazy.h"
 #include "store/lineage.h"
 
 int runs__git_error(int code, const char *what)
@@ -122,8 +123,13 @@ static int mkdir_p1(const char *path)
 
 static int git_initialised;
 
-static void git_init_once(void)
+/* 0, or the error of loading libgit2 (store/git_lazy.c): it is loaded here, on the
+ * first store opened or made, not at start-up. */
+static int git_init_once(void)
 {
+    int rc = runs__git_load();
+    if (rc != 0)
+        return rc;
     if (!git_initialised) {
         git_libgit2_init();
         /* commits and refs written by libgit2 are fsync'd (invariants 2, 3) */
@@ -131,6 +137,7 @@ static void git_init_once(void)
         /* we verify our own objects; libgit2's re-hash of tiny manifests is cheap */
         git_initialised = 1;
     }
+    return 0;
 }
 
 int runs_store_init(const char *dir)
@@ -139,7 +146,8 @@ int runs_store_init(const char *dir)
     struct stat st;
     int rc = 0;
     git_repository *repo = NULL;
-    git_init_once();
+    if ((rc = git_init_once()) != 0)
+        return rc;
     snprintf(p, sizeof p, "%s/lineage.git", dir);
     if (stat(p, &st) == 0)
         return runs_error_set(RUNS_EEXISTS, "a store already exists at %s", dir);
@@ -187,7 +195,8 @@ int runs_store_open(runs_store **out, const char *dir)
     int rc = 0;
     runs_store *s = NULL;
     *out = NULL;
-    git_init_once();
+    if ((rc = git_init_once()) != 0)
+        return rc;
     snprintf(p, sizeof p, "%s/lineage.git", dir);
     if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
         rc = runs_error_set(RUNS_ENOTFOUND, "no store at %s; run `runs init` there first", dir);

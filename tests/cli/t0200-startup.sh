@@ -7,6 +7,9 @@
 # (RUNS_CUDA_LIB missing, not a shared object, not a runs backend) names its cause.
 # Likewise `runs` links no libmpi: the MPI transport, libruns-mpi.so, is loaded only under
 # mpirun/srun (runner/dp.c), and failing to load it there is one line naming the cause.
+# libgit2 (with the 15 libraries it needs) and libcrypto are not linked either: the store
+# loads them on first use (common/lazylib.h), so `runs --help` and `runs lr` load neither,
+# and a command that opens a store loads libgit2 then (checked with glibc's LD_DEBUG).
 # How fast a start is: build/bench/bench_startup (no timing assertions here).
 . "$(dirname "$0")/lib.sh"
 B=${B:-$ROOT/build}
@@ -25,6 +28,13 @@ if command -v ldd >/dev/null 2>&1 && libs=$(ldd "$RUNS" 2>&1); then
     else
         ok "runs links no libmpi (ldd $RUNS)"
     fi
+    for lib in libgit2 libcrypto; do
+        if printf '%s\n' "$libs" | grep -q "$lib\\."; then
+            not_ok "runs links no $lib (loaded on first use)" "$(printf '%s\n' "$libs" | grep "$lib")"
+        else
+            ok "runs links no $lib (loaded on first use)"
+        fi
+    done
     if [ -f "$B/libruns-mpi.so" ]; then
         expect_match "the MPI transport .so is the one that links libmpi" "$(ldd "$B/libruns-mpi.so" 2>&1)" 'libmpi'
     fi
@@ -42,6 +52,19 @@ cat >cos.json <<'J'
  "schedule": {"type": "cosine", "warmup_steps": 100, "min_lr_factor": 0.1}}
 J
 expect_eq "runs lr --steps 0 --exact" "$("$RUNS" lr --config cos.json --steps 0 --exact 2>&1)" "0 2.9999999999999997e-06"
+
+# what the loader actually loads (glibc: LD_DEBUG=files names every library it maps)
+loads() { LD_DEBUG=files "$@" 2>&1 >/dev/null | grep -oE 'file=[^ ]+' | sed 's/^file=//' | sort -u; }
+if loads "$RUNS" --help | grep -q 'libc\.so'; then
+    ld_debug=1
+    expect_eq "runs --help loads neither libgit2 nor libcrypto" "$(loads "$RUNS" --help | grep -E 'libgit2|libcrypto')" ""
+    expect_eq "runs lr loads neither libgit2 nor libcrypto" \
+        "$(loads "$RUNS" lr --config cos.json --steps 0 | grep -E 'libgit2|libcrypto')" ""
+else
+    ld_debug=0
+    why="the dynamic loader does not answer LD_DEBUG=files (not glibc)"
+    skip "runs --help loads neither libgit2 nor libcrypto" "runs lr loads neither libgit2 nor libcrypto"
+fi
 
 # --- asking for CUDA ----------------------------------------------------------------------
 tiny_corpus 280 200 prose
@@ -72,6 +95,12 @@ fi
 RUNS_CUDA_LIB=$T/missing.so expect "--backend auto with no backend to load trains on the CPU" \
     "$RUNS" start --config tiny.json --name a0 --backend auto --quiet
 expect_match "... and the run is there" "$("$RUNS" log a0 2>&1)" 'step_4'
+if [ "$ld_debug" = 1 ]; then
+    expect_match "runs log loads libgit2 when it opens the store" \
+        "$(LD_DEBUG=files "$RUNS" log a0 2>&1 >/dev/null | grep 'file=libgit2')" 'dynamically loaded by'
+else
+    skip "runs log loads libgit2 when it opens the store"
+fi
 
 # --- the MPI transport under a launcher (OMPI_COMM_WORLD_SIZE set by hand: no mpirun) -------
 # A build with MPI that cannot load libruns-mpi.so refuses in one line naming what, before
