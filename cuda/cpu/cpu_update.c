@@ -18,15 +18,15 @@ typedef struct {
 /* AdamW on n elements. m̂/(√v̂+eps) is computed as (m·ibc1)/(√(v·ibc2)+eps) with
  * the bias corrections' reciprocals (1 ulp from dividing; one divide and one
  * square root per element so the loop stays vectorised). Clipped gradients
- * are written back, so the GRAD group holds what the update used. */
+ * are written back, so the GRAD group holds what the update used: in the same
+ * pass that reads them (a separate scaling pass over the chunk first cost about
+ * 15% of the CPU time of a clipped update of (b)). */
 __attribute__((noinline)) static void adam_chunk(float *restrict p, float *restrict g, float *restrict mm,
                                                  float *restrict vv, size_t n, float wd, const adam_consts *k)
 {
     float b1 = k->b1, b2 = k->b2, c1 = 1.0f - k->b1, c2 = 1.0f - k->b2, eps = k->eps, lr = k->lr, s = k->gscale,
           ibc1 = k->ibc1, ibc2 = k->ibc2;
-    if (s != 1.0f)
-        for (size_t i = 0; i < n; i++)
-            g[i] *= s;
+    int clip = s != 1.0f;
     size_t i = 0;
 #ifdef __AVX512F__
     /* Explicit vectors: sqrtf's errno branch keeps the compiler's loop scalar.
@@ -34,9 +34,13 @@ __attribute__((noinline)) static void adam_chunk(float *restrict p, float *restr
      * depend on the thread count. */
     __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), vc1 = _mm512_set1_ps(c1), vc2 = _mm512_set1_ps(c2),
            veps = _mm512_set1_ps(eps), vlr = _mm512_set1_ps(lr), vi1 = _mm512_set1_ps(ibc1), vi2 = _mm512_set1_ps(ibc2),
-           vwd = _mm512_set1_ps(wd);
+           vwd = _mm512_set1_ps(wd), vs = _mm512_set1_ps(s);
     for (; i + 16 <= n; i += 16) {
         __m512 gi = _mm512_loadu_ps(g + i), pi = _mm512_loadu_ps(p + i);
+        if (clip) {
+            gi = _mm512_mul_ps(gi, vs);
+            _mm512_storeu_ps(g + i, gi);
+        }
         __m512 mi = _mm512_fmadd_ps(vb1, _mm512_loadu_ps(mm + i), _mm512_mul_ps(vc1, gi));
         __m512 vi = _mm512_fmadd_ps(vb2, _mm512_loadu_ps(vv + i), _mm512_mul_ps(_mm512_mul_ps(vc2, gi), gi));
         _mm512_storeu_ps(mm + i, mi);
@@ -48,6 +52,8 @@ __attribute__((noinline)) static void adam_chunk(float *restrict p, float *restr
 #endif
     for (; i < n; i++) {
         float gi = g[i];
+        if (clip)
+            g[i] = gi = gi * s;
         float mi = b1 * mm[i] + c1 * gi;
         float vi = b2 * vv[i] + c2 * gi * gi;
         mm[i] = mi;

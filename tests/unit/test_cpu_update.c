@@ -1,5 +1,5 @@
-/* tests/unit/test_cpu_update.c — the CPU optimizer's global gradient norm
- * (cuda/cpu/cpu_update.c) bit for bit against the order cuda/gpt.h and the
+/* tests/unit/test_cpu_update.c — the CPU optimizer (cuda/cpu/cpu_update.c).
+ * The global gradient norm, bit for bit against the order cuda/gpt.h and the
  * previous scalar loop define: chunks of 65536 floats; in a chunk, lane l of 8
  * sums the squares (in double) of the elements i ≡ l mod 8 in order, a fixed tree
  * adds the lanes; the chunks' sums are added in order. The vector code sums four
@@ -93,12 +93,72 @@ static void norm_groups_then_partial(void **state)
     norm_case(&c, 662415); /* 2 groups of 4, then 2 full chunks + 7055 (= 8·881 + 7) */
 }
 
+static float *read_group(const gpt_model *m, gpt_slot slot)
+{
+    float *p = malloc(gpt_num_params(m) * sizeof *p);
+    assert_non_null(p);
+    assert_int_equal(gpt_read(m, slot, p), 0);
+    return p;
+}
+
+/* Clipping scales the gradients inside AdamW's pass (cpu_update.c's adam_chunk,
+ * vector body and scalar tail alike). An update whose norm is over grad_clip
+ * must give exactly what an unclipped update of the pre-scaled gradients gives
+ * (g·s with s = (float)(grad_clip / norm), as gpt.h says): weights, m, v and the
+ * GRAD group it leaves behind, over two steps so m and v are not zero. The
+ * tensors' sizes (63, 189, 504, 11907, 157626, ...) end in partial 16-float blocks and
+ * cross 4096-float chunks. A copy that writes back the unscaled gradient, or
+ * feeds m or v the unscaled one, in either path, fails here. */
+static void clip_is_the_scaled_gradient(void **state)
+{
+    (void)state;
+    gpt_config c = {.n_layer = 1, .n_head = 1, .n_embd = 63, .vocab_size = 2502, .block_size = 8};
+    gpt_model *a = NULL, *b = NULL;
+    if (gpt_create(&a, &c, 1, 8, GPT_BACKEND_CPU) || gpt_create(&b, &c, 1, 8, GPT_BACKEND_CPU))
+        fail_msg("gpt_create: %s", gpt_last_error());
+    assert_int_equal(gpt_init_weights(a, 5), 0);
+    assert_int_equal(gpt_init_weights(b, 5), 0);
+    size_t n = gpt_num_params(a);
+    float *g = malloc(n * sizeof *g), *gs = malloc(n * sizeof *gs);
+    assert_non_null(g);
+    assert_non_null(gs);
+    const gpt_adamw clip = {0.9f, 0.95f, 1e-8f, 0.1f, 0.5f}, noclip = {0.9f, 0.95f, 1e-8f, 0.1f, 0.0f};
+    uint64_t r = 77;
+    for (int step = 0; step < 2; step++) {
+        for (size_t i = 0; i < n; i++)
+            g[i] = (gpt_rng_uniform(&r) - 0.5f) * 0.1f;
+        assert_int_equal(gpt_write(a, GPT_GRAD, g), 0);
+        double norm = 0.0;
+        assert_int_equal(gpt_grad_norm(a, &norm), 0);
+        assert_true(norm > clip.grad_clip); /* the clip is in play */
+        float sc = (float)(clip.grad_clip / norm);
+        for (size_t i = 0; i < n; i++)
+            gs[i] = g[i] * sc;
+        assert_int_equal(gpt_write(b, GPT_GRAD, gs), 0);
+        assert_int_equal(gpt_update(a, &clip, 1e-2f, NULL), 0);
+        assert_int_equal(gpt_update(b, &noclip, 1e-2f, NULL), 0);
+        for (gpt_slot slot = GPT_PARAM; slot <= GPT_ADAM_V; slot++) {
+            float *x = read_group(a, slot), *y = read_group(b, slot);
+            for (size_t i = 0; i < n; i++)
+                if (memcmp(&x[i], &y[i], sizeof *x) != 0)
+                    fail_msg("step %d, group %d, [%zu]: clipped %.9g, pre-scaled %.9g", step, (int)slot, i, x[i], y[i]);
+            free(x);
+            free(y);
+        }
+    }
+    free(g);
+    free(gs);
+    gpt_free(a);
+    gpt_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(norm_one_partial_chunk),
         cmocka_unit_test(norm_lone_group),
         cmocka_unit_test(norm_groups_then_partial),
+        cmocka_unit_test(clip_is_the_scaled_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
