@@ -121,6 +121,14 @@ static void bench_peak(void)
            peak_gflops, PEAK_LANES, peak_cpu_gflops, sink == 12345.0f ? " " : "");
 }
 
+/* A kernel's buffer of the given bytes on the pages the trainer gets
+ * (cpu_alloc_floats: zeroed, large ones on transparent huge pages unless
+ * RUNS_CPU_HUGEPAGES=0), so a kernel timed alone sees the trainer's TLB. */
+static float *buf(size_t bytes)
+{
+    return cpu_alloc_floats((bytes + 3) / 4);
+}
+
 /* The logits' dinp of (b) alone, as cpu_classifier calls it: dinp[256, 768] =
  * dlogits[256, 50257] · wte[50257, 768], K = V. Its B (the 154 MB table) comes
  * from memory every time, which is what cpu_gemm's B read-ahead is for. Best of
@@ -128,7 +136,7 @@ static void bench_peak(void)
 static void bench_gemm_b_dinp(void)
 {
     int M = 256, N = 768, K = 50257;
-    float *A = malloc((size_t)M * K * 4), *W = malloc((size_t)K * N * 4), *C = malloc((size_t)M * N * 4);
+    float *A = buf((size_t)M * K * 4), *W = buf((size_t)K * N * 4), *C = buf((size_t)M * N * 4);
     if (!A || !W || !C) {
         printf("gemm     (b) logits dinp: skipped (no memory for 0.2 GB of buffers)\n");
         goto done;
@@ -156,8 +164,8 @@ done:
 static void bench_gemm(void)
 {
     int M = 1024, N = 8192, K = 128; /* logits of (a): [B·T, C] · wteᵀ */
-    float *A = malloc((size_t)M * K * 4), *W = malloc((size_t)N * K * 4), *C = malloc((size_t)M * N * 4),
-          *wt = malloc((size_t)N * K * 4);
+    float *A = buf((size_t)M * K * 4), *W = buf((size_t)N * K * 4), *C = buf((size_t)M * N * 4),
+          *wt = buf((size_t)N * K * 4);
     uint64_t s = 1;
     for (long i = 0; i < (long)M * K; i++)
         A[i] = gpt_rng_uniform(&s);
@@ -173,7 +181,7 @@ static void bench_gemm(void)
         double dt = cpu_now() - t0;
         fwd = dt < fwd ? dt : fwd;
     }
-    float *dA = malloc((size_t)M * K * 4), *dW = malloc((size_t)N * K * 4);
+    float *dA = buf((size_t)M * K * 4), *dW = buf((size_t)N * K * 4);
     /* The two backward products apart (best of reps, the machine is shared):
      * dinp reads dlogits row-major with K = V; dW reads it transposed. */
     double bdi = 1e30, bdw = 1e30;
@@ -262,11 +270,11 @@ static void bench_phases(const char *tag, int B, int T, int C, int NH, int V, in
 {
     int N = B * T;
     size_t big = (size_t)N * V;
-    float *x = malloc((size_t)N * 4 * C * 4), *y = malloc((size_t)N * 4 * C * 4), *w = malloc((size_t)V * C * 4),
-          *wt = malloc((size_t)V * C * 4), *lg = malloc(big * 4), *dx = malloc((size_t)N * 4 * C * 4),
-          *dw = malloc((size_t)V * C * 4), *bias = malloc((size_t)4 * C * 4), *att = malloc((size_t)B * NH * T * T * 4),
-          *scr = malloc((size_t)B * NH * T * T * 4), *mean = malloc((size_t)N * 4), *rstd = malloc((size_t)N * 4),
-          *losses = malloc((size_t)N * 4);
+    float *x = buf((size_t)N * 4 * C * 4), *y = buf((size_t)N * 4 * C * 4), *w = buf((size_t)V * C * 4),
+          *wt = buf((size_t)V * C * 4), *lg = buf(big * 4), *dx = buf((size_t)N * 4 * C * 4),
+          *dw = buf((size_t)V * C * 4), *bias = buf((size_t)4 * C * 4), *att = buf((size_t)B * NH * T * T * 4),
+          *scr = buf((size_t)B * NH * T * T * 4), *mean = buf((size_t)N * 4), *rstd = buf((size_t)N * 4),
+          *losses = buf((size_t)N * 4);
     int32_t *tg = malloc((size_t)N * 4);
     uint64_t s = 9;
     for (size_t i = 0; i < (size_t)N * 4 * C; i++)

@@ -10,17 +10,54 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cuda/cpu/cpu_impl.h"
 #include "cuda/cpu/cpu_kernels.h"
 
+/* Buffers from this size up are placed on transparent huge pages, which this
+ * kernel gives only on request (THP "madvise" mode). A 2 MB page covers what
+ * 512 4 KB pages do, so passes that jump across memory stop walking page
+ * tables: the logits' dinp reads the 154 MB embedding table of (b) in rows 3 KB
+ * apart (a new 4 KB page every 1.3 rows), and the weight gradients read the
+ * logits by column. Below it a buffer keeps 4 KB pages: rounding it up to 2 MB
+ * would waste more than it saves. */
+#define HUGE_MIN (4u << 20)
+#define HUGE_PAGE (2u << 20)
+
+/* RUNS_CPU_HUGEPAGES=0 keeps every buffer on 4 KB pages (benches compare the
+ * two; the bits are the same either way). Read at each allocation. */
+static int hugepages_on(void)
+{
+    const char *e = getenv("RUNS_CPU_HUGEPAGES");
+    return !(e && strcmp(e, "0") == 0);
+}
+
+float *cpu_alloc_floats(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64, align = 64;
+    if (!bytes)
+        bytes = 64;
+    if (bytes >= HUGE_MIN && hugepages_on()) {
+        align = HUGE_PAGE;
+        bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    }
+    float *p = aligned_alloc(align, bytes);
+    if (!p)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    /* Advice only, before the first touch (the zeroing below faults the pages
+     * in): where the kernel has no THP it fails and the buffer keeps 4 KB pages. */
+    if (align == HUGE_PAGE)
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
+
 void *cpu__aligned_floats(size_t n)
 {
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    void *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p)
-        memset(p, 0, bytes ? bytes : 64);
-    return p;
+    return cpu_alloc_floats(n);
 }
 
 static void cpu_destroy(gpt_model *m)

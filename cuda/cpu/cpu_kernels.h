@@ -10,6 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* n floats, zeroed, 64-byte aligned (at least 64 bytes); from 4 MB up, 2 MB
+ * aligned, rounded up to 2 MB and asked to be on transparent huge pages
+ * (RUNS_CPU_HUGEPAGES=0: never). The trainer's groups, activations and scratch
+ * come from here, and benches that time its kernels use it to get the same
+ * pages. NULL when out of memory. The caller frees it with free(). */
+float *cpu_alloc_floats(size_t n);
+
 /* C[M,N] (=, or += when accumulate) A·B: element (i,p) of A at A[i*a_rs + p*a_cs]
  * (any strides), B row-major [K,N] with leading dimension ldb, C row-major with
  * leading dimension ldc. When !accumulate, bias (may be NULL) is added per
