@@ -101,8 +101,11 @@ static int make(trainer *t)
     return 0;
 }
 
-/* BENCH_TRACE=1: a line per adaptive step (its forward's count and cores). */
-static int trace;
+/* BENCH_TRACE=1: a line per adaptive step (its forward's count and cores).
+ * BENCH_TIMES_ONLY=1: a fourth trainer, adaptive with the controller's CPU-time
+ * rules off (times alone decide, as before them), for a comparison under the
+ * same load. */
+static int trace, ntr = 3;
 static const char *cond = "settle";
 
 static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
@@ -110,18 +113,19 @@ static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
     static const gpt_adamw hp = {0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
     omp_set_num_threads(t->threads);
     double t0 = now(), c0 = cpu_now();
-    const cpu_adapt *ad = &((const cpu_impl *)t->m->impl)->adapt;
+    cpu_adapt *ad = &((cpu_impl *)t->m->impl)->adapt;
+    ad->times_only = t->adapt == 2;
     for (int k = 0; k < n; k++) {
         int nt = cpu_adapt_threads(ad);
         double s0 = now(), sc0 = cpu_now();
         gpt_forward(t->m, in, tg, B, T, 1, &t->loss);
         gpt_update(t->m, &hp, 1e-4f, NULL);
         if (trace && t->adapt)
-            printf("trace %-7s fwd %d thr %6.1f ms caller %.2f cores %.2f | step %6.1f ms cores %.2f | next %d%s "
+            printf("trace%c %-7s fwd %d thr %6.1f ms caller %.2f cores %.2f | step %6.1f ms cores %.2f | next %d%s "
                    "won %d lost %d\n",
-                   cond, nt, ad->last[0] * 1e3, ad->last[1] / ad->last[0], ad->last[2] / ad->last[0],
-                   (now() - s0) * 1e3, (cpu_now() - sc0) / (now() - s0), cpu_adapt_threads(ad),
-                   ad->probing ? " probing" : "", ad->won, ad->lost);
+                   t->adapt == 2 ? 't' : ' ', cond, nt, ad->last[0] * 1e3, ad->last[1] / ad->last[0],
+                   ad->last[2] / ad->last[0], (now() - s0) * 1e3, (cpu_now() - sc0) / (now() - s0),
+                   cpu_adapt_threads(ad), ad->probing ? " probing" : "", ad->won, ad->lost);
     }
     t->secs += now() - t0;
     t->cpu += cpu_now() - c0;
@@ -131,7 +135,7 @@ static void steps(trainer *t, const int32_t *in, const int32_t *tg, int n)
 /* Times the three trainers over `n` steps each, in turns of ROUND steps. */
 static void condition(trainer *tr, const int32_t *in, const int32_t *tg, int n)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < ntr; i++) {
         /* settle: page faults, the thread pool, the adaptive one's first choice;
          * all three take the same steps, so their final losses must agree */
         steps(&tr[i], in, tg, SETTLE);
@@ -143,29 +147,42 @@ static void condition(trainer *tr, const int32_t *in, const int32_t *tg, int n)
      * two-thread trainer after the one-thread one (its OpenMP worker asleep
      * meanwhile) ran 5-20% slower than an identical one after it. */
     static const int order[6][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 2, 1}, {2, 1, 0}, {1, 0, 2}};
+    /* four trainers: a Williams square, each follows each other once in 4 rounds */
+    static const int order4[4][4] = {{0, 1, 3, 2}, {1, 2, 0, 3}, {2, 3, 1, 0}, {3, 0, 2, 1}};
     for (int done = 0, r = 0; done < n; done += ROUND, r++)
-        for (int k = 0; k < 3; k++)
-            steps(&tr[order[r % 6][k]], in, tg, n - done < ROUND ? n - done : ROUND);
+        for (int k = 0; k < ntr; k++)
+            steps(&tr[ntr == 4 ? order4[r % 4][k] : order[r % 6][k]], in, tg, n - done < ROUND ? n - done : ROUND);
 }
 
 /* One line per condition; the ratios are the speed-ups over one thread. */
+/* The controller's counters of trainer k since the last report (settling
+ * steps included). */
+static void counters(const char *name, const trainer *t, int k)
+{
+    static long seen[4][4];
+    const cpu_adapt *ad = &((const cpu_impl *)t->m->impl)->adapt;
+    printf("        %s: %ld of %ld forwards on one thread, %ld probes, %ld switches\n", name,
+           ad->forwards[1] - seen[k][1], ad->forwards[0] + ad->forwards[1] - seen[k][0] - seen[k][1],
+           ad->probes - seen[k][2], ad->switches - seen[k][3]);
+    seen[k][0] = ad->forwards[0], seen[k][1] = ad->forwards[1], seen[k][2] = ad->probes, seen[k][3] = ad->switches;
+}
+
 static void report(const char *label, trainer *tr, double la0, double la1)
 {
-    static long seen[2], seen_probes, seen_switches;
-    const cpu_adapt *ad = &((const cpu_impl *)tr[2].m->impl)->adapt;
-    double ms[3], cores[3];
-    for (int i = 0; i < 3; i++) {
+    double ms[4], cores[4];
+    for (int i = 0; i < ntr; i++) {
         ms[i] = tr[i].secs / tr[i].steps * 1e3;
         cores[i] = tr[i].cpu / tr[i].secs;
     }
     printf("%-7s load %4.1f-%4.1f  ms/step: 1 thread %6.1f, 2 fixed %6.1f, 2 adaptive %6.1f  "
            "over 1 thread: fixed %.2fx, adaptive %.2fx  cores used %.2f %.2f %.2f\n",
            label, la0, la1, ms[0], ms[1], ms[2], ms[0] / ms[1], ms[0] / ms[2], cores[0], cores[1], cores[2]);
-    /* The controller's counters since the last report (settling steps included). */
-    printf("        adaptive: %ld of %ld forwards on one thread, %d probes, %d switches\n", ad->forwards[1] - seen[1],
-           ad->forwards[0] + ad->forwards[1] - seen[0] - seen[1], ad->probes - (int)seen_probes,
-           ad->switches - (int)seen_switches);
-    seen[0] = ad->forwards[0], seen[1] = ad->forwards[1], seen_probes = ad->probes, seen_switches = ad->switches;
+    counters("adaptive", &tr[2], 2);
+    if (ntr == 4) {
+        printf("        times only: %6.1f ms/step, over 1 thread %.2fx, cores used %.2f\n", ms[3], ms[0] / ms[3],
+               cores[3]);
+        counters("times only", &tr[3], 3);
+    }
     fflush(stdout);
 }
 
@@ -252,10 +269,13 @@ int main(int argc, char **argv)
         in[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)shape.vocab_size);
     for (int i = 0; i < B * T; i++)
         tg[i] = (int32_t)(gpt_rng_next(&s) % (uint64_t)shape.vocab_size);
-    trainer tr[3] = {{.name = "1 thread", .threads = 1, .adapt = 0},
+    trainer tr[4] = {{.name = "1 thread", .threads = 1, .adapt = 0},
                      {.name = "2 fixed", .threads = 2, .adapt = 0},
-                     {.name = "2 adaptive", .threads = 2, .adapt = 1}};
-    for (int i = 0; i < 3; i++)
+                     {.name = "2 adaptive", .threads = 2, .adapt = 1},
+                     {.name = "2 adaptive, times only", .threads = 2, .adapt = 2}};
+    if (getenv("BENCH_TIMES_ONLY") && strcmp(getenv("BENCH_TIMES_ONLY"), "0"))
+        ntr = 4;
+    for (int i = 0; i < ntr; i++)
         if (make(&tr[i]))
             return 1;
     printf("contention (a) L4 H4 C128 V8192 B4xT256, %d steps each, rounds of %d\n", n, ROUND);
@@ -269,10 +289,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < nb; i++)
         beside(tr, in, tg, n, busy[i]);
     /* Same data and seed: the three must have trained to the same bits. */
-    int same = tr[0].loss == tr[1].loss && tr[1].loss == tr[2].loss;
+    int same = tr[0].loss == tr[1].loss && tr[1].loss == tr[2].loss && (ntr < 4 || tr[3].loss == tr[0].loss);
     printf("final loss %.6f %.6f %.6f: %s\n", tr[0].loss, tr[1].loss, tr[2].loss,
            same ? "identical" : "DIFFERENT (a determinism bug)");
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < ntr; i++)
         gpt_free(tr[i].m);
     free(in);
     free(tg);

@@ -38,9 +38,9 @@ static void probe_start(cpu_adapt *a)
 /* All threads' forward had `c_all` cores, one thread's `c_one` (0 = unknown):
  * were they in one core's worth? Then all threads cannot beat one thread but
  * by the luck of the load (their CPU per token is higher: the barriers). */
-static int one_core(double c_all, double c_one)
+static int one_core(const cpu_adapt *a, double c_all, double c_one)
 {
-    return c_all > 0 && c_one > 0 && c_all <= CPU_ADAPT_CORES * c_one;
+    return !a->times_only && c_all > 0 && c_one > 0 && c_all <= CPU_ADAPT_CORES * c_one;
 }
 
 /* The chosen arm's forward `t`, with `c` cores, closes a pair; a majority
@@ -48,7 +48,7 @@ static int one_core(double c_all, double c_one)
 static void pair_end(cpu_adapt *a, int arm, double t, double c)
 {
     int other_wins;
-    if (one_core(arm == 0 ? c : a->c_other, arm == 0 ? a->c_other : c))
+    if (one_core(a, arm == 0 ? c : a->c_other, arm == 0 ? a->c_other : c))
         other_wins = arm == 0;
     else
         /* Leaving all threads takes a clear win (noise keeps the quiet
@@ -118,7 +118,7 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double proc_s, 
         a->busy_run = cpu_s < CPU_ADAPT_BUSY * wall_s ? a->busy_run + 1 : 0;
         /* Slower than one thread was, or in no more cores than it had (the
          * threads share a core: the load changed). */
-        int worse = (a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0]) || one_core(c, a->c_one);
+        int worse = (a->est[1] > 0 && a->est[1] < CPU_ADAPT_MARGIN * a->est[0]) || one_core(a, c, a->c_one);
         if (a->busy_run >= CPU_ADAPT_BUSY_STEPS && (due || (worse && a->since_probe >= CPU_ADAPT_MIN_INTERVAL)))
             probe_start(a);
     } else {
@@ -129,7 +129,7 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double proc_s, 
          * probes rare. */
         /* Not when all threads were last seen in one core's worth: then one
          * thread is as fast, not faster, and two are no better. */
-        int worse = a->est[0] > 0 && !(a->est[1] < CPU_ADAPT_MARGIN * a->est[0]) && !one_core(a->c_all, a->c_one);
+        int worse = a->est[0] > 0 && !(a->est[1] < CPU_ADAPT_MARGIN * a->est[0]) && !one_core(a, a->c_all, a->c_one);
         if (due || (worse && a->since_probe >= CPU_ADAPT_MIN_INTERVAL))
             probe_start(a);
     }

@@ -70,6 +70,7 @@ typedef struct {
     long forwards[2]; /* forwards recorded so far on all threads [0] and on one [1] (benches) */
     double est[2];    /* seconds per unit of work: [0] all threads, [1] one thread; 0 = unknown */
     double last[3];   /* the last forward recorded: wall, caller's CPU and process CPU seconds (benches) */
+    int times_only;   /* 1: the CPU-time rules are off, times alone decide (benches compare; 0 by default) */
 } cpu_adapt;
 
 /* Starts at max_nt threads (values < 1 count as 1: the controller stays off). */
