@@ -11,7 +11,8 @@
 
 #include "common/lazylib.h"
 
-static runs_lazylib libcrypto = RUNS_LAZYLIB_INIT(RUNS_LIBCRYPTO_SONAME, "OpenSSL's libcrypto (Debian: libssl3)");
+static runs_lazylib libcrypto =
+    RUNS_LAZYLIB_INIT(RUNS_LIBCRYPTO_SONAME, "OpenSSL's libcrypto, the version runs was built with");
 
 int runs__crypto_load(void)
 {

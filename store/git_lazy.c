@@ -15,7 +15,7 @@
 
 #include "common/lazylib.h"
 
-static runs_lazylib libgit2 = RUNS_LAZYLIB_INIT(RUNS_LIBGIT2_SONAME, "libgit2 (Debian: libgit2-1.5 or newer)");
+static runs_lazylib libgit2 = RUNS_LAZYLIB_INIT(RUNS_LIBGIT2_SONAME, "libgit2, the version runs was built with");
 
 int runs__git_load(void)
 {
