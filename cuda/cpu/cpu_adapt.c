@@ -43,12 +43,12 @@ static int one_core(const cpu_adapt *a, double c_all, double c_one)
     return !a->times_only && c_all > 0 && c_one > 0 && c_all <= CPU_ADAPT_CORES * c_one;
 }
 
-/* The chosen arm's forward `t`, with `c` cores, closes a pair; a majority
- * ends the probe. */
-static void pair_end(cpu_adapt *a, int arm, double t, double c)
+/* The chosen arm's forward `t` closes a pair; a majority ends the probe. The
+ * pair's two forwards are the last on all threads and on one (c_all, c_one). */
+static void pair_end(cpu_adapt *a, int arm, double t)
 {
     int other_wins;
-    if (one_core(a, arm == 0 ? c : a->c_other, arm == 0 ? a->c_other : c))
+    if (one_core(a, a->c_all, a->c_one))
         other_wins = arm == 0;
     else
         /* Leaving all threads takes a clear win (noise keeps the quiet
@@ -96,7 +96,6 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double proc_s, 
         a->c_all = c;
     if (a->probing && a->other_next) {
         a->t_other = t;
-        a->c_other = c;
         a->sum_other += t;
         a->other_next = 0;
         return;
@@ -104,7 +103,7 @@ void cpu_adapt_record(cpu_adapt *a, double wall_s, double cpu_s, double proc_s, 
     /* Half-weight average: follows a change of load within a few steps. */
     a->est[arm] = a->est[arm] > 0 ? 0.5 * a->est[arm] + 0.5 * t : t;
     if (a->probing) {
-        pair_end(a, arm, t, c);
+        pair_end(a, arm, t);
         return;
     }
     a->since_probe++;

@@ -58,8 +58,7 @@ typedef struct {
     int other_next;   /* the next forward runs on the other arm (the first half of a pair) */
     int won, lost;    /* pairs of this probe won and lost by the other arm */
     double t_other;   /* seconds per unit of work of the pair's other-arm forward */
-    double c_other;   /* the process's cores (CPU seconds / wall second) in that forward; 0 = unknown */
-    double c_one;     /* the process's cores in the last one-thread forward; 0 = unknown */
+    double c_one;     /* the process's cores (CPU seconds / wall second) in the last one-thread forward; 0 = unknown */
     double c_all;     /* the same in the last forward on all threads */
     double sum_other; /* of this probe's other-arm forwards, for est[] */
     int busy_run;     /* contended steps in a row at "all" */
