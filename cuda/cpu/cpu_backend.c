@@ -55,11 +55,6 @@ float *cpu_alloc_floats(size_t n)
     return p;
 }
 
-void *cpu__aligned_floats(size_t n)
-{
-    return cpu_alloc_floats(n);
-}
-
 static void cpu_destroy(gpt_model *m)
 {
     cpu_impl *im = m->impl;
@@ -90,7 +85,7 @@ static int cpu_create(gpt_model *m)
     im->adapt_on = !(ad && strcmp(ad, "0") == 0);
     cpu_adapt_init(&im->adapt, omp_get_max_threads());
     for (int i = 0; i < 4; i++) {
-        im->group[i] = cpu__aligned_floats(m->n_params);
+        im->group[i] = cpu_alloc_floats(m->n_params);
         if (!im->group[i])
             goto oom;
     }
@@ -106,10 +101,10 @@ static int cpu_create(gpt_model *m)
     size_t lg = (size_t)cpu_classifier_rows((int)N, (int)C, (int)V) * V;
     size_t total = N * C + L * per_layer + N * C + 2 * N + lg + N * C /*dres*/ + N * C /*dbuf*/ + N * 3 * C +
                    2 * N * 4 * C + att + N /*losses*/;
-    im->acts = cpu__aligned_floats(total);
+    im->acts = cpu_alloc_floats(total);
     im->layer = calloc(L, sizeof *im->layer);
     size_t wt = V * C > 4 * C * C ? V * C : 4 * C * C;
-    im->wt = cpu__aligned_floats(wt);
+    im->wt = cpu_alloc_floats(wt);
     if (!im->acts || !im->layer || !im->wt)
         goto oom;
     float *p = im->acts;

@@ -39,10 +39,6 @@ typedef struct {
 
 #define NO_MV ((size_t)-1)
 
-/* n floats, 64-byte aligned and zeroed (at least 64 bytes); NULL when out of
- * memory. The caller frees it with free(). */
-void *cpu__aligned_floats(size_t n);
-
 /* Sets this call's thread count and returns the caller's, which cpu__threads_end
  * puts back (cpu_backend.c). */
 int cpu__threads_begin(cpu_impl *im);

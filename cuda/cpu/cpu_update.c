@@ -10,6 +10,7 @@
 #endif
 
 #include "cuda/cpu/cpu_impl.h"
+#include "cuda/cpu/cpu_kernels.h"
 
 typedef struct {
     float b1, b2, eps, lr, gscale, ibc1, ibc2;
@@ -265,7 +266,7 @@ int cpu__set_shard(gpt_model *m, const unsigned char *owned)
         moff[i] = !owned || owned[i] ? total : NO_MV;
         total += moff[i] == NO_MV ? 0 : m->info[i].numel;
     }
-    if (!(nm = cpu__aligned_floats(total)) || !(nv = cpu__aligned_floats(total)))
+    if (!(nm = cpu_alloc_floats(total)) || !(nv = cpu_alloc_floats(total)))
         goto oom;
     for (int i = 0; i < nt; i++)
         if (moff[i] != NO_MV && im->moff[i] != NO_MV) {
