@@ -154,7 +154,6 @@ static void condition(trainer *tr, const int32_t *in, const int32_t *tg, int n)
             steps(&tr[ntr == 4 ? order4[r % 4][k] : order[r % 6][k]], in, tg, n - done < ROUND ? n - done : ROUND);
 }
 
-/* One line per condition; the ratios are the speed-ups over one thread. */
 /* The controller's counters of trainer k since the last report (settling
  * steps included). */
 static void counters(const char *name, const trainer *t, int k)
@@ -167,6 +166,7 @@ static void counters(const char *name, const trainer *t, int k)
     seen[k][0] = ad->forwards[0], seen[k][1] = ad->forwards[1], seen[k][2] = ad->probes, seen[k][3] = ad->switches;
 }
 
+/* One line per condition; the ratios are the speed-ups over one thread. */
 static void report(const char *label, trainer *tr, double la0, double la1)
 {
     double ms[4], cores[4];
