@@ -36,6 +36,11 @@ int runs_sha256_hex(runs_oid *out, const void *data, size_t len)
 {
     unsigned char d[32];
     unsigned int dl = 0;
+    if (len <= RUNS__SHA256_SMALL_MAX) {
+        runs__sha256_small(d, data, len);
+        runs_sha256_digest_hex(out, d);
+        return 0;
+    }
     EVP_MD_CTX *c = runs__sha256_begin();
     if (!c)
         return runs_error_code();

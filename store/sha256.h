@@ -12,8 +12,17 @@
 #include "store/store.h"
 
 /* SHA-256 of data (len bytes) as lowercase hex in *out; no store needed. 0, or
- * RUNS_ERROR when OpenSSL fails. */
+ * RUNS_ERROR when OpenSSL fails (RUNS_EIO when libcrypto cannot be loaded). Inputs up to
+ * RUNS__SHA256_SMALL_MAX bytes are hashed without libcrypto (runs__sha256_small). */
 int runs_sha256_hex(runs_oid *out, const void *data, size_t len);
+
+/* Up to this many bytes, runs_sha256_hex hashes in portable C: at 150-300 MB/s that
+ * takes less time than loading and starting libcrypto (about 6 ms a process). */
+#define RUNS__SHA256_SMALL_MAX ((size_t)1 << 20)
+
+/* SHA-256 of data into digest, in portable C (store/sha256_small.c); the same bytes
+ * as OpenSSL's, slower per byte, with no library to load. */
+void runs__sha256_small(unsigned char digest[32], const void *data, size_t len);
 
 /* A new EVP context started on SHA-256, loading libcrypto first where it is loaded on
  * first use; the caller frees it with EVP_MD_CTX_free. NULL with the error set
