@@ -279,11 +279,16 @@ int cmd_log(runs_cli *cli, int argc, char **argv)
         if (want)
             snprintf(run, sizeof run, "%s", want);
         else if ((rc = runs_head_get(run, sizeof run, s)) != 0) {
-            /* an empty store has no current run: nothing to list */
+            /* an empty store has no current run: nothing to list. A HEAD that names no
+             * run is damage, whatever the store holds. */
             char(*any)[41] = NULL;
             size_t na = 0;
-            if (runs_node_all(&any, &na, s) == 0 && na == 0)
+            char why[1024];
+            snprintf(why, sizeof why, "%s", runs_error_message());
+            if (rc == RUNS_ENOTFOUND && runs_node_all(&any, &na, s) == 0 && na == 0)
                 rc = 0;
+            else
+                runs_error_set(rc, "%s", why); /* the walk's own messages may have replaced it */
             free(any);
             if (rc == 0 && json)
                 printf("[]\n");

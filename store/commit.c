@@ -120,8 +120,11 @@ int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs
     long long step = 0;
     out_id[0] = '\0';
 
+    git_repository *repo;
     if (!cJSON_IsObject(manifest))
         return runs_error_set(RUNS_EINVALID, "manifest: expected a JSON object");
+    if ((rc = runs__store_git(&repo, s)) != 0)
+        return rc;
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(manifest, "run");
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(manifest, "kind");
     const cJSON *par = cJSON_GetObjectItemCaseSensitive(manifest, "parent");
@@ -202,10 +205,9 @@ int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs
     text[tl + 1] = '\0';
 
     /* (3) commit: blob, tree, commit; libgit2 fsyncs them (GIT_OPT_ENABLE_FSYNC_GITDIR) */
-    if (git_blob_create_from_buffer(&blob_oid, s->repo, text, tl + 1) != 0 ||
-        git_treebuilder_new(&tb, s->repo, NULL) != 0 ||
+    if (git_blob_create_from_buffer(&blob_oid, repo, text, tl + 1) != 0 || git_treebuilder_new(&tb, repo, NULL) != 0 ||
         git_treebuilder_insert(NULL, tb, "manifest.json", &blob_oid, GIT_FILEMODE_BLOB) != 0 ||
-        git_treebuilder_write(&tree_oid, tb) != 0 || git_tree_lookup(&tree, s->repo, &tree_oid) != 0) {
+        git_treebuilder_write(&tree_oid, tb) != 0 || git_tree_lookup(&tree, repo, &tree_oid) != 0) {
         rc = runs__git_error(RUNS_EIO, "writing the manifest to lineage.git");
         goto done;
     }
@@ -215,7 +217,7 @@ int runs_node_commit(char out_id[41], runs_store *s, cJSON *manifest, const runs
     }
     snprintf(msg, sizeof msg, "%s %s step_%lld\n", kind->valuestring, run->valuestring, step);
     const git_commit *parents[1] = {parent};
-    if (git_commit_create(&commit_oid, s->repo, NULL, sig, sig, "UTF-8", msg, tree, parent ? 1 : 0, parents) != 0) {
+    if (git_commit_create(&commit_oid, repo, NULL, sig, sig, "UTF-8", msg, tree, parent ? 1 : 0, parents) != 0) {
         rc = runs__git_error(RUNS_EIO, "writing the node commit to lineage.git");
         goto done;
     }

@@ -6,6 +6,7 @@
 #include <git2.h>
 #include <stddef.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "store/store.h"
@@ -19,7 +20,8 @@ struct runs_thinned {
 
 struct runs_store {
     char *dir;
-    git_repository *repo;
+    git_repository *lineage;      /* NULL until runs__store_git opens it */
+    pthread_mutex_t lineage_mu;   /* serialises that opening */
     int writer_fd;                /* flock(LOCK_SH) on locks/gc.lock while this handle writes; -1 */
     struct runs_thinned *thinned; /* nodes thinned by gc, sorted by id (loaded lazily) */
     size_t n_thinned;
@@ -65,6 +67,12 @@ void runs__object_path(char *buf, size_t n, const runs_store *s, const char *hex
 /* Read+hash granularity of objects (store/object.c, store/object_put.c): a chunk
  * stays in cache between the two. */
 #define RUNS__OBJECT_CHUNK (2u << 20)
+
+/* lineage.git through libgit2: 0 and *out (owned by s, freed by runs_store_free), or
+ * the error of loading libgit2 or opening the repository. Loaded and opened on the
+ * first call, not by runs_store_open: a command that reads only ref files and the
+ * node cache (`runs log` on a cached store) never loads libgit2. Thread-safe. */
+int runs__store_git(git_repository **out, runs_store *s);
 
 /* Converts a libgit2 failure into our error channel; returns code. */
 int runs__git_error(int code, const char *what);
@@ -148,8 +156,18 @@ int runs__ref_path(char *buf, size_t n, runs_store *s, const char *ref);
 /* Writes oid as the whole ref file (journalled, invariants 3 and 9); the caller holds
  * locks/refs.lock. */
 int runs__ref_write(runs_store *s, const char *ref, const git_oid *oid);
-/* 0 and *oid when ref exists, RUNS_ENOTFOUND (no message) when not. */
+/* ref's value into hex, read from the files alone (no libgit2, so listings start
+ * without it): its loose file, else its packed-refs line (invariant 11). 0;
+ * RUNS_ENOTFOUND (no message) when it has neither or ref is not a valid ref name;
+ * RUNS_ECORRUPT (message set) when the loose file is not 40 hex digits and a newline
+ * (invariant 10); RUNS_EIO when a file cannot be read. */
+int runs__ref_read_hex(char hex[41], runs_store *s, const char *ref);
+/* The same as an oid. */
 int runs__ref_read(git_oid *oid, runs_store *s, const char *ref);
+/* bytes[0..len) as one printable line into out (cap bytes): unprintable bytes and
+ * backslashes as \xNN; cut short where out is full. For messages about damaged ref
+ * files. */
+void runs__ref_escape(char *out, size_t cap, const char *bytes, size_t len);
 /* Points HEAD at refs/heads/run; the caller holds locks/refs.lock. */
 int runs__head_set_locked(runs_store *s, const char *run);
 

@@ -70,10 +70,11 @@ int runs__parse_id(git_oid *oid, const char *id)
 int runs__lookup_commit(git_commit **c, runs_store *s, const char *id)
 {
     git_oid oid;
+    git_repository *repo;
     int rc = runs__parse_id(&oid, id);
-    if (rc)
+    if (rc || (rc = runs__store_git(&repo, s)) != 0)
         return rc;
-    if (git_commit_lookup(c, s->repo, &oid) != 0)
+    if (git_commit_lookup(c, repo, &oid) != 0)
         return runs_error_set(RUNS_ENOTFOUND, "no node %.12s in %s/lineage.git", id, s->dir);
     return 0;
 }
@@ -93,7 +94,7 @@ int runs_node_manifest_text(char **out, size_t *len, runs_store *s, const char *
         return rc;
     const git_tree_entry *e;
     if (git_commit_tree(&tree, c) != 0 || !(e = git_tree_entry_byname(tree, "manifest.json")) ||
-        git_blob_lookup(&blob, s->repo, git_tree_entry_id(e)) != 0) {
+        git_blob_lookup(&blob, s->lineage, git_tree_entry_id(e)) != 0) {
         rc = runs_error_set(RUNS_ECORRUPT, "node %.12s has no readable manifest.json in lineage.git", id);
         goto done;
     }
@@ -194,15 +195,16 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     git_revwalk *w = NULL;
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
+    git_repository *repo;
     char(*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
     int rc = 0, g;
     *ids = NULL;
     *n = 0;
     /* libgit2 skips ref files it cannot parse: read them ourselves first */
-    if ((rc = runs__refs_first_damage(s, 0)) != 0)
+    if ((rc = runs__refs_first_damage(s, 0)) != 0 || (rc = runs__store_git(&repo, s)) != 0)
         goto done;
-    if (git_revwalk_new(&w, s->repo) != 0) {
+    if (git_revwalk_new(&w, repo) != 0) {
         rc = runs__git_error(RUNS_ERROR, "walking lineage.git");
         goto done;
     }
@@ -212,7 +214,7 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
      * (gc decides what to delete from this list). */
     const char *globs[] = {"refs/heads/*", "refs/tags/*", "refs/rewound/*"}; /* rewound: runs_run_rewind */
     for (size_t k = 0; k < sizeof globs / sizeof globs[0]; k++) {
-        if (git_reference_iterator_glob_new(&it, s->repo, globs[k]) != 0) {
+        if (git_reference_iterator_glob_new(&it, repo, globs[k]) != 0) {
             rc = runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
             goto done;
         }

@@ -86,10 +86,14 @@ static int ref_commit(char commit[41], walker *w, const nc_ref *t)
 {
     git_oid oid;
     git_object *o = NULL, *c = NULL;
+    git_repository *repo;
     memcpy(commit, t->hex, 41);
     if (runs_nodecache_find(w->out, t->hex) || (w->cache && runs__nc_find(w->cache, t->hex)))
         return 0;
-    if (git_oid_fromstr(&oid, t->hex) != 0 || git_object_lookup(&o, w->s->repo, &oid, GIT_OBJECT_ANY) != 0 ||
+    int rc = runs__store_git(&repo, w->s);
+    if (rc)
+        return rc;
+    if (git_oid_fromstr(&oid, t->hex) != 0 || git_object_lookup(&o, repo, &oid, GIT_OBJECT_ANY) != 0 ||
         git_object_peel(&c, o, GIT_OBJECT_COMMIT) != 0) {
         git_object_free(o);
         git_error_clear();
@@ -103,30 +107,35 @@ static int ref_commit(char commit[41], walker *w, const nc_ref *t)
 
 /* Sets RUNS_NODE_HAS_NOTE from one pass over refs/notes/runs, so a listing reads
  * only the notes that exist. When the notes cannot be listed every node is marked:
- * the caller then asks each node, as it did before this index. */
+ * the caller then asks each node, as it did before this index. A store without notes
+ * is told from the ref files alone, so such a listing never loads libgit2. */
 static void mark_notes(runs_nodes *n, runs_store *s)
 {
     git_note_iterator *it = NULL;
+    git_repository *repo;
     git_oid note, target;
     char hex[41];
-    int g = git_note_iterator_new(&it, s->repo, RUNS_NOTES_REF);
-    if (g == GIT_ENOTFOUND) {
-        git_error_clear();
+    int listed = 0, g = runs__ref_read_hex(hex, s, RUNS_NOTES_REF);
+    if (g == RUNS_ENOTFOUND)
         return;
-    }
-    if (g == 0) {
-        while ((g = git_note_next(&note, &target, it)) == 0) {
-            git_oid_tostr(hex, sizeof hex, &target);
-            runs_node_info *o = (runs_node_info *)runs_nodecache_find(n, hex);
-            if (o)
-                o->flags |= RUNS_NODE_HAS_NOTE;
+    if (g == 0 && runs__store_git(&repo, s) == 0) {
+        g = git_note_iterator_new(&it, repo, RUNS_NOTES_REF);
+        if (g == 0) {
+            while ((g = git_note_next(&note, &target, it)) == 0) {
+                git_oid_tostr(hex, sizeof hex, &target);
+                runs_node_info *o = (runs_node_info *)runs_nodecache_find(n, hex);
+                if (o)
+                    o->flags |= RUNS_NODE_HAS_NOTE;
+            }
+            git_note_iterator_free(it);
         }
-        git_note_iterator_free(it);
+        listed = g == GIT_ITEROVER || g == GIT_ENOTFOUND;
+        git_error_clear();
     }
-    if (g != GIT_ITEROVER)
+    if (!listed)
         for (size_t i = 0; i < n->n; i++)
             n->v[i].flags |= RUNS_NODE_HAS_NOTE;
-    git_error_clear();
+    runs_error_clear();
 }
 
 /* Reorders n (see runs__nc_order) and re-indexes it. */

@@ -80,9 +80,12 @@ int runs__nc_read_node(runs_node_info *o, runs_nodes *n, runs_store *s, const ch
     git_commit *c = NULL;
     cJSON *m = NULL;
     runs_buf ch = {0};
+    git_repository *repo;
     int rc = 0;
     memset(o, 0, sizeof *o);
-    if (strlen(id) != 40 || git_oid_fromstr(&oid, id) != 0 || git_commit_lookup(&c, s->repo, &oid) != 0) {
+    if ((rc = runs__store_git(&repo, s)) != 0)
+        goto done;
+    if (strlen(id) != 40 || git_oid_fromstr(&oid, id) != 0 || git_commit_lookup(&c, repo, &oid) != 0) {
         rc = runs_error_set(RUNS_ENOTFOUND, "no node %.12s in %s/lineage.git", id, s->dir);
         goto done;
     }

@@ -18,13 +18,18 @@ static int note_git_error(int code, const char *what)
     return runs_error_set(code, "%s: %s", what, e && e->message ? e->message : "libgit2 failed");
 }
 
-/* The commit named by id, checked to exist, into oid. */
+/* The commit named by id, checked to exist, into oid; lineage.git is open after it
+ * (s->lineage). */
 static int node_oid(git_oid *oid, runs_store *s, const char *id)
 {
+    git_repository *repo;
+    int rc = runs__store_git(&repo, s);
+    if (rc)
+        return rc;
     if (!id || strlen(id) != 40 || git_oid_fromstr(oid, id))
         return runs_error_set(RUNS_EINVALID, "note: \"%s\" is not a full node id (40 hex digits)", id ? id : "(null)");
     git_commit *c = NULL;
-    if (git_commit_lookup(&c, s->repo, oid))
+    if (git_commit_lookup(&c, repo, oid))
         return runs_error_set(RUNS_ENOTFOUND, "note: no node %s in %s/lineage.git", id, s->dir);
     git_commit_free(c);
     return 0;
@@ -61,7 +66,7 @@ int runs_note_get(cJSON **out, runs_store *s, const char *id)
     int rc = node_oid(&oid, s, id);
     if (rc)
         return rc;
-    int g = git_note_read(&note, s->repo, RUNS_NOTES_REF, &oid);
+    int g = git_note_read(&note, s->lineage, RUNS_NOTES_REF, &oid);
     if (g == GIT_ENOTFOUND)
         return 0;
     if (g)
@@ -93,13 +98,13 @@ int runs_note_merge(runs_store *s, const char *id, const cJSON *patch)
         cJSON *cur = NULL, *merged = NULL;
         char *text = NULL;
         git_reference *ref = NULL;
-        int have_head = git_reference_name_to_id(&head, s->repo, RUNS_NOTES_REF) == 0;
-        if (have_head && git_commit_lookup(&parent, s->repo, &head)) {
+        int have_head = git_reference_name_to_id(&head, s->lineage, RUNS_NOTES_REF) == 0;
+        if (have_head && git_commit_lookup(&parent, s->lineage, &head)) {
             rc = note_git_error(RUNS_ECORRUPT, "note: " RUNS_NOTES_REF " names no commit");
             goto step_done;
         }
         if (parent) {
-            int g = git_note_commit_read(&note, s->repo, parent, &oid);
+            int g = git_note_commit_read(&note, s->lineage, parent, &oid);
             if (g && g != GIT_ENOTFOUND) {
                 rc = note_git_error(RUNS_EIO, "note: reading the current note");
                 goto step_done;
@@ -118,7 +123,7 @@ int runs_note_merge(runs_store *s, const char *id, const cJSON *patch)
                 rc = 0;
                 goto step_done;
             }
-            if (git_note_commit_remove(&new_commit, s->repo, parent, sig, sig, &oid)) {
+            if (git_note_commit_remove(&new_commit, s->lineage, parent, sig, sig, &oid)) {
                 rc = note_git_error(RUNS_EIO, "note: removing an empty note");
                 goto step_done;
             }
@@ -139,14 +144,14 @@ int runs_note_merge(runs_store *s, const char *id, const cJSON *patch)
             text[n] = '\n';
             text[n + 1] = 0;
             free(canon);
-            if (git_note_commit_create(&new_commit, &blob, s->repo, parent, sig, sig, &oid, text, 1)) {
+            if (git_note_commit_create(&new_commit, &blob, s->lineage, parent, sig, sig, &oid, text, 1)) {
                 rc = note_git_error(RUNS_EIO, "note: writing the note");
                 goto step_done;
             }
         }
-        int g = have_head
-                    ? git_reference_create_matching(&ref, s->repo, RUNS_NOTES_REF, &new_commit, 1, &head, "runs: note")
-                    : git_reference_create(&ref, s->repo, RUNS_NOTES_REF, &new_commit, 0, "runs: note");
+        int g = have_head ? git_reference_create_matching(&ref, s->lineage, RUNS_NOTES_REF, &new_commit, 1, &head,
+                                                          "runs: note")
+                          : git_reference_create(&ref, s->lineage, RUNS_NOTES_REF, &new_commit, 0, "runs: note");
         if (g == GIT_EMODIFIED || g == GIT_EEXISTS || g == GIT_ELOCKED) {
             rc = 1; /* someone else moved the ref: retry on top of theirs */
         } else if (g) {

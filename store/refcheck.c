@@ -47,17 +47,22 @@ static int add_state(scan *sc, const char *ref, const char *bytes, long len)
     r->exists = len >= 0;
     if (len >= 0) {
         runs__ref_token(r->token, ref, bytes, (size_t)len);
-        size_t k = 0;
-        for (long i = 0; i < len && k + 4 < sizeof r->raw; i++) {
-            unsigned char c = (unsigned char)bytes[i];
-            if (c >= 0x20 && c < 0x7f && c != '\\')
-                r->raw[k++] = (char)c;
-            else
-                k += (size_t)snprintf(r->raw + k, sizeof r->raw - k, "\\x%02x", c);
-        }
-        r->raw[k] = '\0';
+        runs__ref_escape(r->raw, sizeof r->raw, bytes, (size_t)len);
     }
     return 0;
+}
+
+void runs__ref_escape(char *out, size_t cap, const char *bytes, size_t len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len && k + 5 <= cap; i++) {
+        unsigned char c = (unsigned char)bytes[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[k++] = (char)c;
+        else
+            k += (size_t)snprintf(out + k, cap - k, "\\x%02x", c);
+    }
+    out[k] = '\0';
 }
 
 static int scan_dir(scan *sc, const char *rel)
@@ -199,10 +204,15 @@ static int reachable_elsewhere(runs_store *s, const char *hex, const char *excep
     git_revwalk *w = NULL;
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
+    git_repository *repo;
     int found = 0;
-    if (git_oid_fromstr(&want, hex) != 0 || git_revwalk_new(&w, s->repo) != 0)
+    if (runs__store_git(&repo, s) != 0) {
+        runs_error_clear(); /* the lineage checks report what cannot be opened */
         return 0;
-    if (git_reference_iterator_new(&it, s->repo) != 0)
+    }
+    if (git_oid_fromstr(&want, hex) != 0 || git_revwalk_new(&w, repo) != 0)
+        return 0;
+    if (git_reference_iterator_new(&it, repo) != 0)
         goto done;
     while (git_reference_next(&r, it) == 0) {
         const char *name = git_reference_name(r);
@@ -259,7 +269,8 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
      * store: a writer may move a ref between our reading the files and the journal.
      * gc holds the store exclusively; verify is run by hand. */
     snprintf(p, sizeof p, "%s/lineage.git/HEAD", s->dir);
-    if (deep && ((rc = runs__ref_read_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0))
+    if (deep &&
+        ((rc = runs__ref_read_bytes(buf, sizeof buf, &len, p)) != 0 || (rc = add_state(&sc, "HEAD", buf, len)) != 0))
         goto done;
     if ((rc = scan_dir(&sc, "refs")) != 0 || (rc = add_packed(&sc)) != 0)
         goto done;
@@ -289,9 +300,9 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
             continue;
         runs_ref_state key;
         snprintf(key.ref, sizeof key.ref, "%s", e->ref);
-        int seen = !strcmp(e->ref, "HEAD") ? first == 1
-                                           : found > first &&
-                                                 bsearch(&key, sc.v + first, found - first, sizeof *sc.v, cmp_state);
+        int seen = !strcmp(e->ref, "HEAD")
+                       ? first == 1
+                       : found > first && bsearch(&key, sc.v + first, found - first, sizeof *sc.v, cmp_state);
         if (seen || creation_never_landed(s, log, nlog, e))
             continue;
         if ((rc = add_state(&sc, e->ref, NULL, -1)) != 0)

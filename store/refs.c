@@ -67,38 +67,111 @@ int runs__ref_write(runs_store *s, const char *ref, const git_oid *oid)
     return runs__ref_write_file(s, ref, line);
 }
 
-/* 0 and *oid when ref exists, RUNS_ENOTFOUND when not. */
+/* 1 when ref may be read as a path under lineage.git: HEAD, or refs/ followed by
+ * components that are not empty and start with no dot (so no "..", no temp file).
+ * libgit2 refused other names as invalid specs, which its callers read as "no such
+ * ref"; so do ours. */
+static int ref_name_ok(const char *ref)
+{
+    if (!strcmp(ref, "HEAD"))
+        return 1;
+    if (strncmp(ref, "refs/", 5) != 0)
+        return 0;
+    for (const char *c = ref + 5;;) {
+        const char *e = strchr(c, '/');
+        if (e == c || *c == '.' || *c == '\0')
+            return 0;
+        if (!e)
+            return 1;
+        c = e + 1;
+    }
+}
+
+/* ref's file into buf; *len -1 when there is no file (or a directory: the refs of a
+ * run's per-step tags live under refs/tags/RUN/, and a tag of that name is absent). */
+static int ref_file_bytes(char *buf, size_t cap, long *len, const char *path)
+{
+    int rc = runs__ref_read_bytes(buf, cap, len, path);
+    if (rc == RUNS_EIO && errno == EISDIR) {
+        runs_error_clear();
+        *len = -1;
+        rc = 0;
+    }
+    return rc;
+}
+
+int runs__ref_read_hex(char hex[41], runs_store *s, const char *ref)
+{
+    char p[PATH_MAX], buf[RUNS_REF_TOKEN];
+    long len;
+    int rc;
+    hex[0] = '\0';
+    if (!ref_name_ok(ref) || runs__ref_path(p, sizeof p, s, ref) != 0) {
+        runs_error_clear();
+        return RUNS_ENOTFOUND;
+    }
+    if ((rc = ref_file_bytes(buf, sizeof buf - 1, &len, p)) != 0)
+        return rc;
+    if (len < 0) /* no loose file: its packed line, if any (invariant 11) */
+        return runs__packed_ref_lookup(hex, s, ref);
+    buf[len] = '\0';
+    if (len == 41 && buf[40] == '\n') {
+        buf[40] = '\0';
+        if (runs_is_hex(buf, 40)) {
+            memcpy(hex, buf, 41);
+            return 0;
+        }
+    }
+    /* invariant 10: a damaged ref file is an error, never "no such ref" */
+    char raw[RUNS_REF_TOKEN * 2];
+    runs__ref_escape(raw, sizeof raw, buf, (size_t)len);
+    return runs_error_set(RUNS_ECORRUPT,
+                          "%s/lineage.git/%s is damaged: it holds \"%.120s\", not 40 hex digits and a newline; "
+                          "run `runs verify --all`",
+                          s->dir, ref, raw);
+}
+
 int runs__ref_read(git_oid *oid, runs_store *s, const char *ref)
 {
-    int g = git_reference_name_to_id(oid, s->repo, ref);
-    if (g == 0)
-        return 0;
-    if (g == GIT_ENOTFOUND || g == GIT_EINVALIDSPEC)
-        return RUNS_ENOTFOUND;
-    return runs__git_error(RUNS_EIO, ref);
+    char hex[41];
+    int rc = runs__ref_read_hex(hex, s, ref);
+    if (rc == 0 && git_oid_fromstr(oid, hex) != 0)
+        rc = runs__git_error(RUNS_ECORRUPT, ref);
+    return rc;
 }
 
 /* ---- HEAD ---- */
 
 int runs_head_get(char *run, size_t len, runs_store *s)
 {
-    git_reference *head = NULL;
-    int rc = 0;
+    char p[PATH_MAX], buf[RUNS_REF_TOKEN], hex[41], raw[RUNS_REF_TOKEN * 2];
+    long n;
+    int rc;
     if (len)
         run[0] = '\0';
-    if (git_reference_lookup(&head, s->repo, "HEAD") != 0)
-        return runs__git_error(RUNS_ECORRUPT, "reading HEAD of lineage.git");
-    const char *t = git_reference_symbolic_target(head);
-    if (!t || strncmp(t, "refs/heads/", 11) != 0) {
-        rc = runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git does not name a run", s->dir);
-        goto done;
+    snprintf(p, sizeof p, "%s/lineage.git/HEAD", s->dir);
+    if ((rc = ref_file_bytes(buf, sizeof buf - 1, &n, p)) != 0)
+        return runs_error_wrap(RUNS_ECORRUPT, "reading HEAD of lineage.git");
+    if (n < 0)
+        return runs_error_set(RUNS_ECORRUPT, "%s is missing; run `runs verify --all`", p);
+    buf[n] = '\0';
+    /* invariant 10: HEAD is exactly "ref: refs/heads/<run>\n" */
+    const char *t = buf + 16;
+    if (n < 18 || strncmp(buf, "ref: refs/heads/", 16) != 0 || buf[n - 1] != '\n' || memchr(buf, '\0', (size_t)n)) {
+        runs__ref_escape(raw, sizeof raw, buf, (size_t)n);
+        return runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git does not name a run: it holds \"%.120s\"", s->dir,
+                              raw);
     }
-    snprintf(run, len, "%s", t + 11);
-    git_oid oid;
-    if (runs__ref_read(&oid, s, t) != 0)
-        rc = runs_error_set(RUNS_ENOTFOUND, "no current run: HEAD names '%s', which has no nodes yet", t + 11);
-done:
-    git_reference_free(head);
+    buf[n - 1] = '\0';
+    if (runs_name_check(t, "run") != 0) {
+        runs_error_clear();
+        return runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git names '%.120s', which is not a run name", s->dir,
+                              t);
+    }
+    snprintf(run, len, "%s", t);
+    snprintf(p, sizeof p, "refs/heads/%s", t);
+    if ((rc = runs__ref_read_hex(hex, s, p)) == RUNS_ENOTFOUND)
+        return runs_error_set(RUNS_ENOTFOUND, "no current run: HEAD names '%s', which has no nodes yet", t);
     return rc;
 }
 

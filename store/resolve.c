@@ -27,20 +27,16 @@ static int is_step_name(const char *s)
 static int resolve_step(char out_id[41], runs_store *s, const char *run, const char *step)
 {
     char ref[256];
-    git_oid oid;
     char tip[41];
     int rc = runs_run_tip(tip, s, run);
     if (rc)
         return rc;
     snprintf(ref, sizeof ref, "refs/tags/%s/%s", run, step);
-    rc = runs__ref_read(&oid, s, ref);
+    rc = runs__ref_read_hex(out_id, s, ref);
     if (rc == RUNS_ENOTFOUND)
         return runs_error_set(RUNS_ENOTFOUND, "run '%s' has no node at %s; `runs log %s` lists its nodes", run, step,
                               run);
-    if (rc)
-        return rc;
-    git_oid_tostr(out_id, 41, &oid);
-    return 0;
+    return rc;
 }
 
 /* A commit of lineage.git whose id starts with the hex prefix spec[0..len) and whose
@@ -51,10 +47,14 @@ static int lookup_unreachable(char out_id[41], runs_store *s, const char *spec, 
     git_oid oid;
     git_object *o = NULL;
     git_tree *tree = NULL;
-    int rc = RUNS_ENOTFOUND;
+    git_repository *repo;
+    int rc = runs__store_git(&repo, s);
+    if (rc)
+        return rc;
+    rc = RUNS_ENOTFOUND;
     if (git_oid_fromstrn(&oid, spec, len) != 0)
         return RUNS_ENOTFOUND;
-    int g = git_object_lookup_prefix(&o, s->repo, &oid, len, GIT_OBJECT_COMMIT);
+    int g = git_object_lookup_prefix(&o, repo, &oid, len, GIT_OBJECT_COMMIT);
     if (g == GIT_EAMBIGUOUS) {
         rc = runs_error_set(RUNS_EINVALID, "id prefix '%s' matches several objects in %s/lineage.git; give more digits",
                             spec, s->dir);
@@ -76,7 +76,6 @@ done:
 int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
 {
     char run[128], ref[256];
-    git_oid oid;
     int rc;
     out_id[0] = '\0';
     if (!spec || !*spec)
@@ -105,15 +104,11 @@ int runs_node_resolve(char out_id[41], runs_store *s, const char *spec)
     int named = runs_name_check(spec, "node") == 0;
     if (named) {
         snprintf(ref, sizeof ref, "refs/tags/%s", spec);
-        if (runs__ref_read(&oid, s, ref) == 0) {
-            git_oid_tostr(out_id, 41, &oid);
-            return 0;
-        }
+        if ((rc = runs__ref_read_hex(out_id, s, ref)) != RUNS_ENOTFOUND)
+            return rc;
         snprintf(ref, sizeof ref, "refs/heads/%s", spec);
-        if (runs__ref_read(&oid, s, ref) == 0) {
-            git_oid_tostr(out_id, 41, &oid);
-            return 0;
-        }
+        if ((rc = runs__ref_read_hex(out_id, s, ref)) != RUNS_ENOTFOUND)
+            return rc;
     }
     size_t len = strlen(spec);
     int hex = len >= 4 && len <= 40 && runs_is_hex(spec, len);

@@ -80,10 +80,13 @@ int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s)
     char(*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
     git_oid oid;
+    git_repository *repo;
     int rc = 0, g;
     *ids = NULL;
     *n = 0;
-    if (git_revwalk_new(&w, s->repo) != 0 || git_revwalk_push_glob(w, "refs/rewound/*") != 0 ||
+    if ((rc = runs__store_git(&repo, s)) != 0)
+        goto done;
+    if (git_revwalk_new(&w, repo) != 0 || git_revwalk_push_glob(w, "refs/rewound/*") != 0 ||
         git_revwalk_hide_glob(w, "refs/heads/*") != 0) {
         rc = runs__git_error(RUNS_ECORRUPT, "walking the rewound tips of lineage.git (run `runs verify --all`)");
         goto done;

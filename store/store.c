@@ -195,8 +195,6 @@ int runs_store_open(runs_store **out, const char *dir)
     int rc = 0;
     runs_store *s = NULL;
     *out = NULL;
-    if ((rc = git_init_once()) != 0)
-        return rc;
     snprintf(p, sizeof p, "%s/lineage.git", dir);
     if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
         rc = runs_error_set(RUNS_ENOTFOUND, "no store at %s; run `runs init` there first", dir);
@@ -207,15 +205,14 @@ int runs_store_open(runs_store **out, const char *dir)
         rc = runs_error_set(RUNS_ECORRUPT, "store at %s has no objects/ directory", dir);
         goto done;
     }
-    s = calloc(1, sizeof *s);
-    if (!s || !(s->dir = strdup(dir))) {
+    if (!(s = calloc(1, sizeof *s))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory opening store %s", dir);
         goto done;
     }
-    s->writer_fd = -1;
-    snprintf(p, sizeof p, "%s/lineage.git", dir);
-    if (git_repository_open_bare(&s->repo, p) != 0) {
-        rc = runs__git_error(RUNS_ECORRUPT, "opening lineage.git");
+    s->writer_fd = -1; /* before anything can fail: runs_store_free closes it */
+    pthread_mutex_init(&s->lineage_mu, NULL);
+    if (!(s->dir = strdup(dir))) {
+        rc = runs_error_set(RUNS_ENOMEM, "out of memory opening store %s", dir);
         goto done;
     }
     *out = s;
@@ -229,13 +226,31 @@ void runs_store_free(runs_store *s)
 {
     if (!s)
         return;
-    if (s->repo)
-        git_repository_free(s->repo);
+    if (s->lineage)
+        git_repository_free(s->lineage);
+    pthread_mutex_destroy(&s->lineage_mu);
     if (s->writer_fd >= 0)
         close(s->writer_fd);
     free(s->thinned);
     free(s->dir);
     free(s);
+}
+
+int runs__store_git(git_repository **out, runs_store *s)
+{
+    char p[PATH_MAX];
+    int rc = 0;
+    pthread_mutex_lock(&s->lineage_mu);
+    if (!s->lineage && (rc = git_init_once()) == 0) {
+        snprintf(p, sizeof p, "%s/lineage.git", s->dir);
+        if (git_repository_open_bare(&s->lineage, p) != 0) {
+            s->lineage = NULL;
+            rc = runs__git_error(RUNS_ECORRUPT, "opening lineage.git");
+        }
+    }
+    *out = s->lineage;
+    pthread_mutex_unlock(&s->lineage_mu);
+    return rc;
 }
 
 const char *runs_store_dir(const runs_store *s)

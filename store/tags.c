@@ -41,11 +41,12 @@ static int each_ref(runs_store *s, const char *prefix, int (*fn)(void *ctx, cons
     git_reference *r = NULL;
     size_t pl = strlen(prefix);
     char glob[64];
+    git_repository *repo;
     int rc, g;
-    if ((rc = runs__refs_first_damage(s, 0)) != 0)
+    if ((rc = runs__refs_first_damage(s, 0)) != 0 || (rc = runs__store_git(&repo, s)) != 0)
         return rc;
     snprintf(glob, sizeof glob, "%s*", prefix);
-    if (git_reference_iterator_glob_new(&it, s->repo, glob) != 0)
+    if (git_reference_iterator_glob_new(&it, repo, glob) != 0)
         return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
     while ((g = git_reference_next(&r, it)) == 0) {
         const char *name = git_reference_name(r);
@@ -220,22 +221,18 @@ const runs_tag_ref *runs_tag_map_find(const runs_tag_ref *v, size_t n, const cha
 int runs_run_tip(char out_id[41], runs_store *s, const char *run)
 {
     char ref[256];
-    git_oid oid;
     out_id[0] = '\0';
     int rc = runs_name_check(run, "run");
     if (rc)
         return rc;
     snprintf(ref, sizeof ref, "refs/heads/%s", run);
-    rc = runs__ref_read(&oid, s, ref);
+    rc = runs__ref_read_hex(out_id, s, ref);
     if (rc == RUNS_ENOTFOUND) {
         char hint[160];
         runs_store_suggest(hint, sizeof hint, s, run);
         return runs_error_set(RUNS_ENOTFOUND, "no run named '%s'%s; `runs log --all` lists the runs", run, hint);
     }
-    if (rc)
-        return rc;
-    git_oid_tostr(out_id, 41, &oid);
-    return 0;
+    return rc;
 }
 
 /* runs_tag_create (move 0) and runs_tag_move (move 1: an existing tag is re-pointed,

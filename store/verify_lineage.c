@@ -90,12 +90,15 @@ int runs__verify_walk_lineage(char (**ids)[41], size_t *nids, runs_verify_report
     oidset seen = {0};
     char(*v)[41] = NULL;
     char msg[1024];
+    git_repository *repo;
     int rc = 0, g;
     *ids = NULL;
     *nids = 0;
+    if ((rc = runs__store_git(&repo, s)) != 0)
+        goto done;
     const char *globs[] = {"refs/heads/*", "refs/tags/*"};
     for (int k = 0; k < 2; k++) {
-        if (git_reference_iterator_glob_new(&it, s->repo, globs[k]) != 0) {
+        if (git_reference_iterator_glob_new(&it, repo, globs[k]) != 0) {
             rc = runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
             goto done;
         }
@@ -128,7 +131,7 @@ int runs__verify_walk_lineage(char (**ids)[41], size_t *nids, runs_verify_report
         if (g == 0)
             continue;
         git_oid_tostr(hex, sizeof hex, &p.oid);
-        if (git_commit_lookup(&c, s->repo, &p.oid) != 0) {
+        if (git_commit_lookup(&c, repo, &p.oid) != 0) {
             const git_error *e = git_error_last();
             snprintf(msg, sizeof msg, "commit %s (%s) cannot be read: %s", hex, p.from,
                      e && e->message ? e->message : "libgit2 failed");
@@ -195,11 +198,14 @@ int runs__verify_git_objects(runs_verify_report *r, runs_store *s, runs_verify_c
 {
     struct gitobj_job j = {0};
     char msg[1024];
-    int rc = 0;
+    git_repository *repo;
+    int rc = runs__store_git(&repo, s);
+    if (rc)
+        return rc;
     /* strict: a read re-hashes the inflated bytes and fails on a mismatch */
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
     git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
-    if (git_repository_odb(&j.odb, s->repo) != 0) {
+    if (git_repository_odb(&j.odb, repo) != 0) {
         rc = runs__git_error(RUNS_ERROR, "opening the object database of lineage.git");
         goto done;
     }

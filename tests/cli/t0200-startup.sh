@@ -8,8 +8,9 @@
 # Likewise `runs` links no libmpi: the MPI transport, libruns-mpi.so, is loaded only under
 # mpirun/srun (runner/dp.c), and failing to load it there is one line naming the cause.
 # libgit2 (with the 15 libraries it needs) and libcrypto are not linked either: the store
-# loads them on first use (common/lazylib.h), so `runs --help` and `runs lr` load neither,
-# and a command that opens a store loads libgit2 then (checked with glibc's LD_DEBUG).
+# loads them on first use (common/lazylib.h), so `runs --help`, `runs lr` and a cached
+# `runs log` load neither, and a command that reads a manifest loads libgit2 then
+# (checked with glibc's LD_DEBUG).
 # How fast a start is: build/bench/bench_startup (no timing assertions here).
 . "$(dirname "$0")/lib.sh"
 B=${B:-$ROOT/build}
@@ -95,12 +96,25 @@ fi
 RUNS_CUDA_LIB=$T/missing.so expect "--backend auto with no backend to load trains on the CPU" \
     "$RUNS" start --config tiny.json --name a0 --backend auto --quiet
 expect_match "... and the run is there" "$("$RUNS" log a0 2>&1)" 'step_4'
+# A listing reads the ref files and the node cache itself (store/refs.c, store/nodecache.c)
+# and checks the cache's SHA-256 without libcrypto (store/sha256_small.c): once the cache
+# holds the run, `runs log` loads neither library. A command that reads a manifest loads
+# libgit2 then, when it first opens lineage.git (runs__store_git).
+"$RUNS" log --all >/dev/null 2>&1 # the first listing fills STORE/cache/nodes
 if [ "$ld_debug" = 1 ]; then
-    expect_match "runs log loads libgit2 when it opens the store" \
-        "$(LD_DEBUG=files "$RUNS" log a0 2>&1 >/dev/null | grep 'file=libgit2')" 'dynamically loaded by'
+    expect_eq "runs log (cached) loads neither libgit2 nor libcrypto" \
+        "$(loads "$RUNS" log a0 | grep -E 'libgit2|libcrypto')" ""
+    expect_eq "runs log --all --json (cached) loads neither" \
+        "$(loads "$RUNS" log --all --json | grep -E 'libgit2|libcrypto')" ""
+    expect_match "runs show loads libgit2 when it reads a manifest" \
+        "$(LD_DEBUG=files "$RUNS" show a0@step_4 2>&1 >/dev/null | grep 'file=libgit2')" 'dynamically loaded by'
 else
-    skip "runs log loads libgit2 when it opens the store"
+    skip "runs log (cached) loads neither libgit2 nor libcrypto" "runs log --all --json (cached) loads neither" \
+        "runs show loads libgit2 when it reads a manifest"
 fi
+expect_eq "... and lists what the lineage read through libgit2 lists" \
+    "$("$RUNS" log --all --json 2>&1)" "$(RUNS_NO_NODECACHE=1 "$RUNS" log --all --json 2>&1)"
+expect_match "runs show a0@step_4 reads its manifest" "$("$RUNS" show a0@step_4 2>&1)" 'step_4'
 
 # --- the MPI transport under a launcher (OMPI_COMM_WORLD_SIZE set by hand: no mpirun) -------
 # A build with MPI that cannot load libruns-mpi.so refuses in one line naming what, before

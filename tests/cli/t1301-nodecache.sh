@@ -4,7 +4,8 @@
 # (the cache is extended), over a damaged cache file (ignored and rewritten; verify
 # reports it), over a record that lies under a valid checksum (verify reports it,
 # --repair rewrites it), after a run's refs are gone (its nodes are not listed and the
-# cache drops them), and over a damaged commit (the listing fails as without a cache).
+# cache drops them), over a damaged ref file or HEAD (read without libgit2, still named
+# as damage), and over a damaged commit (the listing fails as without a cache).
 . "$(dirname "$0")/lib.sh"
 SYNTH=$ROOT/tools/runs-synth-commit
 S=$T/.runs
@@ -86,6 +87,34 @@ rm -rf "$S/lineage.git/refs/heads/fa" "$S/lineage.git/refs/tags/fa"
 expect_eq "fa's nodes are not listed" "$(runs log --all | grep -c ' fa ')" 0
 same_output "without fa: log --all --json" log --all --json
 expect_eq "the rewrite dropped their records" "$(records "$C")" 13
+
+# --- the refs and HEAD are read from their files (store/refs.c: a cached listing never
+# loads libgit2); a damaged one is an error naming the file, never a shorter listing
+runs log --all >/dev/null
+tip=$(cat "$S/lineage.git/refs/heads/main")
+printf 'not a ref\n' >"$S/lineage.git/refs/heads/main"
+expect_exit 1 "log main over a damaged branch ref fails" runs log main
+expect_match "... naming the file, its bytes and what to run" "$(cat "$T/.err")" \
+    'lineage.git/refs/heads/main is damaged: it holds "not a ref\\x0a", not 40 hex digits and a newline; run `runs verify --all`'
+expect_exit 1 "... and so does log (HEAD names main)" runs log
+expect_exit 1 "... and show main" runs show main
+printf '%s\n' "$tip" >"$S/lineage.git/refs/heads/main"
+cp "$S/lineage.git/HEAD" "$T/HEAD.good"
+printf '%s\n' "$tip" >"$S/lineage.git/HEAD"
+expect_exit 1 "log with a detached HEAD fails" runs log
+expect_match "... saying HEAD names no run" "$(cat "$T/.err")" "HEAD of .*lineage.git does not name a run: it holds \"$tip\\\\x0a\""
+printf 'ref: refs/heads/../../x\n' >"$S/lineage.git/HEAD"
+expect_exit 1 "log with HEAD naming no valid run fails" runs log
+expect_match "... saying so" "$(cat "$T/.err")" "HEAD of .*lineage.git names '../../x', which is not a run name"
+cp "$T/HEAD.good" "$S/lineage.git/HEAD"
+mkdir -p "$S/lineage.git/refs/tags/main"
+expect_eq "show main is the run's tip, refs/tags/main/ being a directory (of per-step tags)" \
+    "$(runs show main 2>&1 | head -1)" "node         $tip"
+expect_exit 1 "show of a name that is only a directory under refs/tags: not found" runs show nosuch
+mkdir -p "$S/lineage.git/refs/tags/nosuch"
+expect_exit 1 "... with the directory there too" runs show nosuch
+expect_match "... as no node of that name" "$(cat "$T/.err")" "no node named 'nosuch'"
+rmdir "$S/lineage.git/refs/tags/nosuch"
 
 # --- a damaged commit fails the listing, cache or not
 mid=$(runs log main --json | tr -d ' \n' | sed 's/.*"id":"\([0-9a-f]*\)","kind":"checkpoint"[^}]*"step":40[,}].*/\1/')

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/time.h>
 
@@ -387,14 +388,85 @@ static void test_stale_ref_lock(void **state)
     scratch_close(&x);
 }
 
+/* lineage.git is opened on first use (runs__store_git), not by runs_store_open, so a
+ * cached listing never loads libgit2: the handle is shared, opened once however many
+ * threads ask at the same moment, and a lineage.git libgit2 cannot open is that call's
+ * error (and every reader's), not a silent empty answer. */
+struct git_opener {
+    runs_store *s;
+    git_repository *got;
+    int rc;
+};
+
+static void *open_git(void *arg)
+{
+    struct git_opener *o = arg;
+    o->rc = runs__store_git(&o->got, o->s);
+    return NULL;
+}
+
+static void test_lineage_opened_on_first_use(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    assert_null(x.s->lineage);
+    char run[64];
+    /* HEAD and the refs are read from their files */
+    assert_int_equal(runs_head_get(run, sizeof run, x.s), RUNS_ENOTFOUND);
+    assert_null(x.s->lineage);
+    pthread_t th[8];
+    struct git_opener o[8];
+    for (int i = 0; i < 8; i++) {
+        o[i] = (struct git_opener){.s = x.s};
+        assert_int_equal(pthread_create(&th[i], NULL, open_git, &o[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(o[i].rc, 0);
+        assert_non_null(o[i].got);
+        assert_ptr_equal(o[i].got, o[0].got);
+    }
+    assert_ptr_equal(x.s->lineage, o[0].got);
+    scratch_close(&x);
+
+    /* a lineage.git that libgit2 cannot open: the store opens, its first use fails */
+    scratch_open(&x);
+    char id[41], p[512];
+    runs_tensor t[6];
+    float buf[3 * 96];
+    make_tensors(t, buf, 1);
+    cJSON *m = make_manifest("start", "main", 0, NULL);
+    assert_int_equal(runs_node_commit(id, x.s, m, t, 6), 0);
+    runs_store_free(x.s);
+    snprintf(p, sizeof p, "rm -rf '%s/lineage.git/objects'", x.dir);
+    assert_int_equal(system(p), 0);
+    assert_int_equal(runs_store_open(&x.s, x.dir), 0);
+    cJSON *back = NULL;
+    runs_error_clear();
+    assert_int_equal(runs_node_manifest(&back, x.s, id), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), "opening lineage.git"));
+    assert_null(back);
+    git_repository *repo = NULL;
+    assert_int_equal(runs__store_git(&repo, x.s), RUNS_ECORRUPT);
+    assert_null(repo);
+    cJSON_Delete(m);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit_and_read_back), cmocka_unit_test(test_resolve_forms),
-        cmocka_unit_test(test_lineage_and_runs),     cmocka_unit_test(test_commit_rejects_bad_input),
-        cmocka_unit_test(test_fork_reuses_objects),  cmocka_unit_test(test_tags),
-        cmocka_unit_test(test_same_step_moves_tag),  cmocka_unit_test(test_resolve_unreachable_node),
-        cmocka_unit_test(test_rewind_keeps_old_tip), cmocka_unit_test(test_stale_ref_lock),
+        cmocka_unit_test(test_commit_and_read_back),
+        cmocka_unit_test(test_resolve_forms),
+        cmocka_unit_test(test_lineage_and_runs),
+        cmocka_unit_test(test_commit_rejects_bad_input),
+        cmocka_unit_test(test_fork_reuses_objects),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_same_step_moves_tag),
+        cmocka_unit_test(test_resolve_unreachable_node),
+        cmocka_unit_test(test_rewind_keeps_old_tip),
+        cmocka_unit_test(test_stale_ref_lock),
+        cmocka_unit_test(test_lineage_opened_on_first_use),
     };
     return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);
 }
