@@ -1,7 +1,9 @@
 /* store/refs.c — the ref files of lineage.git and HEAD: written whole (temp in locks/,
- * rename, fsync; invariant 3 in store/store.c), journalled first (invariant 9), read
- * through libgit2. The runs__ref_* helpers here are what commit, tags and rewind move
- * refs with (store/internal.h). */
+ * rename, fsync; invariant 3 in store/store.c), journalled first (invariant 9), and read
+ * from their files (loose, else packed-refs: invariant 11), held to invariant 10's
+ * exact bytes. Reading them without libgit2 is what lets a cached listing start
+ * without loading it. The runs__ref_* helpers here are what commit, tags and rewind
+ * move refs with (store/internal.h). */
 #define _GNU_SOURCE
 #include "store/lineage.h"
 
