@@ -21,9 +21,9 @@
  * dlopen()ed on demand (cuda/cuda_loader.c) it is a few ms. Linking libmpi
  * (with open-rte, open-pal, hwloc, libevent) cost another 3-20 ms a start, so
  * it too is loaded only under mpirun (runner/dp.c, runner/mpi/). libgit2 (with its
- * 15 dependencies) and libcrypto cost another ~9 ms; they are loaded when a command
- * first opens a store or hashes (common/lazylib.h), so `--help` and `lr` go without
- * them and `log` still pays for libgit2 and its initialisation.
+ * 15 dependencies) and libcrypto cost another ~9 ms to load and ~13 ms to start; they
+ * are loaded when a command first needs them (common/lazylib.h), so `--help`, `lr`
+ * and `log` (its store's node cache warm after the first start) go without them.
  * Not a test. */
 #define _GNU_SOURCE
 #include <fcntl.h>
