@@ -1,6 +1,6 @@
 /* bench/bench_trainer.c — CPU reference trainer speed (a benchmark, not a test).
  *
- *   build/bench/bench_trainer [a|b|peak|gemm|attn|phases|phasesb|update ...]   (default: peak gemm phases a b)
+ *   build/bench/bench_trainer [a|b|peak|gemm|gemmb|attn|phases|phasesb|update ...]   (default: peak gemm phases a b)
  *
  * Runs on 2 OpenMP threads (OMP_NUM_THREADS overrides) and prints, per shape,
  * ms/step and tokens/s of one training step (forward + backward + AdamW), the
@@ -351,6 +351,103 @@ static void bench_phases(const char *tag, int B, int T, int C, int NH, int V, in
     free(tg);
 }
 
+/* "gemmb": (b)'s layer GEMMs alone, through the trainer's entry points:
+ * M = 256 tokens and (IC, OC) of qkv, attn proj, fc and fc proj; per product
+ * cpu_matmul_fwd (with its two transposes), its GEMM alone ("gemm": outᵀ =
+ * W · inpᵀ, A = W in place, as cpu_matmul_fwd runs it for these shapes),
+ * cpu_matmul_bwd's dinp and its dW (A = doutᵀ, packed) apart. Each timing is a
+ * few calls (about 4 GFLOP) between settled CPU clocks, and each is paired
+ * with an FMA burst of about the same CPU time just before it: GFLOP per
+ * CPU-second best and median of reps, and the median of the per-timing ratios
+ * to the burst. OMP_NUM_THREADS picks the threads (2 by default). */
+static double burst_settled(double gflop)
+{
+    int nt = omp_get_max_threads();
+    long iters = (long)(gflop * 1e9 / (2.0 * PEAK_LANES * nt)) / 12 * 12;
+    float sink = 0;
+    double c0 = cpu_now_settled();
+#pragma omp parallel reduction(+ : sink)
+    sink += fma_chains(iters);
+    double dc = cpu_now_settled() - c0;
+    return sink == 12345.0f ? 0.0 : 2.0 * PEAK_LANES * (double)iters * nt / dc * 1e-9;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define GEMMB_REPS 7
+static void bench_gemmb(void)
+{
+    static const char *nm[4] = {"qkv    ", "attproj", "fc     ", "fcproj "};
+    static const int ic_of[4] = {768, 768, 768, 3072}, oc_of[4] = {2304, 768, 3072, 768};
+    static const char *prod[4] = {"fwd", "gemm", "dinp", "dW"};
+    const int N = 256, big = 3072 * 768;
+    float *inp = buf((size_t)big * 4), *out = buf((size_t)big * 4), *w = buf((size_t)big * 4),
+          *wt = buf((size_t)big * 4), *din = buf((size_t)big * 4), *dw = buf((size_t)big * 4),
+          *bias = buf(3072 * 4);
+    uint64_t s = 11;
+    for (int i = 0; i < big; i++) {
+        inp[i] = gpt_rng_uniform(&s) - 0.5f;
+        out[i] = gpt_rng_uniform(&s) - 0.5f;
+        w[i] = (gpt_rng_uniform(&s) - 0.5f) * 0.1f;
+    }
+    double tot_t[4] = {0}, tot_f = 0, all_r[4 * 4 * GEMMB_REPS];
+    int nr = 0;
+    for (int k = 0; k < 4; k++) {
+        int IC = ic_of[k], OC = oc_of[k];
+        double fl = 2.0 * N * IC * OC;
+        int calls = (int)(4e9 / fl + 0.5);
+        double g[4][GEMMB_REPS], r[4][GEMMB_REPS];
+        cpu_matmul_fwd(out, inp, w, bias, N, IC, OC, wt); /* warm: pages, caches */
+        for (int rep = 0; rep < GEMMB_REPS; rep++)
+            for (int p = 0; p < 4; p++) {
+                double peak = burst_settled(calls * fl * 1.3e-9), c0 = cpu_now_settled();
+                for (int c = 0; c < calls; c++) {
+                    if (p == 0)
+                        cpu_matmul_fwd(out, inp, w, bias, N, IC, OC, wt);
+                    else if (p == 1)
+                        cpu_gemm(wt, N, w, IC, 1, inp, N, OC, N, IC, 0, NULL);
+                    else if (p == 2)
+                        cpu_matmul_bwd(din, NULL, NULL, out, inp, w, N, IC, OC, 0);
+                    else
+                        cpu_matmul_bwd(NULL, dw, NULL, out, inp, w, N, IC, OC, 0);
+                }
+                double dt = (cpu_now_settled() - c0) / calls;
+                g[p][rep] = fl / dt * 1e-9;
+                r[p][rep] = g[p][rep] / peak;
+            }
+        printf("gemmb    %s %dx%dx%d GFLOP per CPU-second best/median (median %% of a paired FMA burst):", nm[k], N,
+               IC, OC);
+        for (int p = 0; p < 4; p++) {
+            qsort(g[p], GEMMB_REPS, sizeof(double), dcmp);
+            qsort(r[p], GEMMB_REPS, sizeof(double), dcmp);
+            printf("  %s %.1f/%.1f (%.0f%%)", prod[p], g[p][GEMMB_REPS - 1], g[p][GEMMB_REPS / 2],
+                   100 * r[p][GEMMB_REPS / 2]);
+            tot_t[p] += fl / (g[p][GEMMB_REPS / 2] * 1e9);
+            for (int q = 0; q < GEMMB_REPS; q++)
+                if (p != 1)
+                    all_r[nr++] = r[p][q];
+        }
+        tot_f += fl;
+        printf("\n");
+    }
+    qsort(all_r, (size_t)nr, sizeof(double), dcmp);
+    printf("gemmb    one layer's fwd+dinp+dW (medians): %.1f CPU-ms, %.1f GFLOP per CPU-second, %.0f%% of the bursts "
+           "(median of %d, range %.0f-%.0f%%)\n",
+           (tot_t[0] + tot_t[2] + tot_t[3]) * 1e3, 3 * tot_f / (tot_t[0] + tot_t[2] + tot_t[3]) * 1e-9,
+           100 * all_r[nr / 2], nr, 100 * all_r[0], 100 * all_r[nr - 1]);
+    free(inp);
+    free(out);
+    free(w);
+    free(wt);
+    free(din);
+    free(dw);
+    free(bias);
+}
+
 /* The optimizer of (b) alone ("update"): the global norm (reads GRAD) and the
  * clip + AdamW pass (reads weights, GRAD, m, v; writes weights, m, v and, when
  * clipping, GRAD), each timed apart on (b)'s 124M parameters (2 GB of groups),
@@ -517,6 +614,8 @@ int main(int argc, char **argv)
             bench_phases("(b)", 4, 64, 768, 12, 50257, 12, 3);
         else if (strcmp(what[i], "update") == 0)
             bench_update(7);
+        else if (strcmp(what[i], "gemmb") == 0)
+            bench_gemmb();
         else if (strcmp(what[i], "a") == 0) {
             gpt_config a = {4, 4, 128, 8192, 256};
             if (bench_model("(a) L4 H4 C128 V8192 B4xT256", a, 4, 256, 8, 450))
@@ -526,7 +625,7 @@ int main(int argc, char **argv)
             if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000))
                 return 1;
         } else {
-            fprintf(stderr, "usage: bench_trainer [peak|gemm|attn|phases|phasesb|update|a|b ...]\n");
+            fprintf(stderr, "usage: bench_trainer [peak|gemm|gemmb|attn|phases|phasesb|update|a|b ...]\n");
             return 129;
         }
         fflush(stdout);
