@@ -24,9 +24,13 @@
  * B micro-panel (KC×NR, 32 KB) stays in L1 while the MR-row panels of A stream. */
 #define MR 6
 #define NR 64
+#ifndef MC
 #define MC 96
+#endif
 #define NC 256
+#ifndef KC
 #define KC 128
+#endif
 #define PF_ROWS 32 /* pack_a: rows of a transposed A read ahead */
 /* gemm_task: a task's B column (K×nc floats) smaller than this is read from
  * L2 anyway, and prefetching it only costs instructions. */
@@ -300,6 +304,34 @@ static inline void pf_step(struct pf_next *pf)
     }
 }
 
+/* The kc×nc block of B at rows k0.., columns j0.. → NR-column panels, each
+ * kc×NR contiguous (no cache-set aliasing from large row strides), row by
+ * row of B so each source row is read once, front to back. With AVX-512 a
+ * panel row is 4 vector moves (a memcpy call per 256 bytes was ~6% of (b)'s
+ * layer GEMMs, in call overhead more than in copying); a partial panel's
+ * padding lanes are written as zeros and never read (the kernels mask them).
+ * A copy: no value changes. */
+static void pack_b(float *restrict packB, const float *restrict B, long ldb, int k0, int kc, int j0, int nc)
+{
+    for (int p = 0; p < kc; p++) {
+        const float *src = B + (long)(k0 + p) * ldb + j0;
+        for (int j = 0; j < nc; j += NR) {
+            int nr = nc - j < NR ? nc - j : NR;
+            float *dst = packB + (long)j * kc + (long)p * NR;
+#ifdef __AVX512F__
+            if (nr == NR)
+                for (int v = 0; v < NR; v += 16)
+                    _mm512_store_ps(dst + v, _mm512_loadu_ps(src + j + v));
+            else
+                for (int v = 0; v < NR; v += 16)
+                    _mm512_store_ps(dst + v, _mm512_maskz_loadu_ps(lane_mask(nr - v), src + j + v));
+#else
+            memcpy(dst, src + j, (size_t)nr * sizeof(float));
+#endif
+        }
+    }
+}
+
 /* One task: rows [i0, i0 + g·MC) of one NC-wide column block of C (task
  * number task of an nb-wide grid). The B block of each KC slice is packed
  * once per task and used by all g row blocks, so a larger g packs B fewer
@@ -319,12 +351,7 @@ static void gemm_task(long task, int nb, int g, float *Cm, long ldc, const float
         int init = k0 > 0 || accumulate ? 0 : bias ? 2 : 1;
         /* B block → NR-column panels, each kc×NR contiguous (no cache-set
          * aliasing from large row strides). Padding columns are never stored. */
-        for (int j = j0; j < j0 + nc; j += NR) {
-            int nr = j0 + nc - j < NR ? j0 + nc - j : NR;
-            float *dst = packB + (long)(j - j0) * kc;
-            for (int p = 0; p < kc; p++)
-                memcpy(dst + p * NR, B + (long)(k0 + p) * ldb + j, (size_t)nr * sizeof(float));
-        }
+        pack_b(packB, B, ldb, k0, kc, j0, nc);
         /* The next slice's B block (kc rows of nc floats, ldb apart: rows of
          * the logits' weights lie 3 KB apart and the block comes from
          * memory) is fetched into L2 a few rows per micro-kernel call while
@@ -477,7 +504,67 @@ void cpu_gemm_serial(float *Cm, long ldc, const float *A, long a_rs, long a_cs, 
         gemm_task(task, nb, g, Cm, ldc, A, a_rs, a_cs, B, ldb, M, N, K, accumulate, bias);
 }
 
-void cpu_transpose(float *dst, const float *src, int rows, int cols)
+/* dst[c, r] = src[r, c], plus (rbias ? rbias[r] : 0) where add, for r in
+ * [r0, r1), c in [c0, c1): one add per element, exactly as written (x + 0.0f
+ * too, so a −0 becomes +0); without add a plain copy. */
+static void transpose_scalar(float *dst, const float *src, int rows, int cols, const float *rbias, int add, int r0,
+                             int r1, int c0, int c1)
+{
+    for (int c = c0; c < c1; c++)
+        for (int r = r0; r < r1; r++)
+            dst[(long)c * rows + r] =
+                add ? src[(long)r * cols + c] + (rbias ? rbias[r] : 0.0f) : src[(long)r * cols + c];
+}
+
+#ifdef __AVX512F__
+/* One 16×16 block of transpose_scalar in registers: 16 row loads, 64
+ * shuffles, 16 column stores (the scalar copy wrote one float a row of dst
+ * from the last, and took about a sixth of (b)'s layer forwards). The adds
+ * are the scalar path's, one per element: the same bits. */
+static void transpose_16x16(float *dst, long ldd, const float *src, long lds, const float *rbias, int add)
+{
+    __m512 r[16], t[16];
+    __m512 b = rbias ? _mm512_loadu_ps(rbias) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_loadu_ps(src + i * lds);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) { /* per 128-bit lane: rows 2i, 2i+1 interleaved */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) { /* r[4i + k]: rows 4i..4i+3 of columns k, k+4, k+8, k+12 */
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) { /* the four 128-bit quarters of columns k, k+4, k+8, k+12 */
+        __m512 u0 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88), u1 = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD),
+               u2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88), u3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
+        __m512 c0 = _mm512_shuffle_f32x4(u0, u2, 0x88), c4 = _mm512_shuffle_f32x4(u1, u3, 0x88),
+               c8 = _mm512_shuffle_f32x4(u0, u2, 0xDD), c12 = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+        if (add) {
+            c0 = _mm512_add_ps(c0, b);
+            c4 = _mm512_add_ps(c4, b);
+            c8 = _mm512_add_ps(c8, b);
+            c12 = _mm512_add_ps(c12, b);
+        }
+        _mm512_storeu_ps(dst + k * ldd, c0);
+        _mm512_storeu_ps(dst + (k + 4) * ldd, c4);
+        _mm512_storeu_ps(dst + (k + 8) * ldd, c8);
+        _mm512_storeu_ps(dst + (k + 12) * ldd, c12);
+    }
+}
+#endif
+
+/* dst[c, r] = src[r, c] (+ rbias[r] or + 0 where add), in 32×32 blocks:
+ * whole 16×16 pieces in registers where AVX-512 is there, the strips left
+ * element by element. Each element is its own copy or add, so blocks and
+ * threads choose speed only. */
+static void transpose_blocks(float *dst, const float *src, int rows, int cols, const float *rbias, int add)
 {
     const int TB = 32;
     int rb = (rows + TB - 1) / TB, cb = (cols + TB - 1) / TB;
@@ -485,25 +572,29 @@ void cpu_transpose(float *dst, const float *src, int rows, int cols)
     for (long blk = 0; blk < (long)rb * cb; blk++) {
         int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
         int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
-        for (int c = c0; c < c1; c++)
-            for (int r = r0; r < r1; r++)
-                dst[(long)c * rows + r] = src[(long)r * cols + c];
+#ifdef __AVX512F__
+        int rf = r0 + (r1 - r0) / 16 * 16, cf = c0 + (c1 - c0) / 16 * 16;
+        for (int r = r0; r < rf; r += 16)
+            for (int c = c0; c < cf; c += 16)
+                transpose_16x16(dst + (long)c * rows + r, rows, src + (long)r * cols + c, cols,
+                                rbias ? rbias + r : NULL, add);
+        transpose_scalar(dst, src, rows, cols, rbias, add, r0, rf, cf, c1); /* right strip */
+        transpose_scalar(dst, src, rows, cols, rbias, add, rf, r1, c0, c1); /* bottom strip */
+#else
+        transpose_scalar(dst, src, rows, cols, rbias, add, r0, r1, c0, c1);
+#endif
     }
 }
 
-/* dst[c, r] = src[r, c] + (rbias ? rbias[r] : 0), in 32×32 blocks. */
+void cpu_transpose(float *dst, const float *src, int rows, int cols)
+{
+    transpose_blocks(dst, src, rows, cols, NULL, 0);
+}
+
+/* dst[c, r] = src[r, c] + (rbias ? rbias[r] : 0). */
 static void transpose_add(float *dst, const float *src, int rows, int cols, const float *rbias)
 {
-    const int TB = 32;
-    int rb = (rows + TB - 1) / TB, cb = (cols + TB - 1) / TB;
-#pragma omp parallel for schedule(static)
-    for (long blk = 0; blk < (long)rb * cb; blk++) {
-        int r0 = (int)(blk / cb) * TB, c0 = (int)(blk % cb) * TB;
-        int r1 = r0 + TB < rows ? r0 + TB : rows, c1 = c0 + TB < cols ? c0 + TB : cols;
-        for (int c = c0; c < c1; c++)
-            for (int r = r0; r < r1; r++)
-                dst[(long)c * rows + r] = src[(long)r * cols + c] + (rbias ? rbias[r] : 0.0f);
-    }
+    transpose_blocks(dst, src, rows, cols, rbias, 1);
 }
 
 /* The kernel wants B row-major, so one operand is transposed first: the

@@ -1,4 +1,5 @@
-/* tests/unit/test_cpu_gemm.c — the GEMM's narrow path and transposed-A read-ahead.
+/* tests/unit/test_cpu_gemm.c — the GEMM's narrow path and transposed-A read-ahead,
+ * its B packing, the transposes and cpu_matmul_fwd.
  *
  * cpu_gemm gives every C element as init (0, the bias, or C when accumulating)
  * followed by one fused multiply-add per p = 0..K−1 in order, whatever the
@@ -124,10 +125,89 @@ static void test_b_readahead_bits(void **state)
     check_bits(200, 260, 520, 0, 0, 0); /* several row blocks share each slice's read-ahead */
 }
 
+/* cpu_transpose: a copy, so every bit survives (−0 and NaN payloads too), on
+ * sizes around the 16×16 register blocks and the 32×32 thread blocks: whole
+ * blocks, right and bottom strips, and shapes with no whole 16×16 block. */
+static void test_transpose_bits(void **state)
+{
+    (void)state;
+    static const int Ds[] = {1, 15, 16, 17, 31, 32, 33, 48, 50, 100};
+    int saved = omp_get_max_threads();
+    for (size_t a = 0; a < sizeof Ds / sizeof *Ds; a++)
+        for (size_t b = 0; b < sizeof Ds / sizeof *Ds; b++) {
+            int R = Ds[a], C = Ds[b];
+            float *src = frandv((size_t)R * C), *dst = malloc((size_t)R * C * 4);
+            uint32_t nan = 0x7fc01234u;
+            src[0] = -0.0f;
+            memcpy(&src[(size_t)R * C / 2], &nan, 4);
+            for (int t = 1; t <= 3; t++) {
+                omp_set_num_threads(t);
+                memset(dst, 0xAB, (size_t)R * C * 4);
+                cpu_transpose(dst, src, R, C);
+                for (int r = 0; r < R; r++)
+                    for (int c = 0; c < C; c++)
+                        if (memcmp(&dst[(long)c * R + r], &src[(long)r * C + c], 4) != 0)
+                            fail_msg("transpose %dx%d, %d threads: [%d,%d] = %.9g, want %.9g", R, C, t, c, r,
+                                     dst[(long)c * R + r], src[(long)r * C + c]);
+            }
+            free(src);
+            free(dst);
+        }
+    omp_set_num_threads(saved);
+}
+
+/* cpu_matmul_fwd against fmaf. Where it transposes the activations (N·(IC+OC)
+ * < IC·OC: (b)'s layers), out[n, o] = (the chain over i from 0) + bias[o]
+ * (+ 0 without bias), the add done in the transpose back; otherwise the chain
+ * starts at bias[o]. Sizes off the 16×16 blocks and on them, 1–3 threads. */
+static void check_fwd(int N, int IC, int OC, int with_bias)
+{
+    float *inp = frandv((size_t)N * IC), *w = frandv((size_t)OC * IC), *bias = frandv((size_t)OC),
+          *want = malloc((size_t)N * OC * 4), *got = malloc((size_t)N * OC * 4),
+          *scratch = malloc(((size_t)IC * OC + (size_t)N * (IC + OC)) * 4);
+    int act_t = (double)N * (IC + OC) < (double)IC * OC;
+    inp[0] = -0.0f;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OC; o++) {
+            float acc = !act_t && with_bias ? bias[o] : 0.0f;
+            for (int i = 0; i < IC; i++)
+                acc = fmaf(w[(long)o * IC + i], inp[(long)n * IC + i], acc);
+            want[(long)n * OC + o] = act_t ? acc + (with_bias ? bias[o] : 0.0f) : acc;
+        }
+    int saved = omp_get_max_threads();
+    for (int t = 1; t <= 3; t++) {
+        omp_set_num_threads(t);
+        memset(got, 0xAB, (size_t)N * OC * 4);
+        cpu_matmul_fwd(got, inp, w, with_bias ? bias : NULL, N, IC, OC, scratch);
+        for (long e = 0; e < (long)N * OC; e++)
+            if (memcmp(&got[e], &want[e], 4) != 0)
+                fail_msg("matmul_fwd N %d IC %d OC %d bias %d (act_t %d), %d threads: out[%ld,%ld] = %.9g, want %.9g",
+                         N, IC, OC, with_bias, act_t, t, e / OC, e % OC, got[e], want[e]);
+    }
+    omp_set_num_threads(saved);
+    free(inp);
+    free(w);
+    free(bias);
+    free(want);
+    free(got);
+    free(scratch);
+}
+
+static void test_matmul_fwd_bits(void **state)
+{
+    (void)state;
+    check_fwd(20, 45, 70, 1);   /* activations transposed, no whole 32×32 block in the 20 rows */
+    check_fwd(33, 64, 100, 0);  /* 16×16 blocks plus 1-row and 4-column strips, no bias */
+    check_fwd(64, 96, 288, 1);  /* (b)-like: every block whole */
+    check_fwd(17, 48, 50, 1);   /* 17 rows: one block and a strip of 1 */
+    check_fwd(100, 20, 30, 1);  /* weights transposed (cpu_transpose), chain from the bias */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_narrow_bits), cmocka_unit_test(test_transposed_readahead_bits),
-        cmocka_unit_test(test_grouped_slices_bits), cmocka_unit_test(test_b_readahead_bits)};
+        cmocka_unit_test(test_grouped_slices_bits), cmocka_unit_test(test_b_readahead_bits),
+        cmocka_unit_test(test_transpose_bits), cmocka_unit_test(test_matmul_fwd_bits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
