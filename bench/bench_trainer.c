@@ -11,7 +11,8 @@
  * steps, as the 2 cores are shared; the mean step time is printed too.
  * "peak" times a loop of independent FMAs (the cores' FP32 ceiling, best of 3); "gemm"
  * times the output-layer matmul of (a) alone, forward and each backward product, and (b)'s
- * logits dinp (K = 50257, its B from memory);
+ * logits dinp (K = 50257, its B from memory); "gemmb" (b)'s four layer GEMM shapes alone, per
+ * product, each timing paired with an FMA burst (not in the default list);
  * "attn" times the attention of one layer of (a) and of (b) alone; "update" (b)'s norm and AdamW passes. gemm, attn and the "per CPU-second" lines
  * count CPU time, steadier than wall time when other jobs share the cores. The llm.c CPU baselines (about
  * 450 ms/step for (a) and 4 s/step for (b) on this class of machine) are quoted
