@@ -178,6 +178,9 @@ static void check_fwd(int N, int IC, int OC, int with_bias)
     for (int t = 1; t <= 3; t++) {
         omp_set_num_threads(t);
         memset(got, 0xAB, (size_t)N * OC * 4);
+        /* NaN in the scratch: a step that read the transposed activations
+         * (or the GEMM's output) before the last step wrote them shows */
+        memset(scratch, 0xFF, ((size_t)IC * OC + (size_t)N * (IC + OC)) * 4);
         cpu_matmul_fwd(got, inp, w, with_bias ? bias : NULL, N, IC, OC, scratch);
         for (long e = 0; e < (long)N * OC; e++)
             if (memcmp(&got[e], &want[e], 4) != 0)
@@ -201,6 +204,7 @@ static void test_matmul_fwd_bits(void **state)
     check_fwd(64, 96, 288, 1);  /* (b)-like: every block whole */
     check_fwd(17, 48, 50, 1);   /* 17 rows: one block and a strip of 1 */
     check_fwd(100, 20, 30, 1);  /* weights transposed (cpu_transpose), chain from the bias */
+    check_fwd(64, 1024, 2048, 1); /* one region, three steps: each must wait for the last on every thread */
 }
 
 int main(void)
