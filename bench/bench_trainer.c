@@ -387,8 +387,7 @@ static void bench_gemmb(void)
     static const char *prod[4] = {"fwd", "gemm", "dinp", "dW"};
     const int N = 256, big = 3072 * 768;
     float *inp = buf((size_t)big * 4), *out = buf((size_t)big * 4), *w = buf((size_t)big * 4),
-          *wt = buf((size_t)big * 4), *din = buf((size_t)big * 4), *dw = buf((size_t)big * 4),
-          *bias = buf(3072 * 4);
+          *wt = buf((size_t)big * 4), *din = buf((size_t)big * 4), *dw = buf((size_t)big * 4), *bias = buf(3072 * 4);
     uint64_t s = 11;
     for (int i = 0; i < big; i++) {
         inp[i] = gpt_rng_uniform(&s) - 0.5f;
@@ -420,8 +419,8 @@ static void bench_gemmb(void)
                 g[p][rep] = fl / dt * 1e-9;
                 r[p][rep] = g[p][rep] / peak;
             }
-        printf("gemmb    %s %dx%dx%d GFLOP per CPU-second best/median (median %% of a paired FMA burst):", nm[k], N,
-               IC, OC);
+        printf("gemmb    %s %dx%dx%d GFLOP per CPU-second best/median (median %% of a paired FMA burst):", nm[k], N, IC,
+               OC);
         for (int p = 0; p < 4; p++) {
             qsort(g[p], GEMMB_REPS, sizeof(double), dcmp);
             qsort(r[p], GEMMB_REPS, sizeof(double), dcmp);

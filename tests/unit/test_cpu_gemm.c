@@ -199,19 +199,19 @@ static void check_fwd(int N, int IC, int OC, int with_bias)
 static void test_matmul_fwd_bits(void **state)
 {
     (void)state;
-    check_fwd(20, 45, 70, 1);   /* activations transposed, no whole 32×32 block in the 20 rows */
-    check_fwd(33, 64, 100, 0);  /* 16×16 blocks plus 1-row and 4-column strips, no bias */
-    check_fwd(64, 96, 288, 1);  /* (b)-like: every block whole */
-    check_fwd(17, 48, 50, 1);   /* 17 rows: one block and a strip of 1 */
-    check_fwd(100, 20, 30, 1);  /* weights transposed (cpu_transpose), chain from the bias */
+    check_fwd(20, 45, 70, 1);     /* activations transposed, no whole 32×32 block in the 20 rows */
+    check_fwd(33, 64, 100, 0);    /* 16×16 blocks plus 1-row and 4-column strips, no bias */
+    check_fwd(64, 96, 288, 1);    /* (b)-like: every block whole */
+    check_fwd(17, 48, 50, 1);     /* 17 rows: one block and a strip of 1 */
+    check_fwd(100, 20, 30, 1);    /* weights transposed (cpu_transpose), chain from the bias */
     check_fwd(64, 1024, 2048, 1); /* one region, three steps: each must wait for the last on every thread */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_narrow_bits), cmocka_unit_test(test_transposed_readahead_bits),
+        cmocka_unit_test(test_narrow_bits),         cmocka_unit_test(test_transposed_readahead_bits),
         cmocka_unit_test(test_grouped_slices_bits), cmocka_unit_test(test_b_readahead_bits),
-        cmocka_unit_test(test_transpose_bits), cmocka_unit_test(test_matmul_fwd_bits)};
+        cmocka_unit_test(test_transpose_bits),      cmocka_unit_test(test_matmul_fwd_bits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
