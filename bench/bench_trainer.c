@@ -356,7 +356,8 @@ static void bench_phases(const char *tag, int B, int T, int C, int NH, int V, in
  * M = 256 tokens and (IC, OC) of qkv, attn proj, fc and fc proj; per product
  * cpu_matmul_fwd (with its two transposes), its GEMM alone ("gemm": outᵀ =
  * W · inpᵀ, A = W in place, as cpu_matmul_fwd runs it for these shapes),
- * cpu_matmul_bwd's dinp and its dW (A = doutᵀ, packed) apart. Each timing is a
+ * cpu_matmul_bwd's dinp and its dW (A = doutᵀ, packed) apart, and whole ("bwd":
+ * dinp, dW and dbias in one call, as the trainer runs it). Each timing is a
  * few calls (about 4 GFLOP) between settled CPU clocks, and each is paired
  * with an FMA burst of about the same CPU time just before it: GFLOP per
  * CPU-second best and median of reps, and the median of the per-timing ratios
@@ -384,7 +385,7 @@ static void bench_gemmb(void)
 {
     static const char *nm[4] = {"qkv    ", "attproj", "fc     ", "fcproj "};
     static const int ic_of[4] = {768, 768, 768, 3072}, oc_of[4] = {2304, 768, 3072, 768};
-    static const char *prod[4] = {"fwd", "gemm", "dinp", "dW"};
+    static const char *prod[5] = {"fwd", "gemm", "dinp", "dW", "bwd"};
     const int N = 256, big = 3072 * 768;
     float *inp = buf((size_t)big * 4), *out = buf((size_t)big * 4), *w = buf((size_t)big * 4),
           *wt = buf((size_t)big * 4), *din = buf((size_t)big * 4), *dw = buf((size_t)big * 4), *bias = buf(3072 * 4);
@@ -400,11 +401,12 @@ static void bench_gemmb(void)
         int IC = ic_of[k], OC = oc_of[k];
         double fl = 2.0 * N * IC * OC;
         int calls = (int)(4e9 / fl + 0.5);
-        double g[4][GEMMB_REPS], r[4][GEMMB_REPS];
+        double g[5][GEMMB_REPS], r[5][GEMMB_REPS];
         cpu_matmul_fwd(out, inp, w, bias, N, IC, OC, wt); /* warm: pages, caches */
         for (int rep = 0; rep < GEMMB_REPS; rep++)
-            for (int p = 0; p < 4; p++) {
-                double peak = burst_settled(calls * fl * 1.3e-9), c0 = cpu_now_settled();
+            for (int p = 0; p < 5; p++) {
+                double pf = p == 4 ? 2 * fl : fl; /* bwd: dinp, dW and dbias in one call */
+                double peak = burst_settled(calls * pf * 1.3e-9), c0 = cpu_now_settled();
                 for (int c = 0; c < calls; c++) {
                     if (p == 0)
                         cpu_matmul_fwd(out, inp, w, bias, N, IC, OC, wt);
@@ -412,23 +414,26 @@ static void bench_gemmb(void)
                         cpu_gemm(wt, N, w, IC, 1, inp, N, OC, N, IC, 0, NULL);
                     else if (p == 2)
                         cpu_matmul_bwd(din, NULL, NULL, out, inp, w, N, IC, OC, 0);
-                    else
+                    else if (p == 3)
                         cpu_matmul_bwd(NULL, dw, NULL, out, inp, w, N, IC, OC, 0);
+                    else
+                        cpu_matmul_bwd(din, dw, bias, out, inp, w, N, IC, OC, 0);
                 }
                 double dt = (cpu_now_settled() - c0) / calls;
-                g[p][rep] = fl / dt * 1e-9;
+                g[p][rep] = pf / dt * 1e-9;
                 r[p][rep] = g[p][rep] / peak;
             }
         printf("gemmb    %s %dx%dx%d GFLOP per CPU-second best/median (median %% of a paired FMA burst):", nm[k], N, IC,
                OC);
-        for (int p = 0; p < 4; p++) {
+        for (int p = 0; p < 5; p++) {
             qsort(g[p], GEMMB_REPS, sizeof(double), dcmp);
             qsort(r[p], GEMMB_REPS, sizeof(double), dcmp);
             printf("  %s %.1f/%.1f (%.0f%%)", prod[p], g[p][GEMMB_REPS - 1], g[p][GEMMB_REPS / 2],
                    100 * r[p][GEMMB_REPS / 2]);
-            tot_t[p] += fl / (g[p][GEMMB_REPS / 2] * 1e9);
+            if (p < 4)
+                tot_t[p] += fl / (g[p][GEMMB_REPS / 2] * 1e9);
             for (int q = 0; q < GEMMB_REPS; q++)
-                if (p != 1)
+                if (p != 1 && p != 4)
                     all_r[nr++] = r[p][q];
         }
         tot_f += fl;

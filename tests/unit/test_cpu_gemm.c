@@ -207,11 +207,78 @@ static void test_matmul_fwd_bits(void **state)
     check_fwd(64, 1024, 2048, 1); /* one region, three steps: each must wait for the last on every thread */
 }
 
+/* cpu_matmul_bwd with all three outputs (one parallel region, no barrier
+ * between them) and each alone, against fmaf on 1–3 threads: dinp[n, i] and
+ * dw[o, i] one chain each (dw's from its old value when accumulating),
+ * dbias[o] the plain sum over n in order. */
+static void check_bwd(int N, int IC, int OC, int acc_dw)
+{
+    float *dout = frandv((size_t)N * OC), *inp = frandv((size_t)N * IC), *w = frandv((size_t)OC * IC),
+          *dw0 = frandv((size_t)OC * IC), *wdi = malloc((size_t)N * IC * 4), *wdw = malloc((size_t)OC * IC * 4),
+          *wdb = malloc((size_t)OC * 4), *di = malloc((size_t)N * IC * 4), *dw = malloc((size_t)OC * IC * 4),
+          *db = malloc((size_t)OC * 4);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < IC; i++) {
+            float a = 0.0f;
+            for (int o = 0; o < OC; o++)
+                a = fmaf(dout[(long)n * OC + o], w[(long)o * IC + i], a);
+            wdi[(long)n * IC + i] = a;
+        }
+    for (int o = 0; o < OC; o++) {
+        for (int i = 0; i < IC; i++) {
+            float a = acc_dw ? dw0[(long)o * IC + i] : 0.0f;
+            for (int n = 0; n < N; n++)
+                a = fmaf(dout[(long)n * OC + o], inp[(long)n * IC + i], a);
+            wdw[(long)o * IC + i] = a;
+        }
+        float b = 0.0f;
+        for (int n = 0; n < N; n++)
+            b += dout[(long)n * OC + o];
+        wdb[o] = b;
+    }
+    int saved = omp_get_max_threads();
+    for (int t = 1; t <= 3; t++)
+        for (int which = 0; which < 3; which++) { /* all three, dinp alone, dw alone */
+            omp_set_num_threads(t);
+            memset(di, 0xFF, (size_t)N * IC * 4);
+            memcpy(dw, dw0, (size_t)OC * IC * 4);
+            memset(db, 0xFF, (size_t)OC * 4);
+            cpu_matmul_bwd(which != 2 ? di : NULL, which != 1 ? dw : NULL, which == 0 ? db : NULL, dout, inp, w, N, IC,
+                           OC, acc_dw);
+            if (which != 2 && memcmp(di, wdi, (size_t)N * IC * 4) != 0)
+                fail_msg("matmul_bwd %dx%dx%d, %d threads, case %d: dinp differs", N, IC, OC, t, which);
+            if (which != 1 && memcmp(dw, wdw, (size_t)OC * IC * 4) != 0)
+                fail_msg("matmul_bwd %dx%dx%d acc %d, %d threads, case %d: dw differs", N, IC, OC, acc_dw, t, which);
+            if (which == 0 && memcmp(db, wdb, (size_t)OC * 4) != 0)
+                fail_msg("matmul_bwd %dx%dx%d, %d threads: dbias differs", N, IC, OC, t);
+        }
+    omp_set_num_threads(saved);
+    free(dout);
+    free(inp);
+    free(w);
+    free(dw0);
+    free(wdi);
+    free(wdw);
+    free(wdb);
+    free(di);
+    free(dw);
+    free(db);
+}
+
+static void test_matmul_bwd_bits(void **state)
+{
+    (void)state;
+    check_bwd(20, 45, 70, 0);
+    check_bwd(64, 96, 288, 1);  /* (b)-like, accumulating dw */
+    check_bwd(130, 33, 200, 0); /* several KC slices in dW's K, partial panels */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_narrow_bits),         cmocka_unit_test(test_transposed_readahead_bits),
         cmocka_unit_test(test_grouped_slices_bits), cmocka_unit_test(test_b_readahead_bits),
-        cmocka_unit_test(test_transpose_bits),      cmocka_unit_test(test_matmul_fwd_bits)};
+        cmocka_unit_test(test_transpose_bits),      cmocka_unit_test(test_matmul_fwd_bits),
+        cmocka_unit_test(test_matmul_bwd_bits)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
