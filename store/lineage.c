@@ -94,7 +94,7 @@ int runs_node_manifest_text(char **out, size_t *len, runs_store *s, const char *
         return rc;
     const git_tree_entry *e;
     if (git_commit_tree(&tree, c) != 0 || !(e = git_tree_entry_byname(tree, "manifest.json")) ||
-        git_blob_lookup(&blob, s->lineage, git_tree_entry_id(e)) != 0) {
+        git_blob_lookup(&blob, s->lineage /* opened by runs__lookup_commit */, git_tree_entry_id(e)) != 0) {
         rc = runs_error_set(RUNS_ECORRUPT, "node %.12s has no readable manifest.json in lineage.git", id);
         goto done;
     }

@@ -69,14 +69,12 @@ int runs__ref_write(runs_store *s, const char *ref, const git_oid *oid)
     return runs__ref_write_file(s, ref, line);
 }
 
-/* 1 when ref may be read as a path under lineage.git: HEAD, or refs/ followed by
- * components that are not empty and start with no dot (so no "..", no temp file).
- * libgit2 refused other names as invalid specs, which its callers read as "no such
- * ref"; so do ours. */
+/* 1 when ref may be read as a path under lineage.git: refs/ followed by components
+ * that are not empty and start with no dot (so no "..", no temp file). libgit2
+ * refused other names as invalid specs, which its callers read as "no such ref"; so
+ * do ours. (HEAD is runs_head_get's.) */
 static int ref_name_ok(const char *ref)
 {
-    if (!strcmp(ref, "HEAD"))
-        return 1;
     if (strncmp(ref, "refs/", 5) != 0)
         return 0;
     for (const char *c = ref + 5;;) {
@@ -104,7 +102,7 @@ static int ref_file_bytes(char *buf, size_t cap, long *len, const char *path)
 
 int runs__ref_read_hex(char hex[41], runs_store *s, const char *ref)
 {
-    char p[PATH_MAX], buf[RUNS_REF_TOKEN];
+    char p[PATH_MAX], buf[RUNS_REF_TOKEN], tok[RUNS_REF_TOKEN];
     long len;
     int rc;
     hex[0] = '\0';
@@ -112,17 +110,14 @@ int runs__ref_read_hex(char hex[41], runs_store *s, const char *ref)
         runs_error_clear();
         return RUNS_ENOTFOUND;
     }
-    if ((rc = ref_file_bytes(buf, sizeof buf - 1, &len, p)) != 0)
+    if ((rc = ref_file_bytes(buf, sizeof buf, &len, p)) != 0)
         return rc;
     if (len < 0) /* no loose file: its packed line, if any (invariant 11) */
         return runs__packed_ref_lookup(hex, s, ref);
-    buf[len] = '\0';
-    if (len == 41 && buf[40] == '\n') {
-        buf[40] = '\0';
-        if (runs_is_hex(buf, 40)) {
-            memcpy(hex, buf, 41);
-            return 0;
-        }
+    runs__ref_token(tok, ref, buf, (size_t)len); /* 40 hex for a sound file, else "damaged" */
+    if (runs_is_hex(tok, 40)) {
+        memcpy(hex, tok, 41);
+        return 0;
     }
     /* invariant 10: a damaged ref file is an error, never "no such ref" */
     char raw[RUNS_REF_TOKEN * 2];
@@ -146,30 +141,27 @@ int runs__ref_read(git_oid *oid, runs_store *s, const char *ref)
 
 int runs_head_get(char *run, size_t len, runs_store *s)
 {
-    char p[PATH_MAX], buf[RUNS_REF_TOKEN], hex[41], raw[RUNS_REF_TOKEN * 2];
+    char p[PATH_MAX], buf[RUNS_REF_TOKEN], tok[RUNS_REF_TOKEN], hex[41], raw[RUNS_REF_TOKEN * 2];
     long n;
     int rc;
     if (len)
         run[0] = '\0';
     snprintf(p, sizeof p, "%s/lineage.git/HEAD", s->dir);
-    if ((rc = ref_file_bytes(buf, sizeof buf - 1, &n, p)) != 0)
+    if ((rc = ref_file_bytes(buf, sizeof buf, &n, p)) != 0)
         return runs_error_wrap(RUNS_ECORRUPT, "reading HEAD of lineage.git");
     if (n < 0)
         return runs_error_set(RUNS_ECORRUPT, "%s is missing; run `runs verify --all`", p);
-    buf[n] = '\0';
-    /* invariant 10: HEAD is exactly "ref: refs/heads/<run>\n" */
-    const char *t = buf + 16;
-    if (n < 18 || strncmp(buf, "ref: refs/heads/", 16) != 0 || buf[n - 1] != '\n' || memchr(buf, '\0', (size_t)n)) {
+    /* invariant 10: HEAD is exactly "ref: refs/heads/<run>\n", <run> a valid run name */
+    runs__ref_token(tok, "HEAD", buf, (size_t)n);
+    if (strncmp(tok, "ref:refs/heads/", 15) != 0) {
+        if (n > 17 && !strncmp(buf, "ref: refs/heads/", 16) && buf[n - 1] == '\n' && !memchr(buf, '\0', (size_t)n))
+            return runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git names '%.*s', which is not a run name", s->dir,
+                                  (int)(n - 17 < 120 ? n - 17 : 120), buf + 16);
         runs__ref_escape(raw, sizeof raw, buf, (size_t)n);
         return runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git does not name a run: it holds \"%.120s\"", s->dir,
                               raw);
     }
-    buf[n - 1] = '\0';
-    if (runs_name_check(t, "run") != 0) {
-        runs_error_clear();
-        return runs_error_set(RUNS_ECORRUPT, "HEAD of %s/lineage.git names '%.120s', which is not a run name", s->dir,
-                              t);
-    }
+    const char *t = tok + 15;
     snprintf(run, len, "%s", t);
     snprintf(p, sizeof p, "refs/heads/%s", t);
     if ((rc = runs__ref_read_hex(hex, s, p)) == RUNS_ENOTFOUND)
