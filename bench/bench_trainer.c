@@ -374,6 +374,7 @@ static double burst_settled(double gflop)
     return sink == 12345.0f ? 0.0 : 2.0 * PEAK_LANES * (double)iters * nt / dc * 1e-9;
 }
 
+/* qsort order of doubles, ascending (best CPU time, or lowest ratio, first) */
 static int dcmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -489,13 +490,8 @@ static void bench_update(int reps)
         nw[r] = t1 - t0, nc[r] = c1 - c0, uw[r] = t3 - t2, uc[r] = c3 - c1;
     }
     double *all[4] = {nw, nc, uw, uc};
-    for (int k = 0; k < 4; k++) /* insertion sort: best first, median in the middle */
-        for (int i = 1; i < reps; i++)
-            for (int j = i; j > 0 && all[k][j] < all[k][j - 1]; j--) {
-                double x = all[k][j];
-                all[k][j] = all[k][j - 1];
-                all[k][j - 1] = x;
-            }
+    for (int k = 0; k < 4; k++) /* best first, median in the middle */
+        qsort(all[k], (size_t)reps, sizeof(double), dcmp);
     double gb = (double)n * 4 * 1e-9;
     printf("update   (b) %zu params, best/median of %d: norm %.1f/%.1f ms (%.1f/%.1f CPU-ms, %.0f GB/s), "
            "clip+adamw %.1f/%.1f ms (%.1f/%.1f CPU-ms, %.0f GB/s moved as 4 reads + 4 writes)\n",
@@ -565,12 +561,7 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
     double flops = mm + att;
     for (int k = 0; k < np; k++)
         pr[k] = 100.0 * flops * 1e-9 / pr[k];
-    for (int i = 1; i < np; i++) /* insertion sort: a handful of steps */
-        for (int j = i; j > 0 && pr[j] < pr[j - 1]; j--) {
-            double x = pr[j];
-            pr[j] = pr[j - 1];
-            pr[j - 1] = x;
-        }
+    qsort(pr, (size_t)np, sizeof(double), dcmp);
     printf("%s  %.1f ms/step (fwd %.1f, bwd %.1f, adamw %.1f; mean step %.1f)  %.0f tokens/s  %.2f GFLOP/step  "
            "%.1f GFLOP/s = %.0f%% of peak  llm.c ~%.0f ms/step -> %.1fx  [loss %.4f, %zu params]\n",
            label, step * 1e3, tf * 1e3, tb * 1e3, tu * 1e3, mean * 1e3, N / step, flops * 1e-9, flops / step * 1e-9,
