@@ -1,10 +1,12 @@
 /* tests/unit/test_store_lineage.c — nodes: commit, resolve, lineage, refs, tags,
  * HEAD, group loading, fork reuse of objects. */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
@@ -453,6 +455,45 @@ static void test_lineage_opened_on_first_use(void **state)
     scratch_close(&x);
 }
 
+/* strdup as the library sees it (this program's definition wins over libc's): it
+ * fails once when fail_next_strdup is set, so a test can reach an allocation failure. */
+static int fail_next_strdup;
+
+char *strdup(const char *s)
+{
+    static char *(*real)(const char *);
+    if (fail_next_strdup) {
+        fail_next_strdup = 0;
+        return NULL;
+    }
+    if (!real)
+        real = (char *(*)(const char *))dlsym(RTLD_NEXT, "strdup");
+    return real(s);
+}
+
+/* runs_store_open failing after its handle is allocated frees the handle without
+ * closing a descriptor it never opened (its writer lock is -1 from the start, not 0). */
+static void test_store_open_failure_closes_nothing(void **state)
+{
+    scratch x;
+    scratch_open(&x);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int saved = dup(0);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[0], 0), 0);
+    runs_store *s = NULL;
+    fail_next_strdup = 1;
+    assert_int_equal(runs_store_open(&s, x.dir), RUNS_ENOMEM);
+    assert_null(s);
+    assert_true(fcntl(0, F_GETFD) >= 0); /* fd 0 is still open */
+    assert_int_equal(dup2(saved, 0), 0);
+    close(saved);
+    close(fds[0]);
+    close(fds[1]);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_rewind_keeps_old_tip),
         cmocka_unit_test(test_stale_ref_lock),
         cmocka_unit_test(test_lineage_opened_on_first_use),
+        cmocka_unit_test(test_store_open_failure_closes_nothing),
     };
     return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);
 }
