@@ -22,23 +22,30 @@ int runs__git_load(void)
     return runs_lazylib_load(&libgit2);
 }
 
-/* Variadic, so it cannot be forwarded as it stands: every option the project sets
- * (GIT_OPT_ENABLE_*) takes one int, and only those are passed on. */
+/* Variadic, so it cannot be forwarded as it stands: only the options the project
+ * sets are passed on, each with its own argument list (git2/common.h): the
+ * GIT_OPT_ENABLE_* switches take one int, GIT_OPT_SET_CACHE_OBJECT_LIMIT a type and a
+ * size. Any other option is refused (-1) rather than called with the wrong
+ * arguments; a caller adding one adds its case here. */
 int git_libgit2_opts(int option, ...)
 {
     static int (*cached)(int, ...);
     int (*f)(int, ...) = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
-    int value;
+    int value = 0;
+    size_t size = 0;
     va_list ap;
+    va_start(ap, option);
     switch (option) {
     case GIT_OPT_ENABLE_CACHING:
     case GIT_OPT_ENABLE_STRICT_OBJECT_CREATION:
     case GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION:
-    case GIT_OPT_ENABLE_FSYNC_GITDIR: break;
-    default: return -1;
+    case GIT_OPT_ENABLE_FSYNC_GITDIR: value = va_arg(ap, int); break;
+    case GIT_OPT_SET_CACHE_OBJECT_LIMIT:
+        value = va_arg(ap, int); /* a git_object_t, promoted */
+        size = va_arg(ap, size_t);
+        break;
+    default: va_end(ap); return -1;
     }
-    va_start(ap, option);
-    value = va_arg(ap, int);
     va_end(ap);
     if (!f) {
         *(void **)&f = runs_lazylib_sym(&libgit2, "git_libgit2_opts");
@@ -46,6 +53,8 @@ int git_libgit2_opts(int option, ...)
             return -1;
         __atomic_store_n(&cached, f, __ATOMIC_RELEASE);
     }
+    if (option == GIT_OPT_SET_CACHE_OBJECT_LIMIT)
+        return f(option, (git_object_t)value, size);
     return f(option, value);
 }
 
