@@ -32,6 +32,7 @@
 #include "common/error.h"
 #include "manifests/manifest.h"
 #include "runner/optparse.h"
+#include "store/internal.h" /* runs__store_git */
 #include "store/lineage.h"
 #include "store/object.h"
 #include "store/store.h"
@@ -206,8 +207,13 @@ int main(int argc, char **argv)
     if (rc)
         goto done;
     if (bulk) {
-        /* the store turns fsync on when opened; a benchmark's scratch store needs no
-         * durability, and each commit's tree and parent were just written or resolved */
+        /* the store turns fsync on when it first opens lineage.git (runs__store_git),
+         * so that happens first, or the options set here would be undone by the first
+         * commit; a benchmark's scratch store needs no durability, and each commit's
+         * tree and parent were just written or resolved */
+        git_repository *repo;
+        if ((rc = runs__store_git(&repo, s)) != 0)
+            goto done;
         git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
         git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
     }
