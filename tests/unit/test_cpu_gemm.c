@@ -205,6 +205,12 @@ static void test_matmul_fwd_bits(void **state)
     check_fwd(17, 48, 50, 1);     /* 17 rows: one block and a strip of 1 */
     check_fwd(100, 20, 30, 1);    /* weights transposed (cpu_transpose), chain from the bias */
     check_fwd(64, 1024, 2048, 1); /* one region, three steps: each must wait for the last on every thread */
+    /* activations transposed, with a partial last B panel, a short last KC slice,
+     * strips of 4 rows and 8 columns, (130) a 2-column panel for the narrow kernel
+     * and (300) two NC column blocks */
+    check_fwd(100, 200, 1000, 1);
+    check_fwd(130, 300, 2000, 0);
+    check_fwd(300, 400, 3000, 1);
 }
 
 /* cpu_matmul_bwd with all three outputs (one parallel region, no barrier
