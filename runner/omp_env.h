@@ -11,7 +11,10 @@
  * choice (no re-exec), and so does OMP_NUM_THREADS=1 (one thread never
  * waits at a barrier); RUNS_OMP_ENV, set by the re-exec itself and inherited
  * by child processes, stops a second one (set it to anything to keep
- * libgomp's defaults). */
+ * libgomp's defaults). A user's binding (OMP_PROC_BIND, OMP_PLACES,
+ * GOMP_CPU_AFFINITY) is kept too: libgomp binds the initial thread to the first
+ * place at start-up, and exec keeps that mask, so the re-exec first gives the
+ * process back the CPUs of all its places (or does not happen). */
 #ifndef RUNS_RUNNER_OMP_ENV_H
 #define RUNS_RUNNER_OMP_ENV_H
 

@@ -64,6 +64,19 @@ expect_eq "RUNS_OMP_ENV already set: no re-exec, libgomp's default (exit $rc)" "
 starts OMP_NUM_THREADS=1 "$RUNS" start --config tiny.json --name e --quiet
 expect_eq "OMP_NUM_THREADS=1: no re-exec (exit $rc)" "$got" "1 $default"
 
+# --- a user's binding survives the re-exec -------------------------------------------
+# libgomp binds the initial thread to the first place when asked to bind, and exec keeps
+# that one-CPU mask: the re-executed trainer computed its places from it and ran every
+# thread on one core. Both starts must show the same places (on one CPU they are one
+# place either way; the check bites on two or more).
+places() { sed -n "s/^ *OMP_PLACES = '\(.*\)'.*/\1/p" err.txt; }
+for bind in OMP_PROC_BIND=true OMP_PLACES=cores; do
+    starts "$bind" "$RUNS" start --config tiny.json --name "p$(printf %s "$bind" | tr -dc a-z | cut -c1-8)" --quiet
+    expect_eq "$bind: re-executed once (exit $rc)" "${got% *}" 2
+    expect_eq "$bind: the trainer's OpenMP places are the user's ($(places | head -1))" "$(places | tail -1)" \
+        "$(places | head -1)"
+done
+
 # --- commands that do not train --------------------------------------------------------
 starts "$RUNS" log a
 expect_eq "runs log: exit 0" "$rc" 0
