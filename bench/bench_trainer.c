@@ -531,7 +531,7 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
      * apart can be off either way. Each timed step is framed by two FMA
      * bursts of about a third of its FLOPs and compared, per CPU-second, with
      * their mean; the median over steps is printed with its range. */
-    double pr[64], pb = 0;
+    double pr[64], cores[64], pb = 0;
     int np = 0;
     long burst =
         (long)(0.33 * 2.0 * B * T * 6.0 * (12.0 * c.n_layer * c.n_embd * c.n_embd + (double)c.vocab_size * c.n_embd) /
@@ -551,8 +551,10 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
         cstep = c3 - c1 < cstep ? c3 - c1 : cstep;
         mean += (t3 - t1) / steps;
         pb = peak_burst(burst);
-        if (np < 64 && pa > 0 && pb > 0)
+        if (np < 64 && pa > 0 && pb > 0) {
+            cores[np] = (c3 - c1) / (t3 - t1);      /* CPU seconds per wall second: the cores the step got */
             pr[np++] = (c3 - c1) * 0.5 * (pa + pb); /* GFLOP the FMA loop does in this step's CPU time */
+        }
     }
     double step = tfb + tu, tb = tfb - tf;
     double C = c.n_embd, N = (double)B * T, L = c.n_layer;
@@ -562,15 +564,20 @@ static int bench_model(const char *label, gpt_config c, int B, int T, int steps,
     for (int k = 0; k < np; k++)
         pr[k] = 100.0 * flops * 1e-9 / pr[k];
     qsort(pr, (size_t)np, sizeof(double), dcmp);
+    qsort(cores, (size_t)np, sizeof(double), dcmp);
     printf("%s  %.1f ms/step (fwd %.1f, bwd %.1f, adamw %.1f; mean step %.1f)  %.0f tokens/s  %.2f GFLOP/step  "
            "%.1f GFLOP/s = %.0f%% of peak  llm.c ~%.0f ms/step -> %.1fx  [loss %.4f, %zu params]\n",
            label, step * 1e3, tf * 1e3, tb * 1e3, tu * 1e3, mean * 1e3, N / step, flops * 1e-9, flops / step * 1e-9,
            peak_gflops > 0 ? 100.0 * flops / step * 1e-9 / peak_gflops : 0.0, llmc_ms, llmc_ms / (step * 1e3), loss,
            gpt_num_params(m));
+    /* Per CPU-second, threads crowded onto fewer cores than asked for read well
+     * (a confined run is one thread's efficiency at a fraction of the speed):
+     * the cores the steps got are printed beside it, to be read with it. */
     if (np > 0)
         printf("%s  paired per CPU-second: %.0f%% of the FMA loop's (median of %d steps, range %.0f-%.0f%%; each "
-               "step against FMA bursts just before and after it)\n",
-               label, np % 2 ? pr[np / 2] : 0.5 * (pr[np / 2 - 1] + pr[np / 2]), np, pr[0], pr[np - 1]);
+               "step against FMA bursts just before and after it; %.2f cores used of %d)\n",
+               label, np % 2 ? pr[np / 2] : 0.5 * (pr[np / 2 - 1] + pr[np / 2]), np, pr[0], pr[np - 1],
+               np % 2 ? cores[np / 2] : 0.5 * (cores[np / 2 - 1] + cores[np / 2]), omp_get_max_threads());
     if (peak_cpu_gflops > 0)
         printf("%s  per CPU-second: %.1f GFLOP = %.0f%% of the FMA loop's (best step %.1f CPU-ms)\n", label,
                flops / cstep * 1e-9, 100.0 * flops / cstep * 1e-9 / peak_cpu_gflops, cstep * 1e3);
