@@ -186,6 +186,11 @@ $(B)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# bench_trainer is two files (bench/trainer_parts.c: the parts of a step).
+$(B)/bench/bench_trainer: bench/bench_trainer.c bench/trainer_parts.c bench/trainer_bench.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ bench/bench_trainer.c bench/trainer_parts.c $(LIB) $(LDLIBS)
+
 # A fuzz target without libFuzzer: replay.c's main() feeds it files (make test).
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_util.h $(LIB)
 	@mkdir -p $(dir $@)
