@@ -277,11 +277,12 @@ static int cmp_hex41(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
-/* 1 when every tag names, by its own bytes, a commit in the sorted ids: the walk from
- * the heads already reached it, so pushing the tags would only look each commit up
- * again (a per-step tag per node: at 100k nodes, 100k commits parsed before the walk
- * read them a second time). 0 when some tag does not (a symbolic or annotated one, or
- * a node no branch reaches): then the walk is made again with every tag. */
+/* *all = 1 when every tag names, by its own bytes, a commit in the sorted ids: the
+ * walk from the heads already reached it, so pushing the tags would only look each
+ * commit up again (a per-step tag per node: at 100k nodes, 100k commits parsed before
+ * the walk read them a second time). *all = 0 when some tag does not (a symbolic or
+ * annotated one, or a node no branch reaches): then the walk is made again with every
+ * tag. Returns 0, or the error of listing the tags. */
 static int tags_reached(int *all, git_repository *repo, const char (*sorted)[41], size_t n)
 {
     git_reference_iterator *it = NULL;
