@@ -455,6 +455,58 @@ static void test_lineage_opened_on_first_use(void **state)
     scratch_close(&x);
 }
 
+/* runs_node_all walks from the heads and pushes the tags only when that walk missed
+ * one: a node only a tag reaches (a commit whose ref write never happened, tagged
+ * later by its full id) is still listed, in topological order. */
+static void test_node_all_lists_tag_only_nodes(void **state)
+{
+    (void)state;
+    scratch x;
+    scratch_open(&x);
+    char ids[3][41], lone[41];
+    assert_int_equal(commit_node(ids[0], x.s, "start", "main", 0, NULL, 1), 0);
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(commit_node(ids[i], x.s, "checkpoint", "main", i * 10, ids[i - 1], (uint32_t)i + 1), 0);
+    /* a child of ids[1] with ids[2]'s tree, committed with no ref */
+    git_commit *parent = NULL, *like = NULL;
+    git_tree *tree = NULL;
+    git_signature *sig = NULL;
+    git_repository *repo = NULL;
+    git_oid oid;
+    assert_int_equal(runs__store_git(&repo, x.s), 0);
+    assert_int_equal(runs__lookup_commit(&parent, x.s, ids[1]), 0);
+    assert_int_equal(runs__lookup_commit(&like, x.s, ids[2]), 0);
+    assert_int_equal(git_commit_tree(&tree, like), 0);
+    assert_int_equal(git_signature_now(&sig, "t", "t@example.com"), 0);
+    const git_commit *parents[1] = {parent};
+    assert_int_equal(git_commit_create(&oid, repo, NULL, sig, sig, NULL, "lone", tree, 1, parents), 0);
+    git_oid_tostr(lone, sizeof lone, &oid);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    git_commit_free(like);
+    git_commit_free(parent);
+
+    char(*all)[41] = NULL;
+    size_t n = 0;
+    assert_int_equal(runs_node_all(&all, &n, x.s), 0);
+    assert_int_equal(n, 3); /* no ref reaches it yet */
+    free(all);
+    assert_int_equal(runs_tag_create(x.s, "keep", lone), 0);
+    assert_int_equal(runs_node_all(&all, &n, x.s), 0);
+    assert_int_equal(n, 4);
+    size_t at = n, at_parent = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(all[i], lone))
+            at = i;
+        if (!strcmp(all[i], ids[1]))
+            at_parent = i;
+    }
+    assert_true(at < n);
+    assert_true(at < at_parent); /* children before parents */
+    free(all);
+    scratch_close(&x);
+}
+
 /* strdup as the library sees it (this program's definition wins over libc's): it
  * fails once when fail_next_strdup is set, so a test can reach an allocation failure. */
 static int fail_next_strdup;
@@ -508,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_rewind_keeps_old_tip),
         cmocka_unit_test(test_stale_ref_lock),
         cmocka_unit_test(test_lineage_opened_on_first_use),
+        cmocka_unit_test(test_node_all_lists_tag_only_nodes),
         cmocka_unit_test(test_store_open_failure_closes_nothing),
     };
     return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);
