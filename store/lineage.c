@@ -287,7 +287,7 @@ static int tags_reached(int *all, git_repository *repo, const char (*sorted)[41]
 {
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
-    int g;
+    int g = GIT_ITEROVER;
     *all = 1;
     if (git_reference_iterator_glob_new(&it, repo, "refs/tags/*") != 0)
         return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
@@ -298,7 +298,7 @@ static int tags_reached(int *all, git_repository *repo, const char (*sorted)[41]
             *all = 0;
         else {
             git_oid_tostr(hex, sizeof hex, t);
-            *all = bsearch(hex, sorted, n, sizeof *sorted, cmp_hex41) != NULL;
+            *all = n > 0 && bsearch(hex, sorted, n, sizeof *sorted, cmp_hex41) != NULL;
         }
         git_reference_free(r);
         r = NULL;
@@ -330,9 +330,10 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
         rc = runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
         goto done;
     }
-    if (*n)
+    if (*n) {
         memcpy(sorted, *ids, *n * sizeof *sorted);
-    qsort(sorted, *n, sizeof *sorted, cmp_hex41);
+        qsort(sorted, *n, sizeof *sorted, cmp_hex41);
+    }
     if ((rc = tags_reached(&all, repo, (const char(*)[41])sorted, *n)) != 0 || all)
         goto done;
     free(*ids);
