@@ -183,19 +183,8 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     /* fail closed (invariant 10): delete nothing unless the whole lineage read
      * without error — every ref sound, every commit reachable, every manifest */
     runs__manifest_cache(1);
-    /* The walk goes first: it reads each commit once, raw, and libgit2 keeps it, so
-     * the deep ref check that follows parses the commits from memory (the other way
-     * round each was read twice: parsed, then raw). Where both fail, the check's
-     * message is the one shown: it names the ref. */
-    if ((rc = runs__thinned_load(s)) == 0 && (rc = runs_node_all(&ids, &n, s)) != 0) {
-        char walk_msg[1024];
-        int walk_rc = rc;
-        snprintf(walk_msg, sizeof walk_msg, "%s", runs_error_message());
-        if ((rc = runs__refs_first_damage(s, 1)) == 0) /* the check clears what it read */
-            rc = runs_error_set(walk_rc, "%s", walk_msg);
-    } else if (rc == 0)
-        rc = runs__refs_first_damage(s, 1);
-    if (rc) {
+    if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__refs_first_damage(s, 1)) != 0 ||
+        (rc = runs_node_all(&ids, &n, s)) != 0) {
         rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
         goto done;
     }

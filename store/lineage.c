@@ -190,59 +190,61 @@ done:
     return rc;
 }
 
-/* Pushes the commit each ref under glob leads to onto w. Every ref must lead to a
- * commit: one that does not is damage, never a shorter list (gc decides what to
- * delete from this list). */
-static int push_glob(git_revwalk *w, git_repository *repo, const char *glob)
-{
-    git_reference_iterator *it = NULL;
-    git_reference *r = NULL;
-    int rc = 0, g;
-    if (git_reference_iterator_glob_new(&it, repo, glob) != 0)
-        return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
-    while ((g = git_reference_next(&r, it)) == 0) {
-        git_object *o = NULL;
-        char what[512];
-        if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
-            snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)",
-                     git_reference_name(r));
-            rc = runs__git_error(RUNS_ECORRUPT, what);
-            goto done;
-        }
-        g = git_revwalk_push(w, git_object_id(o));
-        git_object_free(o);
-        if (g != 0) {
-            snprintf(what, sizeof what, "walking from ref %s (run `runs verify --all`)", git_reference_name(r));
-            rc = runs__git_error(RUNS_ECORRUPT, what);
-            goto done;
-        }
-        git_reference_free(r);
-        r = NULL;
-    }
-    if (g != GIT_ITEROVER)
-        rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
-done:
-    git_reference_free(r);
-    git_reference_iterator_free(it);
-    return rc;
-}
-
-/* One walk from the refs under the globs: the commits reached, in git's topological
- * + time order, into *ids (the caller frees). */
-static int walk_from(char (**ids)[41], size_t *n, git_repository *repo, const char *const *globs, size_t nglobs)
+int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
 {
     git_revwalk *w = NULL;
+    git_reference_iterator *it = NULL;
+    git_reference *r = NULL;
+    git_repository *repo;
     char(*v)[41] = NULL;
     size_t cnt = 0, cap = 0;
     int rc = 0, g;
     *ids = NULL;
     *n = 0;
-    if (git_revwalk_new(&w, repo) != 0)
-        return runs__git_error(RUNS_ERROR, "walking lineage.git");
+    /* libgit2 skips ref files it cannot parse: read them ourselves first */
+    if ((rc = runs__refs_first_damage(s, 0)) != 0 || (rc = runs__store_git(&repo, s)) != 0)
+        goto done;
+    if (git_revwalk_new(&w, repo) != 0) {
+        rc = runs__git_error(RUNS_ERROR, "walking lineage.git");
+        goto done;
+    }
     git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
-    for (size_t k = 0; k < nglobs; k++)
-        if ((rc = push_glob(w, repo, globs[k])) != 0)
+    /* heads and tags only: refs/notes/ holds notes commits, not nodes. Every ref
+     * must lead to a commit: one that does not is damage, never a shorter list
+     * (gc decides what to delete from this list). */
+    const char *globs[] = {"refs/heads/*", "refs/tags/*", "refs/rewound/*"}; /* rewound: runs_run_rewind */
+    for (size_t k = 0; k < sizeof globs / sizeof globs[0]; k++) {
+        if (git_reference_iterator_glob_new(&it, repo, globs[k]) != 0) {
+            rc = runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
             goto done;
+        }
+        while ((g = git_reference_next(&r, it)) == 0) {
+            git_object *o = NULL;
+            if (git_reference_peel(&o, r, GIT_OBJECT_COMMIT) != 0) {
+                char what[512];
+                snprintf(what, sizeof what, "ref %s names no readable commit (run `runs verify --all`)",
+                         git_reference_name(r));
+                rc = runs__git_error(RUNS_ECORRUPT, what);
+                goto done;
+            }
+            g = git_revwalk_push(w, git_object_id(o));
+            git_object_free(o);
+            if (g != 0) {
+                char what[512];
+                snprintf(what, sizeof what, "walking from ref %s (run `runs verify --all`)", git_reference_name(r));
+                rc = runs__git_error(RUNS_ECORRUPT, what);
+                goto done;
+            }
+            git_reference_free(r);
+            r = NULL;
+        }
+        if (g != GIT_ITEROVER) {
+            rc = runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
+            goto done;
+        }
+        git_reference_iterator_free(it);
+        it = NULL;
+    }
     git_oid oid;
     while ((g = git_revwalk_next(&oid, w)) == 0) {
         if (cnt == cap) {
@@ -268,82 +270,8 @@ static int walk_from(char (**ids)[41], size_t *n, git_repository *repo, const ch
     v = NULL;
 done:
     free(v);
-    git_revwalk_free(w);
-    return rc;
-}
-
-static int cmp_hex41(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
-}
-
-/* *all = 1 when every tag names, by its own bytes, a commit in the sorted ids: the
- * walk from the heads already reached it, so pushing the tags would only look each
- * commit up again (a per-step tag per node: at 100k nodes, 100k commits parsed before
- * the walk read them a second time). *all = 0 when some tag does not (a symbolic or
- * annotated one, or a node no branch reaches): then the walk is made again with every
- * tag. Returns 0, or the error of listing the tags. */
-static int tags_reached(int *all, git_repository *repo, const char (*sorted)[41], size_t n)
-{
-    git_reference_iterator *it = NULL;
-    git_reference *r = NULL;
-    int g = GIT_ITEROVER;
-    *all = 1;
-    if (git_reference_iterator_glob_new(&it, repo, "refs/tags/*") != 0)
-        return runs__git_error(RUNS_ECORRUPT, "listing the refs of lineage.git");
-    while (*all && (g = git_reference_next(&r, it)) == 0) {
-        const git_oid *t = git_reference_target(r);
-        char hex[41];
-        if (!t)
-            *all = 0;
-        else {
-            git_oid_tostr(hex, sizeof hex, t);
-            *all = n > 0 && bsearch(hex, sorted, n, sizeof *sorted, cmp_hex41) != NULL;
-        }
-        git_reference_free(r);
-        r = NULL;
-    }
+    git_reference_free(r);
     git_reference_iterator_free(it);
-    if (*all && g != GIT_ITEROVER)
-        return runs__git_error(RUNS_ECORRUPT, "reading a ref of lineage.git (run `runs verify --all`)");
-    return 0;
-}
-
-int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
-{
-    git_repository *repo;
-    char(*sorted)[41] = NULL;
-    int rc, all = 0;
-    *ids = NULL;
-    *n = 0;
-    /* libgit2 skips ref files it cannot parse: read them ourselves first */
-    if ((rc = runs__refs_first_damage(s, 0)) != 0 || (rc = runs__store_git(&repo, s)) != 0)
-        return rc;
-    /* heads, rewound tips (runs_run_rewind) and tags; not refs/notes/, which holds
-     * notes commits, not nodes. The tags are pushed only where the heads' walk did not
-     * reach them all (the same nodes either way; see tags_reached). */
-    static const char *const heads[] = {"refs/heads/*", "refs/rewound/*"};
-    static const char *const every[] = {"refs/heads/*", "refs/tags/*", "refs/rewound/*"};
-    if ((rc = walk_from(ids, n, repo, heads, 2)) != 0)
-        return rc;
-    if (*n && !(sorted = malloc(*n * sizeof *sorted))) {
-        rc = runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
-        goto done;
-    }
-    if (*n) {
-        memcpy(sorted, *ids, *n * sizeof *sorted);
-        qsort(sorted, *n, sizeof *sorted, cmp_hex41);
-    }
-    if ((rc = tags_reached(&all, repo, (const char(*)[41])sorted, *n)) != 0 || all)
-        goto done;
-    free(*ids);
-    rc = walk_from(ids, n, repo, every, 3);
-done:
-    free(sorted);
-    if (rc) {
-        free(*ids);
-        *ids = NULL;
-        *n = 0;
-    }
+    git_revwalk_free(w);
     return rc;
 }

@@ -86,21 +86,9 @@ if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null;
     strace -f -qq -y -e trace=fsync,fdatasync -o "$T/.st" "$SYNTH" --store "$S" --run bulk --count 4 \
         --elems 8 --tensors 1 --bulk >/dev/null 2>&1
     expect_eq "--bulk fsyncs no lineage.git object" "$(grep -c 'lineage.git/objects' "$T/.st")" 0
-    # gc reads each lineage.git object once: the manifests stay cached for the command
-    # (the lazy forwarder had dropped that option), and the node walk reads the commits
-    # before the deep ref check parses them, not after (a per-step tag per node made
-    # every commit a walk tip, looked up and then read again). The walk's tips, one
-    # per run, are still read twice (libgit2 looks a pushed tip up, then reads it raw).
-    strace -f -qq -e trace=openat -o "$T/.st" "$RUNS" gc --dry-run >/dev/null 2>&1
-    objs=$(grep -o 'lineage.git/objects/[0-9a-f][0-9a-f]/[0-9a-f]*' "$T/.st")
-    twice=$(printf '%s\n' "$objs" | sort | uniq -d | grep -c .)
-    heads=$(ls "$S/lineage.git/refs/heads" | grep -c .)
-    if [ "$twice" -le "$heads" ]; then ok "gc --dry-run reads each lineage.git object once but the $heads run tips ($twice twice)"
-    else not_ok "gc --dry-run read $twice lineage.git objects more than once (want <= $heads, the run tips)"; fi
 else
     ok "# SKIP strace not usable here"
     ok "# SKIP strace not usable here (--bulk fsyncs)"
-    ok "# SKIP strace not usable here (gc reads)"
 fi
 
 done_testing
