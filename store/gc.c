@@ -28,49 +28,80 @@
 #include "store/object.h"
 #include "store/verify_int.h" /* runs__manifest_cache */
 
-/* ---- a sorted set of strings (object names, node ids) ---- */
+/* ---- a sorted set of object names ----
+ *
+ * Fixed 64-hex entries in one array: at 100k nodes a strdup per name (one per tensor
+ * of every node, most of them shared) was most of gc's heap. Only valid object names
+ * are kept, since the sweep below only ever looks up valid ones. */
 
 typedef struct {
-    char **v;
+    char (*v)[65];
     size_t n, cap;
-} strset;
+} hexset;
 
-static int set_add(strset *set, const char *x)
+static int set_add(hexset *set, const char *x)
 {
+    if (!runs_oid_valid(x))
+        return 0;
     if (set->n == set->cap) {
         size_t nc = set->cap ? set->cap * 2 : 256;
-        char **nv = realloc(set->v, nc * sizeof *nv);
+        char(*nv)[65] = realloc(set->v, nc * sizeof *nv);
         if (!nv)
             return runs_error_set(RUNS_ENOMEM, "out of memory in gc");
         set->v = nv;
         set->cap = nc;
     }
-    if (!(set->v[set->n] = strdup(x)))
-        return runs_error_set(RUNS_ENOMEM, "out of memory in gc");
-    set->n++;
+    memcpy(set->v[set->n++], x, 65);
     return 0;
 }
 
-static int cmp_pstr(const void *a, const void *b)
+static int cmp_hex(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return memcmp(a, b, 64);
 }
 
-static void set_sort(strset *set)
+/* sorts and drops repeats */
+static void set_sort(hexset *set)
 {
+    size_t m = 0;
     if (set->n)
-        qsort(set->v, set->n, sizeof *set->v, cmp_pstr);
+        qsort(set->v, set->n, sizeof *set->v, cmp_hex);
+    for (size_t i = 0; i < set->n; i++)
+        if (m == 0 || memcmp(set->v[m - 1], set->v[i], 64) != 0)
+            memmove(set->v[m++], set->v[i], 65);
+    set->n = m;
 }
 
-static int set_has(const strset *set, const char *x)
+static int set_has(const hexset *set, const char *x)
 {
-    return set->n && bsearch(&x, set->v, set->n, sizeof *set->v, cmp_pstr) != NULL;
+    return set->n && bsearch(x, set->v, set->n, sizeof *set->v, cmp_hex) != NULL;
 }
 
-static void set_free(strset *set)
+static void set_free(hexset *set)
 {
-    runs_strings_free(set->v, set->n);
+    free(set->v);
     memset(set, 0, sizeof *set);
+}
+
+/* The objects every node names, in one array: a node holds a range of it. */
+typedef struct {
+    char hex[65];
+    unsigned char aux; /* a loss log, samples log or archive: kept even when thinned */
+} gobj;
+
+static int obj_add(gobj **v, size_t *n, size_t *cap, const char *x, int aux)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 1024;
+        gobj *nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return runs_error_set(RUNS_ENOMEM, "out of memory in gc");
+        *v = nv;
+        *cap = nc;
+    }
+    snprintf((*v)[*n].hex, sizeof(*v)[*n].hex, "%s", x);
+    (*v)[(*n)++].aux = (unsigned char)aux;
+    return 0;
 }
 
 /* ---- the node table ---- */
@@ -81,7 +112,7 @@ typedef struct {
     char run[64];
     char kind[16];
     long long step;
-    cJSON *m;
+    size_t obj_first, obj_n; /* its objects: objs[obj_first .. +obj_n) */
     int children, foreign_child, pinned, thinned, thin_now;
 } gnode;
 
@@ -153,7 +184,9 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     gnode *nodes = NULL, **ck = NULL;
     char(*ids)[41] = NULL;
     size_t n = 0, nck = 0;
-    strset live = {0}, referenced = {0};
+    hexset live = {0}, referenced = {0};
+    gobj *objs = NULL;
+    size_t nobj = 0, capobj = 0;
     char **tips = NULL, **tags = NULL;
     size_t ntips = 0, ntags = 0;
     struct runs_thinned *newlist = NULL;
@@ -183,8 +216,8 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     /* fail closed (invariant 10): delete nothing unless the whole lineage read
      * without error — every ref sound, every commit reachable, every manifest */
     runs__manifest_cache(1);
-    if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__refs_first_damage(s, 1)) != 0 ||
-        (rc = runs_node_all(&ids, &n, s)) != 0) {
+    /* the ref files are checked in full below, before anything is decided */
+    if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__node_all(&ids, &n, s, 0)) != 0) {
         rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
         goto done;
     }
@@ -194,22 +227,45 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     }
     for (size_t i = 0; i < n; i++) {
         gnode *g = &nodes[i];
+        cJSON *m = NULL;
+        const char **tv = NULL, **av = NULL;
+        size_t nt = 0, na = 0;
         memcpy(g->id, ids[i], 41);
-        if ((rc = runs_node_manifest(&g->m, s, g->id)) != 0) {
+        if ((rc = runs_node_manifest(&m, s, g->id)) != 0 || (rc = runs_node_parent(g->parent, s, g->id)) != 0) {
             rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing (run `runs verify --all`)");
             goto done;
         }
-        if ((rc = runs_node_parent(g->parent, s, g->id)) != 0) {
-            rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing (run `runs verify --all`)");
-            goto done;
-        }
-        const cJSON *run = cJSON_GetObjectItemCaseSensitive(g->m, "run");
-        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(g->m, "kind");
-        const cJSON *step = cJSON_GetObjectItemCaseSensitive(g->m, "step");
+        const cJSON *run = cJSON_GetObjectItemCaseSensitive(m, "run");
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind");
+        const cJSON *step = cJSON_GetObjectItemCaseSensitive(m, "step");
         snprintf(g->run, sizeof g->run, "%s", cJSON_IsString(run) ? run->valuestring : "");
         snprintf(g->kind, sizeof g->kind, "%s", cJSON_IsString(kind) ? kind->valuestring : "");
         g->step = cJSON_IsNumber(step) ? (long long)step->valuedouble : -1;
         g->thinned = runs__thinned_find(s, g->id) != NULL;
+        /* what the node names is all gc needs of its manifest: a parsed manifest per
+         * node was ~10 KB of heap each (1 GB at 100k nodes) */
+        g->obj_first = nobj;
+        rc = runs__manifest_objects(m, &tv, &nt, &av, &na);
+        for (size_t k = 0; rc == 0 && k < nt; k++)
+            rc = obj_add(&objs, &nobj, &capobj, tv[k], 0);
+        for (size_t k = 0; rc == 0 && k < na; k++)
+            rc = obj_add(&objs, &nobj, &capobj, av[k], 1);
+        g->obj_n = nobj - g->obj_first;
+        free(tv);
+        free(av);
+        cJSON_Delete(m);
+        if (rc)
+            goto done;
+    }
+    /* Every ref's bytes against the journal, and the commit each names: after the
+     * walk, whose nodes' manifests have all been read above, so only a ref outside
+     * it (none, in a sound store) has its commit read again. Still before anything
+     * is decided or deleted. */
+    if (n)
+        qsort(ids, n, sizeof *ids, runs__cmp_id41);
+    if ((rc = runs__refs_first_damage_known(s, 1, (const char(*)[41])ids, n)) != 0) {
+        rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
+        goto done;
     }
     if (n)
         qsort(nodes, n, sizeof *nodes, cmp_gnode_id);
@@ -283,23 +339,12 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
 
     /* what stays: tensors of unthinned nodes, loss logs and archives of all nodes */
     for (size_t i = 0; i < n; i++) {
-        gnode *g = &nodes[i];
-        const char **tv = NULL, **av = NULL;
-        size_t nt = 0, na = 0;
-        if ((rc = runs__manifest_objects(g->m, &tv, &nt, &av, &na)) != 0)
-            goto done;
-        for (size_t k = 0; k < nt && rc == 0; k++) {
-            rc = set_add(&referenced, tv[k]);
-            if (rc == 0 && !g->thinned && !g->thin_now)
-                rc = set_add(&live, tv[k]);
+        const gnode *g = &nodes[i];
+        for (size_t k = g->obj_first; k < g->obj_first + g->obj_n && rc == 0; k++) {
+            rc = set_add(&referenced, objs[k].hex);
+            if (rc == 0 && (objs[k].aux || (!g->thinned && !g->thin_now)))
+                rc = set_add(&live, objs[k].hex);
         }
-        for (size_t k = 0; k < na && rc == 0; k++) {
-            rc = set_add(&referenced, av[k]);
-            if (rc == 0)
-                rc = set_add(&live, av[k]);
-        }
-        free(tv);
-        free(av);
         if (rc)
             goto done;
         r.nodes_thinned += (uint64_t)g->thin_now;
@@ -388,9 +433,8 @@ done:
     runs__manifest_cache(0);
     if (lockfd >= 0)
         close(lockfd);
-    for (size_t i = 0; i < n && nodes; i++)
-        cJSON_Delete(nodes[i].m);
     free(nodes);
+    free(objs);
     free(ck);
     free(ids);
     free(newlist);

@@ -60,6 +60,11 @@ done:
     return rc;
 }
 
+int runs__cmp_id41(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
 int runs__parse_id(git_oid *oid, const char *id)
 {
     if (!id || !runs_is_hex(id, 40) || git_oid_fromstr(oid, id) != 0)
@@ -192,6 +197,11 @@ done:
 
 int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
 {
+    return runs__node_all(ids, n, s, 1);
+}
+
+int runs__node_all(char (**ids)[41], size_t *n, runs_store *s, int check_refs)
+{
     git_revwalk *w = NULL;
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
@@ -202,7 +212,7 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     *ids = NULL;
     *n = 0;
     /* libgit2 skips ref files it cannot parse: read them ourselves first */
-    if ((rc = runs__refs_first_damage(s, 0)) != 0 || (rc = runs__store_git(&repo, s)) != 0)
+    if ((check_refs && (rc = runs__refs_first_damage(s, 0)) != 0) || (rc = runs__store_git(&repo, s)) != 0)
         goto done;
     if (git_revwalk_new(&w, repo) != 0) {
         rc = runs__git_error(RUNS_ERROR, "walking lineage.git");

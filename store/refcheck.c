@@ -255,6 +255,12 @@ static int creation_never_landed(runs_store *s, const runs_reflog_entry *log, si
 
 int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep)
 {
+    return runs__refs_check_known(out, nout, s, deep, NULL, 0);
+}
+
+int runs__refs_check_known(runs_ref_state **out, size_t *nout, runs_store *s, int deep, const char (*known)[41],
+                           size_t nknown)
+{
     scan sc = {.s = s};
     journal_index ix = {0};
     runs_reflog_entry *log = NULL;
@@ -331,7 +337,9 @@ int runs__refs_check(runs_ref_state **out, size_t *nout, runs_store *s, int deep
             /* a crash between journal and rename leaves the journal's old value */
             snprintf(r->problem, sizeof r->problem, "%.200s: holds %.80s, but the ref journal's last move set %.80s",
                      r->ref, r->token, e->new_);
-        } else if (deep && !head && strncmp(r->ref, "refs/notes/", 11) != 0 && !commit_reads(s, r->token)) {
+        } else if (deep && !head && strncmp(r->ref, "refs/notes/", 11) != 0 &&
+                   !(nknown && bsearch(r->token, known, nknown, sizeof *known, runs__cmp_id41)) &&
+                   !commit_reads(s, r->token)) {
             /* notes refs name notes commits, every other ref a node */
             /* the ref's bytes are what was written: the commit is what is broken, and
              * putting the ref back would not help */
@@ -353,9 +361,14 @@ done:
 
 int runs__refs_first_damage(runs_store *s, int deep)
 {
+    return runs__refs_first_damage_known(s, deep, NULL, 0);
+}
+
+int runs__refs_first_damage_known(runs_store *s, int deep, const char (*known)[41], size_t nknown)
+{
     runs_ref_state *v = NULL;
     size_t n = 0;
-    int rc = runs__refs_check(&v, &n, s, deep);
+    int rc = runs__refs_check_known(&v, &n, s, deep, known, nknown);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (v[i].problem[0])
             rc = runs_error_set(RUNS_ECORRUPT, "%s; run `runs verify --all`", v[i].problem);

@@ -69,11 +69,6 @@ done:
     return rc;
 }
 
-static int cmp_id41(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
-}
-
 int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s)
 {
     git_revwalk *w = NULL;
@@ -108,7 +103,7 @@ int runs_node_rewound(char (**ids)[41], size_t *n, runs_store *s)
         goto done;
     }
     if (cnt)
-        qsort(v, cnt, sizeof *v, cmp_id41);
+        qsort(v, cnt, sizeof *v, runs__cmp_id41);
     *ids = v;
     *n = cnt;
     v = NULL;

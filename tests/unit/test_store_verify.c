@@ -387,6 +387,67 @@ static void test_manifest_cache_holds_blobs(void **state)
     scratch_close(&x);
 }
 
+/* gc reads every node's manifest itself, then runs the deep ref check with those nodes
+ * as known (runs__refs_check_known), so each manifest is read once. The check must
+ * still read every commit it was not told about, and gc must still fail closed on a
+ * manifest it cannot read. */
+static void test_deep_ref_check_skips_only_known_nodes(void **state)
+{
+    (void)state;
+    scratch x;
+    char id[41], hex[41], path[512], away[600];
+    scratch_open(&x);
+    assert_int_equal(commit_node(id, x.s, "start", "main", 0, NULL, 1), 0);
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    assert_int_equal(runs__lookup_commit(&c, x.s, id), 0);
+    assert_int_equal(git_commit_tree(&tree, c), 0);
+    const git_tree_entry *e = git_tree_entry_byname(tree, "manifest.json");
+    assert_non_null(e);
+    git_oid_tostr(hex, sizeof hex, git_tree_entry_id(e));
+    git_tree_free(tree);
+    git_commit_free(c);
+    git_object_path(path, sizeof path, &x, hex);
+    snprintf(away, sizeof away, "%s.away", path);
+    assert_int_equal(rename(path, away), 0);
+    reopen(&x);
+
+    runs_ref_state *v = NULL;
+    size_t n = 0, bad = 0;
+    assert_int_equal(runs__refs_check_known(&v, &n, x.s, 1, NULL, 0), 0);
+    for (size_t i = 0; i < n; i++)
+        bad += strstr(v[i].problem, "not a readable node commit") != NULL;
+    free(v);
+    assert_int_equal(bad, 2); /* refs/heads/main and its step tag */
+
+    char other[1][41];
+    snprintf(other[0], sizeof other[0], "%040d", 1);
+    assert_int_equal(runs__refs_check_known(&v, &n, x.s, 1, (const char(*)[41])other, 1), 0);
+    bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += v[i].problem[0] != '\0';
+    free(v);
+    assert_int_equal(bad, 2); /* another node known: this one is still read */
+
+    char known[1][41];
+    memcpy(known[0], id, 41);
+    assert_int_equal(runs__refs_check_known(&v, &n, x.s, 1, (const char(*)[41])known, 1), 0);
+    bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += v[i].problem[0] != '\0';
+    free(v);
+    assert_int_equal(bad, 0); /* the caller vouched for it */
+
+    size_t before = count_objects(&x);
+    runs_gc_options opt = {.keep_last = 1};
+    runs_gc_report r;
+    assert_int_equal(runs_gc(&r, x.s, &opt), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), "gc deleted nothing"));
+    assert_int_equal(count_objects(&x), before);
+    assert_int_equal(rename(away, path), 0);
+    scratch_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_unlanded_creation_is_not_damage),
         cmocka_unit_test(test_manifest_cache_holds_blobs),
+        cmocka_unit_test(test_deep_ref_check_skips_only_known_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
