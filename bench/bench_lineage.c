@@ -41,6 +41,7 @@ static double now_s(void)
 
 /* Runs argv with stdout on /dev/null (stderr kept for errors); seconds, or -1. */
 static double last_cpu; /* user + system seconds of the last run() */
+static long last_rss;   /* peak resident set of the last run(), KB */
 
 static double run(char *const argv[])
 {
@@ -55,6 +56,7 @@ static double run(char *const argv[])
     posix_spawn_file_actions_destroy(&fa);
     if (e != 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return -1;
+    last_rss = ru.ru_maxrss;
     last_cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     return now_s() - t0;
 }
@@ -239,14 +241,17 @@ int main(int argc, char **argv)
         /* the whole-store commands, once each (they read every node; gc --dry-run only plans) */
         char *a3[] = {runs, "verify", NULL};
         char *a4[] = {runs, "gc", "--dry-run", NULL};
+        long rss[2];
         vt[i][0] = best_of(&vc[i][0], a3, 1, 0);
+        rss[0] = last_rss;
         vt[i][1] = best_of(&vc[i][1], a4, 1, 0);
+        rss[1] = last_rss;
         if (vt[i][0] < 0 || vt[i][1] < 0) {
             fprintf(stderr, "bench_lineage: `runs verify` or `runs gc --dry-run` failed at %ld nodes\n", sizes[i]);
             goto done;
         }
-        printf("  %-7s verify %.3f s (cpu %.3f), gc --dry-run %.3f s (cpu %.3f)\n", "", vt[i][0], vc[i][0], vt[i][1],
-               vc[i][1]);
+        printf("  %-7s verify %.3f s (cpu %.3f, peak RSS %.0f MB), gc --dry-run %.3f s (cpu %.3f, peak RSS %.0f MB)\n",
+               "", vt[i][0], vc[i][0], rss[0] / 1024.0, vt[i][1], vc[i][1], rss[1] / 1024.0);
         fflush(stdout);
         done_sizes = i + 1;
     }

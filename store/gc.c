@@ -26,7 +26,6 @@
 #include "store/internal.h"
 #include "store/lineage.h"
 #include "store/object.h"
-#include "store/verify_int.h" /* runs__manifest_cache */
 
 /* ---- a sorted set of object names ----
  *
@@ -215,7 +214,6 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     }
     /* fail closed (invariant 10): delete nothing unless the whole lineage read
      * without error — every ref sound, every commit reachable, every manifest */
-    runs__manifest_cache(1);
     /* the ref files are checked in full below, before anything is decided */
     if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__node_all(&ids, &n, s, 0)) != 0) {
         rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
@@ -430,7 +428,6 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     if (out)
         *out = r;
 done:
-    runs__manifest_cache(0);
     if (lockfd >= 0)
         close(lockfd);
     free(nodes);

@@ -12,9 +12,9 @@
 #include "store/store.h"
 #include "store/verify.h"
 
-/* verify and gc read each node's manifest more than once (the ref check reads the node
- * of every ref, a per-step tag naming each node; then the node walk; then the node cache
- * check). libgit2 caches commits and trees but, by default, no blob, so each of those
+/* verify reads each node's manifest more than once (the ref check reads the node of
+ * every ref, a per-step tag naming each node; then the node walk; then the node cache
+ * check; gc reads each once and does without the cache). libgit2 caches commits and trees but, by default, no blob, so each of those
  * reads re-opened, inflated and re-hashed the manifest's loose object: 3-4 reads per node.
  * on = 1 caches blobs up to 64 KiB (within libgit2's cache budget, 256 MiB by default,
  * beyond which it evicts) for the length of the command; on = 0 restores libgit2's

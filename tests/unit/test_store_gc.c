@@ -180,9 +180,8 @@ static void heap_at_plan(void *ctx, const char *run, long long step, const char 
 
 /* gc keeps what each node names, not its parsed manifest: at 100k nodes the parsed
  * manifests were most of its 1.03 GB peak. Measured here as the heap gc holds per node
- * when its plan is made, for these small manifests: 11.9 KB before, 4.0 KB now (what
- * is left is mostly libgit2's cache of the commits, trees and manifest blobs, which gc
- * turns on for the command); the bound is 7 KB. */
+ * when its plan is made, for these small manifests: 11.9 KB before, 2.5 KB now (what
+ * is left is mostly libgit2's cache of the commits and trees); the bound is 6 KB. */
 static void test_plan_holds_no_manifests(void **state)
 {
     enum { NODES = 120 };
@@ -205,7 +204,7 @@ static void test_plan_holds_no_manifests(void **state)
     }
     size_t per_node = (at > before ? at - before : 0) / NODES;
     print_message("gc's heap at its plan: %zu bytes per node\n", per_node);
-    assert_true(per_node < 7 * 1024);
+    assert_true(per_node < 6 * 1024);
     scratch_close(&x);
 }
 
