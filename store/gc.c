@@ -214,8 +214,9 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     }
     /* fail closed (invariant 10): delete nothing unless the whole lineage read
      * without error — every ref sound, every commit reachable, every manifest */
-    /* the ref files are checked in full below, before anything is decided */
-    if ((rc = runs__thinned_load(s)) != 0 || (rc = runs__node_all(&ids, &n, s, 0)) != 0) {
+    /* runs_node_all checks the ref files' bytes first (naming a damaged one, where
+     * libgit2 would skip it or fail without a name); the journal checks come below */
+    if ((rc = runs__thinned_load(s)) != 0 || (rc = runs_node_all(&ids, &n, s)) != 0) {
         rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing");
         goto done;
     }

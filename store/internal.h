@@ -79,10 +79,6 @@ int runs__git_error(int code, const char *what);
 
 /* Collects the objects a manifest references: tensors (thinnable) and the others
  * (kept for every node). Arrays of pointers into manifest strings. */
-/* runs_node_all; check_refs 0 skips its check of the ref files' bytes, for a caller
- * that runs the deep check (runs__refs_check_known) itself before acting on the list:
- * without it a ref libgit2 cannot parse is left out of the walk, silently. */
-int runs__node_all(char (**ids)[41], size_t *n, runs_store *s, int check_refs);
 /* strcmp for qsort/bsearch over arrays of char[41] node ids. */
 int runs__cmp_id41(const void *a, const void *b);
 int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux, size_t *na);

@@ -197,11 +197,6 @@ done:
 
 int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
 {
-    return runs__node_all(ids, n, s, 1);
-}
-
-int runs__node_all(char (**ids)[41], size_t *n, runs_store *s, int check_refs)
-{
     git_revwalk *w = NULL;
     git_reference_iterator *it = NULL;
     git_reference *r = NULL;
@@ -212,7 +207,7 @@ int runs__node_all(char (**ids)[41], size_t *n, runs_store *s, int check_refs)
     *ids = NULL;
     *n = 0;
     /* libgit2 skips ref files it cannot parse: read them ourselves first */
-    if ((check_refs && (rc = runs__refs_first_damage(s, 0)) != 0) || (rc = runs__store_git(&repo, s)) != 0)
+    if ((rc = runs__refs_first_damage(s, 0)) != 0 || (rc = runs__store_git(&repo, s)) != 0)
         goto done;
     if (git_revwalk_new(&w, repo) != 0) {
         rc = runs__git_error(RUNS_ERROR, "walking lineage.git");

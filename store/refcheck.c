@@ -370,8 +370,9 @@ int runs__refs_first_damage_known(runs_store *s, int deep, const char (*known)[4
     size_t n = 0;
     int rc = runs__refs_check_known(&v, &n, s, deep, known, nknown);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (v[i].problem[0])
-            rc = runs_error_set(RUNS_ECORRUPT, "%s; run `runs verify --all`", v[i].problem);
+        if (v[i].problem[0]) /* a packed-refs problem carries the hint already */
+            rc = runs_error_set(RUNS_ECORRUPT, "%s%s", v[i].problem,
+                                strstr(v[i].problem, "runs verify") ? "" : "; run `runs verify --all`");
     free(v);
     return rc;
 }

@@ -57,7 +57,10 @@ expect_match "... naming the line" "$(cat "$T/err")" 'packed-refs line [0-9]*: d
 "$RUNS" verify --all >/dev/null 2>"$T/verr"; rc=$?
 expect_eq "verify reports it" "$rc" 1
 expect_match "... as packed-refs damage" "$(cat "$T/verr")" 'packed-refs line [0-9]*: damaged'
-"$RUNS" gc >/dev/null 2>&1
+"$RUNS" gc >/dev/null 2>"$T/gerr"; rc=$?
+expect_eq "gc refuses (exit 1)" "$rc" 1
+expect_match "... naming the line" "$(cat "$T/gerr")" 'packed-refs line [0-9]*: damaged'
+expect_eq "... saying once what to run" "$(grep -o 'runs verify --all' "$T/gerr" | wc -l)" 1
 expect_eq "gc leaves it as it was" "$(cmp "$G/packed-refs" "$T/packed.before" >/dev/null 2>&1 || echo changed)" changed
 expect_eq "... byte for byte (the garbage line included)" "$(tail -1 "$G/packed-refs")" garbage
 done_testing
