@@ -455,9 +455,8 @@ static void test_lineage_opened_on_first_use(void **state)
     scratch_close(&x);
 }
 
-/* runs_node_all walks from the heads and pushes the tags only when that walk missed
- * one: a node only a tag reaches (a commit whose ref write never happened, tagged
- * later by its full id) is still listed, in topological order. */
+/* A node only a tag reaches (a commit whose ref write never happened, tagged later by
+ * its full id) is listed, in topological order. */
 static void test_node_all_lists_tag_only_nodes(void **state)
 {
     (void)state;
@@ -503,6 +502,60 @@ static void test_node_all_lists_tag_only_nodes(void **state)
     }
     assert_true(at < n);
     assert_true(at < at_parent); /* children before parents */
+    free(all);
+    scratch_close(&x);
+}
+
+/* runs_node_all's own walk (store/node_all.c): every commit once, whatever the number
+ * of refs or parents that reach it; children before parents. A commit with two parents (runs
+ * writes none, git allows it) is walked through both. */
+static void test_node_all_order_and_parents(void **state)
+{
+    (void)state;
+    scratch x;
+    scratch_open(&x);
+    char a[41], b[41], c[41], e[41], merge[41];
+    assert_int_equal(commit_node(a, x.s, "start", "main", 0, NULL, 1), 0);
+    assert_int_equal(commit_node(b, x.s, "checkpoint", "main", 10, a, 2), 0);
+    assert_int_equal(commit_node(c, x.s, "checkpoint", "main", 20, b, 3), 0);
+    assert_int_equal(commit_node(e, x.s, "checkpoint", "fork", 20, b, 4), 0);
+    /* a commit with parents c and e, tagged */
+    git_commit *pc = NULL, *pe = NULL;
+    git_tree *tree = NULL;
+    git_signature *sig = NULL;
+    git_repository *repo = NULL;
+    git_oid oid;
+    assert_int_equal(runs__store_git(&repo, x.s), 0);
+    assert_int_equal(runs__lookup_commit(&pc, x.s, c), 0);
+    assert_int_equal(runs__lookup_commit(&pe, x.s, e), 0);
+    assert_int_equal(git_commit_tree(&tree, pc), 0);
+    assert_int_equal(git_signature_now(&sig, "t", "t@example.com"), 0);
+    const git_commit *parents[2] = {pc, pe};
+    assert_int_equal(git_commit_create(&oid, repo, NULL, sig, sig, NULL, "merge", tree, 2, parents), 0);
+    git_oid_tostr(merge, sizeof merge, &oid);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    git_commit_free(pc);
+    git_commit_free(pe);
+    assert_int_equal(runs_tag_create(x.s, "both", merge), 0);
+
+    char(*all)[41] = NULL;
+    size_t n = 0;
+    assert_int_equal(runs_node_all(&all, &n, x.s), 0);
+    assert_int_equal(n, 5); /* each once, though tags, heads and two parents reach them */
+    size_t at[5];
+    const char *want[5] = {merge, c, e, b, a};
+    for (int k = 0; k < 5; k++) {
+        at[k] = n;
+        for (size_t i = 0; i < n; i++)
+            if (!strcmp(all[i], want[k]))
+                at[k] = i;
+        assert_true(at[k] < n);
+    }
+    assert_int_equal(at[0], 0);                  /* the only node that is no one's parent */
+    assert_true(at[1] < at[3] && at[2] < at[3]); /* both children before b */
+    assert_int_equal(at[3], 3);
+    assert_int_equal(at[4], 4);
     free(all);
     scratch_close(&x);
 }
@@ -561,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_stale_ref_lock),
         cmocka_unit_test(test_lineage_opened_on_first_use),
         cmocka_unit_test(test_node_all_lists_tag_only_nodes),
+        cmocka_unit_test(test_node_all_order_and_parents),
         cmocka_unit_test(test_store_open_failure_closes_nothing),
     };
     return cmocka_run_group_tests_name("store_lineage", tests, NULL, NULL);

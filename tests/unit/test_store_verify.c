@@ -143,6 +143,21 @@ static void test_damaged_ref_file_is_an_error(void **state)
     write_file(p, "not a ref\n");
     reopen(&x);
     assert_int_equal(runs_node_all(&ids, &n, x.s), RUNS_ECORRUPT);
+    /* two damaged files: the first by name is named, as the full check orders them
+     * (the listing's check keeps only damaged files; it must pick the same one) */
+    char p2[1100];
+    snprintf(p2, sizeof p2, "%s/lineage.git/refs/tags/main/step_10", x.dir);
+    write_file(p2, "also not a ref\n");
+    assert_int_equal(runs__refs_first_damage(x.s, 0), RUNS_ECORRUPT);
+    assert_non_null(strstr(runs_error_message(), "refs/heads/main: damaged"));
+    runs_ref_state *v = NULL;
+    size_t nv = 0, bad = 0;
+    assert_int_equal(runs__refs_check(&v, &nv, x.s, 0), 0);
+    for (size_t i = 0; i < nv; i++)
+        bad += v[i].problem[0] != '\0';
+    assert_true(nv > 2); /* the full list keeps every ref */
+    free(v);
+    assert_int_equal(bad, 2);
     assert_int_equal(runs_gc(&r, x.s, &opt), RUNS_ECORRUPT);
     assert_int_equal(count_objects(&x), before);
     scratch_close(&x);
