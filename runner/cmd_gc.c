@@ -64,6 +64,8 @@ int cmd_gc(runs_cli *cli, int argc, char **argv)
     opt.keep_every = opt.keep_every < 0 ? 0 : opt.keep_every;
     runs_store *s = NULL;
     runs_gc_report r;
+    runs_progress prog; /* drawn only on a TTY */
+    opt.progress = cli->progress ? &prog : NULL;
     rc = runs_cli_open_store(cli, &s);
     if (rc == 0)
         rc = runs_gc_list(&r, s, &opt, print_thin, &opt.dry_run);

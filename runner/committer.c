@@ -48,7 +48,7 @@ static void *commit_thread(void *arg)
     if (job->keep_last > 0 || job->keep_every > 0) {
         /* retention: thin checkpoints past keep_last / keep_every; when another
          * writer holds the store, the next checkpoint tries again */
-        runs_gc_options go = {0, job->keep_last, job->keep_every};
+        runs_gc_options go = {.keep_last = job->keep_last, .keep_every = job->keep_every};
         runs_gc_report gr;
         int grc = runs_gc(&gr, job->store, &go);
         if (grc == RUNS_ELOCKED)

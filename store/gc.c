@@ -190,6 +190,8 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     size_t ntips = 0, ntags = 0;
     struct runs_thinned *newlist = NULL;
     int rc = 0, lockfd = -1, dry = opt && opt->dry_run;
+    runs_progress *progress = opt ? opt->progress : NULL;
+    int reading = 0; /* progress's line is open */
     long keep_last = opt ? opt->keep_last : 0, keep_every = opt ? opt->keep_every : 0;
     char p[PATH_MAX];
     if (out)
@@ -224,6 +226,10 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
         rc = runs_error_set(RUNS_ENOMEM, "out of memory in gc");
         goto done;
     }
+    if (progress) {
+        runs_progress_start(progress, "gc: reading nodes", n, 0);
+        reading = 1;
+    }
     for (size_t i = 0; i < n; i++) {
         gnode *g = &nodes[i];
         cJSON *m = NULL;
@@ -255,6 +261,12 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
         cJSON_Delete(m);
         if (rc)
             goto done;
+        if (progress)
+            runs_progress_add(progress, 1);
+    }
+    if (reading) {
+        runs_progress_end(progress);
+        reading = 0;
     }
     /* Every ref's bytes against the journal, and the commit each names: after the
      * walk, whose nodes' manifests have all been read above, so only a ref outside
@@ -429,6 +441,8 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
     if (out)
         *out = r;
 done:
+    if (reading) /* a failure while reading: end the line before the error's */
+        runs_progress_end(progress);
     if (lockfd >= 0)
         close(lockfd);
     free(nodes);
