@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "store/internal.h"
 #include "store/lineage.h"
+#include "store/ready_heap.h"
 
 /* ---- the nodes met so far: an array and an open-addressing index by oid ---- */
 
@@ -170,40 +171,12 @@ static int read_from(walk *w, git_repository *repo, size_t i, size_t **stack, si
 
 /* ---- the order: a heap of the nodes whose children are all listed ---- */
 
-static int ready_before(const wnode *v, size_t a, size_t b)
+static int ready_before(const void *ctx, size_t a, size_t b)
 {
+    const wnode *v = ctx;
     if (v[a].time != v[b].time)
         return v[a].time > v[b].time;
     return a < b;
-}
-
-static void heap_push(size_t *h, size_t *n, const wnode *v, size_t i)
-{
-    size_t k = (*n)++;
-    while (k > 0 && ready_before(v, i, h[(k - 1) / 2])) {
-        h[k] = h[(k - 1) / 2];
-        k = (k - 1) / 2;
-    }
-    h[k] = i;
-}
-
-static size_t heap_pop(size_t *h, size_t *n, const wnode *v)
-{
-    size_t top = h[0], last = h[--*n], k = 0;
-    for (;;) {
-        size_t c = 2 * k + 1;
-        if (c >= *n)
-            break;
-        if (c + 1 < *n && ready_before(v, h[c + 1], h[c]))
-            c++;
-        if (!ready_before(v, h[c], last))
-            break;
-        h[k] = h[c];
-        k = c;
-    }
-    if (*n)
-        h[k] = last;
-    return top;
 }
 
 int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
@@ -212,7 +185,8 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     git_reference *r = NULL;
     git_repository *repo;
     walk w = {0};
-    size_t *stack = NULL, scap = 256, *heap = NULL, nh = 0, cnt = 0;
+    size_t *stack = NULL, scap = 256, cnt = 0;
+    runs__ready_heap h = {NULL, 0, ready_before, NULL};
     char(*v)[41] = NULL;
     int rc = 0, g;
     *ids = NULL;
@@ -270,20 +244,21 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
         git_reference_iterator_free(it);
         it = NULL;
     }
-    if (w.n && (!(heap = malloc(w.n * sizeof *heap)) || !(v = malloc(w.n * sizeof *v)))) {
+    h.ctx = w.v;
+    if (w.n && (!(h.v = malloc(w.n * sizeof *h.v)) || !(v = malloc(w.n * sizeof *v)))) {
         rc = runs_error_set(RUNS_ENOMEM, "out of memory listing nodes");
         goto done;
     }
     for (size_t i = 0; i < w.n; i++)
         if (!w.v[i].kids)
-            heap_push(heap, &nh, w.v, i);
-    while (nh) {
-        size_t i = heap_pop(heap, &nh, w.v);
+            runs__ready_push(&h, i);
+    while (h.n) {
+        size_t i = runs__ready_pop(&h);
         git_oid_tostr(v[cnt++], 41, &w.v[i].oid);
         for (size_t k = 0; k < w.v[i].npar; k++) {
             size_t p = w.pars[w.v[i].par0 + k];
             if (--w.v[p].kids == 0)
-                heap_push(heap, &nh, w.v, p);
+                runs__ready_push(&h, p);
         }
     }
     if (cnt != w.n) { /* a cycle: git's hashes make one impossible, so it is damage */
@@ -295,7 +270,7 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
     v = NULL;
 done:
     free(v);
-    free(heap);
+    free(h.v);
     free(stack);
     free(w.v);
     free(w.slot);

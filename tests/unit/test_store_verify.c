@@ -354,7 +354,23 @@ static void test_unlanded_creation_is_not_damage(void **state)
     scratch_close(&x);
 }
 
-/* verify and gc read each manifest several times and cache the blobs for the command
+/* The loose object file of node id's manifest.json blob in lineage.git. */
+static void manifest_blob_path(char *path, size_t n, scratch *x, const char *id)
+{
+    char hex[41];
+    git_commit *c = NULL;
+    git_tree *tree = NULL;
+    assert_int_equal(runs__lookup_commit(&c, x->s, id), 0);
+    assert_int_equal(git_commit_tree(&tree, c), 0);
+    const git_tree_entry *e = git_tree_entry_byname(tree, "manifest.json");
+    assert_non_null(e);
+    git_oid_tostr(hex, sizeof hex, git_tree_entry_id(e));
+    git_tree_free(tree);
+    git_commit_free(c);
+    git_object_path(path, n, x, hex);
+}
+
+/* verify reads each manifest several times and caches the blobs for the command
  * (runs__manifest_cache). The option goes to libgit2 through the lazy loader's
  * git_libgit2_opts, which refused it for a while (a silent no-op: every manifest was
  * read from disk again, 50k object reads for 30k objects in a 10k-node gc). With the
@@ -364,19 +380,10 @@ static void test_manifest_cache_holds_blobs(void **state)
 {
     (void)state;
     scratch x;
-    char id[41], hex[41], path[512], away[600];
+    char id[41], path[512], away[600];
     scratch_open(&x);
     assert_int_equal(commit_node(id, x.s, "start", "main", 0, NULL, 1), 0);
-    git_commit *c = NULL;
-    git_tree *tree = NULL;
-    assert_int_equal(runs__lookup_commit(&c, x.s, id), 0);
-    assert_int_equal(git_commit_tree(&tree, c), 0);
-    const git_tree_entry *e = git_tree_entry_byname(tree, "manifest.json");
-    assert_non_null(e);
-    git_oid_tostr(hex, sizeof hex, git_tree_entry_id(e));
-    git_tree_free(tree);
-    git_commit_free(c);
-    git_object_path(path, sizeof path, &x, hex);
+    manifest_blob_path(path, sizeof path, &x, id);
     snprintf(away, sizeof away, "%s.away", path);
 
     reopen(&x);
@@ -410,19 +417,10 @@ static void test_deep_ref_check_skips_only_known_nodes(void **state)
 {
     (void)state;
     scratch x;
-    char id[41], hex[41], path[512], away[600];
+    char id[41], path[512], away[600];
     scratch_open(&x);
     assert_int_equal(commit_node(id, x.s, "start", "main", 0, NULL, 1), 0);
-    git_commit *c = NULL;
-    git_tree *tree = NULL;
-    assert_int_equal(runs__lookup_commit(&c, x.s, id), 0);
-    assert_int_equal(git_commit_tree(&tree, c), 0);
-    const git_tree_entry *e = git_tree_entry_byname(tree, "manifest.json");
-    assert_non_null(e);
-    git_oid_tostr(hex, sizeof hex, git_tree_entry_id(e));
-    git_tree_free(tree);
-    git_commit_free(c);
-    git_object_path(path, sizeof path, &x, hex);
+    manifest_blob_path(path, sizeof path, &x, id);
     snprintf(away, sizeof away, "%s.away", path);
     assert_int_equal(rename(path, away), 0);
     reopen(&x);
