@@ -237,6 +237,7 @@ int runs_gc_list(runs_gc_report *out, runs_store *s, const runs_gc_options *opt,
         size_t nt = 0, na = 0;
         memcpy(g->id, ids[i], 41);
         if ((rc = runs_node_manifest(&m, s, g->id)) != 0 || (rc = runs_node_parent(g->parent, s, g->id)) != 0) {
+            cJSON_Delete(m);
             rc = runs_error_wrap(RUNS_ECORRUPT, "gc deleted nothing (run `runs verify --all`)");
             goto done;
         }

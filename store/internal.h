@@ -77,10 +77,10 @@ int runs__store_git(git_repository **out, runs_store *s);
 /* Converts a libgit2 failure into our error channel; returns code. */
 int runs__git_error(int code, const char *what);
 
-/* Collects the objects a manifest references: tensors (thinnable) and the others
- * (kept for every node). Arrays of pointers into manifest strings. */
 /* strcmp for qsort/bsearch over arrays of char[41] node ids. */
 int runs__cmp_id41(const void *a, const void *b);
+/* Collects the objects a manifest references: tensors (thinnable) and the others
+ * (kept for every node). Arrays of pointers into manifest strings. */
 int runs__manifest_objects(const cJSON *m, const char ***tensors, size_t *nt, const char ***aux, size_t *na);
 
 /* Orders struct runs_thinned by id (qsort/bsearch): the thinned list's order. */

@@ -198,11 +198,10 @@ int runs_node_all(char (**ids)[41], size_t *n, runs_store *s)
         rc = runs_error_set(RUNS_ENOMEM, "out of memory walking lineage.git");
         goto done;
     }
-    /* heads and tags only: refs/notes/ holds notes commits, not nodes. Every ref
-     * must lead to a commit: one that does not is damage, never a shorter list
-     * (gc decides what to delete from this list). */
-    /* the heads and rewound tips first: their walk meets nearly every tagged node,
-     * whose tag then costs no read */
+    /* heads, rewound tips and tags only: refs/notes/ holds notes commits, not nodes.
+     * Every ref must lead to a commit: one that does not is damage, never a shorter
+     * list (gc decides what to delete from this list). The heads and rewound tips
+     * first: their walk meets nearly every tagged node, whose tag then costs no read. */
     const char *globs[] = {"refs/heads/*", "refs/rewound/*", "refs/tags/*"}; /* rewound: runs_run_rewind */
     for (size_t k = 0; k < sizeof globs / sizeof globs[0]; k++) {
         if (git_reference_iterator_glob_new(&it, repo, globs[k]) != 0) {
