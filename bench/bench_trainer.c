@@ -1,6 +1,6 @@
 /* bench/bench_trainer.c — CPU reference trainer speed (a benchmark, not a test).
  *
- *   build/bench/bench_trainer [a|b|peak|gemm|gemmb|attn|phases|phasesb|update ...]   (default: peak gemm phases a b)
+ *   build/bench/bench_trainer [a|b|peak|bf16|gemm|gemmb|attn|phases|phasesb|update ...]   (default: peak bf16 gemm phases a b)
  *
  * Runs on 2 OpenMP threads (OMP_NUM_THREADS overrides) and prints, per shape,
  * ms/step and tokens/s of one training step (forward + backward + AdamW), the
@@ -117,6 +117,44 @@ static void bench_peak(void)
            peak_gflops, PEAK_LANES, peak_cpu_gflops, sink == 12345.0f ? " " : "");
 }
 
+/* The bf16 dot-product ceiling (AVX512-BF16 vdpbf16ps: 16 lanes, each two bf16
+ * products added into an fp32 sum, so 64 FLOP an instruction), all threads, best of 3,
+ * against the FP32 FMA peak measured just before: what a GEMM with bf16 operands and
+ * fp32 sums could reach here. The trainer does not use it (its matmuls are fp32: the
+ * CPU reference's numbers). */
+static void bench_bf16(void)
+{
+#ifdef __AVX512BF16__
+    const long iters = 50L * 1000 * 1000;
+    double best = 1e30;
+    float sink = 0;
+    if (peak_gflops <= 0)
+        bench_peak();
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+#pragma omp parallel reduction(+ : sink)
+        {
+            __m512 acc[12];
+            __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3f81); /* 1.0, ~1.0 */
+            for (int i = 0; i < 12; i++)
+                acc[i] = _mm512_set1_ps((float)i);
+            for (long it = 0; it < iters / 12; it++)
+                for (int i = 0; i < 12; i++)
+                    acc[i] = _mm512_dpbf16_ps(acc[i], x, y);
+            for (int i = 0; i < 12; i++)
+                sink += _mm512_reduce_add_ps(acc[i]);
+        }
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+    }
+    double g = 64.0 * (double)(iters / 12 * 12) * omp_get_max_threads() / best * 1e-9;
+    printf("bf16     %d threads: %.1f GFLOP/s bf16 dot products into fp32 (vdpbf16ps) = %.2fx the FP32 FMA peak%s\n",
+           omp_get_max_threads(), g, g / peak_gflops, sink == 12345.0f ? " " : "");
+#else
+    printf("bf16     not measured: this build has no AVX512-BF16 (-march=native on a CPU without it)\n");
+#endif
+}
+
 /* qsort order of doubles, ascending (best CPU time, or lowest ratio, first) */
 int dcmp(const void *a, const void *b)
 {
@@ -221,8 +259,8 @@ int main(int argc, char **argv)
      * machine the thread-count controller would pick one thread
      * (bench_contention measures that). RUNS_CPU_ADAPT=1 overrides. */
     setenv("RUNS_CPU_ADAPT", "0", 0);
-    const char *def[] = {"peak", "gemm", "phases", "a", "b"};
-    int n = argc > 1 ? argc - 1 : 5;
+    const char *def[] = {"peak", "bf16", "gemm", "phases", "a", "b"};
+    int n = argc > 1 ? argc - 1 : 6;
     const char **what = argc > 1 ? (const char **)argv + 1 : def;
     const char *spin = getenv("GOMP_SPINCOUNT");
     printf("threads %d  GOMP_SPINCOUNT=%s\n", omp_get_max_threads(), spin ? spin : "unset (libgomp's 300000)");
@@ -231,6 +269,8 @@ int main(int argc, char **argv)
             bench_peak();
         else if (strcmp(what[i], "gemm") == 0)
             bench_gemm();
+        else if (strcmp(what[i], "bf16") == 0)
+            bench_bf16();
         else if (strcmp(what[i], "attn") == 0)
             bench_attn();
         else if (strcmp(what[i], "phases") == 0)
@@ -250,7 +290,7 @@ int main(int argc, char **argv)
             if (bench_model("(b) GPT-2 124M B4xT64       ", b, 4, 64, 4, 4000))
                 return 1;
         } else {
-            fprintf(stderr, "usage: bench_trainer [peak|gemm|gemmb|attn|phases|phasesb|update|a|b ...]\n");
+            fprintf(stderr, "usage: bench_trainer [peak|bf16|gemm|gemmb|attn|phases|phasesb|update|a|b ...]\n");
             return 129;
         }
         fflush(stdout);

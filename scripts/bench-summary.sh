@@ -25,9 +25,10 @@ show() { # show FILE PATTERN...: the lines of FILE matching any PATTERN, in file
 
 echo "== summary: the four groups (each ratio against a baseline measured in the same run)"
 echo "1. metadata — goal: runs log --all --json <= 0.3 s at 10k nodes, <= 3 s at 100k"
-show bench_lineage '^ +(1000|10000|100000) .* wall$' 'ratio .*--all --json' 'load average at the end'
+show bench_lineage '^ +(1000|10000|100000) .* wall$' 'ratio .*--all --json' ' verify [0-9.]+ s .*gc --dry-run' \
+    'load average at the end'
 echo "2. trainer — goal: >= 80% of the measured FMA peak on both shapes"
-show bench_trainer '^peak ' '% of peak' 'per CPU-second: [0-9]' 'paired per CPU-second'
+show bench_trainer '^peak ' '^bf16 ' '% of peak' 'per CPU-second: [0-9]' 'paired per CPU-second'
 echo "3. busy machine and start-up — goal: 2 threads never lose to 1 under load, quiet speed kept;"
 echo "   runs --help, log, lr in a few ms on every build"
 show bench_contention 'over 1 thread' '^quiet:' '^final loss'

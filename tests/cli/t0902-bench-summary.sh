@@ -8,6 +8,7 @@ mkdir out
 cat >out/bench_trainer.txt <<'TXT'
 threads 2  GOMP_SPINCOUNT=1000
 peak     2 threads: 400.0 GFLOP/s FP32 FMA (16-lane vectors); 200.0 GFLOP per CPU-second
+bf16     2 threads: 800.0 GFLOP/s bf16 dot products into fp32 (vdpbf16ps) = 2.00x the FP32 FMA peak
 gemm     1024x8192x128 CPU-ms (GFLOP per CPU-second): fwd 11.00 (190.0)
 (a) L4 H4 C128 V8192 B4xT256  50.0 ms/step (fwd 15.0)  240.0 GFLOP/s = 60% of peak
 (a) L4 H4 C128 V8192 B4xT256  paired per CPU-second: 66% of the FMA loop's (median of 8 steps, range 60-70%)
@@ -31,6 +32,7 @@ expect "the summary exits 0" "$ROOT/scripts/bench-summary.sh" out
 expect_match "group 1 says its goal" "$summary" '^1\. metadata .*0\.3 s at 10k'
 expect_match "a missing benchmark is named" "$summary" '\(bench_lineage did not run\)'
 expect_match "the trainer's paired ratio is shown" "$summary" 'paired per CPU-second: 66%'
+expect_match "the bf16 ceiling is shown" "$summary" 'bf16 .*= 2\.00x the FP32 FMA peak'
 expect_eq "the per-CPU-second line appears once" \
     "$(printf '%s\n' "$summary" | grep -c 'per CPU-second: 130')" 1
 expect_eq "lines not asked for stay out" "$(printf '%s\n' "$summary" | grep -c '^ *gemm ')" 0
@@ -39,4 +41,14 @@ expect_match "start-up lines keep their order" "$(printf '%s\n' "$summary" | gre
 expect_match "the save median is shown" "$summary" 'save +ratio median 1\.10'
 expect_eq "a save's single run is not" "$(printf '%s\n' "$summary" | grep -c 'save 1/5')" 0
 expect_exit 2 "no directory: one usage line" "$ROOT/scripts/bench-summary.sh"
+
+# with bench_lineage's output: its table, and verify's and gc's line with their memory
+cat >out/bench_lineage.txt <<'TXT'
+  10000        5.0      0.883      0.871    0.036    0.103    0.138   wall
+                        0.882      0.871    0.036    0.103    0.138   cpu (user+sys)
+          verify 2.032 s (cpu 2.033, peak RSS 61 MB), gc --dry-run 1.100 s (cpu 1.099, peak RSS 54 MB)
+TXT
+summary=$("$ROOT/scripts/bench-summary.sh" out)
+expect_match "verify's and gc's line is shown" "$summary" 'gc --dry-run 1\.100 s .*peak RSS 54 MB'
+expect_eq "the cpu row stays out" "$(printf '%s\n' "$summary" | grep -c 'cpu (user+sys)')" 0
 done_testing
