@@ -114,8 +114,10 @@ void runs_tag_map_free(runs_tag_ref *v, size_t n);
  * free()s *ids. */
 int runs_lineage(char (**ids)[41], size_t *n, runs_store *s, const char *id);
 
-/* Every node reachable from any ref, children before parents, newer first among
- * unrelated nodes (git's topological + time order); the caller free()s *ids. */
+/* Every node reachable from a ref under refs/heads/, refs/rewound/ or refs/tags/,
+ * children before parents, newer commit first among nodes whose children are all
+ * listed, then the order the walk met them (store/node_all.c); RUNS_ECORRUPT naming
+ * the damage, never a shorter list. The caller free()s *ids. */
 int runs_node_all(char (**ids)[41], size_t *n, runs_store *s);
 
 /* The node's first parent into parent (40 hex), or "" for a root. */
