@@ -59,6 +59,16 @@ static int index_grow(walk *w)
     return 0;
 }
 
+/* The slot of oid in the index: the one holding it, or the empty one where it would
+ * go. The index must exist (nslot > 0) and have an empty slot. */
+static size_t slot_of(const walk *w, const git_oid *oid)
+{
+    size_t k = oid_hash(oid) & (w->nslot - 1);
+    while (w->slot[k] && !git_oid_equal(&w->v[w->slot[k] - 1].oid, oid))
+        k = (k + 1) & (w->nslot - 1);
+    return k;
+}
+
 /* The index of oid in w->v, adding it (not yet read: time -1) when new; *added says
  * which. (size_t)-1 when out of memory. */
 static size_t node_at(walk *w, const git_oid *oid, int *added)
@@ -66,12 +76,9 @@ static size_t node_at(walk *w, const git_oid *oid, int *added)
     *added = 0;
     if (2 * (w->n + 1) > w->nslot && index_grow(w) != 0)
         return (size_t)-1;
-    size_t k = oid_hash(oid) & (w->nslot - 1);
-    while (w->slot[k]) {
-        if (git_oid_equal(&w->v[w->slot[k] - 1].oid, oid))
-            return w->slot[k] - 1;
-        k = (k + 1) & (w->nslot - 1);
-    }
+    size_t k = slot_of(w, oid);
+    if (w->slot[k])
+        return w->slot[k] - 1;
     if (w->n == w->cap) {
         size_t nc = w->cap ? w->cap * 2 : 256;
         wnode *nv = realloc(w->v, nc * sizeof *nv);
@@ -95,13 +102,8 @@ static int node_seen(const walk *w, const git_oid *oid)
 {
     if (!w->nslot)
         return 0;
-    size_t k = oid_hash(oid) & (w->nslot - 1);
-    while (w->slot[k]) {
-        if (git_oid_equal(&w->v[w->slot[k] - 1].oid, oid))
-            return w->v[w->slot[k] - 1].time >= 0;
-        k = (k + 1) & (w->nslot - 1);
-    }
-    return 0;
+    size_t k = slot_of(w, oid);
+    return w->slot[k] && w->v[w->slot[k] - 1].time >= 0;
 }
 
 static int par_add(walk *w, size_t p)

@@ -455,6 +455,33 @@ static void test_lineage_opened_on_first_use(void **state)
     scratch_close(&x);
 }
 
+/* Commits, with no ref, a commit holding node tree_of's tree whose parents are the
+ * nodes parents[0..np); its id into out. */
+static void commit_raw(char out[41], scratch *x, const char *tree_of, const char *const *parents, int np,
+                       const char *message)
+{
+    git_commit *like = NULL, *pc[2] = {NULL, NULL};
+    git_tree *tree = NULL;
+    git_signature *sig = NULL;
+    git_repository *repo = NULL;
+    git_oid oid;
+    assert_true(np >= 0 && np <= 2);
+    assert_int_equal(runs__store_git(&repo, x->s), 0);
+    assert_int_equal(runs__lookup_commit(&like, x->s, tree_of), 0);
+    for (int i = 0; i < np; i++)
+        assert_int_equal(runs__lookup_commit(&pc[i], x->s, parents[i]), 0);
+    assert_int_equal(git_commit_tree(&tree, like), 0);
+    assert_int_equal(git_signature_now(&sig, "t", "t@example.com"), 0);
+    const git_commit *par[2] = {pc[0], pc[1]};
+    assert_int_equal(git_commit_create(&oid, repo, NULL, sig, sig, NULL, message, tree, (size_t)np, par), 0);
+    git_oid_tostr(out, 41, &oid);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    git_commit_free(like);
+    for (int i = 0; i < np; i++)
+        git_commit_free(pc[i]);
+}
+
 /* A node only a tag reaches (a commit whose ref write never happened, tagged later by
  * its full id) is listed, in topological order. */
 static void test_node_all_lists_tag_only_nodes(void **state)
@@ -467,23 +494,8 @@ static void test_node_all_lists_tag_only_nodes(void **state)
     for (int i = 1; i < 3; i++)
         assert_int_equal(commit_node(ids[i], x.s, "checkpoint", "main", i * 10, ids[i - 1], (uint32_t)i + 1), 0);
     /* a child of ids[1] with ids[2]'s tree, committed with no ref */
-    git_commit *parent = NULL, *like = NULL;
-    git_tree *tree = NULL;
-    git_signature *sig = NULL;
-    git_repository *repo = NULL;
-    git_oid oid;
-    assert_int_equal(runs__store_git(&repo, x.s), 0);
-    assert_int_equal(runs__lookup_commit(&parent, x.s, ids[1]), 0);
-    assert_int_equal(runs__lookup_commit(&like, x.s, ids[2]), 0);
-    assert_int_equal(git_commit_tree(&tree, like), 0);
-    assert_int_equal(git_signature_now(&sig, "t", "t@example.com"), 0);
-    const git_commit *parents[1] = {parent};
-    assert_int_equal(git_commit_create(&oid, repo, NULL, sig, sig, NULL, "lone", tree, 1, parents), 0);
-    git_oid_tostr(lone, sizeof lone, &oid);
-    git_signature_free(sig);
-    git_tree_free(tree);
-    git_commit_free(like);
-    git_commit_free(parent);
+    const char *parent[1] = {ids[1]};
+    commit_raw(lone, &x, ids[2], parent, 1, "lone");
 
     char(*all)[41] = NULL;
     size_t n = 0;
@@ -520,23 +532,8 @@ static void test_node_all_order_and_parents(void **state)
     assert_int_equal(commit_node(c, x.s, "checkpoint", "main", 20, b, 3), 0);
     assert_int_equal(commit_node(e, x.s, "checkpoint", "fork", 20, b, 4), 0);
     /* a commit with parents c and e, tagged */
-    git_commit *pc = NULL, *pe = NULL;
-    git_tree *tree = NULL;
-    git_signature *sig = NULL;
-    git_repository *repo = NULL;
-    git_oid oid;
-    assert_int_equal(runs__store_git(&repo, x.s), 0);
-    assert_int_equal(runs__lookup_commit(&pc, x.s, c), 0);
-    assert_int_equal(runs__lookup_commit(&pe, x.s, e), 0);
-    assert_int_equal(git_commit_tree(&tree, pc), 0);
-    assert_int_equal(git_signature_now(&sig, "t", "t@example.com"), 0);
-    const git_commit *parents[2] = {pc, pe};
-    assert_int_equal(git_commit_create(&oid, repo, NULL, sig, sig, NULL, "merge", tree, 2, parents), 0);
-    git_oid_tostr(merge, sizeof merge, &oid);
-    git_signature_free(sig);
-    git_tree_free(tree);
-    git_commit_free(pc);
-    git_commit_free(pe);
+    const char *parents[2] = {c, e};
+    commit_raw(merge, &x, c, parents, 2, "merge");
     assert_int_equal(runs_tag_create(x.s, "both", merge), 0);
 
     char(*all)[41] = NULL;
